@@ -1,0 +1,183 @@
+/**
+ * The thin adapter every actor's `worker.ts` calls: it speaks the control protocol with the supervisor,
+ * owns the actor's inbox and outboxes, validates inbound messages against the actor's schemas, ships
+ * metrics snapshots, and turns any thrown error into a reported crash. Actor logic stays free of all that.
+ *
+ * @example
+ * // actors/echo/worker.ts
+ * runActor({ name: "echo", check: messageChecker("echo", schemas), start: (ctx) => ({
+ *   handle: (msg) => ctx.outbox<EchoOut>("echo->sink").send(msg),
+ * }) });
+ */
+import { type Clock, systemClock } from "./clock.ts";
+import type { HomeIQConfig } from "./config/schema.ts";
+import { control, type EdgePort, type FromWorker, messageType, type ToWorker } from "./control.ts";
+import { createLogger, errorMessage, type Logger } from "./log.ts";
+import { Inbox, Outbox } from "./mailbox.ts";
+import { Registry } from "./metrics.ts";
+import type { MessageCheck } from "./schema.ts";
+
+export interface ActorContext {
+  readonly actor: string;
+  readonly config: HomeIQConfig;
+  readonly log: Logger;
+  readonly metrics: Registry;
+  readonly clock: Clock;
+  /** The sending end of an outbound edge, by edge name (see runtime/tree.ts). */
+  outbox<M>(edge: string): Outbox<M>;
+  /** Whether an outbound edge is wired (optional edges may be absent, e.g. with InfluxDB off). */
+  hasOutbox(edge: string): boolean;
+  /** Tells the supervisor something it shows in status (e.g. the HA connection state). */
+  notify(name: string, data: unknown): void;
+}
+
+export interface ActorInstance<In> {
+  /** Handles one inbound message; the message is acknowledged (credit returned) when this settles. */
+  handle(message: In, edge: string): void | Promise<void>;
+  /** Answers a request from the supervisor or the API. */
+  call?(body: unknown): unknown | Promise<unknown>;
+  /** Stops taking in new work (e.g. closes a socket); called first on shutdown, before the inbox drains. */
+  stopIntake?(): void | Promise<void>;
+  /** Flushes and releases resources; called after the inbox has drained and outboxes are acknowledged. */
+  close?(): void | Promise<void>;
+}
+
+export interface ActorDefinition<In> {
+  name: string;
+  check: MessageCheck<In>;
+  start(ctx: ActorContext): ActorInstance<NoInfer<In>> | Promise<ActorInstance<NoInfer<In>>>;
+}
+
+type WorkerScope = {
+  postMessage(message: FromWorker, transfer?: Transferable[]): void;
+  onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
+  addEventListener(type: string, listener: (event: Event) => void): void;
+};
+
+/** Runs an actor inside the current worker. Call once, at the top level of the actor's `worker.ts`. */
+export function runActor<In>(definition: ActorDefinition<In>): void {
+  const scope = globalThis as unknown as WorkerScope;
+  const post = (message: FromWorker) => scope.postMessage(message);
+  let instance: ActorInstance<In> | undefined;
+  let inbox: Inbox | undefined;
+  let log: Logger = createLogger({ actor: definition.name, level: "info" });
+  const outboxes = new Map<string, Outbox<unknown>>();
+  let metrics = new Registry({ actor: definition.name });
+  let metricsTimer: ReturnType<typeof setInterval> | undefined;
+  let dead = false;
+
+  const die = (error: unknown) => {
+    if (dead) return;
+    dead = true;
+    if (metricsTimer) clearInterval(metricsTimer);
+    post(control.metrics(metrics.snapshot()));
+    post(control.fatal(errorMessage(error)));
+  };
+  scope.addEventListener("error", (event) =>
+    die((event as ErrorEvent).error ?? (event as ErrorEvent).message),
+  );
+  scope.addEventListener("unhandledrejection", (event) => die((event as PromiseRejectionEvent).reason));
+
+  const addOutbox = (spec: EdgePort) => {
+    const out = new Outbox(spec.port, {
+      edge: spec.edge,
+      capacity: spec.capacity,
+      retain: spec.retain,
+      metrics,
+    });
+    out.onPoison = (message) =>
+      log.error("message set aside: it crashed its receiver on every redelivery", {
+        edge: spec.edge,
+        type: messageType(message),
+      });
+    outboxes.set(spec.edge, out);
+  };
+
+  const init = async (msg: Extract<ToWorker, { type: "init" }>) => {
+    log = createLogger({ actor: definition.name, level: msg.logLevel });
+    metrics = new Registry({ actor: definition.name });
+    const rejected = metrics.counter("messages_rejected_total", "Inbound messages that failed their schema");
+    for (const spec of msg.outboxes) addOutbox(spec);
+    inbox = new Inbox({
+      actor: definition.name,
+      metrics,
+      handle: ({ edge, message }) => {
+        const checked = definition.check(message);
+        if (!checked.ok) {
+          rejected.inc();
+          log.warn(checked.error, { edge });
+          return;
+        }
+        return instance!.handle(checked.value, edge);
+      },
+      onError: (error) => die(error),
+    });
+    const ctx: ActorContext = {
+      actor: definition.name,
+      config: msg.config as HomeIQConfig,
+      log,
+      metrics,
+      clock: systemClock,
+      outbox: <M>(edge: string) => {
+        const out = outboxes.get(edge);
+        if (!out)
+          throw new Error(
+            `actor "${definition.name}" has no outbound edge "${edge}"; wire it in runtime/tree.ts`,
+          );
+        return out as Outbox<M>;
+      },
+      hasOutbox: (edge) => outboxes.has(edge),
+      notify: (name, data) => post(control.notice(name, data)),
+    };
+    instance = await definition.start(ctx);
+    // Inboxes attach only once the instance exists, so no message arrives before there is a handler.
+    for (const spec of msg.inboxes) inbox.attach(spec.edge, spec.port, spec.capacity);
+    metricsTimer = setInterval(() => post(control.metrics(metrics.snapshot())), msg.metricsIntervalMs);
+    post(control.metrics(metrics.snapshot()));
+    post(control.ready());
+  };
+
+  const stop = async () => {
+    await instance?.stopIntake?.();
+    await inbox?.idle();
+    await Promise.all([...outboxes.values()].map((o) => o.drained()));
+    await instance?.close?.();
+    if (metricsTimer) clearInterval(metricsTimer);
+    post(control.metrics(metrics.snapshot()));
+    post(control.stopped());
+  };
+
+  scope.onmessage = (event) => {
+    const msg = event.data;
+    switch (msg.type) {
+      case "init":
+        init(msg).catch(die);
+        return;
+      case "rewire-out": {
+        const out = outboxes.get(msg.edge.edge);
+        if (out) out.rewire(msg.edge.port);
+        else addOutbox(msg.edge);
+        return;
+      }
+      case "rewire-in":
+        inbox?.attach(msg.edge.edge, msg.edge.port, msg.edge.capacity);
+        return;
+      case "call": {
+        const { id, body } = msg;
+        Promise.resolve()
+          .then(() => {
+            if (!instance?.call) throw new Error(`actor "${definition.name}" takes no calls`);
+            return instance.call(body);
+          })
+          .then(
+            (value) => post(control.replyOk(id, value)),
+            (error) => post(control.replyError(id, errorMessage(error))),
+          );
+        return;
+      }
+      case "stop":
+        stop().catch(die);
+        return;
+    }
+  };
+}

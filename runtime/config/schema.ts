@@ -1,0 +1,178 @@
+/**
+ * The one typed configuration of HomeIQ. Every bound the system has is a named value here, with its
+ * default. Each key maps to an environment variable by path: `influx.url` -> `HOMEIQ_INFLUX_URL`,
+ * `ha.authTimeoutMs` -> `HOMEIQ_HA_AUTH_TIMEOUT_MS`. A JSON file (`HOMEIQ_CONFIG`) uses the same shape.
+ *
+ * Each section belongs to the actor or feature named in its description; add keys where they belong.
+ */
+import { type Static, Type as T, type TSchema } from "@sinclair/typebox";
+
+const int = (def: number, min: number, max: number, description: string) =>
+  T.Integer({ default: def, minimum: min, maximum: max, description });
+const num = (def: number, min: number, max: number, description: string) =>
+  T.Number({ default: def, minimum: min, maximum: max, description });
+const bool = (def: boolean, description: string) => T.Boolean({ default: def, description });
+const str = (def: string, description: string) => T.String({ default: def, description });
+const optStr = (description: string, extra: object = {}) => T.Optional(T.String({ description, ...extra }));
+const list = (description: string) => T.Array(T.String(), { default: [], description });
+
+export const LogLevelSchema = T.Union(
+  [T.Literal("debug"), T.Literal("info"), T.Literal("warn"), T.Literal("error"), T.Literal("silent")],
+  { default: "info", description: "one of debug, info, warn, error, silent" },
+);
+
+export const ConfigSchema = T.Object({
+  dataDir: str("./data", "directory for the SQLite store, spool and token; created if missing"),
+  port: int(8787, 0, 65535, "TCP port for the API and dashboard (0 picks a free port)"),
+  host: str("0.0.0.0", "address the API listens on"),
+  apiToken: optStr("bearer token for the API; generated and saved in the data dir when unset", {
+    minLength: 16,
+  }),
+  logLevel: LogLevelSchema,
+  metricsIntervalMs: int(1000, 50, 60000, "how often each actor reports its metrics to the supervisor"),
+
+  ha: T.Object({
+    url: optStr(
+      "Home Assistant WebSocket URL, e.g. ws://homeassistant.local:8123/api/websocket; unset runs the simulator",
+      {
+        pattern: "^wss?://",
+      },
+    ),
+    token: optStr("Home Assistant long-lived access token"),
+    connectTimeoutMs: int(10000, 100, 120000, "time allowed to open the WebSocket"),
+    authTimeoutMs: int(10000, 100, 120000, "time allowed for auth_required -> auth_ok"),
+    pingIntervalMs: int(20000, 100, 600000, "how often the watchdog pings HA"),
+    pongTimeoutMs: int(10000, 100, 600000, "a pong later than this reconnects"),
+    reconnectMinMs: int(500, 10, 600000, "first reconnect backoff"),
+    reconnectMaxMs: int(30000, 10, 3600000, "longest reconnect backoff"),
+    maxFrameBytes: int(
+      16 * 1024 * 1024,
+      1024,
+      512 * 1024 * 1024,
+      "frames larger than this are skipped and counted",
+    ),
+    spoolMaxBytes: int(
+      512 * 1024 * 1024,
+      1024 * 1024,
+      64 * 1024 * 1024 * 1024,
+      "disk spool bound for events waiting on a slow pipeline",
+    ),
+    backfillMarginMs: int(60000, 0, 3600000, "how far before the newest stored event a backfill starts"),
+    backfillMaxMs: int(7 * 24 * 3600 * 1000, 60000, 90 * 24 * 3600 * 1000, "longest gap a backfill fetches"),
+  }),
+
+  sim: T.Object({
+    enabled: bool(true, "run the built-in simulated home when ha.url is unset"),
+    port: int(0, 0, 65535, "port of the built-in simulator (0 picks a free port)"),
+    entities: int(300, 1, 100000, "number of entities in the simulated home"),
+    rate: num(20, 0, 1000000, "state changes per second the simulated home emits"),
+    seed: int(42, 0, 2 ** 31 - 1, "random seed of the simulated home"),
+    historyMax: int(2000000, 1000, 100000000, "state changes the simulator keeps for history requests"),
+  }),
+
+  mailbox: T.Object({
+    capacity: int(16, 1, 100000, "default messages (batches) an edge may have outstanding"),
+    eventsCapacity: int(32, 1, 100000, "capacity of the event edges (connection -> batcher -> ...)"),
+  }),
+
+  supervisor: T.Object({
+    maxRestarts: int(5, 0, 1000, "restarts allowed within restartPeriodMs before the runtime stops"),
+    restartPeriodMs: int(30000, 1000, 3600000, "window of the restart-intensity limit"),
+    backoffMinMs: int(100, 1, 60000, "first restart delay"),
+    backoffMaxMs: int(5000, 1, 600000, "longest restart delay"),
+    startTimeoutMs: int(15000, 100, 600000, "time an actor has to report ready"),
+  }),
+
+  shutdownDeadlineMs: int(
+    10000,
+    100,
+    600000,
+    "graceful shutdown must finish within this; then the process exits",
+  ),
+
+  batcher: T.Object({
+    maxEvents: int(2000, 1, 1000000, "a batch is written when it holds this many events"),
+    maxDelayMs: int(50, 1, 60000, "or when its oldest event has waited this long"),
+  }),
+
+  store: T.Object({
+    rawDays: int(7, 1, 3650, "days raw events are kept"),
+    hourlyDays: int(30, 1, 3650, "days hourly rollups are kept"),
+    dailyDays: int(90, 1, 36500, "days daily rollups are kept"),
+    maxBytes: int(
+      8 * 1024 ** 3,
+      1024 * 1024,
+      16 * 1024 ** 4,
+      "disk bound of the store; oldest rolled-up raw events go first",
+    ),
+    rollupIntervalMs: int(5000, 100, 3600000, "how often rollups and retention run"),
+    rollupChunk: int(50000, 100, 10000000, "raw events rolled up per step, so ingest never stalls"),
+  }),
+
+  influx: T.Object({
+    url: optStr("InfluxDB 2.x URL, e.g. http://localhost:8086; unset disables the writer", {
+      pattern: "^https?://",
+    }),
+    token: optStr("InfluxDB API token"),
+    org: optStr("InfluxDB organisation"),
+    bucket: optStr("InfluxDB bucket"),
+    batchSize: int(5000, 1, 1000000, "points per write request"),
+    flushIntervalMs: int(200, 10, 600000, "how often the writer looks for new events when caught up"),
+    timeoutMs: int(10000, 100, 600000, "timeout of one write request"),
+    retryMinMs: int(500, 10, 600000, "first retry delay"),
+    retryMaxMs: int(30000, 10, 3600000, "longest retry delay"),
+    breakerThreshold: int(5, 1, 1000, "consecutive failures that open the circuit breaker"),
+    breakerCooldownMs: int(10000, 100, 3600000, "how long the breaker stays open before a trial write"),
+  }),
+
+  api: T.Object({
+    bodyLimitBytes: int(1024 * 1024, 1024, 1024 ** 3, "largest request body accepted"),
+    rateLimitPerMinute: int(600, 1, 10000000, "requests per client per minute"),
+    corsOrigins: list("origins allowed by CORS; empty means closed"),
+    pageMax: int(1000, 1, 100000, "hard limit of rows per page"),
+    sseQueueMax: int(1000, 1, 1000000, "events buffered per SSE client before it is cut off"),
+  }),
+
+  webhooks: T.Object({
+    toleranceSec: int(300, 1, 86400, "receivers reject signatures older than this"),
+    maxAttempts: int(8, 1, 100, "delivery attempts before dead-lettering"),
+    maxAgeMs: int(24 * 3600 * 1000, 1000, 30 * 24 * 3600 * 1000, "delivery age before dead-lettering"),
+    retryMinMs: int(1000, 1, 3600000, "first retry delay"),
+    retryMaxMs: int(5 * 60 * 1000, 1, 24 * 3600 * 1000, "longest retry delay"),
+    concurrencyPerTarget: int(4, 1, 1000, "deliveries in flight per target host"),
+    timeoutMs: int(10000, 100, 600000, "timeout of one delivery"),
+    allowHosts: list("if set, only these hosts may be webhook targets"),
+    maxRules: int(10000, 1, 1000000, "bound on stored rules"),
+  }),
+
+  enrichers: T.Object({
+    latitude: T.Optional(T.Number({ minimum: -90, maximum: 90, description: "overrides HA's latitude" })),
+    longitude: T.Optional(T.Number({ minimum: -180, maximum: 180, description: "overrides HA's longitude" })),
+    weather: bool(true, "poll Open-Meteo weather"),
+    airQuality: bool(true, "poll Open-Meteo air quality"),
+    carbon: bool(true, "poll UK carbon intensity"),
+    prices: bool(true, "poll aWATTar day-ahead prices"),
+    weatherUrl: str("https://api.open-meteo.com", "base URL of Open-Meteo forecast"),
+    airQualityUrl: str("https://air-quality-api.open-meteo.com", "base URL of Open-Meteo air quality"),
+    carbonUrl: str("https://api.carbonintensity.org.uk", "base URL of the carbon intensity API"),
+    pricesUrl: str("https://api.awattar.de", "base URL of aWATTar"),
+    carbonRegionId: int(13, 1, 18, "UK carbon intensity region id"),
+  }),
+
+  suggestions: T.Object({
+    intervalMs: int(6 * 3600 * 1000, 60000, 7 * 24 * 3600 * 1000, "how often the miner runs"),
+    days: int(30, 1, 365, "history the miner reads"),
+  }),
+
+  llm: T.Object({
+    url: optStr("OpenAI-compatible chat completions base URL; unset keeps suggestions deterministic", {
+      pattern: "^https?://",
+    }),
+    model: optStr("model name for the LLM endpoint"),
+    key: optStr("API key for the LLM endpoint"),
+    timeoutMs: int(15000, 100, 600000, "timeout of one LLM request"),
+  }),
+});
+
+export type HomeIQConfig = Static<typeof ConfigSchema>;
+export type ConfigTSchema = TSchema;

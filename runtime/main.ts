@@ -1,0 +1,66 @@
+/**
+ * `npm start`: load the config, start the supervision tree and the API, and handle signals.
+ * With no configuration at all this runs the embedded demo: the simulated home, SQLite under ./data.
+ */
+import { mkdirSync } from "node:fs";
+import { ConfigError, loadConfig } from "./config/load.ts";
+import type { HomeIQConfig } from "./config/schema.ts";
+import { createLogger, errorMessage } from "./log.ts";
+import { MetricsHub } from "./metrics.ts";
+import { Supervisor } from "./supervisor.ts";
+import { buildTree } from "./tree.ts";
+
+function readConfig(): HomeIQConfig {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+const config = readConfig();
+const log = createLogger({ actor: "main", level: config.logLevel });
+mkdirSync(config.dataDir, { recursive: true });
+
+const metrics = new MetricsHub();
+let exiting = false;
+const supervisor = new Supervisor(buildTree(config), {
+  log: log.child({ actor: "supervisor" }),
+  metrics,
+  onFatal: (error) => {
+    process.stderr.write(`${error.message}\n`);
+    supervisor.kill();
+    process.exit(1);
+  },
+});
+
+async function shutdown(signal: string): Promise<void> {
+  if (exiting) {
+    log.warn("second signal: exiting at once", { signal });
+    supervisor.kill();
+    process.exit(130);
+  }
+  exiting = true;
+  log.info("shutting down: stopping intake and draining mailboxes", {
+    signal,
+    deadlineMs: config.shutdownDeadlineMs,
+  });
+  const clean = await supervisor.stop(config.shutdownDeadlineMs);
+  log.info(clean ? "stopped cleanly" : "stopped at the deadline", {});
+  process.exit(clean ? 0 : 1);
+}
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+
+try {
+  await supervisor.start();
+} catch (error) {
+  process.stderr.write(`HomeIQ failed to start: ${errorMessage(error)}\n`);
+  supervisor.kill();
+  process.exit(1);
+}
+log.info("HomeIQ running", { actors: supervisor.status().map((s) => s.name) });

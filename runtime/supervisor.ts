@@ -1,0 +1,431 @@
+/**
+ * One-for-one supervisor over worker-thread actors.
+ *
+ * The tree is data (`TreeSpec`): children start in order and stop in reverse, so list consumers before
+ * their producers. Edges are MessageChannels wired straight between actors; the main thread ("hub") can be
+ * an edge end too (the API takes the live event feed this way). When a child crashes it is restarted after
+ * an exponential backoff; its edges get fresh channels and its peers are rewired, re-sending whatever the
+ * dead actor had not acknowledged on retaining edges. More than `maxRestarts` restarts of one child within
+ * `periodMs` stops the whole runtime with an error naming the actor and its last failure.
+ */
+import { backoffDelay } from "./clock.ts";
+import { control, type EdgePort, type FromWorker, messageType } from "./control.ts";
+import { errorMessage, type Logger, type LogLevel } from "./log.ts";
+import { type Delivery, Inbox, Outbox } from "./mailbox.ts";
+import { type MetricsHub, Registry } from "./metrics.ts";
+
+/** The main thread's name as an edge end. */
+export const HUB = "hub";
+
+export interface ChildSpec {
+  name: string;
+  /** Path or URL of the actor's worker.ts. */
+  module: string;
+}
+
+export interface EdgeSpec {
+  name: string;
+  from: string;
+  to: string;
+  capacity: number;
+  /** Keep unacknowledged messages and re-send them to a restarted receiver (event edges). */
+  retain: boolean;
+}
+
+export interface TreeSpec {
+  children: ChildSpec[];
+  edges: EdgeSpec[];
+  maxRestarts: number;
+  periodMs: number;
+  backoffMinMs: number;
+  backoffMaxMs: number;
+  startTimeoutMs: number;
+  metricsIntervalMs: number;
+  logLevel: LogLevel;
+  /** Handed to every actor at init. */
+  config: unknown;
+}
+
+export type ActorState = "starting" | "running" | "restarting" | "failed" | "stopping" | "stopped";
+
+export interface ActorStatus {
+  name: string;
+  state: ActorState;
+  restarts: number;
+  lastError?: string;
+  lastErrorAt?: number;
+  startedAt?: number;
+}
+
+interface Child {
+  spec: ChildSpec;
+  status: ActorStatus;
+  worker?: Worker;
+  /** Restart times within the intensity window. */
+  recentRestarts: number[];
+  ready?: { resolve: () => void; reject: (e: Error) => void };
+  stopped?: () => void;
+  restartTimer?: ReturnType<typeof setTimeout>;
+}
+
+export class RestartIntensityError extends Error {
+  constructor(
+    readonly actor: string,
+    readonly lastFailure: string,
+    restarts: number,
+    periodMs: number,
+    limit: number,
+  ) {
+    super(
+      `actor "${actor}" crashed ${restarts} times within ${periodMs / 1000} s (limit ${limit}); stopping HomeIQ. Last failure: ${lastFailure}`,
+    );
+    this.name = "RestartIntensityError";
+  }
+}
+
+export interface SupervisorOptions {
+  log: Logger;
+  metrics: MetricsHub;
+  /** Called once when the runtime must stop (restart intensity exceeded). */
+  onFatal: (error: Error) => void;
+}
+
+export class Supervisor {
+  private readonly children = new Map<string, Child>();
+  private readonly hubOutboxes = new Map<string, Outbox<unknown>>();
+  private readonly hubHandlers = new Map<string, (message: unknown) => void | Promise<void>>();
+  private readonly noticeListeners = new Set<(actor: string, name: string, data: unknown) => void>();
+  private readonly notices = new Map<string, unknown>();
+  private readonly pendingCalls = new Map<
+    number,
+    { resolve: (v: unknown) => void; reject: (e: Error) => void }
+  >();
+  private readonly hubInbox: Inbox;
+  readonly hubMetrics = new Registry({ actor: HUB });
+  private nextCallId = 1;
+  private stopping = false;
+  private fatal = false;
+
+  constructor(
+    private readonly spec: TreeSpec,
+    private readonly opts: SupervisorOptions,
+  ) {
+    this.hubInbox = new Inbox({
+      actor: HUB,
+      metrics: this.hubMetrics,
+      handle: (d: Delivery) => this.hubHandlers.get(d.edge)?.(d.message),
+      onError: (error, d) =>
+        opts.log.error("hub handler failed", { edge: d.edge, error: errorMessage(error) }),
+    });
+    for (const child of spec.children) {
+      this.children.set(child.name, {
+        spec: child,
+        status: { name: child.name, state: "stopped", restarts: 0 },
+        recentRestarts: [],
+      });
+    }
+    for (const edge of spec.edges) {
+      for (const end of [edge.from, edge.to]) {
+        if (end !== HUB && !this.children.has(end))
+          throw new Error(`edge "${edge.name}" names unknown actor "${end}"`);
+      }
+    }
+  }
+
+  /** Registers the main thread's handler for an edge whose receiver is the hub. Call before start(). */
+  onHubMessage<M>(edge: string, handler: (message: M) => void | Promise<void>): void {
+    this.hubHandlers.set(edge, handler as (m: unknown) => void);
+  }
+
+  /** The main thread's sending end of an edge whose sender is the hub. */
+  hubOutbox<M>(edge: string): Outbox<M> {
+    const out = this.hubOutboxes.get(edge);
+    if (!out) throw new Error(`no hub edge "${edge}" is wired`);
+    return out as Outbox<M>;
+  }
+
+  onNotice(listener: (actor: string, name: string, data: unknown) => void): void {
+    this.noticeListeners.add(listener);
+  }
+
+  /** The latest notice an actor sent under a name (e.g. connection/ha-status). */
+  notice(actor: string, name: string): unknown {
+    return this.notices.get(`${actor}/${name}`);
+  }
+
+  status(): ActorStatus[] {
+    return [...this.children.values()].map((c) => ({ ...c.status }));
+  }
+
+  /** Starts every child in order; resolves when all are running. */
+  async start(): Promise<void> {
+    for (const child of this.children.values()) {
+      if (this.fatal) throw new Error("runtime stopped during start");
+      await this.spawn(child);
+    }
+  }
+
+  /** Sends a request to an actor and waits for its answer. */
+  call(actor: string, body: unknown, timeoutMs = 10000): Promise<unknown> {
+    const child = this.children.get(actor);
+    if (!child?.worker || child.status.state !== "running") {
+      return Promise.reject(
+        new Error(`actor "${actor}" is not running (state ${child?.status.state ?? "unknown"})`),
+      );
+    }
+    const id = this.nextCallId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pendingCalls.delete(id);
+        reject(new Error(`actor "${actor}" did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pendingCalls.set(id, {
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      });
+      child.worker!.postMessage(control.call(id, body));
+    });
+  }
+
+  /**
+   * Stops children in reverse start order: each stops intake, drains its mailbox, waits for its outboxes
+   * to be acknowledged and flushes. Resolves true if all stopped cleanly before the deadline.
+   */
+  async stop(deadlineMs: number): Promise<boolean> {
+    this.stopping = true;
+    const deadline = Date.now() + deadlineMs;
+    let clean = true;
+    for (const child of [...this.children.values()].reverse()) {
+      if (child.restartTimer) clearTimeout(child.restartTimer);
+      const worker = child.worker;
+      if (!worker) continue;
+      child.status.state = "stopping";
+      const remaining = deadline - Date.now();
+      const stoppedInTime = await new Promise<boolean>((resolve) => {
+        if (remaining <= 0) return resolve(false);
+        const timer = setTimeout(() => resolve(false), remaining);
+        child.stopped = () => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+        worker.postMessage(control.stop());
+      });
+      if (!stoppedInTime) {
+        clean = false;
+        this.opts.log.warn("actor did not stop before the deadline; terminating it", {
+          target: child.spec.name,
+        });
+      }
+      child.worker = undefined;
+      worker.terminate();
+      child.status.state = "stopped";
+    }
+    return clean;
+  }
+
+  /** Terminates every worker at once (second signal, or fatal error). */
+  kill(): void {
+    this.stopping = true;
+    for (const child of this.children.values()) {
+      if (child.restartTimer) clearTimeout(child.restartTimer);
+      child.worker?.terminate();
+      child.worker = undefined;
+      if (child.status.state !== "failed") child.status.state = "stopped";
+    }
+  }
+
+  private alive(name: string): boolean {
+    if (name === HUB) return true;
+    const c = this.children.get(name);
+    return !!c?.worker && (c.status.state === "running" || c.status.state === "starting");
+  }
+
+  /** Creates a fresh channel for an edge and hands the peer (not `self`) its end right away. */
+  private connect(edge: EdgeSpec, self: string): { port: MessagePort; spec: EdgeSpec } {
+    const channel = new MessageChannel();
+    const senderPort = channel.port1;
+    const receiverPort = channel.port2;
+    const selfIsSender = edge.from === self;
+    const peer = selfIsSender ? edge.to : edge.from;
+    const peerPort = selfIsSender ? receiverPort : senderPort;
+    const peerEnd: EdgePort = {
+      edge: edge.name,
+      port: peerPort,
+      capacity: edge.capacity,
+      retain: edge.retain,
+    };
+    if (peer === HUB) {
+      if (selfIsSender) this.hubInbox.attach(edge.name, peerPort, edge.capacity);
+      else {
+        const existing = this.hubOutboxes.get(edge.name);
+        if (existing) existing.rewire(peerPort);
+        else {
+          const out = new Outbox(peerPort, {
+            edge: edge.name,
+            capacity: edge.capacity,
+            retain: edge.retain,
+            metrics: this.hubMetrics,
+          });
+          out.onPoison = (message) =>
+            this.opts.log.error("message set aside: it crashed its receiver on every redelivery", {
+              edge: edge.name,
+              type: messageType(message),
+            });
+          this.hubOutboxes.set(edge.name, out);
+        }
+      }
+    } else {
+      const worker = this.children.get(peer)!.worker!;
+      worker.postMessage(selfIsSender ? control.rewireIn(peerEnd) : control.rewireOut(peerEnd), [peerPort]);
+    }
+    return { port: selfIsSender ? senderPort : receiverPort, spec: edge };
+  }
+
+  private spawn(child: Child): Promise<void> {
+    const name = child.spec.name;
+    child.status.state = "starting";
+    const worker = new Worker(child.spec.module);
+    child.worker = worker;
+    const outboxes: EdgePort[] = [];
+    const inboxes: EdgePort[] = [];
+    const transfer: MessagePort[] = [];
+    for (const edge of this.spec.edges) {
+      if (edge.from !== name && edge.to !== name) continue;
+      const peer = edge.from === name ? edge.to : edge.from;
+      if (!this.alive(peer)) continue; // the peer wires this edge when it starts
+      const { port } = this.connect(edge, name);
+      const end: EdgePort = { edge: edge.name, port, capacity: edge.capacity, retain: edge.retain };
+      (edge.from === name ? outboxes : inboxes).push(end);
+      transfer.push(port);
+    }
+    worker.addEventListener("message", (event: MessageEvent<FromWorker>) =>
+      this.onWorkerMessage(child, worker, event.data),
+    );
+    worker.addEventListener("error", (event: Event) => {
+      const e = event as ErrorEvent;
+      this.onCrash(child, worker, e.error ? errorMessage(e.error) : e.message || "worker error");
+    });
+    worker.addEventListener("close", () => {
+      if (child.worker === worker && !this.stopping)
+        this.onCrash(child, worker, "worker exited unexpectedly");
+      child.stopped?.();
+    });
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => this.onCrash(child, worker, `did not report ready within ${this.spec.startTimeoutMs} ms`),
+        this.spec.startTimeoutMs,
+      );
+      child.ready = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+    });
+    worker.postMessage(
+      control.init({
+        actor: name,
+        config: this.spec.config,
+        logLevel: this.spec.logLevel,
+        metricsIntervalMs: this.spec.metricsIntervalMs,
+        outboxes,
+        inboxes,
+      }),
+      transfer,
+    );
+    return ready;
+  }
+
+  private onWorkerMessage(child: Child, worker: Worker, msg: FromWorker): void {
+    if (child.worker !== worker) return;
+    switch (msg.type) {
+      case "ready":
+        child.status.state = "running";
+        child.status.startedAt = Date.now();
+        child.ready?.resolve();
+        child.ready = undefined;
+        return;
+      case "metrics":
+        this.opts.metrics.update(child.spec.name, msg.snapshot);
+        return;
+      case "reply": {
+        const pending = this.pendingCalls.get(msg.id);
+        if (!pending) return;
+        this.pendingCalls.delete(msg.id);
+        if (msg.ok) pending.resolve(msg.value);
+        else pending.reject(new Error(msg.error));
+        return;
+      }
+      case "notice":
+        this.notices.set(`${child.spec.name}/${msg.name}`, msg.data);
+        for (const listener of this.noticeListeners) listener(child.spec.name, msg.name, msg.data);
+        return;
+      case "fatal":
+        this.onCrash(child, worker, msg.error);
+        return;
+      case "stopped":
+        child.stopped?.();
+        return;
+    }
+  }
+
+  private onCrash(child: Child, worker: Worker, reason: string): void {
+    if (child.worker !== worker) return; // already handled
+    child.worker = undefined;
+    worker.terminate();
+    const name = child.spec.name;
+    if (this.stopping) {
+      child.stopped?.();
+      return;
+    }
+    const now = Date.now();
+    child.status.lastError = reason;
+    child.status.lastErrorAt = now;
+    child.recentRestarts = child.recentRestarts.filter((t) => now - t < this.spec.periodMs);
+    if (child.recentRestarts.length >= this.spec.maxRestarts) {
+      child.status.state = "failed";
+      const error = new RestartIntensityError(
+        name,
+        reason,
+        child.recentRestarts.length + 1,
+        this.spec.periodMs,
+        this.spec.maxRestarts,
+      );
+      this.opts.log.error(error.message, { target: name });
+      this.fatal = true;
+      child.ready?.reject(error);
+      this.opts.onFatal(error);
+      return;
+    }
+    const delay = backoffDelay(child.recentRestarts.length, this.spec.backoffMinMs, this.spec.backoffMaxMs);
+    child.recentRestarts.push(now);
+    child.status.restarts++;
+    child.status.state = "restarting";
+    this.opts.log.warn("actor crashed; restarting", {
+      target: name,
+      error: reason,
+      delayMs: delay,
+      restarts: child.status.restarts,
+    });
+    const pendingReady = child.ready;
+    child.restartTimer = setTimeout(() => {
+      child.restartTimer = undefined;
+      if (this.stopping) return;
+      // A start that is still awaited (initial start) resolves when the restarted worker is ready.
+      this.spawn(child).then(
+        () => pendingReady?.resolve(),
+        (e) => pendingReady?.reject(e),
+      );
+    }, delay);
+  }
+}
