@@ -51,3 +51,13 @@ export const batcherMessage = {
     events,
   }),
 };
+
+/**
+ * What the batcher sends on after a batch is committed (to the webhook dispatcher and the API's live feed):
+ * only the state changes that were new to the store, never duplicates.
+ */
+export type StoredBatch = { type: "stored"; events: StateChange[] };
+export const storedBatch = (events: StateChange[]): StoredBatch => ({ type: "stored", events });
+export const storedSchemas = {
+  stored: T.Object({ type: T.Literal("stored"), events: T.Array(T.Unknown()) }),
+};
