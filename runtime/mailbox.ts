@@ -80,6 +80,11 @@ export class Outbox<M> {
     this.attach(port);
   }
 
+  /** Highest seq the receiver has acknowledged (seqs start at 1 and count posted messages). */
+  get acknowledged(): number {
+    return this.acked;
+  }
+
   /** Messages sent and not yet acknowledged. */
   get outstanding(): number {
     return this.nextSeq - 1 - this.acked;

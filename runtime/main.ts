@@ -7,6 +7,7 @@ import { ConfigError, loadConfig } from "./config/load.ts";
 import type { HomeIQConfig } from "./config/schema.ts";
 import { createLogger, errorMessage } from "./log.ts";
 import { MetricsHub } from "./metrics.ts";
+import { installShutdown } from "./shutdown.ts";
 import { Supervisor } from "./supervisor.ts";
 import { buildTree } from "./tree.ts";
 
@@ -27,7 +28,6 @@ const log = createLogger({ actor: "main", level: config.logLevel });
 mkdirSync(config.dataDir, { recursive: true });
 
 const metrics = new MetricsHub();
-let exiting = false;
 const supervisor = new Supervisor(buildTree(config), {
   log: log.child({ actor: "supervisor" }),
   metrics,
@@ -38,23 +38,7 @@ const supervisor = new Supervisor(buildTree(config), {
   },
 });
 
-async function shutdown(signal: string): Promise<void> {
-  if (exiting) {
-    log.warn("second signal: exiting at once", { signal });
-    supervisor.kill();
-    process.exit(130);
-  }
-  exiting = true;
-  log.info("shutting down: stopping intake and draining mailboxes", {
-    signal,
-    deadlineMs: config.shutdownDeadlineMs,
-  });
-  const clean = await supervisor.stop(config.shutdownDeadlineMs);
-  log.info(clean ? "stopped cleanly" : "stopped at the deadline", {});
-  process.exit(clean ? 0 : 1);
-}
-process.on("SIGINT", () => void shutdown("SIGINT"));
-process.on("SIGTERM", () => void shutdown("SIGTERM"));
+installShutdown({ supervisor, deadlineMs: config.shutdownDeadlineMs, log });
 
 try {
   await supervisor.start();
