@@ -68,6 +68,8 @@ interface Child {
   restartTimer?: ReturnType<typeof setTimeout>;
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 export class RestartIntensityError extends Error {
   constructor(
     readonly actor: string,
@@ -201,6 +203,9 @@ export class Supervisor {
     this.stopping = true;
     const deadline = Date.now() + deadlineMs;
     let clean = true;
+    // The main thread is a producer too: what it has sent (or is waiting to send) goes in first.
+    const hubDrained = Promise.all([...this.hubOutboxes.values()].map((o) => o.drained()));
+    clean = await Promise.race([hubDrained.then(() => true), sleep(deadlineMs).then(() => false)]);
     for (const child of [...this.children.values()].reverse()) {
       if (child.restartTimer) clearTimeout(child.restartTimer);
       const worker = child.worker;
