@@ -143,6 +143,12 @@ export const ConfigSchema = T.Object({
     timeoutMs: int(10000, 100, 600000, "timeout of one delivery"),
     allowHosts: list("if set, only these hosts may be webhook targets"),
     maxRules: int(10000, 1, 1000000, "bound on stored rules"),
+    breakerThreshold: int(5, 1, 1000, "consecutive failures to one target host that open its circuit breaker"),
+    breakerCooldownMs: int(30000, 100, 3600000, "how long a target's breaker stays open before a trial delivery"),
+    maxPending: int(10000, 1, 10000000, "pending deliveries kept; past this a new delivery is dead-lettered"),
+    logMax: int(100000, 100, 100000000, "finished deliveries kept in the log (oldest pruned first)"),
+    deadLetterMax: int(10000, 10, 10000000, "dead letters kept (oldest pruned first)"),
+    matchCacheMax: int(100000, 100, 10000000, "entity ids whose matching rules are cached"),
   }),
 
   enrichers: T.Object({
@@ -172,7 +178,12 @@ export const ConfigSchema = T.Object({
     retryMaxMs: int(30 * 60000, 10, 24 * 3600000, "longest retry delay"),
     breakerThreshold: int(5, 1, 1000, "consecutive failures that open a source's circuit breaker"),
     breakerCooldownMs: int(10 * 60000, 100, 24 * 3600000, "how long a breaker stays open before a trial"),
-    errorLogIntervalMs: int(10 * 60000, 0, 24 * 3600000, "repeats of a failing source log at most this often"),
+    errorLogIntervalMs: int(
+      10 * 60000,
+      0,
+      24 * 3600000,
+      "repeats of a failing source log at most this often",
+    ),
   }),
 
   suggestions: T.Object({
