@@ -38,7 +38,10 @@ type Command =
   | { kind: "crash" };
 
 const command: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 4, arbitrary: fc.integer({ min: 1, max: 3 }).map((count) => ({ kind: "send", count }) as Command) },
+  {
+    weight: 4,
+    arbitrary: fc.integer({ min: 1, max: 3 }).map((count) => ({ kind: "send", count }) as Command),
+  },
   { weight: 4, arbitrary: fc.constant({ kind: "deliver" } as Command) },
   { weight: 3, arbitrary: fc.constant({ kind: "ack" } as Command) },
   { weight: 3, arbitrary: fc.constant({ kind: "complete" } as Command) },
@@ -119,7 +122,13 @@ async function simulate(capacity: number, retain: boolean, commands: Command[]) 
     const p = pending.shift();
     p?.resolve();
     await flush();
-    if (!moved && !p && pending.length === 0 && channel.toReceiver.length === 0 && channel.toSender.length === 0)
+    if (
+      !moved &&
+      !p &&
+      pending.length === 0 &&
+      channel.toReceiver.length === 0 &&
+      channel.toSender.length === 0
+    )
       break;
   }
   return { sent, completed, lostAtCrash, poisoned, maxDepth };
@@ -128,45 +137,57 @@ async function simulate(capacity: number, retain: boolean, commands: Command[]) 
 describe("mailbox", () => {
   test("a receiver never holds more than its capacity, whatever the interleaving", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 8 }), fc.array(command, { maxLength: 120 }), async (capacity, cmds) => {
-        const { maxDepth } = await simulate(capacity, true, cmds);
-        expect(maxDepth).toBeLessThanOrEqual(capacity);
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 8 }),
+        fc.array(command, { maxLength: 120 }),
+        async (capacity, cmds) => {
+          const { maxDepth } = await simulate(capacity, true, cmds);
+          expect(maxDepth).toBeLessThanOrEqual(capacity);
+        },
+      ),
       { numRuns: 150 },
     );
   });
 
   test("retaining edges lose nothing across receiver crashes; duplicates only among what the crashed receiver had taken", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 8 }), fc.array(command, { maxLength: 120 }), async (capacity, cmds) => {
-        const { sent, completed, lostAtCrash, poisoned } = await simulate(capacity, true, cmds);
-        const done = new Set(completed);
-        // Nothing lost: every sent message was handled, except any set aside as poison (reported, not silent).
-        for (const id of sent) if (!poisoned.includes(id)) expect(done.has(id)).toBe(true);
-        for (const id of poisoned) expect(lostAtCrash.has(id)).toBe(true);
-        // Duplicates only for messages a crashed receiver had taken and not acknowledged.
-        const seen = new Set<number>();
-        for (const id of completed) {
-          if (seen.has(id)) expect(lostAtCrash.has(id)).toBe(true);
-          seen.add(id);
-        }
-        // Per-sender order: first handlings come in send order.
-        const firsts = completed.filter((id, i) => completed.indexOf(id) === i);
-        expect(firsts).toEqual([...firsts].sort((a, b) => a - b));
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 8 }),
+        fc.array(command, { maxLength: 120 }),
+        async (capacity, cmds) => {
+          const { sent, completed, lostAtCrash, poisoned } = await simulate(capacity, true, cmds);
+          const done = new Set(completed);
+          // Nothing lost: every sent message was handled, except any set aside as poison (reported, not silent).
+          for (const id of sent) if (!poisoned.includes(id)) expect(done.has(id)).toBe(true);
+          for (const id of poisoned) expect(lostAtCrash.has(id)).toBe(true);
+          // Duplicates only for messages a crashed receiver had taken and not acknowledged.
+          const seen = new Set<number>();
+          for (const id of completed) {
+            if (seen.has(id)) expect(lostAtCrash.has(id)).toBe(true);
+            seen.add(id);
+          }
+          // Per-sender order: first handlings come in send order.
+          const firsts = completed.filter((id, i) => completed.indexOf(id) === i);
+          expect(firsts).toEqual([...firsts].sort((a, b) => a - b));
+        },
+      ),
       { numRuns: 150 },
     );
   });
 
   test("non-retaining edges lose only what the crashed receiver had taken or had in transit, and never duplicate", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 8 }), fc.array(command, { maxLength: 120 }), async (capacity, cmds) => {
-        const { sent, completed, lostAtCrash } = await simulate(capacity, false, cmds);
-        expect(new Set(completed).size).toBe(completed.length);
-        const done = new Set(completed);
-        for (const id of sent) if (!done.has(id)) expect(lostAtCrash.has(id)).toBe(true);
-        expect(completed).toEqual([...completed].sort((a, b) => a - b));
-      }),
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 8 }),
+        fc.array(command, { maxLength: 120 }),
+        async (capacity, cmds) => {
+          const { sent, completed, lostAtCrash } = await simulate(capacity, false, cmds);
+          expect(new Set(completed).size).toBe(completed.length);
+          const done = new Set(completed);
+          for (const id of sent) if (!done.has(id)) expect(lostAtCrash.has(id)).toBe(true);
+          expect(completed).toEqual([...completed].sort((a, b) => a - b));
+        },
+      ),
       { numRuns: 150 },
     );
   });
@@ -182,7 +203,11 @@ describe("mailbox", () => {
     expect(order).toEqual(["1 posted", "2 posted"]);
     expect(outbox.trySend(4)).toBe(false);
     const handled: number[] = [];
-    const inbox = new Inbox({ actor: "b", handle: ({ message }) => void handled.push(message as number), onError: () => {} });
+    const inbox = new Inbox({
+      actor: "b",
+      handle: ({ message }) => void handled.push(message as number),
+      onError: () => {},
+    });
     inbox.attach("a->b", channel.receiver, 2);
     channel.deliverToReceiver();
     channel.deliverToReceiver();

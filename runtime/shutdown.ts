@@ -28,7 +28,10 @@ export function installShutdown(opts: ShutdownOptions): (signal: string) => Prom
       return;
     }
     exiting = true;
-    opts.log.info("shutting down: stopping intake and draining mailboxes", { signal, deadlineMs: opts.deadlineMs });
+    opts.log.info("shutting down: stopping intake and draining mailboxes", {
+      signal,
+      deadlineMs: opts.deadlineMs,
+    });
     const timer = setTimeout(() => {
       opts.log.error("shutdown deadline passed; exiting", { deadlineMs: opts.deadlineMs });
       opts.supervisor.kill();
