@@ -36,6 +36,10 @@ describe("config", () => {
     expect(config.api.corsOrigins).toEqual(["a", "b"]);
   });
 
+  test("an empty variable counts as unset", () => {
+    expect(loadConfig({ env: { HOMEIQ_HA_URL: "", HOMEIQ_PORT: "" } }).port).toBe(8787);
+  });
+
   test("a value of the wrong type names the variable, what was expected and how to fix it", () => {
     expect(problems({ HOMEIQ_PORT: "eighty" })).toEqual([
       'HOMEIQ_PORT (environment): expected a whole number between 0 and 65535, got "eighty". Fix: set it to a whole number between 0 and 65535 (TCP port for the API and dashboard (0 picks a free port); default 8787).',

@@ -172,7 +172,8 @@ export function loadConfig(opts: LoadOptions = {}): HomeIQConfig {
   }
 
   for (const [name, raw] of Object.entries(env)) {
-    if (!name.startsWith("HOMEIQ_") || raw === undefined || OTHER_VARS.has(name)) continue;
+    // An empty variable counts as unset (compose files and shells often pass `VAR=`).
+    if (!name.startsWith("HOMEIQ_") || raw === undefined || raw === "" || OTHER_VARS.has(name)) continue;
     const leaf = BY_ENV.get(name);
     if (!leaf) {
       problems.push(
