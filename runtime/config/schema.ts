@@ -131,6 +131,8 @@ export const ConfigSchema = T.Object({
     corsOrigins: list("origins allowed by CORS; empty means closed"),
     pageMax: int(1000, 1, 100000, "hard limit of rows per page"),
     sseQueueMax: int(1000, 1, 1000000, "events buffered per SSE client before it is cut off"),
+    rateLimitClients: int(10000, 1, 10000000, "clients the rate limiter tracks; the least recent is forgotten"),
+    rateWindowMs: int(10000, 1000, 3600000, "window over which real-time-metrics computes events/s"),
   }),
 
   webhooks: T.Object({
