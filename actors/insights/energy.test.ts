@@ -1,0 +1,110 @@
+import { describe, expect, test } from "bun:test";
+import { energyImpact, type PowerSeries } from "./energy.ts";
+import { energyInputs, groupByEntity } from "./inputs.ts";
+import { PLANTED, syntheticHome } from "./synthetic-home.ts";
+
+const NOW = Date.UTC(2026, 10, 20, 12);
+const home = syntheticHome({ seed: 7, days: 4, now: NOW });
+const { devices, home: meter } = energyInputs(groupByEntity(home.events), home.names);
+const opts = { from: home.from, to: NOW, windowMs: 120_000, settleMs: 10_000, minEvents: 5, minStepW: 5 };
+const report = energyImpact(devices, meter, opts);
+const byId = new Map(report.devices.map((d) => [d.entity_id, d]));
+
+describe("energyImpact on a synthetic home with planted steps", () => {
+  test("picks the home meter and pairs the TV with its own sensor", () => {
+    expect(report.homeSensor).toBe(PLANTED.homePower);
+    expect(byId.get(PLANTED.tv.entity)?.sensor).toBe(PLANTED.tv.sensor);
+  });
+
+  test("finds each planted step within 3 % and calls it measurable with high confidence", () => {
+    for (const [entity, watts] of Object.entries(PLANTED.steps)) {
+      const d = byId.get(entity)!;
+      expect(d.measurable).toBe(true);
+      expect(d.confidence).toBe("high");
+      expect(Math.abs((d.stepW ?? 0) - watts)).toBeLessThan(watts * 0.03 + 5);
+      expect(d.samples).toBeGreaterThanOrEqual(10);
+    }
+  });
+
+  test("reports the silent relay as not measurable, with its median shown and no kWh", () => {
+    const d = byId.get(PLANTED.silentSwitch)!;
+    expect(d.measurable).toBe(false);
+    expect(d.confidence).toBe("none");
+    expect(d.stepW).toBeNull();
+    expect(d.kWh).toBeNull();
+    expect(d.samples).toBeGreaterThan(0);
+    expect(Math.abs(d.rawMedianW ?? 0)).toBeLessThan(20);
+  });
+
+  test("sets overlapping events aside and counts them instead of mixing devices", () => {
+    const overlapped = report.devices.reduce((s, d) => s + d.overlapped, 0);
+    expect(overlapped).toBeGreaterThan(0);
+    // Every kettle transition is accounted for exactly once: measured, overlapped, or without data.
+    const kettle = byId.get("switch.kettle")!;
+    const transitions = home.events.filter((e) => e.entity_id === "switch.kettle").length - 1;
+    expect(kettle.samples + kettle.overlapped + kettle.noData).toBe(transitions);
+  });
+
+  test("measures the TV on its own sensor: step and standby draw", () => {
+    const tv = byId.get(PLANTED.tv.entity)!;
+    expect(Math.abs((tv.stepW ?? 0) - (PLANTED.tv.onW - PLANTED.tv.standbyW))).toBeLessThan(5);
+    expect(Math.abs((tv.standbyW ?? 0) - PLANTED.tv.standbyW)).toBeLessThan(2);
+    expect(tv.overlapped).toBe(0);
+  });
+
+  test("ranks the kettle and heater as top consumers and finds the home's standby floor", () => {
+    const top = report.devices.filter((d) => d.measurable).map((d) => d.entity_id);
+    expect(top.slice(0, 2).sort()).toEqual(["climate.bedroom", "switch.kettle"]);
+    // Floor: base + TV standby, the fridge off most of the time, minus some noise at the 5th percentile.
+    expect(report.standbyW!).toBeGreaterThan(PLANTED.baseW - 2 * PLANTED.noiseW);
+    expect(report.standbyW!).toBeLessThan(PLANTED.baseW + PLANTED.tv.standbyW + 10);
+    const shares = report.devices.reduce((s, d) => s + (d.share ?? 0), 0);
+    expect(shares).toBeGreaterThan(0);
+    expect(shares + (report.standbyShare ?? 0)).toBeLessThan(1.05);
+  });
+});
+
+describe("energyImpact edge cases", () => {
+  const flat = (w: number): PowerSeries => ({
+    entity_id: "sensor.m",
+    ts: Float64Array.from({ length: 1000 }, (_, i) => i * 10_000),
+    watts: new Float64Array(1000).fill(w),
+  });
+  test("a device with no meter anywhere is all noData, never a number", () => {
+    const r = energyImpact(
+      [
+        {
+          entity_id: "switch.a",
+          name: null,
+          events: [
+            { ts: 0, state: "off" },
+            { ts: 500_000, state: "on" },
+          ],
+        },
+      ],
+      null,
+      { ...opts, from: 0, to: 10_000_000 },
+    );
+    expect(r.devices[0]).toMatchObject({ samples: 0, noData: 1, measurable: false, stepW: null });
+    expect(r.totalKWh).toBeNull();
+  });
+  test("unavailable between two states is not a transition", () => {
+    const r = energyImpact(
+      [
+        {
+          entity_id: "switch.a",
+          name: null,
+          events: [
+            { ts: 1000_000, state: "off" },
+            { ts: 2000_000, state: "unavailable" },
+            { ts: 3000_000, state: "on" },
+          ],
+        },
+      ],
+      flat(100),
+      { ...opts, from: 0, to: 9_000_000 },
+    );
+    expect(r.devices[0].samples + r.devices[0].noData + r.devices[0].overlapped).toBe(0);
+    expect(r.totalKWh).toBeCloseTo((100 * 9_000_000) / 3_600_000 / 1000, 3);
+  });
+});

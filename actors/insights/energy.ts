@@ -1,0 +1,335 @@
+/**
+ * Energy impact: how many watts each switch, light or climate device draws, measured as the step in a power
+ * sensor around its on/off events. One event's step is the median power after it minus the median before
+ * it; a device's step is the median over many events, so a spike or one odd reading cannot move it.
+ * Honesty rules: an event with another device's event inside its window is set aside as overlapped (the step
+ * would mix two devices) and counted; a device whose median step is not clearly above the noise is reported
+ * as not measurable rather than given a number; every figure carries its sample count and a confidence.
+ */
+import { domainOf, quantileSorted, robustSpread } from "./types.ts";
+
+/** Device domains whose on/off is measured. */
+export const SWITCHABLE_DOMAINS = new Set([
+  "switch",
+  "light",
+  "climate",
+  "fan",
+  "water_heater",
+  "input_boolean",
+]);
+const OFF_STATES = new Set(["off"]);
+const VOID_STATES = new Set(["unavailable", "unknown", ""]);
+
+/** A power series in watts, ascending by time. */
+export interface PowerSeries {
+  entity_id: string;
+  ts: Float64Array;
+  watts: Float64Array;
+}
+
+export interface DeviceStates {
+  entity_id: string;
+  name: string | null;
+  /** State changes ascending by time. */
+  events: { ts: number; state: string }[];
+  /** The device's own power sensor, when it has one; else the home sensor measures it. */
+  ownSensor?: PowerSeries;
+}
+
+export interface EnergyOptions {
+  from: number;
+  to: number;
+  /** Span of power readings taken on each side of an event. */
+  windowMs: number;
+  /** Readings this soon after an event are skipped: meters lag. */
+  settleMs: number;
+  /** Fewest clean events before a step is reported at all. */
+  minEvents: number;
+  /** Steps smaller than this (W) are never called measurable, however many samples. */
+  minStepW: number;
+}
+
+export type Confidence = "high" | "medium" | "low" | "none";
+
+export interface DeviceImpact {
+  entity_id: string;
+  name: string | null;
+  /** The power sensor the step was read from. */
+  sensor: string | null;
+  /** Median power step in W when measurable, else null. */
+  stepW: number | null;
+  /** The median step even when not measurable, for transparency. */
+  rawMedianW: number | null;
+  /** Robust spread (W) of the per-event steps. */
+  spreadW: number;
+  /** Clean on/off events the step is the median of. */
+  samples: number;
+  /** Events set aside because another device switched within the window. */
+  overlapped: number;
+  /** Events set aside for want of power readings around them. */
+  noData: number;
+  measurable: boolean;
+  confidence: Confidence;
+  /** |median| / its standard error. */
+  signalToNoise: number;
+  onHours: number;
+  /** stepW × onHours, when measurable. */
+  kWh: number | null;
+  /** kWh / the home's total kWh in the window, when both are known. */
+  share: number | null;
+  /** Power while off, from the device's own sensor (its standby draw); null without one. */
+  standbyW: number | null;
+}
+
+export interface EnergyReport {
+  from: number;
+  to: number;
+  homeSensor: string | null;
+  /** Integral of the home sensor over the window. */
+  totalKWh: number | null;
+  /** Always-on floor of the home: the time-weighted 5th percentile of its power. */
+  standbyW: number | null;
+  standbyShare: number | null;
+  /** Measurable devices first, by kWh; then the rest by name. */
+  devices: DeviceImpact[];
+}
+
+/** Whether a state means on (true), off (false) or nothing known (null). */
+export function onOff(domain: string, state: string): boolean | null {
+  if (VOID_STATES.has(state)) return null;
+  if (OFF_STATES.has(state)) return false;
+  if (domain === "climate" || domain === "water_heater") return true; // any hvac/operation mode but off
+  return state === "on";
+}
+
+/** Index of the first element >= x (lower bound) in an ascending array. */
+function lowerBound(a: Float64Array, x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Readings in [start, end) plus the reading in force at `start`: the level a step function holds there. */
+function levelsIn(series: PowerSeries, start: number, end: number): number[] {
+  const i = lowerBound(series.ts, start);
+  const out: number[] = [];
+  if (i > 0) out.push(series.watts[i - 1]);
+  for (let j = i; j < series.ts.length && series.ts[j] < end; j++) out.push(series.watts[j]);
+  return out;
+}
+
+function medianOf(values: number[]): number {
+  return quantileSorted(Float64Array.from(values).sort(), 0.5);
+}
+
+/** Time-weighted quantile of a step-function series over [from, to]. */
+export function timeWeightedQuantile(series: PowerSeries, from: number, to: number, q: number): number {
+  const pairs: [number, number][] = [];
+  const i0 = Math.max(0, lowerBound(series.ts, from) - 1);
+  for (let i = i0; i < series.ts.length && series.ts[i] < to; i++) {
+    const start = Math.max(from, series.ts[i]);
+    const end = Math.min(to, i + 1 < series.ts.length ? series.ts[i + 1] : to);
+    if (end > start) pairs.push([series.watts[i], end - start]);
+  }
+  if (!pairs.length) return Number.NaN;
+  pairs.sort((a, b) => a[0] - b[0]);
+  const total = pairs.reduce((s, p) => s + p[1], 0);
+  let acc = 0;
+  for (const [w, d] of pairs) {
+    acc += d;
+    if (acc >= q * total) return w;
+  }
+  return pairs[pairs.length - 1][0];
+}
+
+/** Energy (kWh) of a step-function series over [from, to]; the first reading is held back to `from`. */
+export function integrateKWh(series: PowerSeries, from: number, to: number): number {
+  let wattMs = 0;
+  const i0 = Math.max(0, lowerBound(series.ts, from) - 1);
+  for (let i = i0; i < series.ts.length && series.ts[i] < to; i++) {
+    const start = Math.max(from, series.ts[i]);
+    const end = Math.min(to, i + 1 < series.ts.length ? series.ts[i + 1] : to);
+    if (end > start) wattMs += series.watts[i] * (end - start);
+  }
+  return wattMs / 3_600_000 / 1000;
+}
+
+interface Transition {
+  device: number;
+  ts: number;
+  on: boolean;
+}
+
+function transitionsOf(
+  device: DeviceStates,
+  index: number,
+  opts: EnergyOptions,
+  onMs: { v: number },
+): Transition[] {
+  const domain = domainOf(device.entity_id);
+  const out: Transition[] = [];
+  let prev: boolean | null = null;
+  let onSince: number | null = null;
+  for (const e of device.events) {
+    const now = onOff(domain, e.state);
+    if (now === null) {
+      if (onSince !== null) onMs.v += Math.max(0, Math.min(e.ts, opts.to) - Math.max(onSince, opts.from));
+      onSince = null;
+      prev = null;
+      continue;
+    }
+    if (prev !== null && now !== prev && e.ts >= opts.from && e.ts <= opts.to)
+      out.push({ device: index, ts: e.ts, on: now });
+    if (now && onSince === null) onSince = e.ts;
+    if (!now && onSince !== null) {
+      onMs.v += Math.max(0, Math.min(e.ts, opts.to) - Math.max(onSince, opts.from));
+      onSince = null;
+    }
+    prev = now;
+  }
+  if (onSince !== null) onMs.v += Math.max(0, opts.to - Math.max(onSince, opts.from));
+  return out;
+}
+
+function confidenceOf(samples: number, snr: number, measurable: boolean): Confidence {
+  if (!measurable) return "none";
+  if (samples >= 10 && snr >= 10) return "high";
+  if (samples >= 5 && snr >= 5) return "medium";
+  return "low";
+}
+
+/** Measures every device's power step, its share of the home's energy, and the home's standby load. */
+export function energyImpact(
+  devices: readonly DeviceStates[],
+  home: PowerSeries | null,
+  opts: EnergyOptions,
+): EnergyReport {
+  const onMs = devices.map(() => ({ v: 0 }));
+  const all: Transition[] = devices.flatMap((d, i) => transitionsOf(d, i, opts, onMs[i]));
+  all.sort((a, b) => a.ts - b.ts);
+  // Meters lag by up to settleMs, so an earlier event still moves the readings settleMs after it.
+  const guardBefore = opts.windowMs + opts.settleMs;
+  const guardAfter = opts.settleMs + opts.windowMs;
+  const steps = devices.map(() => [] as number[]);
+  const overlapped = devices.map(() => 0);
+  const noData = devices.map(() => 0);
+  for (let k = 0; k < all.length; k++) {
+    const t = all[k];
+    const device = devices[t.device];
+    const series = device.ownSensor ?? home;
+    if (!series) {
+      noData[t.device]++;
+      continue;
+    }
+    // A dedicated sensor sees only its device; the home sensor sees every device, so neighbours spoil it.
+    if (!device.ownSensor && clashes(all, k, guardBefore, guardAfter)) {
+      overlapped[t.device]++;
+      continue;
+    }
+    const before = levelsIn(series, t.ts - opts.windowMs, t.ts);
+    const after = levelsIn(series, t.ts + opts.settleMs, t.ts + opts.settleMs + opts.windowMs);
+    if (!before.length || !after.length || series.ts[0] > t.ts - opts.windowMs) {
+      noData[t.device]++;
+      continue;
+    }
+    const delta = medianOf(after) - medianOf(before);
+    steps[t.device].push(t.on ? delta : -delta);
+  }
+
+  const span = Math.max(0, opts.to - opts.from);
+  const totalKWh = home ? integrateKWh(home, opts.from, opts.to) : null;
+  const homeStandby = home ? timeWeightedQuantile(home, opts.from, opts.to, 0.05) : Number.NaN;
+  const standbyW = Number.isFinite(homeStandby) ? homeStandby : null;
+  const impacts: DeviceImpact[] = devices.map((d, i) => {
+    const s = steps[i];
+    const n = s.length;
+    const med = n ? medianOf(s) : Number.NaN;
+    const spread = n >= 2 ? robustSpread(s) : 0;
+    // Standard error of a median ≈ 1.2533 σ / √n; a floor of 1 W keeps a perfectly flat series finite.
+    const se = (1.2533 * Math.max(spread, 1)) / Math.sqrt(Math.max(n, 1));
+    const snr = n ? Math.abs(med) / se : 0;
+    const measurable = n >= opts.minEvents && snr >= 3 && Math.abs(med) >= opts.minStepW;
+    const onHours = onMs[i].v / 3_600_000;
+    const kWh = measurable ? (Math.max(0, med) * onHours) / 1000 : null;
+    let deviceStandby: number | null = null;
+    if (d.ownSensor) {
+      const offLevels: number[] = [];
+      const domain = domainOf(d.entity_id);
+      for (let j = 0; j < d.events.length; j++) {
+        if (onOff(domain, d.events[j].state) !== false) continue;
+        const end = j + 1 < d.events.length ? d.events[j + 1].ts : opts.to;
+        offLevels.push(...levelsIn(d.ownSensor, d.events[j].ts + opts.settleMs, end));
+      }
+      if (offLevels.length) deviceStandby = round(medianOf(offLevels));
+    }
+    return {
+      entity_id: d.entity_id,
+      name: d.name,
+      sensor: (d.ownSensor ?? home)?.entity_id ?? null,
+      stepW: measurable ? round(med) : null,
+      rawMedianW: n ? round(med) : null,
+      spreadW: round(spread),
+      samples: n,
+      overlapped: overlapped[i],
+      noData: noData[i],
+      measurable,
+      confidence: confidenceOf(n, snr, measurable),
+      signalToNoise: round(snr),
+      onHours: round(onHours),
+      kWh: kWh === null ? null : round(kWh),
+      share: kWh !== null && totalKWh ? round(kWh / totalKWh, 4) : null,
+      standbyW: deviceStandby,
+    };
+  });
+  impacts.sort((a, b) => {
+    if (a.measurable !== b.measurable) return a.measurable ? -1 : 1;
+    if (a.measurable) return (b.kWh ?? 0) - (a.kWh ?? 0);
+    return a.entity_id.localeCompare(b.entity_id);
+  });
+  return {
+    from: opts.from,
+    to: opts.to,
+    homeSensor: home?.entity_id ?? null,
+    totalKWh: totalKWh === null ? null : round(totalKWh),
+    standbyW: standbyW === null ? null : round(standbyW),
+    standbyShare:
+      standbyW !== null && totalKWh ? round((standbyW * span) / 3_600_000 / 1000 / totalKWh, 4) : null,
+    devices: impacts,
+  };
+}
+
+/** Whether another device switched within [t - before, t + after] of transition k. */
+function clashes(all: Transition[], k: number, before: number, after: number): boolean {
+  const t = all[k];
+  for (let j = k - 1; j >= 0 && all[j].ts >= t.ts - before; j--) if (all[j].device !== t.device) return true;
+  for (let j = k + 1; j < all.length && all[j].ts <= t.ts + after; j++)
+    if (all[j].device !== t.device) return true;
+  return false;
+}
+
+function round(x: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** Builds a power series from numeric readings in W or kW (by unit); other units are not power. */
+export function powerSeries(
+  entityId: string,
+  readings: readonly { ts: number; value: number | null }[],
+  unit: string | undefined,
+): PowerSeries | null {
+  const scale = unit === "W" ? 1 : unit === "kW" ? 1000 : null;
+  if (scale === null) return null;
+  const clean = readings.filter((r) => r.value !== null && Number.isFinite(r.value));
+  clean.sort((a, b) => a.ts - b.ts);
+  return {
+    entity_id: entityId,
+    ts: Float64Array.from(clean, (r) => r.ts),
+    watts: Float64Array.from(clean, (r) => (r.value as number) * scale),
+  };
+}

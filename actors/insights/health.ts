@@ -1,0 +1,202 @@
+/**
+ * Entity health: which entities are unavailable or unknown, stale (silent for far longer than their own
+ * usual interval, learned from their history), low on battery, or flapping (too many state changes in a
+ * short window), each with since-when. Pure: a history per entity plus `now` in, a verdict out; the worker
+ * diffs verdicts to emit health-change notices.
+ */
+import { domainOf, quantileSorted } from "./types.ts";
+
+export type HealthKind = "unavailable" | "unknown" | "stale" | "flapping" | "low_battery";
+export type HealthStatus = HealthKind | "ok";
+
+/** Worst first: the status of an entity is its worst issue. */
+export const SEVERITY: readonly HealthKind[] = ["unavailable", "unknown", "stale", "flapping", "low_battery"];
+
+export interface HealthOptions {
+  now: number;
+  /** Stale when silent for longer than staleFactor × the entity's usual (90th percentile) interval. */
+  staleFactor: number;
+  /** Never stale sooner than this, whatever the usual interval. */
+  minStaleMs: number;
+  /** Intervals needed before an entity's usual interval counts as learned. */
+  minIntervals: number;
+  /** Learned only when p90/median of the intervals is at most this (a regular reporter, not event-driven). */
+  regularityMax: number;
+  /** Battery levels (%) at or below this are low. */
+  lowBatteryPct: number;
+  flapWindowMs: number;
+  /** State changes within flapWindowMs that make an entity flapping. */
+  flapChanges: number;
+}
+
+export interface HealthEvent {
+  ts: number;
+  state: string;
+  value: number | null;
+  /** attributes.device_class === "battery" for battery sensors; attributes.battery_level elsewhere. */
+  battery?: number | null;
+  isBatterySensor?: boolean;
+}
+
+export interface HealthIssue {
+  kind: HealthKind;
+  since: number;
+  detail: string;
+}
+
+export interface EntityHealth {
+  entity_id: string;
+  name: string | null;
+  status: HealthStatus;
+  /** When the worst issue began (or the last update, for ok). */
+  since: number;
+  issues: HealthIssue[];
+  state: string;
+  lastSeen: number;
+  /** The learned usual interval (90th percentile of gaps), or null when not learned. */
+  usualIntervalMs: number | null;
+  learning: "regular" | "irregular" | "too_few";
+}
+
+/** Domains whose state is a measurement: many changes there are normal, not flapping. */
+const MEASURING = new Set([
+  "sensor",
+  "number",
+  "input_number",
+  "counter",
+  "weather",
+  "sun",
+  "device_tracker",
+]);
+
+/** Judges one entity from its history (ascending by time). */
+export function judgeEntity(
+  entityId: string,
+  name: string | null,
+  events: readonly HealthEvent[],
+  opts: HealthOptions,
+): EntityHealth {
+  const issues: HealthIssue[] = [];
+  const last = events[events.length - 1];
+  const state = last?.state ?? "";
+
+  // unavailable / unknown: since the first event of the trailing run of that state.
+  if (last && (state === "unavailable" || state === "unknown")) {
+    let i = events.length - 1;
+    while (i > 0 && events[i - 1].state === state) i--;
+    issues.push({ kind: state, since: events[i].ts, detail: `state has been ${state}` });
+  }
+
+  // stale: learned per entity from the gaps between its updates.
+  const gaps = new Float64Array(Math.max(0, events.length - 1));
+  for (let i = 1; i < events.length; i++) gaps[i - 1] = events[i].ts - events[i - 1].ts;
+  gaps.sort();
+  let usual: number | null = null;
+  let learning: EntityHealth["learning"] = "too_few";
+  if (gaps.length >= opts.minIntervals) {
+    const p50 = quantileSorted(gaps, 0.5);
+    const p90 = quantileSorted(gaps, 0.9);
+    learning = p50 > 0 && p90 / p50 <= opts.regularityMax ? "regular" : "irregular";
+    if (learning === "regular") usual = p90;
+  }
+  if (last && usual !== null && !issues.length) {
+    const limit = Math.max(opts.minStaleMs, opts.staleFactor * usual);
+    const silent = opts.now - last.ts;
+    if (silent > limit)
+      issues.push({
+        kind: "stale",
+        since: last.ts,
+        detail: `no update for ${fmt(silent)}; usually every ${fmt(usual)} or sooner`,
+      });
+  }
+
+  // flapping: state changes (not attribute updates) counted in a sliding window.
+  if (!MEASURING.has(domainOf(entityId))) {
+    const changes: number[] = [];
+    for (let i = 1; i < events.length; i++)
+      if (events[i].state !== events[i - 1].state) changes.push(events[i].ts);
+    const inWindow = changes.filter((t) => t > opts.now - opts.flapWindowMs).length;
+    if (inWindow >= opts.flapChanges) {
+      // Walk back while each change still closes a window holding flapChanges changes.
+      let k = changes.length - 1;
+      let start = windowStart(changes, k, opts.flapWindowMs);
+      while (k > 0) {
+        const s = windowStart(changes, k - 1, opts.flapWindowMs);
+        if (k - 1 - s + 1 < opts.flapChanges) break;
+        k--;
+        start = s;
+      }
+      issues.push({
+        kind: "flapping",
+        since: changes[start],
+        detail: `${inWindow} state changes in the last ${fmt(opts.flapWindowMs)} (limit ${opts.flapChanges})`,
+      });
+    }
+  }
+
+  // low battery: the trailing run of readings at or below the limit.
+  const level = (e: HealthEvent) => (e.isBatterySensor ? e.value : (e.battery ?? null));
+  const lastLevel = last ? level(last) : null;
+  if (lastLevel !== null && lastLevel <= opts.lowBatteryPct) {
+    let i = events.length - 1;
+    while (i > 0) {
+      const prev = level(events[i - 1]);
+      if (prev === null || prev > opts.lowBatteryPct) break;
+      i--;
+    }
+    issues.push({ kind: "low_battery", since: events[i].ts, detail: `battery at ${lastLevel}%` });
+  }
+
+  issues.sort((a, b) => SEVERITY.indexOf(a.kind) - SEVERITY.indexOf(b.kind));
+  return {
+    entity_id: entityId,
+    name,
+    status: issues[0]?.kind ?? "ok",
+    since: issues[0]?.since ?? last?.ts ?? opts.now,
+    issues,
+    state,
+    lastSeen: last?.ts ?? 0,
+    usualIntervalMs: usual === null ? null : Math.round(usual),
+    learning,
+  };
+}
+
+function windowStart(changes: number[], k: number, windowMs: number): number {
+  let i = k;
+  while (i > 0 && changes[k] - changes[i - 1] < windowMs) i--;
+  return i;
+}
+
+/** A health change to notify (webhooks rule type "health"). */
+export interface HealthChange {
+  type: "health";
+  entity_id: string;
+  status: HealthStatus;
+  since: number;
+}
+
+/**
+ * Compares verdicts with the statuses last notified and returns what changed, recoveries included.
+ * `known` is updated in place so the caller keeps one bounded map (one entry per entity with an issue).
+ */
+export function healthChanges(
+  known: Map<string, HealthStatus>,
+  verdicts: readonly EntityHealth[],
+): HealthChange[] {
+  const out: HealthChange[] = [];
+  for (const v of verdicts) {
+    const before = known.get(v.entity_id) ?? "ok";
+    if (before === v.status) continue;
+    out.push({ type: "health", entity_id: v.entity_id, status: v.status, since: v.since });
+    if (v.status === "ok") known.delete(v.entity_id);
+    else known.set(v.entity_id, v.status);
+  }
+  return out;
+}
+
+function fmt(ms: number): string {
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  if (ms < 2 * 3600_000) return `${Math.round(ms / 60_000)} min`;
+  if (ms < 2 * 86400_000) return `${Math.round(ms / 3600_000)} h`;
+  return `${Math.round(ms / 86400_000)} d`;
+}

@@ -1,0 +1,86 @@
+/**
+ * Shapes events into what the energy and health analyses take: per-device state series paired with their
+ * power sensors, the home meter, and per-entity health histories. Pure, so the worker's SQL reads and the
+ * tests' arrays go through the same pairing rules.
+ */
+import { type DeviceStates, type PowerSeries, powerSeries, SWITCHABLE_DOMAINS } from "./energy.ts";
+import type { HealthEvent } from "./health.ts";
+import { domainOf, type InsightEvent, median } from "./types.ts";
+
+const HOME_METER = /home|house|total|main|grid/;
+
+export function groupByEntity(events: Iterable<InsightEvent>): Map<string, InsightEvent[]> {
+  const by = new Map<string, InsightEvent[]>();
+  for (const e of events) {
+    const list = by.get(e.entity_id);
+    if (list) list.push(e);
+    else by.set(e.entity_id, [e]);
+  }
+  for (const list of by.values()) list.sort((a, b) => a.ts - b.ts);
+  return by;
+}
+
+function unitOf(events: InsightEvent[]): string | undefined {
+  for (let i = events.length - 1; i >= 0; i--) {
+    const u = events[i].attributes?.unit_of_measurement;
+    if (typeof u === "string") return u;
+  }
+  return undefined;
+}
+
+/**
+ * Pairs each switchable device with its own power sensor (`switch.tv` -> `sensor.tv_power`) and picks the
+ * home meter: the configured entity, else the unpaired power sensor named like a meter (home, house, total,
+ * main, grid), else the unpaired one with the highest median.
+ */
+export function energyInputs(
+  byEntity: ReadonlyMap<string, InsightEvent[]>,
+  names: ReadonlyMap<string, string>,
+  homePowerEntity?: string,
+): { devices: DeviceStates[]; home: PowerSeries | null } {
+  const power = new Map<string, PowerSeries>();
+  for (const [id, events] of byEntity) {
+    if (domainOf(id) !== "sensor") continue;
+    const series = powerSeries(id, events, unitOf(events));
+    if (series?.ts.length) power.set(id, series);
+  }
+  const paired = new Set<string>();
+  const devices: DeviceStates[] = [];
+  for (const [id, events] of byEntity) {
+    if (!SWITCHABLE_DOMAINS.has(domainOf(id))) continue;
+    const own = power.get(`sensor.${id.slice(id.indexOf(".") + 1)}_power`);
+    if (own) paired.add(own.entity_id);
+    devices.push({
+      entity_id: id,
+      name: names.get(id) ?? null,
+      events: events.map((e) => ({ ts: e.ts, state: e.state })),
+      ownSensor: own,
+    });
+  }
+  let home: PowerSeries | null = homePowerEntity ? (power.get(homePowerEntity) ?? null) : null;
+  if (!home && !homePowerEntity) {
+    const candidates = [...power.values()].filter((s) => !paired.has(s.entity_id));
+    home =
+      candidates.find((s) => HOME_METER.test(s.entity_id)) ??
+      candidates.sort((a, b) => median([...b.watts]) - median([...a.watts]))[0] ??
+      null;
+  }
+  devices.sort((a, b) => a.entity_id.localeCompare(b.entity_id));
+  return { devices, home };
+}
+
+/** One entity's events as health readings (battery level from a battery sensor or a battery_level attribute). */
+export function healthEvents(events: readonly InsightEvent[]): HealthEvent[] {
+  return events.map((e) => {
+    const a = e.attributes;
+    const isBatterySensor = a?.device_class === "battery";
+    const level = a?.battery_level;
+    return {
+      ts: e.ts,
+      state: e.state,
+      value: e.value,
+      isBatterySensor,
+      battery: typeof level === "number" ? level : null,
+    };
+  });
+}
