@@ -59,6 +59,24 @@ export const ConfigSchema = T.Object({
     ),
     backfillMarginMs: int(60000, 0, 3600000, "how far before the newest stored event a backfill starts"),
     backfillMaxMs: int(7 * 24 * 3600 * 1000, 60000, 90 * 24 * 3600 * 1000, "longest gap a backfill fetches"),
+    reconnectBackfillMarginMs: int(
+      1000,
+      0,
+      3600000,
+      "after a reconnect, how far before the newest live event the backfill starts",
+    ),
+    backfillWindowMs: int(
+      5 * 60 * 1000,
+      1000,
+      24 * 3600 * 1000,
+      "one history request covers at most this long (halved when an answer exceeds maxFrameBytes)",
+    ),
+    spoolSegmentBytes: int(
+      8 * 1024 * 1024,
+      64 * 1024,
+      1024 * 1024 * 1024,
+      "size of one spool segment file (the drain reads a segment at a time)",
+    ),
   }),
 
   sim: T.Object({
