@@ -6,6 +6,7 @@
  * live events, the connect snapshot, gap backfill and redeliveries all store exactly once.
  */
 import { type Static, Type as T } from "@sinclair/typebox";
+import { type MessageCheck, messageChecker } from "../../runtime/schema.ts";
 
 export const StateChangeSchema = T.Object({
   entity_id: T.String({ minLength: 3 }),
@@ -30,6 +31,18 @@ export const EventSourceSchema = T.Union([
 ]);
 export type EventSource = Static<typeof EventSourceSchema>;
 
+/** One enrichment reading (weather, air quality, carbon intensity, prices, ...); stored as a time series. */
+export const ReadingSchema = T.Object({
+  /** The enricher, e.g. "weather"; Influx measurement `enrichment_<source>`. */
+  source: T.String({ minLength: 1, maxLength: 64, pattern: "^[a-z0-9_]+$" }),
+  /** What was measured, e.g. "temperature_c"; Influx field name. */
+  metric: T.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9_.-]+$" }),
+  /** Milliseconds since the Unix epoch; with (source, metric) the idempotency key. */
+  ts_ms: T.Integer(),
+  value: T.Number(),
+});
+export type Reading = Static<typeof ReadingSchema>;
+
 /**
  * Event traffic moves as one message per batch. The boundary check covers the envelope; the records are
  * built by our own connection actor from frames it has already validated, so they are not re-walked here.
@@ -40,9 +53,26 @@ export const batcherSchemas = {
     source: EventSourceSchema,
     events: T.Array(T.Unknown()),
   }),
+  /**
+   * An entity was renamed in HA (entity registry `update` with `old_entity_id`): the new id joins the old
+   * history; the store keeps the entity's key, so Influx's `entity_id` tag (the first name) stays stable.
+   */
+  rename: T.Object({
+    type: T.Literal("rename"),
+    from: T.String({ minLength: 3 }),
+    to: T.String({ minLength: 3 }),
+  }),
+  /** Enrichment readings (low volume, so validated record by record). */
+  enrichment: T.Object({
+    type: T.Literal("enrichment"),
+    readings: T.Array(ReadingSchema, { maxItems: 100_000 }),
+  }),
 };
 
-export type BatcherMessage = { type: "events"; source: EventSource; events: StateChange[] };
+export type BatcherMessage =
+  | { type: "events"; source: EventSource; events: StateChange[] }
+  | { type: "rename"; from: string; to: string }
+  | { type: "enrichment"; readings: Reading[] };
 
 export const batcherMessage = {
   events: (source: EventSource, events: StateChange[]): BatcherMessage => ({
@@ -50,6 +80,8 @@ export const batcherMessage = {
     source,
     events,
   }),
+  rename: (from: string, to: string): BatcherMessage => ({ type: "rename", from, to }),
+  enrichment: (readings: Reading[]): BatcherMessage => ({ type: "enrichment", readings }),
 };
 
 /**
@@ -61,3 +93,9 @@ export const storedBatch = (events: StateChange[]): StoredBatch => ({ type: "sto
 export const storedSchemas = {
   stored: T.Object({ type: T.Literal("stored"), events: T.Array(T.Unknown()) }),
 };
+
+/**
+ * The batcher's boundary check. Event records inside an `events` message are typed by the sender (our own
+ * connection actor), so the checked value is narrowed to `BatcherMessage`.
+ */
+export const check = messageChecker("batcher", batcherSchemas) as MessageCheck<BatcherMessage>;

@@ -1,0 +1,355 @@
+/**
+ * Read access to `events.db` for every actor and the API. A reader never writes events; it only makes sure
+ * the schema exists (so the API can start before the batcher) and keeps small caches of the dictionaries.
+ *
+ * @example
+ * const store = openStoreReader(config.dataDir);
+ * const { items, nextCursor } = store.events({ limit: 100, domain: "light" });
+ * const { tier, points } = store.history("sensor.kitchen_temperature", { from, to, resolution: "auto" });
+ */
+import { Database, type Statement } from "bun:sqlite";
+import { join } from "node:path";
+import { decodeContextId, encodeUlid, ulidTimeMs } from "./codec.ts";
+import { configureConnection, ENTITY_BITS, EVENTS_DB, migrate, readBaseUs } from "./schema.ts";
+
+export interface StoredEvent {
+  entity_id: string;
+  state: string;
+  value: number | null;
+  attributes: Record<string, unknown>;
+  /** last_updated in ms (fractional: HA stamps microseconds). */
+  ts: number;
+  /** last_changed in ms. */
+  last_changed: number;
+  context_id: string | null;
+  context_parent_id: string | null;
+  context_user_id: string | null;
+}
+
+export interface EventsQuery {
+  /** Inclusive lower bound, ms. */
+  from?: number;
+  /** Exclusive upper bound, ms. */
+  to?: number;
+  entityIds?: string[];
+  /** Only entities of this domain (`light`, `sensor`, ...). */
+  domain?: string;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+  limit: number;
+}
+
+export type Resolution = "auto" | "raw" | "hourly" | "daily";
+export type Tier = "raw" | "hourly" | "daily";
+
+/** One point of a history; raw points have count 1 and min = max = value. */
+export interface HistoryPoint {
+  /** Event time (raw) or bucket start (hourly/daily), ms. */
+  t: number;
+  /** Numeric value (raw) or mean of the bucket; null when the bucket/event had no numeric state. */
+  value: number | null;
+  min: number | null;
+  max: number | null;
+  /** Events in the bucket (numeric and text). */
+  count: number;
+  /** The state text (raw) or the last text state of the bucket; null when numeric only. */
+  state: string | null;
+}
+
+export interface StoreTotals {
+  /** Rows in the raw tier. */
+  events: number;
+  /** Bytes in use by events.db (pages not on the free list); the unit `store.maxBytes` bounds. */
+  bytes: number;
+  oldestMs: number | null;
+  newestMs: number | null;
+}
+
+export interface StoreReader {
+  events(query: EventsQuery): { items: StoredEvent[]; nextCursor: string | null };
+  history(
+    entityId: string,
+    query: { from: number; to: number; resolution: Resolution },
+  ): {
+    tier: Tier;
+    points: HistoryPoint[];
+  };
+  totals(): StoreTotals;
+  /** Current entity ids, sorted. */
+  entityIds(): string[];
+  /** The newest last_updated stored, in µs, or null when empty (the connection backfills from here). */
+  newestUpdateUs(): number | null;
+  /** Events caused by a context: those whose context or parent context is `contextId`, oldest first. */
+  contextEvents(contextId: string, windowMs?: number): StoredEvent[];
+  close(): void;
+}
+
+type EventRow = {
+  t: number;
+  e: number;
+  v: number | null;
+  s: number | null;
+  a: number;
+  lc: number;
+  c: unknown;
+  cp: unknown;
+  cu: number | null;
+  k: string;
+};
+
+const EVENT_COLS = `(id >> ${ENTITY_BITS}) AS t, e, v, s, a, lc, c, cp, cu, CAST(id AS TEXT) AS k`;
+/** Windows `auto` resolution uses: raw up to 2 days, hourly up to 62 days, daily beyond. */
+const RAW_SPAN_MS = 2 * 86_400_000;
+const HOURLY_SPAN_MS = 62 * 86_400_000;
+
+/** Opens (creating if needed) `events.db` under `dataDir` for reading. */
+export function openStoreReader(dataDir: string): StoreReader {
+  const path = join(dataDir, EVENTS_DB);
+  const db = new Database(path, { create: true, readwrite: true });
+  configureConnection(db);
+  migrate(db, Date.now() * 1000);
+  return new SqliteStoreReader(db);
+}
+
+class SqliteStoreReader implements StoreReader {
+  private readonly baseUs: number;
+  private readonly names = new Map<number, string>();
+  private readonly states = new Map<number, string>();
+  private readonly users = new Map<number, string>();
+  /** Attribute JSON by id; bounded, cleared when full (the working set is small: attributes repeat). */
+  private readonly attrs = new Map<number, string>();
+  private readonly q: Record<string, Statement>;
+  private namesVersion = -1;
+
+  constructor(private readonly db: Database) {
+    this.baseUs = readBaseUs(db);
+    const range = `id >= ((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS})
+      AND id < ((CAST(?2 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS}) AND id < CAST(?3 AS INTEGER)`;
+    this.q = {
+      all: db.prepare(`SELECT ${EVENT_COLS} FROM events WHERE ${range} ORDER BY id DESC LIMIT ?4`),
+      byEntities: db.prepare(
+        `SELECT ${EVENT_COLS} FROM events WHERE ${range}
+         AND e IN (SELECT n.e FROM json_each(?5) j JOIN entity_names n ON n.name = j.value)
+         ORDER BY id DESC LIMIT ?4`,
+      ),
+      byDomain: db.prepare(
+        `SELECT ${EVENT_COLS} FROM events WHERE ${range}
+         AND e IN (SELECT e FROM entities WHERE entity_id >= ?5 AND entity_id < ?6) ORDER BY id DESC LIMIT ?4`,
+      ),
+      rawHistory: db.prepare(
+        `SELECT ${EVENT_COLS} FROM events WHERE e = ?5 AND ${range} ORDER BY id LIMIT ?4`,
+      ),
+      context: db.prepare(
+        `SELECT ${EVENT_COLS} FROM events WHERE ${range} AND (c = ?5 OR cp = ?5) ORDER BY id`,
+      ),
+      hourly: db.prepare(
+        "SELECT t, n, sum, min, max, tn, last_s FROM hourly WHERE e = ? AND t >= ? AND t < ? ORDER BY t",
+      ),
+      daily: db.prepare(
+        "SELECT t, n, sum, min, max, tn, last_s FROM daily WHERE e = ? AND t >= ? AND t < ? ORDER BY t",
+      ),
+      entityKey: db.prepare("SELECT e FROM entity_names WHERE name = ?"),
+      name: db.prepare("SELECT entity_id FROM entities WHERE e = ?"),
+      state: db.prepare("SELECT state FROM states WHERE s = ?"),
+      user: db.prepare("SELECT user_id FROM users WHERE u = ?"),
+      attr: db.prepare("SELECT json FROM attrs WHERE a = ?"),
+      entityIds: db.prepare("SELECT entity_id FROM entities ORDER BY entity_id"),
+      rawCount: db.prepare("SELECT value FROM meta WHERE key = 'raw_count'"),
+      minMax: db.prepare(
+        `SELECT min(id) >> ${ENTITY_BITS} AS lo, max(id) >> ${ENTITY_BITS} AS hi FROM events`,
+      ),
+      pages: db.prepare(
+        "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()) AS used, (SELECT page_size FROM pragma_page_size()) AS size",
+      ),
+      namesVersion: db.prepare(
+        "SELECT coalesce((SELECT value FROM meta WHERE key = 'names_version'), 0) AS value",
+      ),
+      oldestHourly: db.prepare("SELECT min(t) AS t FROM hourly WHERE e = ?"),
+    };
+  }
+
+  events(query: EventsQuery): { items: StoredEvent[]; nextCursor: string | null } {
+    const limit = Math.max(1, Math.floor(query.limit));
+    const fromUs = query.from === undefined ? this.baseUs - 2 ** 46 : Math.ceil(query.from * 1000);
+    const toUs = query.to === undefined ? this.baseUs + 2 ** 46 : Math.ceil(query.to * 1000);
+    const cursor = query.cursor ?? "9223372036854775807";
+    if (!/^-?\d{1,19}$/.test(cursor))
+      throw new Error(`events: cursor "${cursor}" is not one this store returned; pass nextCursor unchanged`);
+    this.refreshNames();
+    let rows: EventRow[];
+    if (query.entityIds && query.entityIds.length > 0) {
+      rows = this.q.byEntities.all(
+        fromUs,
+        toUs,
+        cursor,
+        limit,
+        JSON.stringify(query.entityIds),
+      ) as EventRow[];
+    } else if (query.domain) {
+      rows = this.q.byDomain.all(
+        fromUs,
+        toUs,
+        cursor,
+        limit,
+        `${query.domain}.`,
+        `${query.domain}/`,
+      ) as EventRow[];
+    } else {
+      rows = this.q.all.all(fromUs, toUs, cursor, limit) as EventRow[];
+    }
+    const items = rows.map((r) => this.toEvent(r));
+    return { items, nextCursor: rows.length === limit ? rows[rows.length - 1].k : null };
+  }
+
+  history(entityId: string, query: { from: number; to: number; resolution: Resolution }) {
+    const key = this.q.entityKey.get(entityId) as { e: number } | null;
+    const tier = this.pickTier(key?.e ?? null, query);
+    if (!key) return { tier, points: [] };
+    if (tier === "raw") {
+      const rows = this.q.rawHistory.all(
+        Math.ceil(query.from * 1000),
+        Math.ceil(query.to * 1000),
+        "9223372036854775807",
+        1_000_000,
+        key.e,
+      ) as EventRow[];
+      const points: HistoryPoint[] = rows.map((r) => {
+        const state = r.s === null ? null : this.stateText(r.s);
+        return { t: (r.t + this.baseUs) / 1000, value: r.v, min: r.v, max: r.v, count: 1, state };
+      });
+      return { tier, points };
+    }
+    const stmt = tier === "hourly" ? this.q.hourly : this.q.daily;
+    const rows = stmt.all(key.e, Math.floor(query.from / 1000), Math.ceil(query.to / 1000)) as {
+      t: number;
+      n: number;
+      sum: number;
+      min: number | null;
+      max: number | null;
+      tn: number;
+      last_s: number | null;
+    }[];
+    const points: HistoryPoint[] = rows.map((r) => ({
+      t: r.t * 1000,
+      value: r.n > 0 ? r.sum / r.n : null,
+      min: r.min,
+      max: r.max,
+      count: r.n + r.tn,
+      state: r.last_s === null ? null : this.stateText(r.last_s),
+    }));
+    return { tier, points };
+  }
+
+  private pickTier(e: number | null, query: { from: number; to: number; resolution: Resolution }): Tier {
+    if (query.resolution !== "auto") return query.resolution;
+    const span = query.to - query.from;
+    const oldest = this.totals().oldestMs;
+    if (span <= RAW_SPAN_MS && oldest !== null && query.from >= oldest) return "raw";
+    if (span <= HOURLY_SPAN_MS) {
+      const h = e === null ? null : (this.q.oldestHourly.get(e) as { t: number | null }).t;
+      if (h === null || query.from >= h * 1000 || span <= RAW_SPAN_MS) return "hourly";
+    }
+    return "daily";
+  }
+
+  totals(): StoreTotals {
+    const { value } = this.q.rawCount.get() as { value: number };
+    const { lo, hi } = this.q.minMax.get() as { lo: number | null; hi: number | null };
+    const { used, size } = this.q.pages.get() as { used: number; size: number };
+    return {
+      events: value,
+      bytes: used * size,
+      oldestMs: lo === null ? null : (lo + this.baseUs) / 1000,
+      newestMs: hi === null ? null : (hi + this.baseUs) / 1000,
+    };
+  }
+
+  entityIds(): string[] {
+    return (this.q.entityIds.all() as { entity_id: string }[]).map((r) => r.entity_id);
+  }
+
+  newestUpdateUs(): number | null {
+    const { hi } = this.q.minMax.get() as { hi: number | null };
+    return hi === null ? null : hi + this.baseUs;
+  }
+
+  contextEvents(contextId: string, windowMs = 10 * 60_000): StoredEvent[] {
+    const startMs = ulidTimeMs(contextId);
+    const stored = (() => {
+      const out = new Uint8Array(16);
+      return startMs !== null && encodeUlid(contextId, out) ? out : contextId;
+    })();
+    // A ULID's time is when the context began; what it caused happens after (allow 1 s of clock skew).
+    const fromUs = startMs === null ? this.baseUs - 2 ** 46 : (startMs - 1000) * 1000;
+    const toUs = startMs === null ? this.baseUs + 2 ** 46 : (startMs + windowMs) * 1000;
+    this.refreshNames();
+    const rows = this.q.context.all(fromUs, toUs, "9223372036854775807", 0, stored) as EventRow[];
+    return rows.map((r) => this.toEvent(r));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private toEvent(r: EventRow): StoredEvent {
+    const lastUpdatedUs = r.t + this.baseUs;
+    return {
+      entity_id: this.entityName(r.e),
+      state: r.s === null ? String(r.v) : this.stateText(r.s),
+      value: r.v,
+      attributes: JSON.parse(this.attrText(r.a)),
+      ts: lastUpdatedUs / 1000,
+      last_changed: (lastUpdatedUs - r.lc) / 1000,
+      context_id: decodeContextId(r.c),
+      context_parent_id: decodeContextId(r.cp),
+      context_user_id: r.cu === null ? null : this.userText(r.cu),
+    };
+  }
+
+  private entityName(e: number): string {
+    let name = this.names.get(e);
+    if (name === undefined) {
+      name = (this.q.name.get(e) as { entity_id: string } | null)?.entity_id ?? `unknown.${e}`;
+      this.names.set(e, name);
+    }
+    return name;
+  }
+
+  private stateText(s: number): string {
+    let text = this.states.get(s);
+    if (text === undefined) {
+      text = (this.q.state.get(s) as { state: string } | null)?.state ?? "";
+      if (this.states.size >= 100_000) this.states.clear();
+      this.states.set(s, text);
+    }
+    return text;
+  }
+
+  private userText(u: number): string {
+    let text = this.users.get(u);
+    if (text === undefined) {
+      text = (this.q.user.get(u) as { user_id: string } | null)?.user_id ?? "";
+      this.users.set(u, text);
+    }
+    return text;
+  }
+
+  private attrText(a: number): string {
+    let text = this.attrs.get(a);
+    if (text === undefined) {
+      text = (this.q.attr.get(a) as { json: string } | null)?.json ?? "{}";
+      if (this.attrs.size >= 10_000) this.attrs.clear();
+      this.attrs.set(a, text);
+    }
+    return text;
+  }
+
+  /** Entity names change on rename (the writer bumps `names_version`); then cached names are dropped. */
+  private refreshNames(): void {
+    const { value } = this.q.namesVersion.get() as { value: number };
+    if (value !== this.namesVersion) {
+      this.names.clear();
+      this.namesVersion = value;
+    }
+  }
+}

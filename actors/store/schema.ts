@@ -1,0 +1,136 @@
+/**
+ * The layout of `events.db`, the durable source of truth. Only the batcher's worker writes it (through
+ * `openStoreWriter`); everyone else opens read connections (`openStoreReader`, or plain read-only SQL for
+ * the insights/suggestions miners — the table notes below are written for them).
+ *
+ * Why it looks like this (≈ bytes per raw event matter: 7 days of a busy home is tens of millions of rows):
+ * - `events` is a rowid table whose rowid IS the idempotency key and the time order at once:
+ *   `id = ((last_updated_us - base_us) << 16) | e`. So `INSERT OR IGNORE` dedupes replays and backfill with
+ *   no extra unique index, a time range is a rowid range (no time index), and `e`'s index (which carries
+ *   the rowid) gives one entity's history in time order. `base_us` is fixed per database (table `meta`),
+ *   which leaves ±4.46 years of microseconds around it and 65,535 entity keys.
+ * - Entity ids, non-numeric states, attribute JSON and user ids are dictionaries; an event row holds small
+ *   integers. A numeric state is stored only as `v` (REAL; SQLite keeps integral reals as small integers).
+ * - `journal` records insertion order (AUTOINCREMENT `seq`) through a trigger; the rollup and the Influx
+ *   writer tail it with cursors, and it is truncated behind both, so it stays small.
+ *
+ * @example SQL for miners (read-only connection):
+ *   SELECT (ev.id >> 16) + (SELECT value FROM meta WHERE key = 'base_us') AS last_updated_us,
+ *          en.entity_id, coalesce(st.state, ev.v) AS state
+ *   FROM events ev JOIN entities en ON en.e = ev.e LEFT JOIN states st ON st.s = ev.s
+ *   WHERE ev.id >= ((:from_us - :base_us) << 16) ORDER BY ev.id;
+ */
+import type { Database } from "bun:sqlite";
+
+/** Table names, for SQL written elsewhere. */
+export const TABLES = {
+  /** `key TEXT PRIMARY KEY, value`: `base_us` (time origin of event ids), `raw_count` (rows in `events`). */
+  meta: "meta",
+  /** `e INTEGER PRIMARY KEY` (stable key, never reused), `entity_id` (current name), `stable_id` (first name ever; the Influx tag). */
+  entities: "entities",
+  /** `name TEXT PRIMARY KEY, e`: every name an entity has had (renames join the old history). */
+  entityNames: "entity_names",
+  /** `s INTEGER PRIMARY KEY, state TEXT UNIQUE`: non-numeric (or non-canonical numeric) state texts. */
+  states: "states",
+  /** `a INTEGER PRIMARY KEY, h` (crc32 of json), `json`: de-duplicated attribute objects as JSON text. */
+  attrs: "attrs",
+  /** `u INTEGER PRIMARY KEY, user_id TEXT UNIQUE`: HA user ids found in contexts. */
+  users: "users",
+  /**
+   * Raw tier. `id` (see above), `e` entity key, `v` numeric state or NULL, `s` state id or NULL (state text is
+   * `states.state` when `s` is set, else the canonical decimal text of `v`), `a` attrs id, `lc` =
+   * last_updated_us - last_changed_us, `c` context id, `cp` context parent id (each a 16-byte BLOB holding the
+   * ULID's 128 bits — `encodeContextId` — or the original TEXT when not a ULID), `cu` users.u or NULL.
+   * Contexts are not indexed: a ULID carries its creation time, so `contextEvents` looks in a window after it.
+   */
+  events: "events",
+  /** `seq INTEGER PRIMARY KEY AUTOINCREMENT, id`: insertion order of `events` rows (filled by trigger). */
+  journal: "journal",
+  /** `name TEXT PRIMARY KEY, seq`: the rollup's journal cursor (`rollup`). The Influx cursor lives in influx.db. */
+  cursors: "cursors",
+  /**
+   * Rollup tiers, `PRIMARY KEY (e, t)` with `t` = bucket start in unix seconds (UTC hour / UTC day).
+   * Numeric: `n` count, `sum`, `min`, `max` (mean = sum / n). Text: `tn` count, `last_s` (states.s of the
+   * latest text state), `last_us` (its last_updated).
+   */
+  hourly: "hourly",
+  daily: "daily",
+  /** `k INTEGER PRIMARY KEY, source, metric`: enrichment series (e.g. weather / temperature). */
+  series: "series",
+  /** `seq INTEGER PRIMARY KEY AUTOINCREMENT, k, ts_ms, value`, `UNIQUE (k, ts_ms)`: enrichment readings. */
+  readings: "readings",
+} as const;
+
+/** Bits of the event id that hold the entity key. */
+export const ENTITY_BITS = 16;
+export const MAX_ENTITY_KEY = 2 ** ENTITY_BITS - 1;
+/** Largest |last_updated_us - base_us| an event id can hold. */
+export const MAX_REL_US = 2 ** (63 - ENTITY_BITS) - 1;
+
+const tier = (name: string) => `CREATE TABLE IF NOT EXISTS ${name} (
+  e INTEGER NOT NULL, t INTEGER NOT NULL,
+  n INTEGER NOT NULL DEFAULT 0, sum REAL NOT NULL DEFAULT 0, min REAL, max REAL,
+  tn INTEGER NOT NULL DEFAULT 0, last_s INTEGER, last_us INTEGER,
+  PRIMARY KEY (e, t)) WITHOUT ROWID`;
+
+/** Migrations by target `user_version`; each runs once, in one transaction, and is append-only. */
+export const MIGRATIONS: readonly string[][] = [
+  [
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID",
+    `CREATE TABLE IF NOT EXISTS entities (e INTEGER PRIMARY KEY, entity_id TEXT NOT NULL UNIQUE,
+      stable_id TEXT NOT NULL)`,
+    "CREATE TABLE IF NOT EXISTS entity_names (name TEXT PRIMARY KEY, e INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE IF NOT EXISTS states (s INTEGER PRIMARY KEY, state TEXT NOT NULL UNIQUE)",
+    "CREATE TABLE IF NOT EXISTS attrs (a INTEGER PRIMARY KEY, h INTEGER NOT NULL, json TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS attrs_by_hash ON attrs (h)",
+    "CREATE TABLE IF NOT EXISTS users (u INTEGER PRIMARY KEY, user_id TEXT NOT NULL UNIQUE)",
+    `CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, e INTEGER NOT NULL, v REAL, s INTEGER,
+      a INTEGER NOT NULL, lc INTEGER NOT NULL DEFAULT 0, c, cp, cu INTEGER)`,
+    "CREATE INDEX IF NOT EXISTS events_by_entity ON events (e)",
+    "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, id INTEGER NOT NULL)",
+    `CREATE TRIGGER IF NOT EXISTS events_journal AFTER INSERT ON events
+      BEGIN INSERT INTO journal (id) VALUES (new.id); END`,
+    "CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID",
+    tier("hourly"),
+    tier("daily"),
+    `CREATE TABLE IF NOT EXISTS series (k INTEGER PRIMARY KEY, source TEXT NOT NULL, metric TEXT NOT NULL,
+      UNIQUE (source, metric))`,
+    `CREATE TABLE IF NOT EXISTS readings (seq INTEGER PRIMARY KEY AUTOINCREMENT, k INTEGER NOT NULL,
+      ts_ms INTEGER NOT NULL, value REAL NOT NULL, UNIQUE (k, ts_ms))`,
+  ],
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** SQLite settings every connection to a HomeIQ database uses. */
+export function configureConnection(db: Database): void {
+  db.run("PRAGMA busy_timeout = 5000");
+  db.run("PRAGMA journal_mode = WAL");
+  db.run("PRAGMA synchronous = NORMAL");
+}
+
+/**
+ * Brings `events.db` to the current schema. Safe to call from several connections at once: the version is
+ * re-read inside an IMMEDIATE transaction. `nowUs` fixes `base_us` when the database is new.
+ */
+export function migrate(db: Database, nowUs: number): void {
+  const version = () => (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+  if (version() >= SCHEMA_VERSION) return;
+  db.transaction(() => {
+    const from = version();
+    for (let v = from; v < SCHEMA_VERSION; v++) for (const sql of MIGRATIONS[v]) db.run(sql);
+    // A UTC midnight as time origin: ids stay readable and every database started the same day agrees.
+    const day = 86_400_000_000;
+    db.run("INSERT OR IGNORE INTO meta (key, value) VALUES ('base_us', ?)", [Math.floor(nowUs / day) * day]);
+    db.run("INSERT OR IGNORE INTO meta (key, value) VALUES ('raw_count', 0)");
+    db.run(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+/** The time origin of event ids in this database. */
+export function readBaseUs(db: Database): number {
+  return (db.query("SELECT value FROM meta WHERE key = 'base_us'").get() as { value: number }).value;
+}
+
+/** File names under the data dir. */
+export const EVENTS_DB = "events.db";
