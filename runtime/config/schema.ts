@@ -211,6 +211,41 @@ export const ConfigSchema = T.Object({
     days: int(30, 1, 365, "history the miner reads"),
   }),
 
+  insights: T.Object({
+    searchScanRows: int(
+      300000,
+      1000,
+      100000000,
+      "raw events one search page may scan before it returns with a cursor",
+    ),
+    statsTop: int(20, 1, 1000, "busiest entities listed by the stats endpoint"),
+    statsCacheMs: int(5000, 0, 600000, "how long a stats answer is reused for the same window"),
+    traceMaxDepth: int(8, 1, 100, "context steps a trace follows up and down"),
+    traceMaxEvents: int(500, 1, 100000, "events one trace may collect"),
+    historyDays: int(7, 1, 90, "days of raw history the health and energy analyses read"),
+    healthIntervalMs: int(60000, 1000, 24 * 3600000, "how often entity health is re-judged"),
+    energyIntervalMs: int(15 * 60000, 10000, 7 * 24 * 3600000, "how often energy impact is re-measured"),
+    staleFactor: num(4, 1, 1000, "stale after this many times an entity's usual (p90) update interval"),
+    minStaleMs: int(15 * 60000, 1000, 30 * 86400000, "never stale sooner than this"),
+    minIntervals: int(10, 2, 100000, "update intervals needed before an entity's usual interval is learned"),
+    regularityMax: num(
+      4,
+      1,
+      1000,
+      "p90/median interval ratio up to which an entity counts as a regular reporter",
+    ),
+    lowBatteryPct: num(20, 0, 100, "battery levels at or below this percentage are low"),
+    flapWindowMs: int(3600000, 1000, 86400000, "window in which state changes are counted for flapping"),
+    flapChanges: int(10, 2, 100000, "state changes within flapWindowMs that make an entity flapping"),
+    energyWindowMs: int(120000, 1000, 3600000, "power readings taken on each side of an on/off event"),
+    energySettleMs: int(10000, 0, 600000, "readings this soon after an event are skipped (meter lag)"),
+    energyMinEvents: int(5, 1, 100000, "clean on/off events needed before a power step is reported"),
+    energyMinStepW: num(5, 0, 100000, "power steps smaller than this (W) are never called measurable"),
+    homePowerEntity: optStr("the home's total power sensor (W or kW); unset picks one by name or size", {
+      pattern: "^sensor\\.[a-z0-9_]+$",
+    }),
+  }),
+
   llm: T.Object({
     url: optStr("OpenAI-compatible chat completions base URL; unset keeps suggestions deterministic", {
       pattern: "^https?://",
