@@ -1,0 +1,91 @@
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openDatabase } from "./sqlite.ts";
+
+const CLI = new URL("./cli.ts", import.meta.url).pathname;
+
+async function homeiq(args: string[], env: Record<string, string> = {}) {
+  const proc = Bun.spawn(["bun", CLI, ...args], {
+    env: { PATH: process.env.PATH ?? "", ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [code, stdout, stderr] = await Promise.all([
+    proc.exited,
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+  ]);
+  return { code, stdout, stderr };
+}
+
+describe("homeiq CLI", () => {
+  test("lists its commands, and each has --help", async () => {
+    const top = await homeiq(["--help"]);
+    expect(top.code).toBe(0);
+    for (const c of ["backup", "restore", "verify", "check-config", "status"]) {
+      expect(top.stdout).toContain(`  ${c}`);
+      const h = await homeiq([c, "--help"]);
+      expect({ c, code: h.code }).toEqual({ c, code: 0 });
+      expect(h.stdout).toStartWith(`usage: homeiq ${c}`);
+    }
+  });
+
+  test("bad usage exits 2 with the reason", async () => {
+    expect(await homeiq(["frobnicate"])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('unknown command "frobnicate"'),
+    });
+    expect(await homeiq(["backup", "--nope"])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("--nope"),
+    });
+    expect(await homeiq(["restore", "x.tar"])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining("--data-dir is required"),
+    });
+  });
+
+  test("check-config explains a bad configuration and exits 2", async () => {
+    const bad = await homeiq(["check-config"], { HOMEIQ_PORT: "nope" });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("HOMEIQ_PORT (environment)");
+    const good = await homeiq(["check-config"], { HOMEIQ_PORT: "9999" });
+    expect(good).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining("API:            http://0.0.0.0:9999"),
+    });
+  });
+
+  test("backup, verify and restore round-trip a data dir; restore refuses a non-empty target", async () => {
+    const root = mkdtempSync(join(tmpdir(), "homeiq-cli-"));
+    const data = join(root, "data");
+    mkdirSync(data);
+    const db = openDatabase(join(data, "events.db"));
+    db.exec("CREATE TABLE e (x); INSERT INTO e VALUES (1), (2), (3)");
+    db.close();
+    const file = join(root, "b.tar");
+    expect(await homeiq(["backup", "--data-dir", data, "--out", file])).toMatchObject({
+      code: 0,
+      stdout: `backup written: ${file} (1 databases, 3 rows)\n`,
+    });
+    expect((await homeiq(["verify", file])).code).toBe(0);
+    const target = join(root, "restored");
+    expect((await homeiq(["restore", file, "--data-dir", target])).code).toBe(0);
+    const restored = openDatabase(join(target, "events.db"), { readonly: true });
+    expect(restored.query("SELECT count(*) AS n FROM e").get()).toEqual({ n: 3 });
+    restored.close();
+    const again = await homeiq(["restore", file, "--data-dir", target]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain("is not empty");
+    writeFileSync(file, "garbage");
+    expect((await homeiq(["verify", file])).code).toBe(1);
+  });
+
+  test("status says clearly when nothing is running", async () => {
+    const r = await homeiq(["status", "--url", "http://127.0.0.1:9", "--token", "x".repeat(20)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("nothing answers at http://127.0.0.1:9");
+  });
+});
