@@ -1,0 +1,2 @@
+/** Dashboard entry point: defines the elements; `<hiq-app>` in index.html takes it from there. */
+import "./components/hiq-app.ts";

@@ -1,0 +1,41 @@
+/** The entity detail view's entity: current state and attributes, loaded by id. */
+import { atom } from "nanostores";
+import { ApiError, api } from "../api.ts";
+import { type EntityView, toEntityView } from "../entity-view.ts";
+import { $token } from "./token.ts";
+
+export interface EntityDetailState {
+  entityId: string | null;
+  status: "idle" | "loading" | "ready" | "not_found" | "error";
+  entity: EntityView | null;
+  error: string | null;
+}
+
+export const $entityDetail = atom<EntityDetailState>({
+  entityId: null,
+  status: "idle",
+  entity: null,
+  error: null,
+});
+
+export async function loadEntity(entityId: string): Promise<void> {
+  const token = $token.get().token;
+  if (!token) return;
+  const keep = $entityDetail.get().entityId === entityId ? $entityDetail.get().entity : null;
+  $entityDetail.set({ entityId, status: keep ? "ready" : "loading", entity: keep, error: null });
+  try {
+    const raw = await api.entity(token, entityId);
+    if ($entityDetail.get().entityId !== entityId) return;
+    const entity = toEntityView(raw);
+    $entityDetail.set({ entityId, status: entity ? "ready" : "not_found", entity, error: null });
+  } catch (error) {
+    if ($entityDetail.get().entityId !== entityId) return;
+    const notFound = error instanceof ApiError && error.status === 404;
+    $entityDetail.set({
+      entityId,
+      status: notFound ? "not_found" : "error",
+      entity: null,
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
