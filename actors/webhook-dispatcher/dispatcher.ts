@@ -1,0 +1,436 @@
+/**
+ * The dispatcher: evaluates rules on what arrives, records each match as a pending delivery in
+ * webhooks.db (in the same transaction as the evaluation state and the batch key, so a re-sent batch
+ * never makes a second delivery), then POSTs pending deliveries with retries, a per-target concurrency
+ * limit and a per-target circuit breaker. Clock, randomness and fetch are injected; the worker is a thin
+ * adapter around this class, and tests re-open it on the same database to simulate a restart.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import type { Clock, Random } from "../../runtime/clock.ts";
+import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import { errorMessage, type Logger } from "../../runtime/log.ts";
+import type { Registry } from "../../runtime/metrics.ts";
+import type { StateChange } from "../batcher/messages.ts";
+import { Breaker, decide, type Outcome, retryable } from "./delivery.ts";
+import { type Fire, Matcher } from "./logic.ts";
+import type { EnrichmentMessage, HealthMessage } from "./messages.ts";
+import type { Rule } from "./rules.ts";
+import type { DeliveryRow, NewDelivery, WebhookStore } from "./store.ts";
+import { HEADERS, sign } from "./verify.ts";
+
+export type WebhookConfig = HomeIQConfig["webhooks"];
+export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
+
+export interface DispatcherOptions {
+  store: WebhookStore;
+  config: WebhookConfig;
+  clock: Clock;
+  random: Random;
+  fetch: FetchLike;
+  metrics: Registry;
+  log: Logger;
+}
+
+interface Pending {
+  id: string;
+  ruleId: string;
+  event: string;
+  body: string;
+  attempts: number;
+  createdAt: number;
+  nextAt: number;
+  inFlight: boolean;
+  /** When the match was committed (this process only), for the match-to-POST histogram. */
+  matchedAt?: number;
+}
+
+interface Target {
+  inFlight: number;
+  breaker: Breaker;
+}
+
+export interface TestFireResult {
+  deliveryId: string;
+  ok: boolean;
+  status: number | null;
+  error: string | null;
+  latencyMs: number;
+}
+
+/** Delivery id: the idempotency key receivers see; derived, so a re-evaluated event gets the same id. */
+export const deliveryId = (ruleId: string, subject: string, at: number): string =>
+  createHash("sha256").update(`${ruleId}\n${subject}\n${at}`).digest("hex").slice(0, 32);
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function parseAttributes(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** The JSON a receiver gets. State changes keep Home Assistant's field names. */
+export function deliveryBody(id: string, fire: Fire, firedAt: number): string {
+  const base = {
+    id,
+    event: fire.kind,
+    rule: { id: fire.rule.id, name: fire.rule.name },
+    fired_at: iso(firedAt),
+  };
+  const e: StateChange | null = fire.event;
+  if (e) {
+    return JSON.stringify({
+      ...base,
+      entity_id: e.entity_id,
+      state: e.state,
+      previous_state: fire.previous,
+      value: fire.value,
+      attributes: parseAttributes(e.attributes),
+      last_changed: iso(e.last_changed / 1000),
+      last_updated: iso(e.last_updated / 1000),
+      context: { id: e.context_id, parent_id: e.context_parent_id, user_id: e.context_user_id },
+    });
+  }
+  return JSON.stringify({ ...base, value: fire.value, time: iso(fire.at), ...fire.extra });
+}
+
+export class Dispatcher {
+  private readonly matcher: Matcher;
+  private rules = new Map<string, Rule>();
+  private readonly pending = new Map<string, Pending>();
+  private readonly targets = new Map<string, Target>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private timer: unknown;
+  private timerAt = Number.POSITIVE_INFINITY;
+  private stopped = false;
+  private commits = 0;
+  private readonly m;
+
+  constructor(private readonly o: DispatcherOptions) {
+    this.matcher = new Matcher(o.config.matchCacheMax);
+    const r = o.metrics;
+    this.m = {
+      fired: r.counter("webhooks_fired_total", "Rule matches recorded as deliveries"),
+      delivered: r.counter("webhooks_delivered_total", "Deliveries a target accepted (2xx)"),
+      retried: r.counter("webhooks_retried_total", "Failed attempts scheduled for a retry"),
+      dead: r.counter("webhooks_dead_lettered_total", "Deliveries given up on and moved to dead letters"),
+      duplicate: r.counter("webhooks_duplicate_batches_total", "Re-sent batches skipped: already evaluated"),
+      latency: r.histogram("webhook_latency_ms", "Time from sending a webhook POST to its response"),
+      dispatch: r.histogram(
+        "webhook_dispatch_delay_ms",
+        "Time from a rule match to its first POST being sent",
+      ),
+      pending: r.gauge("webhooks_pending", "Deliveries waiting to be sent or retried"),
+      pendingMax: r.gauge("webhooks_pending_max", "Bound on pending deliveries (webhooks.maxPending)"),
+      rules: r.gauge("webhooks_rules", "Enabled rules being evaluated"),
+      breakersOpen: r.gauge("webhooks_breakers_open", "Target hosts whose circuit breaker is open"),
+    };
+    this.m.pendingMax.set(o.config.maxPending);
+  }
+
+  /** Loads rules, evaluation state and pending deliveries (a restart resumes them with their ids). */
+  start(): void {
+    const state = this.o.store.loadState();
+    this.matcher.restore(state.prev, state.sides);
+    this.reloadRules();
+    for (const row of this.o.store.pending()) this.track(row);
+    this.o.store.prune(this.o.config.logMax, this.o.config.deadLetterMax, this.processedMax());
+    this.pump();
+  }
+
+  reloadRules(): number {
+    const rules = this.o.store.rules();
+    this.rules = new Map(rules.map((r) => [r.id, r]));
+    this.matcher.setRules(rules);
+    const enabled = rules.filter((r) => r.enabled).length;
+    this.m.rules.set(enabled);
+    return enabled;
+  }
+
+  /** Evaluates a batch the batcher stored. Idempotent: a batch seen before (same first event) is skipped. */
+  onStored(events: readonly StateChange[]): void {
+    if (events.length === 0) return;
+    const key = `s:${events[0].entity_id}@${events[0].last_updated}`;
+    if (this.o.store.wasProcessed(key)) {
+      this.m.duplicate.inc();
+      return;
+    }
+    const fires: Fire[] = [];
+    this.matcher.matchStates(events, fires);
+    this.commit(key, fires);
+  }
+
+  onEnrichment(msg: EnrichmentMessage): void {
+    const key = `e:${msg.source}/${msg.metric}@${msg.ts}`;
+    if (this.o.store.wasProcessed(key)) {
+      this.m.duplicate.inc();
+      return;
+    }
+    const fires: Fire[] = [];
+    this.matcher.matchEnrichment(msg.source, msg.metric, msg.value, msg.ts, fires);
+    this.commit(key, fires);
+  }
+
+  onHealth(msg: HealthMessage): void {
+    const key = `h:${msg.entity_id}@${msg.ts}`;
+    if (this.o.store.wasProcessed(key)) {
+      this.m.duplicate.inc();
+      return;
+    }
+    const fires: Fire[] = [];
+    this.matcher.matchHealth(
+      msg.entity_id,
+      msg.status,
+      msg.ts,
+      msg.reason ? { reason: msg.reason } : {},
+      fires,
+    );
+    this.commit(key, fires);
+  }
+
+  private commit(key: string, fires: Fire[]): void {
+    const now = this.o.clock.now();
+    const deliveries: NewDelivery[] = fires.map((f) => {
+      const id = deliveryId(f.rule.id, f.subject, f.at);
+      return { id, ruleId: f.rule.id, event: f.kind, body: deliveryBody(id, f, now), createdAt: now };
+    });
+    const dirty = this.matcher.takeDirty();
+    const inserted = this.o.store.commitBatch(key, now, deliveries, dirty.prev, dirty.sides);
+    this.m.fired.inc(inserted.length);
+    for (const d of inserted) {
+      if (this.pending.size >= this.o.config.maxPending) {
+        this.o.store.deadLetter(
+          d.id,
+          d.ruleId,
+          "pending deliveries reached webhooks.maxPending",
+          0,
+          now,
+          null,
+        );
+        this.m.dead.inc();
+        continue;
+      }
+      this.pending.set(d.id, { ...d, attempts: 0, nextAt: now, inFlight: false, matchedAt: now });
+    }
+    if (++this.commits % 256 === 0)
+      this.o.store.prune(this.o.config.logMax, this.o.config.deadLetterMax, this.processedMax());
+    this.m.pending.set(this.pending.size);
+    if (inserted.length > 0) this.pump();
+  }
+
+  /** Keys of evaluated batches kept for duplicate detection: far more than any edge can re-send. */
+  private processedMax(): number {
+    return 10_000;
+  }
+
+  private track(row: DeliveryRow): void {
+    this.pending.set(row.id, {
+      id: row.id,
+      ruleId: row.rule_id,
+      event: row.event,
+      body: row.body,
+      attempts: row.attempts,
+      createdAt: row.created_at,
+      nextAt: row.next_at,
+      inFlight: false,
+    });
+    this.m.pending.set(this.pending.size);
+  }
+
+  /** Moves a dead letter back to pending with the same delivery id; undefined when there is no such one. */
+  replay(id: string): DeliveryRow | undefined {
+    const row = this.o.store.replay(id, this.o.clock.now());
+    if (!row) return undefined;
+    this.track(row);
+    this.pump();
+    return row;
+  }
+
+  /** Sends one signed test delivery for a rule right away (no retries) and reports the outcome. */
+  async testFire(ruleId: string): Promise<TestFireResult | undefined> {
+    const rule = this.rules.get(ruleId) ?? this.o.store.rule(ruleId);
+    if (!rule) return undefined;
+    const now = this.o.clock.now();
+    const id = `test-${randomUUID()}`;
+    const body = JSON.stringify({
+      id,
+      event: "test",
+      rule: { id: rule.id, name: rule.name },
+      fired_at: iso(now),
+      test: true,
+    });
+    const outcome = await this.post(rule, id, "test", body);
+    const status = "status" in outcome ? outcome.status : null;
+    const ok = status !== null && status >= 200 && status < 300;
+    const error = "error" in outcome ? outcome.error : ok ? null : `HTTP ${status}`;
+    const done = this.o.clock.now();
+    this.o.store.insertFinished(
+      { id, ruleId, event: "test", body, createdAt: now },
+      ok ? "delivered" : "failed",
+      done,
+      status,
+      error,
+    );
+    return { deliveryId: id, ok, status, error, latencyMs: done - now };
+  }
+
+  status(): { pending: number; rules: number; breakers: Record<string, string> } {
+    const breakers: Record<string, string> = {};
+    const now = this.o.clock.now();
+    for (const [host, t] of this.targets) breakers[host] = t.breaker.stateAt(now);
+    return { pending: this.pending.size, rules: this.m.rules.value, breakers };
+  }
+
+  /** Stops starting attempts and waits (up to `deadlineMs`) for those in flight to be recorded. */
+  async stop(deadlineMs = 5000): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.inFlight.size === 0) return;
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise((resolve) => setTimeout(resolve, deadlineMs)),
+    ]);
+  }
+
+  private target(host: string): Target {
+    let t = this.targets.get(host);
+    if (!t) {
+      t = {
+        inFlight: 0,
+        breaker: new Breaker(this.o.config.breakerThreshold, this.o.config.breakerCooldownMs),
+      };
+      this.targets.set(host, t);
+    }
+    return t;
+  }
+
+  /** Starts every due attempt the concurrency limits and breakers allow, then sleeps until the next one. */
+  private pump(): void {
+    if (this.stopped) return;
+    const now = this.o.clock.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const p of this.pending.values()) {
+      if (p.inFlight) continue;
+      if (p.nextAt > now) {
+        if (p.nextAt < next) next = p.nextAt;
+        continue;
+      }
+      const rule = this.rules.get(p.ruleId);
+      if (!rule) {
+        this.giveUp(p, "its rule was deleted", null, now);
+        continue;
+      }
+      const host = new URL(rule.url).host;
+      const t = this.target(host);
+      if (t.inFlight >= this.o.config.concurrencyPerTarget) continue; // pumped again when one finishes
+      if (!t.breaker.allow(now)) {
+        const at = t.breaker.retryAt;
+        if (at > now && at < next) next = at;
+        continue;
+      }
+      this.attempt(p, rule, t);
+    }
+    let open = 0;
+    for (const t of this.targets.values()) if (t.breaker.stateAt(now) === "open") open++;
+    this.m.breakersOpen.set(open);
+    this.schedule(next);
+  }
+
+  private schedule(at: number): void {
+    if (at === this.timerAt && this.timer !== undefined) return;
+    if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = at;
+    if (!Number.isFinite(at)) return;
+    this.timer = this.o.clock.setTimeout(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Number.POSITIVE_INFINITY;
+        this.pump();
+      },
+      Math.max(0, at - this.o.clock.now()),
+    );
+  }
+
+  private attempt(p: Pending, rule: Rule, t: Target): void {
+    p.inFlight = true;
+    t.inFlight++;
+    if (p.matchedAt !== undefined) {
+      this.m.dispatch.observe(this.o.clock.now() - p.matchedAt);
+      p.matchedAt = undefined;
+    }
+    const run = this.post(rule, p.id, p.event, p.body)
+      .then((outcome) => this.settle(p, t, outcome))
+      .catch((error) =>
+        this.o.log.error("recording a delivery attempt failed", {
+          delivery: p.id,
+          error: errorMessage(error),
+        }),
+      )
+      .finally(() => this.inFlight.delete(run));
+    this.inFlight.add(run);
+  }
+
+  /** One signed POST; never throws. The timestamp is per attempt, so retries stay within tolerance. */
+  private async post(rule: Rule, id: string, event: string, body: string): Promise<Outcome> {
+    const started = this.o.clock.now();
+    const timestamp = Math.floor(started / 1000);
+    try {
+      const res = await this.o.fetch(rule.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "HomeIQ-Webhooks/1",
+          [HEADERS.delivery]: id,
+          [HEADERS.event]: event,
+          [HEADERS.timestamp]: String(timestamp),
+          [HEADERS.signature]: sign(rule.secret, timestamp, body),
+        },
+        body,
+        redirect: "manual",
+        signal: AbortSignal.timeout(this.o.config.timeoutMs),
+      });
+      await res.arrayBuffer().catch(() => undefined);
+      return { status: res.status, retryAfter: res.headers.get("retry-after") };
+    } catch (error) {
+      return { error: errorMessage(error) };
+    } finally {
+      this.m.latency.observe(this.o.clock.now() - started);
+    }
+  }
+
+  private settle(p: Pending, t: Target, outcome: Outcome): void {
+    t.inFlight--;
+    p.inFlight = false;
+    const now = this.o.clock.now();
+    p.attempts++;
+    const verdict = decide(outcome, p, now, this.o.config, this.o.random);
+    const status = "status" in outcome ? outcome.status : null;
+    // A target that answered (2xx, or a refusal that will not change) is healthy; errors and 5xx/429 are not.
+    if ("error" in outcome || retryable(outcome.status)) t.breaker.failure(now);
+    else t.breaker.success();
+    if (verdict.kind === "delivered") {
+      this.o.store.finish(p.id, "delivered", p.attempts, now, status, null);
+      this.pending.delete(p.id);
+      this.m.delivered.inc();
+    } else if (verdict.kind === "retry") {
+      this.o.store.retryLater(p.id, p.attempts, verdict.at, now, status, verdict.reason);
+      p.nextAt = verdict.at;
+      this.m.retried.inc();
+    } else {
+      this.giveUp(p, verdict.reason, status, now);
+    }
+    this.m.pending.set(this.pending.size);
+    this.pump();
+  }
+
+  private giveUp(p: Pending, reason: string, status: number | null, now: number): void {
+    this.o.store.deadLetter(p.id, p.ruleId, reason, p.attempts, now, status);
+    this.pending.delete(p.id);
+    this.m.dead.inc();
+    this.o.log.warn("webhook dead-lettered", { delivery: p.id, rule: p.ruleId, reason });
+  }
+}

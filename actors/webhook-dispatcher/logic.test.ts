@@ -1,0 +1,265 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import type { StateChange } from "../batcher/messages.ts";
+import { type Fire, Matcher, Side, stepThreshold } from "./logic.ts";
+import { globToRegExp, type Rule, type Trigger } from "./rules.ts";
+
+let seq = 0;
+const rule = (id: string, when: Trigger, enabled = true): Rule => ({
+  id,
+  name: id,
+  url: "http://127.0.0.1/hook",
+  secret: "0123456789abcdef",
+  enabled,
+  when,
+  createdAt: 1,
+  updatedAt: 1,
+});
+const ev = (entity_id: string, state: string): StateChange => ({
+  entity_id,
+  state,
+  attributes: "{}",
+  last_changed: ++seq * 1000,
+  last_updated: seq * 1000,
+  context_id: null,
+  context_parent_id: null,
+  context_user_id: null,
+});
+const run = (m: Matcher, events: StateChange[]): string[] => {
+  const out: Fire[] = [];
+  m.matchStates(events, out);
+  return out.map((f) => `${f.rule.id}:${f.subject}:${f.event?.state}`);
+};
+
+describe("globToRegExp", () => {
+  test("* spans any characters, ? exactly one, everything else is literal", () => {
+    const re = globToRegExp("sensor.*_temp?");
+    expect(["sensor.office_temp1", "sensor.a.b_tempX"].map((s) => re.test(s))).toEqual([true, true]);
+    expect(
+      ["sensor.office_temp", "sensor.office_temp12", "sensorXoffice_temp1"].map((s) => re.test(s)),
+    ).toEqual([false, false, false]);
+  });
+
+  test("a pattern without wildcards matches only itself", () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[a-z0-9_.]{1,20}$/),
+        fc.stringMatching(/^[a-z0-9_.]{1,20}$/),
+        (a, b) => globToRegExp(a).test(b) === (a === b),
+      ),
+    );
+  });
+
+  test("prefix* matches exactly the ids that start with the prefix", () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[a-z_.]{0,10}$/),
+        fc.stringMatching(/^[a-z_.]{0,20}$/),
+        (prefix, id) => globToRegExp(`${prefix}*`).test(id) === id.startsWith(prefix),
+      ),
+    );
+  });
+});
+
+describe("Matcher selectors", () => {
+  test("exact entity, domain, glob with literal domain, glob with wildcard domain and catch-all each select their entities", () => {
+    const m = new Matcher();
+    m.setRules([
+      rule("exact", { kind: "state", entity: "light.kitchen" }),
+      rule("domain", { kind: "state", domain: "binary_sensor" }),
+      rule("glob", { kind: "state", entity: "sensor.*_temperature" }),
+      rule("anydomain", { kind: "state", entity: "*.garage_*" }),
+      rule("all", { kind: "state" }),
+      rule("off", { kind: "state", entity: "light.kitchen" }, false),
+    ]);
+    expect(run(m, [ev("light.kitchen", "on")])).toEqual(["exact:light.kitchen:on", "all:light.kitchen:on"]);
+    expect(run(m, [ev("binary_sensor.garage_door", "on")])).toEqual([
+      "domain:binary_sensor.garage_door:on",
+      "anydomain:binary_sensor.garage_door:on",
+      "all:binary_sensor.garage_door:on",
+    ]);
+    expect(run(m, [ev("sensor.office_temperature", "21")])).toEqual([
+      "glob:sensor.office_temperature:21",
+      "all:sensor.office_temperature:21",
+    ]);
+    expect(run(m, [ev("switch.pump", "on")])).toEqual(["all:switch.pump:on"]);
+  });
+
+  test("reloading rules applies to entities already cached", () => {
+    const m = new Matcher();
+    m.setRules([rule("a", { kind: "state", entity: "light.a" })]);
+    expect(run(m, [ev("light.b", "on")])).toEqual([]);
+    m.setRules([rule("b", { kind: "state", entity: "light.*" })]);
+    expect(run(m, [ev("light.b", "off"), ev("light.a", "off")])).toEqual(["b:light.b:off", "b:light.a:off"]);
+  });
+});
+
+describe("Matcher transitions", () => {
+  test("from/to fire only on a real change between those states; attribute-only updates do not fire", () => {
+    const m = new Matcher();
+    m.setRules([
+      rule("opened", { kind: "state", entity: "binary_sensor.door", from: "off", to: "on" }),
+      rule("to_on", { kind: "state", entity: "binary_sensor.door", to: "on" }),
+    ]);
+    const states = ["off", "on", "on", "off", "unavailable", "on", "off", "on"];
+    const fired = run(
+      m,
+      states.map((s) => ev("binary_sensor.door", s)),
+    );
+    expect(fired).toEqual([
+      "opened:binary_sensor.door:on",
+      "to_on:binary_sensor.door:on",
+      "to_on:binary_sensor.door:on", // unavailable -> on: not from "off"
+      "opened:binary_sensor.door:on",
+      "to_on:binary_sensor.door:on",
+    ]);
+  });
+
+  test("previous states survive a restart through restore()", () => {
+    const a = new Matcher();
+    const r = rule("opened", { kind: "state", entity: "binary_sensor.door", from: "off", to: "on" });
+    a.setRules([r]);
+    run(a, [ev("binary_sensor.door", "off")]);
+    const dirty = a.takeDirty();
+    expect([...dirty.prev]).toEqual([["binary_sensor.door", "off"]]);
+    const b = new Matcher();
+    b.restore(dirty.prev, dirty.sides);
+    b.setRules([r]);
+    expect(run(b, [ev("binary_sensor.door", "on")])).toEqual(["opened:binary_sensor.door:on"]);
+  });
+});
+
+/** A reference model of one threshold: fires when the value passes the threshold while armed. */
+function reference(values: number[], above: number, h: number): number[] {
+  const fires: number[] = [];
+  let armed: boolean | undefined;
+  values.forEach((v, i) => {
+    if (v > above) {
+      if (armed === true) fires.push(i);
+      armed = false;
+    } else if (v <= above - h || armed === undefined) armed = true;
+  });
+  return fires;
+}
+
+describe("threshold hysteresis", () => {
+  const value = fc.double({ min: -100, max: 100, noNaN: true });
+
+  test("fires exactly where the reference model does (above)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(value, { maxLength: 200 }),
+        value,
+        fc.double({ min: 0, max: 20, noNaN: true }),
+        (vs, above, h) => {
+          let side: Side = Side.unknown;
+          const fires: number[] = [];
+          vs.forEach((v, i) => {
+            const s = stepThreshold(side, v, { above, hysteresis: h });
+            side = s.side;
+            if (s.fire) fires.push(i);
+          });
+          expect(fires).toEqual(reference(vs, above, h));
+        },
+      ),
+    );
+  });
+
+  test("below mirrors above: negating values and threshold gives the same fires", () => {
+    fc.assert(
+      fc.property(
+        fc.array(value, { maxLength: 200 }),
+        value,
+        fc.double({ min: 0, max: 20, noNaN: true }),
+        (vs, t, h) => {
+          const fires = (spec: { above?: number; below?: number }, xs: number[]) => {
+            let side: Side = Side.unknown;
+            return xs.flatMap((v, i) => {
+              const s = stepThreshold(side, v, { ...spec, hysteresis: h });
+              side = s.side;
+              return s.fire ? [i] : [];
+            });
+          };
+          expect(
+            fires(
+              { below: -t },
+              vs.map((v) => -v),
+            ),
+          ).toEqual(fires({ above: t }, vs));
+        },
+      ),
+    );
+  });
+
+  test("noise narrower than the hysteresis band fires at most once per crossing", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: -0.49, max: 0.49, noNaN: true }), { minLength: 1, maxLength: 300 }),
+        (noise) => {
+          const m = new Matcher();
+          m.setRules([rule("hot", { kind: "state", entity: "sensor.t", above: 25, hysteresis: 1 })]);
+          // Start well below, then hover around the threshold: one crossing, however noisy.
+          const fired = run(m, [ev("sensor.t", "20"), ...noise.map((n) => ev("sensor.t", String(25 + n)))]);
+          const crossed = noise.some((n) => 25 + n > 25);
+          expect(fired.length).toBe(crossed ? 1 : 0);
+        },
+      ),
+    );
+  });
+
+  test("non-numeric states give no verdict and keep the side", () => {
+    const m = new Matcher();
+    m.setRules([rule("hot", { kind: "state", entity: "sensor.t", above: 25 })]);
+    expect(
+      run(
+        m,
+        ["20", "unavailable", "30", "unknown", "31", "10", "", "26"].map((s) => ev("sensor.t", s)),
+      ),
+    ).toEqual(["hot:sensor.t:30", "hot:sensor.t:26"]);
+  });
+
+  test("a sensor already past the threshold when watching starts does not fire until it crosses again", () => {
+    const m = new Matcher();
+    m.setRules([rule("hot", { kind: "state", entity: "sensor.t", above: 25 })]);
+    expect(
+      run(
+        m,
+        ["30", "31", "20", "27"].map((s) => ev("sensor.t", s)),
+      ),
+    ).toEqual(["hot:sensor.t:27"]);
+  });
+});
+
+describe("Matcher enrichment and health", () => {
+  test("enrichment thresholds fire once per crossing per source/metric", () => {
+    const m = new Matcher();
+    m.setRules([
+      rule("dirty", {
+        kind: "enrichment",
+        source: "carbon",
+        metric: "intensity",
+        above: 200,
+        hysteresis: 20,
+      }),
+    ]);
+    const out: Fire[] = [];
+    for (const [i, v] of [150, 210, 205, 190, 230, 175, 201].entries()) {
+      m.matchEnrichment("carbon", "intensity", v, i, out);
+    }
+    m.matchEnrichment("carbon", "forecast", 999, 9, out);
+    expect(out.map((f) => `${f.subject}:${f.value}`)).toEqual([
+      "enrichment:carbon/intensity:210",
+      "enrichment:carbon/intensity:201",
+    ]);
+  });
+
+  test("health rules match entity glob and status", () => {
+    const m = new Matcher();
+    m.setRules([rule("stale", { kind: "health", entity: "sensor.*", status: "stale" })]);
+    const out: Fire[] = [];
+    m.matchHealth("sensor.a", "stale", 1, {}, out);
+    m.matchHealth("sensor.a", "ok", 2, {}, out);
+    m.matchHealth("light.a", "stale", 3, {}, out);
+    expect(out.map((f) => f.subject)).toEqual(["health:sensor.a"]);
+  });
+});

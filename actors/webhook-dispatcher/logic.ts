@@ -1,0 +1,308 @@
+/**
+ * Rule evaluation on the live stream: pure (no I/O, no clock), so tests and the benchmark drive it directly.
+ *
+ * Cheap at scale: rules are indexed by exact entity id, by domain (domain selectors and globs whose domain
+ * part is literal) and a short list of globs with a wildcard domain. The first time an entity id is seen its
+ * candidate rules are worked out once and cached in a `Slot`; after that an event costs one Map lookup plus
+ * a check of the rules that really select it. Entities no rule selects cost one lookup and nothing else.
+ *
+ * State kept between events (and persisted by the dispatcher, so a restart neither re-fires nor misses):
+ * - the previous state string of entities some transition rule (from/to) watches;
+ * - per (rule, entity) threshold side (`Side`), which is what makes a noisy sensor fire once per crossing.
+ */
+import type { StateChange } from "../batcher/messages.ts";
+import { globToRegExp, isGlob, literalDomain, type Rule } from "./rules.ts";
+
+/** Threshold side of one (rule, entity): nothing seen yet, armed (quiet side), fired (waiting to re-arm). */
+export const Side = { unknown: 0, armed: 1, fired: 2 } as const;
+export type Side = (typeof Side)[keyof typeof Side];
+
+export interface ThresholdSpec {
+  above?: number;
+  below?: number;
+  hysteresis?: number;
+}
+
+/**
+ * One step of a threshold with hysteresis. `above: 25, hysteresis: 1` fires when the value goes from
+ * <= 25 to > 25 and re-arms only once it is back at <= 24; `below` mirrors it. The first value seen only
+ * establishes the side: a sensor already past the threshold when watching starts does not fire.
+ */
+export function stepThreshold(side: Side, value: number, t: ThresholdSpec): { side: Side; fire: boolean } {
+  const h = t.hysteresis ?? 0;
+  let past: boolean;
+  let rearm: boolean;
+  if (t.above !== undefined) {
+    past = value > t.above;
+    rearm = value <= t.above - h;
+  } else {
+    past = value < (t.below as number);
+    rearm = value >= (t.below as number) + h;
+  }
+  if (past) return { side: Side.fired, fire: side === Side.armed };
+  if (rearm || side === Side.unknown) return { side: Side.armed, fire: false };
+  return { side, fire: false };
+}
+
+export type FireKind = "state_changed" | "threshold_crossed" | "enrichment" | "health";
+
+/** A rule that matched: the dispatcher turns it into a delivery. */
+export interface Fire {
+  rule: Rule;
+  kind: FireKind;
+  /** Identity of the triggering event (with the rule id, the delivery id): entity_id or enrichment key. */
+  subject: string;
+  /** Event time: last_updated in microseconds for state changes, ms for enrichment and health. */
+  at: number;
+  event: StateChange | null;
+  previous: string | null;
+  value: number | null;
+  extra?: Record<string, unknown>;
+}
+
+interface Compiled {
+  rule: Rule;
+  /** id@updatedAt: an edited rule starts with fresh threshold state. */
+  key: string;
+  regex?: RegExp;
+  domain?: string;
+  from?: string;
+  to?: string;
+  threshold?: ThresholdSpec;
+  transition: boolean;
+}
+
+interface Slot {
+  version: number;
+  rules: Compiled[];
+  sides: Uint8Array;
+  needsPrev: boolean;
+  prev: string | undefined;
+}
+
+export interface DirtyState {
+  /** entity_id -> state, for entities a transition rule watches. */
+  prev: Map<string, string>;
+  /** `${ruleKey}\u0001${subject}` -> Side */
+  sides: Map<string, Side>;
+}
+
+export const sideKey = (ruleKey: string, subject: string): string => `${ruleKey}\u0001${subject}`;
+export const ruleKey = (rule: Rule): string => `${rule.id}@${rule.updatedAt}`;
+
+function compile(rule: Rule): Compiled {
+  const w = rule.when;
+  const c: Compiled = { rule, key: ruleKey(rule), transition: false };
+  if (w.kind === "enrichment") {
+    if (w.above !== undefined || w.below !== undefined) c.threshold = w;
+    return c;
+  }
+  if (w.entity !== undefined && isGlob(w.entity)) c.regex = globToRegExp(w.entity);
+  c.domain = w.domain ?? (w.entity !== undefined ? literalDomain(w.entity) : undefined);
+  if (w.kind === "state") {
+    if (w.above !== undefined || w.below !== undefined) c.threshold = w;
+    c.from = w.from;
+    c.to = w.to;
+    c.transition = w.from !== undefined || w.to !== undefined;
+  }
+  return c;
+}
+
+const domainOf = (entityId: string): string => {
+  const dot = entityId.indexOf(".");
+  return dot < 0 ? "" : entityId.slice(0, dot);
+};
+
+/** Selector test for health rules and for building slots. */
+function selects(c: Compiled, entityId: string): boolean {
+  const w = c.rule.when;
+  if (w.kind === "enrichment") return false;
+  if (c.domain !== undefined && domainOf(entityId) !== c.domain) return false;
+  if (c.regex) return c.regex.test(entityId);
+  return w.entity === undefined || w.entity === entityId;
+}
+
+export class Matcher {
+  private version = 0;
+  private exact = new Map<string, Compiled[]>();
+  private byDomain = new Map<string, Compiled[]>();
+  private anyDomain: Compiled[] = [];
+  private enrichment = new Map<string, Compiled[]>();
+  private health: Compiled[] = [];
+  private readonly slots = new Map<string, Slot>();
+  private readonly prevState = new Map<string, string>();
+  private readonly sideState = new Map<string, Side>();
+  private dirty: DirtyState = { prev: new Map(), sides: new Map() };
+
+  constructor(private readonly cacheMax = 100_000) {}
+
+  /** Replaces the rule set (disabled rules are skipped). State of unchanged rules is kept. */
+  setRules(rules: readonly Rule[]): void {
+    this.version++;
+    this.exact = new Map();
+    this.byDomain = new Map();
+    this.anyDomain = [];
+    this.enrichment = new Map();
+    this.health = [];
+    const push = <K>(map: Map<K, Compiled[]>, key: K, c: Compiled) => {
+      const list = map.get(key);
+      if (list) list.push(c);
+      else map.set(key, [c]);
+    };
+    for (const rule of rules) {
+      if (!rule.enabled) continue;
+      const c = compile(rule);
+      const w = rule.when;
+      if (w.kind === "enrichment") push(this.enrichment, `${w.source}/${w.metric}`, c);
+      else if (w.kind === "health") this.health.push(c);
+      else if (w.entity !== undefined && !c.regex) push(this.exact, w.entity, c);
+      else if (c.domain !== undefined) push(this.byDomain, c.domain, c);
+      else this.anyDomain.push(c);
+    }
+  }
+
+  /** Loads persisted state (after a restart) before the first event. */
+  restore(prev: Iterable<[string, string]>, sides: Iterable<[string, Side]>): void {
+    for (const [entity, state] of prev) this.prevState.set(entity, state);
+    for (const [key, side] of sides) this.sideState.set(key, side);
+  }
+
+  /** State changed since the last call, to persist with the deliveries it produced. */
+  takeDirty(): DirtyState {
+    const d = this.dirty;
+    this.dirty = { prev: new Map(), sides: new Map() };
+    return d;
+  }
+
+  /** The rules whose selectors pick this entity (cached per entity id). */
+  private slot(entityId: string): Slot {
+    let slot = this.slots.get(entityId);
+    if (slot && slot.version === this.version) return slot;
+    const rules: Compiled[] = [];
+    for (const c of this.exact.get(entityId) ?? []) if (selects(c, entityId)) rules.push(c);
+    for (const c of this.byDomain.get(domainOf(entityId)) ?? []) if (selects(c, entityId)) rules.push(c);
+    for (const c of this.anyDomain) if (selects(c, entityId)) rules.push(c);
+    const sides = new Uint8Array(rules.length);
+    let needsPrev = false;
+    for (let i = 0; i < rules.length; i++) {
+      if (rules[i].threshold) sides[i] = this.sideState.get(sideKey(rules[i].key, entityId)) ?? Side.unknown;
+      if (rules[i].transition) needsPrev = true;
+    }
+    if (!slot && this.slots.size >= this.cacheMax) this.slots.clear();
+    const prev = slot?.prev ?? this.prevState.get(entityId);
+    slot = { version: this.version, rules, sides, needsPrev, prev };
+    this.slots.set(entityId, slot);
+    return slot;
+  }
+
+  /** Evaluates a batch of stored state changes, appending what fired to `out`. */
+  matchStates(events: readonly StateChange[], out: Fire[]): void {
+    for (let e = 0; e < events.length; e++) {
+      const event = events[e];
+      const slot = this.slot(event.entity_id);
+      const prev = slot.prev;
+      slot.prev = event.state;
+      const n = slot.rules.length;
+      if (n === 0) continue;
+      if (slot.needsPrev && prev !== event.state) {
+        this.prevState.set(event.entity_id, event.state);
+        this.dirty.prev.set(event.entity_id, event.state);
+      }
+      let value: number | undefined;
+      for (let i = 0; i < n; i++) {
+        const c = slot.rules[i];
+        if (c.threshold) {
+          if (value === undefined) value = event.state === "" ? Number.NaN : Number(event.state);
+          if (!Number.isFinite(value)) continue; // unavailable/unknown: no verdict, side kept
+          const step = stepThreshold(slot.sides[i] as Side, value, c.threshold);
+          if (step.side !== slot.sides[i]) {
+            slot.sides[i] = step.side;
+            this.setSide(c.key, event.entity_id, step.side);
+          }
+          if (step.fire) out.push(this.fire(c, "threshold_crossed", event, prev, value));
+        } else if (c.transition) {
+          if (prev === event.state) continue;
+          if (c.from !== undefined && prev !== c.from) continue;
+          if (c.to !== undefined && event.state !== c.to) continue;
+          out.push(this.fire(c, "state_changed", event, prev, null));
+        } else {
+          out.push(this.fire(c, "state_changed", event, prev, null));
+        }
+      }
+    }
+  }
+
+  /** Evaluates one enrichment value (`ts` in ms). */
+  matchEnrichment(source: string, metric: string, value: number, ts: number, out: Fire[]): void {
+    const rules = this.enrichment.get(`${source}/${metric}`);
+    if (!rules) return;
+    const subject = `enrichment:${source}/${metric}`;
+    for (const c of rules) {
+      if (c.threshold) {
+        const k = sideKey(c.key, subject);
+        const step = stepThreshold(this.sideState.get(k) ?? Side.unknown, value, c.threshold);
+        if (step.side !== (this.sideState.get(k) ?? Side.unknown)) this.setSide(c.key, subject, step.side);
+        if (!step.fire) continue;
+      }
+      out.push({
+        rule: c.rule,
+        kind: "enrichment",
+        subject,
+        at: ts,
+        event: null,
+        previous: null,
+        value,
+        extra: { source, metric },
+      });
+    }
+  }
+
+  /** Evaluates one entity-health verdict (`ts` in ms); see messages.ts for the provisional shape. */
+  matchHealth(
+    entityId: string,
+    status: string,
+    ts: number,
+    extra: Record<string, unknown>,
+    out: Fire[],
+  ): void {
+    for (const c of this.health) {
+      const w = c.rule.when;
+      if (w.kind !== "health" || !selects(c, entityId)) continue;
+      if (w.status !== undefined && w.status !== status) continue;
+      out.push({
+        rule: c.rule,
+        kind: "health",
+        subject: `health:${entityId}`,
+        at: ts,
+        event: null,
+        previous: null,
+        value: null,
+        extra: { entity_id: entityId, status, ...extra },
+      });
+    }
+  }
+
+  private setSide(key: string, subject: string, side: Side): void {
+    const k = sideKey(key, subject);
+    this.sideState.set(k, side);
+    this.dirty.sides.set(k, side);
+  }
+
+  private fire(
+    c: Compiled,
+    kind: FireKind,
+    event: StateChange,
+    prev: string | undefined,
+    value: number | null,
+  ): Fire {
+    return {
+      rule: c.rule,
+      kind,
+      subject: event.entity_id,
+      at: event.last_updated,
+      event,
+      previous: prev ?? null,
+      value,
+    };
+  }
+}

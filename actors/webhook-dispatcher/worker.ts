@@ -1,0 +1,49 @@
+/** Thin adapter: mailbox and API calls <-> Dispatcher. No rules live here. */
+import { runActor } from "../../runtime/actor.ts";
+import { Dispatcher } from "./dispatcher.ts";
+import { ACTOR, check, checkCall } from "./messages.ts";
+import { WebhookStore } from "./store.ts";
+
+runActor({
+  name: ACTOR,
+  check,
+  start(ctx) {
+    const store = new WebhookStore(ctx.config.dataDir);
+    const dispatcher = new Dispatcher({
+      store,
+      config: ctx.config.webhooks,
+      clock: ctx.clock,
+      random: Math.random,
+      fetch: (url, init) => fetch(url, init),
+      metrics: ctx.metrics,
+      log: ctx.log,
+    });
+    dispatcher.start();
+    return {
+      handle(msg) {
+        if (msg.type === "stored") dispatcher.onStored(msg.events as Parameters<Dispatcher["onStored"]>[0]);
+        else if (msg.type === "enrichment") dispatcher.onEnrichment(msg);
+        else dispatcher.onHealth(msg);
+      },
+      async call(body) {
+        const checked = checkCall(body);
+        if (!checked.ok) throw new Error(checked.error);
+        const c = checked.value;
+        switch (c.type) {
+          case "reload-rules":
+            return { rules: dispatcher.reloadRules() };
+          case "test-fire":
+            return (await dispatcher.testFire(c.ruleId)) ?? null;
+          case "replay":
+            return dispatcher.replay(c.deliveryId) ?? null;
+          case "status":
+            return dispatcher.status();
+        }
+      },
+      async close() {
+        await dispatcher.stop(ctx.config.webhooks.timeoutMs);
+        store.close();
+      },
+    };
+  },
+});
