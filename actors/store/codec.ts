@@ -23,11 +23,12 @@ export function encodeUlid(text: string, out: Uint8Array): boolean {
     const c = text.charCodeAt(i);
     const d = c < 128 ? DIGIT[c] : -1;
     if (d < 0) return false;
-    acc = ((acc << 5) | d) & 0x3ff;
+    acc = (acc << 5) | d;
     bits += 5;
     if (bits >= 8) {
       bits -= 8;
       out[j++] = (acc >> bits) & 0xff;
+      acc &= (1 << bits) - 1;
     }
   }
   return j === 16;
@@ -39,11 +40,12 @@ export function decodeUlid(bytes: Uint8Array): string {
   let acc = 0;
   let bits = 2; // two leading zero bits make 130 = 26 * 5
   for (let i = 0; i < 16; i++) {
-    acc = ((acc << 8) | bytes[i]) & 0x1fff;
+    acc = (acc << 8) | bytes[i];
     bits += 8;
     while (bits >= 5) {
       bits -= 5;
       text += CROCKFORD[(acc >> bits) & 31];
+      acc &= (1 << bits) - 1;
     }
   }
   return text;

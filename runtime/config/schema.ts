@@ -125,6 +125,7 @@ export const ConfigSchema = T.Object({
     ),
     rollupIntervalMs: int(5000, 100, 3600000, "how often rollups and retention run"),
     rollupChunk: int(50000, 100, 10000000, "raw events rolled up per step, so ingest never stalls"),
+    dictionaryCache: int(10000, 16, 10000000, "entries per writer dictionary cache (attribute texts, states, users)"),
   }),
 
   influx: T.Object({

@@ -1,0 +1,237 @@
+/**
+ * Rollups, retention and the disk bound, as bounded steps the batcher interleaves with ingest.
+ *
+ * - Rollup: a cursor over `journal.seq` (insertion order, so late backfill is rolled too) folds at most
+ *   `rollupChunk` raw events per step into `hourly` and `daily`, cursor and tiers in one transaction.
+ * - Retention: raw events older than `rawDays` are deleted once rolled up; hourly buckets older than
+ *   `hourlyDays`, daily older than `dailyDays`, readings older than `dailyDays`.
+ * - Disk bound (`maxBytes`, bytes in use = pages not on the free list): while over it, the oldest
+ *   rolled-up raw events go first (chunk by chunk), then the oldest hourly, then daily buckets. Freed pages
+ *   are reused by SQLite, so the file stops growing instead of shrinking (no VACUUM stalls).
+ * - Journal: truncated behind both the rollup cursor and the Influx writer's cursor (when it runs).
+ */
+import type { Statement } from "bun:sqlite";
+import { ENTITY_BITS } from "./schema.ts";
+import type { StoreWriter } from "./writer.ts";
+
+export interface MaintenanceOptions {
+  rawDays: number;
+  hourlyDays: number;
+  dailyDays: number;
+  maxBytes: number;
+  rollupChunk: number;
+}
+
+export interface StepReport {
+  rolled: number;
+  expired: number;
+  evicted: number;
+  journalTrimmed: number;
+}
+
+type Agg = {
+  e: number;
+  t: number;
+  n: number;
+  sum: number;
+  min: number;
+  max: number;
+  tn: number;
+  lastS: number | null;
+  lastUs: number;
+};
+
+const HOUR_US = 3_600_000_000;
+const DAY_US = 86_400_000_000;
+const DAY_MS = 86_400_000;
+
+export class StoreMaintenance {
+  private readonly q: Record<string, Statement>;
+  private rollupCursor: number;
+
+  constructor(
+    private readonly store: StoreWriter,
+    private readonly opts: MaintenanceOptions,
+    /** The Influx writer's journal cursor, or null when it is off (then only the rollup holds the journal). */
+    private readonly exportCursor: () => number | null = () => null,
+  ) {
+    const db = store.db;
+    const upsert = (tier: string) =>
+      db.prepare(`INSERT INTO ${tier} (e, t, n, sum, min, max, tn, last_s, last_us) VALUES (?,?,?,?,?,?,?,?,?)
+        ON CONFLICT (e, t) DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum,
+          min = CASE WHEN min IS NULL THEN excluded.min WHEN excluded.min IS NULL THEN min ELSE min(min, excluded.min) END,
+          max = CASE WHEN max IS NULL THEN excluded.max WHEN excluded.max IS NULL THEN max ELSE max(max, excluded.max) END,
+          tn = tn + excluded.tn,
+          last_s = CASE WHEN excluded.last_us IS NOT NULL AND (last_us IS NULL OR excluded.last_us >= last_us)
+            THEN excluded.last_s ELSE last_s END,
+          last_us = CASE WHEN excluded.last_us IS NOT NULL AND (last_us IS NULL OR excluded.last_us >= last_us)
+            THEN excluded.last_us ELSE last_us END`);
+    this.q = {
+      chunk: db.prepare(
+        `SELECT j.seq AS seq, ev.id >> ${ENTITY_BITS} AS t, ev.e AS e, ev.v AS v, ev.s AS s
+         FROM journal j LEFT JOIN events ev ON ev.id = j.id WHERE j.seq > ? ORDER BY j.seq LIMIT ?`,
+      ),
+      hourly: upsert("hourly"),
+      daily: upsert("daily"),
+      setCursor: db.prepare("INSERT OR REPLACE INTO cursors (name, seq) VALUES ('rollup', ?)"),
+      journalHead: db.prepare("SELECT coalesce(max(seq), 0) AS seq FROM journal"),
+      journalTail: db.prepare("SELECT coalesce(min(seq), 0) AS seq FROM journal"),
+      trimJournal: db.prepare("DELETE FROM journal WHERE seq <= ?"),
+      deleteRawBefore: db.prepare(
+        `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id < ((CAST(?1 AS INTEGER) - ${store.baseUs}) << ${ENTITY_BITS}) ORDER BY id LIMIT ?2)`,
+      ),
+      deleteOldestRaw: db.prepare(
+        "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?)",
+      ),
+      addRaw: db.prepare("UPDATE meta SET value = value + ? WHERE key = 'raw_count'"),
+      expireHourly: db.prepare("DELETE FROM hourly WHERE t < ?"),
+      expireDaily: db.prepare("DELETE FROM daily WHERE t < ?"),
+      expireReadings: db.prepare("DELETE FROM readings WHERE ts_ms < ?"),
+      oldestHourly: db.prepare("SELECT min(t) AS t FROM hourly"),
+      oldestDaily: db.prepare("SELECT min(t) AS t FROM daily"),
+      pages: db.prepare(
+        "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()) AS used, (SELECT page_size FROM pragma_page_size()) AS size",
+      ),
+    };
+    const row = db.query("SELECT seq FROM cursors WHERE name = 'rollup'").get() as { seq: number } | null;
+    this.rollupCursor = row?.seq ?? 0;
+  }
+
+  /** Bytes in use by events.db (the unit of `maxBytes`). */
+  usedBytes(): number {
+    const { used, size } = this.q.pages.get() as { used: number; size: number };
+    return used * size;
+  }
+
+  /** Whether every journaled event has been rolled up. */
+  caughtUp(): boolean {
+    return this.rollupCursor >= (this.q.journalHead.get() as { seq: number }).seq;
+  }
+
+  /** Folds up to `rollupChunk` journaled events into the tiers; returns how many journal rows it passed. */
+  rollupStep(): number {
+    const rows = this.q.chunk.all(this.rollupCursor, this.opts.rollupChunk) as {
+      seq: number;
+      t: number | null;
+      e: number | null;
+      v: number | null;
+      s: number | null;
+    }[];
+    if (rows.length === 0) return 0;
+    const hours = new Map<number, Agg>();
+    const days = new Map<number, Agg>();
+    const base = this.store.baseUs;
+    for (const r of rows) {
+      if (r.t === null || r.e === null) continue; // moved by a rename or expired: rolled from its new row
+      const us = r.t + base;
+      fold(hours, r.e, Math.floor(us / HOUR_US), 3600, us, r.v, r.s);
+      fold(days, r.e, Math.floor(us / DAY_US), 86400, us, r.v, r.s);
+    }
+    const last = rows[rows.length - 1].seq;
+    this.store.db
+      .transaction(() => {
+        for (const a of hours.values()) write(this.q.hourly, a);
+        for (const a of days.values()) write(this.q.daily, a);
+        this.q.setCursor.run(last);
+      })
+      .immediate();
+    this.rollupCursor = last;
+    return rows.length;
+  }
+
+  /** One bounded step of retention, disk bound and journal trimming at wall time `nowMs`. */
+  retentionStep(nowMs: number): Omit<StepReport, "rolled"> {
+    const chunk = this.opts.rollupChunk;
+    let expired = 0;
+    let evictedRaw = 0;
+    let evictedTier = 0;
+    const rolled = this.caughtUp();
+    this.store.db
+      .transaction(() => {
+        if (rolled) {
+          expired = this.q.deleteRawBefore.run((nowMs - this.opts.rawDays * DAY_MS) * 1000, chunk).changes;
+        }
+        this.q.expireHourly.run(Math.floor(nowMs / 1000) - this.opts.hourlyDays * 86400);
+        this.q.expireDaily.run(Math.floor(nowMs / 1000) - this.opts.dailyDays * 86400);
+        this.q.expireReadings.run(nowMs - this.opts.dailyDays * DAY_MS);
+        if (this.usedBytes() > this.opts.maxBytes) {
+          if (rolled && this.store.rawCount - expired > 0) {
+            evictedRaw = this.q.deleteOldestRaw.run(chunk).changes;
+          } else {
+            const h = (this.q.oldestHourly.get() as { t: number | null }).t;
+            const d = (this.q.oldestDaily.get() as { t: number | null }).t;
+            if (h !== null) evictedTier = this.q.expireHourly.run(h + 3600).changes;
+            else if (d !== null) evictedTier = this.q.expireDaily.run(d + 86400).changes;
+          }
+        }
+        if (expired + evictedRaw > 0) this.q.addRaw.run(-(expired + evictedRaw));
+      })
+      .immediate();
+    this.store.rawCount -= expired + evictedRaw;
+    const evicted = evictedRaw + evictedTier;
+    return { expired, evicted, journalTrimmed: this.trimJournal() };
+  }
+
+  /** Drops journal rows both tailers have passed, at most `rollupChunk` of them per call. */
+  private trimJournal(): number {
+    const exported = this.exportCursor();
+    const upTo = exported === null ? this.rollupCursor : Math.min(this.rollupCursor, exported);
+    const tail = (this.q.journalTail.get() as { seq: number }).seq;
+    if (tail === 0 || upTo < tail) return 0;
+    return this.q.trimJournal.run(Math.min(upTo, tail + this.opts.rollupChunk - 1)).changes;
+  }
+}
+
+function fold(
+  map: Map<number, Agg>,
+  e: number,
+  bucket: number,
+  seconds: number,
+  us: number,
+  v: number | null,
+  s: number | null,
+): void {
+  // e < 2^16 and bucket < 2^21 (unix hours until year 2209): the key is exact in a double.
+  const key = bucket * 65536 + e;
+  let a = map.get(key);
+  if (!a) {
+    a = {
+      e,
+      t: bucket * seconds,
+      n: 0,
+      sum: 0,
+      min: Infinity,
+      max: -Infinity,
+      tn: 0,
+      lastS: null,
+      lastUs: -1,
+    };
+    map.set(key, a);
+  }
+  if (v !== null) {
+    a.n++;
+    a.sum += v;
+    if (v < a.min) a.min = v;
+    if (v > a.max) a.max = v;
+  } else {
+    a.tn++;
+    if (us >= a.lastUs) {
+      a.lastUs = us;
+      a.lastS = s;
+    }
+  }
+}
+
+function write(stmt: Statement, a: Agg): void {
+  stmt.run(
+    a.e,
+    a.t,
+    a.n,
+    a.sum,
+    a.n > 0 ? a.min : null,
+    a.n > 0 ? a.max : null,
+    a.tn,
+    a.tn > 0 ? a.lastS : null,
+    a.tn > 0 ? a.lastUs : null,
+  );
+}

@@ -1,0 +1,293 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import fc from "fast-check";
+import type { StateChange } from "../batcher/messages.ts";
+import { decodeUlid, encodeUlid } from "./codec.ts";
+import { StoreMaintenance } from "./maintenance.ts";
+import { openStoreReader } from "./reader.ts";
+import { openStoreWriter } from "./writer.ts";
+
+const dirs: string[] = [];
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), "homeiq-store-"));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const T0 = Date.UTC(2026, 10, 20) * 1000;
+const ev = (entity_id: string, state: string, us: number, extra: Partial<StateChange> = {}): StateChange => ({
+  entity_id,
+  state,
+  attributes: '{"unit_of_measurement":"°C"}',
+  last_changed: us,
+  last_updated: us,
+  context_id: "01JDZ5K3M8Q2W7XYZABCDEFGHJ",
+  context_parent_id: null,
+  context_user_id: null,
+  ...extra,
+});
+
+describe("store codec", () => {
+  test("a ULID round-trips through 16 bytes exactly; other ids are declined", () => {
+    fc.assert(
+      fc.property(fc.ulid(), (id) => {
+        const buf = new Uint8Array(16);
+        expect(encodeUlid(id, buf)).toBe(true);
+        expect(decodeUlid(buf)).toBe(id);
+      }),
+    );
+    expect(encodeUlid("not-a-ulid", new Uint8Array(16))).toBe(false);
+    expect(encodeUlid("01jdz5k3m8q2w7xyzabcdefghj", new Uint8Array(16))).toBe(false);
+  });
+});
+
+describe("store writer and reader", () => {
+  test("stores each state change once and reads it back exactly, newest first", () => {
+    const dir = tempDir();
+    const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+    const batch = [
+      ev("sensor.t", "21.5", T0 + 1),
+      ev("sensor.t", "21.50", T0 + 2, { last_changed: T0 + 1 }),
+      ev("light.k", "on", T0 + 3, {
+        context_id: "abc",
+        context_parent_id: "01JDZ5K3M8Q2W7XYZABCDEFGHK",
+        context_user_id: "u1",
+      }),
+      ev("sensor.t", "unavailable", T0 + 4, { context_id: null, attributes: "{}" }),
+    ];
+    const first = w.writeEvents(batch);
+    expect(first.inserted.length).toBe(4);
+    const again = w.writeEvents([...batch, ev("sensor.t", "22", T0 + 5)]);
+    expect(again.inserted.map((e) => e.last_updated)).toEqual([T0 + 5]);
+    expect(again.duplicates).toBe(4);
+    const r = openStoreReader(dir);
+    const { items, nextCursor } = r.events({ limit: 10 });
+    expect(nextCursor).toBeNull();
+    expect(items.map((i) => [i.entity_id, i.state, i.value])).toEqual([
+      ["sensor.t", "22", 22],
+      ["sensor.t", "unavailable", null],
+      ["light.k", "on", null],
+      ["sensor.t", "21.50", 21.5],
+      ["sensor.t", "21.5", 21.5],
+    ]);
+    expect(items[2]).toEqual({
+      entity_id: "light.k",
+      state: "on",
+      value: null,
+      attributes: { unit_of_measurement: "°C" },
+      ts: (T0 + 3) / 1000,
+      last_changed: (T0 + 3) / 1000,
+      context_id: "abc",
+      context_parent_id: "01JDZ5K3M8Q2W7XYZABCDEFGHK",
+      context_user_id: "u1",
+    });
+    expect(items[3].last_changed).toBe((T0 + 1) / 1000);
+    expect(r.newestUpdateUs()).toBe(T0 + 5);
+    expect(r.totals().events).toBe(5);
+    expect(r.entityIds()).toEqual(["light.k", "sensor.t"]);
+    r.close();
+    w.close();
+  });
+
+  test("pages with a cursor cover every event once, in order, and filter by entity and domain", () => {
+    const dir = tempDir();
+    const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+    const all: StateChange[] = [];
+    for (let i = 0; i < 95; i++) all.push(ev(i % 2 ? "light.a" : "sensor.b", String(i), T0 + i * 1000));
+    w.writeEvents(all);
+    const r = openStoreReader(dir);
+    const seen: number[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = r.events({ limit: 10, cursor });
+      seen.push(...page.items.map((i) => Number(i.state)));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual([...Array(95).keys()].reverse());
+    expect(r.events({ limit: 100, domain: "light" }).items.length).toBe(47);
+    expect(r.events({ limit: 100, entityIds: ["sensor.b"] }).items.length).toBe(48);
+    expect(r.events({ limit: 100, from: (T0 + 10_000) / 1000, to: (T0 + 20_000) / 1000 }).items.length).toBe(
+      10,
+    );
+    expect(() => r.events({ limit: 1, cursor: "x'; DROP" })).toThrow(/cursor/);
+    r.close();
+    w.close();
+  });
+
+  test("refuses a malformed record with its reason and stores the rest", () => {
+    const w = openStoreWriter(tempDir(), { dictionaryCache: 1000 });
+    const res = w.writeEvents([
+      ev("sensor.ok", "1", T0),
+      ev("sensor.ms", "1", Math.floor(T0 / 1000) - 1e12),
+      ev("nodot", "1", T0),
+    ]);
+    expect(res.inserted.length).toBe(1);
+    expect(res.rejected.map((r) => r.index)).toEqual([1, 2]);
+    expect(res.rejected[0].error).toContain("field last_updated");
+    expect(res.rejected[1].error).toContain("field entity_id");
+    w.close();
+  });
+
+  test("a rename joins the new id to the old history and keeps the stable id", () => {
+    const dir = tempDir();
+    const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+    w.writeEvents([ev("sensor.old", "1", T0), ev("sensor.new", "2", T0 + 10)]);
+    expect(w.rename("sensor.old", "sensor.new")).toBe(true);
+    w.writeEvents([ev("sensor.new", "3", T0 + 20), ev("sensor.new", "2", T0 + 10)]);
+    const r = openStoreReader(dir);
+    expect(r.entityIds()).toEqual(["sensor.new"]);
+    const hist = r.history("sensor.new", { from: T0 / 1000 - 1, to: T0 / 1000 + 1, resolution: "raw" });
+    expect(hist.points.map((p) => p.value)).toEqual([1, 2, 3]);
+    expect(r.totals().events).toBe(3);
+    const stable = w.db.query("SELECT stable_id FROM entities").all();
+    expect(stable).toEqual([{ stable_id: "sensor.old" }]);
+    r.close();
+    w.close();
+  });
+});
+
+type Gen = { entity: number; offsetS: number; numeric: boolean; value: number; text: string };
+const genEvents = fc.array(
+  fc.record({
+    entity: fc.integer({ min: 0, max: 3 }),
+    offsetS: fc.integer({ min: 0, max: 3 * 86400 }),
+    numeric: fc.boolean(),
+    value: fc.integer({ min: -1000, max: 1000 }).map((n) => n / 4),
+    text: fc.constantFrom("on", "off", "unavailable"),
+  }),
+  { maxLength: 300 },
+);
+
+describe("store rollups", () => {
+  test("hourly and daily tiers equal aggregates computed from raw, whatever the chunking and order", () => {
+    fc.assert(
+      fc.property(genEvents, fc.integer({ min: 1, max: 50 }), (gens: Gen[], chunk) => {
+        const dir = mkdtempSync(join(tmpdir(), "homeiq-rollup-"));
+        try {
+          const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+          const m = new StoreMaintenance(w, {
+            rawDays: 7,
+            hourlyDays: 30,
+            dailyDays: 90,
+            maxBytes: 1e12,
+            rollupChunk: chunk,
+          });
+          const events = gens.map((g, i) =>
+            ev(`sensor.e${g.entity}`, g.numeric ? String(g.value) : g.text, T0 + g.offsetS * 1e6 + i),
+          );
+          // Insert in two halves with rollup steps between, as ingest and maintenance interleave.
+          const half = Math.floor(events.length / 2);
+          w.writeEvents(events.slice(half));
+          m.rollupStep();
+          w.writeEvents(events.slice(0, half));
+          while (m.rollupStep() > 0);
+          for (const [tier, size] of [
+            ["hourly", 3600],
+            ["daily", 86400],
+          ] as const) {
+            const expected = new Map<
+              string,
+              {
+                n: number;
+                sum: number;
+                min: number;
+                max: number;
+                tn: number;
+                last: string | null;
+                lastUs: number;
+              }
+            >();
+            for (const e of events) {
+              const t = Math.floor(e.last_updated / 1e6 / size) * size;
+              const key = `${e.entity_id}|${t}`;
+              const a = expected.get(key) ?? {
+                n: 0,
+                sum: 0,
+                min: Infinity,
+                max: -Infinity,
+                tn: 0,
+                last: null,
+                lastUs: -1,
+              };
+              const v = Number(e.state);
+              if (Number.isFinite(v)) {
+                a.n++;
+                a.sum += v;
+                a.min = Math.min(a.min, v);
+                a.max = Math.max(a.max, v);
+              } else {
+                a.tn++;
+                if (e.last_updated > a.lastUs) {
+                  a.lastUs = e.last_updated;
+                  a.last = e.state;
+                }
+              }
+              expected.set(key, a);
+            }
+            const rows = w.db
+              .query(`SELECT en.entity_id AS id, r.t, r.n, r.sum, r.min, r.max, r.tn, st.state AS last
+                      FROM ${tier} r JOIN entities en ON en.e = r.e LEFT JOIN states st ON st.s = r.last_s`)
+              .all() as {
+              id: string;
+              t: number;
+              n: number;
+              sum: number;
+              min: number | null;
+              max: number | null;
+              tn: number;
+              last: string | null;
+            }[];
+            expect(rows.length).toBe(expected.size);
+            for (const row of rows) {
+              const x = expected.get(`${row.id}|${row.t}`)!;
+              expect([row.n, row.tn, row.last]).toEqual([x.n, x.tn, x.last]);
+              expect(row.sum).toBeCloseTo(x.sum, 6);
+              expect(row.min).toBe(x.n ? x.min : null);
+              expect(row.max).toBe(x.n ? x.max : null);
+            }
+          }
+          w.close();
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  test("retention drops raw events past rawDays only after they are rolled up, and trims the journal", () => {
+    const dir = tempDir();
+    const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+    const m = new StoreMaintenance(w, {
+      rawDays: 1,
+      hourlyDays: 30,
+      dailyDays: 90,
+      maxBytes: 1e12,
+      rollupChunk: 1000,
+    });
+    const now = T0 / 1000 + 3 * 86_400_000;
+    w.writeEvents([
+      ev("sensor.a", "1", T0),
+      ev("sensor.a", "2", T0 + 1.5 * 86_400e6),
+      ev("sensor.a", "3", T0 + 3 * 86_400e6 - 1),
+    ]);
+    expect(m.retentionStep(now).expired).toBe(0); // not rolled yet: kept
+    while (m.rollupStep() > 0);
+    const step = m.retentionStep(now);
+    expect(step.expired).toBe(2);
+    expect(step.journalTrimmed).toBe(3);
+    expect(w.rawCount).toBe(1);
+    const r = openStoreReader(dir);
+    expect(r.totals().events).toBe(1);
+    expect(
+      r.history("sensor.a", { from: T0 / 1000, to: now, resolution: "daily" }).points.map((p) => p.value),
+    ).toEqual([1, 2, 3]);
+    r.close();
+    w.close();
+  });
+});

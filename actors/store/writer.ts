@@ -1,0 +1,282 @@
+/**
+ * The write side of `events.db`, owned by the batcher's worker (the only writer). Every batch is one
+ * transaction through statements prepared once; dictionaries are cached so a typical event costs one
+ * INSERT OR IGNORE. Rollups and retention run as bounded steps (see ./maintenance.ts).
+ */
+import { Database, type Statement } from "bun:sqlite";
+import { join } from "node:path";
+import type { Reading, StateChange } from "../batcher/messages.ts";
+import { canonicalNumber, encodeUlid, looseNumber } from "./codec.ts";
+import {
+  configureConnection,
+  ENTITY_BITS,
+  EVENTS_DB,
+  MAX_ENTITY_KEY,
+  MAX_REL_US,
+  migrate,
+  readBaseUs,
+} from "./schema.ts";
+
+export interface WriteResult {
+  /** The state changes that were new to the store, in input order. */
+  inserted: StateChange[];
+  duplicates: number;
+  /** Records refused with a precise reason; nothing of them was written. */
+  rejected: { index: number; entity_id: unknown; error: string }[];
+}
+
+export interface StoreWriterOptions {
+  /** Entries in each dictionary cache (attribute texts, states, users) before it is cleared. */
+  dictionaryCache: number;
+}
+
+/** Opens `events.db` under `dataDir` for writing (creating and migrating it as needed). */
+export function openStoreWriter(dataDir: string, opts: StoreWriterOptions): StoreWriter {
+  const db = new Database(join(dataDir, EVENTS_DB), { create: true, readwrite: true });
+  configureConnection(db);
+  migrate(db, Date.now() * 1000);
+  return new StoreWriter(db, opts);
+}
+
+export class StoreWriter {
+  readonly db: Database;
+  readonly baseUs: number;
+  /** Rows in the raw tier, kept in memory (and in meta.raw_count) so totals never count rows. */
+  rawCount: number;
+  private readonly cacheMax: number;
+  private readonly entityKeys = new Map<string, number>();
+  private readonly stateIds = new Map<string, number>();
+  private readonly userIds = new Map<string, number>();
+  private readonly attrIds = new Map<string, number>();
+  /** The last attribute text and id per entity key: attributes rarely change between two events. */
+  private readonly lastAttrText: (string | undefined)[] = [];
+  private readonly lastAttrId: number[] = [];
+  private readonly ctxBuf = new Uint8Array(16);
+  private readonly parentBuf = new Uint8Array(16);
+  private readonly q: Record<string, Statement>;
+  private readonly writeTx: ReturnType<Database["transaction"]>;
+
+  constructor(db: Database, opts: StoreWriterOptions) {
+    this.db = db;
+    this.cacheMax = opts.dictionaryCache;
+    this.baseUs = readBaseUs(db);
+    this.rawCount = (
+      db.query("SELECT value FROM meta WHERE key = 'raw_count'").get() as { value: number }
+    ).value;
+    this.q = {
+      insert: db.prepare(
+        `INSERT OR IGNORE INTO events (id, e, v, s, a, lc, c, cp, cu)
+         VALUES (((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS}) | ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
+      ),
+      entityByName: db.prepare("SELECT e FROM entity_names WHERE name = ?"),
+      newEntity: db.prepare("INSERT INTO entities (entity_id, stable_id) VALUES (?1, ?1)"),
+      newName: db.prepare("INSERT OR REPLACE INTO entity_names (name, e) VALUES (?, ?)"),
+      stateByText: db.prepare("SELECT s FROM states WHERE state = ?"),
+      newState: db.prepare("INSERT INTO states (state) VALUES (?)"),
+      userByText: db.prepare("SELECT u FROM users WHERE user_id = ?"),
+      newUser: db.prepare("INSERT INTO users (user_id) VALUES (?)"),
+      attrsByHash: db.prepare("SELECT a, json FROM attrs WHERE h = ?"),
+      newAttrs: db.prepare("INSERT INTO attrs (h, json) VALUES (?, ?)"),
+      addRaw: db.prepare("UPDATE meta SET value = value + ? WHERE key = 'raw_count'"),
+      series: db.prepare("SELECT k FROM series WHERE source = ? AND metric = ?"),
+      newSeries: db.prepare("INSERT INTO series (source, metric) VALUES (?, ?)"),
+      reading: db.prepare("INSERT OR IGNORE INTO readings (k, ts_ms, value) VALUES (?, ?, ?)"),
+    };
+    this.writeTx = db.transaction((events: StateChange[], out: WriteResult) => {
+      let added = 0;
+      for (let i = 0; i < events.length; i++) {
+        const ev = events[i];
+        const problem = this.invalid(ev);
+        if (problem) {
+          out.rejected.push({
+            index: i,
+            entity_id: (ev as { entity_id?: unknown })?.entity_id,
+            error: problem,
+          });
+          continue;
+        }
+        if (this.insertOne(ev)) {
+          out.inserted.push(ev);
+          added++;
+        } else out.duplicates++;
+      }
+      if (added > 0) this.q.addRaw.run(added);
+      this.rawCount += added;
+    });
+  }
+
+  /**
+   * Stores a batch in one transaction. Replays and backfill are absorbed by the idempotency key
+   * (entity, last_updated µs); a malformed record is refused alone, with its reason.
+   */
+  writeEvents(events: StateChange[]): WriteResult {
+    const out: WriteResult = { inserted: [], duplicates: 0, rejected: [] };
+    this.writeTx.immediate(events, out);
+    return out;
+  }
+
+  private invalid(ev: StateChange): string | null {
+    if (ev === null || typeof ev !== "object") return "record is not an object; send a StateChange";
+    if (typeof ev.entity_id !== "string" || ev.entity_id.indexOf(".") <= 0)
+      return `field entity_id: expected "<domain>.<object_id>", got ${JSON.stringify(ev.entity_id)}`;
+    if (typeof ev.state !== "string") return `field state: expected a string, got ${typeof ev.state}`;
+    if (typeof ev.attributes !== "string")
+      return "field attributes: expected JSON text (serialise once in the connection)";
+    if (!Number.isSafeInteger(ev.last_updated) || Math.abs(ev.last_updated - this.baseUs) > MAX_REL_US)
+      return `field last_updated: expected integer microseconds within ±4.4 years of ${new Date(this.baseUs / 1000).toISOString()}, got ${ev.last_updated} (milliseconds or seconds by mistake?)`;
+    if (!Number.isSafeInteger(ev.last_changed) || ev.last_changed > ev.last_updated)
+      return `field last_changed: expected integer microseconds not after last_updated, got ${ev.last_changed}`;
+    return null;
+  }
+
+  private insertOne(ev: StateChange): boolean {
+    const e = this.entityKey(ev.entity_id);
+    const canonical = canonicalNumber(ev.state);
+    let v: number | null;
+    let s: number | null;
+    if (!Number.isNaN(canonical)) {
+      v = canonical;
+      s = null;
+    } else {
+      v = looseNumber(ev.state);
+      s = this.stateId(ev.state);
+    }
+    const c =
+      ev.context_id === null ? null : encodeUlid(ev.context_id, this.ctxBuf) ? this.ctxBuf : ev.context_id;
+    const cp =
+      ev.context_parent_id === null
+        ? null
+        : encodeUlid(ev.context_parent_id, this.parentBuf)
+          ? this.parentBuf
+          : ev.context_parent_id;
+    const cu = ev.context_user_id === null ? null : this.userId(ev.context_user_id);
+    const result = this.q.insert.run(
+      ev.last_updated,
+      e,
+      v,
+      s,
+      this.attrId(e, ev.attributes),
+      ev.last_updated - ev.last_changed,
+      c,
+      cp,
+      cu,
+    );
+    return result.changes === 1;
+  }
+
+  /** The entity key of a name, creating the entity on first sight. */
+  entityKey(name: string): number {
+    let e = this.entityKeys.get(name);
+    if (e !== undefined) return e;
+    const row = this.q.entityByName.get(name) as { e: number } | null;
+    if (row) e = row.e;
+    else {
+      e = Number(this.q.newEntity.run(name).lastInsertRowid);
+      if (e > MAX_ENTITY_KEY)
+        throw new Error(
+          `store: entity key space is full (${MAX_ENTITY_KEY} entities ever seen); remove unused entities from events.db`,
+        );
+      this.q.newName.run(name, e);
+    }
+    this.entityKeys.set(name, e);
+    return e;
+  }
+
+  private stateId(state: string): number {
+    let s = this.stateIds.get(state);
+    if (s !== undefined) return s;
+    const row = this.q.stateByText.get(state) as { s: number } | null;
+    s = row ? row.s : Number(this.q.newState.run(state).lastInsertRowid);
+    if (this.stateIds.size >= this.cacheMax) this.stateIds.clear();
+    this.stateIds.set(state, s);
+    return s;
+  }
+
+  private userId(user: string): number {
+    let u = this.userIds.get(user);
+    if (u !== undefined) return u;
+    const row = this.q.userByText.get(user) as { u: number } | null;
+    u = row ? row.u : Number(this.q.newUser.run(user).lastInsertRowid);
+    if (this.userIds.size >= this.cacheMax) this.userIds.clear();
+    this.userIds.set(user, u);
+    return u;
+  }
+
+  private attrId(e: number, json: string): number {
+    if (this.lastAttrText[e] === json) return this.lastAttrId[e];
+    let a = this.attrIds.get(json);
+    if (a === undefined) {
+      const h = Bun.hash.crc32(json);
+      for (const row of this.q.attrsByHash.all(h) as { a: number; json: string }[]) {
+        if (row.json === json) {
+          a = row.a;
+          break;
+        }
+      }
+      if (a === undefined) a = Number(this.q.newAttrs.run(h, json).lastInsertRowid);
+      if (this.attrIds.size >= this.cacheMax) this.attrIds.clear();
+      this.attrIds.set(json, a);
+    }
+    this.lastAttrText[e] = json;
+    this.lastAttrId[e] = a;
+    return a;
+  }
+
+  /**
+   * Joins `to` to the history of `from`: `to` becomes the current name of `from`'s entity key (so the
+   * Influx tag, the first name, stays). Events already stored under `to` (it may have reported before the
+   * rename arrived) move to the old key; their rollups are recomputed from raw by the journal.
+   * Returns false when `from` is unknown (nothing to join).
+   */
+  rename(from: string, to: string): boolean {
+    if (from === to) return false;
+    const tx = this.db.transaction(() => {
+      const old = this.q.entityByName.get(from) as { e: number } | null;
+      if (!old) return false;
+      const target = this.q.entityByName.get(to) as { e: number } | null;
+      if (target && target.e !== old.e) {
+        const moved = this.db
+          .query(
+            `INSERT OR IGNORE INTO events (id, e, v, s, a, lc, c, cp, cu)
+             SELECT id - ?1 + ?2, ?2, v, s, a, lc, c, cp, cu FROM events WHERE e = ?1`,
+          )
+          .run(target.e, old.e).changes;
+        const removed = this.db.query("DELETE FROM events WHERE e = ?").run(target.e).changes;
+        for (const tier of ["hourly", "daily"])
+          this.db.query(`DELETE FROM ${tier} WHERE e = ?`).run(target.e);
+        this.db.query("UPDATE entity_names SET e = ?1 WHERE e = ?2").run(old.e, target.e);
+        this.db.query("DELETE FROM entities WHERE e = ?").run(target.e);
+        this.q.addRaw.run(moved - removed);
+        this.rawCount += moved - removed;
+      }
+      this.db.query("UPDATE entities SET entity_id = ? WHERE e = ?").run(to, old.e);
+      this.q.newName.run(to, old.e);
+      this.db.run(
+        "INSERT INTO meta (key, value) VALUES ('names_version', 1) ON CONFLICT (key) DO UPDATE SET value = value + 1",
+      );
+      return true;
+    });
+    const joined = tx.immediate() as boolean;
+    this.entityKeys.clear();
+    return joined;
+  }
+
+  /** Stores enrichment readings; (source, metric, ts_ms) dedupes. Returns how many were new. */
+  writeReadings(readings: Reading[]): number {
+    let added = 0;
+    this.db
+      .transaction(() => {
+        for (const r of readings) {
+          const row = this.q.series.get(r.source, r.metric) as { k: number } | null;
+          const k = row ? row.k : Number(this.q.newSeries.run(r.source, r.metric).lastInsertRowid);
+          added += this.q.reading.run(k, r.ts_ms, r.value).changes;
+        }
+      })
+      .immediate();
+    return added;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
