@@ -1,0 +1,529 @@
+/**
+ * One long-lived Home Assistant WebSocket session, reconnected forever (except on auth_invalid):
+ * auth with timeouts, `supported_features {coalesce_messages}`, strictly increasing ids, subscriptions,
+ * connect snapshot, registries, gap backfill, and an app-level ping/pong watchdog. The reader only parses
+ * and hands batches to `sink`; it never waits on downstream. Clock and randomness are injected.
+ */
+
+import { backoffDelay, type Clock, type Random } from "../../runtime/clock.ts";
+import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import type { StateChange } from "../batcher/messages.ts";
+import {
+  type HAMessage,
+  historyToChanges,
+  parseFrame,
+  peekId,
+  type Rejected,
+  type RejectReason,
+  stateToChange,
+} from "./frames.ts";
+import { backfillStart, backfillWindows, Continuity } from "./logic.ts";
+import { isoFromUs } from "./time.ts";
+
+export type HAState = "connecting" | "connected" | "disconnected" | "auth_invalid";
+export interface HAStatus {
+  state: HAState;
+  url: string;
+  since: number;
+  haVersion?: string;
+  lastError?: string;
+}
+export type RegistryKind = "areas" | "devices" | "entities";
+export type ChangeSource = "live" | "snapshot" | "backfill";
+
+/** What the session produces; the worker wires these to mailboxes, spool, metrics and notices. */
+export interface SessionSink {
+  changes(source: ChangeSource, changes: StateChange[]): void;
+  registry(kind: RegistryKind, items: unknown[]): void;
+  rename(from: string, to: string): void;
+  haConfig(config: Record<string, unknown>): void;
+  status(status: HAStatus): void;
+  rejected(r: Rejected): void;
+  /** Something worth a log line (reconnects, backfill ranges); level and fields. */
+  log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
+}
+
+interface Pending {
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+class RequestError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const REGISTRY_EVENTS: Record<string, RegistryKind> = {
+  area_registry_updated: "areas",
+  device_registry_updated: "devices",
+  entity_registry_updated: "entities",
+};
+const LIST_COMMANDS: Record<RegistryKind, string> = {
+  areas: "config/area_registry/list",
+  devices: "config/device_registry/list",
+  entities: "config/entity_registry/list",
+};
+
+export interface SessionOptions {
+  url: string;
+  token: string;
+  ha: HomeIQConfig["ha"];
+  sink: SessionSink;
+  clock: Clock;
+  random: Random;
+  /** The newest stored event (µs) for the backfill after a process restart. */
+  newestStoredUs: () => number | null;
+  WebSocketImpl?: typeof WebSocket;
+}
+
+export class HASession {
+  private ws: WebSocket | null = null;
+  private nextId = 1;
+  private pending = new Map<number, Pending>();
+  /** subscription id -> event type */
+  private subs = new Map<number, string>();
+  private phase: "idle" | "auth" | "ready" = "idle";
+  private attempt = 0;
+  private timers = new Set<unknown>();
+  private stopped = false;
+  private paused = false;
+  private pongTimer: unknown = null;
+  private haVersion: string | undefined;
+  private readonly continuity = new Continuity();
+  private readonly opts: SessionOptions;
+  /** Generation of the current socket; callbacks from older sockets are ignored. */
+  private generation = 0;
+  private refreshing = new Set<RegistryKind>();
+
+  constructor(opts: SessionOptions) {
+    this.opts = opts;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.connect();
+  }
+
+  /** Stops for good (shutdown). */
+  stop(): void {
+    this.stopped = true;
+    this.teardown("stopped");
+  }
+
+  /** Stops reading (the spool is full): closes the socket; `resume()` reconnects and backfills the gap. */
+  pause(reason: string): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.teardown(reason);
+  }
+
+  resume(): void {
+    if (!this.paused || this.stopped) return;
+    this.paused = false;
+    this.connect();
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  private status(state: HAState, lastError?: string): void {
+    this.opts.sink.status({
+      state,
+      url: this.opts.url,
+      since: this.opts.clock.now(),
+      haVersion: this.haVersion,
+      lastError,
+    });
+  }
+
+  private timer(fn: () => void, ms: number): unknown {
+    const handle = this.opts.clock.setTimeout(() => {
+      this.timers.delete(handle);
+      fn();
+    }, ms);
+    this.timers.add(handle);
+    return handle;
+  }
+
+  private clearTimer(handle: unknown): void {
+    if (handle === null) return;
+    this.opts.clock.clearTimeout(handle);
+    this.timers.delete(handle);
+  }
+
+  private connect(): void {
+    if (this.stopped || this.paused) return;
+    const gen = ++this.generation;
+    this.status("connecting");
+    const Impl = this.opts.WebSocketImpl ?? WebSocket;
+    let ws: WebSocket;
+    try {
+      ws = new Impl(this.opts.url);
+    } catch (e) {
+      this.fail(gen, `cannot open ${this.opts.url}: ${(e as Error).message}`);
+      return;
+    }
+    this.ws = ws;
+    this.nextId = 1;
+    this.phase = "auth";
+    const connectTimer = this.timer(
+      () =>
+        this.fail(
+          gen,
+          `no WebSocket connection within ha.connectTimeoutMs (${this.opts.ha.connectTimeoutMs} ms)`,
+        ),
+      this.opts.ha.connectTimeoutMs,
+    );
+    const authTimer = this.timer(
+      () => this.fail(gen, `no auth_ok within ha.authTimeoutMs (${this.opts.ha.authTimeoutMs} ms)`),
+      this.opts.ha.connectTimeoutMs + this.opts.ha.authTimeoutMs,
+    );
+    ws.onopen = () => {
+      if (gen === this.generation) this.clearTimer(connectTimer);
+    };
+    ws.onmessage = (event) => {
+      if (gen !== this.generation) return;
+      if (typeof event.data !== "string") {
+        this.opts.sink.rejected({ reason: "binary", detail: "HA sends text frames; got a binary frame" });
+        return;
+      }
+      this.onFrame(event.data, authTimer);
+    };
+    ws.onerror = () => {};
+    ws.onclose = (event) => {
+      if (gen !== this.generation) return;
+      this.fail(gen, `connection closed (code ${event.code}${event.reason ? `, ${event.reason}` : ""})`);
+    };
+  }
+
+  /** The socket is gone or must go: clean up and schedule a reconnect with backoff and jitter. */
+  private fail(gen: number, reason: string): void {
+    if (gen !== this.generation) return;
+    this.teardown(reason);
+    if (this.stopped || this.paused) return;
+    const delay = backoffDelay(
+      this.attempt++,
+      this.opts.ha.reconnectMinMs,
+      this.opts.ha.reconnectMaxMs,
+      this.opts.random,
+    );
+    this.opts.sink.log("warn", "Home Assistant connection lost; reconnecting", { reason, delayMs: delay });
+    this.timer(() => this.connect(), delay);
+  }
+
+  private teardown(reason: string): void {
+    this.generation++;
+    for (const t of this.timers) this.opts.clock.clearTimeout(t);
+    this.timers.clear();
+    this.pongTimer = null;
+    const ws = this.ws;
+    this.ws = null;
+    if (ws) {
+      ws.onmessage = null;
+      ws.onclose = null;
+      try {
+        ws.close();
+      } catch {}
+    }
+    for (const p of this.pending.values()) p.reject(new RequestError("disconnected", reason));
+    this.pending.clear();
+    this.subs.clear();
+    this.refreshing.clear();
+    const wasUp = this.phase !== "idle";
+    this.phase = "idle";
+    if (wasUp) this.status("disconnected", reason);
+  }
+
+  private send(msg: Record<string, unknown>): void {
+    this.ws?.send(JSON.stringify(msg));
+  }
+
+  /** Sends a command with the next id and resolves with its result (rejects with HA's error code). */
+  private request(type: string, fields: Record<string, unknown> = {}): Promise<unknown> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.send({ id, type, ...fields });
+    });
+  }
+
+  private onFrame(text: string, authTimer: unknown): void {
+    const parsed = parseFrame(text, this.opts.ha.maxFrameBytes);
+    if (!parsed.ok) {
+      this.opts.sink.rejected(parsed.rejected);
+      if (parsed.rejected.reason === "too_large") {
+        // If it answered one of our requests, fail that request so its caller can ask for less.
+        const id = peekId(text);
+        const p = id === null ? undefined : this.pending.get(id);
+        if (p && id !== null) {
+          this.pending.delete(id);
+          p.reject(new RequestError("too_large", parsed.rejected.detail));
+        }
+      }
+      return;
+    }
+    let live: StateChange[] | null = null;
+    for (const msg of parsed.messages) {
+      if (this.phase === "auth") this.onAuthMessage(msg, authTimer);
+      else if (msg.type === "event") {
+        const got = this.onEvent(msg);
+        if (got) {
+          if (live) for (const c of got) live.push(c);
+          else live = got;
+        }
+      } else if (msg.type === "result") this.onResult(msg);
+      else if (msg.type === "pong") this.onPong(msg);
+      else this.reject("unknown_type", `unknown message type ${JSON.stringify(msg.type)}`);
+    }
+    // One batch per frame: a coalesced frame of 1,000 events becomes one message downstream.
+    if (live && live.length > 0) {
+      const fresh = this.continuity.live(live);
+      if (fresh.length > 0) this.opts.sink.changes("live", fresh);
+    }
+  }
+
+  private reject(reason: RejectReason, detail: string): void {
+    this.opts.sink.rejected({ reason, detail });
+  }
+
+  private onAuthMessage(msg: HAMessage, authTimer: unknown): void {
+    const gen = this.generation;
+    switch (msg.type) {
+      case "auth_required":
+        this.send({ type: "auth", access_token: this.opts.token });
+        return;
+      case "auth_ok":
+        this.clearTimer(authTimer);
+        this.haVersion = typeof msg.ha_version === "string" ? msg.ha_version : undefined;
+        this.phase = "ready";
+        this.attempt = 0;
+        this.status("connected");
+        this.continuity.connected();
+        this.armPing(gen);
+        // The gap starts at what was forwarded before this connection (live events soon move it on).
+        this.initialise(gen, this.continuity.newestLiveUs).catch((e) => {
+          if (gen === this.generation) this.fail(gen, `session setup failed: ${(e as Error).message}`);
+        });
+        return;
+      case "auth_invalid": {
+        // A bad token never gets better by retrying: stop, and say how to fix it.
+        const detail = `Home Assistant rejected the access token (${String(msg.message ?? "auth_invalid")}); create a long-lived access token in HA (Profile -> Security) and set HOMEIQ_HA_TOKEN, then restart HomeIQ`;
+        this.stopped = true;
+        this.teardown(detail);
+        this.status("auth_invalid", detail);
+        this.opts.sink.log("error", detail);
+        return;
+      }
+      default:
+        this.reject("unexpected", `message ${JSON.stringify(msg.type)} before authentication completed`);
+    }
+  }
+
+  private onEvent(msg: HAMessage): StateChange[] | null {
+    const type = typeof msg.id === "number" ? this.subs.get(msg.id) : undefined;
+    if (type === undefined) {
+      this.reject("unknown_id", `event for id ${JSON.stringify(msg.id)}, which is no subscription of ours`);
+      return null;
+    }
+    const event = msg.event as { event_type?: unknown; data?: Record<string, unknown> } | undefined;
+    if (!event || typeof event.event_type !== "string" || !event.data || typeof event.data !== "object") {
+      this.reject("missing_fields", `event ${msg.id} lacks event.event_type or event.data`);
+      return null;
+    }
+    if (event.event_type === "state_changed") {
+      const ns = event.data.new_state;
+      if (ns === null) return null; // the entity was removed: nothing to store
+      const c = stateToChange(ns, `state_changed event (subscription ${msg.id})`);
+      if (!c.ok) {
+        this.opts.sink.rejected(c.rejected);
+        return null;
+      }
+      return [c.change];
+    }
+    const kind = REGISTRY_EVENTS[event.event_type];
+    if (kind) this.onRegistryEvent(kind, event.data);
+    return null;
+  }
+
+  private onRegistryEvent(kind: RegistryKind, data: Record<string, unknown>): void {
+    const changes = data.changes as Record<string, unknown> | undefined;
+    if (
+      kind === "entities" &&
+      data.action === "update" &&
+      typeof data.entity_id === "string" &&
+      typeof changes?.entity_id === "string" &&
+      changes.entity_id !== data.entity_id
+    ) {
+      const from = changes.entity_id;
+      this.continuity.rename(from, data.entity_id);
+      this.opts.sink.rename(from, data.entity_id);
+    }
+    // Registry events carry only ids; re-read the list (HA's frontend does the same).
+    void this.refreshRegistry(kind, this.generation);
+  }
+
+  private async refreshRegistry(kind: RegistryKind, gen: number): Promise<void> {
+    if (this.refreshing.has(kind)) return;
+    this.refreshing.add(kind);
+    try {
+      const items = await this.request(LIST_COMMANDS[kind]);
+      if (gen === this.generation && Array.isArray(items)) this.opts.sink.registry(kind, items);
+    } catch (e) {
+      if (gen === this.generation)
+        this.opts.sink.log("warn", "registry refresh failed", { kind, error: (e as Error).message });
+    } finally {
+      this.refreshing.delete(kind);
+    }
+  }
+
+  private onResult(msg: HAMessage): void {
+    const id = msg.id;
+    const p = typeof id === "number" ? this.pending.get(id) : undefined;
+    if (!p || typeof id !== "number") {
+      this.reject(
+        "unknown_id",
+        `result for id ${JSON.stringify(id)}, which we did not ask for (or already answered)`,
+      );
+      return;
+    }
+    this.pending.delete(id);
+    if (msg.success === true) p.resolve(msg.result);
+    else {
+      const err = (msg.error ?? {}) as { code?: unknown; message?: unknown };
+      p.reject(
+        new RequestError(String(err.code ?? "unknown_error"), String(err.message ?? "request failed")),
+      );
+    }
+  }
+
+  private armPing(gen: number): void {
+    this.timer(() => {
+      if (gen !== this.generation) return;
+      const id = this.nextId++;
+      this.send({ id, type: "ping" });
+      this.pongTimer = this.timer(
+        () => this.fail(gen, `no pong within ha.pongTimeoutMs (${this.opts.ha.pongTimeoutMs} ms)`),
+        this.opts.ha.pongTimeoutMs,
+      );
+    }, this.opts.ha.pingIntervalMs);
+  }
+
+  private onPong(_msg: HAMessage): void {
+    this.clearTimer(this.pongTimer);
+    this.pongTimer = null;
+    this.armPing(this.generation);
+  }
+
+  /** After auth_ok: features, subscriptions first (so nothing is missed), then snapshot, registries, backfill. */
+  private async initialise(gen: number, newestLiveUs: number | null): Promise<void> {
+    await this.request("supported_features", { features: { coalesce_messages: 1 } });
+    // Register the subscription before its result arrives: events may follow the result in the same frame.
+    const sub = (eventType: string) => {
+      this.subs.set(this.nextId, eventType);
+      return this.request("subscribe_events", { event_type: eventType });
+    };
+    await Promise.all([
+      sub("state_changed"),
+      sub("entity_registry_updated"),
+      sub("device_registry_updated"),
+      sub("area_registry_updated"),
+    ]);
+    const config = await this.request("get_config");
+    if (gen !== this.generation) return;
+    if (config && typeof config === "object") this.opts.sink.haConfig(config as Record<string, unknown>);
+    const states = await this.request("get_states");
+    if (gen !== this.generation) return;
+    this.onSnapshot(states);
+    for (const kind of ["areas", "devices", "entities"] as const) {
+      if (gen !== this.generation) return;
+      await this.refreshRegistry(kind, gen);
+    }
+    if (gen === this.generation) await this.backfill(gen, newestLiveUs);
+  }
+
+  private onSnapshot(states: unknown): void {
+    if (!Array.isArray(states)) {
+      this.reject("missing_fields", "get_states result is not an array");
+      return;
+    }
+    const changes: StateChange[] = [];
+    for (const s of states) {
+      const c = stateToChange(s, "get_states result");
+      if (c.ok) changes.push(c.change);
+      else this.opts.sink.rejected(c.rejected);
+    }
+    this.snapshotIds = changes.map((c) => c.entity_id);
+    const fresh = this.continuity.catchUp(changes);
+    if (fresh.length > 0) this.opts.sink.changes("snapshot", fresh);
+  }
+
+  private snapshotIds: string[] = [];
+
+  /** Fetches the gap with history/history_during_period, window by window; halves a window that is too large. */
+  private async backfill(gen: number, newestLiveUs: number | null): Promise<void> {
+    const nowMs = this.opts.clock.now();
+    const plan = backfillStart({
+      newestLiveUs,
+      newestStoredUs: newestLiveUs === null ? this.opts.newestStoredUs() : null,
+      reconnectMarginMs: this.opts.ha.reconnectBackfillMarginMs,
+      restartMarginMs: this.opts.ha.backfillMarginMs,
+      maxMs: this.opts.ha.backfillMaxMs,
+      nowMs,
+    });
+    if (!plan) return;
+    if (plan.clamped)
+      this.opts.sink.log(
+        "warn",
+        "gap is longer than ha.backfillMaxMs; backfilling only the most recent part",
+        {
+          backfillMaxMs: this.opts.ha.backfillMaxMs,
+        },
+      );
+    const ids = [...new Set([...this.snapshotIds, ...this.continuity.entityIds()])];
+    if (ids.length === 0) return;
+    const endUs = nowMs * 1000;
+    const queue = backfillWindows(plan.startUs, endUs, this.opts.ha.backfillWindowMs);
+    let rows = 0;
+    while (queue.length > 0) {
+      const [start, end] = queue.shift()!;
+      const last = queue.length === 0;
+      let result: unknown;
+      try {
+        result = await this.request("history/history_during_period", {
+          start_time: isoFromUs(start),
+          // The last window is open-ended: HA answers up to its own "now", which overlaps live events.
+          ...(last ? {} : { end_time: isoFromUs(end) }),
+          entity_ids: ids,
+          include_start_time_state: false,
+          significant_changes_only: false,
+          minimal_response: false,
+          no_attributes: false,
+        });
+      } catch (e) {
+        if (e instanceof RequestError && e.code === "too_large" && end - start > 1_000_000) {
+          const mid = start + Math.floor((end - start) / 2);
+          queue.unshift([start, mid], [mid, end]);
+          continue;
+        }
+        throw e;
+      }
+      if (gen !== this.generation) return;
+      const { changes, rejected } = historyToChanges(result);
+      for (const r of rejected) this.opts.sink.rejected(r);
+      changes.sort((a, b) => a.last_updated - b.last_updated);
+      const fresh = this.continuity.catchUp(changes);
+      rows += fresh.length;
+      if (fresh.length > 0) this.opts.sink.changes("backfill", fresh);
+    }
+    this.opts.sink.log("info", "gap backfilled", {
+      fromUs: plan.startUs,
+      toUs: endUs,
+      forwarded: rows,
+    });
+  }
+}

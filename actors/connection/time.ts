@@ -1,0 +1,42 @@
+/**
+ * Home Assistant timestamps to microseconds since the epoch. HA sends ISO text with µs precision
+ * (`2026-11-25T14:18:12.123456+00:00`) in state objects and float seconds (`1764080292.123456`) in the
+ * compressed history format; both must map to the same integer so (entity_id, last_updated) keys match.
+ */
+
+let cachedPrefix = "";
+let cachedMs = 0;
+
+const ISO = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})?$/;
+
+/** Parses HA's ISO timestamp text to integer µs; returns NaN when the text is not a timestamp. */
+export function usFromIso(text: string): number {
+  // Fast path: HA always writes UTC as +00:00 with 6 fractional digits; seconds repeat across events.
+  if (text.length === 32 && text.charCodeAt(19) === 46 && text.endsWith("+00:00")) {
+    const prefix = text.slice(0, 19);
+    if (prefix !== cachedPrefix) {
+      const ms = Date.parse(`${prefix}Z`);
+      if (Number.isNaN(ms)) return Number.NaN;
+      cachedPrefix = prefix;
+      cachedMs = ms;
+    }
+    const frac = Number(text.slice(20, 26));
+    return Number.isInteger(frac) && frac >= 0 ? cachedMs * 1000 + frac : Number.NaN;
+  }
+  const m = ISO.exec(text);
+  if (!m) return Number.NaN;
+  const ms = Date.parse(`${m[1]}${m[3] ?? "Z"}`);
+  if (Number.isNaN(ms)) return Number.NaN;
+  const frac = m[2] ? Number(m[2].padEnd(6, "0").slice(0, 6)) : 0;
+  return ms * 1000 + frac;
+}
+
+/** Float seconds (HA's compressed `lu`/`lc`) to integer µs. Doubles hold µs of current epochs exactly. */
+export const usFromSeconds = (seconds: number): number => Math.round(seconds * 1e6);
+
+/** µs to HA's ISO text (used for history request bounds). */
+export function isoFromUs(us: number): string {
+  const ms = Math.floor(us / 1000);
+  const frac = us - Math.floor(us / 1e6) * 1e6;
+  return `${new Date(ms).toISOString().slice(0, 19)}.${String(frac).padStart(6, "0")}+00:00`;
+}

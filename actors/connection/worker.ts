@@ -1,0 +1,196 @@
+/**
+ * Thin adapter: HA session -> `connection->batcher` (events, renames) and `connection->metadata`
+ * (registries, renames, HA config), with the disk spool between the session and a full event edge.
+ * The session never waits on downstream: a batch goes out now (trySend) or to the spool; when even the
+ * spool is full the session is paused (socket closed) and the gap is backfilled on resume.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { runActor } from "../../runtime/actor.ts";
+import { EDGES } from "../../runtime/tree.ts";
+import {
+  type BatcherMessage,
+  batcherMessage,
+  type EventSource,
+  type StateChange,
+} from "../batcher/messages.ts";
+import { type MetadataMessage, metadataMessage } from "../metadata/messages.ts";
+import { openStoreReader } from "../store/reader.ts";
+import { check } from "./messages.ts";
+import { type ChangeSource, HASession, type HAStatus } from "./session.ts";
+import { Spool } from "./spool.ts";
+
+runActor({
+  name: "connection",
+  check,
+  start(ctx) {
+    const { ha, dataDir } = ctx.config;
+    const log = ctx.log;
+    const m = ctx.metrics;
+    const received = {
+      live: m.counter("events_received_total", "State changes taken from HA", { source: "live" }),
+      snapshot: m.counter("events_received_total", "State changes taken from HA", { source: "snapshot" }),
+      backfill: m.counter("events_received_total", "State changes taken from HA", { source: "backfill" }),
+    };
+    const rejectedBy = new Map<string, ReturnType<typeof m.counter>>();
+    const connected = m.gauge("ha_connected", "1 while the HA session is authenticated, else 0");
+    const spoolBytes = m.gauge("spool_bytes", "Bytes of event batches waiting in the disk spool");
+    const spoolEvents = m.gauge("spool_events", "State changes waiting in the disk spool");
+    const spoolFull = m.counter("spool_full_total", "Times the spool bound was hit and reading paused");
+    const spoolMax = m.gauge("spool_max_bytes", "The spool bound (ha.spoolMaxBytes)");
+    spoolMax.set(ha.spoolMaxBytes);
+
+    const spool = new Spool(join(dataDir, "spool"), {
+      maxBytes: ha.spoolMaxBytes,
+      segmentBytes: ha.spoolSegmentBytes,
+      onCorrupt: (detail) => log.warn(detail),
+    });
+    const gauges = () => {
+      spoolBytes.set(spool.bytes);
+      spoolEvents.set(spool.events);
+    };
+    gauges();
+    const toBatcher = ctx.outbox<BatcherMessage>(EDGES.connectionToBatcher);
+    const toMeta = ctx.hasOutbox(EDGES.connectionToMetadata)
+      ? ctx.outbox<MetadataMessage>(EDGES.connectionToMetadata)
+      : null;
+    /** The one batch that did not fit in a full spool; reading is paused until it is handed on. */
+    let overflow: BatcherMessage | null = null;
+    let draining = false;
+    let session: HASession | null = null;
+
+    const drain = async () => {
+      if (draining) return;
+      draining = true;
+      try {
+        for (;;) {
+          const record = spool.peek();
+          if (!record) break;
+          await toBatcher.send(batcherMessage.events("spool", record.events));
+          spool.shift();
+          gauges();
+        }
+        if (overflow) {
+          const held = overflow;
+          overflow = null;
+          await toBatcher.send(held);
+        }
+        if (session?.isPaused) {
+          log.info("spool drained; resuming the HA session (the gap will be backfilled)");
+          session.resume();
+        }
+      } finally {
+        draining = false;
+      }
+      if (!spool.empty) void drain();
+    };
+
+    const forward = (source: ChangeSource, events: StateChange[]) => {
+      received[source].inc(events.length);
+      const msg = batcherMessage.events(source as EventSource, events);
+      if (spool.empty && !overflow && toBatcher.trySend(msg)) return;
+      if (!overflow && spool.append({ source, events })) {
+        gauges();
+        void drain();
+        return;
+      }
+      overflow = msg;
+      spoolFull.inc();
+      log.error(
+        "SPOOL FULL: the pipeline is too slow and ha.spoolMaxBytes is reached; closing the HA connection until it drains. Nothing is lost: the gap is backfilled from HA's history on resume. Raise HOMEIQ_HA_SPOOL_MAX_BYTES or find the slow stage (mailbox_outstanding, batcher metrics).",
+        { spoolBytes: spool.bytes, spoolMaxBytes: ha.spoolMaxBytes },
+      );
+      session?.pause("spool full");
+      void drain();
+    };
+
+    const newestStoredUs = (): number | null => {
+      if (!existsSync(join(dataDir, "events.db"))) return null;
+      try {
+        const reader = openStoreReader(dataDir);
+        try {
+          return reader.newestUpdateUs();
+        } finally {
+          reader.close();
+        }
+      } catch (e) {
+        log.warn("cannot read the newest stored event; no restart backfill", { error: (e as Error).message });
+        return null;
+      }
+    };
+
+    const sendMeta = (msg: MetadataMessage) => {
+      if (toMeta) void toMeta.send(msg);
+    };
+
+    if (!ha.url || !ha.token) {
+      const status: HAStatus = {
+        state: "disconnected",
+        url: ha.url ?? "",
+        since: Date.now(),
+        lastError:
+          "no Home Assistant configured: set HOMEIQ_HA_URL and HOMEIQ_HA_TOKEN, or leave ha.url unset with sim.enabled for the demo",
+      };
+      log.error(status.lastError!);
+      ctx.notify("ha-status", status);
+    } else {
+      session = new HASession({
+        url: ha.url,
+        token: ha.token,
+        ha,
+        clock: ctx.clock,
+        random: Math.random,
+        newestStoredUs,
+        sink: {
+          changes: forward,
+          registry: (kind, items) =>
+            sendMeta(metadataMessage.registry(kind, items as Record<string, unknown>[])),
+          rename: (from, to) => {
+            log.info("entity renamed in HA; history follows the new id", { from, to });
+            void toBatcher.send(batcherMessage.rename(from, to));
+            sendMeta(metadataMessage.rename(from, to, Date.now()));
+          },
+          haConfig: (config) => {
+            sendMeta(metadataMessage.haConfig(config));
+            ctx.notify("ha-config", config);
+          },
+          status: (status) => {
+            connected.set(status.state === "connected" ? 1 : 0);
+            ctx.notify("ha-status", status);
+          },
+          rejected: (r) => {
+            let c = rejectedBy.get(r.reason);
+            if (!c) {
+              c = m.counter("frames_rejected_total", "HA frames or records skipped as malformed", {
+                reason: r.reason,
+              });
+              rejectedBy.set(r.reason, c);
+            }
+            c.inc();
+            log.warn(`skipped a bad HA frame: ${r.detail}`, { reason: r.reason });
+          },
+          log: (level, msg, fields) => log[level](msg, fields),
+        },
+      });
+      session.start();
+    }
+    if (!spool.empty) {
+      log.info("draining the spool left by the previous run", { events: spool.events, bytes: spool.bytes });
+      void drain();
+    }
+
+    return {
+      handle() {},
+      call(body) {
+        if (body === "spool") return { bytes: spool.bytes, events: spool.events };
+        return null;
+      },
+      stopIntake() {
+        session?.stop();
+      },
+      close() {
+        spool.close();
+      },
+    };
+  },
+});

@@ -1,0 +1,332 @@
+/**
+ * The simulated home: a deterministic (seeded) set of areas, devices and entities, and a generator of
+ * plausible state changes. Everything that reaches a client is pre-rendered JSON text built here once per
+ * state change, so the server can emit 100,000 changes per second without re-serialising objects.
+ *
+ * Invariant: `last_updated` is strictly increasing across the whole home (hence per entity), in µs.
+ */
+
+/** mulberry32: a small, fast, seedable PRNG returning [0, 1). */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export interface SimArea {
+  area_id: string;
+  name: string;
+}
+export interface SimDevice {
+  id: string;
+  name: string;
+  area_id: string;
+  manufacturer: string;
+  model: string;
+}
+type Kind =
+  | "temperature"
+  | "humidity"
+  | "power"
+  | "energy"
+  | "motion"
+  | "door"
+  | "light"
+  | "switch"
+  | "climate"
+  | "person"
+  | "weather";
+
+export interface SimEntity {
+  entity_id: string;
+  /** Registry id (stable across renames, like HA's). */
+  id: string;
+  unique_id: string;
+  kind: Kind;
+  name: string;
+  device_id: string | null;
+  area_id: string | null;
+  platform: string;
+  state: string;
+  attributes: Record<string, unknown>;
+  /** The entity's current state object as JSON text (the next change's old_state). */
+  stateJson: string;
+  /** Attributes as JSON text (shared by history rows until they change). */
+  attrsJson: string;
+  lastChangedUs: number;
+  lastUpdatedUs: number;
+  /** A running value for numeric kinds. */
+  value: number;
+}
+
+const AREAS = ["Living Room", "Kitchen", "Bedroom", "Office", "Bathroom", "Hallway", "Garage", "Garden"];
+
+const TEMPLATES: { model: string; manufacturer: string; kinds: Kind[] }[] = [
+  { model: "Multisensor 7", manufacturer: "Aeotec", kinds: ["temperature", "humidity", "motion"] },
+  { model: "Smart Plug", manufacturer: "Shelly", kinds: ["switch", "power", "energy"] },
+  { model: "Hue Bulb", manufacturer: "Signify", kinds: ["light"] },
+  { model: "Door Contact", manufacturer: "Aqara", kinds: ["door"] },
+  { model: "Thermostat", manufacturer: "tado", kinds: ["climate", "temperature"] },
+];
+
+const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, "_");
+
+let isoSec = -1;
+let isoPrefix = "";
+/** HA's timestamp text: `2026-11-25T14:18:12.123456+00:00` (µs precision, UTC offset). */
+export function isoFromUs(us: number): string {
+  const sec = Math.floor(us / 1e6);
+  if (sec !== isoSec) {
+    isoSec = sec;
+    isoPrefix = new Date(sec * 1000).toISOString().slice(0, 19);
+  }
+  const frac = us - sec * 1e6;
+  return `${isoPrefix}.${String(frac).padStart(6, "0")}+00:00`;
+}
+
+/** A deterministic ULID-shaped context id (26 chars of Crockford base32). */
+export function contextId(seq: number, us: number): string {
+  const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+  let ms = Math.floor(us / 1000);
+  let out = "";
+  for (let i = 0; i < 10; i++) {
+    out = alphabet[ms % 32] + out;
+    ms = Math.floor(ms / 32);
+  }
+  let tail = "";
+  let n = seq;
+  for (let i = 0; i < 16; i++) {
+    tail = alphabet[n % 32] + tail;
+    n = Math.floor(n / 32);
+  }
+  return out + tail;
+}
+
+export interface Home {
+  areas: SimArea[];
+  devices: SimDevice[];
+  entities: SimEntity[];
+  byId: Map<string, SimEntity>;
+}
+
+function baseAttributes(kind: Kind, name: string): Record<string, unknown> {
+  switch (kind) {
+    case "temperature":
+      return {
+        state_class: "measurement",
+        unit_of_measurement: "°C",
+        device_class: "temperature",
+        friendly_name: name,
+      };
+    case "humidity":
+      return {
+        state_class: "measurement",
+        unit_of_measurement: "%",
+        device_class: "humidity",
+        friendly_name: name,
+      };
+    case "power":
+      return {
+        state_class: "measurement",
+        unit_of_measurement: "W",
+        device_class: "power",
+        friendly_name: name,
+      };
+    case "energy":
+      return {
+        state_class: "total_increasing",
+        unit_of_measurement: "kWh",
+        device_class: "energy",
+        friendly_name: name,
+      };
+    case "motion":
+      return { device_class: "motion", friendly_name: name };
+    case "door":
+      return { device_class: "door", friendly_name: name };
+    case "light":
+      return {
+        supported_color_modes: ["brightness"],
+        color_mode: null,
+        brightness: null,
+        friendly_name: name,
+      };
+    case "switch":
+      return { friendly_name: name };
+    case "climate":
+      return {
+        hvac_modes: ["off", "heat"],
+        min_temp: 7,
+        max_temp: 35,
+        current_temperature: 20,
+        temperature: 21,
+        friendly_name: name,
+      };
+    case "person":
+      return { source: "device_tracker.phone", friendly_name: name };
+    case "weather":
+      return {
+        temperature: 12,
+        temperature_unit: "°C",
+        humidity: 70,
+        pressure: 1013,
+        pressure_unit: "hPa",
+        wind_speed: 10,
+        wind_speed_unit: "km/h",
+        friendly_name: name,
+      };
+  }
+}
+
+const DOMAIN: Record<Kind, string> = {
+  temperature: "sensor",
+  humidity: "sensor",
+  power: "sensor",
+  energy: "sensor",
+  motion: "binary_sensor",
+  door: "binary_sensor",
+  light: "light",
+  switch: "switch",
+  climate: "climate",
+  person: "person",
+  weather: "weather",
+};
+
+/** Builds a home of `count` entities; the same seed always gives the same home. */
+export function buildHome(count: number, random: () => number, startUs: number): Home {
+  const areas: SimArea[] = AREAS.map((name) => ({ area_id: slug(name), name }));
+  const devices: SimDevice[] = [];
+  const entities: SimEntity[] = [];
+  const usedIds = new Set<string>();
+  const add = (kind: Kind, name: string, device: SimDevice | null, area: string | null) => {
+    let objectId = slug(name);
+    for (let n = 2; usedIds.has(`${DOMAIN[kind]}.${objectId}`); n++) objectId = `${slug(name)}_${n}`;
+    const entityId = `${DOMAIN[kind]}.${objectId}`;
+    usedIds.add(entityId);
+    const serial = entities.length + 1;
+    entities.push({
+      entity_id: entityId,
+      id: `e${serial.toString(16).padStart(8, "0")}`,
+      unique_id: `sim-${serial}`,
+      kind,
+      name,
+      device_id: device?.id ?? null,
+      area_id: area,
+      platform: kind === "person" ? "person" : kind === "weather" ? "met" : "sim",
+      state: "",
+      attributes: baseAttributes(kind, name),
+      stateJson: "",
+      attrsJson: "",
+      lastChangedUs: startUs,
+      lastUpdatedUs: startUs,
+      value: initialValue(kind, random),
+    });
+  };
+  add("weather", "Home", null, null);
+  if (count > 1) add("person", "Alice", null, null);
+  if (count > 2) add("person", "Bob", null, null);
+  for (let d = 0; entities.length < count; d++) {
+    const template = TEMPLATES[d % TEMPLATES.length];
+    const area = areas[Math.floor(d / TEMPLATES.length) % areas.length];
+    const device: SimDevice = {
+      id: `d${(d + 1).toString(16).padStart(8, "0")}`,
+      name: `${area.name} ${template.model} ${Math.floor(d / (TEMPLATES.length * areas.length)) + 1}`,
+      area_id: area.area_id,
+      manufacturer: template.manufacturer,
+      model: template.model,
+    };
+    devices.push(device);
+    for (const kind of template.kinds) {
+      if (entities.length >= count) break;
+      add(kind, `${device.name} ${kind}`, device, null);
+    }
+  }
+  return { areas, devices, entities, byId: new Map(entities.map((e) => [e.entity_id, e])) };
+}
+
+function initialValue(kind: Kind, random: () => number): number {
+  switch (kind) {
+    case "temperature":
+      return 18 + random() * 6;
+    case "humidity":
+      return 40 + random() * 20;
+    case "power":
+      return random() * 300;
+    case "energy":
+      return random() * 1000;
+    default:
+      return random();
+  }
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
+const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
+
+/** Moves an entity to its next plausible state; returns whether the state text changed. */
+export function advance(e: SimEntity, random: () => number): boolean {
+  const before = e.state;
+  const a = e.attributes;
+  switch (e.kind) {
+    case "temperature":
+      e.value = clamp(e.value + (random() - 0.5) * 0.4, 10, 32);
+      e.state = round1(e.value).toFixed(1);
+      break;
+    case "humidity":
+      e.value = clamp(e.value + (random() - 0.5) * 2, 20, 95);
+      e.state = round1(e.value).toFixed(1);
+      break;
+    case "power":
+      e.value = random() < 0.05 ? random() * 2500 : clamp(e.value + (random() - 0.5) * 20, 0, 3500);
+      e.state = round1(e.value).toFixed(1);
+      break;
+    case "energy":
+      e.value += random() * 0.01;
+      e.state = e.value.toFixed(3);
+      break;
+    case "motion":
+    case "door":
+    case "switch":
+      e.state = random() < 0.5 ? "on" : "off";
+      break;
+    case "light": {
+      const on = random() < 0.5;
+      e.state = on ? "on" : "off";
+      a.brightness = on ? 1 + Math.floor(random() * 254) : null;
+      a.color_mode = on ? "brightness" : null;
+      break;
+    }
+    case "climate":
+      e.state = random() < 0.7 ? "heat" : "off";
+      a.current_temperature = round1(
+        clamp((a.current_temperature as number) + (random() - 0.5) * 0.4, 10, 30),
+      );
+      a.temperature = random() < 0.1 ? 18 + Math.floor(random() * 6) : a.temperature;
+      break;
+    case "person":
+      e.state = random() < 0.7 ? "home" : "not_home";
+      break;
+    case "weather": {
+      const states = ["sunny", "partlycloudy", "cloudy", "rainy", "clear-night"];
+      e.state = states[Math.floor(random() * states.length)];
+      a.temperature = round1(clamp((a.temperature as number) + (random() - 0.5), -10, 35));
+      a.humidity = Math.round(clamp((a.humidity as number) + (random() - 0.5) * 4, 20, 100));
+      break;
+    }
+  }
+  return e.state !== before;
+}
+
+/** Kinds whose attributes change with the state (others keep their attributes JSON). */
+export const attributesVary = (e: SimEntity) =>
+  e.kind === "light" || e.kind === "climate" || e.kind === "weather";
+
+/** Renders the entity's state object as HA sends it. */
+export function renderState(e: SimEntity, ctx: string): string {
+  const lc = isoFromUs(e.lastChangedUs);
+  const lu = isoFromUs(e.lastUpdatedUs);
+  return `{"entity_id":${JSON.stringify(e.entity_id)},"state":${JSON.stringify(e.state)},"attributes":${e.attrsJson},"last_changed":"${lc}","last_reported":"${lu}","last_updated":"${lu}","context":{"id":"${ctx}","parent_id":null,"user_id":null}}`;
+}

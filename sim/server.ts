@@ -1,0 +1,569 @@
+/**
+ * A Home Assistant look-alike speaking HA's WebSocket API (`/api/websocket`): auth, coalesced frames,
+ * get_states, get_config, registries, subscribe_events, history/history_during_period and ping/pong, over a
+ * deterministic simulated home that changes state at a configurable rate (1/s to 100,000/s). It is both the
+ * test double of the connection actor and the embedded demo. Faults can be injected to test recovery.
+ *
+ * HTTP control for out-of-process use: `GET /sim/stats`, `POST /sim/rate?value=N`,
+ * `POST /sim/fault?kind=drop|stall|malformed|huge|reject-token|accept-token|reuse-ids|rename&arg=...`.
+ *
+ * @example
+ * const sim = await startSimulator({ entities: 300, rate: 100, token: "t" });
+ * // connect a client to sim.url with sim.token ... then:
+ * sim.fault("drop"); sim.emittedKeys(); sim.stop();
+ */
+import type { Server, ServerWebSocket } from "bun";
+import { usFromIso } from "../actors/connection/time.ts";
+import { EmittedHistory } from "./history.ts";
+import {
+  advance,
+  attributesVary,
+  buildHome,
+  contextId,
+  type Home,
+  isoFromUs,
+  renderState,
+  type SimEntity,
+  seededRandom,
+} from "./home.ts";
+
+export const SIM_HA_VERSION = "2025.11.2";
+/** Events per coalesced frame; HA coalesces what is pending, we cap a frame like HA's send queue does. */
+const FRAME_EVENTS_MAX = 1024;
+/** HA drops a client that cannot keep up (4,096 pending messages); we bound by buffered bytes instead. */
+const PENDING_BYTES_MAX = 64 * 1024 * 1024;
+const TICK_MS = 10;
+
+export interface SimulatorOptions {
+  port?: number;
+  hostname?: string;
+  entities?: number;
+  rate?: number;
+  seed?: number;
+  token?: string;
+  historyMax?: number;
+}
+
+export type FaultKind =
+  | "drop"
+  | "stall"
+  | "malformed"
+  | "huge"
+  | "reject-token"
+  | "accept-token"
+  | "reuse-ids"
+  | "rename";
+
+export interface SimStats {
+  /** State changes emitted, including each entity's initial state. */
+  sent: number;
+  rate: number;
+  entities: number;
+  clients: number;
+  connections: number;
+  authFailures: number;
+  framesSent: number;
+  bytesSent: number;
+  /** Bytes queued in sockets now, and the most ever seen (a client falling behind shows here). */
+  pendingBytes: number;
+  pendingBytesMax: number;
+  slowClientsDropped: number;
+  historySize: number;
+  historyOverwritten: number;
+}
+
+export interface Simulator {
+  url: string;
+  token: string;
+  port: number;
+  stats(): SimStats;
+  setRate(perSecond: number): void;
+  /** Injects a fault; returns what it did (e.g. `{from, to}` for a rename). */
+  fault(kind: FaultKind, arg?: string | number): unknown;
+  /** Keys (`entity_id@last_updated_us`) of every state change emitted, oldest first. */
+  emittedKeys(): string[];
+  /** Emits exactly `n` state changes now (tests use this with rate 0 for exact sequences). */
+  emit(n: number): void;
+  stop(): Promise<void>;
+}
+
+interface Client {
+  authed: boolean;
+  coalesce: boolean;
+  lastId: number;
+  /** Subscription id -> event type ("*" for all). */
+  subs: Map<number, string>;
+  stalledUntil: number;
+  /** Ids of commands this client issued (for the reuse-ids fault). */
+  firstId: number;
+}
+
+type Socket = ServerWebSocket<Client>;
+
+function nowUs(): number {
+  return Math.floor((performance.timeOrigin + performance.now()) * 1000);
+}
+
+export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
+  const token = opts.token ?? "sim-token";
+  const random = seededRandom(opts.seed ?? 42);
+  let lastUs = nowUs();
+  const nextUs = () => {
+    lastUs = Math.max(nowUs(), lastUs + 1);
+    return lastUs;
+  };
+  const home: Home = buildHome(opts.entities ?? 300, random, lastUs);
+  const history = new EmittedHistory(opts.historyMax ?? 2_000_000);
+  let seq = 0;
+  let rate = opts.rate ?? 20;
+  let rejectToken = false;
+  const clients = new Set<Socket>();
+  const stats = {
+    sent: 0,
+    connections: 0,
+    authFailures: 0,
+    framesSent: 0,
+    bytesSent: 0,
+    pendingBytesMax: 0,
+    slowClientsDropped: 0,
+  };
+
+  const record = (e: SimEntity) => {
+    history.push(e.entity_id, e.state, e.attrsJson, e.lastUpdatedUs, e.lastChangedUs);
+    stats.sent++;
+  };
+  // Initial states: each entity's first state is part of what was emitted (it is in get_states and history).
+  for (const e of home.entities) {
+    advance(e, random);
+    e.lastUpdatedUs = e.lastChangedUs = nextUs();
+    e.attrsJson = JSON.stringify(e.attributes);
+    e.stateJson = renderState(e, contextId(++seq, e.lastUpdatedUs));
+    record(e);
+  }
+
+  const send = (ws: Socket, text: string) => {
+    if (ws.data.stalledUntil > Date.now()) return;
+    ws.send(text);
+    stats.framesSent++;
+    stats.bytesSent += text.length;
+    const pending = ws.getBufferedAmount();
+    if (pending > stats.pendingBytesMax) stats.pendingBytesMax = pending;
+    if (pending > PENDING_BYTES_MAX) {
+      stats.slowClientsDropped++;
+      ws.close(1008, "Client unable to keep up with pending messages");
+    }
+  };
+  const result = (ws: Socket, id: number, value: string) =>
+    send(ws, `{"id":${id},"type":"result","success":true,"result":${value}}`);
+  const error = (ws: Socket, id: number | null, code: string, message: string) =>
+    send(ws, JSON.stringify({ id, type: "result", success: false, error: { code, message } }));
+
+  /** Sends events to every client subscribed to their type, as coalesced frames when the client asked. */
+  const broadcast = (eventType: string, events: string[]) => {
+    if (events.length === 0) return;
+    for (const ws of clients) {
+      const c = ws.data;
+      if (!c.authed) continue;
+      for (const [sub, type] of c.subs) {
+        if (type !== eventType && type !== "*") continue;
+        const prefix = `{"id":${sub},"type":"event","event":`;
+        if (!c.coalesce) {
+          for (const ev of events) send(ws, `${prefix}${ev}}`);
+          continue;
+        }
+        for (let i = 0; i < events.length; i += FRAME_EVENTS_MAX) {
+          const chunk =
+            i === 0 && events.length <= FRAME_EVENTS_MAX ? events : events.slice(i, i + FRAME_EVENTS_MAX);
+          send(ws, `[${prefix}${chunk.join(`},${prefix}`)}}]`);
+        }
+      }
+    }
+  };
+
+  const eventEnvelope = (type: string, data: string, us: number, ctx: string) =>
+    `{"event_type":"${type}","data":${data},"origin":"LOCAL","time_fired":"${isoFromUs(us)}","context":{"id":"${ctx}","parent_id":null,"user_id":null}}`;
+
+  const emit = (n: number) => {
+    const out = new Array<string>(n);
+    const entities = home.entities;
+    for (let k = 0; k < n; k++) {
+      const e = entities[Math.floor(random() * entities.length)];
+      const old = e.stateJson;
+      const changed = advance(e, random);
+      const us = nextUs();
+      e.lastUpdatedUs = us;
+      if (changed) e.lastChangedUs = us;
+      if (attributesVary(e)) e.attrsJson = JSON.stringify(e.attributes);
+      const ctx = contextId(++seq, us);
+      e.stateJson = renderState(e, ctx);
+      record(e);
+      const id = JSON.stringify(e.entity_id);
+      out[k] = eventEnvelope(
+        "state_changed",
+        `{"entity_id":${id},"old_state":${old},"new_state":${e.stateJson}}`,
+        us,
+        ctx,
+      );
+    }
+    broadcast("state_changed", out);
+  };
+
+  let carry = 0;
+  let lastTick = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    const elapsed = Math.min(now - lastTick, 1000);
+    lastTick = now;
+    carry += (rate * elapsed) / 1000;
+    const n = Math.floor(carry);
+    carry -= n;
+    if (n > 0) emit(n);
+  }, TICK_MS);
+
+  const registry = {
+    areas: () =>
+      JSON.stringify(
+        home.areas.map((a) => ({
+          area_id: a.area_id,
+          name: a.name,
+          aliases: [],
+          floor_id: null,
+          icon: null,
+          labels: [],
+          picture: null,
+        })),
+      ),
+    devices: () =>
+      JSON.stringify(
+        home.devices.map((d) => ({
+          id: d.id,
+          area_id: d.area_id,
+          name: d.name,
+          name_by_user: null,
+          manufacturer: d.manufacturer,
+          model: d.model,
+          sw_version: "1.0",
+          hw_version: null,
+          identifiers: [["sim", d.id]],
+          config_entries: ["sim"],
+          via_device_id: null,
+          disabled_by: null,
+          entry_type: null,
+          labels: [],
+        })),
+      ),
+    entities: () =>
+      JSON.stringify(
+        home.entities.map((e) => ({
+          entity_id: e.entity_id,
+          id: e.id,
+          unique_id: e.unique_id,
+          platform: e.platform,
+          device_id: e.device_id,
+          area_id: e.area_id,
+          name: null,
+          original_name: e.name,
+          icon: null,
+          disabled_by: null,
+          hidden_by: null,
+          entity_category: null,
+          has_entity_name: false,
+          config_entry_id: null,
+          labels: [],
+        })),
+      ),
+  };
+
+  const config = () =>
+    JSON.stringify({
+      latitude: 52.3731,
+      longitude: 4.8922,
+      elevation: 2,
+      unit_system: {
+        length: "km",
+        accumulated_precipitation: "mm",
+        mass: "g",
+        pressure: "Pa",
+        temperature: "°C",
+        volume: "L",
+        wind_speed: "m/s",
+      },
+      location_name: "HomeIQ Demo Home",
+      time_zone: "Europe/Amsterdam",
+      components: ["sensor", "binary_sensor", "light", "switch", "climate", "person", "weather", "history"],
+      config_dir: "/config",
+      allowlist_external_dirs: [],
+      allowlist_external_urls: [],
+      version: SIM_HA_VERSION,
+      config_source: "storage",
+      recovery_mode: false,
+      state: "RUNNING",
+      external_url: null,
+      internal_url: null,
+      currency: "EUR",
+      country: "NL",
+      language: "en",
+      safe_mode: false,
+      debug: false,
+      radius: 100,
+    });
+
+  const historyPeriod = (ws: Socket, id: number, msg: Record<string, unknown>) => {
+    const start = typeof msg.start_time === "string" ? usFromIso(msg.start_time) : Number.NaN;
+    if (Number.isNaN(start)) return error(ws, id, "invalid_format", "Invalid start_time");
+    const end = typeof msg.end_time === "string" ? usFromIso(msg.end_time) : Number.POSITIVE_INFINITY;
+    if (Number.isNaN(end)) return error(ws, id, "invalid_format", "Invalid end_time");
+    if (!Array.isArray(msg.entity_ids) || msg.entity_ids.length === 0)
+      return error(ws, id, "invalid_format", "required key not provided @ data['entity_ids']");
+    const body = history.renderPeriod(start, end, new Set(msg.entity_ids as string[]), {
+      noAttributes: msg.no_attributes === true,
+      significantOnly: msg.significant_changes_only !== false,
+      minimal: msg.minimal_response === true,
+      includeStart: msg.include_start_time_state !== false,
+    });
+    result(ws, id, body);
+  };
+
+  const command = (ws: Socket, msg: Record<string, unknown>) => {
+    const c = ws.data;
+    const id = msg.id;
+    if (typeof id !== "number" || !Number.isInteger(id))
+      return error(
+        ws,
+        null,
+        "invalid_format",
+        "Message incorrectly formatted: expected int for dictionary value @ data['id']",
+      );
+    if (id <= c.lastId) return error(ws, id, "id_reuse", "Identifier values have to increase.");
+    c.lastId = id;
+    if (c.firstId === 0) c.firstId = id;
+    switch (msg.type) {
+      case "supported_features":
+        c.coalesce = (msg.features as Record<string, unknown> | undefined)?.coalesce_messages === 1;
+        return result(ws, id, "null");
+      case "ping":
+        return send(ws, `{"id":${id},"type":"pong"}`);
+      case "get_states":
+        return result(ws, id, `[${home.entities.map((e) => e.stateJson).join(",")}]`);
+      case "get_config":
+        return result(ws, id, config());
+      case "subscribe_events":
+        c.subs.set(id, typeof msg.event_type === "string" ? msg.event_type : "*");
+        return result(ws, id, "null");
+      case "unsubscribe_events":
+        if (!c.subs.delete(msg.subscription as number))
+          return error(ws, id, "not_found", "Subscription not found.");
+        return result(ws, id, "null");
+      case "config/area_registry/list":
+        return result(ws, id, registry.areas());
+      case "config/device_registry/list":
+        return result(ws, id, registry.devices());
+      case "config/entity_registry/list":
+        return result(ws, id, registry.entities());
+      case "history/history_during_period":
+        return historyPeriod(ws, id, msg);
+      default:
+        return error(ws, id, "unknown_command", "Unknown command.");
+    }
+  };
+
+  const onMessage = (ws: Socket, raw: string | Buffer) => {
+    const c = ws.data;
+    if (c.stalledUntil > Date.now()) return;
+    let msg: Record<string, unknown>;
+    try {
+      msg = JSON.parse(String(raw));
+    } catch {
+      ws.close(1003, "Received invalid JSON");
+      return;
+    }
+    if (!c.authed) {
+      if (msg.type !== "auth" || msg.access_token !== token || rejectToken) {
+        stats.authFailures++;
+        send(ws, `{"type":"auth_invalid","message":"Invalid access token or password"}`);
+        ws.close(1000, "auth_invalid");
+        return;
+      }
+      c.authed = true;
+      send(ws, `{"type":"auth_ok","ha_version":"${SIM_HA_VERSION}"}`);
+      return;
+    }
+    command(ws, msg);
+  };
+
+  const rename = (from?: string, to?: string) => {
+    const e = from ? home.byId.get(from) : home.entities.find((x) => x.kind === "temperature");
+    if (!e) throw new Error(`sim rename: no entity "${from}"`);
+    const old = e.entity_id;
+    const target = to ?? `${old}_renamed`;
+    home.byId.delete(old);
+    e.entity_id = target;
+    home.byId.set(target, e);
+    const us = nextUs();
+    broadcast("entity_registry_updated", [
+      eventEnvelope(
+        "entity_registry_updated",
+        JSON.stringify({
+          action: "update",
+          entity_id: target,
+          changes: { entity_id: old },
+          old_entity_id: old,
+        }),
+        us,
+        contextId(++seq, us),
+      ),
+    ]);
+    return { from: old, to: target };
+  };
+
+  const fault = (kind: FaultKind, arg?: string | number): unknown => {
+    const authed = [...clients].filter((ws) => ws.data.authed);
+    const firstSub = (ws: Socket) => [...ws.data.subs.keys()][0] ?? 1;
+    switch (kind) {
+      case "drop":
+        for (const ws of clients) ws.terminate();
+        return { dropped: clients.size };
+      case "stall": {
+        const ms = Number(arg ?? 5000);
+        for (const ws of clients) ws.data.stalledUntil = Date.now() + ms;
+        return { stalledMs: ms };
+      }
+      case "malformed":
+        for (const ws of authed) {
+          const sub = firstSub(ws);
+          send(ws, "{this is not json");
+          send(ws, `{"id":${sub},"type":"no_such_type"}`);
+          send(ws, `[{"id":${sub},"type":"event"}]`);
+          send(
+            ws,
+            `{"id":${sub},"type":"event","event":{"event_type":"state_changed","data":{"entity_id":"sensor.x","new_state":{"state":1}}}}`,
+          );
+        }
+        return { frames: 4 * authed.length };
+      case "huge": {
+        const bytes = Number(arg ?? 17 * 1024 * 1024);
+        for (const ws of authed) {
+          const sub = firstSub(ws);
+          const head = `{"id":${sub},"type":"event","event":{"event_type":"state_changed","data":{"pad":"`;
+          send(ws, `${head}${"x".repeat(Math.max(0, bytes - head.length - 4))}"}}}`);
+        }
+        return { frames: authed.length, bytes };
+      }
+      case "reject-token":
+        rejectToken = true;
+        for (const ws of clients) ws.close(1000, "token revoked");
+        return { rejecting: true };
+      case "accept-token":
+        rejectToken = false;
+        return { rejecting: false };
+      case "reuse-ids":
+        for (const ws of authed) result(ws, ws.data.firstId || 1, "null");
+        return { frames: authed.length };
+      case "rename": {
+        const [from, to] = typeof arg === "string" ? arg.split("->") : [];
+        return rename(from || undefined, to || undefined);
+      }
+      default:
+        throw new Error(
+          `unknown fault "${kind}"; expected one of drop, stall, malformed, huge, reject-token, accept-token, reuse-ids, rename`,
+        );
+    }
+  };
+
+  const snapshot = (): SimStats => {
+    let pending = 0;
+    let authedCount = 0;
+    for (const ws of clients) {
+      pending += ws.getBufferedAmount();
+      if (ws.data.authed) authedCount++;
+    }
+    return {
+      sent: stats.sent,
+      rate,
+      entities: home.entities.length,
+      clients: authedCount,
+      connections: stats.connections,
+      authFailures: stats.authFailures,
+      framesSent: stats.framesSent,
+      bytesSent: stats.bytesSent,
+      pendingBytes: pending,
+      pendingBytesMax: stats.pendingBytesMax,
+      slowClientsDropped: stats.slowClientsDropped,
+      historySize: history.size,
+      historyOverwritten: history.overwritten,
+    };
+  };
+
+  const setRate = (n: number) => {
+    if (!Number.isFinite(n) || n < 0) throw new Error(`sim rate must be a number >= 0, got ${n}`);
+    rate = n;
+  };
+
+  const server: Server<Client> = Bun.serve<Client>({
+    port: opts.port ?? 0,
+    hostname: opts.hostname ?? "127.0.0.1",
+    fetch(req, srv) {
+      const url = new URL(req.url);
+      if (url.pathname === "/api/websocket") {
+        const data: Client = {
+          authed: false,
+          coalesce: false,
+          lastId: 0,
+          subs: new Map(),
+          stalledUntil: 0,
+          firstId: 0,
+        };
+        return srv.upgrade(req, { data })
+          ? undefined
+          : new Response("expected a WebSocket upgrade", { status: 400 });
+      }
+      try {
+        if (url.pathname === "/sim/stats" && req.method === "GET") return Response.json(snapshot());
+        if (url.pathname === "/sim/rate" && req.method === "POST") {
+          setRate(Number(url.searchParams.get("value")));
+          return Response.json({ rate });
+        }
+        if (url.pathname === "/sim/fault" && req.method === "POST") {
+          const arg = url.searchParams.get("arg") ?? undefined;
+          return Response.json(fault(url.searchParams.get("kind") as FaultKind, arg) ?? null);
+        }
+      } catch (e) {
+        return Response.json({ error: (e as Error).message }, { status: 400 });
+      }
+      return new Response("not found: try /api/websocket, GET /sim/stats, POST /sim/rate, POST /sim/fault", {
+        status: 404,
+      });
+    },
+    websocket: {
+      maxPayloadLength: 64 * 1024 * 1024,
+      backpressureLimit: PENDING_BYTES_MAX * 2,
+      closeOnBackpressureLimit: false,
+      open(ws) {
+        stats.connections++;
+        clients.add(ws);
+        send(ws, `{"type":"auth_required","ha_version":"${SIM_HA_VERSION}"}`);
+      },
+      message: onMessage,
+      close(ws) {
+        clients.delete(ws);
+      },
+    },
+  });
+  const port = server.port as number;
+
+  return {
+    url: `ws://127.0.0.1:${port}/api/websocket`,
+    token,
+    port,
+    stats: snapshot,
+    setRate,
+    fault,
+    emittedKeys: () => history.keys(),
+    emit: (n) => emit(n),
+    async stop() {
+      clearInterval(ticker);
+      for (const ws of clients) ws.terminate();
+      await server.stop(true);
+    },
+  };
+}
