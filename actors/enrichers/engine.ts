@@ -64,6 +64,7 @@ export class Enricher {
   private location: Location | undefined;
   private readonly locationFixed: boolean;
   private inflight: Promise<void> | null = null;
+  private rerun: { force: boolean } | null = null;
   private timer: unknown;
   private running = false;
   private readonly m: EnricherMetrics | undefined;
@@ -125,7 +126,17 @@ export class Enricher {
    * stores new readings and reschedules. Concurrent calls share one request.
    */
   poll(force = false): Promise<void> {
-    if (!this.inflight) this.inflight = this.pollOnce(force).finally(() => (this.inflight = null));
+    if (this.inflight) {
+      // A poll asked for while one runs (new location, refresh) runs right after it, never in parallel.
+      this.rerun = { force: force || (this.rerun?.force ?? false) };
+      return this.inflight;
+    }
+    this.inflight = this.pollOnce(force).finally(() => {
+      this.inflight = null;
+      const again = this.rerun;
+      this.rerun = null;
+      if (again && this.running) void this.poll(again.force);
+    });
     return this.inflight;
   }
 

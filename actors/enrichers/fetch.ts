@@ -60,6 +60,13 @@ export async function fetchJson(url: string, opts: FetchJsonOptions): Promise<Fe
       );
     }
     if (body === null) return failed("too-large", `response body is larger than ${opts.maxBytes} bytes`);
+    const declared = Number(response.headers.get("content-length") ?? Number.NaN);
+    const received = Buffer.byteLength(body);
+    if (Number.isFinite(declared) && received < declared)
+      return failed(
+        "truncated",
+        `HTTP ${response.status}: the connection closed before the body was complete (${received} of ${declared} bytes)`,
+      );
     return classify(response, body);
   } catch (error) {
     if (timedOut) return failed("timeout", `no complete response within ${opts.timeoutMs} ms`);
