@@ -1,0 +1,144 @@
+/**
+ * Co-occurrences: "after binary_sensor.front_door opens, light.hallway is turned on within 30 s". The
+ * detector keeps the triggers of the last window (bounded) and, for each manual action, credits every
+ * distinct trigger seen shortly before it. A pair is proposed when the action follows the trigger on most
+ * occasions (support) and far more often than the action's own rate would explain by chance (lift).
+ */
+import { actionStep, automationYaml, stableId } from "./automation.ts";
+import { nameFromId, verbFor } from "./entities.ts";
+import { evidence, median, pushBounded, round } from "./evidence.ts";
+import type { LocalClock } from "./local-time.ts";
+import { pastTense } from "./time-of-day.ts";
+import type { MinerOptions, Suggestion } from "./types.ts";
+
+const MIN_LIFT = 5;
+/** Bound on triggers remembered within one window (a storm of motion sensors cannot grow memory). */
+const MAX_RECENT = 1024;
+
+interface Pair {
+  count: number;
+  days: Set<number>;
+  delays: number[];
+}
+
+export class CoOccurrenceDetector {
+  private readonly recentKey: string[] = [];
+  private readonly recentTs: number[] = [];
+  private head = 0;
+  private readonly triggers = new Map<string, number>();
+  private readonly actions = new Map<string, number>();
+  private readonly pairs = new Map<string, Pair>();
+
+  constructor(
+    private readonly opts: MinerOptions,
+    private readonly clock: LocalClock,
+  ) {}
+
+  trigger(entityId: string, state: string, ts: number): void {
+    const key = `${entityId}\u0000${state}`;
+    this.triggers.set(key, (this.triggers.get(key) ?? 0) + 1);
+    this.evict(ts);
+    if (this.recentKey.length - this.head >= MAX_RECENT) this.head++;
+    this.recentKey.push(key);
+    this.recentTs.push(ts);
+  }
+
+  action(entityId: string, state: string, ts: number): void {
+    const actionKey = `${entityId}\u0000${state}`;
+    this.actions.set(actionKey, (this.actions.get(actionKey) ?? 0) + 1);
+    this.evict(ts);
+    const credited = new Set<string>();
+    // Newest first, so the recorded delay is from the latest occurrence of each trigger.
+    for (let i = this.recentKey.length - 1; i >= this.head; i--) {
+      const key = this.recentKey[i];
+      if (credited.has(key) || key.startsWith(`${entityId}\u0000`)) continue;
+      credited.add(key);
+      const pairKey = `${key}\u0001${actionKey}`;
+      let pair = this.pairs.get(pairKey);
+      if (!pair) {
+        pair = { count: 0, days: new Set(), delays: [] };
+        this.pairs.set(pairKey, pair);
+      }
+      pair.count++;
+      pair.days.add(this.clock.local(ts).day);
+      pushBounded(pair.delays, ts - this.recentTs[i], this.opts.maxSamplesPerKey);
+    }
+  }
+
+  private evict(now: number): void {
+    while (this.head < this.recentKey.length && now - this.recentTs[this.head] > this.opts.coWindowMs)
+      this.head++;
+    // Compact now and then so the arrays stay bounded.
+    if (this.head > 4096) {
+      this.recentKey.splice(0, this.head);
+      this.recentTs.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
+  finish(): Suggestion[] {
+    const span = Math.max(1, this.opts.to - this.opts.from);
+    const out: Suggestion[] = [];
+    for (const [pairKey, pair] of this.pairs) {
+      if (pair.count < this.opts.minOccurrences || pair.days.size < Math.min(3, this.opts.minOccurrences))
+        continue;
+      const [triggerKey, actionKey] = pairKey.split("\u0001");
+      const triggerCount = this.triggers.get(triggerKey) ?? 0;
+      const actionCount = this.actions.get(actionKey) ?? 0;
+      const support = pair.count / Math.max(1, triggerCount);
+      // Chance that at least one action falls in a random window of this length.
+      const chance = 1 - Math.exp(-(actionCount / span) * this.opts.coWindowMs);
+      const lift = support / Math.max(chance, 1e-9);
+      if (support < this.opts.minConfidence || lift < MIN_LIFT) continue;
+      out.push(this.suggest(triggerKey, actionKey, pair, { triggerCount, actionCount, support, lift }));
+    }
+    return out;
+  }
+
+  private suggest(
+    triggerKey: string,
+    actionKey: string,
+    pair: Pair,
+    s: { triggerCount: number; actionCount: number; support: number; lift: number },
+  ): Suggestion {
+    const [trigger, triggerState] = triggerKey.split("\u0000");
+    const [entityId, state] = actionKey.split("\u0000");
+    const name = this.opts.nameOf?.(entityId) ?? nameFromId(entityId);
+    const triggerName = this.opts.nameOf?.(trigger) ?? nameFromId(trigger);
+    const verb = verbFor(entityId, state);
+    const delaySec = Math.round(median(pair.delays) / 1000);
+    const happens = trigger.startsWith("person.")
+      ? "arrives home"
+      : triggerState === "on"
+        ? "turns on"
+        : `becomes ${triggerState}`;
+    const id = stableId("co_occurrence", trigger, triggerState, entityId, state);
+    const automation = {
+      alias: `${verb.charAt(0).toUpperCase()}${verb.slice(1)} ${name} when ${triggerName} ${happens}`,
+      description: `Suggested by HomeIQ: ${name} was ${pastTense(verb)} within ${Math.round(this.opts.coWindowMs / 1000)} s after ${triggerName} on ${pair.count} of ${s.triggerCount} occasions.`,
+      triggers: [{ trigger: "state", entity_id: trigger, to: triggerState }],
+      conditions: [],
+      actions: [actionStep(entityId, state)],
+      mode: "single" as const,
+    };
+    return {
+      id,
+      family: id,
+      param: 0,
+      kind: "co_occurrence",
+      title: automation.alias,
+      explanation: `When ${triggerName} ${happens}, ${name} is ${pastTense(verb)} a median ${delaySec} s later: ${pair.count} of ${s.triggerCount} times (${Math.round(s.support * 100)}%), on ${pair.days.size} different days. An automation would do it at once.`,
+      entities: [trigger, entityId],
+      evidence: evidence(pair.count, pair.days, s.support, {
+        trigger,
+        triggerState,
+        medianDelaySec: delaySec,
+        triggers: s.triggerCount,
+        actions: s.actionCount,
+        lift: round(s.lift, 1),
+      }),
+      automation,
+      yaml: automationYaml(id, automation),
+    };
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * The miner: one pass over events in time order, dispatching each to the detectors that care. Feed it
+ * chunks (`feed`), then `finish()` for the suggestions, best first. Deterministic: the same events and
+ * options always give the same suggestions, ids and YAML; no clock, no randomness, no network.
+ *
+ * @example
+ * const miner = createMiner({ ...DEFAULT_MINER_OPTIONS, from, to, timeZone: "Europe/Berlin" });
+ * for await (const chunk of source) miner.feed(chunk);
+ * const suggestions = miner.finish();
+ */
+import { CoOccurrenceDetector } from "./co-occurrence.ts";
+import { canBeLeftOn, domainOf, isAction, sensorKindFromId, triggerState } from "./entities.ts";
+import { LeftOnDetector } from "./left-on.ts";
+import { LocalClock } from "./local-time.ts";
+import { ThresholdDetector } from "./threshold.ts";
+import { TimeOfDayDetector } from "./time-of-day.ts";
+import type { MinerEvent, MinerOptions, SensorKind, Suggestion } from "./types.ts";
+import { validateAutomation } from "./validate.ts";
+
+export interface Miner {
+  /** Events must arrive in ascending `ts` across all chunks (ties in any order). */
+  feed(events: readonly MinerEvent[]): void;
+  finish(): Suggestion[];
+  /** Events seen so far, and samples dropped at `maxSamplesPerKey`. */
+  readonly stats: { events: number; dropped: number; outOfOrder: number };
+}
+
+const KIND_ORDER = { co_occurrence: 0, time_of_day: 1, threshold: 2, left_on: 3 } as const;
+
+export function createMiner(opts: MinerOptions): Miner {
+  const clock = new LocalClock(opts.timeZone);
+  const timeOfDay = new TimeOfDayDetector(opts, clock);
+  const co = new CoOccurrenceDetector(opts, clock);
+  const leftOn = new LeftOnDetector(opts, clock);
+  const threshold = new ThresholdDetector(opts, clock);
+  const last = new Map<string, string>();
+  const kinds = new Map<string, SensorKind | null>();
+  const stats = { events: 0, dropped: 0, outOfOrder: 0 };
+  let lastTs = Number.NEGATIVE_INFINITY;
+
+  const kindOf = (entityId: string): SensorKind | null => {
+    let k = kinds.get(entityId);
+    if (k === undefined) {
+      k = opts.sensorKindOf?.(entityId) ?? sensorKindFromId(entityId) ?? null;
+      kinds.set(entityId, k);
+    }
+    return k;
+  };
+
+  return {
+    stats,
+    feed(events) {
+      for (const e of events) {
+        stats.events++;
+        if (e.ts < lastTs) stats.outOfOrder++;
+        else lastTs = e.ts;
+        const previous = last.get(e.entityId);
+        const domain = domainOf(e.entityId);
+        if (domain === "sensor") {
+          if (e.value !== null) {
+            const kind = kindOf(e.entityId);
+            if (kind) threshold.reading(e.entityId, kind, e.value, e.ts);
+          }
+          continue; // sensor states are readings, never actions; no need to remember them
+        }
+        if (previous !== e.state) last.set(e.entityId, e.state);
+        if (domain === "person") leftOn.person(e.entityId, e.state, e.ts);
+        if (canBeLeftOn(e.entityId) && previous !== e.state) leftOn.device(e.entityId, e.state, e.ts);
+        if (triggerState(e.entityId, previous, e.state)) co.trigger(e.entityId, e.state, e.ts);
+        if (!e.automated && isAction(e.entityId, previous, e.state)) {
+          timeOfDay.action(e.entityId, e.state, e.ts);
+          co.action(e.entityId, e.state, e.ts);
+          threshold.action(e.entityId, e.state, e.ts);
+        }
+      }
+    },
+    finish() {
+      stats.dropped = timeOfDay.dropped;
+      const all = [...co.finish(), ...timeOfDay.finish(), ...threshold.finish(), ...leftOn.finish()];
+      for (const s of all) {
+        const problems = validateAutomation(s.automation);
+        if (problems.length)
+          throw new Error(`miner produced an invalid automation for ${s.id}: ${problems.join("; ")}`);
+      }
+      return all.sort(
+        (a, b) =>
+          b.evidence.confidence - a.evidence.confidence ||
+          KIND_ORDER[a.kind] - KIND_ORDER[b.kind] ||
+          (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+      );
+    },
+  };
+}
+
+/** Mines an array of events in one go (tests and small histories). */
+export function mine(events: readonly MinerEvent[], opts: MinerOptions): Suggestion[] {
+  const miner = createMiner(opts);
+  miner.feed(events);
+  return miner.finish();
+}
