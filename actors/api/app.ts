@@ -1,0 +1,58 @@
+/**
+ * The HomeIQ HTTP API: one Elysia route chain (so Eden infers every route's types), features as plugins.
+ * Tests build it with fakes or real readers and call `app.handle(new Request(...))` in-process;
+ * `server.ts` serves it with Bun.
+ *
+ * @example
+ * const app = createApp({ config, supervisor, metrics, store, metadata, live, log, token });
+ * const res = await app.handle(new Request("http://localhost/health"));
+ */
+import { openapi } from "@elysiajs/openapi";
+import { Elysia } from "elysia";
+import { Registry } from "../../runtime/metrics.ts";
+import { HUB } from "../../runtime/supervisor.ts";
+import type { ApiDeps } from "./deps.ts";
+import { devices } from "./devices/index.ts";
+import { errors } from "./errors.ts";
+import { events } from "./events/index.ts";
+import { health } from "./health/index.ts";
+import { metricsRoutes } from "./metrics/index.ts";
+import { security } from "./security/index.ts";
+import { staticFiles } from "./static/index.ts";
+import { stream } from "./stream/index.ts";
+
+export const API_VERSION = "1.0.0";
+
+export function createApp(deps: ApiDeps) {
+  const now = deps.now ?? Date.now;
+  const registry = deps.registry ?? new Registry({ actor: HUB });
+  const token = deps.token ?? deps.config.apiToken;
+  if (!token)
+    throw new Error("createApp: no API token; pass deps.token (see token.ts) or set config.apiToken");
+  return new Elysia()
+    .use(
+      openapi({
+        path: "/openapi",
+        documentation: {
+          info: {
+            title: "HomeIQ API",
+            version: API_VERSION,
+            description:
+              "Read HomeIQ: devices, entities, stored events and history, live state changes (SSE), metrics and health. Every route but /health, /openapi and the dashboard needs `Authorization: Bearer <token>`. Errors are `{ error, field, expected, requestId }`.",
+          },
+          components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
+          security: [{ bearer: [] }],
+        },
+      }),
+    )
+    .use(errors)
+    .use(security({ config: deps.config, token, log: deps.log, registry, now }))
+    .use(health(deps, now))
+    .use(metricsRoutes(deps, registry, now))
+    .use(devices(deps))
+    .use(events(deps, now))
+    .use(stream(deps))
+    .use(staticFiles(deps.staticDir));
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,103 @@
+/**
+ * What the API needs from the rest of HomeIQ, as interfaces. The real objects come from `runtime/main.ts`
+ * (the supervisor, its MetricsHub, the store and metadata readers opened on their own read connections);
+ * tests pass in-memory fakes or real readers over seeded temp dirs and call `app.handle()` in-process.
+ */
+import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import type { Logger } from "../../runtime/log.ts";
+import type { MetricsHub, Registry } from "../../runtime/metrics.ts";
+import type { ActorStatus } from "../../runtime/supervisor.ts";
+import type { LiveFeed } from "./live.ts";
+
+/** The part of the Supervisor the API reads (it never starts or stops actors). */
+export interface SupervisorView {
+  status(): ActorStatus[];
+  /** The latest notice an actor sent under a name, e.g. `notice("connection", "ha-status")`. */
+  notice(actor: string, name: string): unknown;
+  call(actor: string, body: unknown, timeoutMs?: number): Promise<unknown>;
+}
+
+/** One stored state change as the store reader returns it (times in ms). */
+export interface StoredEvent {
+  entity_id: string;
+  state: string;
+  value: number | null;
+  attributes: Record<string, unknown>;
+  ts: number;
+  last_changed: number;
+  context_id: string | null;
+  context_parent_id: string | null;
+  context_user_id: string | null;
+}
+
+export interface EventsQuery {
+  from?: number;
+  to?: number;
+  entityIds?: string[];
+  domain?: string;
+  cursor?: string;
+  limit: number;
+}
+
+export type Resolution = "auto" | "raw" | "hourly" | "daily";
+
+/** The store's read API (`openStoreReader(dataDir)` in actors/store/), on its own read connection. */
+export interface StoreReader {
+  events(query: EventsQuery): { items: StoredEvent[]; nextCursor: string | null };
+  history(
+    entityId: string,
+    range: { from: number; to: number; resolution: Resolution },
+  ): { tier: string; points: unknown[] };
+  totals(): { events: number; bytes: number; oldestMs: number | null; newestMs: number | null };
+  entityIds(): string[];
+  close(): void;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+  total: number;
+}
+
+export interface DeviceQuery {
+  area?: string;
+  q?: string;
+  cursor?: string;
+  limit: number;
+}
+
+export interface EntityQuery {
+  domain?: string;
+  area?: string;
+  device?: string;
+  q?: string;
+  cursor?: string;
+  limit: number;
+}
+
+/** The metadata actor's read API (`openMetadataReader(dataDir)` in actors/metadata/). */
+export interface MetadataReader {
+  devices(query: DeviceQuery): Page<Record<string, unknown>>;
+  entities(query: EntityQuery): Page<Record<string, unknown>>;
+  entity(entityId: string): Record<string, unknown> | null;
+  areas(): Page<Record<string, unknown>> | Record<string, unknown>[];
+  close(): void;
+}
+
+export interface ApiDeps {
+  config: HomeIQConfig;
+  supervisor: SupervisorView;
+  metrics: MetricsHub;
+  store: StoreReader;
+  metadata: MetadataReader;
+  live: LiveFeed;
+  log: Logger;
+  /** The API token (see token.ts); defaults to `config.apiToken`. */
+  token?: string;
+  /** The main thread's own registry (the supervisor's `hubMetrics`); the API adds its metrics here. */
+  registry?: Registry;
+  /** Built dashboard (web/dist); `/` and unknown non-API paths serve its index.html when present. */
+  staticDir?: string;
+  /** Injected clock for rate limits and rates. */
+  now?: () => number;
+}

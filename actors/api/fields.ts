@@ -1,0 +1,103 @@
+/**
+ * Schemas for query and path fields that carry their own precise error: which field and what it accepts.
+ * Elysia loses the field name when a coerced number is out of range, so each field names itself here
+ * (see errors.ts, which turns the attached `error` into `{ field, expected }`).
+ */
+import { t } from "elysia";
+
+/** Home Assistant entity ids: `<domain>.<object_id>`, lower case, digits and underscores. */
+export const ENTITY_ID_PATTERN = "^[a-z0-9_]+\\.[a-z0-9_]+$";
+const ENTITY_LIST_PATTERN = "^[a-z0-9_]+\\.[a-z0-9_]+(,[a-z0-9_]+\\.[a-z0-9_]+)*$";
+const DOMAIN_LIST_PATTERN = "^[a-z0-9_]+(,[a-z0-9_]+)*$";
+/** Largest epoch-ms a JavaScript Date can hold. */
+const MAX_TIME_MS = 8.64e15;
+/** Bound on free-text and list parameters. */
+export const TEXT_MAX = 200;
+export const LIST_TEXT_MAX = 10_000;
+
+/** Elysia calls this on a failed check; errors.ts reads the returned `{ field, expected }`. */
+const err = (field: string, expected: string) => () => ({ field, expected });
+
+export const fields = {
+  /** A whole number in [min, max]. */
+  int(field: string, min: number, max: number, description: string, def?: number) {
+    const expected = `a whole number between ${min} and ${max}`;
+    return t.Integer({
+      minimum: min,
+      maximum: max,
+      description: `${description} (${min}-${max})`,
+      ...(def !== undefined ? { default: def } : {}),
+      error: err(field, expected),
+    });
+  },
+  /** A time as milliseconds since the Unix epoch. */
+  time(field: string, description: string) {
+    return t.Integer({
+      minimum: 0,
+      maximum: MAX_TIME_MS,
+      description: `${description}, milliseconds since the Unix epoch`,
+      error: err(field, "milliseconds since the Unix epoch: a whole number between 0 and 8640000000000000"),
+    });
+  },
+  /** One of a fixed set of words. */
+  oneOf<const V extends string>(field: string, values: readonly V[], description: string) {
+    return t.UnionEnum(values as unknown as [V, ...V[]], {
+      description,
+      error: err(field, `one of ${values.join(", ")}`),
+    });
+  },
+  /** Free text up to TEXT_MAX characters. */
+  text(field: string, description: string) {
+    return t.String({
+      maxLength: TEXT_MAX,
+      description,
+      error: err(field, `text of at most ${TEXT_MAX} characters`),
+    });
+  },
+  entityId(field: string, description = "entity id, e.g. sensor.kitchen_temperature") {
+    return t.String({
+      pattern: ENTITY_ID_PATTERN,
+      maxLength: 255,
+      description,
+      error: err(field, "an entity id like sensor.kitchen_temperature (lower case, digits, underscores)"),
+    });
+  },
+  /** Comma-separated entity ids. */
+  entityList(field: string, description: string) {
+    return t.String({
+      pattern: ENTITY_LIST_PATTERN,
+      maxLength: LIST_TEXT_MAX,
+      description,
+      error: err(field, "comma-separated entity ids like sensor.a,light.b (lower case, digits, underscores)"),
+    });
+  },
+  /** One domain, e.g. light. */
+  domain(field: string, description: string) {
+    return t.String({
+      pattern: "^[a-z0-9_]+$",
+      maxLength: 64,
+      description,
+      error: err(field, "a domain like light or sensor (lower case, digits, underscores)"),
+    });
+  },
+  /** Comma-separated domains. */
+  domainList(field: string, description: string) {
+    return t.String({
+      pattern: DOMAIN_LIST_PATTERN,
+      maxLength: TEXT_MAX,
+      description,
+      error: err(field, "comma-separated domains like sensor,light (lower case, digits, underscores)"),
+    });
+  },
+  /** An opaque pagination cursor from a previous page's `nextCursor`. */
+  cursor(field: string) {
+    return t.String({
+      minLength: 1,
+      maxLength: 512,
+      description: "nextCursor of the previous page",
+      error: err(field, "the nextCursor value of a previous page"),
+    });
+  },
+};
+
+export const splitList = (value: string | undefined): string[] => (value ? value.split(",") : []);

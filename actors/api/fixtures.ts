@@ -1,0 +1,210 @@
+/**
+ * Test fixtures for the API: a config, a fake supervisor, in-memory store and metadata readers that follow
+ * the reader contracts, and a log sink that keeps lines. Used by the API tests and the dashboard's tests.
+ */
+import { loadConfig } from "../../runtime/config/load.ts";
+import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import { createLogger } from "../../runtime/log.ts";
+import { MetricsHub, Registry } from "../../runtime/metrics.ts";
+import type { ActorStatus } from "../../runtime/supervisor.ts";
+import type { StateChange } from "../batcher/messages.ts";
+import { createApp } from "./app.ts";
+import type {
+  ApiDeps,
+  EventsQuery,
+  MetadataReader,
+  Page,
+  StoredEvent,
+  StoreReader,
+  SupervisorView,
+} from "./deps.ts";
+import { LiveFeed, toStoredEvent } from "./live.ts";
+
+export const TEST_TOKEN = "test-token-0123456789abcdef";
+
+export function testConfig(env: Record<string, string> = {}): HomeIQConfig {
+  return loadConfig({ env: { HOMEIQ_API_TOKEN: TEST_TOKEN, HOMEIQ_LOG_LEVEL: "debug", ...env } });
+}
+
+export class FakeSupervisor implements SupervisorView {
+  statuses: ActorStatus[] = [
+    { name: "metadata", state: "running", restarts: 0, startedAt: 1 },
+    { name: "batcher", state: "running", restarts: 0, startedAt: 1 },
+    { name: "connection", state: "running", restarts: 0, startedAt: 1 },
+  ];
+  notices = new Map<string, unknown>();
+  status(): ActorStatus[] {
+    return this.statuses.map((s) => ({ ...s }));
+  }
+  notice(actor: string, name: string): unknown {
+    return this.notices.get(`${actor}/${name}`);
+  }
+  async call(actor: string): Promise<unknown> {
+    throw new Error(`actor "${actor}" is not running (fake)`);
+  }
+}
+
+/** A state change as the connection actor builds it (times in µs). */
+export function change(entityId: string, state: string, ms: number, attributes: object = {}): StateChange {
+  return {
+    entity_id: entityId,
+    state,
+    attributes: JSON.stringify(attributes),
+    last_changed: ms * 1000,
+    last_updated: ms * 1000,
+    context_id: null,
+    context_parent_id: null,
+    context_user_id: null,
+  };
+}
+
+/** Store reader over an array, newest first, cursor = index of the next row. */
+export class MemoryStore implements StoreReader {
+  events_: StoredEvent[] = [];
+  add(changes: StateChange[]): void {
+    this.events_.push(...changes.map(toStoredEvent));
+    this.events_.sort((a, b) => b.ts - a.ts);
+  }
+  events(q: EventsQuery) {
+    if (q.cursor !== undefined && !/^\d+$/.test(q.cursor))
+      throw new Error(`events: cursor "${q.cursor}" is not one this store returned`);
+    const start = q.cursor ? Number(q.cursor) : 0;
+    const rows = this.events_.filter(
+      (e) =>
+        (q.from === undefined || e.ts >= q.from) &&
+        (q.to === undefined || e.ts < q.to) &&
+        (!q.entityIds?.length || q.entityIds.includes(e.entity_id)) &&
+        (!q.domain || e.entity_id.startsWith(`${q.domain}.`)),
+    );
+    const items = rows.slice(start, start + q.limit);
+    return { items, nextCursor: start + q.limit < rows.length ? String(start + q.limit) : null };
+  }
+  history(entityId: string, r: { from: number; to: number; resolution: string }) {
+    const points = this.events_
+      .filter((e) => e.entity_id === entityId && e.ts >= r.from && e.ts < r.to)
+      .reverse()
+      .map((e) => ({ t: e.ts, value: e.value, min: e.value, max: e.value, count: 1, state: e.state }));
+    return { tier: r.resolution === "auto" ? "raw" : r.resolution, points };
+  }
+  totals() {
+    const ts = this.events_.map((e) => e.ts);
+    return {
+      events: ts.length,
+      bytes: ts.length * 100,
+      oldestMs: ts.length ? Math.min(...ts) : null,
+      newestMs: ts.length ? Math.max(...ts) : null,
+    };
+  }
+  entityIds(): string[] {
+    return [...new Set(this.events_.map((e) => e.entity_id))].sort();
+  }
+  close(): void {}
+}
+
+function page<T>(rows: T[], cursor: string | undefined, limit: number): Page<T> {
+  if (cursor !== undefined && !/^\d+$/.test(cursor)) throw new Error(`cursor "${cursor}" is not valid`);
+  const start = cursor ? Number(cursor) : 0;
+  return {
+    items: rows.slice(start, start + limit),
+    nextCursor: start + limit < rows.length ? String(start + limit) : null,
+    total: rows.length,
+  };
+}
+
+/** Metadata reader over arrays: `n` devices with 4 entities each, in areas a0..a4. */
+export class MemoryMetadata implements MetadataReader {
+  devices_: Record<string, unknown>[] = [];
+  entities_: Record<string, unknown>[] = [];
+  constructor(devicesCount = 0) {
+    const domains = ["light", "sensor", "switch", "binary_sensor"];
+    for (let i = 0; i < devicesCount; i++) {
+      const area = `a${i % 5}`;
+      this.devices_.push({ id: `d${i}`, name: `Device ${i}`, area_id: area });
+      for (const domain of domains)
+        this.entities_.push({
+          entity_id: `${domain}.dev_${i}`,
+          device_id: `d${i}`,
+          area_id: area,
+          name: `E ${i}`,
+        });
+    }
+  }
+  devices(q: { area?: string; q?: string; cursor?: string; limit: number }) {
+    const rows = this.devices_.filter(
+      (d) =>
+        (!q.area || d.area_id === q.area) &&
+        (!q.q || String(d.name).toLowerCase().includes(q.q.toLowerCase())),
+    );
+    return page(rows, q.cursor, q.limit);
+  }
+  entities(q: {
+    domain?: string;
+    area?: string;
+    device?: string;
+    q?: string;
+    cursor?: string;
+    limit: number;
+  }) {
+    const rows = this.entities_.filter(
+      (e) =>
+        (!q.domain || String(e.entity_id).startsWith(`${q.domain}.`)) &&
+        (!q.area || e.area_id === q.area) &&
+        (!q.device || e.device_id === q.device) &&
+        (!q.q || String(e.entity_id).includes(q.q)),
+    );
+    return page(rows, q.cursor, q.limit);
+  }
+  entity(id: string) {
+    return this.entities_.find((e) => e.entity_id === id) ?? null;
+  }
+  areas() {
+    return [0, 1, 2, 3, 4].map((i) => ({ area_id: `a${i}`, name: `Area ${i}` }));
+  }
+  close(): void {}
+}
+
+export interface TestApi {
+  app: ReturnType<typeof createApp>;
+  deps: ApiDeps & {
+    supervisor: FakeSupervisor;
+    store: MemoryStore;
+    metadata: MemoryMetadata;
+    registry: Registry;
+  };
+  lines: string[];
+  /** Sends a request in-process; `auth: false` leaves the token out. */
+  get(path: string, init?: RequestInit & { auth?: boolean }): Promise<Response>;
+}
+
+export function testApi(
+  opts: { env?: Record<string, string>; now?: () => number; staticDir?: string } = {},
+): TestApi {
+  const config = testConfig(opts.env);
+  const lines: string[] = [];
+  const registry = new Registry({ actor: "hub" });
+  const deps = {
+    config,
+    supervisor: new FakeSupervisor(),
+    metrics: new MetricsHub(),
+    store: new MemoryStore(),
+    metadata: new MemoryMetadata(10),
+    live: new LiveFeed({ queueMax: config.api.sseQueueMax, registry }),
+    log: createLogger({ actor: "api", level: "debug", sink: (l) => lines.push(l) }),
+    token: TEST_TOKEN,
+    registry,
+    now: opts.now,
+    staticDir: opts.staticDir,
+  };
+  const app = createApp(deps);
+  return {
+    app,
+    deps,
+    lines,
+    get: (path, init = {}) => {
+      const headers = new Headers(init.headers);
+      if (init.auth !== false && !headers.has("authorization"))
+        headers.set("authorization", `Bearer ${TEST_TOKEN}`);
+      return app.handle(new Request(`http://localhost${path}`, { ...init, headers }));
+    },
+  };
+}

@@ -1,0 +1,41 @@
+/** Schemas of the health endpoints (documented in the OpenAPI document). */
+import { t } from "elysia";
+
+export const Liveness = t.Object({
+  status: t.Literal("ok"),
+  uptimeSeconds: t.Number({ description: "seconds since the API started" }),
+});
+export type Liveness = typeof Liveness.static;
+
+export const ActorHealth = t.Object({
+  name: t.String(),
+  state: t.String({ description: "starting, running, restarting, failed, stopping or stopped" }),
+  restarts: t.Integer(),
+  lastError: t.Optional(t.String()),
+  lastErrorAt: t.Optional(t.Number()),
+  startedAt: t.Optional(t.Number()),
+  mailboxDepth: t.Number({ description: "messages waiting in the actor's mailbox" }),
+});
+export type ActorHealth = typeof ActorHealth.static;
+
+export const DeepHealth = t.Object({
+  status: t.UnionEnum(["ok", "degraded", "failed"], {
+    description:
+      "failed: an actor gave up restarting; degraded: an actor is restarting or HA is not connected",
+  }),
+  actors: t.Array(ActorHealth),
+  edges: t.Array(t.Object({ edge: t.String(), outstanding: t.Number() }), {
+    description: "messages sent and not yet acknowledged per mailbox edge",
+  }),
+  ha: t.Unknown({ description: "the connection actor's latest ha-status notice, or null before its first" }),
+  influx: t.Object({ lagEvents: t.Number(), lagSeconds: t.Number() }),
+  store: t.Object({
+    bytes: t.Number(),
+    events: t.Number(),
+    oldestMs: t.Union([t.Number(), t.Null()]),
+    newestMs: t.Union([t.Number(), t.Null()]),
+    error: t.Optional(t.String()),
+  }),
+  live: t.Object({ clients: t.Integer() }),
+});
+export type DeepHealth = typeof DeepHealth.static;

@@ -1,0 +1,61 @@
+/** Health answers without Elysia's Context: cheap liveness, and the deep view of every actor. */
+import { errorMessage } from "../../../runtime/log.ts";
+import type { MetricsHub } from "../../../runtime/metrics.ts";
+import type { StoreReader, SupervisorView } from "../deps.ts";
+import type { LiveFeed } from "../live.ts";
+import type { ActorHealth, DeepHealth, Liveness } from "./model.ts";
+
+export function liveness(startedAt: number, now: number): Liveness {
+  return { status: "ok", uptimeSeconds: Math.round((now - startedAt) / 1000) };
+}
+
+/** Whether HA is connected, from the connection actor's ha-status notice (absent: not known yet). */
+export function haState(notice: unknown): string | undefined {
+  return notice && typeof notice === "object" ? String((notice as { state?: unknown }).state) : undefined;
+}
+
+export function deepHealth(deps: {
+  supervisor: SupervisorView;
+  metrics: MetricsHub;
+  store: StoreReader;
+  live: LiveFeed;
+}): DeepHealth {
+  const { supervisor, metrics } = deps;
+  const actors: ActorHealth[] = supervisor.status().map((s) => ({
+    ...s,
+    mailboxDepth: metrics.gauge("mailbox_depth", { actor: s.name }),
+  }));
+  const edges = new Map<string, number>();
+  for (const g of metrics.merged().gauges) {
+    if (g.name === "mailbox_outstanding" && g.labels.edge)
+      edges.set(g.labels.edge, (edges.get(g.labels.edge) ?? 0) + g.value);
+  }
+  const ha = supervisor.notice("connection", "ha-status") ?? null;
+  let store: DeepHealth["store"];
+  try {
+    store = deps.store.totals();
+  } catch (error) {
+    store = {
+      bytes: metrics.gauge("store_bytes"),
+      events: metrics.gauge("store_events"),
+      oldestMs: null,
+      newestMs: null,
+      error: errorMessage(error),
+    };
+  }
+  const failed = actors.some((a) => a.state === "failed");
+  const haDown = ha !== null && haState(ha) !== "connected";
+  const degraded = haDown || actors.some((a) => a.state !== "running");
+  return {
+    status: failed ? "failed" : degraded ? "degraded" : "ok",
+    actors,
+    edges: [...edges].map(([edge, outstanding]) => ({ edge, outstanding })),
+    ha,
+    influx: {
+      lagEvents: metrics.gauge("influx_lag_events"),
+      lagSeconds: metrics.gauge("influx_lag_seconds"),
+    },
+    store,
+    live: { clients: deps.live.clients },
+  };
+}
