@@ -51,6 +51,21 @@ export function seeded(seed: number): () => number {
   };
 }
 
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/** A ULID as Home Assistant makes context ids: 10 digits of milliseconds, 16 random digits. */
+export function ulid(ms: number, rnd: () => number): string {
+  let time = "";
+  let t = Math.floor(ms);
+  for (let i = 0; i < 10; i++) {
+    time = CROCKFORD[t % 32] + time;
+    t = Math.floor(t / 32);
+  }
+  let random = "";
+  for (let i = 0; i < 16; i++) random += CROCKFORD[Math.floor(rnd() * 32)];
+  return time + random;
+}
+
 export interface SyntheticHome {
   events: InsightEvent[];
   from: number;
@@ -74,15 +89,14 @@ export function syntheticHome(opts: {
   const now = opts.now;
   const from = now - opts.days * 86400_000;
   const events: InsightEvent[] = [];
-  let ctxN = 0;
-  const ctx = () => `c${(++ctxN).toString(36)}`;
+  const ctx = (ts: number) => ulid(ts, rnd);
   const push = (entity_id: string, state: string, ts: number, extra: Partial<InsightEvent> = {}) =>
     events.push({
       entity_id,
       state,
       value: state !== "" && Number.isFinite(Number(state)) ? Number(state) : null,
       ts: Math.round(ts),
-      context_id: ctx(),
+      context_id: ctx(ts),
       context_parent_id: null,
       context_user_id: null,
       ...extra,
@@ -170,9 +184,9 @@ export function syntheticHome(opts: {
   // turns switch.hall_fan on. Contexts: m (motion), a1 (parent m), a2 (parent a1).
   const t0 = now - 5 * 3600_000;
   const [motion, auto1, light, auto2, fan] = PLANTED.chain;
-  const m = "ctx-motion";
-  const a1 = "ctx-auto-light";
-  const a2 = "ctx-auto-fan";
+  const m = ulid(t0, rnd);
+  const a1 = ulid(t0 + 80, rnd);
+  const a2 = ulid(t0 + 400, rnd);
   push(motion, "on", t0, { context_id: m });
   push(auto1, "on", t0 + 80, { context_id: a1, context_parent_id: m });
   push(light, "on", t0 + 150, { context_id: a1, context_parent_id: m });
@@ -181,7 +195,7 @@ export function syntheticHome(opts: {
   // Near-miss noise: a motion event a second later in its own context, a user turning the living light on.
   push(motion, "off", t0 + 1000);
   push(PLANTED.userAction.entity, "on", t0 + 2000, {
-    context_id: "ctx-user",
+    context_id: ulid(t0 + 2000, rnd),
     context_user_id: PLANTED.userAction.user,
   });
 

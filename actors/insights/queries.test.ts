@@ -1,0 +1,183 @@
+import { Database } from "bun:sqlite";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { StateChange } from "../batcher/messages.ts";
+import { openStoreWriter, type StoreWriter } from "../store/writer.ts";
+import { type InsightsReader, openInsightsReader } from "./queries.ts";
+import { PLANTED, syntheticHome } from "./synthetic-home.ts";
+import type { InsightEvent } from "./types.ts";
+
+const NOW = Date.now() - 60_000;
+const home = syntheticHome({ seed: 21, days: 2, now: NOW });
+home.names.set(PLANTED.staleSensor, "Loft thermometer");
+
+function toStateChange(e: InsightEvent): StateChange {
+  const us = Math.round(e.ts * 1000);
+  return {
+    entity_id: e.entity_id,
+    state: e.state,
+    attributes: JSON.stringify(e.attributes ?? {}),
+    last_changed: us,
+    last_updated: us,
+    context_id: e.context_id,
+    context_parent_id: e.context_parent_id,
+    context_user_id: e.context_user_id,
+  };
+}
+
+function write(writer: StoreWriter, events: InsightEvent[]): void {
+  for (let i = 0; i < events.length; i += 5000) {
+    const r = writer.writeEvents(events.slice(i, i + 5000).map(toStateChange));
+    expect(r.rejected).toEqual([]);
+  }
+}
+
+let dir: string;
+let reader: InsightsReader;
+const limits = { searchScanRows: 1_000_000, traceMaxDepth: 8, traceMaxEvents: 500 };
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "insights-q-"));
+  const writer = openStoreWriter(dir, { dictionaryCache: 10_000 });
+  write(writer, home.events);
+  writer.close();
+  reader = openInsightsReader(dir, limits, () => home.names);
+});
+afterAll(() => {
+  reader.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const within = (from: number, to: number) => home.events.filter((e) => e.ts >= from && e.ts < to);
+
+describe("InsightsReader.search", () => {
+  const all = { from: home.from, to: NOW + 1 };
+
+  test("finds every event matching all terms by id and state, newest first", () => {
+    const expected = home.events.filter((e) => e.entity_id === PLANTED.flapping && e.state === "on");
+    const page = reader.search({ q: "hall_window on", ...all, limit: 1000 });
+    expect(page.items.map((h) => [h.entity_id, h.state, h.ts])).toEqual(
+      expected.reverse().map((e) => [e.entity_id, e.state, e.ts]),
+    );
+    expect(page.items[0].name).toBe("Hall window");
+    expect(page.nextCursor).toBeNull();
+  });
+
+  test("matches friendly names and state text alone", () => {
+    const loft = reader.search({ q: "loft", ...all, limit: 5 });
+    expect(new Set(loft.items.map((h) => h.entity_id))).toEqual(new Set([PLANTED.staleSensor]));
+    const unavailable = reader.search({ q: "unavailable", ...all, limit: 50 });
+    expect(unavailable.items.map((h) => h.entity_id)).toEqual([PLANTED.unavailable, PLANTED.unavailable]);
+    expect(reader.search({ q: "no_such_thing", ...all, limit: 5 })).toMatchObject({
+      items: [],
+      nextCursor: null,
+    });
+  });
+
+  test("pages with cursors, and a small scan bound still reaches every match exactly once", () => {
+    const small = openInsightsReader(dir, { ...limits, searchScanRows: 2000 }, () => home.names);
+    const expected = home.events.filter((e) => e.entity_id === "switch.kettle").map((e) => e.ts);
+    const seen: number[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = small.search({ q: "kettle", ...all, limit: 7, cursor });
+      seen.push(...page.items.map((h) => h.ts));
+      cursor = page.nextCursor ?? undefined;
+      pages++;
+    } while (cursor && pages < 10_000);
+    small.close();
+    expect(seen).toEqual([...expected].reverse());
+    expect(pages).toBeGreaterThan(expected.length / 7);
+  });
+
+  test("restricts to a domain", () => {
+    const page = reader.search({ q: "hall", ...all, limit: 1000, domain: "automation" });
+    expect(new Set(page.items.map((h) => h.entity_id))).toEqual(
+      new Set(["automation.hall_light", "automation.hall_fan"]),
+    );
+  });
+});
+
+describe("InsightsReader.stats", () => {
+  test("raw path: counts each event in a 24 h window once", () => {
+    const from = NOW - 24 * 3600_000;
+    const s = reader.stats({ from, to: NOW + 1, bucketMs: 900_000, top: 3 });
+    expect(s.total).toBe(within(from, NOW + 1).length);
+    expect(s.busiest[0].entity_id).toBe(PLANTED.homePower);
+  });
+
+  test("rollup path: hourly rows plus journal rows the rollup has not reached add up exactly", () => {
+    // Stand in for the store's rollup (actors/store maintenance) on a copy: hourly counts + its cursor.
+    const copy = mkdtempSync(join(tmpdir(), "insights-r-"));
+    const writer = openStoreWriter(copy, { dictionaryCache: 10_000 });
+    const cut = home.events.length - 500;
+    write(writer, home.events.slice(0, cut));
+    const db = new Database(join(copy, "events.db"));
+    const base = (db.query("SELECT value FROM meta WHERE key = 'base_us'").get() as { value: number }).value;
+    db.run(
+      `INSERT INTO hourly (e, t, n, tn) SELECT e, (((id >> 16) + ${base}) / 3600000000) * 3600,
+       sum(s IS NULL), sum(s IS NOT NULL) FROM events GROUP BY 1, 2`,
+    );
+    db.run("INSERT INTO cursors (name, seq) SELECT 'rollup', max(seq) FROM journal");
+    db.close();
+    write(writer, home.events.slice(cut));
+    writer.close();
+    const r = openInsightsReader(copy, limits);
+    const s = r.stats({ from: home.from, to: NOW + 1, bucketMs: 3600_000, top: 5 });
+    r.close();
+    rmSync(copy, { recursive: true, force: true });
+    expect(s.total).toBe(home.events.length);
+    expect(s.series.reduce((a, p) => a + p.count, 0)).toBe(home.events.length);
+  });
+});
+
+describe("InsightsReader.trace", () => {
+  const [motion, auto1, , auto2, fan] = PLANTED.chain;
+  test("by entity and time: the planted chain, causes and origin", () => {
+    const fanEvent = home.events.find((e) => e.entity_id === fan)!;
+    const t = reader.trace({ entityId: fan, ts: fanEvent.ts + 5 })!;
+    expect(t.target).toMatchObject({ entity_id: fan, ts: fanEvent.ts });
+    expect(t.causes.map((s) => [s.kind, s.automation])).toEqual([
+      ["state_change", null],
+      ["automation", auto1],
+      ["automation", auto2],
+    ]);
+    expect(t.origin).toMatchObject({ kind: "state_change", entity_id: motion });
+  });
+
+  test("by id from a search hit: the motion's effects", () => {
+    const motionOn = home.events.find(
+      (e) => e.entity_id === motion && e.context_id === home.chainContexts[0],
+    )!;
+    const hit = reader
+      .search({ q: `${motion} on`, from: motionOn.ts, to: motionOn.ts + 1, limit: 1 })
+      .items.find((h) => h.ts === motionOn.ts)!;
+    const t = reader.trace({ id: hit.id })!;
+    expect(t.id).toBe(hit.id);
+    // Compared by their events: the context ids' text is the store codec's to round-trip.
+    expect(t.effects.map((s) => [s.events.map((e) => e.entity_id), s.depth])).toEqual([
+      [[auto1, PLANTED.chain[2]], 1],
+      [[auto2, fan], 2],
+    ]);
+  });
+
+  test("unknown entity or nothing before the time answers null", () => {
+    expect(reader.trace({ entityId: "light.nowhere", ts: NOW })).toBeNull();
+    expect(reader.trace({ entityId: fan, ts: home.from - 1000 })).toBeNull();
+  });
+});
+
+describe("InsightsReader.eachEntity", () => {
+  test("hands over every event once, one entity at a time, ascending, attributes decoded", () => {
+    let total = 0;
+    reader.eachEntity(home.from, NOW + 1, ({ entity_id, events }) => {
+      total += events.length;
+      for (let i = 1; i < events.length; i++) expect(events[i].ts).toBeGreaterThanOrEqual(events[i - 1].ts);
+      if (entity_id === PLANTED.homePower) expect(events[0].attributes?.unit_of_measurement).toBe("W");
+    });
+    expect(total).toBe(home.events.length);
+  });
+});

@@ -1,0 +1,478 @@
+/**
+ * The SQL side of insights: a connection of its own to `events.db` (WAL: it never waits behind the ingest
+ * writer, and `query_only` makes it refuse writes), with every read bounded. Layout notes: actors/store/schema.ts.
+ *
+ * - search: entity ids and friendly names are matched in memory against the entity dictionary (a few hundred
+ *   rows), state terms against the state dictionary; SQL then only filters event rows by small integer keys.
+ *   One page scans at most `searchScanRows` raw rows (newest first, as a rowid range) and returns a cursor
+ *   to go on from, so a rare term never makes one request slow.
+ * - stats: windows with buckets of an hour or more read the hourly rollup (+ the few journal rows the rollup
+ *   has not reached yet); finer buckets GROUP BY over the raw rowid range.
+ * - trace: a context's events lie close in time, so each step is found in a short rowid window around an
+ *   event already seen for it, without any context index.
+ */
+import { Database, type Statement } from "bun:sqlite";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { decodeContextId, encodeContextId } from "../store/codec.ts";
+import { configureConnection, ENTITY_BITS, EVENTS_DB, readBaseUs } from "../store/schema.ts";
+import { type CountRow, type EventStats, foldStats, matchEntity, parseQuery } from "./stats.ts";
+import { type ContextLookup, type Trace, traceEvent } from "./trace.ts";
+import { domainOf, type InsightEvent } from "./types.ts";
+
+/**
+ * How far apart in time two events of one context chain may lie (an automation's delays included): a
+ * context is looked for within this span either side of an event already seen for it.
+ */
+export const CONTEXT_WINDOW_MS = 15 * 60_000;
+const SHIFT = BigInt(ENTITY_BITS);
+const ROW = `id >> ${ENTITY_BITS} AS t, e, v, s, a, c, cp, cu, CAST(id AS TEXT) AS k`;
+
+export interface InsightsLimits {
+  searchScanRows: number;
+  traceMaxDepth: number;
+  traceMaxEvents: number;
+}
+
+export interface SearchQuery {
+  q: string;
+  from: number;
+  to: number;
+  limit: number;
+  cursor?: string;
+  domain?: string;
+}
+
+export interface SearchHit {
+  /** The event's id in the store; pass it to the trace endpoint. */
+  id: string;
+  entity_id: string;
+  name: string | null;
+  state: string;
+  value: number | null;
+  ts: number;
+}
+
+export interface SearchPage {
+  items: SearchHit[];
+  /** Pass as `cursor` to continue (older events); null when the window is exhausted. */
+  nextCursor: string | null;
+  /** This page looked at events from here (ms) up to the cursor or `to`. */
+  scannedFrom: number;
+  /** Entities that can match: by id or name, or by having a matching state. */
+  candidates: number;
+}
+
+/** Events of one entity over a span, for the health and energy analyses (worker). */
+export type EntityHistory = { entity_id: string; events: InsightEvent[] };
+
+export interface InsightsReader {
+  search(query: SearchQuery): SearchPage;
+  stats(query: { from: number; to: number; bucketMs: number; top: number }): EventStats;
+  /** The trace of one event, by store id, or by entity and time (the latest event at or before `ts`). */
+  trace(ref: { id: string } | { entityId: string; ts: number }): (Trace & { id: string }) | null;
+  /** Calls `fn` once per entity with its events in [from, to), ascending; one entity in memory at a time. */
+  eachEntity(
+    from: number,
+    to: number,
+    fn: (history: EntityHistory) => void,
+    only?: (entityId: string) => boolean,
+  ): void;
+  entityIds(): string[];
+  /** Oldest and newest raw event times (ms), or null when empty. */
+  span(): { oldestMs: number; newestMs: number } | null;
+  close(): void;
+}
+
+type Row = {
+  t: number;
+  e: number;
+  v: number | null;
+  s: number | null;
+  a: number;
+  c: unknown;
+  cp: unknown;
+  cu: number | null;
+  k: string;
+};
+
+/**
+ * Opens a read-only view of `events.db` under `dataDir`.
+ * @param names friendly names by entity id (from the metadata reader), asked for on each search/stats call
+ */
+export function openInsightsReader(
+  dataDir: string,
+  limits: InsightsLimits,
+  names: () => ReadonlyMap<string, string> = () => new Map(),
+): InsightsReader {
+  const path = join(dataDir, EVENTS_DB);
+  if (!existsSync(path))
+    throw new Error(`insights: ${path} does not exist yet; the store creates it when HomeIQ starts`);
+  const db = new Database(path, { readwrite: true });
+  configureConnection(db);
+  db.run("PRAGMA query_only = 1");
+  return new SqliteInsights(db, limits, names);
+}
+
+class SqliteInsights implements InsightsReader {
+  private readonly baseUs: number;
+  private readonly q: Record<string, Statement>;
+  private readonly stmtCache = new Map<string, Statement>();
+  private entities: { e: number; entity_id: string }[] = [];
+  private entityCount = -1;
+  private namesVersion = -1;
+  private readonly entityName = new Map<number, string>();
+  private readonly states: string[] = [];
+  private readonly users = new Map<number, string>();
+  private readonly attrs = new Map<number, Record<string, unknown>>();
+
+  constructor(
+    private readonly db: Database,
+    private readonly limits: InsightsLimits,
+    private readonly names: () => ReadonlyMap<string, string>,
+  ) {
+    this.baseUs = readBaseUs(db);
+    this.q = {
+      entities: db.prepare("SELECT e, entity_id FROM entities ORDER BY e"),
+      entityMeta: db.prepare(
+        "SELECT (SELECT count(*) FROM entities) AS n, coalesce((SELECT value FROM meta WHERE key = 'names_version'), 0) AS v",
+      ),
+      entityKey: db.prepare("SELECT e FROM entity_names WHERE name = ?"),
+      newStates: db.prepare("SELECT s, state FROM states WHERE s > ? ORDER BY s"),
+      user: db.prepare("SELECT user_id FROM users WHERE u = ?"),
+      attr: db.prepare("SELECT json FROM attrs WHERE a = ?"),
+      rawCount: db.prepare("SELECT value FROM meta WHERE key = 'raw_count'"),
+      minMax: db.prepare(
+        `SELECT min(id) >> ${ENTITY_BITS} AS lo, max(id) >> ${ENTITY_BITS} AS hi FROM events`,
+      ),
+      byId: db.prepare(`SELECT ${ROW} FROM events WHERE id = CAST(?1 AS INTEGER)`),
+      atOrBefore: db.prepare(
+        `SELECT ${ROW} FROM events WHERE e = ?1 AND id <= ?2 AND id >= ?3 ORDER BY id DESC LIMIT 1`,
+      ),
+      context: db.prepare(
+        `SELECT ${ROW} FROM events WHERE id >= ?1 AND id < ?2 AND (c = ?3 OR cp = ?3) ORDER BY id`,
+      ),
+      entityRange: db.prepare(`SELECT ${ROW} FROM events WHERE e = ?1 AND id >= ?2 AND id < ?3 ORDER BY id`),
+      rawCounts: db.prepare(
+        `SELECT e, ((id >> ${ENTITY_BITS}) + ?3) / ?4 AS b, count(*) AS n FROM events
+         WHERE id >= ?1 AND id < ?2 GROUP BY e, b`,
+      ),
+      rollupCursor: db.prepare("SELECT seq FROM cursors WHERE name = 'rollup'"),
+      hourlyCounts: db.prepare("SELECT e, t, n + tn AS n FROM hourly WHERE t >= ?1 AND t < ?2"),
+      pending: db.prepare(
+        `SELECT ev.e AS e, ev.id >> ${ENTITY_BITS} AS t FROM journal j JOIN events ev ON ev.id = j.id WHERE j.seq > ?1`,
+      ),
+    };
+  }
+
+  /** Rowid bound for a time in ms: every event at or after `ms` has id >= idAt(ms). */
+  private idAt(ms: number): bigint {
+    return (BigInt(Math.ceil(ms * 1000)) - BigInt(this.baseUs)) << SHIFT;
+  }
+
+  private ms(t: number): number {
+    return (t + this.baseUs) / 1000;
+  }
+
+  private refreshEntities(): void {
+    const { n, v } = this.q.entityMeta.get() as { n: number; v: number };
+    if (n === this.entityCount && v === this.namesVersion) return;
+    this.entities = this.q.entities.all() as { e: number; entity_id: string }[];
+    this.entityName.clear();
+    for (const row of this.entities) this.entityName.set(row.e, row.entity_id);
+    this.entityCount = n;
+    this.namesVersion = v;
+  }
+
+  /** The state dictionary only grows (ids are never reused), so new rows are appended. */
+  private refreshStates(): void {
+    const rows = this.q.newStates.all(this.states.length - 1) as { s: number; state: string }[];
+    for (const r of rows) this.states[r.s] = r.state;
+  }
+
+  private decode(r: Row): InsightEvent {
+    let attributes = this.attrs.get(r.a);
+    if (!attributes) {
+      const json = (this.q.attr.get(r.a) as { json: string } | null)?.json ?? "{}";
+      attributes = JSON.parse(json) as Record<string, unknown>;
+      if (this.attrs.size >= 10_000) this.attrs.clear();
+      this.attrs.set(r.a, attributes);
+    }
+    let user: string | null = null;
+    if (r.cu !== null) {
+      user = this.users.get(r.cu) ?? null;
+      if (user === null) {
+        user = (this.q.user.get(r.cu) as { user_id: string } | null)?.user_id ?? "";
+        if (this.users.size >= 10_000) this.users.clear();
+        this.users.set(r.cu, user);
+      }
+    }
+    return {
+      entity_id: this.entityName.get(r.e) ?? `unknown.${r.e}`,
+      state: this.stateText(r),
+      value: r.v,
+      ts: this.ms(r.t),
+      context_id: decodeContextId(r.c),
+      context_parent_id: decodeContextId(r.cp),
+      context_user_id: user,
+      attributes,
+    };
+  }
+
+  private stateText(r: { s: number | null; v: number | null }): string {
+    if (r.s === null) return String(r.v);
+    if (this.states[r.s] === undefined) this.refreshStates();
+    return this.states[r.s] ?? "";
+  }
+
+  private prepared(sql: string): Statement {
+    let stmt = this.stmtCache.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      if (this.stmtCache.size >= 64) this.stmtCache.clear();
+      this.stmtCache.set(sql, stmt);
+    }
+    return stmt;
+  }
+
+  search(query: SearchQuery): SearchPage {
+    const terms = parseQuery(query.q);
+    this.refreshEntities();
+    this.refreshStates();
+    const names = this.names();
+    const full: number[] = [];
+    const groups = new Map<string, { remaining: string[]; es: number[] }>();
+    for (const { e, entity_id } of this.entities) {
+      if (query.domain && domainOf(entity_id) !== query.domain) continue;
+      const { matched, remaining } = matchEntity(terms, entity_id, names.get(entity_id) ?? null);
+      if (matched) full.push(e);
+      else {
+        const key = remaining.join("\u0000");
+        const g = groups.get(key);
+        if (g) g.es.push(e);
+        else groups.set(key, { remaining, es: [e] });
+      }
+    }
+    // Each group of entities still needs its remaining terms in the state text (or an exact number).
+    const clauses: string[] = [];
+    const params: (string | number | bigint)[] = [];
+    let candidates = full.length;
+    if (full.length) {
+      params.push(JSON.stringify(full));
+      clauses.push(`e IN (SELECT value FROM json_each(?${params.length}))`);
+    }
+    for (const { remaining, es } of groups.values()) {
+      const sids: number[] = [];
+      for (let s = 0; s < this.states.length; s++) {
+        const text = this.states[s]?.toLowerCase();
+        if (text !== undefined && remaining.every((t) => text.includes(t))) sids.push(s);
+      }
+      const num = remaining.length === 1 && remaining[0] !== "" ? Number(remaining[0]) : Number.NaN;
+      if (!sids.length && !Number.isFinite(num)) continue;
+      candidates += es.length;
+      params.push(JSON.stringify(es));
+      const inEntities = `e IN (SELECT value FROM json_each(?${params.length}))`;
+      const ors: string[] = [];
+      if (sids.length) {
+        params.push(JSON.stringify(sids));
+        ors.push(`s IN (SELECT value FROM json_each(?${params.length}))`);
+      }
+      if (Number.isFinite(num)) {
+        params.push(num);
+        ors.push(`(s IS NULL AND v = ?${params.length})`);
+      }
+      clauses.push(`(${inEntities} AND (${ors.join(" OR ")}))`);
+    }
+    const fromId = this.idAt(query.from);
+    const toId = this.idAt(query.to);
+    const upper = query.cursor !== undefined ? minBig(parseCursor(query.cursor), toId) : toId;
+    if (!clauses.length || upper <= fromId)
+      return { items: [], nextCursor: null, scannedFrom: query.from, candidates };
+    // Bound the scan: a time span expected to hold searchScanRows rows at the store's average density.
+    const span = this.span();
+    const { value: rawCount } = this.q.rawCount.get() as { value: number };
+    const densityPerMs = span && rawCount > 0 ? rawCount / Math.max(1, span.newestMs - span.oldestMs) : 1;
+    const chunkMs = Math.max(1000, this.limits.searchScanRows / densityPerMs);
+    const chunkLower = upper - (BigInt(Math.ceil(chunkMs * 1000)) << SHIFT);
+    const lower = chunkLower > fromId ? chunkLower : fromId;
+    const n = params.length;
+    const sql = `SELECT ${ROW} FROM events WHERE id >= ?${n + 1} AND id < ?${n + 2} AND (${clauses.join(" OR ")})
+      ORDER BY id DESC LIMIT ?${n + 3}`;
+    const rows = this.prepared(sql).all(...params, lower, upper, query.limit) as Row[];
+    const items = rows.map((r) => {
+      const entity_id = this.entityName.get(r.e) ?? `unknown.${r.e}`;
+      return {
+        id: r.k,
+        entity_id,
+        name: names.get(entity_id) ?? null,
+        state: this.stateText(r),
+        value: r.v,
+        ts: this.ms(r.t),
+      };
+    });
+    if (rows.length === query.limit)
+      return {
+        items,
+        nextCursor: rows[rows.length - 1].k,
+        scannedFrom: items[items.length - 1].ts,
+        candidates,
+      };
+    const exhausted = lower <= fromId;
+    return {
+      items,
+      nextCursor: exhausted ? null : lower.toString(),
+      scannedFrom: exhausted ? query.from : Number((lower >> SHIFT) + BigInt(this.baseUs)) / 1000,
+      candidates,
+    };
+  }
+
+  stats(query: { from: number; to: number; bucketMs: number; top: number }): EventStats {
+    this.refreshEntities();
+    const merged = new Map<string, CountRow>();
+    const add = (e: number, bucket: number, n: number) => {
+      const entity_id = this.entityName.get(e) ?? `unknown.${e}`;
+      const key = `${e}:${bucket}`;
+      const row = merged.get(key);
+      if (row) row.count += n;
+      else merged.set(key, { entity_id, bucket, count: n });
+    };
+    const cursor = this.q.rollupCursor.get() as { seq: number } | null;
+    const hourAligned = query.bucketMs >= 3600_000 && query.bucketMs % 3600_000 === 0;
+    if (hourAligned && cursor) {
+      // Rolled-up hours plus the journal rows the rollup has not reached yet: exact, and no raw scan.
+      const fromS = Math.floor(query.from / 3600_000) * 3600;
+      for (const r of this.q.hourlyCounts.all(fromS, Math.ceil(query.to / 1000)) as {
+        e: number;
+        t: number;
+        n: number;
+      }[])
+        add(r.e, Math.floor((r.t * 1000) / query.bucketMs) * query.bucketMs, r.n);
+      for (const r of this.q.pending.all(cursor.seq) as { e: number; t: number }[]) {
+        const ms = this.ms(r.t);
+        if (ms >= query.from && ms < query.to) add(r.e, Math.floor(ms / query.bucketMs) * query.bucketMs, 1);
+      }
+    } else {
+      const bucketUs = query.bucketMs * 1000;
+      const rows = this.q.rawCounts.all(
+        this.idAt(query.from),
+        this.idAt(query.to),
+        this.baseUs,
+        bucketUs,
+      ) as {
+        e: number;
+        b: number;
+        n: number;
+      }[];
+      for (const r of rows) add(r.e, r.b * query.bucketMs, r.n);
+    }
+    return foldStats(merged.values(), { ...query, names: this.names() });
+  }
+
+  trace(ref: { id: string } | { entityId: string; ts: number }): (Trace & { id: string }) | null {
+    this.refreshEntities();
+    let row: Row | null;
+    if ("id" in ref) row = this.q.byId.get(parseCursor(ref.id)) as Row | null;
+    else {
+      const key = this.q.entityKey.get(ref.entityId) as { e: number } | null;
+      if (!key) return null;
+      // Ids of one entity at one microsecond differ only in the entity bits, so `| 0xffff` closes the range.
+      const upper = this.idAt(ref.ts + 0.001) - 1n;
+      row = this.q.atOrBefore.get(key.e, upper, this.idAt(ref.ts - 30 * 86400_000)) as Row | null;
+    }
+    if (!row) return null;
+    // Contexts are looked up by the value stored in the row (not by re-encoding their text), near a time
+    // already seen for them: a context's events lie within CONTEXT_WINDOW_MS of one another.
+    const stored = new Map<string, unknown>();
+    const seenAt = new Map<string, number>();
+    const note = (r: Row, e: InsightEvent) => {
+      for (const [text, raw] of [
+        [e.context_id, r.c],
+        [e.context_parent_id, r.cp],
+      ] as const) {
+        if (text === null) continue;
+        if (!stored.has(text)) stored.set(text, raw);
+        if (!seenAt.has(text)) seenAt.set(text, e.ts);
+      }
+      return e;
+    };
+    const target = note(row, this.decode(row));
+    const cache = new Map<string, InsightEvent[]>();
+    const around = (contextId: string): InsightEvent[] => {
+      let events = cache.get(contextId);
+      if (events) return events;
+      const at = seenAt.get(contextId) ?? target.ts;
+      const raw = stored.get(contextId) ?? encodeContextId(contextId);
+      const rows = this.q.context.all(
+        this.idAt(at - CONTEXT_WINDOW_MS),
+        this.idAt(at + CONTEXT_WINDOW_MS),
+        raw as string | Uint8Array,
+      ) as Row[];
+      events = rows.map((r) => note(r, this.decode(r)));
+      if (cache.size >= 256) cache.clear();
+      cache.set(contextId, events);
+      return events;
+    };
+    const lookup: ContextLookup = {
+      byContext: (id) => around(id).filter((e) => e.context_id === id),
+      childContexts: (id) => [
+        ...new Set(
+          around(id)
+            .filter((e) => e.context_parent_id === id && e.context_id)
+            .map((e) => e.context_id as string),
+        ),
+      ],
+    };
+    const trace = traceEvent(target, lookup, {
+      maxDepth: this.limits.traceMaxDepth,
+      maxEvents: this.limits.traceMaxEvents,
+    });
+    return { id: row.k, ...trace };
+  }
+
+  eachEntity(
+    from: number,
+    to: number,
+    fn: (history: EntityHistory) => void,
+    only?: (entityId: string) => boolean,
+  ): void {
+    this.refreshEntities();
+    const lo = this.idAt(from);
+    const hi = this.idAt(to);
+    for (const { e, entity_id } of this.entities) {
+      if (only && !only(entity_id)) continue;
+      const rows = this.q.entityRange.all(e, lo, hi) as Row[];
+      if (rows.length) fn({ entity_id, events: rows.map((r) => this.decode(r)) });
+    }
+  }
+
+  entityIds(): string[] {
+    this.refreshEntities();
+    return this.entities.map((r) => r.entity_id).sort();
+  }
+
+  span(): { oldestMs: number; newestMs: number } | null {
+    const { lo, hi } = this.q.minMax.get() as { lo: number | null; hi: number | null };
+    return lo === null || hi === null ? null : { oldestMs: this.ms(lo), newestMs: this.ms(hi) };
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+/** Cursors and event ids are the store's rowids as decimal text. */
+export function parseCursor(text: string): bigint {
+  if (!/^-?\d{1,19}$/.test(text)) throw new CursorError(text);
+  return BigInt(text);
+}
+
+export class CursorError extends Error {
+  constructor(readonly value: string) {
+    super(`"${value.slice(0, 40)}" is not an id or cursor this store returned; pass it back unchanged`);
+    this.name = "CursorError";
+  }
+}
+
+function minBig(a: bigint, b: bigint): bigint {
+  return a < b ? a : b;
+}
