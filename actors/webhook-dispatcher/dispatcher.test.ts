@@ -1,0 +1,282 @@
+import { afterAll, afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { systemClock, waitFor } from "../../runtime/clock.ts";
+import { loadConfig } from "../../runtime/config/load.ts";
+import { createLogger } from "../../runtime/log.ts";
+import { Registry } from "../../runtime/metrics.ts";
+import type { StateChange } from "../batcher/messages.ts";
+import { Dispatcher, deliveryId, type WebhookConfig } from "./dispatcher.ts";
+import type { Rule, Trigger } from "./rules.ts";
+import { WebhookStore } from "./store.ts";
+import { startReceiver } from "./test-receiver.ts";
+
+const secret = "receiver-secret-0123";
+const dirs: string[] = [];
+const cleanups: (() => void | Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const baseConfig = loadConfig({ env: {} }).webhooks;
+const config = (over: Partial<WebhookConfig> = {}): WebhookConfig => ({
+  ...baseConfig,
+  retryMinMs: 20,
+  retryMaxMs: 80,
+  breakerThreshold: 100,
+  ...over,
+});
+
+/** Opens a dispatcher on `dir`; `clockOffsetMs` lets a "later" process see time that has passed. */
+function open(dir: string, over: Partial<WebhookConfig> = {}, clockOffsetMs = 0) {
+  const store = new WebhookStore(dir);
+  const metrics = new Registry({ actor: "webhook-dispatcher" });
+  const dispatcher = new Dispatcher({
+    store,
+    config: config(over),
+    clock: { ...systemClock, now: () => Date.now() + clockOffsetMs },
+    random: () => 0.5,
+    fetch: (url, init) => fetch(url, init),
+    metrics,
+    log: createLogger({ actor: "test", level: "silent" }),
+  });
+  const close = async () => {
+    await dispatcher.stop(2000);
+    store.close();
+  };
+  cleanups.push(close);
+  return { store, dispatcher, metrics, close, count: (name: string) => metrics.counter(name, "").value };
+}
+
+const tempDir = () => {
+  const d = mkdtempSync(join(tmpdir(), "homeiq-webhooks-"));
+  dirs.push(d);
+  return d;
+};
+
+const rule = (id: string, url: string, when: Trigger): Rule => ({
+  id,
+  name: id,
+  url,
+  secret,
+  enabled: true,
+  when,
+  createdAt: 1,
+  updatedAt: 1,
+});
+
+let t = 1_700_000_000_000_000;
+const ev = (entity_id: string, state: string): StateChange => {
+  t += 1000;
+  return {
+    entity_id,
+    state,
+    attributes: '{"unit_of_measurement":"°C"}',
+    last_changed: t,
+    last_updated: t,
+    context_id: "ctx",
+    context_parent_id: null,
+    context_user_id: null,
+  };
+};
+
+describe("Dispatcher delivering to a real receiver", () => {
+  test("every matching event is delivered once, signed, although the receiver fails the first 2 attempts", async () => {
+    const rx = startReceiver({ secret, failFirst: 2 });
+    cleanups.push(() => rx.stop());
+    const dir = tempDir();
+    const { store, dispatcher, count } = open(dir);
+    store.putRule(rule("doors", rx.url, { kind: "state", entity: "binary_sensor.*_door", to: "on" }));
+    store.putRule(rule("hot", rx.url, { kind: "state", domain: "sensor", above: 25, hysteresis: 1 }));
+    dispatcher.start();
+    const batches = [
+      [ev("binary_sensor.front_door", "off"), ev("sensor.office", "20"), ev("light.x", "on")],
+      [ev("binary_sensor.front_door", "on"), ev("sensor.office", "26"), ev("binary_sensor.back_door", "on")],
+      [
+        ev("sensor.office", "25.5"),
+        ev("sensor.office", "26.5"),
+        ev("sensor.office", "24"),
+        ev("sensor.office", "27"),
+      ],
+    ];
+    const expected = [
+      deliveryId("doors", "binary_sensor.front_door", batches[1][0].last_updated),
+      deliveryId("hot", "sensor.office", batches[1][1].last_updated),
+      deliveryId("doors", "binary_sensor.back_door", batches[1][2].last_updated),
+      deliveryId("hot", "sensor.office", batches[2][3].last_updated),
+    ];
+    for (const b of batches) dispatcher.onStored(b);
+    await waitFor(() => rx.delivered().length === expected.length, {
+      timeoutMs: 10_000,
+      what: "4 deliveries",
+    });
+    expect(new Set(rx.delivered())).toEqual(new Set(expected));
+    expect(rx.attempts.length).toBe(expected.length * 3);
+    expect(rx.attempts.every((a) => a.verified)).toBe(true);
+    for (const id of expected) expect(rx.attempts.filter((a) => a.id === id).length).toBe(3);
+    const body = JSON.parse(rx.attempts.find((a) => a.id === expected[3])!.body);
+    expect(body).toMatchObject({
+      id: expected[3],
+      event: "threshold_crossed",
+      rule: { id: "hot", name: "hot" },
+      entity_id: "sensor.office",
+      state: "27",
+      previous_state: "24",
+      value: 27,
+      attributes: { unit_of_measurement: "°C" },
+    });
+    await waitFor(() => count("webhooks_delivered_total") === 4, { timeoutMs: 2000 });
+    expect([
+      count("webhooks_fired_total"),
+      count("webhooks_retried_total"),
+      count("webhooks_dead_lettered_total"),
+    ]).toEqual([4, 8, 0]);
+    expect(store.delivery(expected[0])).toMatchObject({ status: "delivered", attempts: 3, last_status: 200 });
+  });
+
+  test("a re-sent batch makes no second delivery, before or after a restart", async () => {
+    const rx = startReceiver({ secret });
+    cleanups.push(() => rx.stop());
+    const dir = tempDir();
+    const a = open(dir);
+    a.store.putRule(rule("all", rx.url, { kind: "state", entity: "light.*" }));
+    a.dispatcher.start();
+    const batch = [ev("light.a", "on"), ev("light.b", "on")];
+    a.dispatcher.onStored(batch);
+    a.dispatcher.onStored(batch);
+    await waitFor(() => rx.delivered().length === 2, { timeoutMs: 5000 });
+    expect([a.count("webhooks_fired_total"), a.count("webhooks_duplicate_batches_total")]).toEqual([2, 1]);
+    await a.close();
+    const b = open(dir);
+    b.dispatcher.start();
+    b.dispatcher.onStored(batch);
+    b.dispatcher.onStored([ev("light.c", "off")]);
+    await waitFor(() => rx.delivered().length === 3, { timeoutMs: 5000 });
+    expect([b.count("webhooks_fired_total"), b.count("webhooks_duplicate_batches_total")]).toEqual([1, 1]);
+    expect(rx.delivered().length).toBe(3);
+  });
+
+  test("a restart mid-retry still delivers, with the same delivery id", async () => {
+    const rx = startReceiver({ secret, failFirst: 2 });
+    cleanups.push(() => rx.stop());
+    const dir = tempDir();
+    // The first process retries only after a long delay, so it is stopped with the delivery pending.
+    const a = open(dir, { retryMinMs: 60_000, retryMaxMs: 60_000 });
+    a.store.putRule(rule("r", rx.url, { kind: "state", entity: "switch.pump" }));
+    a.dispatcher.start();
+    const e = ev("switch.pump", "on");
+    a.dispatcher.onStored([e]);
+    await waitFor(() => rx.attempts.length === 1, { timeoutMs: 5000 });
+    await waitFor(() => a.store.delivery(deliveryId("r", "switch.pump", e.last_updated))?.attempts === 1, {
+      timeoutMs: 2000,
+    });
+    await a.close();
+    // The second process starts a minute later (its clock is ahead), finds the delivery pending and due.
+    const b = open(dir, {}, 61_000);
+    b.dispatcher.start();
+    await waitFor(() => rx.delivered().length === 1, { timeoutMs: 5000 });
+    const id = deliveryId("r", "switch.pump", e.last_updated);
+    expect(rx.attempts.map((x) => [x.id, x.status])).toEqual([
+      [id, 503],
+      [id, 503],
+      [id, 200],
+    ]);
+    await waitFor(() => b.store.delivery(id)?.status === "delivered", { timeoutMs: 2000 });
+    expect(b.store.delivery(id)?.attempts).toBe(3);
+  });
+
+  test("after maxAttempts a delivery is dead-lettered; replay sends it again with the same id", async () => {
+    const rx = startReceiver({ secret, failFirst: 3 });
+    cleanups.push(() => rx.stop());
+    const { store, dispatcher, count } = open(tempDir(), { maxAttempts: 2 });
+    store.putRule(rule("r", rx.url, { kind: "state", entity: "lock.front", to: "unlocked" }));
+    dispatcher.start();
+    const e = ev("lock.front", "unlocked");
+    dispatcher.onStored([e]);
+    const id = deliveryId("r", "lock.front", e.last_updated);
+    await waitFor(() => store.deadLetters(10).length === 1, { timeoutMs: 5000, what: "a dead letter" });
+    expect(store.deadLetters(10)[0]).toMatchObject({
+      id,
+      reason: "HTTP 503; gave up after 2 attempts",
+      attempts: 2,
+    });
+    expect(count("webhooks_dead_lettered_total")).toBe(1);
+    rx.state.failFirst = 0;
+    expect(dispatcher.replay(id)?.status).toBe("pending");
+    expect(dispatcher.replay(id)).toBeUndefined(); // no longer a dead letter
+    await waitFor(() => rx.delivered().length === 1, { timeoutMs: 5000 });
+    expect(rx.delivered()).toEqual([id]);
+    await waitFor(() => store.delivery(id)?.status === "delivered", { timeoutMs: 2000 });
+    expect(store.deadLetters(10)).toEqual([]);
+  });
+
+  test("a 4xx refusal is dead-lettered at once, without retries", async () => {
+    const rx = startReceiver({ secret, failFirst: 5, failStatus: 400 });
+    cleanups.push(() => rx.stop());
+    const { store, dispatcher, count } = open(tempDir());
+    store.putRule(rule("r", rx.url, { kind: "state", entity: "light.x" }));
+    dispatcher.start();
+    dispatcher.onStored([ev("light.x", "on")]);
+    await waitFor(() => store.deadLetters(10).length === 1, { timeoutMs: 5000 });
+    expect([rx.attempts.length, count("webhooks_retried_total")]).toEqual([1, 0]);
+  });
+
+  test("Retry-After is honoured over a shorter backoff", async () => {
+    const rx = startReceiver({ secret, failFirst: 1, failStatus: 429, retryAfter: "1" });
+    cleanups.push(() => rx.stop());
+    const { store, dispatcher } = open(tempDir());
+    store.putRule(rule("r", rx.url, { kind: "state", entity: "light.x" }));
+    dispatcher.start();
+    dispatcher.onStored([ev("light.x", "on")]);
+    await waitFor(() => rx.delivered().length === 1, { timeoutMs: 5000 });
+    expect(rx.attempts[1].at - rx.attempts[0].at).toBeGreaterThanOrEqual(950);
+  });
+
+  test("no more than concurrencyPerTarget deliveries are in flight to one host", async () => {
+    const rx = startReceiver({ secret, holdMs: 30 });
+    cleanups.push(() => rx.stop());
+    const { store, dispatcher } = open(tempDir(), { concurrencyPerTarget: 2 });
+    store.putRule(rule("r", rx.url, { kind: "state", domain: "light" }));
+    dispatcher.start();
+    dispatcher.onStored(Array.from({ length: 10 }, (_, i) => ev(`light.l${i}`, "on")));
+    await waitFor(() => rx.delivered().length === 10, { timeoutMs: 5000 });
+    expect(rx.maxConcurrent).toBe(2);
+  });
+
+  test("an open circuit breaker holds deliveries until its cooldown ends, then one trial goes first", async () => {
+    const rx = startReceiver({ secret, failFirst: 2 });
+    cleanups.push(() => rx.stop());
+    const { store, dispatcher } = open(tempDir(), {
+      breakerThreshold: 2,
+      breakerCooldownMs: 400,
+      retryMinMs: 1,
+      retryMaxMs: 1,
+    });
+    store.putRule(rule("r", rx.url, { kind: "state", entity: "light.x" }));
+    dispatcher.start();
+    dispatcher.onStored([ev("light.x", "on")]);
+    await waitFor(() => rx.delivered().length === 1, { timeoutMs: 5000 });
+    // Two failures opened the breaker; the third attempt waited out the cooldown.
+    expect(rx.attempts.length).toBe(3);
+    expect(rx.attempts[2].at - rx.attempts[1].at).toBeGreaterThanOrEqual(350);
+  });
+
+  test("a test fire sends one signed 'test' delivery and records it in the log", async () => {
+    const rx = startReceiver({ secret });
+    cleanups.push(() => rx.stop());
+    const { store, dispatcher } = open(tempDir());
+    store.putRule(rule("r", rx.url, { kind: "state", entity: "light.x" }));
+    dispatcher.start();
+    const result = await dispatcher.testFire("r");
+    expect(result).toMatchObject({ ok: true, status: 200, error: null });
+    expect(rx.attempts.map((a) => [a.id, a.event, a.verified])).toEqual([[result!.deliveryId, "test", true]]);
+    expect(store.deliveriesOf("r", 10).map((d) => [d.id, d.status])).toEqual([
+      [result!.deliveryId, "delivered"],
+    ]);
+    expect(await dispatcher.testFire("missing")).toBeUndefined();
+  });
+});
