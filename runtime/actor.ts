@@ -178,6 +178,9 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
       case "stop":
         stop().catch(die);
         return;
+      case "crash":
+        die(new Error(msg.reason));
+        return;
     }
   };
 }

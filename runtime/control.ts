@@ -26,6 +26,8 @@ export type ToWorker =
   | { type: "rewire-out"; edge: EdgePort }
   | { type: "rewire-in"; edge: EdgePort }
   | { type: "call"; id: number; body: unknown }
+  /** Fault injection (tests, soak): the actor fails as if its code had thrown. */
+  | { type: "crash"; reason: string }
   | { type: "stop" };
 
 export type FromWorker =
@@ -43,6 +45,7 @@ export const control = {
   rewireIn: (edge: EdgePort): ToWorker => ({ type: "rewire-in", edge }),
   call: (id: number, body: unknown): ToWorker => ({ type: "call", id, body }),
   stop: (): ToWorker => ({ type: "stop" }),
+  crash: (reason: string): ToWorker => ({ type: "crash", reason }),
   ready: (): FromWorker => ({ type: "ready" }),
   metrics: (snapshot: MetricsSnapshot): FromWorker => ({ type: "metrics", snapshot }),
   replyOk: (id: number, value: unknown): FromWorker => ({ type: "reply", id, ok: true, value }),

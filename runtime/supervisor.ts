@@ -195,6 +195,14 @@ export class Supervisor {
     });
   }
 
+  /** Fault injection: makes a running actor fail as if its code had thrown (soak runs, tests). */
+  crash(actor: string, reason = "crash injected"): boolean {
+    const child = this.children.get(actor);
+    if (!child?.worker || child.status.state !== "running") return false;
+    child.worker.postMessage(control.crash(reason));
+    return true;
+  }
+
   /**
    * Stops children in reverse start order: each stops intake, drains its mailbox, waits for its outboxes
    * to be acknowledged and flushes. Resolves true if all stopped cleanly before the deadline.

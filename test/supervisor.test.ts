@@ -21,7 +21,7 @@ describe("supervisor", () => {
     const out = supervisor.hubOutbox<Work>("hub->relay");
     for (let id = 0; id < 100; id++) await out.send({ type: "work", id });
     const crashedAt = Date.now();
-    await supervisor.call("relay", "crash-now");
+    expect(supervisor.crash("relay", "crashed on request")).toBe(true);
     await waitFor(() => supervisor.status().find((s) => s.name === "relay")?.state === "restarting", {
       timeoutMs: 5000,
       what: "relay restarting",
