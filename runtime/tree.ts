@@ -27,16 +27,61 @@ export const EDGES = {
   batcherToInflux: "batcher->influx",
 } as const;
 
+/**
+ * One line per external API (actors/enricher-<source>/): its actor runs only when its switch is on.
+ * Each sends readings on `enricher-<source>->batcher` and latest values on `enricher-<source>->webhooks`.
+ */
+const ENRICHERS: [source: string, enabled: (c: HomeIQConfig) => boolean][] = [
+  ["weather", (c) => c.enrichers.weather],
+  ["air-quality", (c) => c.enrichers.airQuality],
+  ["carbon", (c) => c.enrichers.carbon],
+  ["prices", (c) => c.enrichers.prices],
+];
+
+/** Appends the enabled enrichers last: producers start after (and stop before) the actors they feed. */
+function addEnrichers(config: HomeIQConfig, children: ChildSpec[], edges: EdgeSpec[]): void {
+  const webhooks = children.some((c) => c.name === "webhook-dispatcher");
+  for (const [source, enabled] of ENRICHERS) {
+    if (!enabled(config)) continue;
+    const name = `enricher-${source}`;
+    children.push(actor(name));
+    edges.push({
+      name: `${name}->batcher`,
+      from: name,
+      to: "batcher",
+      capacity: config.mailbox.capacity,
+      retain: true,
+    });
+    // Latest values for enrichment rules are a view: offered with trySend, dropped (and counted) when full.
+    if (webhooks)
+      edges.push({
+        name: `${name}->webhooks`,
+        from: name,
+        to: "webhook-dispatcher",
+        capacity: config.mailbox.capacity,
+        retain: false,
+      });
+  }
+}
+
 export function buildTree(config: HomeIQConfig): TreeSpec {
   const events = config.mailbox.eventsCapacity;
   const small = config.mailbox.capacity;
-  const children: ChildSpec[] = [actor("metadata"), actor("batcher"), actor("connection")];
+  const children: ChildSpec[] = [
+    actor("metadata"),
+    actor("webhook-dispatcher"),
+    actor("batcher"),
+    actor("connection"),
+  ];
   const edges: EdgeSpec[] = [
     { name: EDGES.connectionToMetadata, from: "connection", to: "metadata", capacity: small, retain: true },
     { name: EDGES.connectionToBatcher, from: "connection", to: "batcher", capacity: events, retain: true },
+    // Retained: a restarted dispatcher gets unacknowledged batches again and skips those already evaluated.
+    { name: EDGES.batcherToWebhooks, from: "batcher", to: "webhook-dispatcher", capacity: small, retain: true },
     // The live feed is a view, not storage: when the API is behind, batches for it are counted and skipped.
     { name: EDGES.batcherToHub, from: "batcher", to: HUB, capacity: events, retain: false },
   ];
+  addEnrichers(config, children, edges);
   return {
     children,
     edges,
