@@ -101,6 +101,8 @@ export const ConfigSchema = T.Object({
     startTimeoutMs: int(15000, 100, 600000, "time an actor has to report ready"),
   }),
 
+  debugFaults: bool(false, "allow fault injection through the API (POST /api/v1/debug/crash); for soak and failure tests only"),
+
   shutdownDeadlineMs: int(
     10000,
     100,
