@@ -3,6 +3,7 @@
  * With no configuration at all this runs the embedded demo: the simulated home, SQLite under ./data.
  */
 import { mkdirSync } from "node:fs";
+import { forwardHaLocation } from "../actors/enrichers/location.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import type { HomeIQConfig } from "./config/schema.ts";
 import { createLogger, errorMessage } from "./log.ts";
@@ -39,6 +40,8 @@ const supervisor = new Supervisor(buildTree(config), {
 });
 
 installShutdown({ supervisor, deadlineMs: config.shutdownDeadlineMs, log });
+// HA's location (connection's `ha-config` notice) reaches the enrichers that need one.
+forwardHaLocation(supervisor, log.child({ actor: "enrichers" }));
 
 try {
   await supervisor.start();
