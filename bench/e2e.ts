@@ -1,0 +1,149 @@
+/**
+ * End-to-end load test: the simulator and HomeIQ as separate processes (victoria-metrics standing in for
+ * InfluxDB), R events/s for S seconds, then one JSON object with what happened.
+ *
+ *   npm run bench:e2e -- --rate 1000 --seconds 30 --json
+ *   npm run bench:e2e -- --rate max --seconds 20 --json
+ *
+ * Lost and duplicated are counted per entity against the simulator's record of what it emitted, read
+ * from events.db after HomeIQ has shut down gracefully.
+ */
+import { parseArgs } from "node:util";
+import { waitFor } from "../runtime/clock.ts";
+import { cpuSeconds, percentile, rssBytes } from "./lib/proc.ts";
+import { API_TOKEN, Stack } from "./lib/stack.ts";
+
+const { values } = parseArgs({
+  args: Bun.argv.slice(2),
+  options: {
+    rate: { type: "string", default: "1000" },
+    seconds: { type: "string", default: "30" },
+    entities: { type: "string", default: "300" },
+    json: { type: "boolean", default: false },
+    "no-influx": { type: "boolean", default: false },
+    keep: { type: "boolean", default: false },
+  },
+});
+/** `--rate max`: ask the simulator for more than anything can take; it sends as fast as it can. */
+const MAX_RATE = 5_000_000;
+const rate = values.rate === "max" ? MAX_RATE : Number(values.rate);
+const seconds = Number(values.seconds);
+const entities = Number(values.entities);
+if (!Number.isFinite(rate) || rate <= 0 || !Number.isFinite(seconds) || seconds <= 0 || !(entities >= 1)) {
+  console.error(
+    "bench:e2e: --rate must be a positive number or max, --seconds and --entities positive numbers",
+  );
+  process.exit(2);
+}
+const say = (msg: string) => (values.json ? console.error(msg) : console.log(msg));
+const round = (n: number) => Math.round(n * 100) / 100;
+
+const stack = new Stack({
+  entities,
+  historyMax: Math.ceil(Math.min(rate, 400_000) * seconds * 1.2) + entities * 2,
+  influx: !values["no-influx"],
+});
+
+async function run() {
+  await stack.start();
+  say(`HomeIQ serving ${stack.coldStartMs.toFixed(0)} ms after spawn`);
+  const initial = (await stack.simStats()).sent;
+  if (!(await stack.storedAtLeast(initial, 30000)))
+    throw new Error("the connect snapshot was not stored within 30 s");
+
+  const pid = stack.pid;
+  const storedBefore = await stack.metric("events_stored_total");
+  const cpuBefore = cpuSeconds(pid);
+  let peakRss = rssBytes(pid);
+  const latencies: Record<string, number[]> = { health: [], devices: [], events: [] };
+  const paths: [string, string][] = [
+    ["health", "/health"],
+    ["devices", "/api/v1/devices?limit=1000"],
+    ["events", `/api/v1/events?limit=100&from=${Date.now() - 86_400_000}`],
+  ];
+  let driving = true;
+  const sampler = (async () => {
+    while (driving) {
+      peakRss = Math.max(peakRss, rssBytes(pid));
+      await Bun.sleep(100);
+    }
+  })();
+  const prober = (async () => {
+    for (let i = 0; driving; i++) {
+      const [name, path] = paths[i % paths.length];
+      const t = performance.now();
+      const r = await fetch(`${stack.api}${path}`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
+      await r.arrayBuffer();
+      if (r.ok) latencies[name].push(performance.now() - t);
+      await Bun.sleep(20);
+    }
+  })();
+
+  say(`driving ${values.rate} events/s for ${seconds} s`);
+  const driveStart = performance.now();
+  await stack.setRate(rate);
+  await Bun.sleep(seconds * 1000);
+  await stack.setRate(0);
+  const sim = await stack.simStats();
+  say(`simulator sent ${sim.sent}; waiting for HomeIQ to store them`);
+  const allStored = await stack.storedAtLeast(sim.sent, 180000);
+  const storedAt = performance.now();
+  const storedTotal = await stack.metric("events_stored_total");
+  if (stack.vm) {
+    await waitFor(async () => (await stack.metric("events_exported_total")) >= storedTotal, {
+      timeoutMs: 180000,
+      intervalMs: 100,
+      what: "every stored event exported",
+    }).catch((e) => say(String(e)));
+  }
+  const exported = await stack.metric("events_exported_total");
+  driving = false;
+  await Promise.all([sampler, prober]);
+  const cpu = cpuSeconds(pid) - cpuBefore;
+  const exitCode = await stack.homeiq!.stop("SIGTERM", 30000);
+  const exact = await stack.exactness();
+  const storedDuringRun = storedTotal - storedBefore;
+  const summary = (xs: number[]) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    return { n: sorted.length, p50_ms: round(percentile(sorted, 50)), p99_ms: round(percentile(sorted, 99)) };
+  };
+  return {
+    rate: values.rate,
+    seconds,
+    entities,
+    influx: stack.vm ? "victoria-metrics" : "off",
+    events_sent: sim.sent,
+    events_stored: exact.stored,
+    events_exported: exported,
+    lost: exact.lost,
+    duplicated: exact.duplicated,
+    checksum_mismatched_entities: exact.mismatched,
+    all_stored_before_deadline: allStored,
+    sustained_events_per_s: Math.round(storedDuringRun / ((storedAt - driveStart) / 1000)),
+    api: {
+      health: summary(latencies.health),
+      devices: summary(latencies.devices),
+      events: summary(latencies.events),
+    },
+    peak_rss_mb: round(peakRss / 1024 / 1024),
+    cpu_seconds: round(cpu),
+    cpu_us_per_event: round((cpu / Math.max(1, storedDuringRun)) * 1e6),
+    bytes_per_event_on_disk: round(stack.bytesPerEvent(exact.stored)),
+    cold_start_ms: Math.round(stack.coldStartMs),
+    sim_pending_bytes_max: sim.pendingBytesMax,
+    homeiq_exit_code: exitCode,
+  };
+}
+
+let code = 0;
+try {
+  const result = await run();
+  console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
+  if (result.lost > 0 || result.duplicated > 0) code = 1;
+} catch (error) {
+  console.error(`bench:e2e failed: ${(error as Error).message}`);
+  if (stack.homeiq) console.error(stack.homeiq.lines.slice(-30).join("\n"));
+  code = 1;
+}
+await stack.stop(values.keep);
+process.exit(code);
