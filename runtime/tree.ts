@@ -31,7 +31,7 @@ export const EDGES = {
  * One line per external API (actors/enricher-<source>/): its actor runs only when its switch is on.
  * Each sends readings on `enricher-<source>->batcher` and latest values on `enricher-<source>->webhooks`.
  */
-const ENRICHERS: [source: string, enabled: (c: HomeIQConfig) => boolean][] = [
+export const ENRICHERS: [source: string, enabled: (c: HomeIQConfig) => boolean][] = [
   ["weather", (c) => c.enrichers.weather],
   ["air-quality", (c) => c.enrichers.airQuality],
   ["carbon", (c) => c.enrichers.carbon],
