@@ -39,7 +39,10 @@ export function spawnChild(cmd: string[], env: Record<string, string | undefined
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();
     let rest = "";
-    for await (const chunk of stream) {
+    const reader = stream.getReader();
+    for (;;) {
+      const { value: chunk, done } = await reader.read();
+      if (done) break;
       rest += decoder.decode(chunk, { stream: true });
       let nl = rest.indexOf("\n");
       while (nl >= 0) {
