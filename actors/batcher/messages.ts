@@ -31,14 +31,15 @@ export const EventSourceSchema = T.Union([
 ]);
 export type EventSource = Static<typeof EventSourceSchema>;
 
-/** One enrichment reading (weather, air quality, carbon intensity, prices, ...); stored as a time series. */
+/**
+ * One enrichment reading (weather, air quality, carbon intensity, prices, ...), as the enrichers send it
+ * (actors/enrichers/messages.ts `EnrichmentBatch`); stored as the time series (source, metric).
+ */
 export const ReadingSchema = T.Object({
-  /** The enricher, e.g. "weather"; Influx measurement `enrichment_<source>`. */
-  source: T.String({ minLength: 1, maxLength: 64, pattern: "^[a-z0-9_]+$" }),
-  /** What was measured, e.g. "temperature_c"; Influx field name. */
+  /** What was measured, e.g. "temperature_c"; the Influx field name. */
   metric: T.String({ minLength: 1, maxLength: 128, pattern: "^[A-Za-z0-9_.-]+$" }),
   /** Milliseconds since the Unix epoch; with (source, metric) the idempotency key. */
-  ts_ms: T.Integer(),
+  ts: T.Number(),
   value: T.Number(),
 });
 export type Reading = Static<typeof ReadingSchema>;
@@ -62,9 +63,11 @@ export const batcherSchemas = {
     from: T.String({ minLength: 3 }),
     to: T.String({ minLength: 3 }),
   }),
-  /** Enrichment readings (low volume, so validated record by record). */
+  /** Enrichment readings of one source (low volume, so validated record by record). */
   enrichment: T.Object({
     type: T.Literal("enrichment"),
+    /** The enricher, e.g. "weather"; Influx measurement `enrichment_<source>`. */
+    source: T.String({ minLength: 1, maxLength: 64, pattern: "^[a-z0-9_-]+$" }),
     readings: T.Array(ReadingSchema, { maxItems: 100_000 }),
   }),
 };
@@ -72,7 +75,7 @@ export const batcherSchemas = {
 export type BatcherMessage =
   | { type: "events"; source: EventSource; events: StateChange[] }
   | { type: "rename"; from: string; to: string }
-  | { type: "enrichment"; readings: Reading[] };
+  | { type: "enrichment"; source: string; readings: Reading[] };
 
 export const batcherMessage = {
   events: (source: EventSource, events: StateChange[]): BatcherMessage => ({
@@ -81,7 +84,11 @@ export const batcherMessage = {
     events,
   }),
   rename: (from: string, to: string): BatcherMessage => ({ type: "rename", from, to }),
-  enrichment: (readings: Reading[]): BatcherMessage => ({ type: "enrichment", readings }),
+  enrichment: (source: string, readings: Reading[]): BatcherMessage => ({
+    type: "enrichment",
+    source,
+    readings,
+  }),
 };
 
 /**

@@ -261,15 +261,15 @@ export class StoreWriter {
     return joined;
   }
 
-  /** Stores enrichment readings; (source, metric, ts_ms) dedupes. Returns how many were new. */
-  writeReadings(readings: Reading[]): number {
+  /** Stores enrichment readings of one source; (source, metric, ts) dedupes. Returns how many were new. */
+  writeReadings(source: string, readings: Reading[]): number {
     let added = 0;
     this.db
       .transaction(() => {
         for (const r of readings) {
-          const row = this.q.series.get(r.source, r.metric) as { k: number } | null;
-          const k = row ? row.k : Number(this.q.newSeries.run(r.source, r.metric).lastInsertRowid);
-          added += this.q.reading.run(k, r.ts_ms, r.value).changes;
+          const row = this.q.series.get(source, r.metric) as { k: number } | null;
+          const k = row ? row.k : Number(this.q.newSeries.run(source, r.metric).lastInsertRowid);
+          added += this.q.reading.run(k, Math.round(r.ts), r.value).changes;
         }
       })
       .immediate();

@@ -1,0 +1,52 @@
+/**
+ * The batcher's rules, free of workers and SQLite.
+ *
+ * Durability first: an inbound message is written to the store (one transaction, split at
+ * `batcher.maxEvents` rows) before the handler returns, because returning acknowledges it to the
+ * connection; acknowledging first would let a batcher crash lose events the sender no longer holds.
+ * The inbox hands over one message at a time, so grouping for *disk* happens in the sender's batches.
+ *
+ * Grouping by size and time (`maxEvents` / `maxDelayMs`) applies to the lossy fan-out: newly stored events
+ * for the API's live feed are coalesced into one StoredBatch per `maxDelayMs` (or per `maxEvents`), and the
+ * Influx writer gets at most one wake-up per flush. The webhook dispatcher is sent each commit's new events
+ * at once (a retained edge, awaited for credit), so rules see events as soon as they are durable.
+ */
+import type { StateChange } from "./messages.ts";
+
+export interface FanOutState {
+  pending: StateChange[];
+  /** When the oldest pending event was committed (ms), or null when nothing is pending. */
+  since: number | null;
+}
+
+export const initialFanOut = (): FanOutState => ({ pending: [], since: null });
+
+/** What to do after new events were committed at `now`: flush them now, or arm the timer. */
+export function addStored(
+  state: FanOutState,
+  events: StateChange[],
+  now: number,
+  limits: { maxEvents: number; maxDelayMs: number },
+): { state: FanOutState; flush: StateChange[] | null; armMs: number | null } {
+  if (events.length === 0) return { state, flush: null, armMs: null };
+  const pending = state.pending.length === 0 ? events.slice() : state.pending.concat(events);
+  const since = state.since ?? now;
+  if (pending.length >= limits.maxEvents || now - since >= limits.maxDelayMs)
+    return { state: initialFanOut(), flush: pending, armMs: null };
+  return { state: { pending, since }, flush: null, armMs: state.since === null ? limits.maxDelayMs : null };
+}
+
+/** The timer fired (or the actor is closing): whatever is pending goes out. */
+export function flushDue(state: FanOutState): { state: FanOutState; flush: StateChange[] | null } {
+  return state.pending.length === 0
+    ? { state, flush: null }
+    : { state: initialFanOut(), flush: state.pending };
+}
+
+/** Splits a batch into transactions of at most `maxEvents` rows. */
+export function chunks<T>(items: T[], maxEvents: number): T[][] {
+  if (items.length <= maxEvents) return [items];
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += maxEvents) out.push(items.slice(i, i + maxEvents));
+  return out;
+}

@@ -1,0 +1,155 @@
+/**
+ * The batcher actor: connection (and enrichers) -> store -> webhooks / live feed / Influx wake-up.
+ * Thin adapter: rules live in ./logic.ts, SQL in ../store/.
+ */
+import { runActor } from "../../runtime/actor.ts";
+import { EDGES } from "../../runtime/tree.ts";
+import { WAKE } from "../influx-writer/messages.ts";
+import { readExportCursor } from "../influx-writer/state.ts";
+import { StoreMaintenance } from "../store/maintenance.ts";
+import { openStoreWriter } from "../store/writer.ts";
+import { addStored, chunks, flushDue, initialFanOut } from "./logic.ts";
+import { type BatcherMessage, check, type StateChange, type StoredBatch, storedBatch } from "./messages.ts";
+
+runActor<BatcherMessage>({
+  name: "batcher",
+  check,
+  start(ctx) {
+    const { batcher: limits, store: storeConfig, dataDir } = ctx.config;
+    const store = openStoreWriter(dataDir, { dictionaryCache: storeConfig.dictionaryCache });
+    const influxOn = Boolean(ctx.config.influx.url);
+    const maintenance = new StoreMaintenance(store, storeConfig, () =>
+      influxOn ? readExportCursor(dataDir) : null,
+    );
+    const m = ctx.metrics;
+    const stored = m.counter("events_stored_total", "State changes newly inserted into the store");
+    const duplicates = m.counter("events_duplicate_total", "State changes already stored (replay, backfill)");
+    const rejected = m.counter("events_rejected_total", "Malformed state changes refused by the store");
+    const liveDropped = m.counter("live_dropped_total", "Stored batches the live feed could not take");
+    const readings = m.counter("readings_stored_total", "Enrichment readings newly stored");
+    const renames = m.counter("entity_renames_total", "Entity renames joined to their history");
+    const rolled = m.counter("store_rolled_up_total", "Raw events folded into the hourly/daily tiers");
+    const expired = m.counter("store_expired_total", "Raw events deleted by retention (store.rawDays)");
+    const evicted = m.counter("store_evicted_total", "Rows deleted to keep events.db under store.maxBytes");
+    const bytes = m.gauge("store_bytes", "Bytes in use by events.db (bounded by store.maxBytes)");
+    const rows = m.gauge("store_events", "Rows in the raw tier");
+    const maxBytes = m.gauge("store_max_bytes", "The disk bound store.maxBytes");
+    const batchSize = m.histogram(
+      "batch_events",
+      "Events per store transaction",
+      {},
+      [1, 10, 100, 1000, 10000],
+    );
+    const commitMs = m.histogram("batch_commit_ms", "Time to commit one store transaction");
+    maxBytes.set(storeConfig.maxBytes);
+
+    const webhooks = ctx.hasOutbox(EDGES.batcherToWebhooks)
+      ? ctx.outbox<StoredBatch>(EDGES.batcherToWebhooks)
+      : null;
+    const hub = ctx.hasOutbox(EDGES.batcherToHub) ? ctx.outbox<StoredBatch>(EDGES.batcherToHub) : null;
+    const influx = ctx.hasOutbox(EDGES.batcherToInflux) ? ctx.outbox(EDGES.batcherToInflux) : null;
+
+    let fanOut = initialFanOut();
+    let fanOutTimer: unknown = null;
+    const publish = (events: StateChange[] | null) => {
+      if (!events) return;
+      if (hub && !hub.trySend(storedBatch(events))) liveDropped.inc(events.length);
+      influx?.trySend(WAKE);
+    };
+    const onFanOutTimer = () => {
+      fanOutTimer = null;
+      const next = flushDue(fanOut);
+      fanOut = next.state;
+      publish(next.flush);
+    };
+    const gauges = () => {
+      rows.set(store.rawCount);
+      bytes.set(maintenance.usedBytes());
+    };
+    gauges();
+
+    // Maintenance: bounded steps, each its own transaction, yielding to the event loop in between so an
+    // inbound batch is never stuck behind a long rollup.
+    let closing = false;
+    let maintenanceTimer: unknown = null;
+    const maintain = async () => {
+      maintenanceTimer = null;
+      try {
+        for (let i = 0; i < 100 && !closing; i++) {
+          const n = maintenance.rollupStep();
+          rolled.inc(n);
+          if (n < storeConfig.rollupChunk) break;
+          await new Promise((r) => setTimeout(r, 0));
+        }
+        if (!closing) {
+          const step = maintenance.retentionStep(ctx.clock.now());
+          expired.inc(step.expired);
+          evicted.inc(step.evicted);
+        }
+        gauges();
+      } catch (error) {
+        ctx.log.error("store maintenance failed; retrying next interval", { error: String(error) });
+      }
+      if (!closing) maintenanceTimer = ctx.clock.setTimeout(maintain, storeConfig.rollupIntervalMs);
+    };
+    maintenanceTimer = ctx.clock.setTimeout(maintain, storeConfig.rollupIntervalMs);
+
+    const storeEvents = async (events: StateChange[]) => {
+      for (const chunk of chunks(events, limits.maxEvents)) {
+        const started = performance.now();
+        const result = store.writeEvents(chunk);
+        commitMs.observe(performance.now() - started);
+        batchSize.observe(chunk.length);
+        stored.inc(result.inserted.length);
+        duplicates.inc(result.duplicates);
+        if (result.rejected.length > 0) {
+          rejected.inc(result.rejected.length);
+          for (const r of result.rejected.slice(0, 5))
+            ctx.log.warn(`store refused a state change: ${r.error}`, {
+              entity_id: r.entity_id,
+              index: r.index,
+            });
+        }
+        if (result.inserted.length === 0) continue;
+        if (webhooks) await webhooks.send(storedBatch(result.inserted));
+        const next = addStored(fanOut, result.inserted, ctx.clock.now(), limits);
+        fanOut = next.state;
+        publish(next.flush);
+        if (next.armMs !== null && fanOutTimer === null)
+          fanOutTimer = ctx.clock.setTimeout(onFanOutTimer, next.armMs);
+      }
+      rows.set(store.rawCount);
+    };
+
+    return {
+      async handle(msg) {
+        switch (msg.type) {
+          case "events":
+            await storeEvents(msg.events);
+            return;
+          case "rename":
+            if (store.rename(msg.from, msg.to)) renames.inc();
+            else ctx.log.info("rename of an entity the store has not seen: nothing to join", msg);
+            return;
+          case "enrichment":
+            readings.inc(store.writeReadings(msg.source, msg.readings));
+            influx?.trySend(WAKE);
+            return;
+        }
+      },
+      call(body) {
+        if ((body as { type?: string })?.type === "totals")
+          return { events: store.rawCount, bytes: maintenance.usedBytes() };
+        throw new Error('batcher: unknown call; expected {type: "totals"}');
+      },
+      close() {
+        closing = true;
+        if (maintenanceTimer !== null) ctx.clock.clearTimeout(maintenanceTimer);
+        if (fanOutTimer !== null) ctx.clock.clearTimeout(fanOutTimer);
+        publish(flushDue(fanOut).flush);
+        fanOut = initialFanOut();
+        store.close();
+      },
+    };
+  },
+});

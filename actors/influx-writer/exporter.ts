@@ -1,0 +1,356 @@
+/**
+ * Tails events.db (journal order) and enrichment readings into InfluxDB through persisted cursors.
+ *
+ * Exactly once in effect: a point is identified in Influx by series + timestamp, so re-sending after a
+ * crash between write and cursor save overwrites identical points instead of duplicating them. The cursor
+ * only moves after the server accepted the batch (or its refused points were dead-lettered).
+ *
+ * Uses the official client's `WriteApi` as a request sender only (`maxRetries: 0`, `flushInterval: 0`):
+ * its own retry buffer keeps failed lines in memory (up to `maxBufferLines`, then drops the oldest),
+ * which is exactly the loss HomeIQ avoids; here the store is the buffer and the cursor the retry state.
+ */
+import { Database, type Statement } from "bun:sqlite";
+import { join } from "node:path";
+import { HttpError, InfluxDB, setLogger, type WriteApi } from "@influxdata/influxdb-client";
+import type { Clock, Random } from "../../runtime/clock.ts";
+import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import type { Logger } from "../../runtime/log.ts";
+import type { Counter, Gauge, Registry } from "../../runtime/metrics.ts";
+import { configureConnection, ENTITY_BITS, EVENTS_DB, migrate, readBaseUs } from "../store/schema.ts";
+import { eventLine, FieldTypes, readingLine, seriesKey } from "./lines.ts";
+import {
+  type Breaker,
+  closedBreaker,
+  isRejection,
+  nextAttempt,
+  onFailure,
+  onSuccess,
+  parseRetryAfter,
+} from "./logic.ts";
+import { type DeadLetter, InfluxState } from "./state.ts";
+
+export type SendLines = (lines: string[]) => Promise<void>;
+
+/** A write failure with what the policy needs: HTTP status (0 = no response) and Retry-After. */
+export class WriteFailure extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly retryAfterMs: number | null,
+  ) {
+    super(message);
+  }
+}
+
+/** A sender over the official client (line protocol, v2 API, µs precision). */
+export function influxSender(config: HomeIQConfig["influx"], clock: Clock, log: Logger): SendLines {
+  setLogger({
+    error: (message, error) => log.debug(`influxdb-client: ${message}`, { error: String(error ?? "") }),
+    warn: (message, error) => log.debug(`influxdb-client: ${message}`, { error: String(error ?? "") }),
+  });
+  const client = new InfluxDB({ url: config.url ?? "", token: config.token, timeout: config.timeoutMs });
+  const api: WriteApi = client.getWriteApi(config.org ?? "homeiq", config.bucket ?? "homeiq", "us", {
+    batchSize: config.batchSize * 2 + 1,
+    flushInterval: 0,
+    maxRetries: 0,
+    maxBufferLines: config.batchSize * 2 + 1,
+    gzipThreshold: 1 << 30,
+    writeFailed: () => undefined,
+  });
+  return async (lines) => {
+    api.writeRecords(lines);
+    try {
+      await api.flush();
+    } catch (error) {
+      if (error instanceof HttpError) {
+        const header = error.headers?.["retry-after"];
+        throw new WriteFailure(
+          `InfluxDB answered ${error.statusCode}: ${error.body || error.message}`,
+          error.statusCode,
+          parseRetryAfter(Array.isArray(header) ? header[0] : header, clock.now()),
+        );
+      }
+      throw new WriteFailure(`InfluxDB write failed: ${String((error as Error)?.message ?? error)}`, 0, null);
+    }
+  };
+}
+
+export interface ExporterMetrics {
+  exported: Counter;
+  deadLetters: Counter;
+  failures: Counter;
+  lagEvents: Gauge;
+  lagSeconds: Gauge;
+  breakerOpen: Gauge;
+}
+
+export function exporterMetrics(m: Registry): ExporterMetrics {
+  return {
+    exported: m.counter("events_exported_total", "Points InfluxDB accepted (state changes and readings)"),
+    deadLetters: m.counter(
+      "influx_dead_letter_total",
+      "Points InfluxDB refused (400/422), kept in influx.db",
+    ),
+    failures: m.counter("influx_write_failures_total", "Write requests that failed and will be retried"),
+    lagEvents: m.gauge("influx_lag_events", "Stored events not yet in InfluxDB"),
+    lagSeconds: m.gauge("influx_lag_seconds", "Age of the oldest stored event not yet in InfluxDB"),
+    breakerOpen: m.gauge("influx_breaker_open", "1 while the circuit breaker holds writes back"),
+  };
+}
+
+type Row = {
+  seq: number;
+  t: number | null;
+  e: number | null;
+  v: number | null;
+  s: number | null;
+  a: number | null;
+};
+
+const ATTR_EXCLUDE: ReadonlySet<string> = new Set(["friendly_name", "icon", "entity_picture"]);
+
+export class InfluxExporter {
+  private readonly events: Database;
+  private readonly state: InfluxState;
+  private readonly baseUs: number;
+  private readonly fields: FieldTypes;
+  private readonly q: Record<string, Statement>;
+  private readonly series = new Map<number, string>();
+  private readonly states = new Map<number, string>();
+  private readonly attrFields = new Map<number, { measurement: string; text: string }>();
+  private meta: Map<string, { device: string | null; area: string | null }> = new Map();
+  private metaLoadedAt = -Infinity;
+  private breaker: Breaker = closedBreaker();
+
+  constructor(
+    private readonly opts: {
+      dataDir: string;
+      config: HomeIQConfig["influx"];
+      send: SendLines;
+      clock: Clock;
+      log: Logger;
+      metrics: ExporterMetrics;
+      random?: Random;
+    },
+  ) {
+    this.events = new Database(join(opts.dataDir, EVENTS_DB), { create: true, readwrite: true });
+    configureConnection(this.events);
+    migrate(this.events, opts.clock.now() * 1000);
+    this.baseUs = readBaseUs(this.events);
+    this.state = new InfluxState(opts.dataDir);
+    this.fields = new FieldTypes(this.state.fieldTypes(), (m, f, t) => this.state.rememberType(m, f, t));
+    this.q = {
+      batch: this.events.prepare(
+        `SELECT j.seq AS seq, ev.id >> ${ENTITY_BITS} AS t, ev.e AS e, ev.v AS v, ev.s AS s, ev.a AS a
+         FROM journal j LEFT JOIN events ev ON ev.id = j.id WHERE j.seq > ? ORDER BY j.seq LIMIT ?`,
+      ),
+      readings: this.events.prepare(
+        `SELECT r.seq AS seq, s.source AS source, s.metric AS metric, r.ts_ms AS ts, r.value AS value
+         FROM readings r JOIN series s ON s.k = r.k WHERE r.seq > ? ORDER BY r.seq LIMIT ?`,
+      ),
+      head: this.events.prepare("SELECT coalesce(max(seq), 0) AS seq FROM journal"),
+      nextTime: this.events.prepare(
+        `SELECT ev.id >> ${ENTITY_BITS} AS t FROM journal j JOIN events ev ON ev.id = j.id WHERE j.seq > ? ORDER BY j.seq LIMIT 1`,
+      ),
+      entity: this.events.prepare("SELECT stable_id FROM entities WHERE e = ?"),
+      state: this.events.prepare("SELECT state FROM states WHERE s = ?"),
+      attrs: this.events.prepare("SELECT json FROM attrs WHERE a = ?"),
+    };
+  }
+
+  /**
+   * Writes one batch (events first, then readings). Returns how many journal/readings rows it passed, 0
+   * when caught up; throws `WriteFailure` for a failure to retry later (the cursor did not move).
+   */
+  async step(): Promise<number> {
+    const wait = nextAttempt(this.breaker, this.opts.clock.now());
+    this.breaker = wait.breaker;
+    if (wait.waitMs > 0) throw new WriteFailure("circuit breaker open", 0, wait.waitMs);
+    const cursor = this.state.cursor("events");
+    const rows = this.q.batch.all(cursor, this.opts.config.batchSize) as Row[];
+    if (rows.length > 0) {
+      this.refreshMeta();
+      const lines: string[] = [];
+      const seqs: number[] = [];
+      for (const r of rows) {
+        if (r.t === null || r.e === null || r.a === null) continue; // expired or moved by a rename
+        lines.push(this.lineOf(r));
+        seqs.push(r.seq);
+      }
+      await this.write("events", lines, seqs, rows[rows.length - 1].seq, "event");
+      return rows.length;
+    }
+    const rcursor = this.state.cursor("readings");
+    const readings = this.q.readings.all(rcursor, this.opts.config.batchSize) as {
+      seq: number;
+      source: string;
+      metric: string;
+      ts: number;
+      value: number;
+    }[];
+    if (readings.length === 0) return 0;
+    await this.write(
+      "readings",
+      readings.map((r) => readingLine(r.source, r.metric, r.value, r.ts)),
+      readings.map((r) => r.seq),
+      readings[readings.length - 1].seq,
+      "reading",
+    );
+    return readings.length;
+  }
+
+  /** Updates the lag gauges from the cursor and the journal head. */
+  measureLag(): { events: number; seconds: number } {
+    const cursor = this.state.cursor("events");
+    const head = (this.q.head.get() as { seq: number }).seq;
+    const events = Math.max(0, head - cursor);
+    const next = events > 0 ? (this.q.nextTime.get(cursor) as { t: number } | null) : null;
+    const seconds = next ? Math.max(0, (this.opts.clock.now() * 1000 - (next.t + this.baseUs)) / 1e6) : 0;
+    this.opts.metrics.lagEvents.set(events);
+    this.opts.metrics.lagSeconds.set(seconds);
+    return { events, seconds };
+  }
+
+  /** Failure bookkeeping for the loop: how long to wait before the next attempt. */
+  failed(error: WriteFailure): number {
+    if (error.message === "circuit breaker open") return error.retryAfterMs ?? 0;
+    this.opts.metrics.failures.inc();
+    const next = onFailure(
+      this.breaker,
+      this.opts.clock.now(),
+      this.opts.config,
+      error.retryAfterMs,
+      this.opts.random,
+    );
+    this.breaker = next.breaker;
+    this.opts.metrics.breakerOpen.set(this.breaker.status === "open" ? 1 : 0);
+    return next.waitMs;
+  }
+
+  deadLetters(limit?: number): DeadLetter[] {
+    return this.state.deadLetters(limit);
+  }
+
+  close(): void {
+    this.state.close();
+    this.events.close();
+  }
+
+  private async write(
+    name: "events" | "readings",
+    lines: string[],
+    seqs: number[],
+    lastSeq: number,
+    kind: DeadLetter["kind"],
+  ): Promise<void> {
+    const dead: DeadLetter[] = [];
+    if (lines.length > 0) await this.writeIsolating(lines, seqs, kind, dead);
+    this.breaker = onSuccess(this.breaker);
+    this.opts.metrics.breakerOpen.set(0);
+    this.state.advance(name, lastSeq, dead);
+    this.opts.metrics.exported.inc(lines.length - dead.length);
+    if (dead.length > 0) this.opts.metrics.deadLetters.inc(dead.length);
+  }
+
+  /**
+   * Sends lines; when the server refuses the batch as bad (400/422), halves it until the refused points
+   * are alone, dead-letters those with the server's reason and writes the rest. Other failures throw.
+   */
+  private async writeIsolating(
+    lines: string[],
+    seqs: number[],
+    kind: DeadLetter["kind"],
+    dead: DeadLetter[],
+  ) {
+    try {
+      await this.opts.send(lines);
+    } catch (error) {
+      if (!(error instanceof WriteFailure) || !isRejection(error.status)) throw error;
+      if (lines.length === 1) {
+        dead.push({
+          at_ms: this.opts.clock.now(),
+          seq: seqs[0],
+          kind,
+          line: lines[0],
+          status: error.status,
+          reason: error.message,
+        });
+        this.opts.log.warn("InfluxDB refused a point; dead-lettered in influx.db", {
+          status: error.status,
+          reason: error.message,
+          line: lines[0].slice(0, 300),
+        });
+        return;
+      }
+      const mid = lines.length >> 1;
+      await this.writeIsolating(lines.slice(0, mid), seqs.slice(0, mid), kind, dead);
+      await this.writeIsolating(lines.slice(mid), seqs.slice(mid), kind, dead);
+    }
+  }
+
+  private lineOf(r: Row): string {
+    const e = r.e as number;
+    let series = this.series.get(e);
+    if (series === undefined) {
+      const stable = (this.q.entity.get(e) as { stable_id: string } | null)?.stable_id ?? `unknown.e${e}`;
+      series = seriesKey(stable, this.meta.get(stable) ?? {});
+      this.series.set(e, series);
+    }
+    const measurement = series.slice(0, series.indexOf(","));
+    const stateText = r.v === null && r.s !== null ? this.stateText(r.s) : null;
+    return eventLine(
+      series,
+      r.v,
+      stateText,
+      this.attrs(r.a as number, measurement),
+      (r.t as number) + this.baseUs,
+    );
+  }
+
+  private stateText(s: number): string {
+    let text = this.states.get(s);
+    if (text === undefined) {
+      text = (this.q.state.get(s) as { state: string } | null)?.state ?? "";
+      if (this.states.size > 100_000) this.states.clear();
+      this.states.set(s, text);
+    }
+    return text;
+  }
+
+  private attrs(a: number, measurement: string): string {
+    const cached = this.attrFields.get(a);
+    if (cached && cached.measurement === measurement) return cached.text;
+    const json = (this.q.attrs.get(a) as { json: string } | null)?.json ?? "{}";
+    const text = this.fields.attributes(measurement, json, ATTR_EXCLUDE);
+    if (this.attrFields.size > 100_000) this.attrFields.clear();
+    this.attrFields.set(a, { measurement, text });
+    return text;
+  }
+
+  /** Device and area names per entity from metadata.db (read-only, optional), refreshed every minute. */
+  private refreshMeta(): void {
+    const now = this.opts.clock.now();
+    if (now - this.metaLoadedAt < 60_000) return;
+    this.metaLoadedAt = now;
+    const path = join(this.opts.dataDir, "metadata.db");
+    let db: Database | undefined;
+    try {
+      db = new Database(path, { readonly: true });
+      const rows = db
+        .query(
+          `SELECT en.entity_id AS id, d.name AS device, coalesce(a1.name, a2.name) AS area
+           FROM entities en LEFT JOIN devices d ON d.id = en.device_id
+           LEFT JOIN areas a1 ON a1.area_id = en.area_id LEFT JOIN areas a2 ON a2.area_id = d.area_id`,
+        )
+        .all() as { id: string; device: string | null; area: string | null }[];
+      const next = new Map(rows.map((r) => [r.id, { device: r.device, area: r.area }]));
+      // Tags are part of a series' identity: an entity's series key is built once per process (cached in
+      // `series`), so a device renamed later does not split the series until the next restart.
+      this.meta = next;
+    } catch {
+      // metadata.db absent or not migrated yet: tags are entity_id and domain only.
+    } finally {
+      db?.close();
+    }
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * `influx.db`: what the Influx writer must remember across restarts — its cursors into events.db, the
+ * type each field got the first time it was written (so a field never changes type: no HTTP 422 type
+ * conflicts), and the dead letters (points the server refused, with its reason).
+ */
+import { Database } from "bun:sqlite";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+
+export const INFLUX_DB = "influx.db";
+
+/** A field's Influx type, fixed on first write. */
+export type FieldType = "float" | "bool" | "string";
+
+export interface DeadLetter {
+  at_ms: number;
+  /** Journal seq in events.db (events) or readings.seq (enrichment) of the refused point. */
+  seq: number;
+  kind: "event" | "reading";
+  line: string;
+  status: number;
+  reason: string;
+}
+
+export class InfluxState {
+  private readonly db: Database;
+  private readonly setCursorStmt;
+  private readonly addTypeStmt;
+  private readonly deadStmt;
+
+  constructor(dataDir: string) {
+    this.db = new Database(join(dataDir, INFLUX_DB), { create: true, readwrite: true });
+    this.db.run("PRAGMA busy_timeout = 5000");
+    this.db.run("PRAGMA journal_mode = WAL");
+    this.db.run("PRAGMA synchronous = NORMAL");
+    this.db.run(
+      "CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID",
+    );
+    this.db.run(`CREATE TABLE IF NOT EXISTS field_types (measurement TEXT NOT NULL, field TEXT NOT NULL,
+      type TEXT NOT NULL, PRIMARY KEY (measurement, field)) WITHOUT ROWID`);
+    this.db.run(`CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
+      seq INTEGER NOT NULL, kind TEXT NOT NULL, line TEXT NOT NULL, status INTEGER NOT NULL, reason TEXT NOT NULL)`);
+    this.setCursorStmt = this.db.prepare("INSERT OR REPLACE INTO cursors (name, seq) VALUES (?, ?)");
+    this.addTypeStmt = this.db.prepare(
+      "INSERT OR IGNORE INTO field_types (measurement, field, type) VALUES (?, ?, ?)",
+    );
+    this.deadStmt = this.db.prepare(
+      "INSERT INTO dead_letters (at_ms, seq, kind, line, status, reason) VALUES (?, ?, ?, ?, ?, ?)",
+    );
+  }
+
+  cursor(name: "events" | "readings"): number {
+    const row = this.db.query("SELECT seq FROM cursors WHERE name = ?").get(name) as { seq: number } | null;
+    return row?.seq ?? 0;
+  }
+
+  /** Moves a cursor and records the dead letters of that step in one transaction. */
+  advance(name: "events" | "readings", seq: number, dead: DeadLetter[]): void {
+    this.db
+      .transaction(() => {
+        for (const d of dead) this.deadStmt.run(d.at_ms, d.seq, d.kind, d.line, d.status, d.reason);
+        this.setCursorStmt.run(name, seq);
+      })
+      .immediate();
+  }
+
+  fieldTypes(): Map<string, FieldType> {
+    const out = new Map<string, FieldType>();
+    for (const r of this.db.query("SELECT measurement, field, type FROM field_types").all() as {
+      measurement: string;
+      field: string;
+      type: FieldType;
+    }[])
+      out.set(`${r.measurement}\u0000${r.field}`, r.type);
+    return out;
+  }
+
+  rememberType(measurement: string, field: string, type: FieldType): void {
+    this.addTypeStmt.run(measurement, field, type);
+  }
+
+  deadLetters(limit = 100): DeadLetter[] {
+    return this.db
+      .query("SELECT at_ms, seq, kind, line, status, reason FROM dead_letters ORDER BY id DESC LIMIT ?")
+      .all(limit) as DeadLetter[];
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+/**
+ * The writer's events cursor as seen by another connection (the batcher trims events.db's journal behind
+ * it). 0 while influx.db does not exist yet: nothing may be trimmed before the writer has run.
+ */
+export function readExportCursor(dataDir: string): number {
+  const path = join(dataDir, INFLUX_DB);
+  if (!existsSync(path)) return 0;
+  const db = new Database(path, { readonly: true });
+  try {
+    const row = db.query("SELECT seq FROM cursors WHERE name = 'events'").get() as { seq: number } | null;
+    return row?.seq ?? 0;
+  } catch {
+    return 0;
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * The influx-writer actor: tails events.db into InfluxDB (see ./exporter.ts). Wired only when
+ * `influx.url` is set. Thin adapter: the loop below only sequences steps, waits and wake-ups.
+ */
+import { runActor } from "../../runtime/actor.ts";
+import { errorMessage } from "../../runtime/log.ts";
+import { exporterMetrics, InfluxExporter, influxSender, WriteFailure } from "./exporter.ts";
+import { check } from "./messages.ts";
+
+runActor({
+  name: "influx-writer",
+  check,
+  start(ctx) {
+    const config = ctx.config.influx;
+    const exporter = new InfluxExporter({
+      dataDir: ctx.config.dataDir,
+      config,
+      send: influxSender(config, ctx.clock, ctx.log),
+      clock: ctx.clock,
+      log: ctx.log,
+      metrics: exporterMetrics(ctx.metrics),
+    });
+    let closing = false;
+    let wake: (() => void) | null = null;
+    let lastError: string | null = null;
+    /** Waits `ms`; a wake-up message ends an idle wait (not a backoff); closing ends any wait. */
+    let stopWaiting: (() => void) | null = null;
+    const pause = (ms: number, wakeable: boolean) =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          ctx.clock.clearTimeout(timer);
+          wake = null;
+          stopWaiting = null;
+          resolve();
+        };
+        const timer = ctx.clock.setTimeout(done, ms);
+        stopWaiting = done;
+        if (wakeable) wake = done;
+      });
+    const status = (state: "writing" | "idle" | "retrying") =>
+      ctx.notify("influx-status", { state, url: config.url, lastError, ...exporter.measureLag() });
+
+    const loop = async () => {
+      while (!closing) {
+        try {
+          const n = await exporter.step();
+          if (lastError !== null) {
+            lastError = null;
+            status("writing");
+          }
+          if (n > 0) continue; // catching up: next batch at once
+          exporter.measureLag();
+          await pause(config.flushIntervalMs, true);
+        } catch (error) {
+          const failure =
+            error instanceof WriteFailure ? error : new WriteFailure(errorMessage(error), 0, null);
+          const waitMs = exporter.failed(failure);
+          if (failure.message !== lastError)
+            ctx.log.warn("InfluxDB write failed; will retry", { error: failure.message, waitMs });
+          lastError = failure.message;
+          status("retrying");
+          await pause(waitMs, false);
+        }
+      }
+    };
+    const running = loop();
+    return {
+      handle() {
+        wake?.();
+      },
+      call(body) {
+        const type = (body as { type?: string })?.type;
+        if (type === "dead-letters") return exporter.deadLetters();
+        if (type === "lag") return exporter.measureLag();
+        throw new Error('influx-writer: unknown call; expected {type: "dead-letters"} or {type: "lag"}');
+      },
+      async close() {
+        closing = true;
+        stopWaiting?.();
+        await running;
+        exporter.close();
+      },
+    };
+  },
+});
