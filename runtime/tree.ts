@@ -82,6 +82,22 @@ export function buildTree(config: HomeIQConfig): TreeSpec {
     { name: EDGES.batcherToHub, from: "batcher", to: HUB, capacity: events, retain: false },
   ];
   addEnrichers(config, children, edges);
+  if (config.influx.url) {
+    // The writer tails events.db on its own; the batcher only nudges it (lossy: a missed nudge costs one
+    // influx.flushIntervalMs). Listed before the batcher so it starts first and stops last.
+    children.splice(
+      children.findIndex((c) => c.name === "batcher"),
+      0,
+      actor("influx-writer"),
+    );
+    edges.push({
+      name: EDGES.batcherToInflux,
+      from: "batcher",
+      to: "influx-writer",
+      capacity: small,
+      retain: false,
+    });
+  }
   return {
     children,
     edges,
