@@ -1,0 +1,139 @@
+/**
+ * Import of line protocol into the store. The whole input is parsed and checked first; any bad line makes
+ * the import fail with the line number and what is wrong, and nothing is written (no partial import).
+ * Each line must carry an `entity_id` tag and a `state` (string) or `value` (number) field; other scalar
+ * fields become attributes (`attr_value`/`attr_state` map back to `value`/`state`). Timestamps use the
+ * precision given, or the one stated in a HomeIQ export's first line, or nanoseconds (InfluxDB's default).
+ */
+import type { StateChange } from "../batcher/messages.ts";
+
+export type Precision = "ns" | "us" | "ms" | "s";
+const TO_US: Record<Precision, (t: bigint) => number> = {
+  ns: (t) => Number(t / 1000n),
+  us: (t) => Number(t),
+  ms: (t) => Number(t * 1000n),
+  s: (t) => Number(t * 1_000_000n),
+};
+
+export class ImportError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `import refused, nothing was written: ${problems.length} bad line${problems.length === 1 ? "" : "s"}\n  - ${problems.join("\n  - ")}`,
+    );
+    this.name = "ImportError";
+  }
+}
+
+/** Splits on `sep` outside quotes and backslash escapes. */
+function splitUnescaped(text: string, sep: string, respectQuotes: boolean): string[] {
+  const parts: string[] = [];
+  let current = "";
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === "\\" && i + 1 < text.length) {
+      current += ch + text[i + 1];
+      i++;
+      continue;
+    }
+    if (respectQuotes && ch === '"') quoted = !quoted;
+    if (ch === sep && !quoted) {
+      parts.push(current);
+      current = "";
+      continue;
+    }
+    current += ch;
+  }
+  parts.push(current);
+  return parts;
+}
+
+const unescape = (s: string) => s.replace(/\\([,= "\\])/g, "$1").replace(/\\n/g, "\n");
+
+function parseFieldValue(raw: string): { value: unknown } | { error: string } {
+  if (raw.startsWith('"')) {
+    if (!raw.endsWith('"') || raw.length < 2) return { error: `unterminated string ${raw.slice(0, 30)}` };
+    return { value: raw.slice(1, -1).replace(/\\"/g, '"').replace(/\\\\/g, "\\").replace(/\\n/g, "\n") };
+  }
+  if (/^(t|T|true|True|TRUE)$/.test(raw)) return { value: true };
+  if (/^(f|F|false|False|FALSE)$/.test(raw)) return { value: false };
+  const n = Number(raw.replace(/[iu]$/, ""));
+  if (raw !== "" && Number.isFinite(n)) return { value: n };
+  return { error: `field value ${raw.slice(0, 30)} is not a number, boolean or quoted string` };
+}
+
+/** Parses one line; returns the state change or a reason. */
+export function parseLine(line: string, precision: Precision): StateChange | string {
+  const sections = splitUnescaped(line, " ", true).filter((s) => s !== "");
+  if (sections.length < 2 || sections.length > 3) return "expected `measurement,tags fields [timestamp]`";
+  const [seriesPart, fieldPart, timePart] = sections;
+  const series = splitUnescaped(seriesPart, ",", false);
+  const tags = new Map<string, string>();
+  for (const tag of series.slice(1)) {
+    const [k, v, ...rest] = splitUnescaped(tag, "=", false);
+    if (v === undefined || rest.length) return `bad tag ${tag.slice(0, 40)}`;
+    tags.set(unescape(k), unescape(v));
+  }
+  const entityId = tags.get("entity_id");
+  if (!entityId || !/^[a-z0-9_]+\.[a-z0-9_]+$/.test(entityId))
+    return `missing or invalid entity_id tag ${entityId ?? ""}`.trim();
+  const attributes: Record<string, unknown> = {};
+  let state: string | undefined;
+  for (const field of splitUnescaped(fieldPart, ",", true)) {
+    const eq = splitUnescaped(field, "=", true);
+    if (eq.length !== 2) return `bad field ${field.slice(0, 40)}`;
+    const key = unescape(eq[0]);
+    const parsed = parseFieldValue(eq[1]);
+    if ("error" in parsed) return parsed.error;
+    if (key === "state") state = String(parsed.value);
+    else if (key === "value") {
+      if (typeof parsed.value !== "number") return "field value must be a number";
+      state ??= String(parsed.value);
+    } else
+      attributes[
+        key.startsWith("attr_") && (key === "attr_value" || key === "attr_state") ? key.slice(5) : key
+      ] = parsed.value;
+  }
+  if (state === undefined) return "no state or value field";
+  if (timePart === undefined) return "no timestamp (HomeIQ keeps each state change at the time it happened)";
+  if (!/^-?\d+$/.test(timePart)) return `timestamp ${timePart.slice(0, 30)} is not an integer`;
+  const us = TO_US[precision](BigInt(timePart));
+  if (!Number.isSafeInteger(us)) return `timestamp ${timePart} is out of range for precision ${precision}`;
+  return {
+    entity_id: entityId,
+    state,
+    attributes: JSON.stringify(attributes),
+    last_changed: us,
+    last_updated: us,
+    context_id: null,
+    context_parent_id: null,
+    context_user_id: null,
+  };
+}
+
+/**
+ * Parses a whole line-protocol text. Throws ImportError listing up to `maxProblems` bad lines (with
+ * their numbers) if any line is bad.
+ */
+export function parseLineProtocol(text: string, precision?: Precision, maxProblems = 20): StateChange[] {
+  const lines = text.split(/\r?\n/);
+  const declared = /^# homeiq export precision=(ns|us|ms|s)\b/.exec(lines[0] ?? "")?.[1] as
+    | Precision
+    | undefined;
+  const p = precision ?? declared ?? "ns";
+  const out: StateChange[] = [];
+  const problems: string[] = [];
+  let bad = 0;
+  lines.forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line || line.startsWith("#")) return;
+    const parsed = parseLine(line, p);
+    if (typeof parsed === "string") {
+      bad++;
+      if (problems.length < maxProblems) problems.push(`line ${i + 1}: ${parsed}`);
+    } else out.push(parsed);
+  });
+  if (bad > problems.length) problems.push(`... and ${bad - problems.length} more`);
+  if (problems.length) throw new ImportError(problems);
+  return out;
+}
