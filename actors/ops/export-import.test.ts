@@ -122,7 +122,7 @@ describe("line protocol import", () => {
     expect(error).toBeInstanceOf(ImportError);
     expect(error!.problems).toEqual([
       "line 2: missing or invalid entity_id tag",
-      'line 3: unterminated string "unterminated',
+      'line 3: unterminated string "unterminated 1700000000000000',
       "line 4: field value abc is not a number, boolean or quoted string",
       "line 5: no timestamp (HomeIQ keeps each state change at the time it happened)",
     ]);
