@@ -209,6 +209,14 @@ export const ConfigSchema = T.Object({
     ),
   }),
 
+  ops: T.Object({
+    backupDir: optStr("where backups are written (default <dataDir>/backups)"),
+    backupIntervalMs: int(24 * 3600 * 1000, 0, 30 * 24 * 3600 * 1000, "how often a scheduled backup runs (0 turns the schedule off)"),
+    backupKeep: int(7, 1, 1000, "scheduled backups kept; older ones are deleted"),
+    importMaxBytes: int(256 * 1024 * 1024, 1024, 16 * 1024 ** 3, "largest line-protocol upload POST /api/v1/import accepts"),
+    exportPageSize: int(5000, 100, 1000000, "events read per page while streaming an export (bounds its memory)"),
+  }),
+
   suggestions: T.Object({
     intervalMs: int(6 * 3600 * 1000, 60000, 7 * 24 * 3600 * 1000, "how often the miner runs"),
     days: int(30, 1, 365, "history the miner reads"),
