@@ -1,0 +1,132 @@
+/**
+ * The batcher and influx-writer as real worker actors under the supervisor: the hub plays the connection
+ * (it re-sends overlapping batches, as snapshot + backfill + redelivery do), victoria-metrics plays InfluxDB.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { waitFor } from "../../runtime/clock.ts";
+import { loadConfig } from "../../runtime/config/load.ts";
+import { createLogger } from "../../runtime/log.ts";
+import { MetricsHub } from "../../runtime/metrics.ts";
+import { HUB, Supervisor } from "../../runtime/supervisor.ts";
+import { EDGES } from "../../runtime/tree.ts";
+import { startVictoriaMetrics, type VictoriaMetrics } from "../../test/lib/victoria-metrics.ts";
+import { openStoreReader } from "../store/reader.ts";
+import { addStored, chunks, flushDue, initialFanOut } from "./logic.ts";
+import { type BatcherMessage, batcherMessage, type StateChange, type StoredBatch } from "./messages.ts";
+
+const T0 = Date.UTC(2026, 10, 24, 12) * 1000;
+const change = (i: number): StateChange => ({
+  entity_id: `sensor.pipe_${i % 7}`,
+  state: String(i),
+  attributes: "{}",
+  last_changed: T0 + i * 1000,
+  last_updated: T0 + i * 1000,
+  context_id: null,
+  context_parent_id: null,
+  context_user_id: null,
+});
+
+describe("batcher fan-out rules", () => {
+  test("coalesces stored events until maxEvents or maxDelayMs, then flushes them in order", () => {
+    const limits = { maxEvents: 5, maxDelayMs: 50 };
+    const a = addStored(initialFanOut(), [change(1), change(2)], 1000, limits);
+    expect([a.flush, a.armMs]).toEqual([null, 50]);
+    const b = addStored(a.state, [change(3)], 1010, limits);
+    expect([b.flush, b.armMs]).toEqual([null, null]);
+    const c = addStored(b.state, [change(4), change(5), change(6)], 1020, limits);
+    expect(c.flush?.map((e) => e.state)).toEqual(["1", "2", "3", "4", "5", "6"]);
+    const d = addStored(c.state, [change(7)], 1030, limits);
+    expect(flushDue(d.state).flush?.map((e) => e.state)).toEqual(["7"]);
+    expect(chunks([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+  });
+});
+
+describe("batcher and influx-writer actors", () => {
+  let vm: VictoriaMetrics;
+  let dir: string;
+  beforeAll(async () => {
+    vm = await startVictoriaMetrics();
+    dir = mkdtempSync(join(tmpdir(), "homeiq-pipeline-"));
+  });
+  afterAll(async () => {
+    await vm.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("duplicate and overlapping batches are stored, forwarded and exported exactly once", async () => {
+    const config = loadConfig({
+      env: {
+        HOMEIQ_DATA_DIR: dir,
+        HOMEIQ_INFLUX_URL: vm.url,
+        HOMEIQ_INFLUX_ORG: "homeiq",
+        HOMEIQ_INFLUX_TOKEN: "test-token",
+        HOMEIQ_INFLUX_BUCKET: "homeiq",
+        HOMEIQ_BATCHER_MAX_DELAY_MS: "5",
+        HOMEIQ_INFLUX_FLUSH_INTERVAL_MS: "20",
+      },
+    });
+    const actor = (name: string) => ({
+      name,
+      module: new URL(`../${name}/worker.ts`, import.meta.url).pathname,
+    });
+    const metrics = new MetricsHub();
+    const supervisor = new Supervisor(
+      {
+        children: [actor("influx-writer"), actor("batcher")],
+        edges: [
+          { name: "hub->batcher", from: HUB, to: "batcher", capacity: 8, retain: true },
+          { name: EDGES.batcherToHub, from: "batcher", to: HUB, capacity: 64, retain: false },
+          { name: EDGES.batcherToInflux, from: "batcher", to: "influx-writer", capacity: 4, retain: false },
+        ],
+        maxRestarts: 0,
+        periodMs: 30000,
+        backoffMinMs: 20,
+        backoffMaxMs: 200,
+        startTimeoutMs: 15000,
+        metricsIntervalMs: 50,
+        logLevel: "silent",
+        config,
+      },
+      { log: createLogger({ actor: "supervisor", level: "silent" }), metrics, onFatal: () => {} },
+    );
+    const live: string[] = [];
+    supervisor.onHubMessage<StoredBatch>(EDGES.batcherToHub, (m) => {
+      for (const e of m.events) live.push(`${e.entity_id}@${e.last_updated}`);
+    });
+    await supervisor.start();
+    try {
+      const out = supervisor.hubOutbox<BatcherMessage>("hub->batcher");
+      const n = 3000;
+      const all = Array.from({ length: n }, (_, i) => change(i));
+      // Live in batches of 100, then a "snapshot" and a "backfill" overlapping everything, then a replay.
+      for (let i = 0; i < n; i += 100) await out.send(batcherMessage.events("live", all.slice(i, i + 100)));
+      await out.send(batcherMessage.events("snapshot", all.slice(1000, 2500)));
+      await out.send(batcherMessage.events("backfill", all));
+      await out.send(batcherMessage.events("spool", all.slice(0, 10)));
+      await waitFor(() => metrics.counter("events_duplicate_total") === 1500 + n + 10, {
+        timeoutMs: 20000,
+        what: "every duplicate counted",
+      });
+      expect(metrics.counter("events_stored_total")).toBe(n);
+      await waitFor(() => live.length >= n, { timeoutMs: 10000, what: "live feed" });
+      expect(new Set(live).size).toBe(n);
+      expect(live.length).toBe(n);
+      const reader = openStoreReader(dir);
+      expect(reader.totals().events).toBe(n);
+      reader.close();
+      await waitFor(() => metrics.counter("events_exported_total") >= n, {
+        timeoutMs: 20000,
+        what: "export",
+      });
+      expect(
+        await vm.countSamples('{__name__="sensor_value",entity_id=~"sensor.pipe_.*"}', { atLeast: n }),
+      ).toBe(n);
+      await waitFor(() => metrics.gauge("influx_lag_events") === 0, { timeoutMs: 5000, what: "lag 0" });
+    } finally {
+      await supervisor.stop(10000);
+    }
+  }, 60000);
+});
