@@ -20,6 +20,7 @@ import { metricsRoutes } from "./metrics/index.ts";
 import { security } from "./security/index.ts";
 import { staticFiles } from "./static/index.ts";
 import { stream } from "./stream/index.ts";
+import { webhooksPlugin } from "./webhooks/index.ts";
 
 export const API_VERSION = "1.0.0";
 
@@ -52,6 +53,7 @@ export function createApp(deps: ApiDeps) {
     .use(devices(deps))
     .use(events(deps, now))
     .use(stream(deps))
+    .use(webhooksPlugin(deps, now))
     .use(staticFiles(deps.staticDir));
 }
 
