@@ -1,0 +1,143 @@
+/**
+ * The suggestions feature end to end: a real supervisor runs the suggestions worker over a seeded
+ * events.db; the API plugin talks to it in-process (`app.handle`).
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Elysia } from "elysia";
+import { parse } from "yaml";
+import { waitFor } from "../../../runtime/clock.ts";
+import { loadConfig } from "../../../runtime/config/load.ts";
+import { createLogger } from "../../../runtime/log.ts";
+import { MetricsHub } from "../../../runtime/metrics.ts";
+import { Supervisor } from "../../../runtime/supervisor.ts";
+import { seedStore } from "../../suggestions/seed-store.ts";
+import { errors } from "../errors.ts";
+import { suggestionsPlugin } from "./index.ts";
+
+const DAY = 86_400_000;
+let dir: string;
+let supervisor: Supervisor;
+let metrics: MetricsHub;
+let app: ReturnType<typeof build>;
+
+const build = (s: Supervisor) => new Elysia().use(errors).use(suggestionsPlugin({ supervisor: s }));
+const request = (method: string, path: string) =>
+  app.handle(new Request(`http://localhost${path}`, { method }));
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "homeiq-suggestions-api-"));
+  const start = Math.floor(Date.now() / DAY) * DAY - 29 * DAY;
+  seedStore(dir, { start, days: 29, entities: 24, seed: 3, planted: true, sensorEveryMin: 30 });
+  const config = loadConfig({
+    env: {
+      HOMEIQ_DATA_DIR: dir,
+      HOMEIQ_SUGGESTIONS_START_DELAY_MS: "3600000",
+      HOMEIQ_SUGGESTIONS_TIME_ZONE: "UTC",
+      HOMEIQ_LOG_LEVEL: "silent",
+    },
+  });
+  metrics = new MetricsHub();
+  supervisor = new Supervisor(
+    {
+      children: [
+        { name: "suggestions", module: new URL("../../suggestions/worker.ts", import.meta.url).pathname },
+      ],
+      edges: [],
+      maxRestarts: 1,
+      periodMs: 30000,
+      backoffMinMs: 10,
+      backoffMaxMs: 100,
+      startTimeoutMs: 10000,
+      metricsIntervalMs: 50,
+      logLevel: "silent",
+      config,
+    },
+    { log: createLogger({ actor: "supervisor", level: "silent" }), metrics, onFatal: () => {} },
+  );
+  await supervisor.start();
+  app = build(supervisor);
+});
+
+afterAll(async () => {
+  await supervisor.stop(5000);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("/api/v1/suggestions against the suggestions worker", () => {
+  test("lists nothing before the first run, then POST mines and lists the planted habits", async () => {
+    const before = await (await request("GET", "/api/v1/suggestions")).json();
+    expect(before).toEqual({ suggestions: [], lastRun: null, running: false });
+
+    const res = await request("POST", "/api/v1/suggestions");
+    expect(res.status).toBe(200);
+    const body = await res.json();
+    expect(body.lastRun.error).toBeNull();
+    expect(body.lastRun.trigger).toBe("manual");
+    const kinds = body.suggestions.map(
+      (s: { kind: string; entities: string[] }) => `${s.kind}:${s.entities[0]}`,
+    );
+    expect(kinds).toEqual(
+      expect.arrayContaining([
+        "time_of_day:light.kitchen",
+        "co_occurrence:binary_sensor.front_door",
+        "left_on:light.living_room",
+        "threshold:climate.living_room",
+      ]),
+    );
+    for (const s of body.suggestions) expect(parse(s.yaml)[0].id).toBe(s.id);
+  });
+
+  test("dismiss removes a suggestion for good; accept keeps it as accepted", async () => {
+    const { suggestions } = await (await request("GET", "/api/v1/suggestions")).json();
+    const [first, second] = suggestions;
+    const dismissed = await request("POST", `/api/v1/suggestions/${first.id}/dismiss`);
+    expect(dismissed.status).toBe(200);
+    expect((await dismissed.json()).suggestion.status).toBe("dismissed");
+    const accepted = await (await request("POST", `/api/v1/suggestions/${second.id}/accept`)).json();
+    expect(accepted.suggestion.status).toBe("accepted");
+
+    const rerun = await (await request("POST", "/api/v1/suggestions")).json();
+    expect(rerun.lastRun.suppressed).toBe(1);
+    expect(rerun.suggestions.map((s: { id: string }) => s.id)).not.toContain(first.id);
+    const all = await (await request("GET", "/api/v1/suggestions?status=dismissed")).json();
+    expect(all.suggestions.map((s: { id: string }) => s.id)).toEqual([first.id]);
+    // Two runs, visible in the merged metrics.
+    await waitFor(() => metrics.counter("suggestions_runs_total") === 2, {
+      timeoutMs: 5000,
+      what: "run metrics",
+    });
+    expect(metrics.gauge("suggestions_open")).toBe(rerun.suggestions.length);
+  });
+
+  test("answers an unknown id with 404 and a malformed one with 400, naming the field", async () => {
+    const missing = await request("POST", "/api/v1/suggestions/0123456789abcdef/accept");
+    expect(missing.status).toBe(404);
+    expect((await missing.json()).field).toBe("params.id");
+    const bad = await request("POST", "/api/v1/suggestions/not-an-id/dismiss");
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toMatchObject({ field: "params.id" });
+    const status = await request("GET", "/api/v1/suggestions?status=maybe");
+    expect(status.status).toBe(400);
+    expect(await status.json()).toMatchObject({ field: "query.status" });
+  });
+});
+
+describe("/api/v1/suggestions without the actor", () => {
+  test("answers 503 naming the actor when it is not running", async () => {
+    const down = new Elysia().use(errors).use(
+      suggestionsPlugin({
+        supervisor: {
+          status: () => [],
+          notice: () => undefined,
+          call: () => Promise.reject(new Error("not running")),
+        },
+      }),
+    );
+    const res = await down.handle(new Request("http://localhost/api/v1/suggestions"));
+    expect(res.status).toBe(503);
+    expect((await res.json()).error).toContain("suggestions actor");
+  });
+});
