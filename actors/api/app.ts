@@ -14,6 +14,7 @@ import { HUB } from "../../runtime/supervisor.ts";
 import type { ApiDeps } from "./deps.ts";
 import { devices } from "./devices/index.ts";
 import { errors } from "./errors.ts";
+import { enrichment } from "./enrichment/index.ts";
 import { events } from "./events/index.ts";
 import { health } from "./health/index.ts";
 import { metricsRoutes } from "./metrics/index.ts";
@@ -54,6 +55,7 @@ export function createApp(deps: ApiDeps) {
     .use(events(deps, now))
     .use(stream(deps))
     .use(webhooksPlugin(deps, now))
+    .use(enrichment(deps, now))
     .use(staticFiles(deps.staticDir));
 }
 
