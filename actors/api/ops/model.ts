@@ -1,0 +1,32 @@
+/** Queries and bodies of the operations endpoints: backups, export, import, fault injection. */
+import { t } from "elysia";
+import { EXPORT_FORMATS } from "../../ops/export.ts";
+import { fields } from "../fields.ts";
+
+export const ExportQuery = t.Object({
+  from: fields.time("query.from", "start of the range, inclusive"),
+  to: t.Optional(fields.time("query.to", "end of the range, exclusive (default: now)")),
+  format: t.Optional(
+    fields.oneOf("query.format", EXPORT_FORMATS, "lp (InfluxDB line protocol), csv or ndjson"),
+  ),
+  entity_id: t.Optional(fields.entityList("query.entity_id", "only these entities (comma-separated)")),
+  domain: t.Optional(fields.domain("query.domain", "only entities of this domain")),
+});
+
+export const ImportQuery = t.Object({
+  precision: t.Optional(
+    fields.oneOf(
+      "query.precision",
+      ["ns", "us", "ms", "s"] as const,
+      "timestamp precision (default: the export's header, else ns)",
+    ),
+  ),
+});
+
+export const CrashQuery = t.Object({ actor: fields.text("query.actor", "name of the actor to crash") });
+
+export const BackupInfo = t.Object({
+  file: t.String(),
+  bytes: t.Number(),
+  createdAt: t.String(),
+});
