@@ -1,13 +1,13 @@
 /**
- * The dashboard's only door to HomeIQ. Requests go through the Eden treaty client typed by the server's
- * `App` (a type-only import: no server code reaches the bundle); the live stream is read separately by
- * `sse.ts` because it needs streaming.
+ * The dashboard's only door to HomeIQ: the Eden treaty client from `actors/api/client.ts`, typed by the
+ * server's `App` (client.ts imports the server with `import type` only, so no server code reaches the
+ * bundle). The live stream is read separately by `sse.ts`, which needs streaming.
  *
- * Every call resolves to data or throws `ApiError` with the HTTP status and the server's message;
- * a 401 also marks the token rejected so the token form reappears.
+ * Every call resolves to data or throws `ApiError` with the HTTP status and the server's message
+ * (`{error, expected}` bodies become one sentence); a 401 also marks the token rejected so the token
+ * form reappears.
  */
-import type { DeepHealth } from "../../actors/api/health/model.ts";
-import type { RealTimeMetrics } from "../../actors/api/metrics/model.ts";
+import { type Client, createClient } from "../../actors/api/client.ts";
 import { rejectToken } from "./stores/token.ts";
 
 export class ApiError extends Error {
@@ -20,53 +20,80 @@ export class ApiError extends Error {
   }
 }
 
+/** The dashboard is served by the API (or proxied to it by Vite in development): same origin. */
 export const apiBase = (): string => (typeof location === "undefined" ? "http://127.0.0.1" : location.origin);
 
-type Query = Record<string, string | number | undefined | null>;
+let cached: { token: string; client: Client } | null = null;
 
-async function get<T>(token: string, path: string, query: Query = {}, okStatuses: number[] = []): Promise<T> {
-  const url = new URL(path, apiBase());
-  for (const [k, v] of Object.entries(query))
-    if (v !== undefined && v !== null && v !== "") url.searchParams.set(k, String(v));
-  let response: Response;
-  try {
-    response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
-  } catch (error) {
-    throw new ApiError(0, `HomeIQ is unreachable: ${error instanceof Error ? error.message : String(error)}`);
-  }
-  const body = await response.json().catch(() => null);
-  if (response.status === 401) {
-    rejectToken();
-    throw new ApiError(401, "The API token was rejected.");
-  }
-  if (!response.ok && !okStatuses.includes(response.status))
-    throw new ApiError(response.status, errorText(body, response.status));
-  return body as T;
+function client(token: string): Client {
+  if (cached?.token !== token) cached = { token, client: createClient(apiBase(), token) };
+  return cached.client;
 }
 
-/** The API's error body is `{error, field?, expected?, requestId}`: show what and how to fix. */
-function errorText(body: unknown, status: number): string {
-  if (body && typeof body === "object") {
-    const b = body as Record<string, unknown>;
+/** The API's error body is `{error, field?, expected?, requestId}`: say what, and how to fix it. */
+function errorText(value: unknown, status: number): string {
+  if (value && typeof value === "object") {
+    const b = value as Record<string, unknown>;
     if (typeof b.error === "string")
       return typeof b.expected === "string" ? `${b.error} (expected ${b.expected})` : b.error;
   }
-  return `HTTP ${status}`;
+  if (typeof value === "string" && value !== "") return value;
+  return status === 0 ? "HomeIQ is unreachable" : `HTTP ${status}`;
+}
+
+type EdenResult<T> = { data: T | null; error: { status: unknown; value: unknown } | null };
+
+/** Unwraps an Eden answer; statuses in `accept` count as data (e.g. /health/deep's 503 report). */
+async function unwrap<T>(call: Promise<EdenResult<T>>, accept: number[] = []): Promise<NonNullable<T>> {
+  let result: EdenResult<T>;
+  try {
+    result = await call;
+  } catch (error) {
+    throw new ApiError(0, `HomeIQ is unreachable: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (result.error) {
+    const status = typeof result.error.status === "number" ? result.error.status : 0;
+    if (accept.includes(status) && result.error.value) return result.error.value as NonNullable<T>;
+    if (status === 401) {
+      rejectToken();
+      throw new ApiError(401, "The API token was rejected.");
+    }
+    throw new ApiError(status, errorText(result.error.value, status));
+  }
+  if (result.data === null || result.data === undefined) throw new ApiError(0, "HomeIQ sent an empty answer");
+  return result.data as NonNullable<T>;
+}
+
+export interface EntitiesParams {
+  q?: string;
+  domain?: string;
+  area?: string;
+  cursor?: string;
+  limit?: number;
+}
+
+/** Drops empty filters: the API treats an absent filter as "all", an empty one as invalid. */
+function defined<T extends object>(query: T): T {
+  return Object.fromEntries(Object.entries(query).filter(([, v]) => v !== undefined && v !== "")) as T;
 }
 
 export const api = {
-  metrics: (token: string) => get<RealTimeMetrics>(token, "/api/v1/real-time-metrics"),
-  /** 503 still carries the report (an actor has failed for good). */
-  deepHealth: (token: string) => get<DeepHealth>(token, "/health/deep", {}, [503]),
-  entities: (token: string, query: Query) => get<unknown>(token, "/api/v1/entities", query),
-  devices: (token: string) => get<unknown>(token, "/api/v1/devices"),
+  metrics: (token: string) => unwrap(client(token).api.v1["real-time-metrics"].get()),
+  deepHealth: (token: string) => unwrap(client(token).health.deep.get(), [503]),
+  entities: (token: string, query: EntitiesParams) =>
+    unwrap(client(token).api.v1.entities.get({ query: defined(query) })),
+  areas: (token: string) => unwrap(client(token).api.v1.areas.get()),
   entity: (token: string, entityId: string) =>
-    get<unknown>(token, `/api/v1/entities/${encodeURIComponent(entityId)}`),
-  history: (token: string, entityId: string, query: Query) =>
-    get<unknown>(token, `/api/v1/entities/${encodeURIComponent(entityId)}/history`, query),
-  streamUrl: (query: Query = {}) => {
-    const url = new URL("/api/v1/stream", apiBase());
-    for (const [k, v] of Object.entries(query)) if (v) url.searchParams.set(k, String(v));
-    return url.toString();
-  },
+    unwrap(client(token).api.v1.entities({ entity_id: entityId }).get()),
+  history: (
+    token: string,
+    entityId: string,
+    query: { from: number; to: number; resolution: "auto" | "raw" | "hourly" | "daily" },
+  ) => unwrap(client(token).api.v1.entities({ entity_id: entityId }).history.get({ query })),
+  /** The newest stored event of one entity: its current state and attributes. */
+  latestEvent: (token: string, entityId: string) =>
+    unwrap(client(token).api.v1.events.get({ query: { entity_id: entityId, limit: 1 } })).then(
+      (page) => page.items[0] ?? null,
+    ),
+  streamUrl: (): string => new URL("/api/v1/stream", apiBase()).toString(),
 };

@@ -8,7 +8,9 @@ export interface EntityView {
   entityId: string;
   name: string;
   domain: string;
+  /** Area name (or id when it has no name); `areaId` is what the area filter takes. */
   area: string | null;
+  areaId: string | null;
   device: string | null;
   state: string | null;
   unit: string | null;
@@ -50,14 +52,15 @@ export function toEntityView(raw: unknown): EntityView | null {
     }
   }
   const attrs = isObj(attributes) ? attributes : {};
-  const area = raw.area ?? raw.area_name ?? raw.area_id;
-  const device = raw.device ?? raw.device_name ?? raw.device_id;
+  const area = raw.area_name ?? raw.area_id;
+  const device = raw.device_name ?? raw.device_id;
   return {
     entityId,
     name: s(raw.name) ?? s(raw.friendly_name) ?? s(raw.original_name) ?? s(attrs.friendly_name) ?? entityId,
     domain: s(raw.domain) ?? domainOf(entityId),
-    area: isObj(area) ? s(area.name) : s(area),
-    device: isObj(device) ? s(device.name) : s(device),
+    area: s(area),
+    areaId: s(raw.area_id),
+    device: s(device),
     state: current ? s(current.state) : typeof raw.state === "string" ? raw.state : null,
     unit: s(raw.unit) ?? s(raw.unit_of_measurement) ?? s(attrs.unit_of_measurement),
     lastChanged: ms(current?.last_changed ?? raw.last_changed ?? current?.ts ?? raw.ts),

@@ -5,7 +5,7 @@
 import { StoreController } from "@nanostores/lit";
 import { css, html, LitElement } from "lit";
 import { customElement } from "lit/decorators.js";
-import { formatCount, formatDateTime } from "../format.ts";
+import { formatCount } from "../format.ts";
 import {
   $entities,
   filterByArea,
@@ -42,7 +42,8 @@ export class HiqEntities extends LitElement {
           <select id="domain" @change=${(e: Event) => filterByDomain((e.target as HTMLSelectElement).value)}>
             <option value="" ?selected=${s.query.domain === ""}>All domains</option>
             ${s.facets.domains.map(
-              ([d, n]) => html`<option value=${d} ?selected=${s.query.domain === d}>${d} (${n})</option>`,
+              (f) =>
+                html`<option value=${f.value} ?selected=${s.query.domain === f.value}>${f.label} (${f.count})</option>`,
             )}
           </select>
         </label>
@@ -51,7 +52,8 @@ export class HiqEntities extends LitElement {
           <select id="area" @change=${(e: Event) => filterByArea((e.target as HTMLSelectElement).value)}>
             <option value="" ?selected=${s.query.area === ""}>All areas</option>
             ${s.facets.areas.map(
-              ([a, n]) => html`<option value=${a} ?selected=${s.query.area === a}>${a} (${n})</option>`,
+              (f) =>
+                html`<option value=${f.value} ?selected=${s.query.area === f.value}>${f.label} (${f.count})</option>`,
             )}
           </select>
         </label>
@@ -81,9 +83,9 @@ export class HiqEntities extends LitElement {
           <thead>
             <tr>
               <th scope="col">Entity</th>
-              <th scope="col">State</th>
+              <th scope="col">Domain</th>
               <th scope="col" class="wide">Area</th>
-              <th scope="col" class="wide">Last changed</th>
+              <th scope="col" class="wide">Device</th>
             </tr>
           </thead>
           <tbody>
@@ -93,9 +95,9 @@ export class HiqEntities extends LitElement {
                   <a href=${hrefFor("entity", e.entityId)}>${e.name}</a>
                   <div class="mono muted id">${e.entityId}</div>
                 </td>
-                <td>${e.state ?? "—"}${e.unit && e.state ? ` ${e.unit}` : ""}</td>
+                <td>${e.domain}</td>
                 <td class="wide">${e.area ?? "—"}</td>
-                <td class="wide">${formatDateTime(e.lastChanged)}</td>
+                <td class="wide">${e.device ?? "—"}</td>
               </tr>`,
             )}
           </tbody>

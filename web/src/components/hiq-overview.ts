@@ -25,6 +25,17 @@ export class HiqOverview extends LitElement {
   private _metrics = new StoreController(this, $metrics);
   private _live = new StoreController(this, $liveEvents);
 
+  private _painted = false;
+
+  protected override updated(): void {
+    // The first time real figures are on screen: the dashboard's "first meaningful paint".
+    if (!this._painted && this._metrics.value.data) {
+      this._painted = true;
+      if (performance.getEntriesByName("hiq:first-figures").length === 0)
+        performance.mark("hiq:first-figures");
+    }
+  }
+
   override render() {
     const { status, data, error, updatedAt } = this._metrics.value;
     if (!data) {
@@ -159,7 +170,7 @@ export class HiqOverview extends LitElement {
       }
       .grid {
         display: grid;
-        grid-template-columns: repeat(auto-fill, minmax(11rem, 1fr));
+        grid-template-columns: repeat(auto-fill, minmax(min(9.5rem, 100%), 1fr));
         gap: 0.75rem;
       }
       .table-wrap {

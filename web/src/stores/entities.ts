@@ -10,11 +10,19 @@ import { $token } from "./token.ts";
 export const ENTITY_SEARCH_DEBOUNCE_MS = 250;
 /** Rows requested per page. */
 export const ENTITY_PAGE_SIZE = 200;
+/** Entities read once to count the domains for the domain filter. */
+export const CATALOGUE_LIMIT = 1000;
 
 export interface EntitiesQuery {
   q: string;
   domain: string;
   area: string;
+}
+
+export interface Facet {
+  value: string;
+  label: string;
+  count: number;
 }
 
 export interface EntitiesState {
@@ -24,8 +32,8 @@ export interface EntitiesState {
   total: number | null;
   nextCursor: string | null;
   error: string | null;
-  /** Every domain and area seen in the unfiltered catalogue, with entity counts, for the filters. */
-  facets: { domains: [string, number][]; areas: [string, number][] };
+  /** The filters' choices with entity counts: domains seen in the catalogue, and the home's areas. */
+  facets: { domains: Facet[]; areas: Facet[] };
 }
 
 export const $entities = atom<EntitiesState>({
@@ -77,28 +85,37 @@ async function load(append: boolean): Promise<void> {
   }
 }
 
-function count(values: (string | null)[]): [string, number][] {
+/** Domains with counts from the catalogue's first page (bounded by the server's page limit). */
+async function domainFacets(token: string): Promise<Facet[]> {
+  const page = toEntityPage(await api.entities(token, { limit: CATALOGUE_LIMIT }));
   const counts = new Map<string, number>();
-  for (const v of values) if (v) counts.set(v, (counts.get(v) ?? 0) + 1);
-  return [...counts.entries()].sort((a, b) => a[0].localeCompare(b[0]));
+  for (const e of page.items) counts.set(e.domain, (counts.get(e.domain) ?? 0) + 1);
+  return [...counts.entries()]
+    .sort((a, b) => a[0].localeCompare(b[0]))
+    .map(([value, count]) => ({ value, label: value, count }));
 }
 
-/** Loads the whole catalogue once (bounded by the server's page limit) to build the filter counts. */
+async function areaFacets(token: string): Promise<Facet[]> {
+  const raw: unknown = await api.areas(token);
+  const list = Array.isArray(raw) ? raw : ((raw as { items?: unknown[] }).items ?? []);
+  return (list as { area_id?: unknown; name?: unknown; entity_count?: unknown }[])
+    .filter((a) => typeof a.area_id === "string")
+    .map((a) => ({
+      value: a.area_id as string,
+      label: typeof a.name === "string" && a.name ? a.name : (a.area_id as string),
+      count: typeof a.entity_count === "number" ? a.entity_count : 0,
+    }));
+}
+
+/** Loads the filter choices; on failure the filters simply stay without choices (the list reports errors). */
 async function loadFacets(): Promise<void> {
   const token = $token.get().token;
   if (!token) return;
-  try {
-    const page = toEntityPage(await api.entities(token, { limit: 1000 }));
-    $entities.set({
-      ...$entities.get(),
-      facets: {
-        domains: count(page.items.map((e) => e.domain)),
-        areas: count(page.items.map((e) => e.area)),
-      },
-    });
-  } catch {
-    // The result list reports errors; the filters simply stay without counts.
-  }
+  const [domains, areas] = await Promise.all([
+    domainFacets(token).catch(() => []),
+    areaFacets(token).catch(() => []),
+  ]);
+  $entities.set({ ...$entities.get(), facets: { domains, areas } });
 }
 
 function setQuery(patch: Partial<EntitiesQuery>, delayMs: number): void {

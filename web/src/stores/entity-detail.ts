@@ -1,4 +1,4 @@
-/** The entity detail view's entity: current state and attributes, loaded by id. */
+/** The entity detail view's entity: registry entry plus current state and attributes, loaded by id. */
 import { atom } from "nanostores";
 import { ApiError, api } from "../api.ts";
 import { type EntityView, toEntityView } from "../entity-view.ts";
@@ -24,9 +24,20 @@ export async function loadEntity(entityId: string): Promise<void> {
   const keep = $entityDetail.get().entityId === entityId ? $entityDetail.get().entity : null;
   $entityDetail.set({ entityId, status: keep ? "ready" : "loading", entity: keep, error: null });
   try {
-    const raw = await api.entity(token, entityId);
+    // The registry knows names, areas and devices; the newest stored event knows the state.
+    const [raw, latest] = await Promise.all([
+      api.entity(token, entityId),
+      api.latestEvent(token, entityId).catch(() => null),
+    ]);
     if ($entityDetail.get().entityId !== entityId) return;
     const entity = toEntityView(raw);
+    if (entity && latest) {
+      entity.state = latest.state;
+      entity.lastChanged = latest.last_changed;
+      entity.attributes = { ...entity.attributes, ...latest.attributes };
+      if (!entity.unit && typeof latest.attributes.unit_of_measurement === "string")
+        entity.unit = latest.attributes.unit_of_measurement;
+    }
     $entityDetail.set({ entityId, status: entity ? "ready" : "not_found", entity, error: null });
   } catch (error) {
     if ($entityDetail.get().entityId !== entityId) return;

@@ -1,6 +1,6 @@
 /**
- * The live events list: bounded, newest first, updated at most once per animation frame however fast
- * events arrive (the stream may deliver 1,000 events/s; the list re-renders ~60 times/s at most).
+ * The live events list: bounded, newest first, updated in an animation frame at most every
+ * LIVE_LIST_MIN_INTERVAL_MS however fast events arrive (the stream may deliver 1,000 events/s).
  * Paused: the visible list freezes while new events keep being counted in a bounded pending buffer.
  */
 import { atom } from "nanostores";
@@ -8,6 +8,12 @@ import type { LiveEvent } from "../live-event.ts";
 
 /** Most events the list holds (and the pending buffer holds while paused). */
 export const LIVE_EVENTS_MAX = 5000;
+/**
+ * Least time between two list updates. Updates land in an animation frame, but at 1,000 events/s a list
+ * redrawn every frame spends the main thread on layout and paint (and nobody reads 60 updates a second);
+ * ~10 updates a second leaves the frames between free for scrolling and input.
+ */
+export const LIVE_LIST_MIN_INTERVAL_MS = 100;
 /** Window of the live rate, in ms. */
 const RATE_WINDOW_MS = 5000;
 
@@ -36,6 +42,7 @@ export const $liveEvents = atom<LiveEventsState>({
 let pending: LiveEvent[] = [];
 let received = 0;
 let frameRequested = false;
+let lastFlush = 0;
 const secondBuckets: { at: number; count: number }[] = [];
 
 const nextFrame: (fn: () => void) => void =
@@ -57,6 +64,7 @@ function countForRate(n: number, now: number): number {
 
 function flush(): void {
   frameRequested = false;
+  lastFlush = Date.now();
   const state = $liveEvents.get();
   const rate = countForRate(0, Date.now());
   if (state.paused) {
@@ -76,7 +84,9 @@ function flush(): void {
 function schedule(): void {
   if (frameRequested) return;
   frameRequested = true;
-  nextFrame(flush);
+  const wait = lastFlush + LIVE_LIST_MIN_INTERVAL_MS - Date.now();
+  if (wait <= 0) nextFrame(flush);
+  else setTimeout(() => nextFrame(flush), wait);
 }
 
 /** Takes events from the stream (oldest first); they appear on the next frame. */
