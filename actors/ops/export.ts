@@ -85,7 +85,7 @@ const FORMATTERS: Record<ExportFormat, (e: StoredEvent) => string> = {
  * The caller writes each chunk before asking for the next, so only one page is ever in memory.
  */
 export function* exportChunks(
-  reader: StoreReader,
+  reader: Pick<StoreReader, "events">,
   q: ExportQuery,
   format: ExportFormat,
   pageSize = 5000,
@@ -111,7 +111,7 @@ export function* exportChunks(
 
 /** A streamed HTTP body for an export (pull-based: the next page is read when the client has taken the last). */
 export function exportStream(
-  reader: StoreReader,
+  reader: Pick<StoreReader, "events">,
   q: ExportQuery,
   format: ExportFormat,
   pageSize = 5000,
