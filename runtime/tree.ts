@@ -6,6 +6,7 @@
  *                              └─connection->metadata─▶ metadata │  ├──batcher->hub──▶ API (SSE live stream)
  *                                                                │  └──batcher->influx──▶ influx-writer ──▶ InfluxDB
  *   enrichers (weather, air-quality, carbon, prices) ──enricher-*->batcher──▶ batcher
+ *   store ──read-only──▶ suggestions (mines the history; no edges, the API calls it)
  *
  * Children start in the order listed and stop in reverse: consumers first, producers last, so on shutdown
  * the producers stop and drain into consumers that are still running.
@@ -68,6 +69,8 @@ export function buildTree(config: HomeIQConfig): TreeSpec {
   const events = config.mailbox.eventsCapacity;
   const small = config.mailbox.capacity;
   const children: ChildSpec[] = [
+    // No edges: it reads events.db on its own read-only connection, so its place in the order is free.
+    actor("suggestions"),
     actor("metadata"),
     actor("webhook-dispatcher"),
     actor("batcher"),
