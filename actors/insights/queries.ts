@@ -16,7 +16,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { decodeContextId, encodeContextId } from "../store/codec.ts";
 import { configureConnection, ENTITY_BITS, EVENTS_DB, readBaseUs } from "../store/schema.ts";
-import { type CountRow, type EventStats, foldStats, matchEntity, parseQuery } from "./stats.ts";
+import { type EventStats, matchEntity, parseQuery, StatsAccumulator } from "./stats.ts";
 import { type ContextLookup, type Trace, traceEvent } from "./trace.ts";
 import { domainOf, type InsightEvent } from "./types.ts";
 
@@ -26,6 +26,8 @@ import { domainOf, type InsightEvent } from "./types.ts";
  */
 export const CONTEXT_WINDOW_MS = 15 * 60_000;
 const SHIFT = BigInt(ENTITY_BITS);
+/** Up to this many entities matched by id or name are read through the entity index, one by one. */
+const INDEX_PATH_MAX_ENTITIES = 32;
 const ROW = `id >> ${ENTITY_BITS} AS t, e, v, s, a, c, cp, cu, CAST(id AS TEXT) AS k`;
 
 export interface InsightsLimits {
@@ -152,13 +154,16 @@ class SqliteInsights implements InsightsReader {
       context: db.prepare(
         `SELECT ${ROW} FROM events WHERE id >= ?1 AND id < ?2 AND (c = ?3 OR cp = ?3) ORDER BY id`,
       ),
-      entityRange: db.prepare(`SELECT ${ROW} FROM events WHERE e = ?1 AND id >= ?2 AND id < ?3 ORDER BY id`),
-      rawCounts: db.prepare(
-        `SELECT e, ((id >> ${ENTITY_BITS}) + ?3) / ?4 AS b, count(*) AS n FROM events
-         WHERE id >= ?1 AND id < ?2 GROUP BY e, b`,
+      entityNewest: db.prepare(
+        `SELECT ${ROW} FROM events WHERE e = ?1 AND id >= ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4`,
       ),
+      entityRange: db.prepare(`SELECT ${ROW} FROM events WHERE e = ?1 AND id >= ?2 AND id < ?3 ORDER BY id`),
+      rawRows: db.prepare(`SELECT e, id >> ${ENTITY_BITS} FROM events WHERE id >= ?1 AND id < ?2`),
       rollupCursor: db.prepare("SELECT seq FROM cursors WHERE name = 'rollup'"),
-      hourlyCounts: db.prepare("SELECT e, t, n + tn AS n FROM hourly WHERE t >= ?1 AND t < ?2"),
+      // Entity by entity through the primary key (e, t): a time range alone would scan the whole tier.
+      hourlyCounts: db.prepare(
+        "SELECT h.e, h.t, h.n + h.tn FROM entities en CROSS JOIN hourly h ON h.e = en.e AND h.t >= ?1 AND h.t < ?2",
+      ),
       pending: db.prepare(
         `SELECT ev.e AS e, ev.id >> ${ENTITY_BITS} AS t FROM journal j JOIN events ev ON ev.id = j.id WHERE j.seq > ?1`,
       ),
@@ -254,13 +259,8 @@ class SqliteInsights implements InsightsReader {
       }
     }
     // Each group of entities still needs its remaining terms in the state text (or an exact number).
-    const clauses: string[] = [];
-    const params: (string | number | bigint)[] = [];
+    const stateGroups: { es: number[]; sids: number[]; num: number }[] = [];
     let candidates = full.length;
-    if (full.length) {
-      params.push(JSON.stringify(full));
-      clauses.push(`e IN (SELECT value FROM json_each(?${params.length}))`);
-    }
     for (const { remaining, es } of groups.values()) {
       const sids: number[] = [];
       for (let s = 0; s < this.states.length; s++) {
@@ -270,8 +270,48 @@ class SqliteInsights implements InsightsReader {
       const num = remaining.length === 1 && remaining[0] !== "" ? Number(remaining[0]) : Number.NaN;
       if (!sids.length && !Number.isFinite(num)) continue;
       candidates += es.length;
-      params.push(JSON.stringify(es));
-      const inEntities = `e IN (SELECT value FROM json_each(?${params.length}))`;
+      stateGroups.push({ es, sids, num });
+    }
+    const fromId = this.idAt(query.from);
+    const toId = this.idAt(query.to);
+    const upper = query.cursor !== undefined ? minBig(parseCursor(query.cursor), toId) : toId;
+    if ((!full.length && !stateGroups.length) || upper <= fromId)
+      return { items: [], nextCursor: null, scannedFrom: query.from, candidates };
+    const hit = (r: Row): SearchHit => {
+      const entity_id = this.entityName.get(r.e) ?? `unknown.${r.e}`;
+      return {
+        id: r.k,
+        entity_id,
+        name: names.get(entity_id) ?? null,
+        state: this.stateText(r),
+        value: r.v,
+        ts: this.ms(r.t),
+      };
+    };
+    if (!stateGroups.length && full.length <= INDEX_PATH_MAX_ENTITIES) {
+      // Few entities matched by id or name: read each through the entity index, newest first, and merge.
+      // Exact and cheap whatever the window: at most `limit` rows per entity.
+      const rows: Row[] = [];
+      for (const e of full) rows.push(...(this.q.entityNewest.all(e, fromId, upper, query.limit) as Row[]));
+      rows.sort((a, b) => b.t - a.t || b.e - a.e);
+      const page = rows.slice(0, query.limit);
+      const more = rows.length > query.limit || page.length === query.limit;
+      return {
+        items: page.map(hit),
+        nextCursor: more && page.length ? page[page.length - 1].k : null,
+        scannedFrom: more && page.length ? this.ms(page[page.length - 1].t) : query.from,
+        candidates,
+      };
+    }
+    // Otherwise scan the rowid range newest first (`+e` keeps SQLite off the entity index, which would read
+    // every row of every candidate and sort them), at most searchScanRows rows at the store's average density.
+    const clauses: string[] = [];
+    const params: (string | number | bigint)[] = [];
+    if (full.length) {
+      params.push(JSON.stringify(full));
+      clauses.push(`+e IN (SELECT value FROM json_each(?${params.length}))`);
+    }
+    for (const { es, sids, num } of stateGroups) {
       const ors: string[] = [];
       if (sids.length) {
         params.push(JSON.stringify(sids));
@@ -281,14 +321,10 @@ class SqliteInsights implements InsightsReader {
         params.push(num);
         ors.push(`(s IS NULL AND v = ?${params.length})`);
       }
-      clauses.push(`(${inEntities} AND (${ors.join(" OR ")}))`);
+      params.push(JSON.stringify(es));
+      // The state test first: it is false for most rows and cheaper than the entity list.
+      clauses.push(`((${ors.join(" OR ")}) AND +e IN (SELECT value FROM json_each(?${params.length})))`);
     }
-    const fromId = this.idAt(query.from);
-    const toId = this.idAt(query.to);
-    const upper = query.cursor !== undefined ? minBig(parseCursor(query.cursor), toId) : toId;
-    if (!clauses.length || upper <= fromId)
-      return { items: [], nextCursor: null, scannedFrom: query.from, candidates };
-    // Bound the scan: a time span expected to hold searchScanRows rows at the store's average density.
     const span = this.span();
     const { value: rawCount } = this.q.rawCount.get() as { value: number };
     const densityPerMs = span && rawCount > 0 ? rawCount / Math.max(1, span.newestMs - span.oldestMs) : 1;
@@ -299,17 +335,7 @@ class SqliteInsights implements InsightsReader {
     const sql = `SELECT ${ROW} FROM events WHERE id >= ?${n + 1} AND id < ?${n + 2} AND (${clauses.join(" OR ")})
       ORDER BY id DESC LIMIT ?${n + 3}`;
     const rows = this.prepared(sql).all(...params, lower, upper, query.limit) as Row[];
-    const items = rows.map((r) => {
-      const entity_id = this.entityName.get(r.e) ?? `unknown.${r.e}`;
-      return {
-        id: r.k,
-        entity_id,
-        name: names.get(entity_id) ?? null,
-        state: this.stateText(r),
-        value: r.v,
-        ts: this.ms(r.t),
-      };
-    });
+    const items = rows.map(hit);
     if (rows.length === query.limit)
       return {
         items,
@@ -328,44 +354,22 @@ class SqliteInsights implements InsightsReader {
 
   stats(query: { from: number; to: number; bucketMs: number; top: number }): EventStats {
     this.refreshEntities();
-    const merged = new Map<string, CountRow>();
-    const add = (e: number, bucket: number, n: number) => {
-      const entity_id = this.entityName.get(e) ?? `unknown.${e}`;
-      const key = `${e}:${bucket}`;
-      const row = merged.get(key);
-      if (row) row.count += n;
-      else merged.set(key, { entity_id, bucket, count: n });
-    };
+    const acc = new StatsAccumulator(query);
     const cursor = this.q.rollupCursor.get() as { seq: number } | null;
-    const hourAligned = query.bucketMs >= 3600_000 && query.bucketMs % 3600_000 === 0;
-    if (hourAligned && cursor) {
+    if (query.bucketMs % 3600_000 === 0 && cursor) {
       // Rolled-up hours plus the journal rows the rollup has not reached yet: exact, and no raw scan.
       const fromS = Math.floor(query.from / 3600_000) * 3600;
-      for (const r of this.q.hourlyCounts.all(fromS, Math.ceil(query.to / 1000)) as {
-        e: number;
-        t: number;
-        n: number;
-      }[])
-        add(r.e, Math.floor((r.t * 1000) / query.bucketMs) * query.bucketMs, r.n);
-      for (const r of this.q.pending.all(cursor.seq) as { e: number; t: number }[]) {
-        const ms = this.ms(r.t);
-        if (ms >= query.from && ms < query.to) add(r.e, Math.floor(ms / query.bucketMs) * query.bucketMs, 1);
+      for (const [e, t, n] of this.q.hourlyCounts.values(fromS, Math.ceil(query.to / 1000)) as number[][])
+        acc.add(e, t * 1000, n);
+      for (const [e, t] of this.q.pending.values(cursor.seq) as number[][]) {
+        const ms = this.ms(t);
+        if (ms >= query.from && ms < query.to) acc.add(e, ms, 1);
       }
     } else {
-      const bucketUs = query.bucketMs * 1000;
-      const rows = this.q.rawCounts.all(
-        this.idAt(query.from),
-        this.idAt(query.to),
-        this.baseUs,
-        bucketUs,
-      ) as {
-        e: number;
-        b: number;
-        n: number;
-      }[];
-      for (const r of rows) add(r.e, r.b * query.bucketMs, r.n);
+      for (const [e, t] of this.q.rawRows.values(this.idAt(query.from), this.idAt(query.to)) as number[][])
+        acc.add(e, this.ms(t), 1);
     }
-    return foldStats(merged.values(), { ...query, names: this.names() });
+    return acc.result((e) => this.entityName.get(e) ?? null, query.top, this.names());
   }
 
   trace(ref: { id: string } | { entityId: string; ts: number }): (Trace & { id: string }) | null {

@@ -8,9 +8,9 @@ import { domainOf, type InsightEvent } from "./types.ts";
 /** A stats window the API offers, with the bucket width its chart uses. */
 export const STATS_WINDOWS = {
   "1h": { spanMs: 3600_000, bucketMs: 60_000 },
-  "24h": { spanMs: 24 * 3600_000, bucketMs: 15 * 60_000 },
+  "24h": { spanMs: 24 * 3600_000, bucketMs: 3600_000 },
   "7d": { spanMs: 7 * 24 * 3600_000, bucketMs: 3600_000 },
-  "30d": { spanMs: 30 * 24 * 3600_000, bucketMs: 6 * 3600_000 },
+  "30d": { spanMs: 30 * 24 * 3600_000, bucketMs: 24 * 3600_000 },
 } as const;
 export type StatsWindow = keyof typeof STATS_WINDOWS;
 
@@ -33,8 +33,80 @@ export interface EventStats {
   entities: number;
   /** One point per bucket across the whole window (empty buckets are 0), for charts. */
   series: { ts: number; count: number; perMinute: number }[];
-  /** Events per hour of the day (0..23, UTC), for a daily-pattern chart. */
+  /** Events per hour of the day (0..23, UTC), for a daily-pattern chart; rows finer than an hour count exactly. */
   hourOfDay: number[];
+}
+
+/**
+ * Adds up counts by entity key and bucket without allocating per row: entity keys are small integers (the
+ * store's entity keys, or indices), totals live in typed arrays. The SQL layer feeds it rows straight from
+ * its cursors; `foldStats` feeds it arrays.
+ */
+export class StatsAccumulator {
+  private readonly first: number;
+  private readonly series: Float64Array;
+  private perEntity = new Float64Array(1024);
+  private readonly hourOfDay = new Float64Array(24);
+  private total = 0;
+
+  constructor(private readonly opts: { from: number; to: number; bucketMs: number }) {
+    this.first = Math.floor(opts.from / opts.bucketMs) * opts.bucketMs;
+    this.series = new Float64Array(Math.max(0, Math.ceil((opts.to - this.first) / opts.bucketMs)));
+  }
+
+  /** Counts `count` events of entity `key` at time `ts` (ms; an event's time or a rollup hour's start). */
+  add(key: number, ts: number, count: number): void {
+    const i = Math.floor((ts - this.first) / this.opts.bucketMs);
+    if (i < 0 || i >= this.series.length) return;
+    this.series[i] += count;
+    this.total += count;
+    if (key >= this.perEntity.length) {
+      const grown = new Float64Array(Math.max(key + 1, this.perEntity.length * 2));
+      grown.set(this.perEntity);
+      this.perEntity = grown;
+    }
+    this.perEntity[key] += count;
+    this.hourOfDay[Math.floor(ts / 3600_000) % 24] += count;
+  }
+
+  /** The answer; `entityOf(key)` names an entity key (null: unknown key, skipped in lists). */
+  result(
+    entityOf: (key: number) => string | null,
+    top: number,
+    names?: ReadonlyMap<string, string>,
+  ): EventStats {
+    const perDomain = new Map<string, number>();
+    const entities: { entity_id: string; count: number }[] = [];
+    for (let key = 0; key < this.perEntity.length; key++) {
+      const count = this.perEntity[key];
+      if (count === 0) continue;
+      const entity_id = entityOf(key) ?? `unknown.${key}`;
+      entities.push({ entity_id, count });
+      const domain = domainOf(entity_id);
+      perDomain.set(domain, (perDomain.get(domain) ?? 0) + count);
+    }
+    entities.sort((a, b) => b.count - a.count || a.entity_id.localeCompare(b.entity_id));
+    const minutes = this.opts.bucketMs / 60_000;
+    return {
+      from: this.opts.from,
+      to: this.opts.to,
+      bucketMs: this.opts.bucketMs,
+      total: this.total,
+      domains: [...perDomain]
+        .map(([domain, count]) => ({ domain, count }))
+        .sort((a, b) => b.count - a.count || a.domain.localeCompare(b.domain)),
+      busiest: entities
+        .slice(0, top)
+        .map(({ entity_id, count }) => ({ entity_id, name: names?.get(entity_id) ?? null, count })),
+      entities: entities.length,
+      series: Array.from(this.series, (count, i) => ({
+        ts: this.first + i * this.opts.bucketMs,
+        count,
+        perMinute: count / minutes,
+      })),
+      hourOfDay: Array.from(this.hourOfDay),
+    };
+  }
 }
 
 /** Folds count rows into stats; `names` maps entity ids to friendly names where known. */
@@ -42,51 +114,19 @@ export function foldStats(
   rows: Iterable<CountRow>,
   opts: { from: number; to: number; bucketMs: number; top: number; names?: ReadonlyMap<string, string> },
 ): EventStats {
-  const { from, to, bucketMs } = opts;
-  const first = Math.floor(from / bucketMs) * bucketMs;
-  const nBuckets = Math.max(0, Math.ceil((to - first) / bucketMs));
-  const series = new Float64Array(nBuckets);
-  const perEntity = new Map<string, number>();
-  const perDomain = new Map<string, number>();
-  const hourOfDay = new Array<number>(24).fill(0);
-  let total = 0;
+  const acc = new StatsAccumulator(opts);
+  const keys = new Map<string, number>();
+  const ids: string[] = [];
   for (const row of rows) {
-    const i = Math.floor((row.bucket - first) / bucketMs);
-    if (i < 0 || i >= nBuckets) continue;
-    series[i] += row.count;
-    total += row.count;
-    perEntity.set(row.entity_id, (perEntity.get(row.entity_id) ?? 0) + row.count);
-    const domain = domainOf(row.entity_id);
-    perDomain.set(domain, (perDomain.get(domain) ?? 0) + row.count);
-    // Buckets of an hour or less fall within one hour of the day; wider buckets are spread evenly.
-    if (bucketMs <= 3600_000) hourOfDay[new Date(row.bucket).getUTCHours()] += row.count;
-    else {
-      const hours = bucketMs / 3600_000;
-      const start = new Date(row.bucket).getUTCHours();
-      for (let h = 0; h < hours; h++) hourOfDay[(start + h) % 24] += row.count / hours;
+    let key = keys.get(row.entity_id);
+    if (key === undefined) {
+      key = ids.length;
+      keys.set(row.entity_id, key);
+      ids.push(row.entity_id);
     }
+    acc.add(key, row.bucket, row.count);
   }
-  const minutes = bucketMs / 60_000;
-  return {
-    from,
-    to,
-    bucketMs,
-    total,
-    domains: [...perDomain]
-      .map(([domain, count]) => ({ domain, count }))
-      .sort((a, b) => b.count - a.count || a.domain.localeCompare(b.domain)),
-    busiest: [...perEntity]
-      .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
-      .slice(0, opts.top)
-      .map(([entity_id, count]) => ({ entity_id, name: opts.names?.get(entity_id) ?? null, count })),
-    entities: perEntity.size,
-    series: Array.from(series, (count, i) => ({
-      ts: first + i * bucketMs,
-      count,
-      perMinute: count / minutes,
-    })),
-    hourOfDay: hourOfDay.map((n) => Math.round(n)),
-  };
+  return acc.result((key) => ids[key] ?? null, opts.top, opts.names);
 }
 
 /** Turns events into count rows (tests, and small windows read as raw events). */

@@ -83,6 +83,8 @@ export function syntheticHome(opts: {
   days: number;
   now: number;
   extraSensors?: number;
+  /** Mean update interval of the extra sensors (default 60 s). */
+  extraIntervalMs?: number;
 }): SyntheticHome {
   const rnd = seeded(opts.seed);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
@@ -152,13 +154,14 @@ export function syntheticHome(opts: {
   }
 
   // Regular temperature sensors; the attic one falls silent staleForMs before now.
-  const regular = (entity: string, until: number) => {
-    for (let t = from + rnd() * 60_000; t < until; t += 50_000 + rnd() * 20_000)
+  const regular = (entity: string, until: number, meanMs = 60_000) => {
+    for (let t = from + rnd() * meanMs; t < until; t += meanMs * (0.83 + rnd() / 3))
       push(entity, (20 + 2 * gauss()).toFixed(1), t, { attributes: { unit_of_measurement: "°C" } });
   };
   regular(PLANTED.staleSensor, now - PLANTED.staleForMs);
   regular("sensor.kitchen_temperature", now);
-  for (let i = 0; i < (opts.extraSensors ?? 0); i++) regular(`sensor.room_${i}_temperature`, now);
+  for (let i = 0; i < (opts.extraSensors ?? 0); i++)
+    regular(`sensor.room_${i}_temperature`, now, opts.extraIntervalMs);
 
   // The porch light went unavailable; the door sensor's battery ran down; the window one is at 25 %.
   push(PLANTED.unavailable, "off", from + 1000);
