@@ -35,7 +35,7 @@ const dispatcher = new Dispatcher({
 });
 dispatcher.start();
 const calls: string[] = [];
-api.deps.supervisor.call = async (_actor: string, body: unknown) => {
+api.deps.supervisor.call = async (_actor: string, body?: unknown): Promise<unknown> => {
   const c = checkCall(body);
   if (!c.ok) throw new Error(c.error);
   calls.push(c.value.type);
@@ -147,7 +147,8 @@ describe("webhooks API", () => {
     );
     dispatcher.onStored([change("lock.back", "unlocked", 5_000)]);
     await waitFor(
-      async () => ((await json(await api.get("/api/v1/webhooks/dead-letters"))).items as []).length === 1,
+      async () =>
+        ((await json(await api.get("/api/v1/webhooks/dead-letters"))).items as unknown[]).length === 1,
       {
         timeoutMs: 5000,
         what: "a dead letter",
@@ -163,7 +164,7 @@ describe("webhooks API", () => {
     const replay = await send("POST", `/api/v1/webhooks/dead-letters/${dead.id}/replay`);
     expect([replay.status, (await json(replay)).status]).toEqual([200, "pending"]);
     await waitFor(() => rx.delivered().includes(String(dead.id)), { timeoutMs: 5000 });
-    expect(((await json(await api.get("/api/v1/webhooks/dead-letters"))).items as []).length).toBe(0);
+    expect(((await json(await api.get("/api/v1/webhooks/dead-letters"))).items as unknown[]).length).toBe(0);
     expect((await send("POST", `/api/v1/webhooks/dead-letters/${dead.id}/replay`)).status).toBe(404);
   });
 });
