@@ -23,6 +23,27 @@ let supervisor: Supervisor;
 let metrics: MetricsHub;
 let app: ReturnType<typeof build>;
 
+/** OpenAI-compatible fixture: fails for the hallway suggestion, never answers for the thermostat ones. */
+let release: () => void = () => {};
+const hang = new Promise<void>((resolve) => {
+  release = resolve;
+});
+const llm = Bun.serve({
+  port: 0,
+  hostname: "127.0.0.1",
+  async fetch(req) {
+    const body = (await req.json()) as { messages: { content: string }[] };
+    const { title } = JSON.parse(body.messages[1].content) as { title: string };
+    if (title.includes("Hallway")) return new Response("overloaded", { status: 500 });
+    if (title.includes("thermostat")) await hang;
+    const content = JSON.stringify({
+      title: `Plain: ${title}`,
+      explanation: "Said simply, by the fixture model.",
+    });
+    return Response.json({ choices: [{ index: 0, message: { role: "assistant", content } }] });
+  },
+});
+
 const build = (s: Supervisor) => new Elysia().use(errors).use(suggestionsPlugin({ supervisor: s }));
 const request = (method: string, path: string) =>
   app.handle(new Request(`http://localhost${path}`, { method }));
@@ -37,6 +58,9 @@ beforeAll(async () => {
       HOMEIQ_SUGGESTIONS_START_DELAY_MS: "3600000",
       HOMEIQ_SUGGESTIONS_TIME_ZONE: "UTC",
       HOMEIQ_LOG_LEVEL: "silent",
+      HOMEIQ_LLM_URL: `http://127.0.0.1:${llm.port}`,
+      HOMEIQ_LLM_MODEL: "fixture",
+      HOMEIQ_LLM_TIMEOUT_MS: "300",
     },
   });
   metrics = new MetricsHub();
@@ -63,6 +87,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await supervisor.stop(5000);
+  release();
+  llm.stop(true);
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -88,6 +114,27 @@ describe("/api/v1/suggestions against the suggestions worker", () => {
       ]),
     );
     for (const s of body.suggestions) expect(parse(s.yaml)[0].id).toBe(s.id);
+  });
+
+  test("the LLM rewrites titles in the background; its failures and timeouts leave the miner's text", async () => {
+    type View = { title: string; minerTitle: string; rewritten: boolean };
+    const { suggestions } = await waitFor(
+      async () => {
+        const list = await (await request("GET", "/api/v1/suggestions")).json();
+        const done = metrics.counter("suggestions_llm_rewrites_total") >= list.suggestions.length;
+        return done ? list : null;
+      },
+      { timeoutMs: 10000, what: "every open suggestion tried by the LLM" },
+    );
+    for (const s of suggestions as View[]) {
+      const keeps = s.minerTitle.includes("Hallway") || s.minerTitle.includes("thermostat");
+      expect(s.rewritten).toBe(!keeps);
+      expect(s.title).toBe(keeps ? s.minerTitle : `Plain: ${s.minerTitle}`);
+    }
+    expect(metrics.counter("suggestions_llm_rewrites_total", { outcome: "failed" })).toBe(1);
+    expect(metrics.counter("suggestions_llm_rewrites_total", { outcome: "timeout" })).toBeGreaterThanOrEqual(
+      2,
+    );
   });
 
   test("dismiss removes a suggestion for good; accept keeps it as accepted", async () => {
