@@ -1,0 +1,140 @@
+/**
+ * HomeIQ as a process (runtime/main.ts on its simulated home) with the enrichers pointed at local fixture
+ * APIs: HA's location reaches them, their readings land in the store; and with the "internet" down they
+ * log each failing source once and keep running. Nothing here leaves 127.0.0.1.
+ */
+
+import { Database } from "bun:sqlite";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { startFixtureServer } from "../actors/enrichers/fixture-server.ts";
+import { type Child, freePort, spawnChild } from "../bench/lib/proc.ts";
+import { waitFor } from "../runtime/clock.ts";
+
+const ROOT = join(import.meta.dir, "..");
+const SOURCES = ["weather", "air-quality", "carbon", "prices"];
+
+async function startHomeIQ(
+  dataDir: string,
+  baseUrl: string,
+  env: Record<string, string> = {},
+): Promise<Child> {
+  const child = spawnChild(["bun", "run", join(ROOT, "runtime/main.ts")], {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    HOMEIQ_DATA_DIR: dataDir,
+    HOMEIQ_PORT: String(await freePort()),
+    HOMEIQ_HOST: "127.0.0.1",
+    HOMEIQ_API_TOKEN: "enrichment-e2e-token-0123456789",
+    HOMEIQ_LOG_LEVEL: "info",
+    HOMEIQ_SIM_ENTITIES: "20",
+    HOMEIQ_SIM_RATE: "5",
+    HOMEIQ_ENRICHERS_WEATHER_URL: baseUrl,
+    HOMEIQ_ENRICHERS_AIR_QUALITY_URL: baseUrl,
+    HOMEIQ_ENRICHERS_CARBON_URL: baseUrl,
+    HOMEIQ_ENRICHERS_PRICES_URL: baseUrl,
+    ...env,
+  });
+  await child.waitForLine(/HomeIQ running/, 60_000);
+  return child;
+}
+
+const errorLines = (child: Child, source: string) =>
+  child.lines.filter((l) => l.includes(`"actor":"enricher-${source}"`) && l.includes('"level":"error"'));
+
+describe("enrichers in the running HomeIQ", () => {
+  const fixture = startFixtureServer();
+  const dirs: string[] = [];
+  const children: Child[] = [];
+  const tempDir = () => {
+    const d = mkdtempSync(join(tmpdir(), "homeiq-enrich-"));
+    dirs.push(d);
+    return d;
+  };
+  afterAll(async () => {
+    for (const c of children) await c.stop("SIGTERM", 15_000);
+    await fixture.stop();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  test("HA's location reaches weather and air quality; every source's readings land in the store", async () => {
+    const dataDir = tempDir();
+    const homeiq = await startHomeIQ(dataDir, fixture.url);
+    children.push(homeiq);
+    // The simulated home's get_config says Amsterdam.
+    await waitFor(() => fixture.queries.get("/v1/forecast")?.get("latitude") === "52.3731", {
+      timeoutMs: 30_000,
+      what: "a weather request at HA's location",
+    });
+    expect(fixture.queries.get("/v1/air-quality")?.get("longitude")).toBe("4.8922");
+    const db = new Database(join(dataDir, "events.db"), { readonly: true });
+    try {
+      const perSource = () =>
+        db
+          .query(
+            "SELECT s.source AS source, count(*) AS n FROM readings r JOIN series s ON s.k = r.k GROUP BY s.source",
+          )
+          .all() as { source: string; n: number }[];
+      await waitFor(() => perSource().length === SOURCES.length, {
+        timeoutMs: 30_000,
+        what: "readings of every source",
+      });
+      expect(Object.fromEntries(perSource().map((r) => [r.source, r.n]))).toEqual({
+        weather: 5,
+        "air-quality": 7,
+        carbon: 6,
+        prices: 3,
+      });
+      const temperature = db
+        .query(
+          "SELECT r.ts_ms AS ts, r.value AS value FROM readings r JOIN series s ON s.k = r.k WHERE s.metric = 'temperature_c'",
+        )
+        .get();
+      expect(temperature).toEqual({ ts: 1_764_000_000_000, value: 7.4 });
+    } finally {
+      db.close();
+    }
+    expect(await homeiq.stop("SIGTERM", 15_000)).toBe(0);
+  }, 120_000);
+
+  test("with the APIs unreachable, each source logs its failure once and HomeIQ keeps running", async () => {
+    // Accepts connections and drops them at once: every request fails, and each attempt is counted.
+    let attempts = 0;
+    const dead = Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        open(socket) {
+          attempts++;
+          socket.end();
+        },
+        data() {},
+      },
+    });
+    try {
+      const homeiq = await startHomeIQ(tempDir(), `http://127.0.0.1:${dead.port}`, {
+        HOMEIQ_ENRICHERS_LATITUDE: "48.2",
+        HOMEIQ_ENRICHERS_LONGITUDE: "16.37",
+        HOMEIQ_ENRICHERS_RETRY_MIN_MS: "20",
+        HOMEIQ_ENRICHERS_RETRY_MAX_MS: "100",
+        HOMEIQ_ENRICHERS_BREAKER_THRESHOLD: "3",
+        HOMEIQ_ENRICHERS_BREAKER_COOLDOWN_MS: "200",
+      });
+      children.push(homeiq);
+      // Several breaker cycles for each of the four sources.
+      await waitFor(() => attempts >= 40, { timeoutMs: 30_000, what: "40 failed requests" });
+      expect(homeiq.proc.exitCode).toBeNull();
+      for (const source of SOURCES) {
+        const lines = errorLines(homeiq, source);
+        expect(lines).toHaveLength(1);
+        expect(JSON.parse(lines[0])).toMatchObject({ source, reason: "unreachable", consecutiveFailures: 1 });
+      }
+      expect(homeiq.lines.filter((l) => /crashed|restarting/.test(l))).toEqual([]);
+      expect(await homeiq.stop("SIGTERM", 15_000)).toBe(0);
+    } finally {
+      dead.stop(true);
+    }
+  }, 120_000);
+});
