@@ -234,13 +234,18 @@ export const ConfigSchema = T.Object({
 
   insights: T.Object({
     searchScanRows: int(
-      300000,
+      100000,
       1000,
       100000000,
       "raw events one search page may scan before it returns with a cursor",
     ),
     statsTop: int(20, 1, 1000, "busiest entities listed by the stats endpoint"),
-    statsCacheMs: int(5000, 0, 600000, "how long a stats answer is reused for the same window"),
+    statsRefreshMs: int(
+      60000,
+      1000,
+      3600000,
+      "how often the insights actor recomputes the 7d and 30d stats (1h and 24h are computed per request)",
+    ),
     traceMaxDepth: int(8, 1, 100, "context steps a trace follows up and down"),
     traceMaxEvents: int(500, 1, 100000, "events one trace may collect"),
     historyDays: int(7, 1, 90, "days of raw history the health and energy analyses read"),
