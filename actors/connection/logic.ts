@@ -4,68 +4,132 @@
  * overlap. Across process restarts the store's (entity_id, last_updated) key removes what overlaps.
  *
  * Invariants (HA guarantees them; the simulator too): live events of one entity arrive in last_updated
- * order, and everything fired after `subscribe_events` is answered arrives live.
+ * order, and everything fired after `subscribe_events` is answered arrives live. A gap opens at a
+ * reconnect and closes only when its backfill completed, so a drop during a backfill loses nothing.
  */
 import type { StateChange } from "../batcher/messages.ts";
+
+/** A gap that is not yet backfilled; it stays open across reconnects until a backfill completes. */
+interface OpenGap {
+  /** Newest last_updated forwarded before the gap (µs), or null if there was none this process. */
+  startUs: number | null;
+  /** Per-entity newest forwarded when the gap opened: catch-up rows at or before it are old. */
+  frozen: Map<string, number>;
+  /** Per entity, the live stretches forwarded since the gap opened: [first, last, connection]. */
+  live: Map<string, [number, number, number][]>;
+  /** Per entity, the newest backfill row forwarded (backfill windows go forward in time). */
+  filled: Map<string, number>;
+  /** Snapshot rows forwarded since the gap opened (at most one per entity per connection). */
+  snapshot: Set<string>;
+}
 
 export class Continuity {
   /** Newest last_updated forwarded per entity during this process. */
   private readonly newest = new Map<string, number>();
-  /** `newest` as it was when the current connection was made (what the gap starts after). */
-  private frozen = new Map<string, number>();
-  /** First live last_updated per entity on the current connection (where the gap ends). */
-  private firstLive = new Map<string, number>();
-  /** Keys forwarded by snapshot/backfill on the current connection (bounded by the gap's size). */
-  private caughtUp = new Set<string>();
-  /** Newest last_updated of any live event this process has forwarded (µs), or null. */
-  newestLiveUs: number | null = null;
+  private gap: OpenGap | null = null;
+  private connection = 0;
+  /** Newest last_updated this process has forwarded, from any source (µs), or null. */
+  newestForwardedUs: number | null = null;
 
-  /** A new connection: the gap starts after what has been forwarded so far. */
+  /** A new connection. Opens a gap unless one is still open from an earlier, unfinished backfill. */
   connected(): void {
-    this.frozen = new Map(this.newest);
-    this.firstLive = new Map();
-    this.caughtUp = new Set();
+    this.connection++;
+    if (this.gap) {
+      // The first connection died before its setup finished: the gap now starts at what it forwarded live.
+      if (this.gap.startUs === null) this.gap.startUs = this.newestForwardedUs;
+      return;
+    }
+    this.gap = {
+      startUs: this.newestForwardedUs,
+      frozen: new Map(this.newest),
+      live: new Map(),
+      filled: new Map(),
+      snapshot: new Set(),
+    };
+  }
+
+  /** Where the open gap starts (µs): the newest change forwarded before it, or null (first connection). */
+  get gapStartUs(): number | null {
+    return this.gap?.startUs ?? null;
+  }
+
+  /** The gap has been backfilled completely. */
+  gapClosed(): void {
+    this.gap = null;
   }
 
   /** Live events: forwards each unless it was already forwarded (by a backfill that reached past it). */
   live(changes: StateChange[]): StateChange[] {
     const out: StateChange[] = [];
+    const gap = this.gap;
     for (const c of changes) {
       const id = c.entity_id;
       const lu = c.last_updated;
-      if (!this.firstLive.has(id)) this.firstLive.set(id, lu);
+      if (gap) {
+        let stretches = gap.live.get(id);
+        if (!stretches) {
+          stretches = [];
+          gap.live.set(id, stretches);
+        }
+        const last = stretches[stretches.length - 1];
+        if (last && last[2] === this.connection) last[1] = lu;
+        else stretches.push([lu, lu, this.connection]);
+      }
       const prev = this.newest.get(id);
       if (prev !== undefined && lu <= prev) continue;
       this.newest.set(id, lu);
-      if (this.newestLiveUs === null || lu > this.newestLiveUs) this.newestLiveUs = lu;
+      if (this.newestForwardedUs === null || lu > this.newestForwardedUs) this.newestForwardedUs = lu;
       out.push(c);
     }
     return out;
   }
 
-  /** Snapshot or backfill rows: forwards those inside the gap (after `frozen`, before the first live one). */
-  catchUp(changes: StateChange[]): StateChange[] {
+  /** Snapshot or backfill rows: forwards those inside the gap that no live event or earlier row covered. */
+  catchUp(changes: StateChange[], kind: "snapshot" | "backfill"): StateChange[] {
     const out: StateChange[] = [];
+    const gap = this.gap;
     for (const c of changes) {
       const id = c.entity_id;
       const lu = c.last_updated;
-      const before = this.frozen.get(id);
-      if (before !== undefined && lu <= before) continue;
-      const live = this.firstLive.get(id);
-      if (live !== undefined && lu >= live) continue;
-      const key = `${id}@${lu}`;
-      if (this.caughtUp.has(key)) continue;
-      this.caughtUp.add(key);
+      if (gap) {
+        const before = gap.frozen.get(id);
+        if (before !== undefined && lu <= before) continue;
+        if (this.coveredLive(gap, id, lu)) continue;
+        const key = `${id}@${lu}`;
+        if (gap.snapshot.has(key)) continue;
+        const filled = gap.filled.get(id);
+        if (filled !== undefined && lu <= filled) continue;
+        if (kind === "snapshot") gap.snapshot.add(key);
+        else gap.filled.set(id, lu);
+      } else {
+        // No gap: the stream has been continuous, so only something newer than what was forwarded is new.
+        const prev = this.newest.get(id);
+        if (prev !== undefined && lu <= prev) continue;
+      }
       const prev = this.newest.get(id);
       if (prev === undefined || lu > prev) this.newest.set(id, lu);
+      if (this.newestForwardedUs === null || lu > this.newestForwardedUs) this.newestForwardedUs = lu;
       out.push(c);
     }
     return out;
+  }
+
+  /** Whether a live stream already forwarded this change: inside a past stretch, or after the current one began. */
+  private coveredLive(gap: OpenGap, id: string, lu: number): boolean {
+    const stretches = gap.live.get(id);
+    if (!stretches) return false;
+    for (const [first, last, conn] of stretches) {
+      if (lu < first) continue;
+      if (lu <= last || conn === this.connection) return true;
+    }
+    return false;
   }
 
   /** An entity was renamed: its continuity moves to the new id. */
   rename(from: string, to: string): void {
-    for (const map of [this.newest, this.frozen, this.firstLive]) {
+    const maps: Map<string, unknown>[] = [this.newest];
+    if (this.gap) maps.push(this.gap.frozen, this.gap.live, this.gap.filled);
+    for (const map of maps) {
       const v = map.get(from);
       if (v === undefined) continue;
       map.delete(from);
@@ -85,7 +149,7 @@ export class Continuity {
  * further back than `maxMs`.
  */
 export function backfillStart(opts: {
-  newestLiveUs: number | null;
+  gapStartUs: number | null;
   newestStoredUs: number | null;
   reconnectMarginMs: number;
   restartMarginMs: number;
@@ -93,7 +157,7 @@ export function backfillStart(opts: {
   nowMs: number;
 }): { startUs: number; clamped: boolean } | null {
   let start: number;
-  if (opts.newestLiveUs !== null) start = opts.newestLiveUs - opts.reconnectMarginMs * 1000;
+  if (opts.gapStartUs !== null) start = opts.gapStartUs - opts.reconnectMarginMs * 1000;
   else if (opts.newestStoredUs !== null) start = opts.newestStoredUs - opts.restartMarginMs * 1000;
   else return null;
   const floor = (opts.nowMs - opts.maxMs) * 1000;

@@ -305,8 +305,7 @@ export class HASession {
         this.status("connected");
         this.continuity.connected();
         this.armPing(gen);
-        // The gap starts at what was forwarded before this connection (live events soon move it on).
-        this.initialise(gen, this.continuity.newestLiveUs).catch((e) => {
+        this.initialise(gen).catch((e) => {
           if (gen === this.generation) this.fail(gen, `session setup failed: ${(e as Error).message}`);
         });
         return;
@@ -420,7 +419,7 @@ export class HASession {
   }
 
   /** After auth_ok: features, subscriptions first (so nothing is missed), then snapshot, registries, backfill. */
-  private async initialise(gen: number, newestLiveUs: number | null): Promise<void> {
+  private async initialise(gen: number): Promise<void> {
     await this.request("supported_features", { features: { coalesce_messages: 1 } });
     // Register the subscription before its result arrives: events may follow the result in the same frame.
     const sub = (eventType: string) => {
@@ -443,7 +442,7 @@ export class HASession {
       if (gen !== this.generation) return;
       await this.refreshRegistry(kind, gen);
     }
-    if (gen === this.generation) await this.backfill(gen, newestLiveUs);
+    if (gen === this.generation) await this.backfill(gen);
   }
 
   private onSnapshot(states: unknown): void {
@@ -458,24 +457,27 @@ export class HASession {
       else this.opts.sink.rejected(c.rejected);
     }
     this.snapshotIds = changes.map((c) => c.entity_id);
-    const fresh = this.continuity.catchUp(changes);
+    const fresh = this.continuity.catchUp(changes, "snapshot");
     if (fresh.length > 0) this.opts.sink.changes("snapshot", fresh);
   }
 
   private snapshotIds: string[] = [];
 
   /** Fetches the gap with history/history_during_period, window by window; halves a window that is too large. */
-  private async backfill(gen: number, newestLiveUs: number | null): Promise<void> {
+  private async backfill(gen: number): Promise<void> {
     const nowMs = this.opts.clock.now();
     const plan = backfillStart({
-      newestLiveUs,
-      newestStoredUs: newestLiveUs === null ? this.opts.newestStoredUs() : null,
+      gapStartUs: this.continuity.gapStartUs,
+      newestStoredUs: this.continuity.gapStartUs === null ? this.opts.newestStoredUs() : null,
       reconnectMarginMs: this.opts.ha.reconnectBackfillMarginMs,
       restartMarginMs: this.opts.ha.backfillMarginMs,
       maxMs: this.opts.ha.backfillMaxMs,
       nowMs,
     });
-    if (!plan) return;
+    if (!plan) {
+      this.continuity.gapClosed();
+      return;
+    }
     if (plan.clamped)
       this.opts.sink.log(
         "warn",
@@ -485,7 +487,10 @@ export class HASession {
         },
       );
     const ids = [...new Set([...this.snapshotIds, ...this.continuity.entityIds()])];
-    if (ids.length === 0) return;
+    if (ids.length === 0) {
+      this.continuity.gapClosed();
+      return;
+    }
     const endUs = nowMs * 1000;
     const queue = backfillWindows(plan.startUs, endUs, this.opts.ha.backfillWindowMs);
     let rows = 0;
@@ -505,7 +510,7 @@ export class HASession {
           no_attributes: false,
         });
       } catch (e) {
-        if (e instanceof RequestError && e.code === "too_large" && end - start > 1_000_000) {
+        if (e instanceof RequestError && e.code === "too_large" && end - start > 1000) {
           const mid = start + Math.floor((end - start) / 2);
           queue.unshift([start, mid], [mid, end]);
           continue;
@@ -516,10 +521,11 @@ export class HASession {
       const { changes, rejected } = historyToChanges(result);
       for (const r of rejected) this.opts.sink.rejected(r);
       changes.sort((a, b) => a.last_updated - b.last_updated);
-      const fresh = this.continuity.catchUp(changes);
+      const fresh = this.continuity.catchUp(changes, "backfill");
       rows += fresh.length;
       if (fresh.length > 0) this.opts.sink.changes("backfill", fresh);
     }
+    this.continuity.gapClosed();
     this.opts.sink.log("info", "gap backfilled", {
       fromUs: plan.startUs,
       toUs: endUs,

@@ -1,0 +1,193 @@
+import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
+import type { StateChange } from "../batcher/messages.ts";
+import { backfillStart, backfillWindows, Continuity } from "./logic.ts";
+
+const change = (entity_id: string, lu: number): StateChange => ({
+  entity_id,
+  state: "x",
+  attributes: "{}",
+  last_changed: lu,
+  last_updated: lu,
+  context_id: null,
+  context_parent_id: null,
+  context_user_id: null,
+});
+const key = (c: StateChange) => `${c.entity_id}@${c.last_updated}`;
+
+type Op =
+  | { op: "emit"; n: number; entity: number }
+  | { op: "drop" }
+  | { op: "connect" }
+  | { op: "snapshot" }
+  | { op: "backfill"; windows: number; upTo: number };
+
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({ op: fc.constant("emit" as const), n: fc.integer({ min: 1, max: 6 }), entity: fc.nat(3) }),
+  fc.constant({ op: "drop" as const }),
+  fc.constant({ op: "connect" as const }),
+  fc.constant({ op: "snapshot" as const }),
+  fc.record({
+    op: fc.constant("backfill" as const),
+    windows: fc.integer({ min: 1, max: 4 }),
+    upTo: fc.nat(4),
+  }),
+);
+
+/**
+ * A model of HA plus a session: changes are emitted in time order; while connected they arrive live; a
+ * reconnect is followed (in any interleaving) by a snapshot and a windowed backfill that a drop may cut
+ * short. At the end a clean connection completes. Every change after the first connection must be
+ * forwarded exactly once.
+ */
+function run(ops: Op[], marginUs: number) {
+  const c = new Continuity();
+  const entities = ["a.1", "a.2", "b.1", "b.2"];
+  const emitted: StateChange[] = [];
+  const forwarded: StateChange[] = [];
+  let clock = 1000;
+  let connected = false;
+  // Promised: every change from the first connection that delivered anything (a snapshot or live events).
+  let firstConnectAt = -1;
+  let connectedAt = 0;
+  const connect = () => {
+    connected = true;
+    c.connected();
+    connectedAt = emitted.length;
+  };
+  const delivered = () => {
+    if (firstConnectAt < 0) firstConnectAt = connectedAt;
+  };
+  const snapshot = () => {
+    delivered();
+    const latest = new Map<string, StateChange>();
+    for (const e of emitted) latest.set(e.entity_id, e);
+    forwarded.push(...c.catchUp([...latest.values()], "snapshot"));
+  };
+  /** Backfills `windows` windows; stops after `upTo` of them when cut short (then drops). */
+  const backfill = (windows: number, upTo: number) => {
+    const plan = backfillStart({
+      gapStartUs: c.gapStartUs,
+      newestStoredUs: null,
+      reconnectMarginMs: marginUs / 1000,
+      restartMarginMs: 0,
+      maxMs: 1e9,
+      nowMs: (clock + 10) / 1000,
+    });
+    if (!plan) {
+      c.gapClosed();
+      return true;
+    }
+    const end = clock + 10;
+    const span = Math.max(1, Math.ceil((end - plan.startUs) / windows));
+    const bounds = backfillWindows(plan.startUs, end, span / 1000);
+    for (let i = 0; i < bounds.length; i++) {
+      if (i >= upTo) return false;
+      const [s, e] = bounds[i];
+      const last = i === bounds.length - 1;
+      const rows = emitted.filter((x) => x.last_updated >= s && (last || x.last_updated < e));
+      forwarded.push(...c.catchUp(rows, "backfill"));
+    }
+    c.gapClosed();
+    return true;
+  };
+  // Like HA (and the simulator), every entity has a state before anyone connects.
+  for (const id of entities) {
+    clock += 10;
+    emitted.push(change(id, clock));
+  }
+  for (const op of ops) {
+    switch (op.op) {
+      case "emit": {
+        const batch: StateChange[] = [];
+        for (let i = 0; i < op.n; i++) {
+          clock += 10;
+          const ch = change(entities[(op.entity + i) % entities.length], clock);
+          emitted.push(ch);
+          batch.push(ch);
+        }
+        if (connected) {
+          delivered();
+          forwarded.push(...c.live(batch));
+        }
+        break;
+      }
+      case "drop":
+        connected = false;
+        break;
+      case "connect":
+        if (!connected) connect();
+        break;
+      case "snapshot":
+        if (connected) snapshot();
+        break;
+      case "backfill":
+        if (connected && !backfill(op.windows, op.upTo >= op.windows ? op.windows : op.upTo))
+          connected = false;
+        break;
+    }
+  }
+  // A final clean connection: snapshot and a complete backfill.
+  connected = false;
+  connect();
+  snapshot();
+  backfill(2, 2);
+  return { emitted: emitted.slice(firstConnectAt), forwarded };
+}
+
+describe("Continuity", () => {
+  test("forwards every change after the first connection exactly once, whatever drops and partial backfills happen", () => {
+    fc.assert(
+      fc.property(fc.array(opArb, { maxLength: 60 }), fc.constantFrom(0, 5, 1000), (ops, margin) => {
+        const { emitted, forwarded } = run([{ op: "connect" }, ...ops], margin);
+        const keys = forwarded.map(key);
+        expect(new Set(keys).size).toBe(keys.length);
+        const got = new Set(keys);
+        for (const e of emitted) expect(got.has(key(e))).toBe(true);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  test("a rename carries the entity's continuity to the new id", () => {
+    const c = new Continuity();
+    c.connected();
+    c.gapClosed();
+    expect(c.live([change("s.old", 10), change("s.old", 20)]).length).toBe(2);
+    c.rename("s.old", "s.new");
+    expect(c.live([change("s.new", 20)])).toEqual([]);
+    expect(c.live([change("s.new", 30)]).map(key)).toEqual(["s.new@30"]);
+  });
+});
+
+describe("backfillStart", () => {
+  const base = { reconnectMarginMs: 1000, restartMarginMs: 60000, maxMs: 3600_000, nowMs: 10_000_000 };
+  test("after a reconnect starts a small margin before the newest live change", () => {
+    expect(backfillStart({ ...base, gapStartUs: 9_000_000_000, newestStoredUs: null })).toEqual({
+      startUs: 8_999_000_000,
+      clamped: false,
+    });
+  });
+  test("after a restart starts the restart margin before the newest stored change", () => {
+    expect(backfillStart({ ...base, gapStartUs: null, newestStoredUs: 9_000_000_000 })).toEqual({
+      startUs: 8_940_000_000,
+      clamped: false,
+    });
+  });
+  test("never reaches further back than backfillMaxMs, and says so", () => {
+    expect(backfillStart({ ...base, gapStartUs: null, newestStoredUs: 1_000_000 })).toEqual({
+      startUs: (10_000_000 - 3600_000) * 1000,
+      clamped: true,
+    });
+  });
+  test("with nothing forwarded or stored there is no gap", () => {
+    expect(backfillStart({ ...base, gapStartUs: null, newestStoredUs: null })).toBeNull();
+  });
+  test("windows tile the range without overlap", () => {
+    expect(backfillWindows(0, 2500_000, 1000)).toEqual([
+      [0, 1000_000],
+      [1000_000, 2000_000],
+      [2000_000, 2500_000],
+    ]);
+  });
+});

@@ -1,0 +1,276 @@
+import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { type Clock, systemClock, waitFor } from "../../runtime/clock.ts";
+import { loadConfig } from "../../runtime/config/load.ts";
+import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import { changeKey } from "../../sim/history.ts";
+import { type Simulator, startSimulator } from "../../sim/server.ts";
+import type { StateChange } from "../batcher/messages.ts";
+import { type ChangeSource, HASession, type HAStatus, type RegistryKind } from "./session.ts";
+
+setDefaultTimeout(30000);
+const base = loadConfig({ env: {} });
+const haConfig = (over: Partial<HomeIQConfig["ha"]> = {}): HomeIQConfig["ha"] => ({
+  ...base.ha,
+  reconnectMinMs: 20,
+  reconnectMaxMs: 200,
+  backfillMarginMs: 1000,
+  ...over,
+});
+
+/** A clock that knows how many timers are pending (to prove nothing is scheduled after auth_invalid). */
+function countingClock(): Clock & { pending: () => number } {
+  const live = new Set<unknown>();
+  return {
+    now: () => Date.now(),
+    setTimeout(fn, ms) {
+      const h = systemClock.setTimeout(() => {
+        live.delete(h);
+        fn();
+      }, ms);
+      live.add(h);
+      return h;
+    },
+    clearTimeout(h) {
+      live.delete(h);
+      systemClock.clearTimeout(h);
+    },
+    pending: () => live.size,
+  };
+}
+
+function collector() {
+  const c = {
+    changes: [] as StateChange[],
+    bySource: { live: 0, snapshot: 0, backfill: 0 } as Record<ChangeSource, number>,
+    statuses: [] as HAStatus[],
+    rejected: new Map<string, number>(),
+    renames: [] as [string, string][],
+    registries: new Map<RegistryKind, unknown[]>(),
+    config: null as Record<string, unknown> | null,
+    keys: () => c.changes.map((x) => changeKey(x.entity_id, x.last_updated)),
+    connectedCount: () => c.statuses.filter((s) => s.state === "connected").length,
+    sink: {
+      changes: (source: ChangeSource, changes: StateChange[]) => {
+        c.bySource[source] += changes.length;
+        for (const x of changes) c.changes.push(x);
+      },
+      registry: (kind: RegistryKind, items: unknown[]) => c.registries.set(kind, items),
+      rename: (from: string, to: string) => c.renames.push([from, to]),
+      haConfig: (config: Record<string, unknown>) => {
+        c.config = config;
+      },
+      status: (s: HAStatus) => c.statuses.push(s),
+      rejected: (r: { reason: string }) => c.rejected.set(r.reason, (c.rejected.get(r.reason) ?? 0) + 1),
+      log: () => {},
+    },
+  };
+  return c;
+}
+
+let sims: Simulator[] = [];
+let sessions: HASession[] = [];
+afterEach(async () => {
+  for (const s of sessions) s.stop();
+  for (const s of sims) await s.stop();
+  sims = [];
+  sessions = [];
+});
+
+async function setup(opts: { ha?: Partial<HomeIQConfig["ha"]>; entities?: number; token?: string } = {}) {
+  const sim = await startSimulator({ entities: opts.entities ?? 50, rate: 0, token: "right" });
+  sims.push(sim);
+  const col = collector();
+  const clock = countingClock();
+  const open = (newestStoredUs: () => number | null = () => null, into = col) => {
+    const s = new HASession({
+      url: sim.url,
+      token: opts.token ?? "right",
+      ha: haConfig(opts.ha),
+      sink: into.sink,
+      clock,
+      random: Math.random,
+      newestStoredUs,
+    });
+    sessions.push(s);
+    s.start();
+    return s;
+  };
+  return { sim, col, clock, open };
+}
+
+/** Every emitted key arrives, and each exactly once. */
+async function expectExactlyOnce(sim: Simulator, col: ReturnType<typeof collector>, from = 0) {
+  sim.setRate(0);
+  const emitted = sim.emittedKeys().slice(from);
+  await waitFor(
+    () => {
+      const got = new Set(col.keys());
+      return emitted.every((k) => got.has(k));
+    },
+    { timeoutMs: 15000, what: "every emitted state change to arrive" },
+  );
+  const keys = col.keys();
+  expect(new Set(keys).size).toBe(keys.length);
+  expect(keys.length).toBe(emitted.length);
+  expect(new Set(keys)).toEqual(new Set(emitted));
+}
+
+describe("HASession against the simulator", () => {
+  test("authenticates, reads config, registries and the snapshot, then streams live changes exactly once", async () => {
+    const { sim, col, open } = await setup();
+    open();
+    await waitFor(() => col.registries.size === 3 && col.bySource.snapshot === 50, {
+      timeoutMs: 5000,
+      what: "snapshot and registries",
+    });
+    expect(col.statuses.map((s) => s.state)).toEqual(["connecting", "connected"]);
+    expect(col.statuses[1].haVersion).toBe("2025.11.2");
+    expect(col.config?.latitude).toBe(52.3731);
+    expect(col.registries.get("entities")?.length).toBe(50);
+    sim.setRate(2000);
+    await waitFor(() => col.bySource.live > 500, { timeoutMs: 10000, what: "live events" });
+    await expectExactlyOnce(sim, col);
+  });
+
+  test("after the connection drops mid-stream (twice), every change arrives exactly once via backfill", async () => {
+    const { sim, col, open } = await setup();
+    open();
+    await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
+    sim.setRate(3000);
+    for (let round = 1; round <= 2; round++) {
+      const before = col.changes.length;
+      await waitFor(() => col.changes.length > before + 300, {
+        timeoutMs: 10000,
+        what: "events before drop",
+      });
+      sim.fault("drop");
+      await waitFor(() => col.connectedCount() === round + 1, { timeoutMs: 10000, what: "reconnect" });
+    }
+    await waitFor(() => col.bySource.backfill > 0, { timeoutMs: 10000, what: "backfill" });
+    await expectExactlyOnce(sim, col);
+    expect(col.statuses.filter((s) => s.state === "disconnected").length).toBe(2);
+  });
+
+  test("a stalled server misses pongs: the watchdog reconnects and the gap is backfilled exactly once", async () => {
+    const { sim, col, open } = await setup({ ha: { pingIntervalMs: 100, pongTimeoutMs: 200 } });
+    open();
+    await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
+    sim.setRate(1000);
+    await waitFor(() => col.bySource.live > 200, { timeoutMs: 10000 });
+    sim.fault("stall", 2000);
+    await waitFor(() => col.connectedCount() === 2, { timeoutMs: 10000, what: "reconnect after stall" });
+    const lost = col.statuses.find((s) => s.state === "disconnected");
+    expect(lost?.lastError).toContain("no pong within ha.pongTimeoutMs");
+    await waitFor(() => col.bySource.live > 400, { timeoutMs: 10000 });
+    await expectExactlyOnce(sim, col);
+  });
+
+  test("after a process restart, backfill from the newest stored change loses nothing (the store dedupes overlap)", async () => {
+    const { sim, col, open } = await setup();
+    const first = open();
+    await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
+    sim.setRate(2000);
+    await waitFor(() => col.bySource.live > 500, { timeoutMs: 10000 });
+    first.stop();
+    const stored = Math.max(...col.changes.map((c) => c.last_updated));
+    const gapStart = sim.stats().sent;
+    await waitFor(() => sim.stats().sent > gapStart + 500, { timeoutMs: 10000, what: "changes while down" });
+    const second = collector();
+    open(() => stored, second);
+    await waitFor(() => second.bySource.backfill > 0, { timeoutMs: 10000, what: "restart backfill" });
+    sim.setRate(0);
+    const emitted = sim.emittedKeys();
+    await waitFor(
+      () => {
+        const got = new Set([...col.keys(), ...second.keys()]);
+        return emitted.every((k) => got.has(k));
+      },
+      { timeoutMs: 10000, what: "union to cover every emitted change" },
+    );
+    // The store keeps (entity_id, last_updated) once: the union, deduplicated, is exactly what was emitted.
+    expect(new Set([...col.keys(), ...second.keys()])).toEqual(new Set(emitted));
+    // Overlap is limited to the restart margin: nothing before it is re-sent.
+    for (const c of second.changes)
+      if (c.last_updated <= stored) expect(c.last_updated).toBeGreaterThan(stored - 1_000_000 - 1);
+  });
+
+  test("auth_invalid stops retrying, reports how to fix it and leaves no timer behind", async () => {
+    const { sim, col, clock, open } = await setup({ token: "wrong" });
+    open();
+    await waitFor(() => col.statuses.some((s) => s.state === "auth_invalid"), { timeoutMs: 5000 });
+    const last = col.statuses[col.statuses.length - 1];
+    expect(last.state).toBe("auth_invalid");
+    expect(last.lastError).toContain("HOMEIQ_HA_TOKEN");
+    expect(clock.pending()).toBe(0);
+    expect(sim.stats().authFailures).toBe(1);
+    expect(sim.stats().connections).toBe(1);
+  });
+
+  test("a token revoked mid-session: one reconnect, then auth_invalid and no more attempts", async () => {
+    const { sim, col, clock, open } = await setup();
+    open();
+    await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
+    sim.fault("reject-token");
+    await waitFor(() => col.statuses.some((s) => s.state === "auth_invalid"), { timeoutMs: 5000 });
+    expect(clock.pending()).toBe(0);
+    expect(sim.stats().connections).toBe(2);
+  });
+
+  test("malformed, oversized and unknown-id frames are counted by reason and skipped; the session carries on", async () => {
+    const { sim, col, open } = await setup({ ha: { maxFrameBytes: 512 * 1024 } });
+    open();
+    await waitFor(() => col.bySource.snapshot === 50 && col.registries.size === 3, { timeoutMs: 5000 });
+    sim.fault("malformed");
+    sim.fault("huge", 600 * 1024);
+    sim.fault("reuse-ids");
+    sim.emit(200);
+    await waitFor(() => col.bySource.live === 200, { timeoutMs: 5000, what: "events after bad frames" });
+    expect(Object.fromEntries(col.rejected)).toEqual({
+      not_json: 1,
+      unknown_type: 1,
+      missing_fields: 2,
+      too_large: 1,
+      unknown_id: 1,
+    });
+    expect(col.connectedCount()).toBe(1);
+    await expectExactlyOnce(sim, col);
+  });
+
+  test("an entity rename is reported, the registry is re-read, and later changes carry the new id", async () => {
+    const { sim, col, open } = await setup();
+    open();
+    await waitFor(() => col.registries.size === 3 && col.bySource.snapshot === 50, { timeoutMs: 5000 });
+    const from = "sensor.living_room_multisensor_7_1_temperature";
+    const to = "sensor.lounge_temperature";
+    expect(sim.fault("rename", `${from}->${to}`)).toEqual({ from, to });
+    await waitFor(() => col.renames.length === 1, { timeoutMs: 5000 });
+    expect(col.renames).toEqual([[from, to]]);
+    await waitFor(
+      () => (col.registries.get("entities") as { entity_id: string }[]).some((e) => e.entity_id === to),
+      { timeoutMs: 5000, what: "registry refresh" },
+    );
+    const ids = (col.registries.get("entities") as { entity_id: string }[]).map((e) => e.entity_id);
+    expect(ids).not.toContain(from);
+    sim.emit(500);
+    await expectExactlyOnce(sim, col);
+    expect(col.changes.some((c) => c.entity_id === to)).toBe(true);
+  });
+
+  test("a backfill answer larger than maxFrameBytes is re-asked in halves until it fits", async () => {
+    const { sim, col, open } = await setup({ ha: { maxFrameBytes: 128 * 1024 } });
+    const s = open();
+    await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
+    sim.emit(10);
+    await waitFor(() => col.bySource.live === 10, { timeoutMs: 5000 });
+    s.pause("test: reading paused");
+    for (let i = 0; i < 40; i++) {
+      sim.emit(100);
+      await Bun.sleep(1); // spreads the changes over time so halved windows can split them
+    }
+    s.resume();
+    await expectExactlyOnce(sim, col);
+    expect(col.rejected.get("too_large") ?? 0).toBeGreaterThan(0);
+    // The newest change of each entity comes with the reconnect's snapshot, the rest by backfill.
+    expect(col.bySource.backfill + col.bySource.snapshot - 50).toBe(4000);
+  });
+});
