@@ -16,7 +16,7 @@ describe("health", () => {
   });
 
   test("/health/deep reports actors, mailbox depths, HA status and store totals", async () => {
-    const { get, deps } = testApi();
+    const { get, deps, seed } = testApi();
     deps.supervisor.notices.set("connection/ha-status", { state: "connected", url: "ws://ha", since: 5 });
     deps.metrics.update("batcher", {
       counters: [],
@@ -31,7 +31,7 @@ describe("health", () => {
       histograms: [],
       help: {},
     });
-    deps.store.add([change("sensor.a", "1", 1000), change("sensor.a", "2", 2000)]);
+    seed([change("sensor.a", "1", 1000), change("sensor.a", "2", 2000)]);
     const body = await json(await get("/health/deep"));
     expect(body.status).toBe("ok");
     expect(
@@ -246,26 +246,28 @@ describe("registry and events", () => {
     expect(seen).toEqual(["d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9"]);
   });
 
-  test("events filter by entity and range, newest first", async () => {
-    const { get, deps } = testApi();
-    deps.store.add([
-      change("sensor.a", "1", 1000),
-      change("sensor.b", "2", 2000),
-      change("sensor.a", "3", 3000),
+  test("events filter by entity and range, newest first (real store)", async () => {
+    const { get, seed, close } = testApi({ store: "sqlite" });
+    const t0 = Date.now() - 60_000;
+    seed([
+      change("sensor.a", "1", t0 + 1000),
+      change("sensor.b", "2", t0 + 2000),
+      change("sensor.a", "3", t0 + 3000),
     ]);
-    const body = (await json(await get("/api/v1/events?entity_id=sensor.a&from=0&to=5000"))) as unknown as {
-      items: { state: string; ts: number }[];
-    };
+    const body = (await json(
+      await get(`/api/v1/events?entity_id=sensor.a&from=${t0}&to=${t0 + 5000}`),
+    )) as unknown as { items: { state: string; ts: number }[] };
     expect(body.items.map((e) => [e.state, e.ts])).toEqual([
-      ["3", 3000],
-      ["1", 1000],
+      ["3", t0 + 3000],
+      ["1", t0 + 1000],
     ]);
+    close();
   });
 
-  test("history defaults to the 24 hours before now and the auto resolution", async () => {
-    const now = 100 * 86_400_000;
-    const { get, deps } = testApi({ now: () => now });
-    deps.store.add([change("sensor.t", "20", now - 2 * 86_400_000), change("sensor.t", "21", now - 1000)]);
+  test("history defaults to the 24 hours before now and the auto resolution (real store)", async () => {
+    const now = Date.now();
+    const { get, seed, close } = testApi({ now: () => now, store: "sqlite" });
+    seed([change("sensor.t", "20", now - 2 * 86_400_000), change("sensor.t", "21", now - 1000)]);
     const body = await json(await get("/api/v1/entities/sensor.t/history"));
     expect(body).toMatchObject({
       entity_id: "sensor.t",
@@ -274,6 +276,8 @@ describe("registry and events", () => {
       resolution: "auto",
     });
     expect((body.points as { value: number }[]).map((p) => p.value)).toEqual([21]);
+    expect(body.tier).toBe("raw");
+    close();
   });
 });
 

@@ -7,6 +7,7 @@ import type { HomeIQConfig } from "../../runtime/config/schema.ts";
 import type { Logger } from "../../runtime/log.ts";
 import type { MetricsHub, Registry } from "../../runtime/metrics.ts";
 import type { ActorStatus } from "../../runtime/supervisor.ts";
+import type { EventsQuery, StoreReader as RealStoreReader, Resolution, StoredEvent } from "../store/index.ts";
 import type { LiveFeed } from "./live.ts";
 
 /** The part of the Supervisor the API reads (it never starts or stops actors). */
@@ -17,41 +18,9 @@ export interface SupervisorView {
   call(actor: string, body: unknown, timeoutMs?: number): Promise<unknown>;
 }
 
-/** One stored state change as the store reader returns it (times in ms). */
-export interface StoredEvent {
-  entity_id: string;
-  state: string;
-  value: number | null;
-  attributes: Record<string, unknown>;
-  ts: number;
-  last_changed: number;
-  context_id: string | null;
-  context_parent_id: string | null;
-  context_user_id: string | null;
-}
-
-export interface EventsQuery {
-  from?: number;
-  to?: number;
-  entityIds?: string[];
-  domain?: string;
-  cursor?: string;
-  limit: number;
-}
-
-export type Resolution = "auto" | "raw" | "hourly" | "daily";
-
-/** The store's read API (`openStoreReader(dataDir)` in actors/store/), on its own read connection. */
-export interface StoreReader {
-  events(query: EventsQuery): { items: StoredEvent[]; nextCursor: string | null };
-  history(
-    entityId: string,
-    range: { from: number; to: number; resolution: Resolution },
-  ): { tier: string; points: unknown[] };
-  totals(): { events: number; bytes: number; oldestMs: number | null; newestMs: number | null };
-  entityIds(): string[];
-  close(): void;
-}
+/** The store's read API (`openStoreReader(dataDir)`, actors/store/), on its own read connection. */
+export type StoreReader = RealStoreReader;
+export type { EventsQuery, Resolution, StoredEvent };
 
 export interface Page<T> {
   items: T[];

@@ -2,18 +2,24 @@
  * Test fixtures for the API: a config, a fake supervisor, in-memory store and metadata readers that follow
  * the reader contracts, and a log sink that keeps lines. Used by the API tests and the dashboard's tests.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { loadConfig } from "../../runtime/config/load.ts";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
 import { createLogger } from "../../runtime/log.ts";
 import { MetricsHub, Registry } from "../../runtime/metrics.ts";
 import type { ActorStatus } from "../../runtime/supervisor.ts";
 import type { StateChange } from "../batcher/messages.ts";
+import { openStoreReader, type Tier } from "../store/index.ts";
+import { openStoreWriter } from "../store/writer.ts";
 import { createApp } from "./app.ts";
 import type {
   ApiDeps,
   EventsQuery,
   MetadataReader,
   Page,
+  Resolution,
   StoredEvent,
   StoreReader,
   SupervisorView,
@@ -39,9 +45,10 @@ export class FakeSupervisor implements SupervisorView {
   notice(actor: string, name: string): unknown {
     return this.notices.get(`${actor}/${name}`);
   }
-  async call(actor: string): Promise<unknown> {
+  /** Replace in tests that need an actor to answer. */
+  call: (actor: string, body: unknown, timeoutMs?: number) => Promise<unknown> = async (actor) => {
     throw new Error(`actor "${actor}" is not running (fake)`);
-  }
+  };
 }
 
 /** A state change as the connection actor builds it (times in µs). */
@@ -79,12 +86,12 @@ export class MemoryStore implements StoreReader {
     const items = rows.slice(start, start + q.limit);
     return { items, nextCursor: start + q.limit < rows.length ? String(start + q.limit) : null };
   }
-  history(entityId: string, r: { from: number; to: number; resolution: string }) {
+  history(entityId: string, r: { from: number; to: number; resolution: Resolution }) {
     const points = this.events_
       .filter((e) => e.entity_id === entityId && e.ts >= r.from && e.ts < r.to)
       .reverse()
       .map((e) => ({ t: e.ts, value: e.value, min: e.value, max: e.value, count: 1, state: e.state }));
-    return { tier: r.resolution === "auto" ? "raw" : r.resolution, points };
+    return { tier: (r.resolution === "auto" ? "raw" : r.resolution) as Tier, points };
   }
   totals() {
     const ts = this.events_.map((e) => e.ts);
@@ -97,6 +104,14 @@ export class MemoryStore implements StoreReader {
   }
   entityIds(): string[] {
     return [...new Set(this.events_.map((e) => e.entity_id))].sort();
+  }
+  newestUpdateUs(): number | null {
+    return this.events_.length ? this.events_[0].ts * 1000 : null;
+  }
+  contextEvents(contextId: string): StoredEvent[] {
+    return this.events_
+      .filter((e) => e.context_id === contextId || e.context_parent_id === contextId)
+      .reverse();
   }
   close(): void {}
 }
@@ -165,28 +180,36 @@ export class MemoryMetadata implements MetadataReader {
 
 export interface TestApi {
   app: ReturnType<typeof createApp>;
-  deps: ApiDeps & {
-    supervisor: FakeSupervisor;
-    store: MemoryStore;
-    metadata: MemoryMetadata;
-    registry: Registry;
-  };
+  deps: ApiDeps & { supervisor: FakeSupervisor; metadata: MemoryMetadata; registry: Registry };
   lines: string[];
+  /** Stores state changes (through the real store writer with `store: "sqlite"`). */
+  seed(changes: StateChange[]): void;
   /** Sends a request in-process; `auth: false` leaves the token out. */
   get(path: string, init?: RequestInit & { auth?: boolean }): Promise<Response>;
+  /** Closes the readers and removes the temp data dir. */
+  close(): void;
 }
 
 export function testApi(
-  opts: { env?: Record<string, string>; now?: () => number; staticDir?: string } = {},
+  opts: {
+    env?: Record<string, string>;
+    now?: () => number;
+    staticDir?: string;
+    store?: "memory" | "sqlite";
+  } = {},
 ): TestApi {
   const config = testConfig(opts.env);
   const lines: string[] = [];
   const registry = new Registry({ actor: "hub" });
+  const dir = opts.store === "sqlite" ? mkdtempSync(join(tmpdir(), "homeiq-api-")) : undefined;
+  const memory = new MemoryStore();
+  const writer = dir ? openStoreWriter(dir, { dictionaryCache: 10_000 }) : undefined;
+  const store: StoreReader = dir ? openStoreReader(dir) : memory;
   const deps = {
     config,
     supervisor: new FakeSupervisor(),
     metrics: new MetricsHub(),
-    store: new MemoryStore(),
+    store,
     metadata: new MemoryMetadata(10),
     live: new LiveFeed({ queueMax: config.api.sseQueueMax, registry }),
     log: createLogger({ actor: "api", level: "debug", sink: (l) => lines.push(l) }),
@@ -200,11 +223,21 @@ export function testApi(
     app,
     deps,
     lines,
+    seed: (changes) => {
+      if (writer) writer.writeEvents(changes);
+      else memory.add(changes);
+    },
     get: (path, init = {}) => {
       const headers = new Headers(init.headers);
       if (init.auth !== false && !headers.has("authorization"))
         headers.set("authorization", `Bearer ${TEST_TOKEN}`);
       return app.handle(new Request(`http://localhost${path}`, { ...init, headers }));
+    },
+    close: () => {
+      deps.live.closeAll();
+      writer?.close();
+      store.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
