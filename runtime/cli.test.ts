@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "./sqlite.ts";
@@ -24,7 +24,7 @@ describe("homeiq CLI", () => {
   test("lists its commands, and each has --help", async () => {
     const top = await homeiq(["--help"]);
     expect(top.code).toBe(0);
-    for (const c of ["backup", "restore", "verify", "check-config", "status"]) {
+    for (const c of ["backup", "restore", "verify", "export", "import", "check-config", "status"]) {
       expect(top.stdout).toContain(`  ${c}`);
       const h = await homeiq([c, "--help"]);
       expect({ c, code: h.code }).toEqual({ c, code: 0 });
@@ -81,6 +81,47 @@ describe("homeiq CLI", () => {
     expect(again.stderr).toContain("is not empty");
     writeFileSync(file, "garbage");
     expect((await homeiq(["verify", file])).code).toBe(1);
+  });
+
+  test("import then export round-trips line protocol, and a bad file imports nothing", async () => {
+    const root = mkdtempSync(join(tmpdir(), "homeiq-cli-"));
+    const data = join(root, "data");
+    const lp = join(root, "in.lp");
+    const t = 1_795_000_000_000; // ms
+    writeFileSync(
+      lp,
+      [
+        `light,entity_id=light.hall,domain=light state="on",brightness=200 ${t}000000`,
+        `sensor,entity_id=sensor.t,domain=sensor value=21.5 ${t + 1000}000000`,
+      ].join("\n"),
+    );
+    expect(await homeiq(["import", lp, "--data-dir", data])).toMatchObject({
+      code: 0,
+      stdout: `imported 2 state changes into ${data} (0 already stored)\n`,
+    });
+    expect((await homeiq(["import", lp, "--data-dir", data])).stdout).toContain("(2 already stored)");
+    const out = join(root, "out.csv");
+    const exp = await homeiq([
+      "export",
+      "--data-dir",
+      data,
+      "--from",
+      String(t - 1),
+      "--to",
+      String(t + 5000),
+      "--format",
+      "csv",
+      "--out",
+      out,
+    ]);
+    expect(exp.code).toBe(0);
+    const csv = readFileSync(out, "utf8").trim().split("\n");
+    expect(csv).toHaveLength(3);
+    expect(csv[1]).toStartWith(`${new Date(t + 1000).toISOString()},sensor.t,21.5,21.5`);
+    writeFileSync(lp, `light,entity_id=light.hall state="on" ${t}000000\nnot line protocol`);
+    const bad = await homeiq(["import", lp, "--data-dir", data]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("line 2:");
   });
 
   test("status says clearly when nothing is running", async () => {

@@ -3,10 +3,14 @@
  * `homeiq <command>`: what people do by hand. Every command has --help, prints errors as
  * "homeiq <command>: <what is wrong>. Fix: ...", and exits 0 on success, 1 on failure, 2 on bad usage.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { backupFileName, createBackup, restoreBackup, verifyBackup } from "../actors/ops/backup.ts";
+import { EXPORT_FORMATS, type ExportFormat, exportChunks } from "../actors/ops/export.ts";
+import { type Precision, parseLineProtocol } from "../actors/ops/import.ts";
+import { openStoreReader } from "../actors/store/reader.ts";
+import { openStoreWriter } from "../actors/store/writer.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 
 type Flags = Record<string, string | boolean | undefined>;
@@ -25,6 +29,29 @@ const dataDirOption = {
     description: "HomeIQ's data dir (default: HOMEIQ_DATA_DIR or ./data)",
   },
 };
+
+/** Milliseconds from an ISO date/time or epoch-ms text. */
+function parseTime(name: string, text: string): number {
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isFinite(ms))
+    throw new UsageError(
+      `--${name} ${text} is not a time. Fix: use an ISO time like 2026-11-01T00:00:00Z or epoch milliseconds`,
+    );
+  return ms;
+}
+
+/** The pid of a HomeIQ running on this data dir, if any (main.ts writes DATA_DIR/homeiq.pid). */
+function runningPid(dataDir: string): number | null {
+  const file = join(dataDir, "homeiq.pid");
+  if (!existsSync(file)) return null;
+  const pid = Number(readFileSync(file, "utf8").trim());
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return null;
+  }
+}
 
 function dataDirOf(flags: Flags): string {
   if (typeof flags["data-dir"] === "string") return flags["data-dir"];
@@ -80,6 +107,99 @@ const commands: Record<string, Command> = {
       console.log(
         `${file}: ok (made ${manifest.createdAt}; ${manifest.databases.map((d) => d.file).join(", ")})`,
       );
+      return 0;
+    },
+  },
+  export: {
+    summary: "write a time range of stored events as line protocol, CSV or NDJSON (streamed)",
+    usage:
+      "homeiq export --from TIME [--to TIME] [--format lp|csv|ndjson] [--entity ID,...] [--out FILE] [--data-dir DIR]",
+    options: {
+      ...dataDirOption,
+      from: { type: "string", description: "start (ISO time or epoch ms), inclusive" },
+      to: { type: "string", description: "end (ISO time or epoch ms), exclusive; default now" },
+      format: { type: "string", description: "lp, csv or ndjson (default ndjson)" },
+      entity: { type: "string", description: "only these entity ids, comma-separated" },
+      out: { type: "string", description: "file to write (default: standard output)" },
+    },
+    run(flags) {
+      if (typeof flags.from !== "string")
+        throw new UsageError("--from is required. Fix: e.g. --from 2026-11-01T00:00:00Z");
+      const from = parseTime("from", flags.from);
+      const to = typeof flags.to === "string" ? parseTime("to", flags.to) : Date.now();
+      const format = (flags.format ?? "ndjson") as ExportFormat;
+      if (!EXPORT_FORMATS.includes(format))
+        throw new UsageError(`--format ${String(flags.format)} is unknown. Fix: use lp, csv or ndjson`);
+      const reader = openStoreReader(dataDirOf(flags));
+      const fd = typeof flags.out === "string" ? openSync(flags.out, "w") : 1;
+      let lines = 0;
+      try {
+        const entityIds = typeof flags.entity === "string" ? flags.entity.split(",") : undefined;
+        for (const chunk of exportChunks(reader, { from, to, entityIds }, format)) {
+          writeSync(fd, chunk);
+          lines += chunk.split("\n").length - 1;
+        }
+      } finally {
+        if (fd !== 1) closeSync(fd);
+        reader.close();
+      }
+      if (typeof flags.out === "string") console.error(`exported ${lines} lines to ${flags.out}`);
+      return 0;
+    },
+  },
+  import: {
+    summary: "import line protocol into the store (all lines valid or nothing written)",
+    usage: "homeiq import FILE [--precision ns|us|ms|s] [--data-dir DIR] [--url URL --token TOKEN]",
+    options: {
+      ...dataDirOption,
+      precision: { type: "string", description: "timestamp precision (default: the export header, else ns)" },
+      url: {
+        type: "string",
+        description: "a running HomeIQ to import through (default: direct when none runs)",
+      },
+      token: { type: "string", description: "API token for --url" },
+    },
+    async run(flags, [file]) {
+      if (!file) throw new UsageError("which file? Fix: homeiq import FILE");
+      const precision = flags.precision as Precision | undefined;
+      if (precision && !["ns", "us", "ms", "s"].includes(precision))
+        throw new UsageError("--precision must be ns, us, ms or s");
+      const text = readFileSync(file, "utf8");
+      const events = parseLineProtocol(text, precision); // refuses the whole file on any bad line
+      const dataDir = dataDirOf(flags);
+      const pid = runningPid(dataDir);
+      if (typeof flags.url === "string" || pid !== null) {
+        if (typeof flags.url !== "string")
+          throw new UsageError(
+            `HomeIQ is running on ${dataDir} (pid ${pid}). Fix: import through it with --url http://HOST:PORT --token TOKEN, or stop it first`,
+          );
+        const q = precision ? `?precision=${precision}` : "";
+        const r = await fetch(`${flags.url}/api/v1/import${q}`, {
+          method: "POST",
+          body: text,
+          headers: { authorization: `Bearer ${String(flags.token ?? "")}`, "content-type": "text/plain" },
+        });
+        if (!r.ok) {
+          console.error(`homeiq import: ${flags.url} answered ${r.status}: ${await r.text()}`);
+          return 1;
+        }
+        console.log(`imported ${events.length} state changes through ${flags.url}`);
+        return 0;
+      }
+      mkdirSync(dataDir, { recursive: true });
+      const writer = openStoreWriter(dataDir, { dictionaryCache: 10000 });
+      let inserted = 0;
+      let duplicates = 0;
+      try {
+        for (let i = 0; i < events.length; i += 5000) {
+          const result = writer.writeEvents(events.slice(i, i + 5000));
+          inserted += result.inserted.length;
+          duplicates += result.duplicates;
+        }
+      } finally {
+        writer.close();
+      }
+      console.log(`imported ${inserted} state changes into ${dataDir} (${duplicates} already stored)`);
       return 0;
     },
   },
