@@ -142,6 +142,8 @@ export class Spool {
     }
     this.lines = lines;
     this.lineSizes = lines.map((l) => Buffer.byteLength(l) + 1);
+    // A torn last line (crash mid-write) has no newline.
+    if (!text.endsWith("\n")) this.lineSizes[lines.length - 1]--;
     this.headCounts = lines.map(countEvents);
     this.pos = 0;
     return true;
