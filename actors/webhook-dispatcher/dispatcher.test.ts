@@ -2,6 +2,7 @@ import { afterAll, afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import fc from "fast-check";
 import { systemClock, waitFor } from "../../runtime/clock.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
 import { createLogger } from "../../runtime/log.ts";
@@ -32,7 +33,12 @@ const config = (over: Partial<WebhookConfig> = {}): WebhookConfig => ({
 });
 
 /** Opens a dispatcher on `dir`; `clockOffsetMs` lets a "later" process see time that has passed. */
-function open(dir: string, over: Partial<WebhookConfig> = {}, clockOffsetMs = 0) {
+function open(
+  dir: string,
+  over: Partial<WebhookConfig> = {},
+  clockOffsetMs = 0,
+  fetcher: (url: string, init: RequestInit) => Promise<Response> = (url, init) => fetch(url, init),
+) {
   const store = new WebhookStore(dir);
   const metrics = new Registry({ actor: "webhook-dispatcher" });
   const dispatcher = new Dispatcher({
@@ -40,7 +46,7 @@ function open(dir: string, over: Partial<WebhookConfig> = {}, clockOffsetMs = 0)
     config: config(over),
     clock: { ...systemClock, now: () => Date.now() + clockOffsetMs },
     random: () => 0.5,
-    fetch: (url, init) => fetch(url, init),
+    fetch: fetcher,
     metrics,
     log: createLogger({ actor: "test", level: "silent" }),
   });
@@ -278,5 +284,100 @@ describe("Dispatcher delivering to a real receiver", () => {
       [result!.deliveryId, "delivered"],
     ]);
     expect(await dispatcher.testFire("missing")).toBeUndefined();
+  });
+});
+
+describe("Dispatcher idempotency and bounds", () => {
+  const ok = async () => new Response(null, { status: 200 });
+
+  test("re-sending any batches (as a retained edge does after a crash) never adds or changes deliveries", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.constantFrom("on", "off", "25", "31")), {
+            minLength: 1,
+            maxLength: 6,
+          }),
+          {
+            minLength: 1,
+            maxLength: 8,
+          },
+        ),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        (spec, resends) => {
+          const batches = spec.map((b) => b.map(([n, state]) => ev(`sensor.s${n}`, state)));
+          const run = (withResends: boolean) => {
+            const dir = tempDir();
+            const { store, dispatcher } = open(dir, {}, 0, ok);
+            store.putRule(
+              rule("to_on", "http://127.0.0.1:9/x", { kind: "state", entity: "sensor.*", to: "on" }),
+            );
+            store.putRule(
+              rule("hot", "http://127.0.0.1:9/x", { kind: "state", domain: "sensor", above: 30 }),
+            );
+            dispatcher.start();
+            batches.forEach((b, i) => {
+              dispatcher.onStored(b);
+              // A re-send repeats an earlier batch, in order after it, as the outbox would.
+              if (withResends)
+                for (const r of resends)
+                  if (r % batches.length <= i) dispatcher.onStored(batches[r % batches.length]);
+            });
+            const ids = (
+              store.db.query("SELECT id FROM deliveries ORDER BY id").all() as { id: string }[]
+            ).map((r) => r.id);
+            return ids;
+          };
+          expect(run(true)).toEqual(run(false));
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+
+  test("past webhooks.maxPending a new delivery is dead-lettered, not dropped", async () => {
+    const never = () => new Promise<Response>(() => {});
+    const { store, dispatcher, count } = open(
+      tempDir(),
+      { maxPending: 2, concurrencyPerTarget: 1 },
+      0,
+      never,
+    );
+    store.putRule(rule("r", "http://127.0.0.1:9/x", { kind: "state", domain: "light" }));
+    dispatcher.start();
+    dispatcher.onStored([ev("light.a", "on"), ev("light.b", "on"), ev("light.c", "on")]);
+    expect(count("webhooks_fired_total")).toBe(3);
+    expect(store.deadLetters(10).map((d) => d.reason)).toEqual([
+      "pending deliveries reached webhooks.maxPending",
+    ]);
+    expect(dispatcher.status().pending).toBe(2);
+  });
+
+  test("a target no longer in webhooks.allowHosts is dead-lettered at send time", async () => {
+    let calls = 0;
+    const counting = async () => {
+      calls++;
+      return new Response(null, { status: 200 });
+    };
+    const { store, dispatcher } = open(tempDir(), { allowHosts: ["ha.local"] }, 0, counting);
+    store.putRule(rule("r", "http://127.0.0.1:9/x", { kind: "state", entity: "light.a" }));
+    dispatcher.start();
+    dispatcher.onStored([ev("light.a", "on")]);
+    expect(store.deadLetters(10).map((d) => d.reason)).toEqual([
+      "host 127.0.0.1 is not in webhooks.allowHosts",
+    ]);
+    expect(calls).toBe(0);
+  });
+
+  test("editing a rule starts its threshold state afresh and prunes the old state", () => {
+    const { store, dispatcher } = open(tempDir(), {}, 0, ok);
+    const hot = rule("hot", "http://127.0.0.1:9/x", { kind: "state", entity: "sensor.t", above: 25 });
+    store.putRule(hot);
+    dispatcher.start();
+    dispatcher.onStored([ev("sensor.t", "20"), ev("sensor.t", "30")]);
+    expect(store.loadState().sides.map(([k, side]) => [k.split("\u0001")[0], side])).toEqual([["hot@1", 2]]);
+    store.putRule({ ...hot, updatedAt: 2, when: { kind: "state", entity: "sensor.t", above: 35 } });
+    dispatcher.reloadRules();
+    expect(store.loadState().sides).toEqual([]);
   });
 });

@@ -12,7 +12,7 @@ import { errorMessage, type Logger } from "../../runtime/log.ts";
 import type { Registry } from "../../runtime/metrics.ts";
 import type { StateChange } from "../batcher/messages.ts";
 import { Breaker, decide, type Outcome, retryable } from "./delivery.ts";
-import { type Fire, Matcher } from "./logic.ts";
+import { type Fire, Matcher, ruleKey } from "./logic.ts";
 import type { EnrichmentMessage, HealthMessage } from "./messages.ts";
 import type { Rule } from "./rules.ts";
 import type { DeliveryRow, NewDelivery, WebhookStore } from "./store.ts";
@@ -144,6 +144,7 @@ export class Dispatcher {
     const rules = this.o.store.rules();
     this.rules = new Map(rules.map((r) => [r.id, r]));
     this.matcher.setRules(rules);
+    this.o.store.pruneRuleState(rules.map(ruleKey));
     const enabled = rules.filter((r) => r.enabled).length;
     this.m.rules.set(enabled);
     return enabled;
@@ -323,8 +324,13 @@ export class Dispatcher {
         this.giveUp(p, "its rule was deleted", null, now);
         continue;
       }
-      const host = new URL(rule.url).host;
-      const t = this.target(host);
+      const url = new URL(rule.url);
+      const allow = this.o.config.allowHosts;
+      if (allow.length > 0 && !allow.includes(url.hostname)) {
+        this.giveUp(p, `host ${url.hostname} is not in webhooks.allowHosts`, null, now);
+        continue;
+      }
+      const t = this.target(url.host);
       if (t.inFlight >= this.o.config.concurrencyPerTarget) continue; // pumped again when one finishes
       if (!t.breaker.allow(now)) {
         const at = t.breaker.retryAt;

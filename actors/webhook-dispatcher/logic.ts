@@ -149,6 +149,10 @@ export class Matcher {
       if (list) list.push(c);
       else map.set(key, [c]);
     };
+    // Forget threshold state of rules that were deleted or edited (an edit changes the rule key).
+    const live = new Set(rules.map(ruleKey));
+    for (const k of this.sideState.keys())
+      if (!live.has(k.slice(0, k.indexOf("\u0001")))) this.sideState.delete(k);
     for (const rule of rules) {
       if (!rule.enabled) continue;
       const c = compile(rule);

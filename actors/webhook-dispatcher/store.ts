@@ -162,6 +162,19 @@ export class WebhookStore {
 
   // ---- evaluation state ----
 
+  /** Drops threshold state of rule versions that no longer exist (keys are `${id}@${updatedAt}\u0001...`). */
+  pruneRuleState(liveRuleKeys: Iterable<string>): number {
+    const live = new Set(liveRuleKeys);
+    const stale = (this.db.query("SELECT key FROM rule_state").all() as { key: string }[]).filter(
+      (r) => !live.has(r.key.slice(0, r.key.indexOf("\u0001"))),
+    );
+    const del = this.db.query("DELETE FROM rule_state WHERE key = ?");
+    this.db.transaction(() => {
+      for (const r of stale) del.run(r.key);
+    })();
+    return stale.length;
+  }
+
   loadState(): { prev: [string, string][]; sides: [string, Side][] } {
     const prev = this.db
       .query("SELECT entity_id, state FROM entity_state")
@@ -276,21 +289,20 @@ export class WebhookStore {
       .run(d.id, d.ruleId, d.event, d.body, status, d.createdAt, now, now, httpStatus, error, now);
   }
 
-  /** The newest deliveries of a rule, newest first; `before` (created_at ms) pages back. */
-  deliveriesOf(ruleId: string, limit: number, before?: number): DeliveryRow[] {
+  /** A rule's deliveries, newest first, a page at a time. */
+  deliveriesOf(ruleId: string, limit: number, offset = 0): DeliveryRow[] {
     return this.db
-      .query(
-        "SELECT * FROM deliveries WHERE rule_id = ? AND created_at < ? ORDER BY created_at DESC, id LIMIT ?",
-      )
-      .all(ruleId, before ?? Number.MAX_SAFE_INTEGER, limit) as DeliveryRow[];
+      .query("SELECT * FROM deliveries WHERE rule_id = ? ORDER BY created_at DESC, id LIMIT ? OFFSET ?")
+      .all(ruleId, limit, offset) as DeliveryRow[];
   }
 
-  deadLetters(limit: number, before?: number): DeadLetterRow[] {
+  /** Dead letters, newest first, a page at a time. */
+  deadLetters(limit: number, offset = 0): DeadLetterRow[] {
     return this.db
       .query(
-        "SELECT d.*, l.reason, l.dead_at FROM dead_letters l JOIN deliveries d ON d.id = l.delivery_id WHERE l.dead_at < ? ORDER BY l.dead_at DESC, d.id LIMIT ?",
+        "SELECT d.*, l.reason, l.dead_at FROM dead_letters l JOIN deliveries d ON d.id = l.delivery_id ORDER BY l.dead_at DESC, d.id LIMIT ? OFFSET ?",
       )
-      .all(before ?? Number.MAX_SAFE_INTEGER, limit) as DeadLetterRow[];
+      .all(limit, offset) as DeadLetterRow[];
   }
 
   /** Moves a dead letter back to pending, same delivery id, attempts reset. Returns it, or undefined. */

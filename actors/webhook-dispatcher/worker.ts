@@ -41,7 +41,8 @@ runActor({
         }
       },
       async close() {
-        await dispatcher.stop(ctx.config.webhooks.timeoutMs);
+        // Attempts still in flight after this stay pending in webhooks.db and resume, same id, on start.
+        await dispatcher.stop(Math.min(2000, ctx.config.webhooks.timeoutMs));
         store.close();
       },
     };

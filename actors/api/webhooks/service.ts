@@ -149,7 +149,7 @@ export class WebhookService {
   /** Sends one signed test delivery now through the dispatcher actor and reports what the target said. */
   async test(id: string) {
     if (!this.d.store().rule(id)) throw notFound(id);
-    const result = await this.callActor(webhookCall.testFire(id));
+    const result = await this.callActor(webhookCall.testFire(id), this.d.config.webhooks.timeoutMs + 2000);
     if (result === null) throw notFound(id);
     return result as {
       deliveryId: string;
@@ -184,9 +184,9 @@ export class WebhookService {
     }
   }
 
-  private async callActor(body: unknown): Promise<unknown> {
+  private async callActor(body: unknown, timeoutMs?: number): Promise<unknown> {
     try {
-      return await this.d.supervisor.call(ACTOR, body);
+      return await this.d.supervisor.call(ACTOR, body, timeoutMs);
     } catch (error) {
       throw new ApiError(503, `the webhook dispatcher did not answer: ${errorMessage(error)}`, {
         expected: "retry shortly; GET /health/deep shows the actor's state",
