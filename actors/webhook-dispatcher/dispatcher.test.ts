@@ -331,18 +331,20 @@ describe("Dispatcher idempotency and bounds", () => {
           expect(run(true)).toEqual(run(false));
         },
       ),
-      { numRuns: 25 },
+      { numRuns: 15 },
     );
   });
 
   test("past webhooks.maxPending a new delivery is dead-lettered, not dropped", async () => {
-    const never = () => new Promise<Response>(() => {});
-    const { store, dispatcher, count } = open(
-      tempDir(),
-      { maxPending: 2, concurrencyPerTarget: 1 },
-      0,
-      never,
-    );
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const held = async () => {
+      await gate;
+      return new Response(null, { status: 200 });
+    };
+    const { store, dispatcher, count } = open(tempDir(), { maxPending: 2, concurrencyPerTarget: 1 }, 0, held);
     store.putRule(rule("r", "http://127.0.0.1:9/x", { kind: "state", domain: "light" }));
     dispatcher.start();
     dispatcher.onStored([ev("light.a", "on"), ev("light.b", "on"), ev("light.c", "on")]);
@@ -351,6 +353,7 @@ describe("Dispatcher idempotency and bounds", () => {
       "pending deliveries reached webhooks.maxPending",
     ]);
     expect(dispatcher.status().pending).toBe(2);
+    release();
   });
 
   test("a target no longer in webhooks.allowHosts is dead-lettered at send time", async () => {
