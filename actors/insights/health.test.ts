@@ -74,12 +74,20 @@ describe("healthChanges", () => {
       usualIntervalMs: null,
       learning: "too_few",
     });
-    expect(healthChanges(known, [v("stale", 5)])).toEqual([
+    expect(healthChanges(known, [v("stale", 5)], 6)).toEqual([
       { type: "health", entity_id: "sensor.x", status: "stale", since: 5 },
     ]);
-    expect(healthChanges(known, [v("stale", 5)])).toEqual([]);
-    expect(healthChanges(known, [v("ok", 9)])).toEqual([
+    expect(healthChanges(known, [v("stale", 5)], 7)).toEqual([]);
+    expect(healthChanges(known, [v("ok", 9)], 9)).toEqual([
       { type: "health", entity_id: "sensor.x", status: "ok", since: 9 },
+    ]);
+    expect(known.size).toBe(0);
+  });
+
+  test("an entity no longer listed as unhealthy recovers at now", () => {
+    const known = new Map<string, HealthStatus>([["light.porch", "unavailable"]]);
+    expect(healthChanges(known, [], 42)).toEqual([
+      { type: "health", entity_id: "light.porch", status: "ok", since: 42 },
     ]);
     expect(known.size).toBe(0);
   });

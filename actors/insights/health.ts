@@ -176,20 +176,29 @@ export interface HealthChange {
 }
 
 /**
- * Compares verdicts with the statuses last notified and returns what changed, recoveries included.
+ * Compares verdicts with the statuses last notified and returns what changed. An entity notified before
+ * but absent from `verdicts` (the caller passes only unhealthy ones) has recovered: "ok" since `now`.
  * `known` is updated in place so the caller keeps one bounded map (one entry per entity with an issue).
  */
 export function healthChanges(
   known: Map<string, HealthStatus>,
-  verdicts: readonly EntityHealth[],
+  verdicts: readonly Pick<EntityHealth, "entity_id" | "status" | "since">[],
+  now: number,
 ): HealthChange[] {
   const out: HealthChange[] = [];
+  const present = new Set<string>();
   for (const v of verdicts) {
+    present.add(v.entity_id);
     const before = known.get(v.entity_id) ?? "ok";
     if (before === v.status) continue;
     out.push({ type: "health", entity_id: v.entity_id, status: v.status, since: v.since });
     if (v.status === "ok") known.delete(v.entity_id);
     else known.set(v.entity_id, v.status);
+  }
+  for (const id of [...known.keys()]) {
+    if (present.has(id)) continue;
+    out.push({ type: "health", entity_id: id, status: "ok", since: now });
+    known.delete(id);
   }
   return out;
 }

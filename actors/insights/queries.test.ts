@@ -3,29 +3,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { StateChange } from "../batcher/messages.ts";
 import { openStoreWriter, type StoreWriter } from "../store/writer.ts";
 import { type InsightsReader, openInsightsReader } from "./queries.ts";
+import { toStateChange } from "./seed-store.ts";
 import { PLANTED, syntheticHome } from "./synthetic-home.ts";
 import type { InsightEvent } from "./types.ts";
 
 const NOW = Date.now() - 60_000;
 const home = syntheticHome({ seed: 21, days: 2, now: NOW });
 home.names.set(PLANTED.staleSensor, "Loft thermometer");
-
-function toStateChange(e: InsightEvent): StateChange {
-  const us = Math.round(e.ts * 1000);
-  return {
-    entity_id: e.entity_id,
-    state: e.state,
-    attributes: JSON.stringify(e.attributes ?? {}),
-    last_changed: us,
-    last_updated: us,
-    context_id: e.context_id,
-    context_parent_id: e.context_parent_id,
-    context_user_id: e.context_user_id,
-  };
-}
 
 function write(writer: StoreWriter, events: InsightEvent[]): void {
   for (let i = 0; i < events.length; i += 5000) {

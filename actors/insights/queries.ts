@@ -73,7 +73,10 @@ export interface InsightsReader {
   stats(query: { from: number; to: number; bucketMs: number; top: number }): EventStats;
   /** The trace of one event, by store id, or by entity and time (the latest event at or before `ts`). */
   trace(ref: { id: string } | { entityId: string; ts: number }): (Trace & { id: string }) | null;
-  /** Calls `fn` once per entity with its events in [from, to), ascending; one entity in memory at a time. */
+  /**
+   * Calls `fn` once per entity with its events in [from, to), ascending; one entity in memory at a time.
+   * Context fields are left null (the analyses do not need them, and decoding them is most of the cost).
+   */
   eachEntity(
     from: number,
     to: number,
@@ -195,7 +198,7 @@ class SqliteInsights implements InsightsReader {
     for (const r of rows) this.states[r.s] = r.state;
   }
 
-  private decode(r: Row): InsightEvent {
+  private decode(r: Row, withContext = true): InsightEvent {
     let attributes = this.attrs.get(r.a);
     if (!attributes) {
       const json = (this.q.attr.get(r.a) as { json: string } | null)?.json ?? "{}";
@@ -204,7 +207,7 @@ class SqliteInsights implements InsightsReader {
       this.attrs.set(r.a, attributes);
     }
     let user: string | null = null;
-    if (r.cu !== null) {
+    if (withContext && r.cu !== null) {
       user = this.users.get(r.cu) ?? null;
       if (user === null) {
         user = (this.q.user.get(r.cu) as { user_id: string } | null)?.user_id ?? "";
@@ -217,8 +220,8 @@ class SqliteInsights implements InsightsReader {
       state: this.stateText(r),
       value: r.v,
       ts: this.ms(r.t),
-      context_id: decodeContextId(r.c),
-      context_parent_id: decodeContextId(r.cp),
+      context_id: withContext ? decodeContextId(r.c) : null,
+      context_parent_id: withContext ? decodeContextId(r.cp) : null,
       context_user_id: user,
       attributes,
     };
@@ -445,7 +448,7 @@ class SqliteInsights implements InsightsReader {
     for (const { e, entity_id } of this.entities) {
       if (only && !only(entity_id)) continue;
       const rows = this.q.entityRange.all(e, lo, hi) as Row[];
-      if (rows.length) fn({ entity_id, events: rows.map((r) => this.decode(r)) });
+      if (rows.length) fn({ entity_id, events: rows.map((r) => this.decode(r, false)) });
     }
   }
 

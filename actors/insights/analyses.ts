@@ -1,0 +1,88 @@
+/**
+ * The heavy analyses as functions of a reader, its config and the time: entity health and energy impact
+ * over `insights.historyDays` of raw history, read one entity at a time. The insights worker runs them on
+ * its own connection and timers; tests run them on a seeded store.
+ */
+import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import { type EnergyReport, energyImpact, SWITCHABLE_DOMAINS } from "./energy.ts";
+import { type EntityHealth, type HealthStatus, judgeEntity, SEVERITY } from "./health.ts";
+import { energyInputs, healthEvents } from "./inputs.ts";
+import type { InsightsReader } from "./queries.ts";
+import { domainOf, type InsightEvent } from "./types.ts";
+
+type Settings = HomeIQConfig["insights"];
+
+export interface HealthReport {
+  computedAt: number;
+  /** Entities judged (every entity with an event in the history window). */
+  entities: number;
+  counts: Record<HealthStatus, number>;
+  /** Entities with an issue, worst first, then longest-standing first. */
+  unhealthy: EntityHealth[];
+}
+
+export function healthReport(
+  reader: InsightsReader,
+  s: Settings,
+  now: number,
+  names: ReadonlyMap<string, string> = new Map(),
+): HealthReport {
+  const counts = { ok: 0, unavailable: 0, unknown: 0, stale: 0, flapping: 0, low_battery: 0 };
+  const unhealthy: EntityHealth[] = [];
+  let entities = 0;
+  reader.eachEntity(now - s.historyDays * 86400_000, now + 1, ({ entity_id, events }) => {
+    const v = judgeEntity(entity_id, names.get(entity_id) ?? null, healthEvents(events), {
+      now,
+      staleFactor: s.staleFactor,
+      minStaleMs: s.minStaleMs,
+      minIntervals: s.minIntervals,
+      regularityMax: s.regularityMax,
+      lowBatteryPct: s.lowBatteryPct,
+      flapWindowMs: s.flapWindowMs,
+      flapChanges: s.flapChanges,
+    });
+    entities++;
+    counts[v.status]++;
+    if (v.status !== "ok") unhealthy.push(v);
+  });
+  unhealthy.sort(
+    (a, b) =>
+      SEVERITY.indexOf(a.status as never) - SEVERITY.indexOf(b.status as never) ||
+      a.since - b.since ||
+      a.entity_id.localeCompare(b.entity_id),
+  );
+  return { computedAt: now, entities, counts, unhealthy };
+}
+
+export function energyReport(
+  reader: InsightsReader,
+  s: Settings,
+  now: number,
+  names: ReadonlyMap<string, string> = new Map(),
+): EnergyReport & { computedAt: number } {
+  const from = now - s.historyDays * 86400_000;
+  const byEntity = new Map<string, InsightEvent[]>();
+  reader.eachEntity(
+    from,
+    now + 1,
+    ({ entity_id, events }) => {
+      // Keep sensors only when they report power: the rest of a week of sensor readings is not needed.
+      if (domainOf(entity_id) === "sensor") {
+        const unit = events[events.length - 1]?.attributes?.unit_of_measurement;
+        if (unit !== "W" && unit !== "kW") return;
+      }
+      byEntity.set(entity_id, events);
+    },
+    (id) => SWITCHABLE_DOMAINS.has(domainOf(id)) || domainOf(id) === "sensor",
+  );
+  const { devices, home } = energyInputs(byEntity, names, s.homePowerEntity);
+  const report = energyImpact(devices, home, {
+    from,
+    to: now,
+    windowMs: s.energyWindowMs,
+    settleMs: s.energySettleMs,
+    minEvents: s.energyMinEvents,
+    minStepW: s.energyMinStepW,
+  });
+  return { computedAt: now, ...report };
+}

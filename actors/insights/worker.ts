@@ -1,0 +1,144 @@
+/**
+ * The insights actor: its own worker thread and read connection to events.db, so the analyses that take
+ * seconds (stats over 7 and 30 days, entity health, energy impact) never stall ingest or the API. Each is
+ * recomputed on its own timer and kept (one result per kind: bounded); calls answer from what is kept,
+ * computing first only when nothing is yet. Health changes go to the webhook dispatcher when it is wired.
+ */
+import { runActor } from "../../runtime/actor.ts";
+import { errorMessage } from "../../runtime/log.ts";
+import { openStoreReader } from "../store/reader.ts";
+import type { HealthMessage } from "../webhook-dispatcher/messages.ts";
+import { energyReport, type HealthReport, healthReport } from "./analyses.ts";
+import type { EnergyReport } from "./energy.ts";
+import { type HealthStatus, healthChanges } from "./health.ts";
+import { ACTOR, check, EDGE_TO_WEBHOOKS, type InsightsRequest } from "./messages.ts";
+import { openInsightsReader } from "./queries.ts";
+import { type EventStats, STATS_WINDOWS } from "./stats.ts";
+
+runActor({
+  name: ACTOR,
+  check,
+  start(ctx) {
+    const { config, clock, metrics, log } = ctx;
+    const s = config.insights;
+    // The store's reader creates and migrates events.db if the batcher has not yet; then read-only from here.
+    openStoreReader(config.dataDir).close();
+    const reader = openInsightsReader(config.dataDir, s);
+    const runMs = {
+      health: metrics.histogram("insights_run_ms", "Duration of one analysis run", { kind: "health" }),
+      energy: metrics.histogram("insights_run_ms", "Duration of one analysis run", { kind: "energy" }),
+      stats: metrics.histogram("insights_run_ms", "Duration of one analysis run", { kind: "stats" }),
+    };
+    const failures = metrics.counter("insights_run_errors_total", "Analysis runs that failed");
+    const unhealthy = metrics.gauge("insights_unhealthy_entities", "Entities with a health issue");
+    const sent = metrics.counter(
+      "insights_health_changes_total",
+      "Health changes sent to the webhook dispatcher",
+    );
+    metrics.gauge("insights_history_days", "Bound: days of history the analyses read").set(s.historyDays);
+    metrics.gauge("insights_search_scan_rows", "Bound: raw rows one search page scans").set(s.searchScanRows);
+
+    let health: HealthReport | null = null;
+    let energy: (EnergyReport & { computedAt: number }) | null = null;
+    const stats = new Map<"7d" | "30d", EventStats & { computedAt: number }>();
+    /** Last status sent per entity with an issue: at most one entry per entity. */
+    const notified = new Map<string, HealthStatus>();
+    const timers = new Map<string, unknown>();
+    let closing = false;
+
+    const timed = <T>(kind: keyof typeof runMs, fn: () => T): T | null => {
+      const started = performance.now();
+      try {
+        return fn();
+      } catch (error) {
+        failures.inc();
+        log.error("insights run failed", { kind, error: errorMessage(error) });
+        return null;
+      } finally {
+        runMs[kind].observe(performance.now() - started);
+      }
+    };
+
+    const runHealth = async () => {
+      const report = timed("health", () => healthReport(reader, s, clock.now()));
+      if (!report) return;
+      health = report;
+      unhealthy.set(report.unhealthy.length);
+      const changes = healthChanges(notified, report.unhealthy, report.computedAt);
+      if (!ctx.hasOutbox(EDGE_TO_WEBHOOKS)) return;
+      const out = ctx.outbox<HealthMessage>(EDGE_TO_WEBHOOKS);
+      for (const c of changes) {
+        const v = report.unhealthy.find((x) => x.entity_id === c.entity_id);
+        await out.send({
+          type: "health",
+          entity_id: c.entity_id,
+          status: c.status,
+          ts: c.since,
+          ...(v?.issues[0] ? { reason: v.issues[0].detail } : {}),
+        });
+        sent.inc();
+      }
+    };
+    const runEnergy = () => {
+      const report = timed("energy", () => energyReport(reader, s, clock.now()));
+      if (report) energy = report;
+    };
+    const runStats = () => {
+      for (const window of ["7d", "30d"] as const) {
+        const now = clock.now();
+        const { spanMs, bucketMs } = STATS_WINDOWS[window];
+        const result = timed("stats", () =>
+          reader.stats({ from: now - spanMs, to: now, bucketMs, top: s.statsTop }),
+        );
+        if (result) stats.set(window, { computedAt: now, ...result });
+      }
+    };
+
+    // One timer per kind; a run that overruns its interval delays the next instead of piling up.
+    const every = (kind: string, ms: number, fn: () => void | Promise<void>) => {
+      const tick = async () => {
+        if (closing) return;
+        await fn();
+        if (!closing) timers.set(kind, clock.setTimeout(tick, ms));
+      };
+      timers.set(kind, clock.setTimeout(tick, 0));
+    };
+    every("stats", s.statsRefreshMs, runStats);
+    every("health", s.healthIntervalMs, runHealth);
+    every("energy", s.energyIntervalMs, runEnergy);
+
+    return {
+      handle() {
+        // No inbound edges; requests arrive as calls.
+      },
+      async call(body) {
+        const checked = check(body);
+        if (!checked.ok) throw new Error(checked.error);
+        const req: InsightsRequest = checked.value;
+        switch (req.type) {
+          case "stats":
+            if (!stats.has(req.window)) runStats();
+            return stats.get(req.window) ?? null;
+          case "health":
+            if (!health) await runHealth();
+            return health;
+          case "energy":
+            if (!energy) runEnergy();
+            return energy;
+          case "refresh":
+            runStats();
+            await runHealth();
+            runEnergy();
+            return { health: health?.computedAt ?? null, energy: energy?.computedAt ?? null };
+        }
+      },
+      stopIntake() {
+        closing = true;
+        for (const t of timers.values()) clock.clearTimeout(t);
+      },
+      close() {
+        reader.close();
+      },
+    };
+  },
+});
