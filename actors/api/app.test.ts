@@ -231,8 +231,8 @@ describe("CORS", () => {
 });
 
 describe("registry and events", () => {
-  test("devices page with a cursor until the end, totals stable", async () => {
-    const { get } = testApi();
+  test("devices page with a cursor until the end, totals stable (real metadata reader)", async () => {
+    const { get, close } = testApi({ store: "sqlite" });
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
@@ -243,7 +243,30 @@ describe("registry and events", () => {
       seen.push(...body.items.map((d) => d.id));
       cursor = body.nextCursor;
     } while (cursor);
-    expect(seen).toEqual(["d0", "d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9"]);
+    expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => `d0000${i}`));
+    close();
+  });
+
+  test("entities filter by domain and area; one entity has its device and aliases (real metadata reader)", async () => {
+    const { get, close } = testApi({ store: "sqlite" });
+    const lights = (await json(await get("/api/v1/entities?domain=light&area=a1"))) as unknown as {
+      items: { entity_id: string }[];
+      total: number;
+    };
+    expect(lights.items.map((e) => e.entity_id)).toEqual(["light.dev_1", "light.dev_6"]);
+    expect(lights.total).toBe(2);
+    const one = await json(await get("/api/v1/entities/switch.dev_3"));
+    expect(one).toMatchObject({
+      entity_id: "switch.dev_3",
+      device_id: "d00003",
+      domain: "switch",
+      aliases: [],
+    });
+    expect((await get("/api/v1/entities/switch.nope")).status).toBe(404);
+    const areas = (await json(await get("/api/v1/areas"))) as { items: unknown[]; total: number };
+    expect(areas.total).toBe(5);
+    expect((await get("/api/v1/devices?cursor=bm90LW91cnM")).status).toBe(400);
+    close();
   });
 
   test("events filter by entity and range, newest first (real store)", async () => {

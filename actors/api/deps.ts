@@ -7,6 +7,14 @@ import type { HomeIQConfig } from "../../runtime/config/schema.ts";
 import type { Logger } from "../../runtime/log.ts";
 import type { MetricsHub, Registry } from "../../runtime/metrics.ts";
 import type { ActorStatus } from "../../runtime/supervisor.ts";
+import type {
+  AreaItem,
+  DeviceItem,
+  EntityDetail,
+  EntityItem,
+  Page,
+  MetadataReader as RealMetadataReader,
+} from "../metadata/reader.ts";
 import type { EventsQuery, StoreReader as RealStoreReader, Resolution, StoredEvent } from "../store/index.ts";
 import type { LiveFeed } from "./live.ts";
 
@@ -22,36 +30,9 @@ export interface SupervisorView {
 export type StoreReader = RealStoreReader;
 export type { EventsQuery, Resolution, StoredEvent };
 
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-  total: number;
-}
-
-export interface DeviceQuery {
-  area?: string;
-  q?: string;
-  cursor?: string;
-  limit: number;
-}
-
-export interface EntityQuery {
-  domain?: string;
-  area?: string;
-  device?: string;
-  q?: string;
-  cursor?: string;
-  limit: number;
-}
-
-/** The metadata actor's read API (`openMetadataReader(dataDir)` in actors/metadata/). */
-export interface MetadataReader {
-  devices(query: DeviceQuery): Page<Record<string, unknown>>;
-  entities(query: EntityQuery): Page<Record<string, unknown>>;
-  entity(entityId: string): Record<string, unknown> | null;
-  areas(): Page<Record<string, unknown>> | Record<string, unknown>[];
-  close(): void;
-}
+/** The metadata actor's read API (`openMetadataReader(dataDir)`, actors/metadata/), its own connection. */
+export type MetadataReader = RealMetadataReader;
+export type { AreaItem, DeviceItem, EntityDetail, EntityItem, Page };
 
 export interface ApiDeps {
   config: HomeIQConfig;

@@ -11,11 +11,18 @@ import { createLogger } from "../../runtime/log.ts";
 import { MetricsHub, Registry } from "../../runtime/metrics.ts";
 import type { ActorStatus } from "../../runtime/supervisor.ts";
 import type { StateChange } from "../batcher/messages.ts";
+import { MetadataWriter, openMetadataDb } from "../metadata/db.ts";
+import { mapAreas, mapDevices, mapEntities } from "../metadata/logic.ts";
+import { openMetadataReader } from "../metadata/reader.ts";
 import { openStoreReader, type Tier } from "../store/index.ts";
 import { openStoreWriter } from "../store/writer.ts";
 import { createApp } from "./app.ts";
 import type {
   ApiDeps,
+  AreaItem,
+  DeviceItem,
+  EntityDetail,
+  EntityItem,
   EventsQuery,
   MetadataReader,
   Page,
@@ -126,61 +133,114 @@ function page<T>(rows: T[], cursor: string | undefined, limit: number): Page<T> 
   };
 }
 
-/** Metadata reader over arrays: `n` devices with 4 entities each, in areas a0..a4. */
+/** HA registry rows for `n` devices with 4 entities each (light, sensor, switch, binary_sensor) in 5 areas. */
+export function registryRows(devicesCount: number) {
+  const areas = [0, 1, 2, 3, 4].map((i) => ({ area_id: `a${i}`, name: `Area ${i}` }));
+  const devices: Record<string, unknown>[] = [];
+  const entities: Record<string, unknown>[] = [];
+  for (let i = 0; i < devicesCount; i++) {
+    const id = `d${String(i).padStart(5, "0")}`;
+    devices.push({
+      id,
+      name: `Device ${String(i).padStart(5, "0")}`,
+      area_id: `a${i % 5}`,
+      manufacturer: "Acme",
+    });
+    for (const domain of ["light", "sensor", "switch", "binary_sensor"])
+      entities.push({
+        entity_id: `${domain}.dev_${i}`,
+        id: `${domain}-${i}`,
+        device_id: id,
+        platform: "sim",
+      });
+  }
+  return { areas, devices, entities };
+}
+
+/** Writes registry rows into `metadata.db` under `dir` the way the metadata actor does. */
+export function seedMetadata(dir: string, devicesCount: number): void {
+  const rows = registryRows(devicesCount);
+  const db = openMetadataDb(dir);
+  const writer = new MetadataWriter(db);
+  writer.areas(mapAreas(rows.areas).rows);
+  writer.devices(mapDevices(rows.devices).rows);
+  writer.entities(mapEntities(rows.entities).rows);
+  db.close();
+}
+
+/** Metadata reader over arrays, offset cursors; same item shapes as the real reader. */
 export class MemoryMetadata implements MetadataReader {
-  devices_: Record<string, unknown>[] = [];
-  entities_: Record<string, unknown>[] = [];
+  devices_: DeviceItem[] = [];
+  entities_: EntityItem[] = [];
   constructor(devicesCount = 0) {
-    const domains = ["light", "sensor", "switch", "binary_sensor"];
-    for (let i = 0; i < devicesCount; i++) {
-      const area = `a${i % 5}`;
-      this.devices_.push({ id: `d${i}`, name: `Device ${i}`, area_id: area });
-      for (const domain of domains)
-        this.entities_.push({
-          entity_id: `${domain}.dev_${i}`,
-          device_id: `d${i}`,
-          area_id: area,
-          name: `E ${i}`,
-        });
-    }
+    const rows = registryRows(devicesCount);
+    this.devices_ = rows.devices.map((d) => ({
+      id: String(d.id),
+      name: String(d.name),
+      area_id: String(d.area_id),
+      area_name: null,
+      manufacturer: "Acme",
+      model: null,
+      entity_count: 4,
+    }));
+    this.entities_ = rows.entities.map((e) => {
+      const id = String(e.entity_id);
+      const device = this.devices_.find((d) => d.id === e.device_id)!;
+      return {
+        entity_id: id,
+        name: null,
+        domain: id.slice(0, id.indexOf(".")),
+        device_id: device.id,
+        device_name: device.name,
+        area_id: device.area_id,
+        area_name: null,
+        platform: "sim",
+        disabled: false,
+      };
+    });
   }
   devices(q: { area?: string; q?: string; cursor?: string; limit: number }) {
     const rows = this.devices_.filter(
-      (d) =>
-        (!q.area || d.area_id === q.area) &&
-        (!q.q || String(d.name).toLowerCase().includes(q.q.toLowerCase())),
+      (d) => (!q.area || d.area_id === q.area) && (!q.q || d.name.toLowerCase().includes(q.q.toLowerCase())),
     );
     return page(rows, q.cursor, q.limit);
   }
-  entities(q: {
-    domain?: string;
-    area?: string;
-    device?: string;
-    q?: string;
-    cursor?: string;
-    limit: number;
-  }) {
+  entities(q: { domain?: string; area?: string; q?: string; cursor?: string; limit: number }) {
     const rows = this.entities_.filter(
       (e) =>
-        (!q.domain || String(e.entity_id).startsWith(`${q.domain}.`)) &&
+        (!q.domain || e.domain === q.domain) &&
         (!q.area || e.area_id === q.area) &&
-        (!q.device || e.device_id === q.device) &&
-        (!q.q || String(e.entity_id).includes(q.q)),
+        (!q.q || e.entity_id.includes(q.q)),
     );
     return page(rows, q.cursor, q.limit);
   }
-  entity(id: string) {
-    return this.entities_.find((e) => e.entity_id === id) ?? null;
+  entity(id: string): EntityDetail | null {
+    const e = this.entities_.find((x) => x.entity_id === id);
+    return e ? { ...e, aliases: [], registry: {} } : null;
   }
-  areas() {
-    return [0, 1, 2, 3, 4].map((i) => ({ area_id: `a${i}`, name: `Area ${i}` }));
+  areas(): AreaItem[] {
+    return [0, 1, 2, 3, 4].map((i) => ({
+      area_id: `a${i}`,
+      name: `Area ${i}`,
+      device_count: 0,
+      entity_count: 0,
+    }));
+  }
+  resolve(entityId: string): string {
+    return entityId;
+  }
+  aliasesOf(): string[] {
+    return [];
+  }
+  haConfig(): Record<string, unknown> | null {
+    return null;
   }
   close(): void {}
 }
 
 export interface TestApi {
   app: ReturnType<typeof createApp>;
-  deps: ApiDeps & { supervisor: FakeSupervisor; metadata: MemoryMetadata; registry: Registry };
+  deps: ApiDeps & { supervisor: FakeSupervisor; registry: Registry };
   lines: string[];
   /** Stores state changes (through the real store writer with `store: "sqlite"`). */
   seed(changes: StateChange[]): void;
@@ -195,7 +255,10 @@ export function testApi(
     env?: Record<string, string>;
     now?: () => number;
     staticDir?: string;
+    /** "sqlite": the real store and metadata readers over a temp data dir (call close()). */
     store?: "memory" | "sqlite";
+    /** Devices in the registry (4 entities each). */
+    devices?: number;
   } = {},
 ): TestApi {
   const config = testConfig(opts.env);
@@ -205,12 +268,14 @@ export function testApi(
   const memory = new MemoryStore();
   const writer = dir ? openStoreWriter(dir, { dictionaryCache: 10_000 }) : undefined;
   const store: StoreReader = dir ? openStoreReader(dir) : memory;
+  if (dir) seedMetadata(dir, opts.devices ?? 10);
+  const metadata: MetadataReader = dir ? openMetadataReader(dir) : new MemoryMetadata(opts.devices ?? 10);
   const deps = {
     config,
     supervisor: new FakeSupervisor(),
     metrics: new MetricsHub(),
     store,
-    metadata: new MemoryMetadata(10),
+    metadata,
     live: new LiveFeed({ queueMax: config.api.sseQueueMax, registry }),
     log: createLogger({ actor: "api", level: "debug", sink: (l) => lines.push(l) }),
     token: TEST_TOKEN,
@@ -237,6 +302,7 @@ export function testApi(
       deps.live.closeAll();
       writer?.close();
       store.close();
+      metadata.close();
       if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };

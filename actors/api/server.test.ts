@@ -46,12 +46,12 @@ describe("startApi with the Eden client", () => {
     const health = await client.health.get();
     expect(health.data?.status).toBe("ok");
     const devices = await client.api.v1.devices.get({ query: { limit: 3 } });
-    expect(devices.data?.items.map((d) => d.id)).toEqual(["d0", "d1", "d2"]);
+    expect(devices.data?.items.map((d) => d.id)).toEqual(["d00000", "d00001", "d00002"]);
     expect(devices.data?.total).toBe(10);
     const events = await client.api.v1.events.get({ query: { domain: "light" } });
     expect(events.data?.items.map((e) => e.entity_id)).toEqual(["light.b"]);
     const entity = await client.api.v1.entities({ entity_id: "light.dev_2" }).get();
-    expect(entity.data).toMatchObject({ entity_id: "light.dev_2", device_id: "d2" });
+    expect(entity.data).toMatchObject({ entity_id: "light.dev_2", device_id: "d00002" });
     const anonymous = await createClient(api.url, "not-the-token-123456").api.v1.devices.get({ query: {} });
     // Eden types error statuses from the route schemas (422); the runtime value is the real one.
     expect(anonymous.error?.status as number).toBe(401);

@@ -17,7 +17,6 @@ export function deviceModels(pageMax: number) {
     EntitiesQuery: t.Object({
       domain: t.Optional(fields.domain("query.domain", "only this domain, e.g. light")),
       area: t.Optional(fields.text("query.area", "only entities in this area (area id)")),
-      device: t.Optional(fields.text("query.device", "only entities of this device (device id)")),
       q: t.Optional(fields.text("query.q", "text search over entity id and name")),
       cursor: t.Optional(fields.cursor("query.cursor")),
       limit: t.Optional(limit),

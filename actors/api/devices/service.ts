@@ -1,6 +1,10 @@
 /** Registry reads without Elysia's Context: map the query to the metadata reader and its errors to 4xx. */
 
-import type { DeviceQuery, EntityQuery, MetadataReader } from "../deps.ts";
+import type { MetadataReader } from "../deps.ts";
+
+type DeviceQuery = Parameters<MetadataReader["devices"]>[0];
+type EntityQuery = Parameters<MetadataReader["entities"]>[0];
+
 import { ApiError } from "../errors.ts";
 import { readerCall } from "../reader-errors.ts";
 
@@ -23,6 +27,6 @@ export function getEntity(reader: MetadataReader, entityId: string) {
 }
 
 export function listAreas(reader: MetadataReader) {
-  const areas = readerCall(() => reader.areas());
-  return Array.isArray(areas) ? { items: areas, nextCursor: null, total: areas.length } : areas;
+  const items = readerCall(() => reader.areas());
+  return { items, total: items.length };
 }
