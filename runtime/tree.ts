@@ -26,6 +26,7 @@ export const EDGES = {
   batcherToWebhooks: "batcher->webhooks",
   batcherToHub: "batcher->hub",
   batcherToInflux: "batcher->influx",
+  insightsToWebhooks: "insights->webhooks",
 } as const;
 
 /**
@@ -73,6 +74,8 @@ export function buildTree(config: HomeIQConfig): TreeSpec {
     actor("suggestions"),
     actor("metadata"),
     actor("webhook-dispatcher"),
+    // Own read connection to events.db; sends health changes to the dispatcher, so it starts after it.
+    actor("insights"),
     actor("batcher"),
     actor("connection"),
   ];
@@ -81,6 +84,8 @@ export function buildTree(config: HomeIQConfig): TreeSpec {
     { name: EDGES.connectionToBatcher, from: "connection", to: "batcher", capacity: events, retain: true },
     // Retained: a restarted dispatcher gets unacknowledged batches again and skips those already evaluated.
     { name: EDGES.batcherToWebhooks, from: "batcher", to: "webhook-dispatcher", capacity: small, retain: true },
+    // Health changes for "health" rules; retained, so a restarted dispatcher still hears of each change.
+    { name: EDGES.insightsToWebhooks, from: "insights", to: "webhook-dispatcher", capacity: small, retain: true },
     // The live feed is a view, not storage: when the API is behind, batches for it are counted and skipped.
     { name: EDGES.batcherToHub, from: "batcher", to: HUB, capacity: events, retain: false },
   ];
