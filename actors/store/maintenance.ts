@@ -177,8 +177,11 @@ export class StoreMaintenance {
     const exported = this.exportCursor();
     const upTo = exported === null ? this.rollupCursor : Math.min(this.rollupCursor, exported);
     const tail = (this.q.journalTail.get() as { seq: number }).seq;
-    if (tail === 0 || upTo < tail) return 0;
-    return this.q.trimJournal.run(Math.min(upTo, tail + this.opts.rollupChunk - 1)).changes;
+    const head = (this.q.journalHead.get() as { seq: number }).seq;
+    // The newest row always stays: without AUTOINCREMENT, an empty journal would restart seq at 1.
+    const limit = Math.min(upTo, head - 1, tail + this.opts.rollupChunk - 1);
+    if (tail === 0 || limit < tail) return 0;
+    return this.q.trimJournal.run(limit).changes;
   }
 }
 

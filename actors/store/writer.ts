@@ -34,6 +34,9 @@ export interface StoreWriterOptions {
 export function openStoreWriter(dataDir: string, opts: StoreWriterOptions): StoreWriter {
   const db = new Database(join(dataDir, EVENTS_DB), { create: true, readwrite: true });
   configureConnection(db);
+  // Checkpoint every ~40 MB of WAL instead of ~4 MB: fewer copies of the same hot index pages (measured
+  // +25% ingest with 2,000-event transactions; bench/store.bench.ts).
+  db.run("PRAGMA wal_autocheckpoint = 10000");
   migrate(db, Date.now() * 1000);
   return new StoreWriter(db, opts);
 }

@@ -111,8 +111,8 @@ export const ConfigSchema = T.Object({
   ),
 
   batcher: T.Object({
-    maxEvents: int(2000, 1, 1000000, "a batch is written when it holds this many events"),
-    maxDelayMs: int(50, 1, 60000, "or when its oldest event has waited this long"),
+    maxEvents: int(10000, 1, 1000000, "most events per store transaction and per live-feed batch"),
+    maxDelayMs: int(50, 1, 60000, "longest a stored event waits for the live feed and Influx wake-up"),
   }),
 
   store: T.Object({
@@ -127,7 +127,7 @@ export const ConfigSchema = T.Object({
     ),
     rollupIntervalMs: int(5000, 100, 3600000, "how often rollups and retention run"),
     rollupChunk: int(50000, 100, 10000000, "raw events rolled up per step, so ingest never stalls"),
-    dictionaryCache: int(10000, 16, 10000000, "entries per writer dictionary cache (attribute texts, states, users)"),
+    dictionaryCache: int(10000, 16, 10000000, "entries per writer dictionary cache (attributes, states)"),
   }),
 
   influx: T.Object({

@@ -1,0 +1,153 @@
+/**
+ * Store ingest, bytes per raw event on disk, and rollup speed. Targets: ingest ≥100,000 events/s
+ * sustained; ≤40 bytes per raw event including indexes (reported honestly, with and without contexts).
+ *
+ *   bun run bench/store.bench.ts            (HOMEIQ_BENCH_QUICK=1 for a short run)
+ *
+ * Events look like a real home: 300 entities, 70% numeric sensors with one decimal, 30% on/off-like
+ * text states, stable attributes per entity, a fresh ULID context per event, a user on 5%.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bench, run, summary } from "mitata";
+import type { StateChange } from "../actors/batcher/messages.ts";
+import { StoreMaintenance } from "../actors/store/maintenance.ts";
+import { openStoreWriter, type StoreWriter } from "../actors/store/writer.ts";
+
+const QUICK = Boolean(process.env.HOMEIQ_BENCH_QUICK);
+const N = QUICK ? 200_000 : 600_000;
+const BATCH = Number(process.env.HOMEIQ_BENCH_BATCH ?? 10_000);
+const ENTITIES = 300;
+const T0 = Date.now() * 1000 - 3 * 86_400_000_000;
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+let seed = 42;
+const random = () => {
+  seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+  return seed / 0x80000000;
+};
+function ulid(ms: number): string {
+  let text = "";
+  for (let i = 0; i < 10; i++) text += CROCKFORD[Math.floor(ms / 32 ** (9 - i)) % 32];
+  for (let i = 0; i < 16; i++) text += CROCKFORD[Math.floor(random() * 32)];
+  return text;
+}
+
+export function makeEvents(n: number, offset: number, withContext = true): StateChange[] {
+  const out: StateChange[] = [];
+  for (let i = offset; i < offset + n; i++) {
+    const e = i % ENTITIES;
+    const us = T0 + i * 1000; // 1,000 events/s
+    const numeric = e % 10 < 7;
+    out.push({
+      entity_id: numeric ? `sensor.room_${e}_power` : `light.room_${e}`,
+      state: numeric ? (100 + ((i * 7) % 2000) / 10).toFixed(1) : i % 3 === 0 ? "off" : "on",
+      attributes: numeric
+        ? `{"unit_of_measurement":"W","device_class":"power","friendly_name":"Room ${e} power"}`
+        : `{"friendly_name":"Room ${e} light","supported_color_modes":["brightness"],"brightness":${(e * 37) % 255}}`,
+      last_changed: us,
+      last_updated: us,
+      context_id: withContext ? ulid(Math.floor(us / 1000)) : null,
+      context_parent_id: null,
+      context_user_id: withContext && i % 20 === 0 ? "9a1b8c7d6e5f40312233445566778899" : null,
+    });
+  }
+  return out;
+}
+
+/** Ingest rate by wall time and by this process's CPU time (the shared 2-core box is often overloaded). */
+function ingest(store: StoreWriter, n: number, withContext: boolean): { wall: number; cpu: number } {
+  let wall = 0;
+  let cpu = 0;
+  for (let off = 0; off < n; off += BATCH) {
+    const batch = makeEvents(Math.min(BATCH, n - off), off, withContext);
+    const started = performance.now();
+    const c0 = process.cpuUsage();
+    store.writeEvents(batch);
+    const c1 = process.cpuUsage(c0);
+    wall += performance.now() - started;
+    cpu += (c1.user + c1.system) / 1000;
+  }
+  return { wall: n / (wall / 1000), cpu: n / (cpu / 1000) };
+}
+
+function measure(withContext: boolean) {
+  const dir = mkdtempSync(join(tmpdir(), "homeiq-bench-store-"));
+  const store = openStoreWriter(dir, { dictionaryCache: 10_000 });
+  const maintenance = new StoreMaintenance(store, {
+    rawDays: 7,
+    hourlyDays: 30,
+    dailyDays: 90,
+    maxBytes: 1e13,
+    rollupChunk: 50_000,
+  });
+  const rate = ingest(store, N, withContext);
+  store.db.run("PRAGMA wal_checkpoint(TRUNCATE)");
+  const rolledStart = performance.now();
+  let rolled = 0;
+  for (let n = maintenance.rollupStep(); n > 0; n = maintenance.rollupStep()) rolled += n;
+  const rollupRate = rolled / ((performance.now() - rolledStart) / 1000);
+  // Trim the journal as it is in steady state (behind the rollup and the Influx cursor).
+  maintenance.retentionStep(Date.now());
+  while (maintenance.retentionStep(Date.now()).journalTrimmed > 0);
+  let breakdown = "";
+  try {
+    const rows = store.db
+      .query("SELECT name, sum(pgsize) AS bytes FROM dbstat GROUP BY name ORDER BY bytes DESC")
+      .all() as { name: string; bytes: number }[];
+    breakdown = rows
+      .slice(0, 6)
+      .map((r) => `${r.name} ${(r.bytes / N).toFixed(1)}`)
+      .join(", ");
+  } catch {
+    breakdown = "(dbstat not compiled in)";
+  }
+  const perEvent = maintenance.usedBytes() / N;
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+  return { rate, rollupRate, perEvent, breakdown };
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString("en");
+console.log(
+  `load average before the run: ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")} (2 cores)`,
+);
+const full = measure(true);
+console.log(
+  `store ingest: ${fmt(full.rate.wall)} events/s wall, ${fmt(full.rate.cpu)} events/s per CPU-second (transactions of ${BATCH}, ${fmt(N)} events, fresh ULID context per event)`,
+);
+console.log(
+  `store bytes/event: ${full.perEvent.toFixed(1)} incl. indexes and dictionaries [bytes/event per table/index: ${full.breakdown}]`,
+);
+const bare = measure(false);
+console.log(
+  `store bytes/event without contexts: ${bare.perEvent.toFixed(1)} (ingest ${fmt(bare.rate.wall)} events/s wall, ${fmt(bare.rate.cpu)} per CPU-second)`,
+);
+console.log(`store rollup: ${fmt(full.rollupRate)} events/s into hourly+daily`);
+
+// Transaction size: what one commit costs per event, for choosing batcher.maxEvents.
+const dir = mkdtempSync(join(tmpdir(), "homeiq-bench-store-"));
+const store = openStoreWriter(dir, { dictionaryCache: 10_000 });
+let offset = 0;
+summary(() => {
+  for (const size of [1, 100, 2000, 10_000]) {
+    const pool = makeEvents(size * 50, 0);
+    bench(`commit ${size} events`, () => {
+      const start = (offset % 50) * size;
+      // Shift times by one pool span per lap so every call inserts new rows (duplicates are cheaper).
+      const shift = Math.floor(offset / 50) * size * 50 * 1000;
+      const batch = pool.slice(start, start + size).map((e) => ({
+        ...e,
+        last_updated: e.last_updated + shift,
+        last_changed: e.last_changed + shift,
+      }));
+      offset++;
+      const result = store.writeEvents(batch);
+      if (result.inserted.length !== size) throw new Error("bench: expected only new rows");
+    });
+  }
+});
+await run({ format: QUICK ? "quiet" : undefined });
+store.close();
+rmSync(dir, { recursive: true, force: true });
