@@ -198,6 +198,20 @@ describe("Enricher against the fixture APIs", () => {
     await enricher.stop();
   });
 
+  test("stopping aborts a request in flight without logging it as a failure or sending anything", async () => {
+    const { enricher, clock, logs, stored } = setup(weatherSource, { HOMEIQ_ENRICHERS_TIMEOUT_MS: "60000" });
+    fixture.mode = "timeout";
+    const hits = fixture.hits.get("/v1/forecast") ?? 0;
+    enricher.start();
+    clock.advance(0);
+    await waitFor(() => (fixture.hits.get("/v1/forecast") ?? 0) > hits, { timeoutMs: 5000 });
+    await enricher.stop();
+    expect(logs.lines.filter((l) => l.level === "error")).toEqual([]);
+    expect(stored).toEqual([]);
+    expect(enricher.latest()).toMatchObject({ health: "no-data", lastError: null, consecutiveFailures: 0 });
+    expect(clock.nextDelay()).toBeUndefined();
+  });
+
   test("a configured location overrides HA's", async () => {
     const { enricher } = setup(weatherSource, {
       HOMEIQ_ENRICHERS_LATITUDE: "51.5",

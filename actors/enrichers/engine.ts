@@ -67,6 +67,9 @@ export class Enricher {
   private rerun: { force: boolean } | null = null;
   private timer: unknown;
   private running = false;
+  /** Set by stop(): a request still in flight is aborted and its outcome discarded. */
+  private stopped = false;
+  private abort: AbortController | null = null;
   private readonly m: EnricherMetrics | undefined;
 
   constructor(private readonly deps: EnricherDeps) {
@@ -102,8 +105,10 @@ export class Enricher {
   /** Stops the schedule and waits for a request in flight to settle. */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopped = true;
     if (this.timer !== undefined) this.deps.clock.clearTimeout(this.timer);
     this.timer = undefined;
+    this.abort?.abort();
     await this.inflight;
   }
 
@@ -156,7 +161,7 @@ export class Enricher {
 
   private async pollOnce(force: boolean): Promise<void> {
     try {
-      if (this.waitingForLocation) return; // setLocation polls once HA's location arrives
+      if (this.stopped || this.waitingForLocation) return; // setLocation polls once HA's location arrives
       const now = this.deps.clock.now();
       const key = cacheKey(this.location);
       const hit = this.cache.get(key, now);
@@ -164,6 +169,7 @@ export class Enricher {
       if (!mayFetch(this.state, now)) return this.schedule(breakerWaitMs(this.state, now));
       this.state = beginFetch(this.state, now);
       const outcome = await this.request(now);
+      if (this.stopped) return; // shutting down: neither a failure to log nor readings to send
       const done = this.deps.clock.now();
       if ("failure" in outcome) return this.fail(done, outcome.failure);
       this.cache.set(key, outcome.readings, done);
@@ -182,11 +188,14 @@ export class Enricher {
   private async request(now: number): Promise<{ readings: Reading[] } | { failure: FetchFailure }> {
     const e = this.deps.config.enrichers;
     const url = this.source.request(this.deps.config, this.location, now);
+    this.abort = new AbortController();
     const fetched = await fetchJson(url, {
       timeoutMs: e.timeoutMs,
       maxBytes: e.maxResponseBytes,
       fetch: this.deps.fetch,
+      signal: this.abort.signal,
     });
+    this.abort = null;
     if (!fetched.ok) return { failure: fetched.failure };
     const parsed = this.source.parse(fetched.json, now);
     if (!parsed.ok) return { failure: { reason: "changed-schema", detail: parsed.detail } };

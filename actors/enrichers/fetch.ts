@@ -28,6 +28,8 @@ export interface FetchJsonOptions {
   maxBytes: number;
   /** Injected for tests; defaults to the global fetch. */
   fetch?: typeof fetch;
+  /** Aborts the request (on shutdown); the outcome is then an `unreachable` failure the caller discards. */
+  signal?: AbortSignal;
 }
 
 const failed = (reason: FailureReason, detail: string): FetchOutcome => ({
@@ -43,6 +45,9 @@ export async function fetchJson(url: string, opts: FetchJsonOptions): Promise<Fe
     timedOut = true;
     controller.abort();
   }, opts.timeoutMs);
+  const cancel = () => controller.abort();
+  opts.signal?.addEventListener("abort", cancel);
+  if (opts.signal?.aborted) controller.abort();
   try {
     const response = await (opts.fetch ?? fetch)(url, {
       signal: controller.signal,
@@ -73,6 +78,7 @@ export async function fetchJson(url: string, opts: FetchJsonOptions): Promise<Fe
     return failed("unreachable", `request failed: ${(error as Error)?.message ?? String(error)}`);
   } finally {
     clearTimeout(timer);
+    opts.signal?.removeEventListener("abort", cancel);
   }
 }
 
