@@ -118,6 +118,23 @@ describe("Enricher against the fixture APIs", () => {
     },
   );
 
+  test("a response over the size bound is refused as too-large, and nothing is stored", async () => {
+    const { enricher, logs, stored } = setup(pricesSource, { HOMEIQ_ENRICHERS_MAX_RESPONSE_BYTES: "1024" });
+    const saved = fixture.data.prices;
+    fixture.data.prices = Array.from({ length: 48 }, (_, i) => i);
+    try {
+      await enricher.poll();
+    } finally {
+      fixture.data.prices = saved;
+    }
+    expect(stored).toEqual([]);
+    expect(logs.lines.find((l) => l.level === "error")).toMatchObject({
+      source: "prices",
+      reason: "too-large",
+      msg: "enricher prices: too-large: response body is larger than 1024 bytes; keeping the last good value",
+    });
+  });
+
   test("the breaker opens after the threshold, stops requests during its cooldown and recovers on a good trial", async () => {
     const { enricher, clock, logs, metrics } = setup();
     fixture.mode = "server-error";
