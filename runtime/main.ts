@@ -4,7 +4,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
+import { LiveFeed } from "../actors/api/live.ts";
+import { type RunningApi, startApi } from "../actors/api/server.ts";
+import { resolveApiToken } from "../actors/api/token.ts";
+import type { StoredBatch } from "../actors/batcher/messages.ts";
 import { forwardHaLocation } from "../actors/enrichers/location.ts";
+import { openMetadataReader } from "../actors/metadata/reader.ts";
+import { openStoreReader } from "../actors/store/index.ts";
 import { startSimulator } from "../sim/server.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import type { HomeIQConfig } from "./config/schema.ts";
@@ -12,7 +18,7 @@ import { createLogger, errorMessage } from "./log.ts";
 import { MetricsHub } from "./metrics.ts";
 import { installShutdown } from "./shutdown.ts";
 import { Supervisor } from "./supervisor.ts";
-import { buildTree } from "./tree.ts";
+import { buildTree, EDGES } from "./tree.ts";
 
 function readConfig(): HomeIQConfig {
   try {
@@ -59,7 +65,25 @@ const supervisor = new Supervisor(buildTree(actorConfig), {
   },
 });
 
-installShutdown({ supervisor, deadlineMs: config.shutdownDeadlineMs, log, after: () => sim?.stop() });
+// The API (main thread): a bad token file or a taken port must stop HomeIQ before any actor starts work.
+let apiToken: ReturnType<typeof resolveApiToken>;
+try {
+  apiToken = resolveApiToken(config);
+} catch (error) {
+  process.stderr.write(`HomeIQ cannot start: ${errorMessage(error)}\n`);
+  process.exit(2);
+}
+const live = new LiveFeed({ queueMax: config.api.sseQueueMax, registry: supervisor.hubMetrics });
+supervisor.onHubMessage<StoredBatch>(EDGES.batcherToHub, (batch) => live.publish(batch));
+let api: RunningApi | undefined;
+
+installShutdown({
+  supervisor,
+  deadlineMs: config.shutdownDeadlineMs,
+  log,
+  before: () => api?.stop(),
+  after: () => sim?.stop(),
+});
 // HA's location (connection's `ha-config` notice) reaches the enrichers that need one.
 forwardHaLocation(supervisor, log.child({ actor: "enrichers" }));
 
@@ -70,4 +94,33 @@ try {
   supervisor.kill();
   process.exit(1);
 }
-log.info("HomeIQ running", { actors: supervisor.status().map((s) => s.name) });
+try {
+  api = startApi({
+    config,
+    supervisor,
+    metrics,
+    // Queries use their own read connections (WAL), never the writers'.
+    store: openStoreReader(config.dataDir),
+    metadata: openMetadataReader(config.dataDir),
+    live,
+    log: log.child({ actor: "api" }),
+    token: apiToken.token,
+    registry: supervisor.hubMetrics,
+    staticDir: new URL("../web/dist", import.meta.url).pathname,
+  });
+} catch (error) {
+  process.stderr.write(
+    `HomeIQ could not serve the API on ${config.host}:${config.port}: ${errorMessage(error)}. Fix: set HOMEIQ_PORT to a free port (0 picks one).\n`,
+  );
+  await supervisor.stop(config.shutdownDeadlineMs);
+  await sim?.stop();
+  process.exit(1);
+}
+log.info("HomeIQ running", { actors: supervisor.status().map((s) => s.name), port: api.port });
+// The token is shown once, when it was just generated; otherwise only where it lives.
+const tokenNote = apiToken.generated
+  ? `API token: ${apiToken.token}`
+  : apiToken.source === "config"
+    ? "API token: HOMEIQ_API_TOKEN"
+    : `API token: in ${apiToken.path}`;
+process.stdout.write(`HomeIQ dashboard: ${api.url}/  (${tokenNote})\n`);
