@@ -142,3 +142,22 @@ test("the tree runs only the enabled enrichers, wired to the batcher and the web
     ["enricher-carbon->webhooks", "webhook-dispatcher", false],
   ]);
 });
+
+test("a half-given location override or inverted retry bounds is a config error saying how to fix it", async () => {
+  const { ConfigError, loadConfig } = await import("../../runtime/config/load.ts");
+  const problems = (env: Record<string, string>) => {
+    try {
+      loadConfig({ env });
+      return [];
+    } catch (error) {
+      return (error as InstanceType<typeof ConfigError>).problems;
+    }
+  };
+  expect(problems({ HOMEIQ_ENRICHERS_LATITUDE: "52.5" })).toEqual([
+    "HOMEIQ_ENRICHERS_LATITUDE: set without its partner. Fix: set both HOMEIQ_ENRICHERS_LATITUDE and HOMEIQ_ENRICHERS_LONGITUDE to override Home Assistant's location, or neither.",
+  ]);
+  expect(problems({ HOMEIQ_ENRICHERS_RETRY_MIN_MS: "9000", HOMEIQ_ENRICHERS_RETRY_MAX_MS: "100" })).toEqual([
+    "HOMEIQ_ENRICHERS_RETRY_MIN_MS: larger than HOMEIQ_ENRICHERS_RETRY_MAX_MS. Fix: make the minimum the smaller of the two.",
+  ]);
+  expect(problems({ HOMEIQ_ENRICHERS_LATITUDE: "52.5", HOMEIQ_ENRICHERS_LONGITUDE: "4.9" })).toEqual([]);
+});

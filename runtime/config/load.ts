@@ -234,6 +234,15 @@ function crossChecks(c: HomeIQConfig): string[] {
     out.push(
       "HOMEIQ_SUPERVISOR_BACKOFF_MIN_MS: larger than HOMEIQ_SUPERVISOR_BACKOFF_MAX_MS. Fix: make the minimum the smaller of the two.",
     );
+  const e = c.enrichers;
+  if (e && (e.latitude === undefined) !== (e.longitude === undefined))
+    out.push(
+      `${e.latitude === undefined ? "HOMEIQ_ENRICHERS_LONGITUDE" : "HOMEIQ_ENRICHERS_LATITUDE"}: set without its partner. Fix: set both HOMEIQ_ENRICHERS_LATITUDE and HOMEIQ_ENRICHERS_LONGITUDE to override Home Assistant's location, or neither.`,
+    );
+  if (e && e.retryMinMs > e.retryMaxMs)
+    out.push(
+      "HOMEIQ_ENRICHERS_RETRY_MIN_MS: larger than HOMEIQ_ENRICHERS_RETRY_MAX_MS. Fix: make the minimum the smaller of the two.",
+    );
   return out;
 }
 
