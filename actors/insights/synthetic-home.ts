@@ -111,6 +111,7 @@ export function syntheticHome(opts: {
     let t = from + rnd() * (86400_000 / perDay);
     while (t < now - 3600_000) {
       const len = minMs + rnd() * (maxMs - minMs);
+      if (t + len >= now - 60_000) break; // every event lies in the past
       list.push([t, t + len]);
       push(entity, onState, t);
       push(entity, "off", t + len);

@@ -1,0 +1,20 @@
+/** A test actor standing in for the webhook dispatcher: records the health messages it receives. */
+import { runActor } from "../../runtime/actor.ts";
+import { messageChecker } from "../../runtime/schema.ts";
+import { type HealthMessage, HealthMessageSchema } from "../webhook-dispatcher/messages.ts";
+
+const check = messageChecker("health-sink", { health: HealthMessageSchema });
+
+runActor({
+  name: "health-sink",
+  check,
+  start() {
+    const seen: HealthMessage[] = [];
+    return {
+      handle(msg) {
+        seen.push(msg);
+      },
+      call: () => seen,
+    };
+  },
+});
