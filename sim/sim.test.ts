@@ -1,0 +1,192 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { waitFor } from "../runtime/clock.ts";
+import { type Simulator, startSimulator } from "./server.ts";
+
+let sims: Simulator[] = [];
+afterEach(async () => {
+  for (const s of sims) await s.stop();
+  sims = [];
+});
+
+async function sim(opts: Parameters<typeof startSimulator>[0] = {}) {
+  const s = await startSimulator({ rate: 0, token: "tok", ...opts });
+  sims.push(s);
+  return s;
+}
+
+/** A raw WebSocket client that records every message (arrays flattened) in order. */
+async function client(url: string) {
+  const ws = new WebSocket(url);
+  const messages: Record<string, unknown>[] = [];
+  const frames: string[] = [];
+  ws.onmessage = (e) => {
+    frames.push(String(e.data));
+    const parsed = JSON.parse(String(e.data));
+    for (const m of Array.isArray(parsed) ? parsed : [parsed]) messages.push(m);
+  };
+  await new Promise((r) => (ws.onopen = r));
+  const next = async (pred: (m: Record<string, unknown>) => boolean) =>
+    waitFor(() => messages.find(pred), { timeoutMs: 5000, what: "a message" });
+  const send = (m: unknown) => ws.send(JSON.stringify(m));
+  return { ws, messages, frames, next, send };
+}
+
+async function authed(s: Simulator) {
+  const c = await client(s.url);
+  await c.next((m) => m.type === "auth_required");
+  c.send({ type: "auth", access_token: s.token });
+  await c.next((m) => m.type === "auth_ok");
+  return c;
+}
+
+describe("simulated Home Assistant", () => {
+  test("speaks HA's auth handshake; a wrong token gets auth_invalid and the socket closes", async () => {
+    const s = await sim();
+    const c = await client(s.url);
+    expect(await c.next((m) => m.type === "auth_required")).toEqual({
+      type: "auth_required",
+      ha_version: "2025.11.2",
+    });
+    const closed = new Promise<number>((r) => (c.ws.onclose = (e) => r(e.code)));
+    c.send({ type: "auth", access_token: "nope" });
+    expect(await c.next((m) => m.type === "auth_invalid")).toEqual({
+      type: "auth_invalid",
+      message: "Invalid access token or password",
+    });
+    expect(await closed).toBe(1000);
+    expect(s.stats().authFailures).toBe(1);
+  });
+
+  test("answers commands with result frames, HA's error codes for reused ids and unknown commands, and pong", async () => {
+    const s = await sim({ entities: 20 });
+    const c = await authed(s);
+    c.send({ id: 1, type: "get_states" });
+    const states = (await c.next((m) => m.id === 1)) as { success: boolean; result: { entity_id: string }[] };
+    expect(states.success).toBe(true);
+    expect(states.result.length).toBe(20);
+    c.send({ id: 1, type: "ping" });
+    expect(await c.next((m) => m.id === 1 && m.success === false)).toMatchObject({
+      error: { code: "id_reuse", message: "Identifier values have to increase." },
+    });
+    c.send({ id: 2, type: "nope/nope" });
+    expect(await c.next((m) => m.id === 2)).toMatchObject({
+      success: false,
+      error: { code: "unknown_command" },
+    });
+    c.send({ id: 3, type: "ping" });
+    expect(await c.next((m) => m.id === 3)).toEqual({ id: 3, type: "pong" });
+    c.send({ id: 4, type: "get_config" });
+    expect(await c.next((m) => m.id === 4)).toMatchObject({
+      result: { latitude: 52.3731, time_zone: "Europe/Amsterdam" },
+    });
+    c.ws.close();
+  });
+
+  test("the same seed gives the same home; sensors carry units; last_updated strictly increases", async () => {
+    const a = await sim({ entities: 300, seed: 7 });
+    const b = await sim({ entities: 300, seed: 7 });
+    const ca = await authed(a);
+    const cb = await authed(b);
+    ca.send({ id: 1, type: "get_states" });
+    cb.send({ id: 1, type: "get_states" });
+    type S = { entity_id: string; state: string; attributes: Record<string, unknown>; last_updated: string };
+    const sa = ((await ca.next((m) => m.id === 1)) as { result: S[] }).result;
+    const sb = ((await cb.next((m) => m.id === 1)) as { result: S[] }).result;
+    expect(sa.map((x) => [x.entity_id, x.state])).toEqual(sb.map((x) => [x.entity_id, x.state]));
+    const domains = new Set(sa.map((x) => x.entity_id.split(".")[0]));
+    expect([...domains].sort()).toEqual([
+      "binary_sensor",
+      "climate",
+      "light",
+      "person",
+      "sensor",
+      "switch",
+      "weather",
+    ]);
+    const units = new Set(sa.map((x) => x.attributes.unit_of_measurement).filter(Boolean));
+    expect([...units].sort()).toEqual(["%", "W", "kWh", "°C"]);
+    a.emit(2000);
+    const keys = a.emittedKeys();
+    const lus = keys.map((k) => Number(k.split("@")[1]));
+    for (let i = 1; i < lus.length; i++) expect(lus[i]).toBeGreaterThan(lus[i - 1]);
+    ca.ws.close();
+    cb.ws.close();
+  });
+
+  test("subscribed clients get state_changed events in coalesced frames once they ask for it", async () => {
+    const s = await sim({ entities: 10 });
+    const c = await authed(s);
+    c.send({ id: 1, type: "supported_features", features: { coalesce_messages: 1 } });
+    c.send({ id: 2, type: "subscribe_events", event_type: "state_changed" });
+    await c.next((m) => m.id === 2 && m.type === "result");
+    s.emit(50);
+    await waitFor(() => c.messages.filter((m) => m.type === "event").length === 50, { timeoutMs: 5000 });
+    const ev = c.messages.find((m) => m.type === "event") as {
+      id: number;
+      event: {
+        event_type: string;
+        data: { entity_id: string; old_state: unknown; new_state: { last_updated: string } };
+      };
+    };
+    expect(ev.id).toBe(2);
+    expect(ev.event.event_type).toBe("state_changed");
+    expect(ev.event.data.old_state).not.toBeNull();
+    expect(ev.event.data.new_state.last_updated).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$/);
+    expect(c.frames.filter((f) => f.startsWith("[")).length).toBe(1);
+    c.ws.close();
+  });
+
+  test("history_during_period answers in HA's compressed format, only the asked period and entities", async () => {
+    const s = await sim({ entities: 10 });
+    s.emit(100);
+    const keys = s.emittedKeys();
+    const [id, lu] = keys[50].split("@");
+    const c = await authed(s);
+    const start = new Date(Number(lu) / 1000).toISOString().replace("Z", `${lu.slice(-3)}+00:00`);
+    c.send({
+      id: 1,
+      type: "history/history_during_period",
+      start_time: start,
+      entity_ids: [id],
+      include_start_time_state: false,
+      significant_changes_only: false,
+    });
+    const r = (await c.next((m) => m.id === 1)) as {
+      result: Record<string, { s: string; a: unknown; lu: number }[]>;
+    };
+    const expected = keys.slice(50).filter((k) => k.startsWith(`${id}@`));
+    expect(Object.keys(r.result)).toEqual([id]);
+    expect(r.result[id].map((row) => `${id}@${Math.round(row.lu * 1e6)}`)).toEqual(expected);
+    expect(typeof r.result[id][0].s).toBe("string");
+    expect(typeof r.result[id][0].a).toBe("object");
+    c.send({ id: 2, type: "history/history_during_period", start_time: start });
+    expect(await c.next((m) => m.id === 2)).toMatchObject({
+      success: false,
+      error: { code: "invalid_format" },
+    });
+    c.ws.close();
+  });
+
+  test("HTTP control: stats, rate and faults for out-of-process use", async () => {
+    const s = await sim({ entities: 5 });
+    const http = s.url.replace("ws://", "http://").replace("/api/websocket", "");
+    const stats = (await (await fetch(`${http}/sim/stats`)).json()) as { sent: number; entities: number };
+    expect(stats).toMatchObject({ sent: 5, entities: 5 });
+    expect(await (await fetch(`${http}/sim/rate?value=500`, { method: "POST" })).json()).toEqual({
+      rate: 500,
+    });
+    await waitFor(
+      async () => ((await (await fetch(`${http}/sim/stats`)).json()) as { sent: number }).sent > 50,
+      {
+        timeoutMs: 5000,
+      },
+    );
+    const bad = await fetch(`${http}/sim/fault?kind=explode`, { method: "POST" });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toContain('unknown fault "explode"');
+    const renamed = await fetch(`${http}/sim/fault?kind=rename&arg=weather.home->weather.house`, {
+      method: "POST",
+    });
+    expect(await renamed.json()).toEqual({ from: "weather.home", to: "weather.house" });
+  });
+});
