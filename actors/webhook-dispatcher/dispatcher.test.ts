@@ -372,6 +372,19 @@ describe("Dispatcher idempotency and bounds", () => {
     expect(calls).toBe(0);
   });
 
+  test("deleting a rule dead-letters its pending deliveries at once, naming why", async () => {
+    const failing = async () => new Response(null, { status: 503 });
+    const { store, dispatcher } = open(tempDir(), { retryMinMs: 60_000, retryMaxMs: 60_000 }, 0, failing);
+    store.putRule(rule("r", "http://127.0.0.1:9/x", { kind: "state", entity: "light.a" }));
+    dispatcher.start();
+    dispatcher.onStored([ev("light.a", "on")]);
+    await waitFor(() => store.pending()[0]?.attempts === 1, { timeoutMs: 2000 });
+    store.deleteRule("r");
+    dispatcher.reloadRules();
+    expect(store.deadLetters(10).map((d) => d.reason)).toEqual(["its rule was deleted"]);
+    expect(store.pending()).toEqual([]);
+  });
+
   test("editing a rule starts its threshold state afresh and prunes the old state", () => {
     const { store, dispatcher } = open(tempDir(), {}, 0, ok);
     const hot = rule("hot", "http://127.0.0.1:9/x", { kind: "state", entity: "sensor.t", above: 25 });

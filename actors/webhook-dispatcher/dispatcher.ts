@@ -147,6 +147,7 @@ export class Dispatcher {
     this.o.store.pruneRuleState(rules.map(ruleKey));
     const enabled = rules.filter((r) => r.enabled).length;
     this.m.rules.set(enabled);
+    this.pump(); // pending deliveries of a deleted rule become dead letters now, not at the next event
     return enabled;
   }
 
@@ -175,7 +176,7 @@ export class Dispatcher {
   }
 
   onHealth(msg: HealthMessage): void {
-    const key = `h:${msg.entity_id}@${msg.ts}`;
+    const key = `h:${msg.entity_id}:${msg.status}@${msg.ts}`;
     if (this.o.store.wasProcessed(key)) {
       this.m.duplicate.inc();
       return;
@@ -315,13 +316,13 @@ export class Dispatcher {
     let next = Number.POSITIVE_INFINITY;
     for (const p of this.pending.values()) {
       if (p.inFlight) continue;
-      if (p.nextAt > now) {
-        if (p.nextAt < next) next = p.nextAt;
-        continue;
-      }
       const rule = this.rules.get(p.ruleId);
       if (!rule) {
         this.giveUp(p, "its rule was deleted", null, now);
+        continue;
+      }
+      if (p.nextAt > now) {
+        if (p.nextAt < next) next = p.nextAt;
         continue;
       }
       const url = new URL(rule.url);

@@ -260,6 +260,6 @@ describe("Matcher enrichment and health", () => {
     m.matchHealth("sensor.a", "stale", 1, {}, out);
     m.matchHealth("sensor.a", "ok", 2, {}, out);
     m.matchHealth("light.a", "stale", 3, {}, out);
-    expect(out.map((f) => f.subject)).toEqual(["health:sensor.a"]);
+    expect(out.map((f) => f.subject)).toEqual(["health:sensor.a:stale"]);
   });
 });

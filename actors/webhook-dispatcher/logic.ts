@@ -276,7 +276,7 @@ export class Matcher {
       out.push({
         rule: c.rule,
         kind: "health",
-        subject: `health:${entityId}`,
+        subject: `health:${entityId}:${status}`,
         at: ts,
         event: null,
         previous: null,
