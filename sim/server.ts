@@ -4,7 +4,7 @@
  * deterministic simulated home that changes state at a configurable rate (1/s to 100,000/s). It is both the
  * test double of the connection actor and the embedded demo. Faults can be injected to test recovery.
  *
- * HTTP control for out-of-process use: `GET /sim/stats`, `POST /sim/rate?value=N`,
+ * HTTP control for out-of-process use: `GET /sim/stats`, `GET /sim/digest`, `POST /sim/rate?value=N`,
  * `POST /sim/fault?kind=drop|stall|malformed|huge|reject-token|accept-token|reuse-ids|rename&arg=...`.
  *
  * @example
@@ -33,6 +33,10 @@ const FRAME_EVENTS_MAX = 1024;
 /** HA drops a client that cannot keep up (4,096 pending messages); we bound by buffered bytes instead. */
 const PENDING_BYTES_MAX = 64 * 1024 * 1024;
 const TICK_MS = 10;
+/** At most this many changes per tick: a rate beyond what the loop can make is "as fast as it can". */
+const TICK_EVENTS_MAX = 20_000;
+/** While a subscriber has this much unsent, the home waits a tick (counted as `throttledTicks`). */
+const PENDING_SOFT_BYTES = 8 * 1024 * 1024;
 
 export interface SimulatorOptions {
   port?: number;
@@ -70,7 +74,12 @@ export interface SimStats {
   slowClientsDropped: number;
   historySize: number;
   historyOverwritten: number;
+  /** Ticks the generator skipped because a subscriber's socket was backed up. */
+  throttledTicks: number;
 }
+
+/** Per entity: changes emitted and the sum of (last_updated µs mod 1e9), to compare with a store cheaply. */
+export type SimDigest = Record<string, { count: number; sum: number }>;
 
 export interface Simulator {
   url: string;
@@ -82,6 +91,8 @@ export interface Simulator {
   fault(kind: FaultKind, arg?: string | number): unknown;
   /** Keys (`entity_id@last_updated_us`) of every state change emitted, oldest first. */
   emittedKeys(): string[];
+  /** Per-entity count and timestamp checksum of everything emitted (also `GET /sim/digest`). */
+  digest(): SimDigest;
   /** Emits exactly `n` state changes now (tests use this with rate 0 for exact sequences). */
   emit(n: number): void;
   stop(): Promise<void>;
@@ -126,11 +137,20 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     bytesSent: 0,
     pendingBytesMax: 0,
     slowClientsDropped: 0,
+    throttledTicks: 0,
   };
+  const digest = new Map<string, { count: number; sum: number }>();
 
   const record = (e: SimEntity) => {
     history.push(e.entity_id, e.state, e.attrsJson, e.lastUpdatedUs, e.lastChangedUs);
     stats.sent++;
+    let d = digest.get(e.entity_id);
+    if (!d) {
+      d = { count: 0, sum: 0 };
+      digest.set(e.entity_id, d);
+    }
+    d.count++;
+    d.sum += e.lastUpdatedUs % 1e9;
   };
   // Initial states: each entity's first state is part of what was emitted (it is in get_states and history).
   for (const e of home.entities) {
@@ -214,9 +234,19 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const now = performance.now();
     const elapsed = Math.min(now - lastTick, 1000);
     lastTick = now;
+    for (const ws of clients) {
+      if (ws.data.subs.size > 0 && ws.getBufferedAmount() > PENDING_SOFT_BYTES) {
+        stats.throttledTicks++;
+        return;
+      }
+    }
     carry += (rate * elapsed) / 1000;
-    const n = Math.floor(carry);
+    let n = Math.floor(carry);
     carry -= n;
+    if (n > TICK_EVENTS_MAX) {
+      n = TICK_EVENTS_MAX;
+      carry = 0;
+    }
     if (n > 0) emit(n);
   }, TICK_MS);
 
@@ -491,6 +521,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       slowClientsDropped: stats.slowClientsDropped,
       historySize: history.size,
       historyOverwritten: history.overwritten,
+      throttledTicks: stats.throttledTicks,
     };
   };
 
@@ -519,6 +550,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       }
       try {
         if (url.pathname === "/sim/stats" && req.method === "GET") return Response.json(snapshot());
+        if (url.pathname === "/sim/digest" && req.method === "GET")
+          return Response.json(Object.fromEntries(digest));
         if (url.pathname === "/sim/rate" && req.method === "POST") {
           setRate(Number(url.searchParams.get("value")));
           return Response.json({ rate });
@@ -559,6 +592,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     setRate,
     fault,
     emittedKeys: () => history.keys(),
+    digest: () => Object.fromEntries(digest),
     emit: (n) => emit(n),
     async stop() {
       clearInterval(ticker);

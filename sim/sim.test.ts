@@ -181,6 +181,18 @@ describe("simulated Home Assistant", () => {
         timeoutMs: 5000,
       },
     );
+    await fetch(`${http}/sim/rate?value=0`, { method: "POST" });
+    const digest = (await (await fetch(`${http}/sim/digest`)).json()) as Record<
+      string,
+      { count: number; sum: number }
+    >;
+    const keys = s.emittedKeys();
+    expect(Object.values(digest).reduce((n, d) => n + d.count, 0)).toBe(keys.length);
+    const first = keys[0].split("@");
+    const sum = keys
+      .filter((k) => k.startsWith(`${first[0]}@`))
+      .reduce((n, k) => n + (Number(k.split("@")[1]) % 1e9), 0);
+    expect(digest[first[0]].sum).toBe(sum);
     const bad = await fetch(`${http}/sim/fault?kind=explode`, { method: "POST" });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { error: string }).error).toContain('unknown fault "explode"');
