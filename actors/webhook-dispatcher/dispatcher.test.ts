@@ -12,6 +12,7 @@ import { Dispatcher, deliveryId, type WebhookConfig } from "./dispatcher.ts";
 import type { Rule, Trigger } from "./rules.ts";
 import { WebhookStore } from "./store.ts";
 import { startReceiver } from "./test-receiver.ts";
+import { verify } from "./verify.ts";
 
 const secret = "receiver-secret-0123";
 const dirs: string[] = [];
@@ -142,6 +143,30 @@ describe("Dispatcher delivering to a real receiver", () => {
       count("webhooks_dead_lettered_total"),
     ]).toEqual([4, 8, 0]);
     expect(store.delivery(expected[0])).toMatchObject({ status: "delivered", attempts: 3, last_status: 200 });
+    // A captured request replayed later: the signature is still right, but the timestamp is too old.
+    const captured = rx.attempts[0];
+    const replayAt = (Number(captured.timestamp) + 301) * 1000;
+    expect(
+      verify({
+        secret,
+        body: captured.body,
+        timestamp: captured.timestamp,
+        signature: captured.signature,
+        now: replayAt,
+      }),
+    ).toEqual({
+      ok: false,
+      reason: "timestamp outside the 300 s tolerance (replay or clock skew)",
+    });
+    expect(
+      verify({
+        secret,
+        body: captured.body,
+        timestamp: captured.timestamp,
+        signature: captured.signature,
+        now: replayAt - 2000,
+      }).ok,
+    ).toBe(true);
   });
 
   test("a re-sent batch makes no second delivery, before or after a restart", async () => {

@@ -9,6 +9,7 @@ export interface ReceivedAttempt {
   id: string;
   event: string;
   timestamp: string;
+  signature: string;
   verified: boolean;
   status: number;
   body: string;
@@ -53,6 +54,7 @@ export function startReceiver(opts: ReceiverOptions) {
         const status = !verified ? 401 : fail ? (opts.failStatus ?? 503) : 200;
         attempts.push({
           id,
+          signature: req.headers.get(HEADERS.signature) ?? "",
           event: req.headers.get(HEADERS.event) ?? "",
           timestamp,
           verified,
