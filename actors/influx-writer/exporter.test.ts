@@ -222,17 +222,17 @@ describe("influx-writer against victoria-metrics", () => {
     store.writeReadings("weather", [{ metric: "temperature_c", ts: T0 / 1000, value: 4.5 }]);
     await drain(exporter);
     expect(sent).toEqual([
-      `light,entity_id=light.lamp,domain=light state="on",battery=80,mode="eco" ${T0}`,
-      `light,entity_id=light.lamp,domain=light value=12.5,battery=80,mode="eco" ${T0 + 1}`,
-      // battery stays float (a text value is left out), mode stays string (3 is left out)
-      `light,entity_id=light.lamp,domain=light state="off" ${T0 + 2}`,
+      `light,entity_id=light.lamp,domain=light state="on",battery=80 ${T0}`,
+      `light,entity_id=light.lamp,domain=light value=12.5,battery=80 ${T0 + 1}`,
+      // battery stays float ("low" is left out); text attributes (mode="eco") are not exported
+      `light,entity_id=light.lamp,domain=light state="off",mode=3 ${T0 + 2}`,
       `enrichment_weather temperature_c=4.5 ${T0}`,
     ]);
     exporter.close();
     const types = new InfluxState(dir);
     expect([...types.fieldTypes().entries()].sort()).toEqual([
       ["light\u0000battery", "float"],
-      ["light\u0000mode", "string"],
+      ["light\u0000mode", "float"],
     ]);
     types.close();
     store.close();

@@ -28,6 +28,7 @@ import {
   parseRetryAfter,
 } from "./logic.ts";
 import { type DeadLetter, InfluxState } from "./state.ts";
+import { FetchWriteTransport } from "./transport.ts";
 
 export type SendLines = (lines: string[]) => Promise<void>;
 
@@ -48,7 +49,13 @@ export function influxSender(config: HomeIQConfig["influx"], clock: Clock, log: 
     error: (message, error) => log.debug(`influxdb-client: ${message}`, { error: String(error ?? "") }),
     warn: (message, error) => log.debug(`influxdb-client: ${message}`, { error: String(error ?? "") }),
   });
-  const client = new InfluxDB({ url: config.url ?? "", token: config.token, timeout: config.timeoutMs });
+  const url = config.url ?? "";
+  const client = new InfluxDB({
+    url,
+    token: config.token,
+    timeout: config.timeoutMs,
+    transport: new FetchWriteTransport(url, config.token, config.timeoutMs),
+  });
   const api: WriteApi = client.getWriteApi(config.org ?? "homeiq", config.bucket ?? "homeiq", "us", {
     batchSize: config.batchSize * 2 + 1,
     flushInterval: 0,

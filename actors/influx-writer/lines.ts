@@ -5,8 +5,9 @@
  *   enrichment_<source> <metric>=<float> <µs>
  *
  * No type conflicts by construction: numeric states only ever go to `value` (float), text states only to
- * `state` (string), and each attribute field keeps the type it had the first time it was written
- * (`FieldTypes`); a later value of another type is left out of that point rather than refused by the server.
+ * `state` (string), and each numeric or boolean attribute keeps the type it had the first time it was
+ * written (`FieldTypes`); a later value of another type is left out of that point rather than refused by
+ * the server. Text attributes are not exported (they stay in events.db).
  */
 import type { FieldType } from "./state.ts";
 
@@ -64,6 +65,8 @@ export class FieldTypes {
 
   /** The field fragment for one attribute value, or null when it does not fit the field's type. */
   fragment(measurement: string, key: string, value: unknown): string | null {
+    const field = RESERVED.has(key) ? `attr_${key}` : key;
+    const id = `${measurement}\u0000${field}`;
     let type: FieldType;
     let text: string;
     if (typeof value === "number") {
@@ -74,22 +77,19 @@ export class FieldTypes {
       type = "bool";
       text = value ? "true" : "false";
     } else if (typeof value === "string") {
-      type = "string";
-      text = quoteString(value.length > 1024 ? value.slice(0, 1024) : value);
+      // Text attributes stay in events.db (units, classes, names: they would repeat on every point); a
+      // numeric text fits a field already typed float.
+      const n = Number(value);
+      if (value === "" || !Number.isFinite(n) || this.types.get(`${measurement}\u0000${key}`) !== "float")
+        return null;
+      type = "float";
+      text = floatValue(n);
     } else return null; // objects and lists stay in events.db
-    const field = RESERVED.has(key) ? `attr_${key}` : key;
-    const id = `${measurement}\u0000${field}`;
     const known = this.types.get(id);
     if (known === undefined) {
       this.types.set(id, type);
       this.onNew(measurement, field, type);
-    } else if (known !== type) {
-      if (known === "float" && type === "string") {
-        const n = Number(value);
-        if (value !== "" && Number.isFinite(n)) return `${escapeKey(field)}=${floatValue(n)}`;
-      }
-      return null;
-    }
+    } else if (known !== type) return null;
     return `${escapeKey(field)}=${text}`;
   }
 
