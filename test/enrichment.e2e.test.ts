@@ -37,7 +37,7 @@ async function startHomeIQ(
     HOMEIQ_ENRICHERS_PRICES_URL: baseUrl,
     ...env,
   });
-  await child.waitForLine(/HomeIQ running/, 60_000);
+  await child.waitForLine(/HomeIQ running/, 120_000);
   return child;
 }
 
@@ -65,7 +65,7 @@ describe("enrichers in the running HomeIQ", () => {
     children.push(homeiq);
     // The simulated home's get_config says Amsterdam.
     await waitFor(() => fixture.queries.get("/v1/forecast")?.get("latitude") === "52.3731", {
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
       what: "a weather request at HA's location",
     });
     expect(fixture.queries.get("/v1/air-quality")?.get("longitude")).toBe("4.8922");
@@ -78,7 +78,7 @@ describe("enrichers in the running HomeIQ", () => {
           )
           .all() as { source: string; n: number }[];
       await waitFor(() => perSource().length === SOURCES.length, {
-        timeoutMs: 30_000,
+        timeoutMs: 60_000,
         what: "readings of every source",
       });
       expect(Object.fromEntries(perSource().map((r) => [r.source, r.n]))).toEqual({
@@ -96,8 +96,10 @@ describe("enrichers in the running HomeIQ", () => {
     } finally {
       db.close();
     }
+    // The batcher and the webhook dispatcher took every enrichment message (none failed their schema).
+    expect(homeiq.lines.filter((l) => l.includes("rejected"))).toEqual([]);
     expect(await homeiq.stop("SIGTERM", 15_000)).toBe(0);
-  }, 120_000);
+  }, 240_000);
 
   test("with the APIs unreachable, each source logs its failure once and HomeIQ keeps running", async () => {
     // Accepts connections and drops them at once: every request fails, and each attempt is counted.
@@ -124,7 +126,7 @@ describe("enrichers in the running HomeIQ", () => {
       });
       children.push(homeiq);
       // Several breaker cycles for each of the four sources.
-      await waitFor(() => attempts >= 40, { timeoutMs: 30_000, what: "40 failed requests" });
+      await waitFor(() => attempts >= 40, { timeoutMs: 60_000, what: "40 failed requests" });
       expect(homeiq.proc.exitCode).toBeNull();
       for (const source of SOURCES) {
         const lines = errorLines(homeiq, source);
@@ -136,5 +138,5 @@ describe("enrichers in the running HomeIQ", () => {
     } finally {
       dead.stop(true);
     }
-  }, 120_000);
+  }, 240_000);
 });
