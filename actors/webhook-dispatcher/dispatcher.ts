@@ -5,7 +5,7 @@
  * limit and a per-target circuit breaker. Clock, randomness and fetch are injected; the worker is a thin
  * adapter around this class, and tests re-open it on the same database to simulate a restart.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import type { Clock, Random } from "../../runtime/clock.ts";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
 import { errorMessage, type Logger } from "../../runtime/log.ts";
@@ -14,9 +14,12 @@ import type { StateChange } from "../batcher/messages.ts";
 import { Breaker, decide, type Outcome, retryable } from "./delivery.ts";
 import { type Fire, Matcher, ruleKey } from "./logic.ts";
 import type { EnrichmentMessage, HealthMessage } from "./messages.ts";
+import { deliveryBody, deliveryId, iso } from "./payload.ts";
 import type { Rule } from "./rules.ts";
 import type { DeliveryRow, NewDelivery, WebhookStore } from "./store.ts";
 import { HEADERS, sign } from "./verify.ts";
+
+export { deliveryBody, deliveryId } from "./payload.ts";
 
 export type WebhookConfig = HomeIQConfig["webhooks"];
 export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
@@ -55,45 +58,6 @@ export interface TestFireResult {
   status: number | null;
   error: string | null;
   latencyMs: number;
-}
-
-/** Delivery id: the idempotency key receivers see; derived, so a re-evaluated event gets the same id. */
-export const deliveryId = (ruleId: string, subject: string, at: number): string =>
-  createHash("sha256").update(`${ruleId}\n${subject}\n${at}`).digest("hex").slice(0, 32);
-
-const iso = (ms: number): string => new Date(ms).toISOString();
-
-function parseAttributes(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
-  }
-}
-
-/** The JSON a receiver gets. State changes keep Home Assistant's field names. */
-export function deliveryBody(id: string, fire: Fire, firedAt: number): string {
-  const base = {
-    id,
-    event: fire.kind,
-    rule: { id: fire.rule.id, name: fire.rule.name },
-    fired_at: iso(firedAt),
-  };
-  const e: StateChange | null = fire.event;
-  if (e) {
-    return JSON.stringify({
-      ...base,
-      entity_id: e.entity_id,
-      state: e.state,
-      previous_state: fire.previous,
-      value: fire.value,
-      attributes: parseAttributes(e.attributes),
-      last_changed: iso(e.last_changed / 1000),
-      last_updated: iso(e.last_updated / 1000),
-      context: { id: e.context_id, parent_id: e.context_parent_id, user_id: e.context_user_id },
-    });
-  }
-  return JSON.stringify({ ...base, value: fire.value, time: iso(fire.at), ...fire.extra });
 }
 
 export class Dispatcher {
