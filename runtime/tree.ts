@@ -83,7 +83,13 @@ export function buildTree(config: HomeIQConfig): TreeSpec {
     { name: EDGES.connectionToMetadata, from: "connection", to: "metadata", capacity: small, retain: true },
     { name: EDGES.connectionToBatcher, from: "connection", to: "batcher", capacity: events, retain: true },
     // Retained: a restarted dispatcher gets unacknowledged batches again and skips those already evaluated.
-    { name: EDGES.batcherToWebhooks, from: "batcher", to: "webhook-dispatcher", capacity: small, retain: true },
+    {
+      name: EDGES.batcherToWebhooks,
+      from: "batcher",
+      to: "webhook-dispatcher",
+      capacity: small,
+      retain: true,
+    },
     // Health changes for "health" rules; retained, so a restarted dispatcher still hears of each change.
     { name: EDGES.insightsToWebhooks, from: "insights", to: "webhook-dispatcher", capacity: small, retain: true },
     // The live feed is a view, not storage: when the API is behind, batches for it are counted and skipped.
