@@ -98,6 +98,8 @@ export class HASession {
   /** Generation of the current socket; callbacks from older sockets are ignored. */
   private generation = 0;
   private refreshing = new Set<RegistryKind>();
+  /** The newest stored change when this process started (µs), for the restart backfill. */
+  private storedAtStartUs: number | null = null;
 
   constructor(opts: SessionOptions) {
     this.opts = opts;
@@ -105,6 +107,8 @@ export class HASession {
 
   start(): void {
     this.stopped = false;
+    // Read once, before anything of this process reaches the store: later reads would see the snapshot.
+    this.storedAtStartUs = this.opts.newestStoredUs();
     this.connect();
   }
 
@@ -468,7 +472,7 @@ export class HASession {
     const nowMs = this.opts.clock.now();
     const plan = backfillStart({
       gapStartUs: this.continuity.gapStartUs,
-      newestStoredUs: this.continuity.gapStartUs === null ? this.opts.newestStoredUs() : null,
+      newestStoredUs: this.storedAtStartUs,
       reconnectMarginMs: this.opts.ha.reconnectBackfillMarginMs,
       restartMarginMs: this.opts.ha.backfillMarginMs,
       maxMs: this.opts.ha.backfillMaxMs,
