@@ -142,6 +142,8 @@ describe("bad input", () => {
       "one of auto, raw, hourly, daily",
     ],
     ["/api/v1/stream?domain=A", "query.domain", "comma-separated domains"],
+    ["/api/v1/events?entity_ids=sensor.a", "query.entity_ids", "only from, to, entity_id, domain, cursor, limit"],
+    ["/api/v1/devices?areaa=kitchen", "query.areaa", "only area, q, cursor, limit"],
   ];
   for (const [path, field, expected] of cases) {
     test(`${path} -> 400 on ${field}`, async () => {

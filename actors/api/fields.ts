@@ -4,6 +4,7 @@
  * (see errors.ts, which turns the attached `error` into `{ field, expected }`).
  */
 import { t } from "elysia";
+import { ApiError } from "./errors.ts";
 
 /** Home Assistant entity ids: `<domain>.<object_id>`, lower case, digits and underscores. */
 export const ENTITY_ID_PATTERN = "^[a-z0-9_]+\\.[a-z0-9_]+$";
@@ -101,3 +102,23 @@ export const fields = {
 };
 
 export const splitList = (value: string | undefined): string[] => (value ? value.split(",") : []);
+
+/**
+ * A `beforeHandle` that refuses query parameters the route does not know: a misspelt filter
+ * (`?entity_ids=`) would otherwise be ignored silently and return everything.
+ */
+export function knownQuery(schema: { properties: Record<string, unknown> }) {
+  const known = Object.keys(schema.properties);
+  const allowed = new Set(known);
+  return ({ request }: { request: Request }) => {
+    const q = request.url.indexOf("?");
+    if (q < 0) return;
+    for (const key of new URLSearchParams(request.url.slice(q + 1)).keys()) {
+      if (!allowed.has(key))
+        throw new ApiError(400, `unknown query parameter ${JSON.stringify(key.slice(0, 40))}`, {
+          field: `query.${key.slice(0, 40)}`,
+          expected: `only ${known.join(", ")}`,
+        });
+    }
+  };
+}

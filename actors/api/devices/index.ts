@@ -2,8 +2,10 @@
  * `GET /api/v1/devices`, `/api/v1/entities` (filter by domain, area, device, text; cursor pagination),
  * `/api/v1/entities/:entity_id` and `/api/v1/areas`, read from the metadata store's own read connection.
  */
+
 import { Elysia } from "elysia";
 import type { ApiDeps } from "../deps.ts";
+import { knownQuery } from "../fields.ts";
 import { DEFAULT_PAGE, deviceModels } from "./model.ts";
 import { getEntity, listAreas, listDevices, listEntities } from "./service.ts";
 
@@ -16,6 +18,7 @@ export function devices(deps: Pick<ApiDeps, "metadata" | "config">) {
       ({ query }) => listDevices(deps.metadata, { ...query, limit: limit(query.limit) }),
       {
         query: DevicesQuery,
+        beforeHandle: knownQuery(DevicesQuery),
         detail: { summary: "Devices, filtered by area or text; cursor pagination" },
       },
     )
@@ -24,6 +27,7 @@ export function devices(deps: Pick<ApiDeps, "metadata" | "config">) {
       ({ query }) => listEntities(deps.metadata, { ...query, limit: limit(query.limit) }),
       {
         query: EntitiesQuery,
+        beforeHandle: knownQuery(EntitiesQuery),
         detail: { summary: "Entities, filtered by domain, area, device or text; cursor pagination" },
       },
     )

@@ -3,8 +3,10 @@
  * and `GET /api/v1/entities/:entity_id/history` (range + resolution; the store picks the tier). Both read
  * through the store reader's own SQLite connection, so they never wait behind the ingest writer (WAL).
  */
+
 import { Elysia } from "elysia";
 import type { ApiDeps } from "../deps.ts";
+import { knownQuery } from "../fields.ts";
 import { DEFAULT_EVENTS_PAGE, eventModels } from "./model.ts";
 import { entityHistory, listEvents } from "./service.ts";
 
@@ -17,6 +19,7 @@ export function events(deps: Pick<ApiDeps, "store" | "config">, now: () => numbe
       ({ query }) => listEvents(deps.store, { ...query, limit: query.limit ?? defaultLimit }),
       {
         query: EventsQuery,
+        beforeHandle: knownQuery(EventsQuery),
         detail: { summary: "Stored state changes, newest first; follow nextCursor for older pages" },
       },
     )
@@ -26,6 +29,7 @@ export function events(deps: Pick<ApiDeps, "store" | "config">, now: () => numbe
       {
         params: HistoryParams,
         query: HistoryQuery,
+        beforeHandle: knownQuery(HistoryQuery),
         detail: { summary: "An entity's history over a range; raw, hourly or daily tier" },
       },
     );

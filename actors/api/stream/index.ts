@@ -4,8 +4,10 @@
  * when idle, and a final `overflow` when the client fell `api.sseQueueMax` events behind: the stream then
  * ends and the client should catch up from `/api/v1/events?from=<last id>` and reconnect.
  */
+
 import { Elysia, sse } from "elysia";
 import type { ApiDeps } from "../deps.ts";
+import { knownQuery } from "../fields.ts";
 import { StreamQuery } from "./model.ts";
 import { HEARTBEAT_MS, streamFilter } from "./service.ts";
 
@@ -51,6 +53,7 @@ export function stream(deps: Pick<ApiDeps, "live" | "config">, heartbeatMs = HEA
     },
     {
       query: StreamQuery,
+      beforeHandle: knownQuery(StreamQuery),
       detail: {
         summary: "Live state changes as Server-Sent Events (ready, state, ping, final overflow)",
       },
