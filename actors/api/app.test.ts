@@ -1,3 +1,4 @@
+import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -142,7 +143,11 @@ describe("bad input", () => {
       "one of auto, raw, hourly, daily",
     ],
     ["/api/v1/stream?domain=A", "query.domain", "comma-separated domains"],
-    ["/api/v1/events?entity_ids=sensor.a", "query.entity_ids", "only from, to, entity_id, domain, cursor, limit"],
+    [
+      "/api/v1/events?entity_ids=sensor.a",
+      "query.entity_ids",
+      "only from, to, entity_id, domain, cursor, limit",
+    ],
     ["/api/v1/devices?areaa=kitchen", "query.areaa", "only area, q, cursor, limit"],
   ];
   for (const [path, field, expected] of cases) {
@@ -287,6 +292,26 @@ describe("registry and events", () => {
       ["1", t0 + 1000],
     ]);
     close();
+  });
+
+  test("events answer while the ingest writer holds a write transaction open (own read connection, WAL)", async () => {
+    const { get, seed, close, dataDir } = testApi({ store: "sqlite" });
+    const t0 = Date.now() - 60_000;
+    seed([change("sensor.a", "1", t0)]);
+    const writer = new Database(join(dataDir!, "events.db"));
+    writer.exec("PRAGMA busy_timeout = 0");
+    writer.exec("BEGIN IMMEDIATE");
+    writer.exec("DELETE FROM events");
+    try {
+      const r = await get(`/api/v1/events?from=${t0 - 1}`);
+      expect(r.status).toBe(200);
+      // The uncommitted delete is invisible and nothing waited for the writer's lock.
+      expect(((await r.json()) as { items: unknown[] }).items.length).toBe(1);
+    } finally {
+      writer.exec("ROLLBACK");
+      writer.close();
+      close();
+    }
   });
 
   test("history defaults to the 24 hours before now and the auto resolution (real store)", async () => {

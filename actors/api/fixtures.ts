@@ -242,6 +242,8 @@ export interface TestApi {
   app: ReturnType<typeof createApp>;
   deps: ApiDeps & { supervisor: FakeSupervisor; registry: Registry };
   lines: string[];
+  /** The temp data dir with `store: "sqlite"`. */
+  dataDir?: string;
   /** Stores state changes (through the real store writer with `store: "sqlite"`). */
   seed(changes: StateChange[]): void;
   /** Sends a request in-process; `auth: false` leaves the token out. */
@@ -288,6 +290,7 @@ export function testApi(
     app,
     deps,
     lines,
+    dataDir: dir,
     seed: (changes) => {
       if (writer) writer.writeEvents(changes);
       else memory.add(changes);
