@@ -18,6 +18,7 @@ import { errors } from "./errors.ts";
 import { events } from "./events/index.ts";
 import { health } from "./health/index.ts";
 import { metricsRoutes } from "./metrics/index.ts";
+import { ops } from "./ops/index.ts";
 import { security } from "./security/index.ts";
 import { staticFiles } from "./static/index.ts";
 import { stream } from "./stream/index.ts";
@@ -31,6 +32,15 @@ export function createApp(deps: ApiDeps) {
   const token = deps.token ?? deps.config.apiToken;
   if (!token)
     throw new Error("createApp: no API token; pass deps.token (see token.ts) or set config.apiToken");
+  // Every bound the API enforces is visible next to the counters that show it being hit.
+  for (const [bound, value] of Object.entries({
+    bodyLimitBytes: deps.config.api.bodyLimitBytes,
+    rateLimitPerMinute: deps.config.api.rateLimitPerMinute,
+    rateLimitClients: deps.config.api.rateLimitClients,
+    pageMax: deps.config.api.pageMax,
+    sseQueueMax: deps.config.api.sseQueueMax,
+  }))
+    registry.gauge("api_bound", "The API's configured bounds (config api.*)", { bound }).set(value);
   return new Elysia()
     .use(
       openapi({
@@ -56,6 +66,7 @@ export function createApp(deps: ApiDeps) {
     .use(stream(deps))
     .use(webhooksPlugin(deps, now))
     .use(enrichment(deps, now))
+    .use(ops(deps, now))
     .use(staticFiles(deps.staticDir));
 }
 

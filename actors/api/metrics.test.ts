@@ -64,6 +64,7 @@ describe("real-time metrics", () => {
     expect(text).toContain("# TYPE homeiq_events_stored_total counter");
     expect(text).toContain("homeiq_events_stored_total 7");
     expect(text).toContain('homeiq_api_sse_clients{actor="hub"} 0');
+    expect(text).toContain('homeiq_api_bound{actor="hub",bound="sseQueueMax"} 1000');
     expect(text).toMatch(
       /homeiq_api_requests_total\{actor="hub",route="GET \/api\/v1\/areas",status="200"\} 1/,
     );
