@@ -41,6 +41,22 @@ async function startHomeIQ(
   return child;
 }
 
+/** Waits for a condition; on timeout the error carries HomeIQ's last log lines, to see why. */
+async function waitOn<T>(
+  child: Child,
+  check: () => T,
+  timeoutMs: number,
+  what: string,
+): Promise<NonNullable<Awaited<T>>> {
+  try {
+    return await waitFor(check, { timeoutMs, what });
+  } catch (error) {
+    throw new Error(
+      `${(error as Error).message}; HomeIQ's last lines:\n${child.lines.slice(-30).join("\n")}`,
+    );
+  }
+}
+
 const errorLines = (child: Child, source: string) =>
   child.lines.filter((l) => l.includes(`"actor":"enricher-${source}"`) && l.includes('"level":"error"'));
 
@@ -64,11 +80,22 @@ describe("enrichers in the running HomeIQ", () => {
     const homeiq = await startHomeIQ(dataDir, fixture.url);
     children.push(homeiq);
     // The simulated home's get_config says Amsterdam.
-    await waitFor(() => fixture.queries.get("/v1/forecast")?.get("latitude") === "52.3731", {
-      timeoutMs: 60_000,
-      what: "a weather request at HA's location",
-    });
-    expect(fixture.queries.get("/v1/air-quality")?.get("longitude")).toBe("4.8922");
+    const at = (path: string) => {
+      const q = fixture.queries.get(path);
+      return q ? `${q.get("latitude")},${q.get("longitude")}` : undefined;
+    };
+    await waitOn(
+      homeiq,
+      () => at("/v1/forecast") === "52.3731,4.8922",
+      60_000,
+      "a weather request at HA's location",
+    );
+    await waitOn(
+      homeiq,
+      () => at("/v1/air-quality") === "52.3731,4.8922",
+      60_000,
+      "an air-quality request there",
+    );
     const db = new Database(join(dataDir, "events.db"), { readonly: true });
     try {
       const perSource = () =>
@@ -77,10 +104,7 @@ describe("enrichers in the running HomeIQ", () => {
             "SELECT s.source AS source, count(*) AS n FROM readings r JOIN series s ON s.k = r.k GROUP BY s.source",
           )
           .all() as { source: string; n: number }[];
-      await waitFor(() => perSource().length === SOURCES.length, {
-        timeoutMs: 60_000,
-        what: "readings of every source",
-      });
+      await waitOn(homeiq, () => perSource().length === SOURCES.length, 60_000, "readings of every source");
       expect(Object.fromEntries(perSource().map((r) => [r.source, r.n]))).toEqual({
         weather: 5,
         "air-quality": 7,
@@ -126,7 +150,7 @@ describe("enrichers in the running HomeIQ", () => {
       });
       children.push(homeiq);
       // Several breaker cycles for each of the four sources.
-      await waitFor(() => attempts >= 40, { timeoutMs: 60_000, what: "40 failed requests" });
+      await waitOn(homeiq, () => attempts >= 40, 60_000, "40 failed requests");
       expect(homeiq.proc.exitCode).toBeNull();
       for (const source of SOURCES) {
         const lines = errorLines(homeiq, source);
