@@ -35,7 +35,9 @@ function errorText(value: unknown, status: number): string {
   if (value && typeof value === "object") {
     const b = value as Record<string, unknown>;
     if (typeof b.error === "string")
-      return typeof b.expected === "string" ? `${b.error} (expected ${b.expected})` : b.error;
+      return typeof b.expected === "string" && !b.error.includes(b.expected)
+        ? `${b.error} (expected ${b.expected})`
+        : b.error;
   }
   if (typeof value === "string" && value !== "") return value;
   return status === 0 ? "HomeIQ is unreachable" : `HTTP ${status}`;
@@ -63,6 +65,9 @@ async function unwrap<T>(call: Promise<EdenResult<T>>, accept: number[] = []): P
   if (result.data === null || result.data === undefined) throw new ApiError(0, "HomeIQ sent an empty answer");
   return result.data as NonNullable<T>;
 }
+
+/** A webhook rule as submitted (the dispatcher's own schema, shared with the API body). */
+export type WebhookInput = Parameters<Client["api"]["v1"]["webhooks"]["post"]>[0];
 
 export interface EntitiesParams {
   q?: string;
@@ -94,6 +99,25 @@ export const api = {
   latestEvent: (token: string, entityId: string) =>
     unwrap(client(token).api.v1.events.get({ query: { entity_id: entityId, limit: 1 } })).then(
       (page) => page.items[0] ?? null,
+    ),
+  enrichment: (token: string) => unwrap(client(token).api.v1.enrichment.get()),
+  webhooks: (token: string) => unwrap(client(token).api.v1.webhooks.get()),
+  createWebhook: (token: string, body: WebhookInput) => unwrap(client(token).api.v1.webhooks.post(body)),
+  updateWebhook: (token: string, id: string, body: Partial<WebhookInput>) =>
+    unwrap(client(token).api.v1.webhooks({ id }).patch(body)),
+  deleteWebhook: (token: string, id: string) =>
+    unwrap(
+      client(token)
+        .api.v1.webhooks({ id })
+        .delete()
+        .then((r) => ({ ...r, data: r.data ?? true })),
+    ),
+  testWebhook: (token: string, id: string) => unwrap(client(token).api.v1.webhooks({ id }).test.post()),
+  deliveries: (token: string, id: string) =>
+    unwrap(
+      client(token)
+        .api.v1.webhooks({ id })
+        .deliveries.get({ query: { limit: 20 } }),
     ),
   streamUrl: (): string => new URL("/api/v1/stream", apiBase()).toString(),
 };

@@ -8,17 +8,21 @@ import { customElement } from "lit/decorators.js";
 import { $route, hrefFor, type View } from "../stores/route.ts";
 import { $token, forgetToken } from "../stores/token.ts";
 import { shared } from "../styles.ts";
+import "./hiq-enrichment.ts";
 import "./hiq-entities.ts";
 import "./hiq-entity-detail.ts";
 import "./hiq-live-events.ts";
 import "./hiq-overview.ts";
 import "./hiq-stream-badge.ts";
 import "./hiq-token-form.ts";
+import "./hiq-webhooks.ts";
 
 const NAV: { view: View; label: string }[] = [
   { view: "overview", label: "Overview" },
   { view: "live", label: "Live events" },
   { view: "entities", label: "Devices & entities" },
+  { view: "webhooks", label: "Webhooks" },
+  { view: "enrichment", label: "Enrichment" },
 ];
 
 @customElement("hiq-app")
@@ -64,6 +68,12 @@ export class HiqApp extends LitElement {
       case "entities":
         return html`<h1>Devices &amp; entities</h1>
           <hiq-entities></hiq-entities>`;
+      case "webhooks":
+        return html`<h1>Webhooks</h1>
+          <hiq-webhooks></hiq-webhooks>`;
+      case "enrichment":
+        return html`<h1>Enrichment</h1>
+          <hiq-enrichment></hiq-enrichment>`;
       case "entity":
         return html`<h1 class="sr-only">Entity detail</h1>
           <hiq-entity-detail entity-id=${param ?? ""}></hiq-entity-detail>`;

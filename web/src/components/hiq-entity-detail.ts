@@ -128,6 +128,7 @@ export class HiqEntityDetail extends LitElement {
       ${h.status === "loading" && !h.columns ? html`<hiq-notice kind="loading">Loading history…</hiq-notice>` : ""}
       <hiq-history-chart
         .columns=${h.columns}
+        .range=${h.to > h.from ? { from: h.from, to: h.to } : null}
         .unit=${e?.unit ?? ""}
         .label=${e?.name ?? this.entityId}
         @hiq-zoom=${(ev: CustomEvent<{ from: number; to: number }>) => zoomHistory(ev.detail.from, ev.detail.to)}

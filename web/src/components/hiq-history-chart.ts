@@ -26,6 +26,8 @@ function cssVar(el: Element, name: string, fallback: string): string {
 @customElement("hiq-history-chart")
 export class HiqHistoryChart extends LitElement {
   @property({ attribute: false }) columns: HistoryColumns | null = null;
+  /** The requested time range in ms: the x axis spans it even where there are no points. */
+  @property({ attribute: false }) range: ZoomDetail | null = null;
   @property({ type: String }) unit = "";
   @property({ type: String }) label = "value";
   @query(".plot") private _plotEl!: HTMLDivElement;
@@ -60,7 +62,7 @@ export class HiqHistoryChart extends LitElement {
   }
 
   protected override updated(changed: PropertyValues<this>): void {
-    if (!changed.has("columns") && !changed.has("unit")) return;
+    if (!changed.has("columns") && !changed.has("unit") && !changed.has("range")) return;
     const cols = this.columns;
     this.dataset.points = String(cols ? cols.xs.length : 0);
     // Same series layout: swap the data in place; otherwise build a new plot.
@@ -125,9 +127,15 @@ export class HiqHistoryChart extends LitElement {
         series,
         axes: [
           axis,
-          { ...axis, size: 56, values: (_u, ticks) => ticks.map((t) => `${t}${unit ? ` ${unit}` : ""}`) },
+          { ...axis, size: 72, values: (_u, ticks) => ticks.map((t) => `${t}${unit ? ` ${unit}` : ""}`) },
         ],
-        scales: { x: { time: true } },
+        scales: {
+          x: {
+            time: true,
+            range: (_u, min, max) =>
+              this.range ? [this.range.from / 1000, this.range.to / 1000] : [min, max],
+          },
+        },
         cursor: { drag: { x: true, y: false, setScale: false } },
         legend: { live: true },
         hooks: {
