@@ -63,7 +63,8 @@ export function security(opts: SecurityOptions) {
       const fail = (status: number, error: string, extra: Record<string, string> = {}) => {
         set.status = status;
         set.headers["content-type"] = "application/json";
-        log.info("request refused", { method: request.method, path, status, error });
+        // The response line (onAfterResponse) records the status; this one says why, for debugging.
+        log.debug("request refused", { method: request.method, path, status, error });
         return { error, ...extra, requestId: id };
       };
 
@@ -87,11 +88,16 @@ export function security(opts: SecurityOptions) {
       }
 
       const length = Number(request.headers.get("content-length") ?? 0);
-      if (length > config.api.bodyLimitBytes) {
+      // Line-protocol imports are the one body allowed past api.bodyLimitBytes (bounded by ops.importMaxBytes).
+      const [limit, limitName] =
+        path === "/api/v1/import"
+          ? [config.ops.importMaxBytes, "HOMEIQ_OPS_IMPORT_MAX_BYTES"]
+          : [config.api.bodyLimitBytes, "HOMEIQ_API_BODY_LIMIT_BYTES"];
+      if (length > limit) {
         refusedBody.inc();
         return fail(413, `request body of ${length} bytes is larger than the limit`, {
           field: "body",
-          expected: `at most ${config.api.bodyLimitBytes} bytes (HOMEIQ_API_BODY_LIMIT_BYTES)`,
+          expected: `at most ${limit} bytes (${limitName})`,
         });
       }
 
@@ -156,6 +162,8 @@ export function security(opts: SecurityOptions) {
         ms: Math.round(ms * 100) / 100,
       };
       if (status >= 500) ctx.log.error("request failed", fields);
+      // A flood of refused requests is counted (api_refused_total), not logged line by line.
+      else if (status === 429) ctx.log.debug("request rejected", fields);
       else if (status >= 400) ctx.log.info("request rejected", fields);
       else ctx.log.debug("request", fields);
     });
