@@ -15,13 +15,16 @@ export const enricherSchemas = {
   }),
   /** Poll now (if the breaker allows), e.g. after a configuration change. */
   refresh: T.Object({ type: T.Literal("refresh") }),
+  /** The latest values with staleness and last error (`SourceStatus`); meaningful as a call. */
+  latest: T.Object({ type: T.Literal("latest") }),
 };
 
 export type LocationMessage = Static<typeof enricherSchemas.location>;
-export type EnricherMessage = LocationMessage | Static<typeof enricherSchemas.refresh>;
-
-/** Requests answered by an enricher's `call(body)`. */
-export type EnricherCall = LocationMessage | { type: "refresh" } | { type: "latest" };
+/** What an enricher takes, on an edge or as `call(body)`; every one is answered with its `SourceStatus`. */
+export type EnricherMessage =
+  | LocationMessage
+  | Static<typeof enricherSchemas.refresh>
+  | Static<typeof enricherSchemas.latest>;
 
 export const enricherMessage = {
   location: (latitude: number, longitude: number): LocationMessage => ({
@@ -30,7 +33,7 @@ export const enricherMessage = {
     longitude,
   }),
   refresh: (): EnricherMessage => ({ type: "refresh" }),
-  latest: (): EnricherCall => ({ type: "latest" }),
+  latest: (): EnricherMessage => ({ type: "latest" }),
 };
 
 /** Sent on `enricher-<source>->batcher`: new points of the series `enrichment_<source>`. */

@@ -7,7 +7,6 @@ import { runActor } from "../../runtime/actor.ts";
 import type { MessageCheck } from "../../runtime/schema.ts";
 import { Enricher } from "./engine.ts";
 import {
-  type EnricherCall,
   type EnricherMessage,
   type EnrichmentBatch,
   type EnrichmentUpdate,
@@ -41,7 +40,7 @@ export function runEnricher(source: EnricherSource, check: MessageCheck<Enricher
       // After `ready` has gone out (a macrotask later), so the main thread can already call us back.
       if (enricher.waitingForLocation)
         setTimeout(() => ctx.notify(NEEDS_LOCATION, { source: source.name }), 0);
-      const handle = async (msg: EnricherMessage | EnricherCall) => {
+      const handle = async (msg: EnricherMessage) => {
         switch (msg.type) {
           case "location":
             enricher.setLocation({ latitude: msg.latitude, longitude: msg.longitude });
@@ -59,9 +58,8 @@ export function runEnricher(source: EnricherSource, check: MessageCheck<Enricher
         },
         call: (body) => {
           const checked = check(body);
-          if (checked.ok) return handle(checked.value);
-          if ((body as { type?: unknown })?.type === "latest") return enricher.latest();
-          throw new Error(checked.error);
+          if (!checked.ok) throw new Error(checked.error);
+          return handle(checked.value);
         },
         stopIntake: () => enricher.stop(),
       };
