@@ -1,0 +1,200 @@
+/**
+ * The dashboard in real Chromium against a real HomeIQ on its built-in simulator: `vite build web`, then
+ * `bun run runtime/main.ts` as a child process (temp data dir, free port, known token, enrichers off),
+ * then playwright-core drives headless Chromium through the token form and every view.
+ * First meaningful paint (the overview's figures on screen) is measured and printed, never asserted.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { type Child, freePort, spawnChild } from "../bench/lib/proc.ts";
+import { waitFor } from "../runtime/clock.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const TOKEN = "dashboard-e2e-token-0123456789";
+const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+let dataDir = "";
+let homeiq: Child | undefined;
+let browser: Browser | undefined;
+let base = "";
+/** Console errors and uncaught page errors, from every page of the run. */
+const pageErrors: string[] = [];
+
+async function run(cmd: string[], env: Record<string, string> = {}): Promise<void> {
+  const proc = Bun.spawn(cmd, { cwd: ROOT, stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
+  const code = await proc.exited;
+  if (code !== 0)
+    throw new Error(`${cmd.join(" ")} failed (${code}):\n${await new Response(proc.stderr).text()}`);
+}
+
+async function newPage(opts: { token?: boolean; width?: number } = {}): Promise<Page> {
+  if (!browser) throw new Error("browser not started");
+  const context = await browser.newContext({ viewport: { width: opts.width ?? 1280, height: 900 } });
+  if (opts.token) {
+    await context.addInitScript((token) => localStorage.setItem("homeiq.apiToken", token), TOKEN);
+  }
+  const page = await context.newPage();
+  page.on("console", (m) => {
+    if (m.type() === "error") pageErrors.push(`console: ${m.text()} (${m.location().url})`);
+  });
+  page.on("pageerror", (e) => pageErrors.push(`pageerror: ${e.message}`));
+  return page;
+}
+
+async function apiGet<T>(path: string): Promise<T> {
+  const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+  if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+const receivedOnOverview = async (page: Page) =>
+  Number((await page.locator('hiq-stat[data-metric="received"]').getAttribute("value")) ?? "NaN");
+
+beforeAll(async () => {
+  // bun test sets NODE_ENV=test, which would make Vite bundle Lit's development build.
+  await run(["bun", join(ROOT, "node_modules/vite/bin/vite.js"), "build", "web", "--logLevel", "warn"], {
+    NODE_ENV: "production",
+  });
+  dataDir = mkdtempSync(join(tmpdir(), "homeiq-dashboard-"));
+  const port = await freePort();
+  homeiq = spawnChild(["bun", "run", join(ROOT, "runtime/main.ts")], {
+    ...process.env,
+    HOMEIQ_DATA_DIR: dataDir,
+    HOMEIQ_PORT: String(port),
+    HOMEIQ_HOST: "127.0.0.1",
+    HOMEIQ_API_TOKEN: TOKEN,
+    HOMEIQ_LOG_LEVEL: "info",
+    HOMEIQ_SIM_ENTITIES: "120",
+    HOMEIQ_SIM_RATE: "100",
+    HOMEIQ_ENRICHERS_WEATHER: "false",
+    HOMEIQ_ENRICHERS_AIR_QUALITY: "false",
+    HOMEIQ_ENRICHERS_CARBON: "false",
+    HOMEIQ_ENRICHERS_PRICES: "false",
+  });
+  const line = await homeiq.waitForLine(/dashboard.*https?:\/\//i, 60_000);
+  base = /https?:\/\/[^\s"',]+/.exec(line)?.[0]?.replace(/\/$/, "") ?? "";
+  expect(base).toContain(String(port));
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await homeiq?.stop("SIGTERM", 15_000);
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+}, 30_000);
+
+describe("dashboard in Chromium against HomeIQ on the simulator", () => {
+  test("asks for the token once, then shows the overview with a rising event count", async () => {
+    const page = await newPage();
+    await page.goto(base);
+    await page.getByLabel("API token").fill(TOKEN);
+    await page.getByRole("button", { name: "Connect" }).click();
+    await waitFor(async () => (await receivedOnOverview(page)) > 0, { timeoutMs: 20_000, what: "events" });
+    const first = await receivedOnOverview(page);
+    await waitFor(async () => (await receivedOnOverview(page)) > first, {
+      timeoutMs: 20_000,
+      what: "a rising event count",
+    });
+    expect(await page.evaluate(() => localStorage.getItem("homeiq.apiToken"))).toBe(TOKEN);
+    // Remembered: a reload goes straight to the data, no token form.
+    await page.reload();
+    await page.locator('hiq-stat[data-metric="received"][value]').waitFor({ timeout: 10_000 });
+    expect(await page.locator("hiq-token-form").count()).toBe(0);
+    await page.context().close();
+  }, 150_000);
+
+  test("measures first meaningful paint: the overview's figures on screen", async () => {
+    const page = await newPage({ token: true });
+    await page.goto(base);
+    await page.locator('hiq-stat[data-metric="received"][value]').waitFor({ timeout: 15_000 });
+    const paint = await page.evaluate(() => ({
+      fcp: performance.getEntriesByName("first-contentful-paint")[0]?.startTime ?? null,
+      // hiq-overview marks the moment its first real figures rendered.
+      figures: performance.getEntriesByName("hiq:first-figures")[0]?.startTime ?? Number.NaN,
+    }));
+    console.log(
+      `dashboard first meaningful paint: ${paint.figures.toFixed(0)} ms (overview figures shown; first contentful paint ${paint.fcp?.toFixed(0) ?? "n/a"} ms)`,
+    );
+    expect(paint.figures).toBeGreaterThan(0);
+    await page.context().close();
+  }, 150_000);
+
+  test("the live list receives events and filters them by domain", async () => {
+    const page = await newPage({ token: true });
+    await page.goto(`${base}/#/live`);
+    const live = page.locator("hiq-live-events");
+    await waitFor(async () => Number(await live.getAttribute("data-received")) > 0, {
+      timeoutMs: 20_000,
+      what: "live events",
+    });
+    await page.locator("hiq-live-events .row").first().waitFor({ timeout: 10_000 });
+    const before = Number(await live.getAttribute("data-received"));
+    await waitFor(async () => Number(await live.getAttribute("data-received")) > before, {
+      timeoutMs: 20_000,
+      what: "more live events",
+    });
+    await page.getByLabel("Filter by entity or domain").fill("sensor");
+    await waitFor(
+      async () => {
+        const ids = await page.locator("hiq-live-events .row .entity").allTextContents();
+        return ids.length > 0 && ids.every((id) => id.includes("sensor"));
+      },
+      { timeoutMs: 20_000, what: "only sensor rows" },
+    );
+    await page.getByRole("button", { name: "Pause" }).click();
+    await waitFor(async () => Number(await live.getAttribute("data-received")) > before + 5, {
+      timeoutMs: 20_000,
+      what: "events while paused",
+    });
+    expect(await page.getByRole("button", { name: "Resume" }).count()).toBe(1);
+    await page.context().close();
+  }, 150_000);
+
+  test("search finds an entity and its page draws a history chart with points", async () => {
+    // A numeric sensor with a few stored events, picked from the API the dashboard reads.
+    const sensor = await waitFor(
+      async () => {
+        const page = await apiGet<{ items: { entity_id: string; value: number | null }[] }>(
+          "/api/v1/events?domain=sensor&limit=200",
+        );
+        const counts = new Map<string, number>();
+        for (const e of page.items)
+          if (e.value !== null) counts.set(e.entity_id, (counts.get(e.entity_id) ?? 0) + 1);
+        return [...counts].find(([, n]) => n >= 2)?.[0];
+      },
+      { timeoutMs: 30_000, what: "a numeric sensor with history" },
+    );
+    const page = await newPage({ token: true, width: 375 });
+    await page.goto(`${base}/#/entities`);
+    await page.getByLabel("Search entities").fill(sensor);
+    const link = page.locator(`hiq-entities a[href="#/entity/${encodeURIComponent(sensor)}"]`);
+    await link.waitFor({ timeout: 10_000 });
+    await link.click();
+    const chart = page.locator("hiq-history-chart");
+    await waitFor(async () => Number(await chart.getAttribute("data-points")) > 0, {
+      timeoutMs: 15_000,
+      what: "history points",
+    });
+    expect(await page.locator("hiq-history-chart canvas").count()).toBeGreaterThan(0);
+    await page.getByRole("button", { name: "1 hour" }).click();
+    await waitFor(async () => Number(await chart.getAttribute("data-points")) > 0, { timeoutMs: 15_000 });
+    await page.context().close();
+  }, 150_000);
+
+  test("no console errors on any page", () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
