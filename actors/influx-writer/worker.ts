@@ -48,8 +48,8 @@ runActor({
             lastError = null;
             status("writing");
           }
-          if (n > 0) continue; // catching up: next batch at once
           exporter.measureLag();
+          if (n > 0) continue; // catching up: next batch at once
           await pause(config.flushIntervalMs, true);
         } catch (error) {
           const failure =
