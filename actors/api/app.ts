@@ -17,6 +17,7 @@ import { enrichment } from "./enrichment/index.ts";
 import { errors } from "./errors.ts";
 import { events } from "./events/index.ts";
 import { health } from "./health/index.ts";
+import { insightsPlugin } from "./insights/index.ts";
 import { metricsRoutes } from "./metrics/index.ts";
 import { ops } from "./ops/index.ts";
 import { security } from "./security/index.ts";
@@ -66,6 +67,7 @@ export function createApp(deps: ApiDeps) {
     .use(stream(deps))
     .use(webhooksPlugin(deps, now))
     .use(enrichment(deps, now))
+    .use(insightsPlugin(deps, now))
     .use(ops(deps, now))
     .use(staticFiles(deps.staticDir));
 }
