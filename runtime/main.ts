@@ -3,13 +3,15 @@
  * With no configuration at all this runs the embedded demo: the simulated home, SQLite under ./data.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { LiveFeed } from "../actors/api/live.ts";
 import { type RunningApi, startApi } from "../actors/api/server.ts";
 import { resolveApiToken } from "../actors/api/token.ts";
-import type { StoredBatch } from "../actors/batcher/messages.ts";
+import { type BatcherMessage, batcherMessage, type StoredBatch } from "../actors/batcher/messages.ts";
 import { forwardHaLocation } from "../actors/enrichers/location.ts";
 import { openMetadataReader } from "../actors/metadata/reader.ts";
+import { scheduleBackups } from "../actors/ops/run-backup.ts";
 import { openStoreReader } from "../actors/store/index.ts";
 import { startSimulator } from "../sim/server.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
@@ -76,13 +78,31 @@ try {
 const live = new LiveFeed({ queueMax: config.api.sseQueueMax, registry: supervisor.hubMetrics });
 supervisor.onHubMessage<StoredBatch>(EDGES.batcherToHub, (batch) => live.publish(batch));
 let api: RunningApi | undefined;
+// Scheduled online backups (in a worker thread) with a retention count; also on demand through the API.
+const backupDir = config.ops.backupDir ?? join(config.dataDir, "backups");
+const backups = scheduleBackups({
+  dataDir: config.dataDir,
+  dir: backupDir,
+  intervalMs: config.ops.backupIntervalMs,
+  keep: config.ops.backupKeep,
+  log: log.child({ actor: "backup" }),
+});
+// Tells `homeiq import` that a HomeIQ owns this data dir, so it imports through the API instead.
+const pidFile = join(config.dataDir, "homeiq.pid");
+writeFileSync(pidFile, String(process.pid));
 
 installShutdown({
   supervisor,
   deadlineMs: config.shutdownDeadlineMs,
   log,
-  before: () => api?.stop(),
-  after: () => sim?.stop(),
+  before: () => {
+    backups.stop();
+    return api?.stop();
+  },
+  after: async () => {
+    await sim?.stop();
+    rmSync(pidFile, { force: true });
+  },
 });
 // HA's location (connection's `ha-config` notice) reaches the enrichers that need one.
 forwardHaLocation(supervisor, log.child({ actor: "enrichers" }));
@@ -107,6 +127,15 @@ try {
     token: apiToken.token,
     registry: supervisor.hubMetrics,
     staticDir: new URL("../web/dist", import.meta.url).pathname,
+    ops: {
+      backups,
+      backupDir,
+      importEvents: (events) =>
+        supervisor
+          .hubOutbox<BatcherMessage>(EDGES.hubToBatcher)
+          .send(batcherMessage.events("import", events)),
+      crash: (actor) => supervisor.crash(actor, "crash injected through the API"),
+    },
   });
 } catch (error) {
   process.stderr.write(

@@ -27,6 +27,7 @@ export const EDGES = {
   batcherToHub: "batcher->hub",
   batcherToInflux: "batcher->influx",
   insightsToWebhooks: "insights->webhooks",
+  hubToBatcher: "hub->batcher",
 } as const;
 
 /**
@@ -91,9 +92,17 @@ export function buildTree(config: HomeIQConfig): TreeSpec {
       retain: true,
     },
     // Health changes for "health" rules; retained, so a restarted dispatcher still hears of each change.
-    { name: EDGES.insightsToWebhooks, from: "insights", to: "webhook-dispatcher", capacity: small, retain: true },
+    {
+      name: EDGES.insightsToWebhooks,
+      from: "insights",
+      to: "webhook-dispatcher",
+      capacity: small,
+      retain: true,
+    },
     // The live feed is a view, not storage: when the API is behind, batches for it are counted and skipped.
     { name: EDGES.batcherToHub, from: "batcher", to: HUB, capacity: events, retain: false },
+    // Imports through the API enter the store the way live events do (deduped by the batcher).
+    { name: EDGES.hubToBatcher, from: HUB, to: "batcher", capacity: small, retain: true },
   ];
   addEnrichers(config, children, edges);
   if (config.influx.url) {

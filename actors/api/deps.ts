@@ -17,6 +17,7 @@ import type {
 } from "../metadata/reader.ts";
 import type { EventsQuery, StoreReader as RealStoreReader, Resolution, StoredEvent } from "../store/index.ts";
 import type { LiveFeed } from "./live.ts";
+import type { OpsHooks } from "./ops/index.ts";
 
 /** The part of the Supervisor the API reads (it never starts or stops actors). */
 export interface SupervisorView {
@@ -48,6 +49,8 @@ export interface ApiDeps {
   registry?: Registry;
   /** Built dashboard (web/dist); `/` and unknown non-API paths serve its index.html when present. */
   staticDir?: string;
+  /** Operations (backups, import, fault injection); the routes answer 503 when absent. */
+  ops?: OpsHooks;
   /** Injected clock for rate limits and rates. */
   now?: () => number;
 }

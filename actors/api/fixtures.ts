@@ -261,6 +261,8 @@ export function testApi(
     store?: "memory" | "sqlite";
     /** Devices in the registry (4 entities each). */
     devices?: number;
+    /** Operations hooks (backups, import, crash); the ops routes answer 503 without them. */
+    ops?: ApiDeps["ops"];
   } = {},
 ): TestApi {
   const config = testConfig(opts.env);
@@ -284,6 +286,7 @@ export function testApi(
     registry,
     now: opts.now,
     staticDir: opts.staticDir,
+    ops: opts.ops,
   };
   const app = createApp(deps);
   return {

@@ -20,7 +20,8 @@ export function startApi(deps: ApiDeps): RunningApi {
   const app = createApp(deps).listen({
     hostname: deps.config.host,
     port: deps.config.port,
-    maxRequestBodySize: deps.config.api.bodyLimitBytes,
+    // The app enforces the per-route limits; Bun's own bound is the largest of them.
+    maxRequestBodySize: Math.max(deps.config.api.bodyLimitBytes, deps.config.ops.importMaxBytes),
     idleTimeout: IDLE_TIMEOUT_S,
   });
   const server = app.server;

@@ -28,6 +28,7 @@ export const EventSourceSchema = T.Union([
   T.Literal("snapshot"),
   T.Literal("backfill"),
   T.Literal("spool"),
+  T.Literal("import"),
 ]);
 export type EventSource = Static<typeof EventSourceSchema>;
 

@@ -13,19 +13,21 @@ import type { ApiDeps } from "../deps.ts";
 import { CrashQuery, ExportQuery, ImportQuery } from "./model.ts";
 import { batches, listBackups, parseImport } from "./service.ts";
 
-export interface OpsDeps extends Pick<ApiDeps, "config" | "store"> {
+/** What main.ts provides for the operations routes. */
+export interface OpsHooks {
   backups: BackupSchedule;
   backupDir: string;
   /** Hands imported state changes to the batcher (awaits mailbox credit). */
   importEvents: (events: StateChange[]) => Promise<void>;
   /** Fault injection; only reachable when config.debugFaults is on. */
   crash: (actor: string) => boolean;
-  now: () => number;
 }
 
 const IMPORT_BATCH = 2000;
 
-export function ops(deps: OpsDeps) {
+export function ops(deps: Pick<ApiDeps, "config" | "store" | "ops">, now: () => number) {
+  const hooks = deps.ops;
+  const unavailable = () => problem(503, "operations are not available in this process", null, null);
   const problem = (status: number, error: string, field: string | null, expected: string | null) =>
     new Response(JSON.stringify({ error, field, expected }), {
       status,
@@ -35,19 +37,24 @@ export function ops(deps: OpsDeps) {
     .post(
       "/api/v1/backups",
       async () => {
-        const { file, manifest } = await deps.backups.now();
+        if (!hooks) return unavailable();
+        const { file, manifest } = await hooks.backups.now();
         return { file, createdAt: manifest.createdAt, databases: manifest.databases.map((d) => d.file) };
       },
       { detail: { summary: "Take an online backup of all state now (one file in the backup dir)" } },
     )
-    .get("/api/v1/backups", () => ({ dir: deps.backupDir, items: listBackups(deps.backupDir) }), {
-      detail: { summary: "Backups in the backup dir, newest first" },
-    })
+    .get(
+      "/api/v1/backups",
+      () => (hooks ? { dir: hooks.backupDir, items: listBackups(hooks.backupDir) } : unavailable()),
+      {
+        detail: { summary: "Backups in the backup dir, newest first" },
+      },
+    )
     .get(
       "/api/v1/export",
       ({ query }) => {
         const format = query.format ?? "ndjson";
-        const to = query.to ?? deps.now();
+        const to = query.to ?? now();
         if (query.from >= to)
           return problem(400, "from must be before to", "query.from", "a time before query.to");
         const body = exportStream(
@@ -69,6 +76,7 @@ export function ops(deps: OpsDeps) {
     .post(
       "/api/v1/import",
       async ({ query, request }) => {
+        if (!hooks) return unavailable();
         const length = Number(request.headers.get("content-length") ?? "0");
         if (length > deps.config.ops.importMaxBytes)
           return problem(
@@ -98,7 +106,7 @@ export function ops(deps: OpsDeps) {
             );
           throw error;
         }
-        for (const batch of batches(events, IMPORT_BATCH)) await deps.importEvents(batch);
+        for (const batch of batches(events, IMPORT_BATCH)) await hooks.importEvents(batch);
         return { received: events.length };
       },
       {
@@ -112,7 +120,7 @@ export function ops(deps: OpsDeps) {
       ({ query }) => {
         if (!deps.config.debugFaults)
           return problem(404, "fault injection is off", null, "HOMEIQ_DEBUG_FAULTS=true");
-        if (!deps.crash(query.actor))
+        if (!hooks?.crash(query.actor))
           return problem(409, `actor "${query.actor}" is not running`, "query.actor", "a running actor");
         return { crashed: query.actor };
       },
