@@ -70,6 +70,7 @@ export class Dispatcher {
   private timerAt = Number.POSITIVE_INFINITY;
   private stopped = false;
   private commits = 0;
+  private skippedSeen = 0;
   private readonly m;
 
   constructor(private readonly o: DispatcherOptions) {
@@ -81,6 +82,10 @@ export class Dispatcher {
       retried: r.counter("webhooks_retried_total", "Failed attempts scheduled for a retry"),
       dead: r.counter("webhooks_dead_lettered_total", "Deliveries given up on and moved to dead letters"),
       duplicate: r.counter("webhooks_duplicate_batches_total", "Re-sent batches skipped: already evaluated"),
+      skipped: r.counter(
+        "webhooks_events_skipped_total",
+        "State changes not evaluated: not newer than their entity's last evaluated change",
+      ),
       latency: r.histogram("webhook_latency_ms", "Time from sending a webhook POST to its response"),
       dispatch: r.histogram(
         "webhook_dispatch_delay_ms",
@@ -97,7 +102,7 @@ export class Dispatcher {
   /** Loads rules, evaluation state and pending deliveries (a restart resumes them with their ids). */
   start(): void {
     const state = this.o.store.loadState();
-    this.matcher.restore(state.prev, state.sides);
+    this.matcher.restore(state.seen, state.sides, state.watermarkUs);
     this.reloadRules();
     for (const row of this.o.store.pending()) this.track(row);
     this.o.store.prune(this.o.config.logMax, this.o.config.deadLetterMax, this.processedMax());
@@ -163,7 +168,16 @@ export class Dispatcher {
       return { id, ruleId: f.rule.id, event: f.kind, body: deliveryBody(id, f, now), createdAt: now };
     });
     const dirty = this.matcher.takeDirty();
-    const inserted = this.o.store.commitBatch(key, now, deliveries, dirty.prev, dirty.sides);
+    const inserted = this.o.store.commitBatch(
+      key,
+      now,
+      deliveries,
+      dirty.seen,
+      dirty.sides,
+      this.matcher.watermarkUs,
+    );
+    this.m.skipped.inc(this.matcher.skipped - this.skippedSeen);
+    this.skippedSeen = this.matcher.skipped;
     this.m.fired.inc(inserted.length);
     for (const d of inserted) {
       if (this.pending.size >= this.o.config.maxPending) {

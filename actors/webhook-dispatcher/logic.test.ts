@@ -121,11 +121,26 @@ describe("Matcher transitions", () => {
     a.setRules([r]);
     run(a, [ev("binary_sensor.door", "off")]);
     const dirty = a.takeDirty();
-    expect([...dirty.prev]).toEqual([["binary_sensor.door", "off"]]);
+    expect([...dirty.seen]).toEqual([["binary_sensor.door", { state: "off", lastUs: seq * 1000 }]]);
     const b = new Matcher();
-    b.restore(dirty.prev, dirty.sides);
+    b.restore(dirty.seen, dirty.sides, a.watermarkUs);
     b.setRules([r]);
     expect(run(b, [ev("binary_sensor.door", "on")])).toEqual(["opened:binary_sensor.door:on"]);
+  });
+
+  test("each entity's changes are evaluated once, in time order: older or repeated changes are skipped", () => {
+    const m = new Matcher();
+    m.setRules([rule("to_on", { kind: "state", entity: "light.a", to: "on" })]);
+    const off = ev("light.a", "off");
+    const on = ev("light.a", "on");
+    const off2 = ev("light.a", "off");
+    expect(run(m, [off, on])).toEqual(["to_on:light.a:on"]);
+    // The same batch again, then an old change arriving late: neither is evaluated, state stays "on".
+    expect(run(m, [off, on])).toEqual([]);
+    expect(run(m, [off2, off])).toEqual([]);
+    expect(m.skipped).toBe(3);
+    expect(run(m, [ev("light.a", "on")])).toEqual(["to_on:light.a:on"]);
+    expect(m.watermarkUs).toBe(seq * 1000);
   });
 });
 

@@ -7,7 +7,9 @@
  * a check of the rules that really select it. Entities no rule selects cost one lookup and nothing else.
  *
  * State kept between events (and persisted by the dispatcher, so a restart neither re-fires nor misses):
- * - the previous state string of entities some transition rule (from/to) watches;
+ * - per entity some rule selects: its last evaluated state and last_updated. Each entity's changes are
+ *   evaluated in time order, once: a change not newer than the last one evaluated (a re-sent batch, a
+ *   catch-up overlap, a backfilled gap arriving after newer live changes) is skipped and counted;
  * - per (rule, entity) threshold side (`Side`), which is what makes a noisy sensor fire once per crossing.
  */
 import type { StateChange } from "../batcher/messages.ts";
@@ -76,13 +78,20 @@ interface Slot {
   version: number;
   rules: Compiled[];
   sides: Uint8Array;
-  needsPrev: boolean;
   prev: string | undefined;
+  /** last_updated (µs) of the newest change of this entity evaluated. */
+  lastUs: number;
+}
+
+/** What is persisted per watched entity. */
+export interface Seen {
+  state: string;
+  lastUs: number;
 }
 
 export interface DirtyState {
-  /** entity_id -> state, for entities a transition rule watches. */
-  prev: Map<string, string>;
+  /** entity_id -> last evaluated state and time, for entities some rule selects. */
+  seen: Map<string, Seen>;
   /** `${ruleKey}\u0001${subject}` -> Side */
   sides: Map<string, Side>;
 }
@@ -130,9 +139,13 @@ export class Matcher {
   private enrichment = new Map<string, Compiled[]>();
   private health: Compiled[] = [];
   private readonly slots = new Map<string, Slot>();
-  private readonly prevState = new Map<string, string>();
+  private readonly seenState = new Map<string, Seen>();
+  /** Changes skipped because they were not newer than their entity's last evaluated change. */
+  skipped = 0;
+  /** Newest last_updated (µs) evaluated, over all entities: where a catch-up from the store starts. */
+  watermarkUs = 0;
   private readonly sideState = new Map<string, Side>();
-  private dirty: DirtyState = { prev: new Map(), sides: new Map() };
+  private dirty: DirtyState = { seen: new Map(), sides: new Map() };
 
   constructor(private readonly cacheMax = 100_000) {}
 
@@ -166,15 +179,16 @@ export class Matcher {
   }
 
   /** Loads persisted state (after a restart) before the first event. */
-  restore(prev: Iterable<[string, string]>, sides: Iterable<[string, Side]>): void {
-    for (const [entity, state] of prev) this.prevState.set(entity, state);
+  restore(seen: Iterable<[string, Seen]>, sides: Iterable<[string, Side]>, watermarkUs = 0): void {
+    for (const [entity, s] of seen) this.seenState.set(entity, s);
+    this.watermarkUs = Math.max(this.watermarkUs, watermarkUs);
     for (const [key, side] of sides) this.sideState.set(key, side);
   }
 
   /** State changed since the last call, to persist with the deliveries it produced. */
   takeDirty(): DirtyState {
     const d = this.dirty;
-    this.dirty = { prev: new Map(), sides: new Map() };
+    this.dirty = { seen: new Map(), sides: new Map() };
     return d;
   }
 
@@ -187,14 +201,14 @@ export class Matcher {
     for (const c of this.byDomain.get(domainOf(entityId)) ?? []) if (selects(c, entityId)) rules.push(c);
     for (const c of this.anyDomain) if (selects(c, entityId)) rules.push(c);
     const sides = new Uint8Array(rules.length);
-    let needsPrev = false;
     for (let i = 0; i < rules.length; i++) {
       if (rules[i].threshold) sides[i] = this.sideState.get(sideKey(rules[i].key, entityId)) ?? Side.unknown;
-      if (rules[i].transition) needsPrev = true;
     }
     if (!slot && this.slots.size >= this.cacheMax) this.slots.clear();
-    const prev = slot?.prev ?? this.prevState.get(entityId);
-    slot = { version: this.version, rules, sides, needsPrev, prev };
+    const seen = this.seenState.get(entityId);
+    const prev = slot ? slot.prev : seen?.state;
+    const lastUs = Math.max(slot?.lastUs ?? 0, seen?.lastUs ?? 0);
+    slot = { version: this.version, rules, sides, prev, lastUs };
     this.slots.set(entityId, slot);
     return slot;
   }
@@ -204,14 +218,19 @@ export class Matcher {
     for (let e = 0; e < events.length; e++) {
       const event = events[e];
       const slot = this.slot(event.entity_id);
+      if (event.last_updated <= slot.lastUs) {
+        this.skipped++;
+        continue;
+      }
+      if (event.last_updated > this.watermarkUs) this.watermarkUs = event.last_updated;
       const prev = slot.prev;
       slot.prev = event.state;
+      slot.lastUs = event.last_updated;
       const n = slot.rules.length;
       if (n === 0) continue;
-      if (slot.needsPrev && prev !== event.state) {
-        this.prevState.set(event.entity_id, event.state);
-        this.dirty.prev.set(event.entity_id, event.state);
-      }
+      const seen = { state: event.state, lastUs: event.last_updated };
+      this.seenState.set(event.entity_id, seen);
+      this.dirty.seen.set(event.entity_id, seen);
       let value: number | undefined;
       for (let i = 0; i < n; i++) {
         const c = slot.rules[i];

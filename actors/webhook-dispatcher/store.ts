@@ -1,6 +1,7 @@
 /**
  * webhooks.db: rules, the durable delivery log, dead letters, and the rule-evaluation state that must
- * survive a restart (previous entity states, threshold sides, keys of batches already evaluated).
+ * survive a restart (each watched entity's last evaluated change, threshold sides, keys of batches already
+ * evaluated, and the watermark a catch-up from events.db starts at).
  *
  * The dispatcher actor writes deliveries and state; the API (main thread) writes rules through its own
  * connection and asks the actor to reload. WAL + busy_timeout make the two connections safe.
@@ -8,7 +9,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import type { Side } from "./logic.ts";
+import type { Seen, Side } from "./logic.ts";
 import type { Rule, Trigger } from "./rules.ts";
 
 export type DeliveryStatus = "pending" | "delivered" | "dead" | "failed";
@@ -64,7 +65,8 @@ CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries(status, next_at);
 CREATE INDEX IF NOT EXISTS deliveries_rule ON deliveries(rule_id, created_at);
 CREATE TABLE IF NOT EXISTS dead_letters (
   delivery_id TEXT PRIMARY KEY, rule_id TEXT NOT NULL, reason TEXT NOT NULL, dead_at INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS entity_state (entity_id TEXT PRIMARY KEY, state TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entity_seen (entity_id TEXT PRIMARY KEY, state TEXT NOT NULL, last_us INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS rule_state (key TEXT PRIMARY KEY, side INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS processed (key TEXT PRIMARY KEY, at INTEGER NOT NULL);
 `;
@@ -91,7 +93,8 @@ export class WebhookStore {
     insertDelivery: Statement<unknown, [string, string, string, string, number, number]>;
     processed: Statement<{ key: string }, [string]>;
     markProcessed: Statement<unknown, [string, number]>;
-    putPrev: Statement<unknown, [string, string]>;
+    putSeen: Statement<unknown, [string, string, number]>;
+    putMeta: Statement<unknown, [string, number]>;
     putSide: Statement<unknown, [string, number]>;
     attempt: Statement<unknown, [number, number, number, number | null, string | null, string]>;
     finish: Statement<unknown, [string, number, number, number, number | null, string | null, string]>;
@@ -112,7 +115,10 @@ export class WebhookStore {
       ),
       processed: this.db.query("SELECT key FROM processed WHERE key = ?"),
       markProcessed: this.db.query("INSERT OR IGNORE INTO processed VALUES (?, ?)"),
-      putPrev: this.db.query("INSERT OR REPLACE INTO entity_state VALUES (?, ?)"),
+      putSeen: this.db.query("INSERT OR REPLACE INTO entity_seen VALUES (?, ?, ?)"),
+      putMeta: this.db.query(
+        "INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)",
+      ),
       putSide: this.db.query("INSERT OR REPLACE INTO rule_state VALUES (?, ?)"),
       attempt: this.db.query(
         "UPDATE deliveries SET attempts = ?, next_at = ?, last_attempt_at = ?, last_status = ?, last_error = ? WHERE id = ?",
@@ -175,22 +181,21 @@ export class WebhookStore {
     return stale.length;
   }
 
-  loadState(): { prev: [string, string][]; sides: [string, Side][] } {
-    const prev = this.db
-      .query("SELECT entity_id, state FROM entity_state")
-      .all()
-      .map((r) => {
-        const row = r as { entity_id: string; state: string };
-        return [row.entity_id, row.state] as [string, string];
-      });
-    const sides = this.db
-      .query("SELECT key, side FROM rule_state")
-      .all()
-      .map((r) => {
-        const row = r as { key: string; side: number };
-        return [row.key, row.side as Side] as [string, Side];
-      });
-    return { prev, sides };
+  loadState(): { seen: [string, Seen][]; sides: [string, Side][]; watermarkUs: number } {
+    const seen = (
+      this.db.query("SELECT entity_id, state, last_us FROM entity_seen").all() as {
+        entity_id: string;
+        state: string;
+        last_us: number;
+      }[]
+    ).map((r) => [r.entity_id, { state: r.state, lastUs: r.last_us }] as [string, Seen]);
+    const sides = (
+      this.db.query("SELECT key, side FROM rule_state").all() as { key: string; side: number }[]
+    ).map((r) => [r.key, r.side as Side] as [string, Side]);
+    const mark = this.db.query("SELECT value FROM meta WHERE key = 'watermark_us'").get() as {
+      value: number;
+    } | null;
+    return { seen, sides, watermarkUs: mark?.value ?? 0 };
   }
 
   /** Whether a batch (by its key) was already evaluated and committed. */
@@ -206,8 +211,9 @@ export class WebhookStore {
     key: string,
     now: number,
     deliveries: NewDelivery[],
-    prev: Map<string, string>,
+    seen: Map<string, Seen>,
     sides: Map<string, Side>,
+    watermarkUs: number,
   ): NewDelivery[] {
     return this.db.transaction(() => {
       const inserted: NewDelivery[] = [];
@@ -215,7 +221,8 @@ export class WebhookStore {
         if (this.q.insertDelivery.run(d.id, d.ruleId, d.event, d.body, d.createdAt, d.createdAt).changes > 0)
           inserted.push(d);
       }
-      for (const [entity, state] of prev) this.q.putPrev.run(entity, state);
+      for (const [entity, x] of seen) this.q.putSeen.run(entity, x.state, x.lastUs);
+      if (watermarkUs > 0) this.q.putMeta.run("watermark_us", watermarkUs);
       for (const [k, side] of sides) this.q.putSide.run(k, side);
       this.q.markProcessed.run(key, now);
       return inserted;

@@ -88,8 +88,8 @@ describe("webhook-dispatcher actor", () => {
   test("picks up rules on reload-rules and delivers matches from the batcher edge", async () => {
     expect(await supervisor.call(ACTOR, webhookCall.reloadRules())).toEqual({ rules: 1 });
     const out = supervisor.hubOutbox<StoredBatch>(EDGES.batcherToWebhooks);
-    const opened = ev("binary_sensor.front_door", "on");
     await out.send(storedBatch([ev("binary_sensor.front_door", "off"), ev("light.a", "on")]));
+    const opened = ev("binary_sensor.front_door", "on");
     await out.send(storedBatch([opened]));
     await waitFor(() => rx.delivered().length === 1, { timeoutMs: 5000, what: "a delivery" });
     expect(rx.delivered()).toEqual([deliveryId("door", "binary_sensor.front_door", opened.last_updated)]);
