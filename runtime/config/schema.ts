@@ -172,6 +172,12 @@ export const ConfigSchema = T.Object({
     logMax: int(100000, 100, 100000000, "finished deliveries kept in the log (oldest pruned first)"),
     deadLetterMax: int(10000, 10, 10000000, "dead letters kept (oldest pruned first)"),
     matchCacheMax: int(100000, 100, 10000000, "entity ids whose matching rules are cached"),
+    catchUpMaxEvents: int(
+      100000,
+      0,
+      10000000,
+      "stored changes newer than the last evaluated one read back from events.db at start (after a crash)",
+    ),
   }),
 
   enrichers: T.Object({
