@@ -2,7 +2,7 @@
  * The suggestions feature end to end: a real supervisor runs the suggestions worker over a seeded
  * events.db; the API plugin talks to it in-process (`app.handle`).
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +16,9 @@ import { Supervisor } from "../../../runtime/supervisor.ts";
 import { seedStore } from "../../suggestions/seed-store.ts";
 import { errors } from "../errors.ts";
 import { suggestionsPlugin } from "./index.ts";
+
+// Mining a month of history is seconds of CPU on a busy 2-core box; the default 5 s is too tight.
+setDefaultTimeout(30_000);
 
 const DAY = 86_400_000;
 let dir: string;
@@ -60,7 +63,7 @@ beforeAll(async () => {
       HOMEIQ_LOG_LEVEL: "silent",
       HOMEIQ_LLM_URL: `http://127.0.0.1:${llm.port}`,
       HOMEIQ_LLM_MODEL: "fixture",
-      HOMEIQ_LLM_TIMEOUT_MS: "300",
+      HOMEIQ_LLM_TIMEOUT_MS: "1500",
     },
   });
   metrics = new MetricsHub();
@@ -83,7 +86,7 @@ beforeAll(async () => {
   );
   await supervisor.start();
   app = build(supervisor);
-});
+}, 60_000);
 
 afterAll(async () => {
   await supervisor.stop(5000);
@@ -124,7 +127,7 @@ describe("/api/v1/suggestions against the suggestions worker", () => {
         const done = metrics.counter("suggestions_llm_rewrites_total") >= list.suggestions.length;
         return done ? list : null;
       },
-      { timeoutMs: 10000, what: "every open suggestion tried by the LLM" },
+      { timeoutMs: 20000, what: "every open suggestion tried by the LLM" },
     );
     for (const s of suggestions as View[]) {
       const keeps = s.minerTitle.includes("Hallway") || s.minerTitle.includes("thermostat");

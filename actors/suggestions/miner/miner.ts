@@ -34,17 +34,31 @@ export function createMiner(opts: MinerOptions): Miner {
   const leftOn = new LeftOnDetector(opts, clock);
   const threshold = new ThresholdDetector(opts, clock);
   const last = new Map<string, string>();
-  const kinds = new Map<string, SensorKind | null>();
   const stats = { events: 0, dropped: 0, outOfOrder: 0 };
   let lastTs = Number.NEGATIVE_INFINITY;
 
-  const kindOf = (entityId: string): SensorKind | null => {
-    let k = kinds.get(entityId);
-    if (k === undefined) {
-      k = opts.sensorKindOf?.(entityId) ?? sensorKindFromId(entityId) ?? null;
-      kinds.set(entityId, k);
+  /** What the miner does with an entity, decided once per entity rather than per event. */
+  interface Role {
+    sensorKind: SensorKind | null;
+    isSensor: boolean;
+    isPerson: boolean;
+    leftOn: boolean;
+  }
+  const roles = new Map<string, Role>();
+  const roleOf = (entityId: string): Role => {
+    let role = roles.get(entityId);
+    if (!role) {
+      const domain = domainOf(entityId);
+      const isSensor = domain === "sensor";
+      role = {
+        isSensor,
+        sensorKind: isSensor ? (opts.sensorKindOf?.(entityId) ?? sensorKindFromId(entityId) ?? null) : null,
+        isPerson: domain === "person",
+        leftOn: canBeLeftOn(entityId),
+      };
+      roles.set(entityId, role);
     }
-    return k;
+    return role;
   };
 
   return {
@@ -54,18 +68,18 @@ export function createMiner(opts: MinerOptions): Miner {
         stats.events++;
         if (e.ts < lastTs) stats.outOfOrder++;
         else lastTs = e.ts;
-        const previous = last.get(e.entityId);
-        const domain = domainOf(e.entityId);
-        if (domain === "sensor") {
-          if (e.value !== null) {
-            const kind = kindOf(e.entityId);
-            if (kind) threshold.reading(e.entityId, kind, e.value, e.ts);
-          }
-          continue; // sensor states are readings, never actions; no need to remember them
+        const role = roleOf(e.entityId);
+        if (role.isSensor) {
+          // Sensor states are readings, never actions; no need to remember them.
+          if (role.sensorKind && e.value !== null)
+            threshold.reading(e.entityId, role.sensorKind, e.value, e.ts);
+          continue;
         }
-        if (previous !== e.state) last.set(e.entityId, e.state);
-        if (domain === "person") leftOn.person(e.entityId, e.state, e.ts);
-        if (canBeLeftOn(e.entityId) && previous !== e.state) leftOn.device(e.entityId, e.state, e.ts);
+        const previous = last.get(e.entityId);
+        if (previous === e.state) continue; // attribute-only change
+        last.set(e.entityId, e.state);
+        if (role.isPerson) leftOn.person(e.entityId, e.state, e.ts);
+        if (role.leftOn) leftOn.device(e.entityId, e.state, e.ts);
         if (triggerState(e.entityId, previous, e.state)) co.trigger(e.entityId, e.state, e.ts);
         if (!e.automated && isAction(e.entityId, previous, e.state)) {
           timeOfDay.action(e.entityId, e.state, e.ts);

@@ -53,6 +53,18 @@ const RULES: Rule[] = [
   },
 ];
 
+/**
+ * The sensor kinds some rule could use, given the entities present: a home without fans needs no
+ * humidity readings. The history source leaves the other sensors on disk.
+ */
+export function sensorKindsUsedBy(entityIds: Iterable<string>): Set<SensorKind> {
+  const kinds = new Set<SensorKind>();
+  for (const e of entityIds)
+    for (const rule of RULES)
+      if (["on", "heat", "cool"].some((s) => rule.matches(e, s))) kinds.add(rule.kind);
+  return kinds;
+}
+
 /** Readings older than this at the time of an action are not used. */
 const STALE_MS = 3 * 3_600_000;
 /** Baseline: most readings must lie on the other side of the threshold. */
@@ -79,13 +91,15 @@ export class ThresholdDetector {
 
   /** A numeric reading of a sensor of a known kind. */
   reading(entityId: string, kind: SensorKind, value: number, ts: number): void {
-    this.tick(ts);
-    this.kinds.set(entityId, kind);
+    if (ts >= this.nextHour || Number.isNaN(this.nextHour)) this.tick(ts);
     const r = this.readings.get(entityId);
     if (r) {
       r.value = value;
       r.ts = ts;
-    } else this.readings.set(entityId, { value, ts });
+    } else {
+      this.readings.set(entityId, { value, ts });
+      this.kinds.set(entityId, kind);
+    }
   }
 
   /** Samples every sensor's current value at each hour boundary passed, for the baseline. */
