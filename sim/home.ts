@@ -89,22 +89,30 @@ export function isoFromUs(us: number): string {
   return `${isoPrefix}.${String(frac).padStart(6, "0")}+00:00`;
 }
 
-/** A deterministic ULID-shaped context id (26 chars of Crockford base32). */
+const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+/** base-32 digits as JS writes them (0-9a-v) -> Crockford's alphabet, as ULIDs use. */
+const TO_CROCKFORD: Record<string, string> = {};
+for (let i = 0; i < 32; i++) TO_CROCKFORD[i.toString(32)] = CROCKFORD[i];
+let ctxMs = -1;
+let ctxPrefix = "";
+
+/** A deterministic ULID-shaped context id: 10 chars of milliseconds, 16 of sequence (Crockford base32). */
 export function contextId(seq: number, us: number): string {
-  const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-  let ms = Math.floor(us / 1000);
-  let out = "";
-  for (let i = 0; i < 10; i++) {
-    out = alphabet[ms % 32] + out;
-    ms = Math.floor(ms / 32);
+  const ms = Math.floor(us / 1000);
+  if (ms !== ctxMs) {
+    ctxMs = ms;
+    let out = "";
+    let n = ms;
+    for (let i = 0; i < 10; i++) {
+      out = CROCKFORD[n % 32] + out;
+      n = Math.floor(n / 32);
+    }
+    ctxPrefix = out;
   }
+  const digits = seq.toString(32);
   let tail = "";
-  let n = seq;
-  for (let i = 0; i < 16; i++) {
-    tail = alphabet[n % 32] + tail;
-    n = Math.floor(n / 32);
-  }
-  return out + tail;
+  for (let i = 0; i < digits.length; i++) tail += TO_CROCKFORD[digits[i]];
+  return ctxPrefix + tail.padStart(16, "0");
 }
 
 export interface Home {

@@ -5,7 +5,7 @@
  * test double of the connection actor and the embedded demo. Faults can be injected to test recovery.
  *
  * HTTP control for out-of-process use: `GET /sim/stats`, `GET /sim/digest`, `POST /sim/rate?value=N`,
- * `POST /sim/fault?kind=drop|stall|malformed|huge|reject-token|accept-token|reuse-ids|rename&arg=...`.
+ * `POST /sim/fault?kind=drop|stall|malformed|huge|reject-token|accept-token|reuse-ids|rename|fail-history&arg=...`.
  *
  * @example
  * const sim = await startSimulator({ entities: 300, rate: 100, token: "t" });
@@ -56,7 +56,8 @@ export type FaultKind =
   | "reject-token"
   | "accept-token"
   | "reuse-ids"
-  | "rename";
+  | "rename"
+  | "fail-history";
 
 export interface SimStats {
   /** State changes emitted, including each entity's initial state. */
@@ -128,6 +129,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   let seq = 0;
   let rate = opts.rate ?? 20;
   let rejectToken = false;
+  /** While set, history requests fail as on an HA without the history integration. */
+  let historyFails = false;
   const clients = new Set<Socket>();
   const stats = {
     sent: 0,
@@ -339,6 +342,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     });
 
   const historyPeriod = (ws: Socket, id: number, msg: Record<string, unknown>) => {
+    if (historyFails) return error(ws, id, "unknown_command", "Unknown command.");
     const start = typeof msg.start_time === "string" ? usFromIso(msg.start_time) : Number.NaN;
     if (Number.isNaN(start)) return error(ws, id, "invalid_format", "Invalid start_time");
     const end = typeof msg.end_time === "string" ? usFromIso(msg.end_time) : Number.POSITIVE_INFINITY;
@@ -493,9 +497,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         const [from, to] = typeof arg === "string" ? arg.split("->") : [];
         return rename(from || undefined, to || undefined);
       }
+      case "fail-history":
+        historyFails = arg !== "off";
+        return { historyFails };
       default:
         throw new Error(
-          `unknown fault "${kind}"; expected one of drop, stall, malformed, huge, reject-token, accept-token, reuse-ids, rename`,
+          `unknown fault "${kind}"; expected one of drop, stall, malformed, huge, reject-token, accept-token, reuse-ids, rename, fail-history`,
         );
     }
   };

@@ -47,6 +47,7 @@ function collector() {
     renames: [] as [string, string][],
     registries: new Map<RegistryKind, unknown[]>(),
     config: null as Record<string, unknown> | null,
+    backfillFailures: [] as string[],
     keys: () => c.changes.map((x) => changeKey(x.entity_id, x.last_updated)),
     connectedCount: () => c.statuses.filter((s) => s.state === "connected").length,
     sink: {
@@ -61,6 +62,7 @@ function collector() {
       },
       status: (s: HAStatus) => c.statuses.push(s),
       rejected: (r: { reason: string }) => c.rejected.set(r.reason, (c.rejected.get(r.reason) ?? 0) + 1),
+      backfillFailed: (detail: string) => c.backfillFailures.push(detail),
       log: () => {},
     },
   };
@@ -272,5 +274,28 @@ describe("HASession against the simulator", () => {
     expect(col.rejected.get("too_large") ?? 0).toBeGreaterThan(0);
     // The newest change of each entity comes with the reconnect's snapshot, the rest by backfill.
     expect(col.bySource.backfill + col.bySource.snapshot - 50).toBe(4000);
+  });
+
+  test("HA refusing the history backfill keeps the session; the gap is filled at a later connection", async () => {
+    const { sim, col, open } = await setup();
+    const s = open();
+    await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
+    sim.emit(20);
+    await waitFor(() => col.bySource.live === 20, { timeoutMs: 5000 });
+    s.pause("test");
+    sim.emit(300);
+    sim.fault("fail-history");
+    s.resume();
+    await waitFor(() => col.backfillFailures.length === 1, { timeoutMs: 5000, what: "backfill failure" });
+    expect(col.backfillFailures[0]).toBe(
+      "history/history_during_period failed: unknown_command: Unknown command.",
+    );
+    sim.emit(10);
+    await waitFor(() => col.bySource.live === 30, { timeoutMs: 5000, what: "live events still flowing" });
+    expect(col.connectedCount()).toBe(2);
+    sim.fault("fail-history", "off");
+    sim.fault("drop");
+    await expectExactlyOnce(sim, col);
+    expect(col.connectedCount()).toBe(3);
   });
 });

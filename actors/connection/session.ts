@@ -39,6 +39,8 @@ export interface SessionSink {
   haConfig(config: Record<string, unknown>): void;
   status(status: HAStatus): void;
   rejected(r: Rejected): void;
+  /** HA answered the gap backfill with an error; the gap stays open and is retried on the next connect. */
+  backfillFailed(detail: string): void;
   /** Something worth a log line (reconnects, backfill ranges); level and fields. */
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
 }
@@ -446,7 +448,14 @@ export class HASession {
       if (gen !== this.generation) return;
       await this.refreshRegistry(kind, gen);
     }
-    if (gen === this.generation) await this.backfill(gen);
+    if (gen !== this.generation) return;
+    try {
+      await this.backfill(gen);
+    } catch (e) {
+      if (gen !== this.generation || !(e instanceof RequestError) || e.code === "disconnected") throw e;
+      // HA refused (e.g. no history integration): keep the session; the gap stays open for the next connect.
+      this.opts.sink.backfillFailed(`history/history_during_period failed: ${e.code}: ${e.message}`);
+    }
   }
 
   private onSnapshot(states: unknown): void {

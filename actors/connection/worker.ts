@@ -37,6 +37,10 @@ runActor({
     const spoolBytes = m.gauge("spool_bytes", "Bytes of event batches waiting in the disk spool");
     const spoolEvents = m.gauge("spool_events", "State changes waiting in the disk spool");
     const spoolFull = m.counter("spool_full_total", "Times the spool bound was hit and reading paused");
+    const backfillFailed = m.counter(
+      "backfill_failed_total",
+      "Gap backfills HA answered with an error (retried at the next connect)",
+    );
     const spoolMax = m.gauge("spool_max_bytes", "The spool bound (ha.spoolMaxBytes)");
     spoolMax.set(ha.spoolMaxBytes);
 
@@ -168,6 +172,12 @@ runActor({
             }
             c.inc();
             log.warn(`skipped a bad HA frame: ${r.detail}`, { reason: r.reason });
+          },
+          backfillFailed: (detail) => {
+            backfillFailed.inc();
+            log.error(
+              `${detail}; state changes in the gap are missing until a later connection backfills them`,
+            );
           },
           log: (level, msg, fields) => log[level](msg, fields),
         },
