@@ -23,6 +23,7 @@ import { ops } from "./ops/index.ts";
 import { security } from "./security/index.ts";
 import { staticFiles } from "./static/index.ts";
 import { stream } from "./stream/index.ts";
+import { suggestionsPlugin } from "./suggestions/index.ts";
 import { webhooksPlugin } from "./webhooks/index.ts";
 
 export const API_VERSION = "1.0.0";
@@ -69,6 +70,7 @@ export function createApp(deps: ApiDeps) {
     .use(enrichment(deps, now))
     .use(insightsPlugin(deps, now))
     .use(ops(deps, now))
+    .use(suggestionsPlugin(deps))
     .use(staticFiles(deps.staticDir));
 }
 

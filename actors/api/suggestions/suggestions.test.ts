@@ -15,6 +15,7 @@ import { MetricsHub } from "../../../runtime/metrics.ts";
 import { Supervisor } from "../../../runtime/supervisor.ts";
 import { seedStore } from "../../suggestions/seed-store.ts";
 import { errors } from "../errors.ts";
+import { testApi } from "../fixtures.ts";
 import { suggestionsPlugin } from "./index.ts";
 
 // Mining a month of history is seconds of CPU on a busy 2-core box; the default 5 s is too tight.
@@ -189,5 +190,25 @@ describe("/api/v1/suggestions without the actor", () => {
     const res = await down.handle(new Request("http://localhost/api/v1/suggestions"));
     expect(res.status).toBe(503);
     expect((await res.json()).error).toContain("suggestions actor");
+  });
+});
+
+describe("/api/v1/suggestions in the HomeIQ app", () => {
+  test("needs the bearer token like every /api/v1 route, and is listed in the OpenAPI document", async () => {
+    const api = testApi();
+    try {
+      expect((await api.get("/api/v1/suggestions", { auth: false })).status).toBe(401);
+      expect((await api.get("/api/v1/suggestions")).status).toBe(503); // the fake supervisor runs no actors
+      const doc = await (await api.get("/openapi/json")).json();
+      expect(Object.keys(doc.paths)).toEqual(
+        expect.arrayContaining([
+          "/api/v1/suggestions",
+          "/api/v1/suggestions/{id}/accept",
+          "/api/v1/suggestions/{id}/dismiss",
+        ]),
+      );
+    } finally {
+      api.close();
+    }
   });
 });
