@@ -32,6 +32,11 @@ export interface DispatcherOptions {
   fetch: FetchLike;
   metrics: Registry;
   log: Logger;
+  /**
+   * Stored changes with last_updated >= `fromUs`, oldest first (see catch-up.ts): evaluated at start, so
+   * changes stored but never evaluated before a crash still fire.
+   */
+  catchUp?: (fromUs: number, max: number) => { batches: StateChange[][]; truncated: boolean };
 }
 
 interface Pending {
@@ -82,6 +87,10 @@ export class Dispatcher {
       retried: r.counter("webhooks_retried_total", "Failed attempts scheduled for a retry"),
       dead: r.counter("webhooks_dead_lettered_total", "Deliveries given up on and moved to dead letters"),
       duplicate: r.counter("webhooks_duplicate_batches_total", "Re-sent batches skipped: already evaluated"),
+      caughtUp: r.counter(
+        "webhooks_catch_up_events_total",
+        "Stored changes read back from events.db at start (stored but not yet evaluated before a crash)",
+      ),
       skipped: r.counter(
         "webhooks_events_skipped_total",
         "State changes not evaluated: not newer than their entity's last evaluated change",
@@ -105,8 +114,27 @@ export class Dispatcher {
     this.matcher.restore(state.seen, state.sides, state.watermarkUs);
     this.reloadRules();
     for (const row of this.o.store.pending()) this.track(row);
+    this.catchUp(state.watermarkUs);
     this.o.store.prune(this.o.config.logMax, this.o.config.deadLetterMax, this.processedMax());
     this.pump();
+  }
+
+  private catchUp(watermarkUs: number): void {
+    if (!this.o.catchUp || watermarkUs === 0) return;
+    const { batches, truncated } = this.o.catchUp(watermarkUs, this.o.config.catchUpMaxEvents);
+    let events = 0;
+    for (const batch of batches) {
+      events += batch.length;
+      this.onStored(batch);
+    }
+    this.m.caughtUp.inc(events);
+    if (truncated)
+      this.o.log.warn(
+        "catch-up from events.db stopped at webhooks.catchUpMaxEvents; older changes not evaluated",
+        {
+          max: this.o.config.catchUpMaxEvents,
+        },
+      );
   }
 
   reloadRules(): number {

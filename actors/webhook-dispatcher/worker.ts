@@ -1,5 +1,6 @@
 /** Thin adapter: mailbox and API calls <-> Dispatcher. No rules live here. */
 import { runActor } from "../../runtime/actor.ts";
+import { storedSince } from "./catch-up.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { ACTOR, check, checkCall } from "./messages.ts";
 import { WebhookStore } from "./store.ts";
@@ -17,6 +18,7 @@ runActor({
       fetch: (url, init) => fetch(url, init),
       metrics: ctx.metrics,
       log: ctx.log,
+      catchUp: (fromUs, max) => storedSince(ctx.config.dataDir, fromUs, max),
     });
     dispatcher.start();
     return {
