@@ -122,8 +122,7 @@ function run(ops: Op[], marginUs: number) {
         if (connected) snapshot();
         break;
       case "backfill":
-        if (connected && !backfill(op.windows, op.upTo >= op.windows ? op.windows : op.upTo))
-          connected = false;
+        if (connected && !backfill(op.windows, Math.min(op.upTo, op.windows))) connected = false;
         break;
     }
   }

@@ -72,7 +72,8 @@ export function mapEntities(items: Record<string, unknown>[]): Mapped<EntityRow>
   const skipped: string[] = [];
   for (const [i, e] of items.entries()) {
     const id = str(e.entity_id);
-    if (!id || !id.includes(".")) {
+    const dot = id === null ? -1 : id.indexOf(".");
+    if (id === null || dot < 1) {
       skipped.push(`entity_registry row ${i}: entity_id must be "domain.object_id"`);
       continue;
     }
@@ -80,7 +81,7 @@ export function mapEntities(items: Record<string, unknown>[]): Mapped<EntityRow>
       entity_id: id,
       registry_id: str(e.id),
       name: str(e.name) ?? str(e.original_name),
-      domain: id.slice(0, id.indexOf(".")),
+      domain: id.slice(0, dot),
       device_id: str(e.device_id),
       area_id: str(e.area_id),
       platform: str(e.platform),
