@@ -155,8 +155,9 @@ export class StoreMaintenance {
         this.q.expireDaily.run(Math.floor(nowMs / 1000) - this.opts.dailyDays * 86400);
         this.q.expireReadings.run(nowMs - this.opts.dailyDays * DAY_MS);
         if (this.usedBytes() > this.opts.maxBytes) {
-          if (rolled && this.store.rawCount - expired > 0) {
-            evictedRaw = this.q.deleteOldestRaw.run(chunk).changes;
+          if (this.store.rawCount - expired > 0) {
+            // Raw events not rolled up yet are never evicted: the rollup catches up first.
+            if (rolled) evictedRaw = this.q.deleteOldestRaw.run(chunk).changes;
           } else {
             const h = (this.q.oldestHourly.get() as { t: number | null }).t;
             const d = (this.q.oldestDaily.get() as { t: number | null }).t;

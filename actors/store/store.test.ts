@@ -292,4 +292,29 @@ describe("store rollups", () => {
     r.close();
     w.close();
   });
+
+  test("over store.maxBytes, the oldest rolled-up raw events go first, then the oldest hourly buckets", () => {
+    const w = openStoreWriter(tempDir(), { dictionaryCache: 1000 });
+    const m = new StoreMaintenance(w, {
+      rawDays: 7,
+      hourlyDays: 30,
+      dailyDays: 90,
+      maxBytes: 1,
+      rollupChunk: 2,
+    });
+    const now = T0 / 1000 + 86_400_000;
+    w.writeEvents([
+      ev("sensor.a", "1", T0),
+      ev("sensor.a", "2", T0 + 3_600e6),
+      ev("sensor.a", "3", T0 + 7_200e6),
+    ]);
+    expect(m.retentionStep(now).evicted).toBe(0); // nothing rolled up yet: nothing may go
+    while (m.rollupStep() > 0);
+    expect(m.retentionStep(now).evicted).toBe(2);
+    expect(w.db.query("SELECT count(*) AS n FROM events").get()).toEqual({ n: 1 });
+    expect(m.retentionStep(now).evicted).toBe(1);
+    expect(m.retentionStep(now).evicted).toBe(1); // raw empty: the oldest hourly bucket
+    expect(w.db.query("SELECT count(*) AS n FROM hourly").get()).toEqual({ n: 2 });
+    w.close();
+  });
 });
