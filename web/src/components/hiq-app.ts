@@ -11,6 +11,7 @@ import { shared } from "../styles.ts";
 import "./hiq-enrichment.ts";
 import "./hiq-entities.ts";
 import "./hiq-entity-detail.ts";
+import "./hiq-insights.ts";
 import "./hiq-live-events.ts";
 import "./hiq-overview.ts";
 import "./hiq-stream-badge.ts";
@@ -23,6 +24,7 @@ const NAV: { view: View; label: string }[] = [
   { view: "entities", label: "Devices & entities" },
   { view: "webhooks", label: "Webhooks" },
   { view: "enrichment", label: "Enrichment" },
+  { view: "insights", label: "Insights" },
 ];
 
 @customElement("hiq-app")
@@ -74,6 +76,9 @@ export class HiqApp extends LitElement {
       case "enrichment":
         return html`<h1>Enrichment</h1>
           <hiq-enrichment></hiq-enrichment>`;
+      case "insights":
+        return html`<h1>Insights</h1>
+          <hiq-insights></hiq-insights>`;
       case "entity":
         return html`<h1 class="sr-only">Entity detail</h1>
           <hiq-entity-detail entity-id=${param ?? ""}></hiq-entity-detail>`;
