@@ -96,30 +96,40 @@ describe("enrichers in the running HomeIQ", () => {
       60_000,
       "an air-quality request there",
     );
-    const db = new Database(join(dataDir, "events.db"), { readonly: true });
-    try {
-      const perSource = () =>
-        db
-          .query(
-            "SELECT s.source AS source, count(*) AS n FROM readings r JOIN series s ON s.k = r.k GROUP BY s.source",
-          )
-          .all() as { source: string; n: number }[];
-      await waitOn(homeiq, () => perSource().length === SOURCES.length, 60_000, "readings of every source");
-      expect(Object.fromEntries(perSource().map((r) => [r.source, r.n]))).toEqual({
-        weather: 5,
-        "air-quality": 7,
-        carbon: 6,
-        prices: 3,
-      });
-      const temperature = db
-        .query(
-          "SELECT r.ts_ms AS ts, r.value AS value FROM readings r JOIN series s ON s.k = r.k WHERE s.metric = 'temperature_c'",
-        )
-        .get();
-      expect(temperature).toEqual({ ts: 1_764_000_000_000, value: 7.4 });
-    } finally {
-      db.close();
-    }
+    // A fresh connection per look, so no snapshot of an older state can linger between looks.
+    const query = <R>(sql: string): R[] => {
+      const db = new Database(join(dataDir, "events.db"));
+      try {
+        return db.query(sql).all() as R[];
+      } finally {
+        db.close();
+      }
+    };
+    const perSource = () =>
+      query<{ source: string; n: number }>(
+        "SELECT s.source AS source, count(*) AS n FROM readings r JOIN series s ON s.k = r.k GROUP BY s.source",
+      );
+    await waitOn(
+      homeiq,
+      () => perSource().length === SOURCES.length,
+      60_000,
+      "readings of every source",
+    ).catch((error) => {
+      throw new Error(
+        `${error.message}\nstored per source: ${JSON.stringify(perSource())}; requests: ${JSON.stringify([...fixture.hits])}`,
+      );
+    });
+    expect(Object.fromEntries(perSource().map((r) => [r.source, r.n]))).toEqual({
+      weather: 5,
+      "air-quality": 7,
+      carbon: 6,
+      prices: 3,
+    });
+    expect(
+      query(
+        "SELECT r.ts_ms AS ts, r.value AS value FROM readings r JOIN series s ON s.k = r.k WHERE s.metric = 'temperature_c'",
+      ),
+    ).toEqual([{ ts: 1_764_000_000_000, value: 7.4 }]);
     // The batcher and the webhook dispatcher took every enrichment message (none failed their schema).
     expect(homeiq.lines.filter((l) => l.includes("rejected"))).toEqual([]);
     expect(await homeiq.stop("SIGTERM", 15_000)).toBe(0);
