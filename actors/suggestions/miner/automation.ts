@@ -17,9 +17,13 @@ export function actionStep(entityId: string, state: string): Record<string, unkn
   return step;
 }
 
-/** YAML as HA writes automations.yaml: a list with one automation carrying a stable `id`. */
+/**
+ * YAML as HA writes automations.yaml: a list with one automation carrying a stable `id`. Written as YAML
+ * 1.1, the dialect Home Assistant's loader (PyYAML) reads: `"on"`, `"off"` and times like `"17:30:00"`
+ * are quoted, which 1.1 would otherwise read as a boolean and a base-60 number.
+ */
 export function automationYaml(id: string, automation: Automation): string {
-  return stringify([{ id, ...automation }], { lineWidth: 0 });
+  return stringify([{ id, ...automation }], { lineWidth: 0, version: "1.1" });
 }
 
 /** First 16 hex digits of sha256 over the parts; the same parts always give the same id. */

@@ -105,9 +105,12 @@ describe("miner on a home with planted habits", () => {
     expect(found.filter((s) => s.entities.some((e) => e.includes("noise")))).toEqual([]);
   });
 
-  test("every emitted YAML parses and passes the automation validator", () => {
+  test("every emitted YAML parses (as YAML 1.1, like Home Assistant) and passes the automation validator", () => {
     expect(found.length).toBeGreaterThanOrEqual(4);
     for (const s of found) expect(validateAutomationYaml(s.yaml)).toMatchObject({ ok: true });
+    const hallway = find(found, "co_occurrence", "light.hallway")!;
+    expect(hallway.yaml).toContain('to: "on"');
+    expect(parse(hallway.yaml, { version: "1.1" })[0].triggers[0].to).toBe("on");
   });
 
   test("is deterministic: the same history gives the same ids and YAML, chunked or not", () => {

@@ -56,6 +56,18 @@ describe("validateAutomation", () => {
     ]);
   });
 
+  test("reads YAML as Home Assistant does (1.1): unquoted on and 17:30:00 are not strings there", () => {
+    const text =
+      "- triggers:\n    - trigger: state\n      entity_id: binary_sensor.door\n      to: on\n    - trigger: time\n      at: 17:30:00\n  actions:\n    - action: light.turn_on\n";
+    expect(validateAutomationYaml(text)).toEqual({
+      ok: false,
+      errors: [
+        'automation 0: triggers[0].to: expected a state string (quote "on"/"off": YAML 1.1 reads them as booleans)',
+        'automation 0: triggers[1].at: expected a time "HH:MM:SS" or an input_datetime/sensor entity',
+      ],
+    });
+  });
+
   test("reports YAML syntax errors and indexes problems per automation", () => {
     expect(validateAutomationYaml("- alias: [unclosed")).toMatchObject({ ok: false });
     const result = validateAutomationYaml("- alias: a\n  triggers: []\n  actions: []\n");

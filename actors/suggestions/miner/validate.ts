@@ -54,7 +54,9 @@ function checkTrigger(t: unknown, where: string, errors: string[]): void {
       if (!entityIds(t.entity_id))
         errors.push(`${where}.entity_id: expected entity id(s) like light.kitchen`);
       if (t.to !== undefined && typeof t.to !== "string" && t.to !== null)
-        errors.push(`${where}.to: expected a state string`);
+        errors.push(
+          `${where}.to: expected a state string (quote "on"/"off": YAML 1.1 reads them as booleans)`,
+        );
       return;
     case "numeric_state":
       if (!entityIds(t.entity_id)) errors.push(`${where}.entity_id: expected entity id(s)`);
@@ -150,7 +152,8 @@ export function validateAutomationYaml(
 ): { ok: true; automations: Obj[] } | { ok: false; errors: string[] } {
   let doc: unknown;
   try {
-    doc = parse(text);
+    // YAML 1.1 as Home Assistant reads it: an unquoted `to: on` arrives as a boolean and is reported.
+    doc = parse(text, { version: "1.1" });
   } catch (error) {
     return { ok: false, errors: [`yaml: ${(error as Error).message}`] };
   }
