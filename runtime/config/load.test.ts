@@ -86,7 +86,7 @@ describe("config", () => {
     writeFileSync(file, JSON.stringify({ port: 9100, influx: { bukket: "x" }, batcher: { maxEvents: -5 } }));
     expect(problems({}, file)).toEqual([
       `influx.bukket in ${file}: unknown key. Fix: remove it or check its spelling against the README's configuration table.`,
-      `batcher.maxEvents in ${file}: expected a whole number between 1 and 1000000, got -5. Fix: a batch is written when it holds this many events; default 2000.`,
+      `batcher.maxEvents in ${file}: expected a whole number between 1 and 1000000, got -5. Fix: most events per store transaction and per live-feed batch; default 10000.`,
     ]);
     writeFileSync(file, JSON.stringify({ port: 9100 }));
     expect(loadConfig({ env: { HOMEIQ_PORT: "9200" }, file }).port).toBe(9200); // environment wins
