@@ -157,6 +157,8 @@ describe("metadata actor fed by the connection", () => {
     expect(reader.entities({ q: "multisensor_7_1_temperature", area: "kitchen", limit: 10 }).items).toEqual(
       [],
     );
+    // The batcher hears of it on its own edge (order across edges is not defined).
+    await waitFor(() => t.renames.length === 1, { timeoutMs: 5000, what: "rename on connection->batcher" });
     expect(t.renames).toEqual([[from, to]]);
   });
 });
