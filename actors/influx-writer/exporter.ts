@@ -173,10 +173,14 @@ export class InfluxExporter {
     const wait = nextAttempt(this.breaker, this.opts.clock.now());
     this.breaker = wait.breaker;
     if (wait.waitMs > 0) throw new WriteFailure("circuit breaker open", 0, wait.waitMs);
-    const cursor = this.state.cursor("events");
-    const rows = this.q.batch.all(cursor, this.opts.config.batchSize) as Row[];
-    if (rows.length > 0) {
-      this.refreshMeta();
+    // Up to `influx.inFlight` consecutive batches go out at once (the server works on them in parallel);
+    // the cursor still moves in order, and only past batches the server accepted.
+    let cursor = this.state.cursor("events");
+    const batches: { lines: string[]; seqs: number[]; last: number; rows: number }[] = [];
+    for (let i = 0; i < this.opts.config.inFlight; i++) {
+      const rows = this.q.batch.all(cursor, this.opts.config.batchSize) as Row[];
+      if (rows.length === 0) break;
+      if (i === 0) this.refreshMeta();
       const lines: string[] = [];
       const seqs: number[] = [];
       for (const r of rows) {
@@ -184,8 +188,26 @@ export class InfluxExporter {
         lines.push(this.lineOf(r));
         seqs.push(r.seq);
       }
-      await this.write("events", lines, seqs, rows[rows.length - 1].seq, "event");
-      return rows.length;
+      cursor = rows[rows.length - 1].seq;
+      batches.push({ lines, seqs, last: cursor, rows: rows.length });
+      if (rows.length < this.opts.config.batchSize) break;
+    }
+    if (batches.length > 0) {
+      const results = await Promise.allSettled(
+        batches.map(async (b) => {
+          const dead: DeadLetter[] = [];
+          if (b.lines.length > 0) await this.writeIsolating(b.lines, b.seqs, "event", dead);
+          return dead;
+        }),
+      );
+      let passed = 0;
+      for (let i = 0; i < batches.length; i++) {
+        const result = results[i];
+        if (result.status === "rejected") throw result.reason; // later batches are re-sent: idempotent
+        this.accepted("events", batches[i].lines.length, batches[i].last, result.value);
+        passed += batches[i].rows;
+      }
+      return passed;
     }
     const rcursor = this.state.cursor("readings");
     const readings = this.q.readings.all(rcursor, this.opts.config.batchSize) as {
@@ -252,10 +274,15 @@ export class InfluxExporter {
   ): Promise<void> {
     const dead: DeadLetter[] = [];
     if (lines.length > 0) await this.writeIsolating(lines, seqs, kind, dead);
+    this.accepted(name, lines.length, lastSeq, dead);
+  }
+
+  /** The server took a batch (bar its dead letters): close the breaker, move the cursor, count. */
+  private accepted(name: "events" | "readings", lines: number, lastSeq: number, dead: DeadLetter[]): void {
     this.breaker = onSuccess(this.breaker);
     this.opts.metrics.breakerOpen.set(0);
     this.state.advance(name, lastSeq, dead);
-    this.opts.metrics.exported.inc(lines.length - dead.length);
+    this.opts.metrics.exported.inc(lines - dead.length);
     if (dead.length > 0) this.opts.metrics.deadLetters.inc(dead.length);
   }
 

@@ -138,6 +138,7 @@ export const ConfigSchema = T.Object({
     org: optStr("InfluxDB organisation"),
     bucket: optStr("InfluxDB bucket"),
     batchSize: int(5000, 1, 1000000, "points per write request"),
+    inFlight: int(2, 1, 16, "write requests in flight while catching up"),
     flushIntervalMs: int(200, 10, 600000, "how often the writer looks for new events when caught up"),
     timeoutMs: int(10000, 100, 600000, "timeout of one write request"),
     retryMinMs: int(500, 10, 600000, "first retry delay"),
