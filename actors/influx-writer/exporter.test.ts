@@ -9,6 +9,7 @@ import { createLogger } from "../../runtime/log.ts";
 import { Registry } from "../../runtime/metrics.ts";
 import { startVictoriaMetrics, type VictoriaMetrics } from "../../test/lib/victoria-metrics.ts";
 import type { StateChange } from "../batcher/messages.ts";
+import { openMetadataDb } from "../metadata/db.ts";
 import { openStoreReader } from "../store/reader.ts";
 import { openStoreWriter } from "../store/writer.ts";
 import { exporterMetrics, InfluxExporter, influxSender, type SendLines, WriteFailure } from "./exporter.ts";
@@ -236,6 +237,35 @@ describe("influx-writer against victoria-metrics", () => {
       ["light\u0000mode", "float"],
     ]);
     types.close();
+    store.close();
+  });
+
+  test("tags device and area from metadata.db when it exists (area of the entity, else of its device)", async () => {
+    const sent: string[] = [];
+    const { store, exporter, dir } = setup("meta", 0, 1, () => async (lines) => {
+      sent.push(...lines);
+    });
+    const meta = openMetadataDb(dir);
+    meta.run(
+      "INSERT INTO areas (area_id, name, raw) VALUES ('k', 'Kitchen', '{}'), ('h', 'Hall, upstairs', '{}')",
+    );
+    meta.run("INSERT INTO devices (id, name, area_id, raw) VALUES ('d1', 'Plug 1', 'k', '{}')");
+    meta.run(`INSERT INTO entities (entity_id, domain, device_id, area_id, raw) VALUES
+      ('sensor.plug_power', 'sensor', 'd1', NULL, '{}'), ('sensor.hall_temp', 'sensor', NULL, 'h', '{}')`);
+    meta.close();
+    const base = { attributes: "{}", context_id: null, context_parent_id: null, context_user_id: null };
+    store.writeEvents([
+      { ...base, entity_id: "sensor.plug_power", state: "5", last_changed: T0, last_updated: T0 },
+      { ...base, entity_id: "sensor.hall_temp", state: "19", last_changed: T0 + 1, last_updated: T0 + 1 },
+      { ...base, entity_id: "sensor.unknown", state: "1", last_changed: T0 + 2, last_updated: T0 + 2 },
+    ]);
+    await drain(exporter);
+    expect(sent).toEqual([
+      `sensor,entity_id=sensor.plug_power,domain=sensor,area=Kitchen,device=Plug\\ 1 value=5 ${T0}`,
+      `sensor,entity_id=sensor.hall_temp,domain=sensor,area=Hall\\,\\ upstairs value=19 ${T0 + 1}`,
+      `sensor,entity_id=sensor.unknown,domain=sensor value=1 ${T0 + 2}`,
+    ]);
+    exporter.close();
     store.close();
   });
 });
