@@ -74,11 +74,14 @@ export class Spool {
     return join(this.dir, `seg-${String(n).padStart(12, "0")}.ndjson`);
   }
 
-  /** Appends a batch; returns false (and writes nothing) if that would exceed `maxBytes`. */
-  append(record: SpoolRecord): boolean {
+  /**
+   * Appends a batch; returns false (and writes nothing) if that would exceed `maxBytes`. `force` writes past
+   * the bound (by this one batch) — only for the batch held in memory at shutdown.
+   */
+  append(record: SpoolRecord, force = false): boolean {
     const line = `${JSON.stringify({ s: record.source, n: record.events.length, e: record.events })}\n`;
     const size = Buffer.byteLength(line);
-    if (this.bytes + size > this.opts.maxBytes) return false;
+    if (!force && this.bytes + size > this.opts.maxBytes) return false;
     if (this.writeFd === null || this.writeSize + size > this.opts.segmentBytes) this.rotate();
     writeSync(this.writeFd!, line);
     this.writeSize += size;

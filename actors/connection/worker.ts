@@ -61,20 +61,22 @@ runActor({
     /** The one batch that did not fit in a full spool; reading is paused until it is handed on. */
     let overflow: BatcherMessage | null = null;
     let draining = false;
+    /** Set at shutdown: the drain hands on nothing more (what is left stays on disk for the next start). */
+    let closing = false;
     let session: HASession | null = null;
 
     const drain = async () => {
       if (draining) return;
       draining = true;
       try {
-        for (;;) {
+        while (!closing) {
           const record = spool.peek();
           if (!record) break;
           await toBatcher.send(batcherMessage.events("spool", record.events));
           spool.shift();
           gauges();
         }
-        if (overflow) {
+        if (overflow && !closing) {
           const held = overflow;
           overflow = null;
           await toBatcher.send(held);
@@ -86,7 +88,7 @@ runActor({
       } finally {
         draining = false;
       }
-      if (!spool.empty) void drain();
+      if (!spool.empty && !closing) void drain();
     };
 
     const forward = (source: ChangeSource, events: StateChange[]) => {
@@ -196,9 +198,12 @@ runActor({
         return null;
       },
       stopIntake() {
+        closing = true;
         session?.stop();
       },
       close() {
+        // The one batch held while the spool was full goes to disk too, so the next start hands it on.
+        if (overflow?.type === "events") spool.append({ source: "live", events: overflow.events }, true);
         spool.close();
       },
     };
