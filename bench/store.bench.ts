@@ -16,7 +16,7 @@ import { StoreMaintenance } from "../actors/store/maintenance.ts";
 import { openStoreWriter, type StoreWriter } from "../actors/store/writer.ts";
 
 const QUICK = Boolean(process.env.HOMEIQ_BENCH_QUICK);
-const N = QUICK ? 200_000 : 600_000;
+const N = QUICK ? 50_000 : 200_000;
 const BATCH = Number(process.env.HOMEIQ_BENCH_BATCH ?? 10_000);
 const ENTITIES = 300;
 const T0 = Date.now() * 1000 - 3 * 86_400_000_000;
@@ -131,7 +131,7 @@ const dir = mkdtempSync(join(tmpdir(), "homeiq-bench-store-"));
 const store = openStoreWriter(dir, { dictionaryCache: 10_000 });
 let offset = 0;
 summary(() => {
-  for (const size of [1, 100, 2000, 10_000]) {
+  for (const size of QUICK ? [100, 2000] : [100, 2000, 10_000]) {
     const pool = makeEvents(size * 50, 0);
     bench(`commit ${size} events`, () => {
       const start = (offset % 50) * size;
