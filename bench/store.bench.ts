@@ -4,6 +4,8 @@
  *
  *   bun run bench/store.bench.ts            (HOMEIQ_BENCH_QUICK=1 for a short run)
  *
+ * HOMEIQ_BENCH_EVENTS=600000 for a longer run.
+ *
  * Events look like a real home: 300 entities, 70% numeric sensors with one decimal, 30% on/off-like
  * text states, stable attributes per entity, a fresh ULID context per event, a user on 5%.
  */
@@ -16,7 +18,7 @@ import { StoreMaintenance } from "../actors/store/maintenance.ts";
 import { openStoreWriter, type StoreWriter } from "../actors/store/writer.ts";
 
 const QUICK = Boolean(process.env.HOMEIQ_BENCH_QUICK);
-const N = QUICK ? 50_000 : 200_000;
+const N = Number(process.env.HOMEIQ_BENCH_EVENTS ?? (QUICK ? 50_000 : 200_000));
 const BATCH = Number(process.env.HOMEIQ_BENCH_BATCH ?? 10_000);
 const ENTITIES = 300;
 const T0 = Date.now() * 1000 - 3 * 86_400_000_000;
