@@ -40,6 +40,7 @@ export function healthReport(
       lowBatteryPct: s.lowBatteryPct,
       flapWindowMs: s.flapWindowMs,
       flapChanges: s.flapChanges,
+      flapFactor: s.flapFactor,
     });
     entities++;
     counts[v.status]++;

@@ -14,6 +14,7 @@ const opts = {
   lowBatteryPct: 20,
   flapWindowMs: 3600_000,
   flapChanges: 10,
+  flapFactor: 5,
 };
 const verdicts: EntityHealth[] = [...groupByEntity(home.events)].map(([id, events]) =>
   judgeEntity(id, home.names.get(id) ?? null, healthEvents(events), opts),
@@ -51,6 +52,28 @@ describe("judgeEntity on a synthetic home with planted faults", () => {
   test("leaves noise alone: jittery sensors, a 25 % battery, a switch used 4 times an hour", () => {
     for (const id of [PLANTED.okBattery, PLANTED.calmSwitch, "sensor.kitchen_temperature", PLANTED.homePower])
       expect(verdicts.find((v) => v.entity_id === id)?.status).toBe("ok");
+  });
+
+  test("a sensor that always changes often is busy, not flapping; a burst above its habit is", () => {
+    const busy = Array.from({ length: 24 * 30 }, (_, i) => ({
+      ts: NOW - 24 * 3600_000 + i * 120_000,
+      state: i % 2 ? "on" : "off",
+      value: null,
+    }));
+    expect(judgeEntity("binary_sensor.busy_motion", null, busy, opts).status).toBe("ok");
+    const quiet = Array.from({ length: 12 }, (_, i) => ({
+      ts: NOW - 20 * 3600_000 + i * 3600_000,
+      state: i % 2 ? "on" : "off",
+      value: null,
+    }));
+    const burst = Array.from({ length: 12 }, (_, i) => ({
+      ts: NOW - 1800_000 + i * 60_000,
+      state: i % 2 ? "on" : "off",
+      value: null,
+    }));
+    const v = judgeEntity("binary_sensor.door", null, [...quiet, ...burst], opts);
+    expect(v.status).toBe("flapping");
+    expect(v.since).toBe(burst[0].ts);
   });
 
   test("does not judge event-driven entities stale: their interval is irregular or too few", () => {

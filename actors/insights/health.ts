@@ -25,8 +25,10 @@ export interface HealthOptions {
   /** Battery levels (%) at or below this are low. */
   lowBatteryPct: number;
   flapWindowMs: number;
-  /** State changes within flapWindowMs that make an entity flapping. */
+  /** State changes within flapWindowMs that make an entity flapping, at least. */
   flapChanges: number;
+  /** ...and at least this many times the entity's own usual changes per window (learned). */
+  flapFactor: number;
 }
 
 export interface HealthEvent {
@@ -115,21 +117,28 @@ export function judgeEntity(
     const changes: number[] = [];
     for (let i = 1; i < events.length; i++)
       if (events[i].state !== events[i - 1].state) changes.push(events[i].ts);
-    const inWindow = changes.filter((t) => t > opts.now - opts.flapWindowMs).length;
-    if (inWindow >= opts.flapChanges) {
-      // Walk back while each change still closes a window holding flapChanges changes.
+    const windowFrom = opts.now - opts.flapWindowMs;
+    const inWindow = changes.filter((t) => t > windowFrom).length;
+    // The entity's own usual rate (changes per window before this one): a busy room's motion sensor
+    // changes often every evening; only a burst well above its own habit is flapping.
+    const windowsBefore = events.length ? (windowFrom - events[0].ts) / opts.flapWindowMs : 0;
+    const usualRate = windowsBefore >= 1 ? (changes.length - inWindow) / windowsBefore : null;
+    const need = Math.ceil(Math.max(opts.flapChanges, usualRate === null ? 0 : opts.flapFactor * usualRate));
+    if (inWindow >= need) {
+      // Walk back while each change still closes a window holding `need` changes.
       let k = changes.length - 1;
       let start = windowStart(changes, k, opts.flapWindowMs);
       while (k > 0) {
         const s = windowStart(changes, k - 1, opts.flapWindowMs);
-        if (k - 1 - s + 1 < opts.flapChanges) break;
+        if (k - 1 - s + 1 < need) break;
         k--;
         start = s;
       }
+      const habit = usualRate === null ? "" : `, usually ${usualRate.toFixed(1)}`;
       issues.push({
         kind: "flapping",
         since: changes[start],
-        detail: `${inWindow} state changes in the last ${fmt(opts.flapWindowMs)} (limit ${opts.flapChanges})`,
+        detail: `${inWindow} state changes in the last ${fmt(opts.flapWindowMs)}${habit} (limit ${need})`,
       });
     }
   }

@@ -15,6 +15,9 @@ import { ACTOR, check, EDGE_TO_WEBHOOKS, type InsightsRequest } from "./messages
 import { openInsightsReader } from "./queries.ts";
 import { type EventStats, STATS_WINDOWS } from "./stats.ts";
 
+/** How soon an analysis that found no data (a fresh store) looks again. */
+const EMPTY_RETRY_MS = 60_000;
+
 runActor({
   name: ACTOR,
   check,
@@ -94,18 +97,19 @@ runActor({
       }
     };
 
-    // One timer per kind; a run that overruns its interval delays the next instead of piling up.
-    const every = (kind: string, ms: number, fn: () => void | Promise<void>) => {
+    // One timer per kind; a run that overruns its interval delays the next instead of piling up. While a
+    // kind has found nothing yet (a fresh store), it looks again within EMPTY_RETRY_MS, not a whole interval.
+    const every = (kind: string, ms: number, fn: () => void | Promise<void>, found: () => boolean) => {
       const tick = async () => {
         if (closing) return;
         await fn();
-        if (!closing) timers.set(kind, clock.setTimeout(tick, ms));
+        if (!closing) timers.set(kind, clock.setTimeout(tick, found() ? ms : Math.min(ms, EMPTY_RETRY_MS)));
       };
       timers.set(kind, clock.setTimeout(tick, 0));
     };
-    every("stats", s.statsRefreshMs, runStats);
-    every("health", s.healthIntervalMs, runHealth);
-    every("energy", s.energyIntervalMs, runEnergy);
+    every("stats", s.statsRefreshMs, runStats, () => (stats.get("30d")?.total ?? 0) > 0);
+    every("health", s.healthIntervalMs, runHealth, () => (health?.entities ?? 0) > 0);
+    every("energy", s.energyIntervalMs, runEnergy, () => (energy?.devices.length ?? 0) > 0);
 
     return {
       handle() {

@@ -270,6 +270,7 @@ export const ConfigSchema = T.Object({
     lowBatteryPct: num(20, 0, 100, "battery levels at or below this percentage are low"),
     flapWindowMs: int(3600000, 1000, 86400000, "window in which state changes are counted for flapping"),
     flapChanges: int(10, 2, 100000, "state changes within flapWindowMs that make an entity flapping"),
+    flapFactor: num(5, 1, 1000, "...and at least this many times the entity's own usual changes per window"),
     energyWindowMs: int(120000, 1000, 3600000, "power readings taken on each side of an on/off event"),
     energySettleMs: int(10000, 0, 600000, "readings this soon after an event are skipped (meter lag)"),
     energyMinEvents: int(5, 1, 100000, "clean on/off events needed before a power step is reported"),

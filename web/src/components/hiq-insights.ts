@@ -42,14 +42,16 @@ export class HiqInsights extends LitElement {
                   ${formatDateTime(health.computedAt)}
                 </p>
                 <table>
-                  <thead><tr><th>Entity</th><th>Status</th><th>Since</th><th>Why</th></tr></thead>
+                  <thead><tr><th>Entity</th><th>Status</th><th>Since</th></tr></thead>
                   <tbody>
                     ${health.items.map(
                       (v) => html`<tr data-status=${v.status}>
-                        <td><span class="mono">${v.entity_id}</span>${v.name ? html`<br /><span class="muted small">${v.name}</span>` : ""}</td>
+                        <td>
+                          <span class="mono">${v.entity_id}</span>${v.name ? html` <span class="muted small">${v.name}</span>` : ""}
+                          <br /><span class="small">${v.issues[0]?.detail ?? ""}</span>
+                        </td>
                         <td><span class="badge ${v.status}">${v.status.replace("_", " ")}</span></td>
                         <td title=${formatDateTime(v.since)}>${formatDuration(health.computedAt - v.since)} ago</td>
-                        <td class="small">${v.issues[0]?.detail ?? ""}</td>
                       </tr>`,
                     )}
                   </tbody>
@@ -190,6 +192,7 @@ export class HiqInsights extends LitElement {
       }
       th,
       td {
+        overflow-wrap: anywhere;
         text-align: left;
         padding: 0.25rem 0.4rem;
         border-bottom: 1px solid var(--hiq-border, #d8dce2);
