@@ -5,13 +5,15 @@
  *   bun run bench/api.bench.ts                          (1,000,000 events seeded; ~1 minute)
  *   HOMEIQ_BENCH_QUICK=1 bun run bench/api.bench.ts     (200,000 events, 2 s per route)
  *   BENCH_API_EVENTS=10000000 bun run bench/api.bench.ts (the issue's 10 million; seeding takes minutes)
+ *   BENCH_API_DIR=/path bun run bench/api.bench.ts      (seed into /path once, keep it, reuse it next time)
+ *   BENCH_API_CONNECTIONS=1 / BENCH_API_SECONDS=10      (load shape; default 4 connections, 5 s per route)
  *
  * The API runs in its own process (this file with --serve) with an ingest worker writing 1,000 events/s
  * through the store writer; autocannon (a well-kept HTTP load generator) drives it from this process.
  * Percentiles are computed from every response's own time (autocannon's histogram keeps whole ms only).
  * A mitata run of the same routes in-process (`app.handle`, no network) follows.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import autocannon from "autocannon";
@@ -132,13 +134,21 @@ async function load(url: string, name: string): Promise<void> {
 if (process.argv[2] === "--serve") {
   await serve(process.argv[3]);
 } else {
-  const dir = mkdtempSync(join(tmpdir(), "homeiq-api-bench-"));
+  const kept = process.env.BENCH_API_DIR;
+  const dir = kept ?? mkdtempSync(join(tmpdir(), "homeiq-api-bench-"));
   try {
     let started = performance.now();
-    const stored = seed(dir);
-    console.log(
-      `seeded ${stored} events over 7 days and ${API_BENCH_ENTITIES} entities (${DEVICES} devices) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-    );
+    if (kept && existsSync(join(kept, "events.db"))) {
+      const store = openStoreReader(kept);
+      console.log(`reusing ${kept}: ${store.totals().events} events stored, ${API_BENCH_ENTITIES} entities`);
+      store.close();
+    } else {
+      if (kept) mkdirSync(kept, { recursive: true });
+      const stored = seed(dir);
+      console.log(
+        `seeded ${stored} events over 7 days and ${API_BENCH_ENTITIES} entities (${DEVICES} devices) in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+      );
+    }
     const child = Bun.spawn(["bun", "run", import.meta.path, "--serve", dir], {
       stdout: "pipe",
       stderr: "inherit",
@@ -188,6 +198,6 @@ if (process.argv[2] === "--serve") {
     d.store.close();
     d.metadata.close();
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (!kept) rmSync(dir, { recursive: true, force: true });
   }
 }
