@@ -151,6 +151,31 @@ describe("miner on pure noise", () => {
   });
 });
 
+describe("miner with two habits on one entity", () => {
+  test("finds both the 07:00 weekday and the 19:00 daily switch-on of the same light", () => {
+    const events: MinerEvent[] = [];
+    const at = (ts: number, state: string) =>
+      events.push({ entityId: "light.desk", state, value: null, ts, automated: false });
+    for (let d = 0; d < 21; d++) {
+      const day = START + d * DAY;
+      const weekday = ![0, 6].includes(new Date(day).getUTCDay());
+      if (weekday) {
+        at(day + 7 * 3_600_000 + (d % 5) * 60_000, "on");
+        at(day + 8 * 3_600_000, "off");
+      }
+      at(day + 19 * 3_600_000 + (d % 7) * 60_000, "on");
+      at(day + 23 * 3_600_000, "off");
+    }
+    const found = mine(events, options(21)).filter(
+      (s) => s.kind === "time_of_day" && s.title.includes("Turn on"),
+    );
+    expect(found.map((s) => [s.evidence.detail.time, s.evidence.detail.days]).sort()).toEqual([
+      ["07:00", "weekdays"],
+      ["19:05", "daily"],
+    ]);
+  });
+});
+
 describe("miner in a local time zone", () => {
   test("reports a 07:00 Berlin habit as 07:00, not the UTC hour", () => {
     const events: MinerEvent[] = [];

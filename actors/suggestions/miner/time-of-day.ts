@@ -13,6 +13,16 @@ import type { MinerOptions, Suggestion } from "./types.ts";
 const BIN_MIN = 5;
 const BINS = 1440 / BIN_MIN;
 const WINDOW_BINS = 6; // 30 minutes
+const MAX_WINDOWS = 2;
+
+interface Found {
+  set: DaySet;
+  days: number[];
+  opportunities: number;
+  minute: number;
+  lift: number;
+  total: number;
+}
 /** How much denser than the entity's daily average the window must be. */
 const MIN_LIFT = 5;
 const DAY_MS = 86_400_000;
@@ -47,8 +57,7 @@ export class TimeOfDayDetector {
     for (const [key, packed] of this.samples) {
       if (packed.length < this.opts.minOccurrences) continue;
       const [entityId, state] = key.split("\u0000");
-      const found = this.best(packed);
-      if (found) out.push(this.suggest(entityId, state, found));
+      for (const found of this.windows(packed)) out.push(this.suggest(entityId, state, found));
     }
     return out;
   }
@@ -69,9 +78,25 @@ export class TimeOfDayDetector {
     return { weekdays, weekends };
   }
 
-  private best(packed: number[]) {
+  /**
+   * Up to MAX_WINDOWS habits per (entity, state) — a light turned on at 07:00 and again at 19:00 — found
+   * densest first; each found window (and its neighbourhood) is masked before looking for the next.
+   */
+  private windows(packed: number[]) {
     const hist = new Int32Array(BINS);
     for (const p of packed) hist[Math.floor((p % 1440) / BIN_MIN)]++;
+    const out: Found[] = [];
+    // A dense but irregular window (random evening use) is masked too, so a regular one behind it shows.
+    for (let i = 0; i < MAX_WINDOWS + 1 && out.length < MAX_WINDOWS; i++) {
+      const found = this.best(packed, hist);
+      if (!found) break;
+      if (found.result) out.push(found.result);
+      for (let b = -WINDOW_BINS; b < 2 * WINDOW_BINS; b++) hist[(found.start + b + BINS) % BINS] = 0;
+    }
+    return out;
+  }
+
+  private best(packed: number[], hist: Int32Array): { start: number; result: Found | undefined } | undefined {
     let bestStart = 0;
     let bestSum = -1;
     let sum = 0;
@@ -84,7 +109,7 @@ export class TimeOfDayDetector {
       sum += hist[(start + WINDOW_BINS) % BINS] - hist[start];
     }
     const lift = bestSum / WINDOW_BINS / (packed.length / BINS);
-    if (lift < MIN_LIFT) return undefined;
+    if (bestSum <= 0 || lift < MIN_LIFT) return undefined;
     const lo = bestStart * BIN_MIN;
     const width = WINDOW_BINS * BIN_MIN;
     // First action inside the window on each day; windows may wrap past midnight.
@@ -120,18 +145,14 @@ export class TimeOfDayDetector {
       set = "weekends";
       days = weekendHits;
       opportunities = eligible.weekends;
-    } else return undefined;
-    if (days.length < this.opts.minOccurrences) return undefined;
+    } else return { start: bestStart, result: undefined };
+    if (days.length < this.opts.minOccurrences) return { start: bestStart, result: undefined };
     // Round to 5 minutes: "~07:00" reads better and keeps the id steady across runs.
     const minute = (Math.round(typical / 5) * 5) % 1440;
-    return { set, days, opportunities, minute, lift, total: packed.length };
+    return { start: bestStart, result: { set, days, opportunities, minute, lift, total: packed.length } };
   }
 
-  private suggest(
-    entityId: string,
-    state: string,
-    f: NonNullable<ReturnType<TimeOfDayDetector["best"]>>,
-  ): Suggestion {
+  private suggest(entityId: string, state: string, f: Found): Suggestion {
     const name = this.opts.nameOf?.(entityId) ?? nameFromId(entityId);
     const verb = verbFor(entityId, state);
     const at = clockTime(f.minute);
