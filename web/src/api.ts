@@ -119,5 +119,14 @@ export const api = {
         .api.v1.webhooks({ id })
         .deliveries.get({ query: { limit: 20 } }),
     ),
+  suggestions: (token: string, status: "open" | "accepted" | "dismissed" | "all") =>
+    unwrap(client(token).api.v1.suggestions.get({ query: { status } })),
+  mineSuggestions: (token: string) => unwrap(client(token).api.v1.suggestions.post()),
+  decideSuggestion: (token: string, id: string, decision: "accept" | "dismiss") =>
+    unwrap(
+      decision === "accept"
+        ? client(token).api.v1.suggestions({ id }).accept.post()
+        : client(token).api.v1.suggestions({ id }).dismiss.post(),
+    ),
   streamUrl: (): string => new URL("/api/v1/stream", apiBase()).toString(),
 };

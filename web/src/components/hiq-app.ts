@@ -15,6 +15,7 @@ import "./hiq-insights.ts";
 import "./hiq-live-events.ts";
 import "./hiq-overview.ts";
 import "./hiq-stream-badge.ts";
+import "./hiq-suggestions.ts";
 import "./hiq-token-form.ts";
 import "./hiq-webhooks.ts";
 
@@ -25,6 +26,7 @@ const NAV: { view: View; label: string }[] = [
   { view: "webhooks", label: "Webhooks" },
   { view: "enrichment", label: "Enrichment" },
   { view: "insights", label: "Insights" },
+  { view: "suggestions", label: "Suggestions" },
 ];
 
 @customElement("hiq-app")
@@ -70,6 +72,9 @@ export class HiqApp extends LitElement {
       case "entities":
         return html`<h1>Devices &amp; entities</h1>
           <hiq-entities></hiq-entities>`;
+      case "suggestions":
+        return html`<h1>Suggestions</h1>
+          <hiq-suggestions></hiq-suggestions>`;
       case "webhooks":
         return html`<h1>Webhooks</h1>
           <hiq-webhooks></hiq-webhooks>`;

@@ -12,6 +12,7 @@ export const VIEWS = [
   "webhooks",
   "enrichment",
   "insights",
+  "suggestions",
 ] as const;
 export type View = (typeof VIEWS)[number];
 
