@@ -108,7 +108,7 @@ describe("runs and decisions in suggestions.db", () => {
     rmSync(state, { recursive: true, force: true });
   });
 
-  test("a dismissal also covers the same habit after its time drifts a little", () => {
+  test("a decision also covers the same habit after its time drifts a little", () => {
     const state = mkdtempSync(join(tmpdir(), "homeiq-suggestions-db-"));
     const store = new SuggestionStore(state);
     const base = {
@@ -134,6 +134,18 @@ describe("runs and decisions in suggestions.db", () => {
     expect(drifted).toMatchObject({ added: 0, suppressed: 1 });
     const moved = store.reconcile([{ ...base, id: "c".repeat(16), param: 600 }], 4, 10);
     expect(moved).toMatchObject({ added: 1, suppressed: 0 });
+    // Accepted works the same way: a drifted copy of a taken automation is not offered again.
+    store.setStatus("c".repeat(16), "accepted", 5);
+    expect(store.reconcile([{ ...base, id: "d".repeat(16), param: 620 }], 6, 10)).toMatchObject({
+      added: 0,
+      suppressed: 1,
+    });
+    // Midnight wraps: 23:50 is 20 minutes from 00:10.
+    store.reconcile([{ ...base, id: "e".repeat(16), param: 1430 }], 7, 10);
+    store.setStatus("e".repeat(16), "dismissed", 8);
+    expect(store.reconcile([{ ...base, id: "f".repeat(16), param: 10 }], 9, 10)).toMatchObject({
+      suppressed: 1,
+    });
     store.close();
     rmSync(state, { recursive: true, force: true });
   });

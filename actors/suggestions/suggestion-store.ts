@@ -5,7 +5,8 @@
  * Invariants:
  * - A dismissed suggestion is never re-opened: its id is kept, and a new suggestion of the same family
  *   (same kind, entities and action) whose parameter drifted only a little (time within 45 min, threshold
- *   within 1.5 units) counts as the same and stays suppressed.
+ *   within 1.5 units) counts as the same and stays suppressed. The same holds for an accepted one, so a
+ *   drifted copy of an automation the user already took is not offered again.
  * - Open suggestions the latest run no longer finds are removed (the habit is gone); accepted and
  *   dismissed ones stay as the user's decisions.
  * - At most `maxOpen` suggestions are open; the most confident win.
@@ -106,8 +107,9 @@ export class SuggestionStore {
     maxOpen: number,
   ): { added: number; suppressed: number; removed: number; open: number } {
     const get = this.db.prepare("SELECT status FROM suggestions WHERE id = ?");
-    const dismissedParams = this.db.prepare(
-      "SELECT param FROM suggestions WHERE family = ? AND status = 'dismissed'",
+    // Decided (dismissed or accepted) habits of the same family cover small drifts of their parameter.
+    const decidedParams = this.db.prepare(
+      "SELECT param FROM suggestions WHERE family = ? AND status IN ('dismissed', 'accepted')",
     );
     const insert =
       this.db.prepare(`INSERT INTO suggestions (id, family, param, kind, status, title, explanation,
@@ -136,7 +138,7 @@ export class SuggestionStore {
           if (row.status === "open") open++;
           continue;
         }
-        const params = dismissedParams.all(s.family) as { param: number }[];
+        const params = decidedParams.all(s.family) as { param: number }[];
         if (params.some((p) => tolerance(s.kind, s.param, p.param))) {
           counts.suppressed++;
           continue;
