@@ -107,6 +107,7 @@ function makeRules(url: string): Rule[] {
 
 // ---- part 1: rule evaluation ----
 const batches = Array.from({ length: 50 }, makeBatch);
+const SPAN_US = batches.length * BATCH * 1000;
 const matcher = new Matcher();
 matcher.setRules(makeRules("http://127.0.0.1:1/unused"));
 let fired = 0;
@@ -114,7 +115,11 @@ let b = 0;
 const out: Fire[] = [];
 bench(`match ${BATCH}-event batch against 1,000 rules`, () => {
   out.length = 0;
-  matcher.matchStates(batches[b++ % batches.length], out);
+  const batch = batches[b % batches.length];
+  // Reused batches move forward in time, so every pass is evaluated (not skipped as already seen).
+  if (b >= batches.length) for (const e of batch) e.last_updated += SPAN_US;
+  b++;
+  matcher.matchStates(batch, out);
   fired += out.length;
   matcher.takeDirty();
 });
@@ -122,8 +127,9 @@ const { benchmarks } = await run();
 const avgNs = benchmarks[0].runs[0].stats?.avg ?? Number.NaN;
 const rate = BATCH / (avgNs / 1e9);
 const minNs = benchmarks[0].runs[0].stats?.min ?? Number.NaN;
+const p50Ns = benchmarks[0].runs[0].stats?.p50 ?? Number.NaN;
 console.log(
-  `rule evaluation: ${Math.round(rate).toLocaleString("en")} events/s with 1,000 rules on average (${Math.round(BATCH / (minNs / 1e9)).toLocaleString("en")} on the fastest batch) (target ≥100,000); ${(fired / (b * BATCH)).toFixed(4)} fires/event`,
+  `rule evaluation: ${Math.round(rate).toLocaleString("en")} events/s with 1,000 rules on average, ${Math.round(BATCH / (p50Ns / 1e9)).toLocaleString("en")} at the median batch, ${Math.round(BATCH / (minNs / 1e9)).toLocaleString("en")} at the fastest (target ≥100,000); ${(fired / (b * BATCH)).toFixed(4)} fires/event`,
 );
 
 // ---- part 2: match to POST sent, through the whole dispatcher ----
@@ -156,6 +162,7 @@ twin.setRules(store.rules());
 const { deliveryId } = await import("../actors/webhook-dispatcher/dispatcher.ts");
 // A busy home's live rate: batches of 50 events every ~10 ms (≤ 5,000 events/s offered).
 const rounds = QUICK ? 100 : 400;
+const WARMUP = 20;
 const perRound = 50;
 const part2Start = performance.now();
 let expected = 0;
@@ -164,7 +171,8 @@ for (let i = 0; i < rounds; i++) {
   const fires: Fire[] = [];
   twin.matchStates(events, fires);
   const handed = performance.now();
-  for (const f of fires) handedAt.set(deliveryId(f.rule.id, f.subject, f.at), handed);
+  // The first WARMUP batches build each entity's rule cache and warm the JIT; they are not measured.
+  if (i >= WARMUP) for (const f of fires) handedAt.set(deliveryId(f.rule.id, f.subject, f.at), handed);
   expected += fires.length;
   dispatcher.onStored(events);
   await Bun.sleep(10);
@@ -176,7 +184,7 @@ latencies.sort((x, y) => x - y);
 const pct = (p: number) =>
   latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? Number.NaN;
 console.log(
-  `match to POST sent: p50 ${pct(50).toFixed(2)} ms, p99 ${pct(99).toFixed(2)} ms, max ${latencies.at(-1)?.toFixed(2)} ms over ${latencies.length} deliveries (target p99 < 50 ms)`,
+  `match to POST sent: p50 ${pct(50).toFixed(2)} ms, p99 ${pct(99).toFixed(2)} ms, max ${latencies.at(-1)?.toFixed(2)} ms over ${latencies.length} deliveries after ${WARMUP} warm-up batches (target p99 < 50 ms)`,
 );
 console.log(
   `offered ${Math.round(offered).toLocaleString("en")} events/s; delivered ${rx.delivered().length} of ${expected} expected; all signatures valid: ${rx.attempts.every((a) => a.verified)}`,

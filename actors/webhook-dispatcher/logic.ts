@@ -75,12 +75,15 @@ interface Compiled {
 }
 
 interface Slot {
+  entityId: string;
   version: number;
   rules: Compiled[];
   sides: Uint8Array;
   prev: string | undefined;
   /** last_updated (µs) of the newest change of this entity evaluated. */
   lastUs: number;
+  /** Listed in `dirtySlots` (its state changed since the last takeDirty). */
+  dirty: boolean;
 }
 
 /** What is persisted per watched entity. */
@@ -146,6 +149,8 @@ export class Matcher {
   watermarkUs = 0;
   private readonly sideState = new Map<string, Side>();
   private dirty: DirtyState = { seen: new Map(), sides: new Map() };
+  /** Slots whose last evaluated change is not yet persisted (no per-event allocation on the hot path). */
+  private dirtySlots: Slot[] = [];
 
   constructor(private readonly cacheMax = 100_000) {}
 
@@ -188,6 +193,13 @@ export class Matcher {
   /** State changed since the last call, to persist with the deliveries it produced. */
   takeDirty(): DirtyState {
     const d = this.dirty;
+    for (const slot of this.dirtySlots) {
+      const seen = { state: slot.prev as string, lastUs: slot.lastUs };
+      this.seenState.set(slot.entityId, seen);
+      d.seen.set(slot.entityId, seen);
+      slot.dirty = false;
+    }
+    this.dirtySlots = [];
     this.dirty = { seen: new Map(), sides: new Map() };
     return d;
   }
@@ -204,11 +216,19 @@ export class Matcher {
     for (let i = 0; i < rules.length; i++) {
       if (rules[i].threshold) sides[i] = this.sideState.get(sideKey(rules[i].key, entityId)) ?? Side.unknown;
     }
-    if (!slot && this.slots.size >= this.cacheMax) this.slots.clear();
+    if (!slot && this.slots.size >= this.cacheMax) {
+      for (const d of this.dirtySlots)
+        this.seenState.set(d.entityId, { state: d.prev as string, lastUs: d.lastUs });
+      this.slots.clear();
+    }
     const seen = this.seenState.get(entityId);
     const prev = slot ? slot.prev : seen?.state;
     const lastUs = Math.max(slot?.lastUs ?? 0, seen?.lastUs ?? 0);
-    slot = { version: this.version, rules, sides, prev, lastUs };
+    // A slot replaced while dirty hands its pending state over, so takeDirty still reports it.
+    const dirty = slot?.dirty ?? false;
+    if (slot) slot.dirty = false;
+    slot = { entityId, version: this.version, rules, sides, prev, lastUs, dirty };
+    if (dirty) this.dirtySlots.push(slot);
     this.slots.set(entityId, slot);
     return slot;
   }
@@ -228,9 +248,10 @@ export class Matcher {
       slot.lastUs = event.last_updated;
       const n = slot.rules.length;
       if (n === 0) continue;
-      const seen = { state: event.state, lastUs: event.last_updated };
-      this.seenState.set(event.entity_id, seen);
-      this.dirty.seen.set(event.entity_id, seen);
+      if (!slot.dirty) {
+        slot.dirty = true;
+        this.dirtySlots.push(slot);
+      }
       let value: number | undefined;
       for (let i = 0; i < n; i++) {
         const c = slot.rules[i];
