@@ -4,7 +4,8 @@
  * compressed history format; both must map to the same integer so (entity_id, last_updated) keys match.
  */
 
-let cachedPrefix = "";
+/** The last second seen (19 chars, never empty once set) and its epoch ms: seconds repeat across events. */
+let cachedPrefix = "\u0000";
 let cachedMs = 0;
 
 const ISO = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})?$/;
@@ -13,15 +14,20 @@ const ISO = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:
 export function usFromIso(text: string): number {
   // Fast path: HA always writes UTC as +00:00 with 6 fractional digits; seconds repeat across events.
   if (text.length === 32 && text.charCodeAt(19) === 46 && text.endsWith("+00:00")) {
-    const prefix = text.slice(0, 19);
-    if (prefix !== cachedPrefix) {
+    if (!text.startsWith(cachedPrefix)) {
+      const prefix = text.slice(0, 19);
       const ms = Date.parse(`${prefix}Z`);
       if (Number.isNaN(ms)) return Number.NaN;
       cachedPrefix = prefix;
       cachedMs = ms;
     }
-    const frac = Number(text.slice(20, 26));
-    return Number.isInteger(frac) && frac >= 0 ? cachedMs * 1000 + frac : Number.NaN;
+    let frac = 0;
+    for (let i = 20; i < 26; i++) {
+      const d = text.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return Number.NaN;
+      frac = frac * 10 + d;
+    }
+    return cachedMs * 1000 + frac;
   }
   const m = ISO.exec(text);
   if (!m) return Number.NaN;
