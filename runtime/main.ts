@@ -56,6 +56,15 @@ const actorConfig: HomeIQConfig = sim
   ? { ...config, ha: { ...config.ha, url: sim.url, token: sim.token } }
   : config;
 
+// Migrations run here, before any actor opens events.db; a data dir from a newer HomeIQ stops the start.
+let store: ReturnType<typeof openStoreReader>;
+try {
+  store = openStoreReader(config.dataDir);
+} catch (error) {
+  process.stderr.write(`HomeIQ cannot start: ${errorMessage(error)}\n`);
+  process.exit(2);
+}
+
 const metrics = new MetricsHub();
 const supervisor = new Supervisor(buildTree(actorConfig), {
   log: log.child({ actor: "supervisor" }),
@@ -120,7 +129,7 @@ try {
     supervisor,
     metrics,
     // Queries use their own read connections (WAL), never the writers'.
-    store: openStoreReader(config.dataDir),
+    store,
     metadata: openMetadataReader(config.dataDir),
     live,
     log: log.child({ actor: "api" }),

@@ -21,6 +21,7 @@
  *   WHERE ev.id >= ((:from_us - :base_us) << 16) ORDER BY ev.id;
  */
 import type { Database } from "bun:sqlite";
+import { SchemaTooNewError } from "../../runtime/sqlite.ts";
 
 /** Table names, for SQL written elsewhere. */
 export const TABLES = {
@@ -87,9 +88,8 @@ export const MIGRATIONS: readonly string[][] = [
     `CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, e INTEGER NOT NULL, v REAL, s INTEGER,
       a INTEGER NOT NULL, lc INTEGER NOT NULL DEFAULT 0, c, cp, cu INTEGER)`,
     "CREATE INDEX IF NOT EXISTS events_by_entity ON events (e)",
-    // No AUTOINCREMENT (it costs ~10% of ingest): seq = max + 1, and trimming always keeps the newest row,
-    // so seq never goes back and the cursors stay valid.
-    "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY, id INTEGER NOT NULL)",
+    // As first released; version 2 rebuilds it without AUTOINCREMENT.
+    "CREATE TABLE IF NOT EXISTS journal (seq INTEGER PRIMARY KEY AUTOINCREMENT, id INTEGER NOT NULL)",
     `CREATE TRIGGER IF NOT EXISTS events_journal AFTER INSERT ON events
       BEGIN INSERT INTO journal (id) VALUES (new.id); END`,
     "CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID",
@@ -99,6 +99,18 @@ export const MIGRATIONS: readonly string[][] = [
       UNIQUE (source, metric))`,
     `CREATE TABLE IF NOT EXISTS readings (seq INTEGER PRIMARY KEY AUTOINCREMENT, k INTEGER NOT NULL,
       ts_ms INTEGER NOT NULL, value REAL NOT NULL, UNIQUE (k, ts_ms))`,
+  ],
+  // 2: the journal without AUTOINCREMENT (its sqlite_sequence update cost ~10% of ingest). seq = max + 1,
+  // and trimming always keeps the newest row, so seq never goes back and the cursors stay valid. The rows
+  // are copied as they are; the trigger is dropped first so the table swap never sees a dangling reference.
+  [
+    "DROP TRIGGER IF EXISTS events_journal",
+    "CREATE TABLE journal_v2 (seq INTEGER PRIMARY KEY, id INTEGER NOT NULL)",
+    "INSERT INTO journal_v2 (seq, id) SELECT seq, id FROM journal",
+    "DROP TABLE journal",
+    "ALTER TABLE journal_v2 RENAME TO journal",
+    `CREATE TRIGGER events_journal AFTER INSERT ON events
+      BEGIN INSERT INTO journal (id) VALUES (new.id); END`,
   ],
 ];
 
@@ -117,9 +129,15 @@ export function configureConnection(db: Database): void {
  */
 export function migrate(db: Database, nowUs: number): void {
   const version = () => (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
-  if (version() >= SCHEMA_VERSION) return;
+  // A data dir written by a newer HomeIQ is refused rather than half-understood.
+  const refuseNewer = (v: number) => {
+    if (v > SCHEMA_VERSION) throw new SchemaTooNewError(EVENTS_DB, v, SCHEMA_VERSION);
+  };
+  refuseNewer(version());
+  if (version() === SCHEMA_VERSION) return;
   db.transaction(() => {
     const from = version();
+    refuseNewer(from);
     for (let v = from; v < SCHEMA_VERSION; v++) for (const sql of MIGRATIONS[v]) db.run(sql);
     // A UTC midnight as time origin: ids stay readable and every database started the same day agrees.
     const day = 86_400_000_000;
