@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../runtime/config/load.ts";
 import { energyReport, healthReport } from "./analyses.ts";
+import { metaFromNames } from "./inputs.ts";
 import { type InsightsReader, openInsightsReader } from "./queries.ts";
 import { seedStore } from "./seed-store.ts";
 import { PLANTED, syntheticHome } from "./synthetic-home.ts";
@@ -26,7 +27,7 @@ afterAll(() => {
 
 describe("healthReport over a stored synthetic home (default settings)", () => {
   test("lists exactly the planted faults, worst first, and counts the rest as ok", () => {
-    const r = healthReport(reader, settings, NOW, home.names);
+    const r = healthReport(reader, settings, NOW, metaFromNames(home.names));
     expect(r.unhealthy.map((v) => [v.status, v.entity_id])).toEqual([
       ["unavailable", PLANTED.unavailable],
       ["stale", PLANTED.staleSensor],

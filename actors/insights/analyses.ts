@@ -6,7 +6,7 @@
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
 import { type EnergyReport, energyImpact, SWITCHABLE_DOMAINS } from "./energy.ts";
 import { type EntityHealth, type HealthStatus, judgeEntity, SEVERITY } from "./health.ts";
-import { energyInputs, healthEvents } from "./inputs.ts";
+import { type EntityMeta, energyInputs, healthEvents } from "./inputs.ts";
 import type { InsightsReader } from "./queries.ts";
 import { domainOf, type InsightEvent } from "./types.ts";
 
@@ -25,13 +25,13 @@ export function healthReport(
   reader: InsightsReader,
   s: Settings,
   now: number,
-  names: ReadonlyMap<string, string> = new Map(),
+  meta: ReadonlyMap<string, EntityMeta> = new Map(),
 ): HealthReport {
   const counts = { ok: 0, unavailable: 0, unknown: 0, stale: 0, flapping: 0, low_battery: 0 };
   const unhealthy: EntityHealth[] = [];
   let entities = 0;
   reader.eachEntity(now - s.historyDays * 86400_000, now + 1, ({ entity_id, events }) => {
-    const v = judgeEntity(entity_id, names.get(entity_id) ?? null, healthEvents(events), {
+    const v = judgeEntity(entity_id, meta.get(entity_id)?.name ?? null, healthEvents(events), {
       now,
       staleFactor: s.staleFactor,
       minStaleMs: s.minStaleMs,
@@ -59,7 +59,7 @@ export function energyReport(
   reader: InsightsReader,
   s: Settings,
   now: number,
-  names: ReadonlyMap<string, string> = new Map(),
+  meta: ReadonlyMap<string, EntityMeta> = new Map(),
 ): EnergyReport & { computedAt: number } {
   const from = now - s.historyDays * 86400_000;
   const byEntity = new Map<string, InsightEvent[]>();
@@ -76,7 +76,7 @@ export function energyReport(
     },
     (id) => SWITCHABLE_DOMAINS.has(domainOf(id)) || domainOf(id) === "sensor",
   );
-  const { devices, home } = energyInputs(byEntity, names, s.homePowerEntity);
+  const { devices, home } = energyInputs(byEntity, meta, s.homePowerEntity);
   const report = energyImpact(devices, home, {
     from,
     to: now,

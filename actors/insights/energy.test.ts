@@ -1,11 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { energyImpact, type PowerSeries } from "./energy.ts";
-import { energyInputs, groupByEntity } from "./inputs.ts";
+import { energyInputs, groupByEntity, metaFromNames } from "./inputs.ts";
 import { PLANTED, syntheticHome } from "./synthetic-home.ts";
 
 const NOW = Date.UTC(2026, 10, 20, 12);
 const home = syntheticHome({ seed: 7, days: 4, now: NOW });
-const { devices, home: meter } = energyInputs(groupByEntity(home.events), home.names);
+const { devices, home: meter } = energyInputs(groupByEntity(home.events), metaFromNames(home.names));
 const opts = { from: home.from, to: NOW, windowMs: 120_000, settleMs: 10_000, minEvents: 5, minStepW: 5 };
 const report = energyImpact(devices, meter, opts);
 const byId = new Map(report.devices.map((d) => [d.entity_id, d]));
@@ -61,6 +61,26 @@ describe("energyImpact on a synthetic home with planted steps", () => {
     const shares = report.devices.reduce((s, d) => s + (d.share ?? 0), 0);
     expect(shares).toBeGreaterThan(0);
     expect(shares + (report.standbyShare ?? 0)).toBeLessThan(1.05);
+  });
+});
+
+describe("energyInputs pairing", () => {
+  test("pairs a device with the one power sensor on the same HA device, whatever its name", () => {
+    const byEntity = groupByEntity(
+      home.events.map((e) =>
+        e.entity_id === PLANTED.tv.sensor ? { ...e, entity_id: "sensor.lounge_plug_w" } : e,
+      ),
+    );
+    const meta = new Map([
+      [PLANTED.tv.entity, { name: "TV", device_id: "dev-tv" }],
+      ["sensor.lounge_plug_w", { name: null, device_id: "dev-tv" }],
+    ]);
+    const { devices, home: meter } = energyInputs(byEntity, meta);
+    expect(devices.find((d) => d.entity_id === PLANTED.tv.entity)?.ownSensor?.entity_id).toBe(
+      "sensor.lounge_plug_w",
+    );
+    expect(devices.find((d) => d.entity_id === PLANTED.tv.entity)?.name).toBe("TV");
+    expect(meter?.entity_id).toBe(PLANTED.homePower);
   });
 });
 

@@ -28,14 +28,26 @@ function unitOf(events: InsightEvent[]): string | undefined {
   return undefined;
 }
 
+/** What the metadata registry knows of an entity: its friendly name and its device. */
+export interface EntityMeta {
+  name: string | null;
+  device_id: string | null;
+}
+
+/** Friendly names alone, when no device registry is at hand (tests, a store without metadata). */
+export function metaFromNames(names: ReadonlyMap<string, string>): Map<string, EntityMeta> {
+  return new Map([...names].map(([id, name]) => [id, { name, device_id: null }]));
+}
+
 /**
- * Pairs each switchable device with its own power sensor (`switch.tv` -> `sensor.tv_power`) and picks the
- * home meter: the configured entity, else the unpaired power sensor named like a meter (home, house, total,
- * main, grid), else the unpaired one with the highest median.
+ * Pairs each switchable device with its own power sensor — the one power sensor on the same HA device
+ * (metadata), else by name (`switch.tv` -> `sensor.tv_power`) — and picks the home meter: the configured
+ * entity, else the unpaired power sensor named like a meter (home, house, total, main, grid), else the
+ * unpaired one with the highest median.
  */
 export function energyInputs(
   byEntity: ReadonlyMap<string, InsightEvent[]>,
-  names: ReadonlyMap<string, string>,
+  meta: ReadonlyMap<string, EntityMeta>,
   homePowerEntity?: string,
 ): { devices: DeviceStates[]; home: PowerSeries | null } {
   const power = new Map<string, PowerSeries>();
@@ -44,15 +56,23 @@ export function energyInputs(
     const series = powerSeries(id, events, unitOf(events));
     if (series?.ts.length) power.set(id, series);
   }
+  const powerByDevice = new Map<string, PowerSeries[]>();
+  for (const series of power.values()) {
+    const device = meta.get(series.entity_id)?.device_id;
+    if (device) powerByDevice.set(device, [...(powerByDevice.get(device) ?? []), series]);
+  }
   const paired = new Set<string>();
   const devices: DeviceStates[] = [];
   for (const [id, events] of byEntity) {
     if (!SWITCHABLE_DOMAINS.has(domainOf(id))) continue;
-    const own = power.get(`sensor.${id.slice(id.indexOf(".") + 1)}_power`);
+    const device = meta.get(id)?.device_id;
+    const sameDevice = device ? powerByDevice.get(device) : undefined;
+    const own =
+      sameDevice?.length === 1 ? sameDevice[0] : power.get(`sensor.${id.slice(id.indexOf(".") + 1)}_power`);
     if (own) paired.add(own.entity_id);
     devices.push({
       entity_id: id,
-      name: names.get(id) ?? null,
+      name: meta.get(id)?.name ?? null,
       events: events.map((e) => ({ ts: e.ts, state: e.state })),
       ownSensor: own,
     });

@@ -6,11 +6,13 @@
  */
 import { runActor } from "../../runtime/actor.ts";
 import { errorMessage } from "../../runtime/log.ts";
+import { openMetadataReader } from "../metadata/reader.ts";
 import { openStoreReader } from "../store/reader.ts";
 import type { HealthMessage } from "../webhook-dispatcher/messages.ts";
 import { energyReport, type HealthReport, healthReport } from "./analyses.ts";
 import type { EnergyReport } from "./energy.ts";
 import { type HealthStatus, healthChanges } from "./health.ts";
+import type { EntityMeta } from "./inputs.ts";
 import { ACTOR, check, EDGE_TO_WEBHOOKS, type InsightsRequest } from "./messages.ts";
 import { openInsightsReader } from "./queries.ts";
 import { type EventStats, STATS_WINDOWS } from "./stats.ts";
@@ -62,8 +64,31 @@ runActor({
       }
     };
 
+    /** Names and devices from the metadata registry, read fresh for each run (bounded by the registry). */
+    const entityMeta = (): Map<string, EntityMeta> => {
+      const out = new Map<string, EntityMeta>();
+      try {
+        const meta = openMetadataReader(config.dataDir);
+        try {
+          let cursor: string | undefined;
+          do {
+            const page = meta.entities({ limit: 1000, ...(cursor ? { cursor } : {}) });
+            for (const e of page.items) out.set(e.entity_id, { name: e.name, device_id: e.device_id });
+            cursor = page.nextCursor ?? undefined;
+          } while (cursor);
+        } finally {
+          meta.close();
+        }
+      } catch (error) {
+        log.debug("no metadata for insights; names and device pairing skipped", {
+          error: errorMessage(error),
+        });
+      }
+      return out;
+    };
+
     const runHealth = async () => {
-      const report = timed("health", () => healthReport(reader, s, clock.now()));
+      const report = timed("health", () => healthReport(reader, s, clock.now(), entityMeta()));
       if (!report) return;
       health = report;
       unhealthy.set(report.unhealthy.length);
@@ -83,7 +108,7 @@ runActor({
       }
     };
     const runEnergy = () => {
-      const report = timed("energy", () => energyReport(reader, s, clock.now()));
+      const report = timed("energy", () => energyReport(reader, s, clock.now(), entityMeta()));
       if (report) energy = report;
     };
     const runStats = () => {

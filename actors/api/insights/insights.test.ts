@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Elysia } from "elysia";
 import { energyReport, healthReport } from "../../insights/analyses.ts";
+import { metaFromNames } from "../../insights/inputs.ts";
 import { type InsightsReader, openInsightsReader } from "../../insights/queries.ts";
 import { seedStore } from "../../insights/seed-store.ts";
 import { PLANTED, syntheticHome } from "../../insights/synthetic-home.ts";
@@ -27,8 +28,8 @@ beforeAll(() => {
   supervisor.call = async (actor, body) => {
     expect(actor).toBe("insights");
     const type = (body as { type: string }).type;
-    if (type === "health") return healthReport(reader, config.insights, NOW, home.names);
-    if (type === "energy") return energyReport(reader, config.insights, NOW, home.names);
+    if (type === "health") return healthReport(reader, config.insights, NOW, metaFromNames(home.names));
+    if (type === "energy") return energyReport(reader, config.insights, NOW, metaFromNames(home.names));
     const window = (body as { window: "7d" | "30d" }).window;
     return {
       computedAt: NOW,
