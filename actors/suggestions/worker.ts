@@ -24,6 +24,15 @@ runActor({
     const { config, clock, metrics, log } = ctx;
     const s = config.suggestions;
     resolveTimeZone(s.timeZone); // a bad zone is a start failure with the fix in the message
+    if (s.days > config.store.rawDays)
+      log.warn(
+        "the miner reads raw events, which are kept only store.rawDays; it will see that much history",
+        {
+          suggestionsDays: s.days,
+          rawDays: config.store.rawDays,
+          fix: "set HOMEIQ_STORE_RAW_DAYS >= HOMEIQ_SUGGESTIONS_DAYS to mine the full window",
+        },
+      );
     const store = new SuggestionStore(config.dataDir);
     const startedAt = clock.now();
     const runs = metrics.counter("suggestions_runs_total", "Mining runs finished", {});
