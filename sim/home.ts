@@ -59,6 +59,8 @@ export interface SimEntity {
   /** Attributes as JSON text (shared by history rows until they change). */
   attrsJson: string;
   lastChangedUs: number;
+  /** `lastChangedUs` as HA's ISO text (rendered once per change, reused by every later update). */
+  lastChangedIso: string;
   lastUpdatedUs: number;
   /** A running value for numeric kinds. */
   value: number;
@@ -230,6 +232,7 @@ export function buildHome(count: number, random: () => number, startUs: number):
       stateJson: "",
       attrsJson: "",
       lastChangedUs: startUs,
+      lastChangedIso: "",
       lastUpdatedUs: startUs,
       value: initialValue(kind, random),
     });
@@ -332,9 +335,7 @@ export function advance(e: SimEntity, random: () => number): boolean {
 export const attributesVary = (e: SimEntity) =>
   e.kind === "light" || e.kind === "climate" || e.kind === "weather";
 
-/** Renders the entity's state object as HA sends it. */
-export function renderState(e: SimEntity, ctx: string): string {
-  const lc = isoFromUs(e.lastChangedUs);
-  const lu = isoFromUs(e.lastUpdatedUs);
-  return `{"entity_id":${JSON.stringify(e.entity_id)},"state":${JSON.stringify(e.state)},"attributes":${e.attrsJson},"last_changed":"${lc}","last_reported":"${lu}","last_updated":"${lu}","context":{"id":"${ctx}","parent_id":null,"user_id":null}}`;
+/** Renders the entity's state object as HA sends it; `lu` is `lastUpdatedUs` as ISO text. */
+export function renderState(e: SimEntity, ctx: string, lu: string): string {
+  return `{"entity_id":${JSON.stringify(e.entity_id)},"state":${JSON.stringify(e.state)},"attributes":${e.attrsJson},"last_changed":"${e.lastChangedIso}","last_reported":"${lu}","last_updated":"${lu}","context":{"id":"${ctx}","parent_id":null,"user_id":null}}`;
 }

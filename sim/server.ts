@@ -159,8 +159,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   for (const e of home.entities) {
     advance(e, random);
     e.lastUpdatedUs = e.lastChangedUs = nextUs();
+    e.lastChangedIso = isoFromUs(e.lastChangedUs);
     e.attrsJson = JSON.stringify(e.attributes);
-    e.stateJson = renderState(e, contextId(++seq, e.lastUpdatedUs));
+    e.stateJson = renderState(e, contextId(++seq, e.lastUpdatedUs), e.lastChangedIso);
     record(e);
   }
 
@@ -203,8 +204,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     }
   };
 
-  const eventEnvelope = (type: string, data: string, us: number, ctx: string) =>
-    `{"event_type":"${type}","data":${data},"origin":"LOCAL","time_fired":"${isoFromUs(us)}","context":{"id":"${ctx}","parent_id":null,"user_id":null}}`;
+  const eventEnvelope = (type: string, data: string, firedIso: string, ctx: string) =>
+    `{"event_type":"${type}","data":${data},"origin":"LOCAL","time_fired":"${firedIso}","context":{"id":"${ctx}","parent_id":null,"user_id":null}}`;
 
   const emit = (n: number) => {
     const out = new Array<string>(n);
@@ -214,17 +215,21 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       const old = e.stateJson;
       const changed = advance(e, random);
       const us = nextUs();
+      const iso = isoFromUs(us);
       e.lastUpdatedUs = us;
-      if (changed) e.lastChangedUs = us;
+      if (changed) {
+        e.lastChangedUs = us;
+        e.lastChangedIso = iso;
+      }
       if (attributesVary(e)) e.attrsJson = JSON.stringify(e.attributes);
       const ctx = contextId(++seq, us);
-      e.stateJson = renderState(e, ctx);
+      e.stateJson = renderState(e, ctx, iso);
       record(e);
       const id = JSON.stringify(e.entity_id);
       out[k] = eventEnvelope(
         "state_changed",
         `{"entity_id":${id},"old_state":${old},"new_state":${e.stateJson}}`,
-        us,
+        iso,
         ctx,
       );
     }
@@ -443,7 +448,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
           changes: { entity_id: old },
           old_entity_id: old,
         }),
-        us,
+        isoFromUs(us),
         contextId(++seq, us),
       ),
     ]);
