@@ -81,6 +81,11 @@ export interface StoreReader {
   newestUpdateUs(): number | null;
   /** Events caused by a context: those whose context or parent context is `contextId`, oldest first. */
   contextEvents(contextId: string, windowMs?: number): StoredEvent[];
+  /** Enrichment readings of one source (optionally one metric) in [from, to) ms, oldest first. */
+  enrichmentHistory(
+    source: string,
+    query: { metric?: string; from: number; to: number; limit: number },
+  ): { points: { metric: string; ts: number; value: number }[] };
   close(): void;
 }
 
@@ -126,6 +131,11 @@ class SqliteStoreReader implements StoreReader {
     const range = `id >= ((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS})
       AND id < ((CAST(?2 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS}) AND id < CAST(?3 AS INTEGER)`;
     this.q = {
+      readings: db.prepare(
+        `SELECT s.metric AS metric, r.ts_ms AS ts, r.value AS value FROM readings r JOIN series s ON s.k = r.k
+         WHERE s.source = ?1 AND (?2 IS NULL OR s.metric = ?2) AND r.ts_ms >= ?3 AND r.ts_ms < ?4
+         ORDER BY r.ts_ms, s.metric LIMIT ?5`,
+      ),
       all: db.prepare(`SELECT ${EVENT_COLS} FROM events WHERE ${range} ORDER BY id DESC LIMIT ?4`),
       byEntities: db.prepare(
         `SELECT ${EVENT_COLS} FROM events WHERE ${range}
@@ -170,8 +180,9 @@ class SqliteStoreReader implements StoreReader {
 
   events(query: EventsQuery): { items: StoredEvent[]; nextCursor: string | null } {
     const limit = Math.max(1, Math.floor(query.limit));
-    const fromUs = query.from === undefined ? this.baseUs - 2 ** 46 : Math.ceil(query.from * 1000);
-    const toUs = query.to === undefined ? this.baseUs + 2 ** 46 : Math.ceil(query.to * 1000);
+    const fromUs =
+      query.from === undefined ? this.baseUs - 2 ** 46 : this.clampUs(Math.ceil(query.from * 1000));
+    const toUs = query.to === undefined ? this.baseUs + 2 ** 46 : this.clampUs(Math.ceil(query.to * 1000));
     const cursor = query.cursor ?? "9223372036854775807";
     if (!/^-?\d{1,19}$/.test(cursor))
       throw new Error(`events: cursor "${cursor}" is not one this store returned; pass nextCursor unchanged`);
@@ -207,8 +218,8 @@ class SqliteStoreReader implements StoreReader {
     if (!key) return { tier, points: [] };
     if (tier === "raw") {
       const rows = this.q.rawHistory.all(
-        Math.ceil(query.from * 1000),
-        Math.ceil(query.to * 1000),
+        this.clampUs(Math.ceil(query.from * 1000)),
+        this.clampUs(Math.ceil(query.to * 1000)),
         "9223372036854775807",
         1_000_000,
         key.e,
@@ -287,8 +298,27 @@ class SqliteStoreReader implements StoreReader {
     return rows.map((r) => this.toEvent(r));
   }
 
+  enrichmentHistory(
+    source: string,
+    query: { metric?: string; from: number; to: number; limit: number },
+  ): { points: { metric: string; ts: number; value: number }[] } {
+    const points = this.q.readings.all(
+      source,
+      query.metric ?? null,
+      Math.floor(query.from),
+      Math.ceil(query.to),
+      Math.max(1, Math.floor(query.limit)),
+    ) as { metric: string; ts: number; value: number }[];
+    return { points };
+  }
+
   close(): void {
     this.db.close();
+  }
+
+  /** Times outside what an event id can hold (±2^46 µs around base_us) would overflow the id shift. */
+  private clampUs(us: number): number {
+    return Math.min(this.baseUs + 2 ** 46, Math.max(this.baseUs - 2 ** 46, us));
   }
 
   private toEvent(r: EventRow): StoredEvent {

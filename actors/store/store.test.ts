@@ -318,3 +318,41 @@ describe("store rollups", () => {
     w.close();
   });
 });
+
+describe("store reader edges", () => {
+  test("a range far beyond what event ids hold is clamped, not overflowed", () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "homeiq-store-edge-"));
+    const writer = openStoreWriter(dataDir, { dictionaryCache: 100 });
+    const us = Date.now() * 1000;
+    writer.writeEvents([
+      {
+        entity_id: "light.a",
+        state: "on",
+        attributes: "{}",
+        last_changed: us,
+        last_updated: us,
+        context_id: null,
+        context_parent_id: null,
+        context_user_id: null,
+      },
+    ]);
+    writer.writeReadings("weather", [
+      { metric: "temperature", ts: 1000, value: 3 },
+      { metric: "humidity", ts: 1000, value: 80 },
+      { metric: "temperature", ts: 2000, value: 4 },
+    ]);
+    writer.close();
+    const reader = openStoreReader(dataDir);
+    expect(reader.events({ from: 0, to: 8.64e15, limit: 10 }).items.map((e) => e.entity_id)).toEqual([
+      "light.a",
+    ]);
+    expect(
+      reader.enrichmentHistory("weather", { metric: "temperature", from: 0, to: 5000, limit: 10 }).points,
+    ).toEqual([
+      { metric: "temperature", ts: 1000, value: 3 },
+      { metric: "temperature", ts: 2000, value: 4 },
+    ]);
+    expect(reader.enrichmentHistory("weather", { from: 0, to: 1500, limit: 10 }).points).toHaveLength(2);
+    reader.close();
+  });
+});
