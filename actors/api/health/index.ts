@@ -7,7 +7,7 @@ import type { ApiDeps } from "../deps.ts";
 import { DeepHealth, Liveness } from "./model.ts";
 import { deepHealth, liveness } from "./service.ts";
 
-export function health(deps: Pick<ApiDeps, "supervisor" | "metrics" | "store" | "live">, now: () => number) {
+export function health(deps: Pick<ApiDeps, "supervisor" | "metrics" | "live">, now: () => number) {
   const startedAt = now();
   return new Elysia({ detail: { tags: ["health"] } })
     .get("/health", () => liveness(startedAt, now()), {

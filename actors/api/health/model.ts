@@ -30,11 +30,8 @@ export const DeepHealth = t.Object({
   ha: t.Unknown({ description: "the connection actor's latest ha-status notice, or null before its first" }),
   influx: t.Object({ lagEvents: t.Number(), lagSeconds: t.Number() }),
   store: t.Object({
-    bytes: t.Number(),
-    events: t.Number(),
-    oldestMs: t.Union([t.Number(), t.Null()]),
-    newestMs: t.Union([t.Number(), t.Null()]),
-    error: t.Optional(t.String()),
+    bytes: t.Number({ description: "bytes events.db uses (the batcher's store_bytes gauge)" }),
+    events: t.Number({ description: "rows in the raw tier (the batcher's store_events gauge)" }),
   }),
   live: t.Object({ clients: t.Integer() }),
 });
