@@ -59,9 +59,14 @@ export class HiqEnrichment extends LitElement {
         <span class="badge ${TONE[s.health]}">${s.health.replaceAll("-", " ")}</span>
       </div>
       ${
-        s.values.length === 0
-          ? html`<p class="muted">No values yet.</p>`
-          : html`<dl>
+        s.health === "disabled"
+          ? html`<p class="muted">
+              Turned off. Turn on with
+              <code>HOMEIQ_ENRICHERS_${s.source.toUpperCase().replaceAll("-", "_")}=true</code>.
+            </p>`
+          : s.values.length === 0
+            ? html`<p class="muted">No values yet.</p>`
+            : html`<dl>
             ${s.values.map(
               (v) => html`<dt>${metricLabel(v.metric)}</dt>
                 <dd>${number.format(v.value)}</dd>`,
