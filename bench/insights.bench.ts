@@ -6,7 +6,9 @@
  * events (≈ 700,000 rows, written through the store's own writer) and the 30 days are in the hourly rollup:
  * the raw days are rolled up from their rows, the older days are filled with the same per-entity hourly
  * counts (their raw rows would already be gone). Seeding takes most of the run, so the default run writes
- * 3 raw days (≈ 300,000 rows: already the search scan bound); HOMEIQ_BENCH_FULL=1 writes all 7.
+ * 3 raw days (≈ 300,000 rows: beyond the 100,000-row search scan bound); HOMEIQ_BENCH_FULL=1 writes all 7.
+ * The 7d and 30d stats are timed too, but the API never computes them per request: the insights actor keeps
+ * them computed (insights.statsRefreshMs) and the API answers from that.
  *
  *   bun run bench/insights.bench.ts          (HOMEIQ_BENCH_QUICK=1: 1 raw day; HOMEIQ_BENCH_FULL=1: 7)
  */
@@ -20,6 +22,7 @@ import { openInsightsReader } from "../actors/insights/queries.ts";
 import { STATS_WINDOWS } from "../actors/insights/stats.ts";
 import { PLANTED, syntheticHome } from "../actors/insights/synthetic-home.ts";
 import { openStoreWriter } from "../actors/store/writer.ts";
+import { loadConfig } from "../runtime/config/load.ts";
 
 const RAW_DAYS = process.env.HOMEIQ_BENCH_FULL ? 7 : process.env.HOMEIQ_BENCH_QUICK ? 1 : 3;
 const TOTAL_DAYS = 30;
@@ -72,11 +75,8 @@ console.log(
   ).toFixed(1)} s`,
 );
 
-const reader = openInsightsReader(
-  dir,
-  { searchScanRows: 300_000, traceMaxDepth: 8, traceMaxEvents: 500 },
-  () => home.names,
-);
+// The shipped defaults: a search page scans at most insights.searchScanRows (100,000) rows.
+const reader = openInsightsReader(dir, loadConfig({ env: {} }).insights, () => home.names);
 const fan = home.events.find((e) => e.entity_id === PLANTED.chain[4])!;
 const span = { from: now - RAW_DAYS * 86400_000, to: now + 1 };
 
@@ -90,12 +90,12 @@ const cases: [string, () => unknown][] = [
     () => reader.stats({ from: now - 86400_000, to: now, bucketMs: STATS_WINDOWS["24h"].bucketMs, top: 20 }),
   ],
   [
-    "stats 7d",
+    "stats 7d (background compute in the insights actor; the API serves the kept result)",
     () =>
       reader.stats({ from: now - 7 * 86400_000, to: now, bucketMs: STATS_WINDOWS["7d"].bucketMs, top: 20 }),
   ],
   [
-    "stats 30d",
+    "stats 30d (background compute in the insights actor; the API serves the kept result)",
     () =>
       reader.stats({ from: now - 30 * 86400_000, to: now, bucketMs: STATS_WINDOWS["30d"].bucketMs, top: 20 }),
   ],
@@ -120,7 +120,7 @@ for (const [name, fn] of cases) {
 }
 
 summary(() => {
-  for (const [name, fn] of cases) bench(name, fn);
+  for (const [name, fn] of cases) if (!name.includes("background")) bench(name, fn);
 });
 await run({ format: "mitata", colors: false, throw: true });
 reader.close();
