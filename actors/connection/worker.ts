@@ -33,6 +33,7 @@ runActor({
       backfill: m.counter("events_received_total", "State changes taken from HA", { source: "backfill" }),
     };
     const rejectedBy = new Map<string, ReturnType<typeof m.counter>>();
+    const lastLogged = new Map<string, { at: number; suppressed: number }>();
     const connected = m.gauge("ha_connected", "1 while the HA session is authenticated, else 0");
     const spoolBytes = m.gauge("spool_bytes", "Bytes of event batches waiting in the disk spool");
     const spoolEvents = m.gauge("spool_events", "State changes waiting in the disk spool");
@@ -173,7 +174,18 @@ runActor({
               rejectedBy.set(r.reason, c);
             }
             c.inc();
-            log.warn(`skipped a bad HA frame: ${r.detail}`, { reason: r.reason });
+            // A flood of bad frames must not flood the log: one line per reason per second, with a tally.
+            const now = Date.now();
+            const last = lastLogged.get(r.reason);
+            if (last && now - last.at < 1000) {
+              last.suppressed++;
+              return;
+            }
+            log.warn(`skipped a bad HA frame: ${r.detail}`, {
+              reason: r.reason,
+              ...(last?.suppressed ? { suppressedSinceLastLine: last.suppressed } : {}),
+            });
+            lastLogged.set(r.reason, { at: now, suppressed: 0 });
           },
           backfillFailed: (detail) => {
             backfillFailed.inc();
