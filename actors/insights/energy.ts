@@ -90,7 +90,7 @@ export interface EnergyReport {
   /** Always-on floor of the home: the time-weighted 5th percentile of its power. */
   standbyW: number | null;
   standbyShare: number | null;
-  /** Measurable devices first, by kWh; then the rest by name. */
+  /** Measurable devices first, by kWh; then the rest, most samples first, then by name. */
   devices: DeviceImpact[];
 }
 
@@ -289,7 +289,7 @@ export function energyImpact(
   impacts.sort((a, b) => {
     if (a.measurable !== b.measurable) return a.measurable ? -1 : 1;
     if (a.measurable) return (b.kWh ?? 0) - (a.kWh ?? 0);
-    return a.entity_id.localeCompare(b.entity_id);
+    return b.samples - a.samples || a.entity_id.localeCompare(b.entity_id);
   });
   return {
     from: opts.from,

@@ -79,8 +79,10 @@ export class HiqInsights extends LitElement {
               <table>
                 <thead><tr><th>Device</th><th>Step</th><th>Confidence</th><th>Samples</th><th>kWh</th><th>Share</th></tr></thead>
                 <tbody>
-                  ${energy.devices.map(
-                    (d) => html`<tr data-confidence=${d.confidence}>
+                  ${energy.devices
+                    .filter((d) => d.samples > 0)
+                    .map(
+                      (d) => html`<tr data-confidence=${d.confidence}>
                       <td class="mono">${d.entity_id}</td>
                       <td>${d.stepW != null ? `${number.format(d.stepW)} W` : html`<span class="muted">not measurable</span>`}</td>
                       <td><span class="badge ${d.confidence}">${d.confidence}</span></td>
@@ -88,11 +90,20 @@ export class HiqInsights extends LitElement {
                       <td>${d.kWh != null ? number.format(d.kWh) : "—"}</td>
                       <td>${d.share != null ? percent.format(d.share) : "—"}</td>
                     </tr>`,
-                  )}
+                    )}
                 </tbody>
-              </table>`
+              </table>
+              ${this._unmeasured(energy.totalDevices - energy.devices.filter((d) => d.samples > 0).length)}`
       }
     </section>`;
+  }
+
+  private _unmeasured(n: number) {
+    return n > 0
+      ? html`<p class="small muted">
+          ${n} more switchable devices have no clean on/off event with power readings around it yet.
+        </p>`
+      : "";
   }
 
   private _activity() {
