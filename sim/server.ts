@@ -77,6 +77,8 @@ export interface SimStats {
   historyOverwritten: number;
   /** Ticks the generator skipped because a subscriber's socket was backed up. */
   throttledTicks: number;
+  /** Commands refused with `id_reuse` (a client whose ids did not strictly increase). */
+  idReuse: number;
 }
 
 /** Per entity: changes emitted and the sum of (last_updated µs mod 1e9), to compare with a store cheaply. */
@@ -141,6 +143,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     pendingBytesMax: 0,
     slowClientsDropped: 0,
     throttledTicks: 0,
+    idReuse: 0,
   };
   const digest = new Map<string, { count: number; sum: number }>();
 
@@ -373,7 +376,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         "invalid_format",
         "Message incorrectly formatted: expected int for dictionary value @ data['id']",
       );
-    if (id <= c.lastId) return error(ws, id, "id_reuse", "Identifier values have to increase.");
+    if (id <= c.lastId) {
+      stats.idReuse++;
+      return error(ws, id, "id_reuse", "Identifier values have to increase.");
+    }
     c.lastId = id;
     if (c.firstId === 0) c.firstId = id;
     switch (msg.type) {
@@ -534,6 +540,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       historySize: history.size,
       historyOverwritten: history.overwritten,
       throttledTicks: stats.throttledTicks,
+      idReuse: stats.idReuse,
     };
   };
 

@@ -68,6 +68,7 @@ describe("simulated Home Assistant", () => {
     expect(await c.next((m) => m.id === 1 && m.success === false)).toMatchObject({
       error: { code: "id_reuse", message: "Identifier values have to increase." },
     });
+    expect(s.stats().idReuse).toBe(1);
     c.send({ id: 2, type: "nope/nope" });
     expect(await c.next((m) => m.id === 2)).toMatchObject({
       success: false,

@@ -151,6 +151,8 @@ describe("HASession against the simulator", () => {
     await waitFor(() => col.bySource.backfill > 0, { timeoutMs: 10000, what: "backfill" });
     await expectExactlyOnce(sim, col);
     expect(col.statuses.filter((s) => s.state === "disconnected").length).toBe(2);
+    // Ids strictly increased on every connection: HA (and the simulator) refuse anything else.
+    expect(sim.stats().idReuse).toBe(0);
   });
 
   test("a stalled server misses pongs: the watchdog reconnects and the gap is backfilled exactly once", async () => {
