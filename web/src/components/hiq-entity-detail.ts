@@ -180,6 +180,10 @@ export class HiqEntityDetail extends LitElement {
         flex-wrap: wrap;
         align-items: center;
       }
+      .head > div:first-child {
+        min-width: 0;
+        overflow-wrap: anywhere;
+      }
       .meta {
         font-size: 0.85rem;
         margin-top: 0.25rem;

@@ -34,7 +34,7 @@ export class HiqStat extends LitElement {
       color: var(--hiq-muted, #5b6470);
     }
     .value {
-      font-size: 1.5rem;
+      font-size: clamp(1.15rem, 5.5vw, 1.5rem);
       font-weight: 600;
       font-variant-numeric: tabular-nums;
       margin-top: 0.15rem;
