@@ -472,8 +472,12 @@ class SqliteInsights implements InsightsReader {
 /** Cursors and event ids are the store's rowids as decimal text. */
 export function parseCursor(text: string): bigint {
   if (!/^-?\d{1,19}$/.test(text)) throw new CursorError(text);
-  return BigInt(text);
+  const id = BigInt(text);
+  if (id > INT64_MAX || id < -INT64_MAX) throw new CursorError(text);
+  return id;
 }
+
+const INT64_MAX = 2n ** 63n - 1n;
 
 export class CursorError extends Error {
   constructor(readonly value: string) {

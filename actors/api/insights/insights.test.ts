@@ -120,6 +120,10 @@ describe("GET /api/v1/insights/trace", () => {
   test("bad or unknown references", async () => {
     expect((await get("/api/v1/insights/trace/12x")).body.field).toBe("params.event_id");
     expect((await get("/api/v1/insights/trace/1")).status).toBe(404);
+    expect((await get("/api/v1/insights/trace/9999999999999999999")).body.field).toBe("params.event_id");
+    expect((await get("/api/v1/insights/search?q=a&cursor=9999999999999999999")).body.field).toBe(
+      "query.cursor",
+    );
     expect((await get(`/api/v1/insights/trace?entity_id=${fan}`)).body.field).toBe("query.ts");
     expect((await get("/api/v1/insights/trace?entity_id=Fan&ts=1")).body.field).toBe("query.entity_id");
   });
