@@ -115,6 +115,17 @@ export class MemoryStore implements StoreReader {
   newestUpdateUs(): number | null {
     return this.events_.length ? this.events_[0].ts * 1000 : null;
   }
+  /** Enrichment readings kept by tests that need them (none by default). */
+  readings: { source: string; metric: string; ts: number; value: number }[] = [];
+  enrichmentHistory(source: string, q: { metric?: string; from: number; to: number; limit: number }) {
+    const points = this.readings
+      .filter(
+        (r) => r.source === source && (!q.metric || r.metric === q.metric) && r.ts >= q.from && r.ts < q.to,
+      )
+      .slice(0, q.limit)
+      .map(({ metric, ts, value }) => ({ metric, ts, value }));
+    return { points };
+  }
   contextEvents(contextId: string): StoredEvent[] {
     return this.events_
       .filter((e) => e.context_id === contextId || e.context_parent_id === contextId)
