@@ -1,5 +1,5 @@
 import { Database } from "bun:sqlite";
-import { describe, expect, test } from "bun:test";
+import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,6 +7,17 @@ import { waitFor } from "../../runtime/clock.ts";
 import { change, TEST_TOKEN, testApi } from "./fixtures.ts";
 
 const json = async (r: Response) => (await r.json()) as Record<string, unknown>;
+
+/** Apps over real readers in temp dirs; closed (and the dirs removed) after each test, even a failed one. */
+const opened: ReturnType<typeof testApi>[] = [];
+const sqliteApi = (opts: Parameters<typeof testApi>[0] = {}) => {
+  const api = testApi({ ...opts, store: "sqlite" });
+  opened.push(api);
+  return api;
+};
+afterEach(() => {
+  for (const api of opened.splice(0)) api.close();
+});
 
 describe("health", () => {
   test("/health answers ok without a token", async () => {
@@ -240,7 +251,7 @@ describe("CORS", () => {
 
 describe("registry and events", () => {
   test("devices page with a cursor until the end, totals stable (real metadata reader)", async () => {
-    const { get, close } = testApi({ store: "sqlite" });
+    const { get } = sqliteApi();
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
@@ -252,11 +263,10 @@ describe("registry and events", () => {
       cursor = body.nextCursor;
     } while (cursor);
     expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => `d0000${i}`));
-    close();
   });
 
   test("entities filter by domain and area; one entity has its device and aliases (real metadata reader)", async () => {
-    const { get, close } = testApi({ store: "sqlite" });
+    const { get } = sqliteApi();
     const lights = (await json(await get("/api/v1/entities?domain=light&area=a1"))) as unknown as {
       items: { entity_id: string }[];
       total: number;
@@ -274,11 +284,10 @@ describe("registry and events", () => {
     const areas = (await json(await get("/api/v1/areas"))) as { items: unknown[]; total: number };
     expect(areas.total).toBe(5);
     expect((await get("/api/v1/devices?cursor=bm90LW91cnM")).status).toBe(400);
-    close();
   });
 
   test("events filter by entity and range, newest first (real store)", async () => {
-    const { get, seed, close } = testApi({ store: "sqlite" });
+    const { get, seed } = sqliteApi();
     const t0 = Date.now() - 60_000;
     seed([
       change("sensor.a", "1", t0 + 1000),
@@ -292,11 +301,10 @@ describe("registry and events", () => {
       ["3", t0 + 3000],
       ["1", t0 + 1000],
     ]);
-    close();
   });
 
   test("events answer while the ingest writer holds a write transaction open (own read connection, WAL)", async () => {
-    const { get, seed, close, dataDir } = testApi({ store: "sqlite" });
+    const { get, seed, dataDir } = sqliteApi();
     const t0 = Date.now() - 60_000;
     seed([change("sensor.a", "1", t0)]);
     const writer = new Database(join(dataDir!, "events.db"));
@@ -311,13 +319,12 @@ describe("registry and events", () => {
     } finally {
       writer.exec("ROLLBACK");
       writer.close();
-      close();
     }
   });
 
   test("history defaults to the 24 hours before now and the auto resolution (real store)", async () => {
     const now = Date.now();
-    const { get, seed, close } = testApi({ now: () => now, store: "sqlite" });
+    const { get, seed } = sqliteApi({ now: () => now });
     seed([change("sensor.t", "20", now - 2 * 86_400_000), change("sensor.t", "21", now - 1000)]);
     const body = await json(await get("/api/v1/entities/sensor.t/history"));
     expect(body).toMatchObject({
@@ -328,7 +335,6 @@ describe("registry and events", () => {
     });
     expect((body.points as { value: number }[]).map((p) => p.value)).toEqual([21]);
     expect(body.tier).toBe("raw");
-    close();
   });
 });
 

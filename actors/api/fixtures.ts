@@ -300,6 +300,7 @@ export function testApi(
     ops: opts.ops,
   };
   const app = createApp(deps);
+  let closed = false;
   return {
     app,
     deps,
@@ -316,6 +317,8 @@ export function testApi(
       return app.handle(new Request(`http://localhost${path}`, { ...init, headers }));
     },
     close: () => {
+      if (closed) return;
+      closed = true;
       deps.live.closeAll();
       writer?.close();
       store.close();
