@@ -3,9 +3,11 @@
  * type each field got the first time it was written (so a field never changes type: no HTTP 422 type
  * conflicts), and the dead letters (points the server refused, with its reason).
  */
+
 import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { migrate } from "../../runtime/sqlite.ts";
 
 export const INFLUX_DB = "influx.db";
 
@@ -22,6 +24,15 @@ export interface DeadLetter {
   reason: string;
 }
 
+/** influx.db migrations by target `user_version` (runtime/sqlite.ts); append-only. */
+const INFLUX_MIGRATIONS = [
+  `CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE TABLE IF NOT EXISTS field_types (measurement TEXT NOT NULL, field TEXT NOT NULL,
+     type TEXT NOT NULL, PRIMARY KEY (measurement, field)) WITHOUT ROWID;
+   CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
+     seq INTEGER NOT NULL, kind TEXT NOT NULL, line TEXT NOT NULL, status INTEGER NOT NULL, reason TEXT NOT NULL);`,
+];
+
 export class InfluxState {
   private readonly db: Database;
   private readonly setCursorStmt;
@@ -33,13 +44,7 @@ export class InfluxState {
     this.db.run("PRAGMA busy_timeout = 5000");
     this.db.run("PRAGMA journal_mode = WAL");
     this.db.run("PRAGMA synchronous = NORMAL");
-    this.db.run(
-      "CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID",
-    );
-    this.db.run(`CREATE TABLE IF NOT EXISTS field_types (measurement TEXT NOT NULL, field TEXT NOT NULL,
-      type TEXT NOT NULL, PRIMARY KEY (measurement, field)) WITHOUT ROWID`);
-    this.db.run(`CREATE TABLE IF NOT EXISTS dead_letters (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
-      seq INTEGER NOT NULL, kind TEXT NOT NULL, line TEXT NOT NULL, status INTEGER NOT NULL, reason TEXT NOT NULL)`);
+    migrate(this.db, INFLUX_DB, INFLUX_MIGRATIONS);
     this.setCursorStmt = this.db.prepare("INSERT OR REPLACE INTO cursors (name, seq) VALUES (?, ?)");
     this.addTypeStmt = this.db.prepare(
       "INSERT OR IGNORE INTO field_types (measurement, field, type) VALUES (?, ?, ?)",

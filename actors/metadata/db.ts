@@ -3,9 +3,11 @@
  * history recorded under an old id stays joined after a rename) and HA's core config. Written only by the
  * metadata actor; the API reads it through `openMetadataReader` (reader.ts).
  */
+
 import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { migrate } from "../../runtime/sqlite.ts";
 import type { AreaRow, DeviceRow, EntityRow } from "./logic.ts";
 
 export const METADATA_DB = "metadata.db";
@@ -17,12 +19,13 @@ export function openMetadataDb(dataDir: string, opts: { readonly?: boolean } = {
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA busy_timeout = 5000");
   db.exec("PRAGMA foreign_keys = OFF");
-  if (!opts.readonly) migrate(db);
+  if (!opts.readonly) migrate(db, METADATA_DB, MIGRATIONS);
   return db;
 }
 
-function migrate(db: Database): void {
-  db.exec(`
+/** metadata.db migrations by target `user_version` (runtime/sqlite.ts); append-only. */
+const MIGRATIONS = [
+  `
     CREATE TABLE IF NOT EXISTS areas (area_id TEXT PRIMARY KEY, name TEXT NOT NULL, raw TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS devices (
       id TEXT PRIMARY KEY, name TEXT NOT NULL, area_id TEXT, manufacturer TEXT, model TEXT, raw TEXT NOT NULL);
@@ -35,8 +38,8 @@ function migrate(db: Database): void {
     CREATE TABLE IF NOT EXISTS aliases (old_id TEXT PRIMARY KEY, new_id TEXT NOT NULL, at_ms INTEGER NOT NULL);
     CREATE INDEX IF NOT EXISTS aliases_new ON aliases(new_id);
     CREATE TABLE IF NOT EXISTS ha_config (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-  `);
-}
+  `,
+];
 
 /** The metadata actor's writes; each call is one transaction (all or nothing). */
 export class MetadataWriter {

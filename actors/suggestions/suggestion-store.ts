@@ -11,8 +11,10 @@
  *   dismissed ones stay as the user's decisions.
  * - At most `maxOpen` suggestions are open; the most confident win.
  */
+
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
+import { migrate } from "../../runtime/sqlite.ts";
 import type { Evidence, Suggestion, SuggestionKind } from "./miner/types.ts";
 
 export const SUGGESTIONS_DB = "suggestions.db";
@@ -79,6 +81,21 @@ function tolerance(kind: SuggestionKind, a: number, b: number): boolean {
   return a === b;
 }
 
+/** suggestions.db migrations by target `user_version` (runtime/sqlite.ts); append-only. */
+const SUGGESTIONS_MIGRATIONS = [
+  `CREATE TABLE IF NOT EXISTS suggestions (
+      id TEXT PRIMARY KEY, family TEXT NOT NULL, param REAL NOT NULL, kind TEXT NOT NULL,
+      status TEXT NOT NULL CHECK (status IN ('open', 'accepted', 'dismissed')),
+      title TEXT NOT NULL, explanation TEXT NOT NULL, llm_title TEXT, llm_explanation TEXT, llm_tried INTEGER NOT NULL DEFAULT 0,
+      entities TEXT NOT NULL, evidence TEXT NOT NULL, yaml TEXT NOT NULL, confidence REAL NOT NULL,
+      first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, status_at INTEGER);
+CREATE INDEX IF NOT EXISTS suggestions_by_family ON suggestions (family, status);
+CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY AUTOINCREMENT, trigger TEXT NOT NULL,
+      started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL, ms REAL NOT NULL, events INTEGER NOT NULL,
+      found INTEGER NOT NULL, added INTEGER NOT NULL, suppressed INTEGER NOT NULL, removed INTEGER NOT NULL,
+      open INTEGER NOT NULL, error TEXT);`,
+];
+
 export class SuggestionStore {
   private readonly db: Database;
 
@@ -87,17 +104,7 @@ export class SuggestionStore {
     this.db.run("PRAGMA busy_timeout = 5000");
     this.db.run("PRAGMA journal_mode = WAL");
     this.db.run("PRAGMA synchronous = NORMAL");
-    this.db.run(`CREATE TABLE IF NOT EXISTS suggestions (
-      id TEXT PRIMARY KEY, family TEXT NOT NULL, param REAL NOT NULL, kind TEXT NOT NULL,
-      status TEXT NOT NULL CHECK (status IN ('open', 'accepted', 'dismissed')),
-      title TEXT NOT NULL, explanation TEXT NOT NULL, llm_title TEXT, llm_explanation TEXT, llm_tried INTEGER NOT NULL DEFAULT 0,
-      entities TEXT NOT NULL, evidence TEXT NOT NULL, yaml TEXT NOT NULL, confidence REAL NOT NULL,
-      first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL, status_at INTEGER)`);
-    this.db.run("CREATE INDEX IF NOT EXISTS suggestions_by_family ON suggestions (family, status)");
-    this.db.run(`CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY AUTOINCREMENT, trigger TEXT NOT NULL,
-      started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL, ms REAL NOT NULL, events INTEGER NOT NULL,
-      found INTEGER NOT NULL, added INTEGER NOT NULL, suppressed INTEGER NOT NULL, removed INTEGER NOT NULL,
-      open INTEGER NOT NULL, error TEXT)`);
+    migrate(this.db, SUGGESTIONS_DB, SUGGESTIONS_MIGRATIONS);
   }
 
   /** Applies one run's findings (best first) in one transaction. */

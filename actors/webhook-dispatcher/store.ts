@@ -6,9 +6,11 @@
  * The dispatcher actor writes deliveries and state; the API (main thread) writes rules through its own
  * connection and asks the actor to reload. WAL + busy_timeout make the two connections safe.
  */
+
 import { Database, type Statement } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { migrate } from "../../runtime/sqlite.ts";
 import type { Seen, Side } from "./logic.ts";
 import type { Rule, Trigger } from "./rules.ts";
 
@@ -53,7 +55,9 @@ interface RuleRow {
   updated_at: number;
 }
 
-const SCHEMA = `
+/** webhooks.db migrations by target `user_version` (runtime/sqlite.ts); append-only. */
+const MIGRATIONS = [
+  `
 CREATE TABLE IF NOT EXISTS rules (
   id TEXT PRIMARY KEY, name TEXT NOT NULL, url TEXT NOT NULL, secret TEXT NOT NULL,
   enabled INTEGER NOT NULL, trigger TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);
@@ -69,7 +73,8 @@ CREATE TABLE IF NOT EXISTS entity_seen (entity_id TEXT PRIMARY KEY, state TEXT N
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS rule_state (key TEXT PRIMARY KEY, side INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS processed (key TEXT PRIMARY KEY, at INTEGER NOT NULL);
-`;
+`,
+];
 
 const toRule = (r: RuleRow): Rule => ({
   id: r.id,
@@ -105,7 +110,7 @@ export class WebhookStore {
     mkdirSync(dataDir, { recursive: true });
     this.db = new Database(webhooksDbPath(dataDir), { create: true, strict: true });
     this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
-    this.db.exec(SCHEMA);
+    migrate(this.db, "webhooks.db", MIGRATIONS);
     this.q = {
       rules: this.db.query("SELECT * FROM rules ORDER BY created_at, id"),
       rule: this.db.query("SELECT * FROM rules WHERE id = ?"),
