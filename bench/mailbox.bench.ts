@@ -19,7 +19,8 @@ function makeBatch(offset: number): { type: "events"; source: "live"; events: St
     events.push({
       entity_id: `sensor.room_${i % 300}_temperature`,
       state: (20 + (i % 50) / 10).toFixed(1),
-      attributes: '{"unit_of_measurement":"°C","device_class":"temperature","friendly_name":"Room temperature"}',
+      attributes:
+        '{"unit_of_measurement":"°C","device_class":"temperature","friendly_name":"Room temperature"}',
       last_changed: t,
       last_updated: t,
       context_id: "01JDQ3Y4ZK8M6V0N9W2X5B7C1D",
@@ -73,6 +74,8 @@ const rawRate = perSecond(avgNs(0));
 const boxRate = perSecond(avgNs(1));
 console.log(`raw postMessage: ${Math.round(rawRate).toLocaleString("en")} events/s`);
 console.log(`mailbox:         ${Math.round(boxRate).toLocaleString("en")} events/s`);
-console.log(`mailbox / raw:   ${((boxRate / rawRate) * 100).toFixed(1)}%  (targets: ≥300,000 events/s, ≥80%)`);
+console.log(
+  `mailbox / raw:   ${((boxRate / rawRate) * 100).toFixed(1)}%  (targets: ≥300,000 events/s, ≥80%)`,
+);
 raw.worker.terminate();
 boxed.worker.terminate();

@@ -16,9 +16,15 @@ const failed: string[] = [];
 for (const file of files) {
   console.log(`\n=== ${file}`);
   const started = performance.now();
-  const proc = Bun.spawn(["bun", "run", join(dir, file)], { stdout: "inherit", stderr: "inherit", env: process.env });
+  const proc = Bun.spawn(["bun", "run", join(dir, file)], {
+    stdout: "inherit",
+    stderr: "inherit",
+    env: process.env,
+  });
   const code = await proc.exited;
-  console.log(`=== ${file}: ${code === 0 ? "ok" : `FAILED (exit ${code})`} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `=== ${file}: ${code === 0 ? "ok" : `FAILED (exit ${code})`} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
   if (code !== 0) failed.push(file);
 }
 if (failed.length) {
