@@ -191,6 +191,34 @@ describe("dashboard in Chromium against HomeIQ on the simulator", () => {
     expect(await page.locator("hiq-history-chart canvas").count()).toBeGreaterThan(0);
     await page.getByRole("button", { name: "1 hour" }).click();
     await waitFor(async () => Number(await chart.getAttribute("data-points")) > 0, { timeoutMs: 15_000 });
+    // Raw points: `auto` reads a store younger than the range from its hourly tier (one point).
+    await page.getByLabel("Resolution").selectOption("raw");
+    await page.getByText(/raw tier, \d+ points/).waitFor({ timeout: 15_000 });
+    const rawPoints = Number(await chart.getAttribute("data-points"));
+    expect(rawPoints).toBeGreaterThan(0);
+    // Drag across the right half of the plot (where this young store has its data): the zoomed range is
+    // fetched again and "Zoom out" appears.
+    const plot = page.locator("hiq-history-chart .u-over");
+    const box = await plot.boundingBox();
+    if (!box) throw new Error("the chart has no plot area");
+    const y = box.y + box.height / 2;
+    await page.mouse.move(box.x + box.width * 0.5, y);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.75, y, { steps: 5 });
+    await page.mouse.move(box.x + box.width - 1, y, { steps: 5 });
+    await page.mouse.up();
+    await page.getByRole("button", { name: "Zoom out" }).waitFor({ timeout: 15_000 });
+    const rangeLine = page.locator("hiq-entity-detail p.range");
+    await waitFor(
+      async () => {
+        const text = (await rangeLine.textContent()) ?? "";
+        return /raw tier, [1-9]\d* points/.test(text) && !text.includes("loading");
+      },
+      { timeoutMs: 15_000, what: "the zoomed range's raw points" },
+    );
+    expect(Number(await chart.getAttribute("data-points"))).toBeGreaterThan(0);
+    await page.getByRole("button", { name: "Zoom out" }).click();
+    await page.getByRole("button", { name: "Zoom out" }).waitFor({ state: "detached", timeout: 15_000 });
     await page.context().close();
   }, 150_000);
 
