@@ -191,7 +191,7 @@ describe("dashboard in Chromium against HomeIQ on the simulator", () => {
     expect(await page.locator("hiq-history-chart canvas").count()).toBeGreaterThan(0);
     await page.getByRole("button", { name: "1 hour" }).click();
     await waitFor(async () => Number(await chart.getAttribute("data-points")) > 0, { timeoutMs: 15_000 });
-    // Raw points: `auto` reads a store younger than the range from its hourly tier (one point).
+    // The raw tier explicitly, so the zoom below is checked against raw points.
     await page.getByLabel("Resolution").selectOption("raw");
     await page.getByText(/raw tier, \d+ points/).waitFor({ timeout: 15_000 });
     const rawPoints = Number(await chart.getAttribute("data-points"));

@@ -16,6 +16,9 @@ export const HISTORY_RANGES = [
   { label: "90 days", ms: 90 * 24 * 3600_000 },
 ] as const;
 
+/** Fewer rollup points than this (under `auto`) and the raw tier is tried instead. */
+export const MIN_ROLLUP_POINTS = 3;
+
 export interface HistoryState {
   entityId: string | null;
   from: number;
@@ -53,13 +56,15 @@ async function load(entityId: string, from: number, to: number, resolution: Reso
     error: null,
   });
   try {
-    const raw = await api.history(token, entityId, {
-      from,
-      to,
-      resolution,
-    });
+    let columns = toHistoryColumns(await api.history(token, entityId, { from, to, resolution }));
+    // A store younger than the range answers `auto` from a rollup tier, which for a fresh install is a
+    // single bucket; so little data is cheap to read raw, and a line beats one dot.
+    if (resolution === "auto" && columns.tier !== "raw" && columns.xs.length < MIN_ROLLUP_POINTS) {
+      const raw = toHistoryColumns(await api.history(token, entityId, { from, to, resolution: "raw" }));
+      if (raw.xs.length > columns.xs.length) columns = raw;
+    }
     if (mine !== generation) return;
-    $history.set({ ...$history.get(), status: "ready", columns: toHistoryColumns(raw), error: null });
+    $history.set({ ...$history.get(), status: "ready", columns, error: null });
   } catch (error) {
     if (mine !== generation) return;
     $history.set({
