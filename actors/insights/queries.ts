@@ -162,7 +162,10 @@ class SqliteInsights implements InsightsReader {
       entityNewest: db.prepare(
         `SELECT ${ROW} FROM events WHERE e = ?1 AND id >= ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4`,
       ),
-      entityRange: db.prepare(`SELECT ${ROW} FROM events WHERE e = ?1 AND id >= ?2 AND id < ?3 ORDER BY id`),
+      // Only what the analyses read, as arrays: [t, v, s, a]. Contexts and the text id are most of a row's cost.
+      entityRange: db.prepare(
+        `SELECT id >> ${ENTITY_BITS}, v, s, a FROM events WHERE e = ?1 AND id >= ?2 AND id < ?3 ORDER BY id`,
+      ),
       rawRows: db.prepare(`SELECT e, id >> ${ENTITY_BITS} FROM events WHERE id >= ?1 AND id < ?2`),
       rollupCursor: db.prepare("SELECT seq FROM cursors WHERE name = 'rollup'"),
       // Entity by entity through the primary key (e, t): a time range alone would scan the whole tier.
@@ -200,16 +203,10 @@ class SqliteInsights implements InsightsReader {
     for (const r of rows) this.states[r.s] = r.state;
   }
 
-  private decode(r: Row, withContext = true): InsightEvent {
-    let attributes = this.attrs.get(r.a);
-    if (!attributes) {
-      const json = (this.q.attr.get(r.a) as { json: string } | null)?.json ?? "{}";
-      attributes = JSON.parse(json) as Record<string, unknown>;
-      if (this.attrs.size >= 10_000) this.attrs.clear();
-      this.attrs.set(r.a, attributes);
-    }
+  private decode(r: Row): InsightEvent {
+    const attributes = this.attributesOf(r.a);
     let user: string | null = null;
-    if (withContext && r.cu !== null) {
+    if (r.cu !== null) {
       user = this.users.get(r.cu) ?? null;
       if (user === null) {
         user = (this.q.user.get(r.cu) as { user_id: string } | null)?.user_id ?? "";
@@ -222,11 +219,23 @@ class SqliteInsights implements InsightsReader {
       state: this.stateText(r),
       value: r.v,
       ts: this.ms(r.t),
-      context_id: withContext ? decodeContextId(r.c) : null,
-      context_parent_id: withContext ? decodeContextId(r.cp) : null,
+      context_id: decodeContextId(r.c),
+      context_parent_id: decodeContextId(r.cp),
       context_user_id: user,
       attributes,
     };
+  }
+
+  /** Parsed attributes by id, shared between rows (read-only for callers); bounded cache. */
+  private attributesOf(a: number): Record<string, unknown> {
+    let attributes = this.attrs.get(a);
+    if (!attributes) {
+      const json = (this.q.attr.get(a) as { json: string } | null)?.json ?? "{}";
+      attributes = JSON.parse(json) as Record<string, unknown>;
+      if (this.attrs.size >= 10_000) this.attrs.clear();
+      this.attrs.set(a, attributes);
+    }
+    return attributes;
   }
 
   private stateText(r: { s: number | null; v: number | null }): string {
@@ -449,8 +458,23 @@ class SqliteInsights implements InsightsReader {
     const hi = this.idAt(to);
     for (const { e, entity_id } of this.entities) {
       if (only && !only(entity_id)) continue;
-      const rows = this.q.entityRange.all(e, lo, hi) as Row[];
-      if (rows.length) fn({ entity_id, events: rows.map((r) => this.decode(r, false)) });
+      const rows = this.q.entityRange.values(e, lo, hi) as [number, number | null, number | null, number][];
+      if (!rows.length) continue;
+      const events = new Array<InsightEvent>(rows.length);
+      for (let i = 0; i < rows.length; i++) {
+        const [t, v, st, a] = rows[i];
+        events[i] = {
+          entity_id,
+          state: this.stateText({ s: st, v }),
+          value: v,
+          ts: this.ms(t),
+          context_id: null,
+          context_parent_id: null,
+          context_user_id: null,
+          attributes: this.attributesOf(a),
+        };
+      }
+      fn({ entity_id, events });
     }
   }
 

@@ -266,7 +266,12 @@ export const ConfigSchema = T.Object({
     traceMaxDepth: int(8, 1, 100, "context steps a trace follows up and down"),
     traceMaxEvents: int(500, 1, 100000, "events one trace may collect"),
     historyDays: int(7, 1, 90, "days of raw history the health and energy analyses read"),
-    healthIntervalMs: int(60000, 1000, 24 * 3600000, "how often entity health is re-judged"),
+    healthIntervalMs: int(
+      5 * 60000,
+      1000,
+      24 * 3600000,
+      "how often entity health is re-judged (a run reads historyDays of raw events)",
+    ),
     energyIntervalMs: int(15 * 60000, 10000, 7 * 24 * 3600000, "how often energy impact is re-measured"),
     staleFactor: num(4, 1, 1000, "stale after this many times an entity's usual (p90) update interval"),
     minStaleMs: int(15 * 60000, 1000, 30 * 86400000, "never stale sooner than this"),
