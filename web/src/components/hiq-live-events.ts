@@ -3,6 +3,9 @@
  * rows exist in the DOM) and fed in batches (one update per animation frame, ~10 a second at most), so
  * it stays smooth at 1,000 events/s.
  * Filter by part of an entity id or a domain; pause to read, resume to catch up.
+ * Keyboard: the list itself takes focus (arrow keys scroll it); its row links stay out of the tab order,
+ * since rows are re-bound to newer events several times a second (entities are a Tab away under
+ * Devices & entities).
  */
 import "@lit-labs/virtualizer";
 import { StoreController } from "@nanostores/lit";
@@ -108,7 +111,7 @@ export class HiqLiveEvents extends LitElement {
               .renderItem=${(e: LiveEvent) =>
                 html`<div class="row" role="listitem">
                   <span class="time mono">${formatClock(e.ts)}</span>
-                  <a class="entity mono" href=${hrefFor("entity", e.entityId)}>${e.entityId}</a>
+                  <a class="entity mono" tabindex="-1" href=${hrefFor("entity", e.entityId)}>${e.entityId}</a>
                   <span class="state">${e.state}</span>
                 </div>`}
             ></lit-virtualizer>`
