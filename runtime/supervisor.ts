@@ -423,7 +423,9 @@ export class Supervisor {
     const delay = backoffDelay(child.recentRestarts.length, this.spec.backoffMinMs, this.spec.backoffMaxMs);
     child.recentRestarts.push(now);
     child.status.restarts++;
-    this.hubMetrics.counter("actor_restarts_total", "Restarts of an actor after a crash", { child: name }).inc();
+    this.hubMetrics
+      .counter("actor_restarts_total", "Restarts of an actor after a crash", { child: name })
+      .inc();
     child.status.state = "restarting";
     this.opts.log.warn("actor crashed; restarting", {
       target: name,

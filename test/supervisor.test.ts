@@ -20,6 +20,11 @@ describe("supervisor", () => {
     await supervisor.start();
     const out = supervisor.hubOutbox<Work>("hub->relay");
     for (let id = 0; id < 100; id++) await out.send({ type: "work", id });
+    await out.drained();
+    await waitFor(async () => ((await supervisor.call("sink", "seen")) as number[]).length === 100, {
+      timeoutMs: 5000,
+      what: "the first 100 at the sink",
+    });
     const crashedAt = Date.now();
     expect(supervisor.crash("relay", "crashed on request")).toBe(true);
     await waitFor(() => supervisor.status().find((s) => s.name === "relay")?.state === "restarting", {

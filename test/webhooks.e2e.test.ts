@@ -97,8 +97,12 @@ describe("webhooks end to end", () => {
     const delivered = rx.delivered();
     expect(expected.size).toBeGreaterThan(400);
     expect(new Set(delivered)).toEqual(expected);
-    // Exactly once: one accepted attempt per id (a retry after the kill reuses its id; the receiver sees it).
-    expect(delivered.length).toBe(expected.size);
+    // Every change once, by delivery id. A POST the receiver accepted just before the SIGKILL, whose success
+    // the dead process could not record, is sent again after the restart under the same id (at-least-once
+    // over HTTP; the id lets the receiver drop it): at most the deliveries in flight at the kill.
+    const repeats = delivered.length - expected.size;
+    expect(repeats).toBeGreaterThanOrEqual(0);
+    expect(repeats).toBeLessThanOrEqual(4); // webhooks.concurrencyPerTarget
     expect(rx.attempts.every((a) => a.verified)).toBe(true);
     // The deliveries the kill interrupted were finished by the restarted process, under the same ids.
     expect(pendingAtKill.size).toBeGreaterThan(0);

@@ -101,7 +101,10 @@ export const ConfigSchema = T.Object({
     startTimeoutMs: int(15000, 100, 600000, "time an actor has to report ready"),
   }),
 
-  debugFaults: bool(false, "allow fault injection through the API (POST /api/v1/debug/crash); for soak and failure tests only"),
+  debugFaults: bool(
+    false,
+    "allow fault injection through the API (POST /api/v1/debug/crash); for soak and failure tests only",
+  ),
 
   shutdownDeadlineMs: int(
     10000,
@@ -153,7 +156,12 @@ export const ConfigSchema = T.Object({
     corsOrigins: list("origins allowed by CORS; empty means closed"),
     pageMax: int(1000, 1, 100000, "hard limit of rows per page"),
     sseQueueMax: int(1000, 1, 1000000, "events buffered per SSE client before it is cut off"),
-    rateLimitClients: int(10000, 1, 10000000, "clients the rate limiter tracks; the least recent is forgotten"),
+    rateLimitClients: int(
+      10000,
+      1,
+      10000000,
+      "clients the rate limiter tracks; the least recent is forgotten",
+    ),
     rateWindowMs: int(10000, 1000, 3600000, "window over which real-time-metrics computes events/s"),
   }),
 
@@ -228,10 +236,25 @@ export const ConfigSchema = T.Object({
 
   ops: T.Object({
     backupDir: optStr("where backups are written (default <dataDir>/backups)"),
-    backupIntervalMs: int(24 * 3600 * 1000, 0, 30 * 24 * 3600 * 1000, "how often a scheduled backup runs (0 turns the schedule off)"),
+    backupIntervalMs: int(
+      24 * 3600 * 1000,
+      0,
+      30 * 24 * 3600 * 1000,
+      "how often a scheduled backup runs (0 turns the schedule off)",
+    ),
     backupKeep: int(7, 1, 1000, "scheduled backups kept; older ones are deleted"),
-    importMaxBytes: int(256 * 1024 * 1024, 1024, 16 * 1024 ** 3, "largest line-protocol upload POST /api/v1/import accepts"),
-    exportPageSize: int(5000, 100, 1000000, "events read per page while streaming an export (bounds its memory)"),
+    importMaxBytes: int(
+      256 * 1024 * 1024,
+      1024,
+      16 * 1024 ** 3,
+      "largest line-protocol upload POST /api/v1/import accepts",
+    ),
+    exportPageSize: int(
+      5000,
+      100,
+      1000000,
+      "events read per page while streaming an export (bounds its memory)",
+    ),
   }),
 
   suggestions: T.Object({
