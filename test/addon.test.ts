@@ -61,7 +61,7 @@ describe("Home Assistant add-on", () => {
     expect(set.length).toBeGreaterThan(5);
     for (const name of set) expect({ name, known: known.has(name) }).toEqual({ name, known: true });
     expect(run).toContain("HOMEIQ_HA_URL=ws://supervisor/core/websocket");
-    expect(run).toContain('HOMEIQ_HA_TOKEN="${SUPERVISOR_TOKEN}"');
+    expect(run).toMatch(/HOMEIQ_HA_TOKEN="\$\{SUPERVISOR_TOKEN\}"/);
     expect(run).toContain("HOMEIQ_DATA_DIR=/data");
   });
 

@@ -48,7 +48,7 @@ function splitUnescaped(text: string, sep: string, respectQuotes: boolean): stri
   return parts;
 }
 
-const unescape = (s: string) => s.replace(/\\([,= "\\])/g, "$1").replace(/\\n/g, "\n");
+const unescapeLp = (s: string) => s.replace(/\\([,= "\\])/g, "$1").replace(/\\n/g, "\n");
 
 function parseFieldValue(raw: string): { value: unknown } | { error: string } {
   if (raw.startsWith('"')) {
@@ -72,7 +72,7 @@ export function parseLine(line: string, precision: Precision): StateChange | str
   for (const tag of series.slice(1)) {
     const [k, v, ...rest] = splitUnescaped(tag, "=", false);
     if (v === undefined || rest.length) return `bad tag ${tag.slice(0, 40)}`;
-    tags.set(unescape(k), unescape(v));
+    tags.set(unescapeLp(k), unescapeLp(v));
   }
   const entityId = tags.get("entity_id");
   if (!entityId || !/^[a-z0-9_]+\.[a-z0-9_]+$/.test(entityId))
@@ -82,7 +82,7 @@ export function parseLine(line: string, precision: Precision): StateChange | str
   for (const field of splitUnescaped(fieldPart, ",", true)) {
     const eq = splitUnescaped(field, "=", true);
     if (eq.length !== 2) return `bad field ${field.slice(0, 40)}`;
-    const key = unescape(eq[0]);
+    const key = unescapeLp(eq[0]);
     const parsed = parseFieldValue(eq[1]);
     if ("error" in parsed) return parsed.error;
     if (key === "state") state = String(parsed.value);
