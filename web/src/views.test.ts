@@ -1,0 +1,96 @@
+import { describe, expect, test } from "bun:test";
+import { toEntityPage, toEntityView } from "./entity-view.ts";
+import { toMetricsView } from "./metrics-view.ts";
+
+describe("toMetricsView", () => {
+  const metrics = {
+    at: 1000,
+    rates: { receivedPerSecond: 10, storedPerSecond: 9, exportedPerSecond: 8, windowSeconds: 5 },
+    totals: {
+      events_received_total: 100,
+      events_stored_total: 90,
+      events_exported_total: 80,
+      events_duplicate_total: 1,
+      influx_dead_letter_total: 0,
+      live_dropped_total: 2,
+    },
+    lag: { influxEvents: 10, influxSeconds: 1.5 },
+    store: { bytes: 2048, events: 90 },
+    spool: { bytes: 0, events: 0 },
+    ha: { connected: true, status: { state: "connected", url: "ws://ha", since: 5, haVersion: "2025.1" } },
+    actors: [
+      { name: "batcher", state: "running", restarts: 1 },
+      { name: "connection", state: "running", restarts: 0 },
+    ],
+    live: { clients: 1 },
+  };
+
+  test("joins each actor with its mailbox depth and the edges it sends on", () => {
+    const view = toMetricsView(metrics, {
+      status: "ok",
+      actors: [
+        { name: "batcher", state: "running", restarts: 1, mailboxDepth: 3 },
+        { name: "connection", state: "running", restarts: 0, mailboxDepth: 0, lastError: "boom" },
+      ],
+      edges: [
+        { edge: "batcher->hub", outstanding: 2 },
+        { edge: "connection->batcher", outstanding: 4 },
+      ],
+      ha: null,
+      influx: { lagEvents: 10, lagSeconds: 1.5 },
+      store: { bytes: 2048, events: 90 },
+      live: { clients: 1 },
+    });
+    expect(view.actors).toEqual([
+      {
+        name: "batcher",
+        state: "running",
+        restarts: 1,
+        lastError: null,
+        mailboxDepth: 3,
+        outbound: [{ edge: "batcher->hub", outstanding: 2 }],
+      },
+      {
+        name: "connection",
+        state: "running",
+        restarts: 0,
+        lastError: "boom",
+        mailboxDepth: 0,
+        outbound: [{ edge: "connection->batcher", outstanding: 4 }],
+      },
+    ]);
+    expect(view.ha).toEqual({ state: "connected", url: "ws://ha", since: 5, version: "2025.1", error: null });
+    expect([view.received, view.stored, view.exported, view.receivedRate]).toEqual([100, 90, 80, 10]);
+  });
+
+  test("without the deep health report, depths are unknown rather than zero", () => {
+    expect(toMetricsView(metrics, null).actors.map((a) => a.mailboxDepth)).toEqual([null, null]);
+  });
+});
+
+describe("toEntityView", () => {
+  test("reads the registry row: names, area and device names, domain", () => {
+    const e = toEntityView({
+      entity_id: "light.kitchen",
+      name: null,
+      domain: "light",
+      device_id: "d1",
+      device_name: "Kitchen bulb",
+      area_id: "kitchen",
+      area_name: "Kitchen",
+    });
+    expect(e).toMatchObject({
+      entityId: "light.kitchen",
+      name: "light.kitchen",
+      domain: "light",
+      area: "Kitchen",
+      areaId: "kitchen",
+      device: "Kitchen bulb",
+    });
+  });
+
+  test("keeps pages' cursor and total, and skips rows without an entity id", () => {
+    const page = toEntityPage({ items: [{ entity_id: "a.b" }, { nope: 1 }], nextCursor: "x", total: 7 });
+    expect([page.items.map((e) => e.entityId), page.nextCursor, page.total]).toEqual([["a.b"], "x", 7]);
+  });
+});
