@@ -256,9 +256,14 @@ class SqliteStoreReader implements StoreReader {
     if (query.resolution !== "auto") return query.resolution;
     const span = query.to - query.from;
     const oldest = this.totals().oldestMs;
-    if (span <= RAW_SPAN_MS && oldest !== null && query.from >= oldest) return "raw";
+    const h = e === null ? null : (this.q.oldestHourly.get(e) as { t: number | null }).t;
+    if (span <= RAW_SPAN_MS && oldest !== null) {
+      if (query.from >= oldest) return "raw";
+      // A range reaching before the first stored event is still complete in raw when retention has never
+      // pruned: then no hourly bucket is older than the raw tier's first hour.
+      if (h === null || h * 1000 >= oldest - 3_600_000) return "raw";
+    }
     if (span <= HOURLY_SPAN_MS) {
-      const h = e === null ? null : (this.q.oldestHourly.get(e) as { t: number | null }).t;
       if (h === null || query.from >= h * 1000 || span <= RAW_SPAN_MS) return "hourly";
     }
     return "daily";

@@ -1,3 +1,4 @@
+import { Database } from "bun:sqlite";
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -353,6 +354,45 @@ describe("store reader edges", () => {
       { metric: "temperature", ts: 2000, value: 4 },
     ]);
     expect(reader.enrichmentHistory("weather", { from: 0, to: 1500, limit: 10 }).points).toHaveLength(2);
+    reader.close();
+  });
+});
+
+describe("history tier choice", () => {
+  test("auto reads raw for a day-long range on a young store, and hourly once raw has been pruned", () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "homeiq-store-tier-"));
+    const writer = openStoreWriter(dataDir, { dictionaryCache: 100 });
+    const now = Date.now();
+    const changes = Array.from({ length: 30 }, (_, i) => {
+      const us = (now - 30 * 60_000 + i * 60_000) * 1000;
+      return {
+        entity_id: "sensor.t",
+        state: String(20 + i),
+        attributes: "{}",
+        last_changed: us,
+        last_updated: us,
+        context_id: null,
+        context_parent_id: null,
+        context_user_id: null,
+      };
+    });
+    writer.writeEvents(changes);
+    writer.close();
+    const reader = openStoreReader(dataDir);
+    const day = reader.history("sensor.t", { from: now - 86_400_000, to: now + 1, resolution: "auto" });
+    expect(day.tier).toBe("raw");
+    expect(day.points).toHaveLength(30);
+    // Retention pruned older raw events after rolling them up: the hourly tier reaches further back.
+    const db = new Database(join(dataDir, "events.db"));
+    const e = (db.query("SELECT e FROM entities WHERE entity_id = 'sensor.t'").get() as { e: number }).e;
+    db.run("INSERT INTO hourly (e, t, n, sum, min, max) VALUES (?, ?, 60, 1200, 19, 21)", [
+      e,
+      Math.floor((now - 20 * 3_600_000) / 3_600_000) * 3600,
+    ]);
+    db.close();
+    expect(reader.history("sensor.t", { from: now - 86_400_000, to: now + 1, resolution: "auto" }).tier).toBe(
+      "hourly",
+    );
     reader.close();
   });
 });
