@@ -145,7 +145,7 @@ describe("mailbox", () => {
           expect(maxDepth).toBeLessThanOrEqual(capacity);
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 500 },
     );
   });
 
@@ -171,7 +171,7 @@ describe("mailbox", () => {
           expect(firsts).toEqual([...firsts].sort((a, b) => a - b));
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 500 },
     );
   });
 
@@ -188,7 +188,7 @@ describe("mailbox", () => {
           expect(completed).toEqual([...completed].sort((a, b) => a - b));
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 500 },
     );
   });
 
@@ -216,6 +216,20 @@ describe("mailbox", () => {
     await flush();
     expect(order).toEqual(["1 posted", "2 posted", "3 posted"]);
     expect(handled).toEqual([1, 2]);
+  });
+
+  test("setting a poison message aside lets a waiting sender through once, not twice", async () => {
+    // Found by the interleaving property: capacity 1, a waiting send, then the third crash.
+    const cmds: Command[] = [
+      { kind: "send", count: 1 },
+      { kind: "crash" },
+      { kind: "send", count: 1 },
+      { kind: "crash" },
+      { kind: "crash" },
+    ];
+    const { completed, poisoned } = await simulate(1, true, cmds);
+    expect(poisoned).toEqual([1]);
+    expect(completed).toEqual([2]);
   });
 
   test("a message that crashes its receiver on every redelivery is set aside and reported", async () => {

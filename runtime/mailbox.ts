@@ -136,6 +136,7 @@ export class Outbox<M> {
     // A message that was the oldest unacknowledged one through several receiver crashes is the likely cause:
     // set it aside (counted, handed to onPoison) instead of crash-looping the receiver forever.
     const oldest = this.acked + 1;
+    let setAside = false;
     if (oldest < this.nextSeq) {
       this.oldestResends = oldest === this.oldestAtRewire ? this.oldestResends + 1 : 1;
       this.oldestAtRewire = oldest;
@@ -145,12 +146,15 @@ export class Outbox<M> {
         this.acked = oldest;
         this.poisonTotal?.inc();
         this.onPoison?.(poison);
-        this.release();
+        setAside = true;
       }
     }
     for (let seq = this.acked + 1; seq < this.nextSeq; seq++) {
       port.postMessage({ k: 0, seq, m: this.inflight[seq % this.capacity] as M } satisfies Wire<M>);
     }
+    // Only now may waiting senders use the freed credit: released earlier, they would post on the new port
+    // and then be re-sent by the loop above (a duplicate).
+    if (setAside) this.release();
   }
 
   private post(message: M): void {
