@@ -4,6 +4,7 @@
  *
  *   npm run bench:e2e -- --rate 1000 --seconds 30 --json
  *   npm run bench:e2e -- --rate max --seconds 20 --json
+ *   npm run bench:e2e -- --rate 1000 --seconds 60 --config deploy/pi/homeiq.low-memory.json --json
  *
  * Lost and duplicated are counted per entity against the simulator's record of what it emitted, read
  * from events.db after HomeIQ has shut down gracefully.
@@ -22,6 +23,7 @@ const { values } = parseArgs({
     json: { type: "boolean", default: false },
     "no-influx": { type: "boolean", default: false },
     keep: { type: "boolean", default: false },
+    config: { type: "string" },
   },
 });
 /** `--rate max`: ask the simulator for more than anything can take; it sends as fast as it can. */
@@ -42,6 +44,8 @@ const stack = new Stack({
   entities,
   historyMax: Math.ceil(Math.min(rate, 400_000) * seconds * 1.2) + entities * 2,
   influx: !values["no-influx"],
+  // e.g. --config deploy/pi/homeiq.low-memory.json: the Raspberry Pi profile.
+  env: values.config ? { HOMEIQ_CONFIG: values.config } : {},
 });
 
 async function run() {
