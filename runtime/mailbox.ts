@@ -244,6 +244,19 @@ export class Inbox {
     );
   }
 
+  private many?: (deliveries: Delivery[]) => void | Promise<void>;
+  private drainMax = 1;
+
+  /**
+   * From now on, hands every message already waiting (up to `drainMax`) to `handleMany` in one call, so a
+   * receiver that is behind does one unit of work (e.g. one store transaction) for many messages. Each
+   * message is still acknowledged only once the call settles; without a backlog nothing waits longer.
+   */
+  batchWith(handleMany: (deliveries: Delivery[]) => void | Promise<void>, drainMax: number): void {
+    this.many = handleMany;
+    this.drainMax = Math.max(1, drainMax);
+  }
+
   /** Messages waiting, not counting the one being handled. */
   get depth(): number {
     return this.queue.length - this.head;
@@ -282,27 +295,29 @@ export class Inbox {
     if (this.failed) return;
     this.running = true;
     while (this.head < this.queue.length) {
-      const item = this.queue[this.head];
-      this.queue[this.head++] = undefined as never;
+      const many = this.many;
+      const take = many ? Math.min(this.drainMax, this.queue.length - this.head) : 1;
+      const items = this.queue.slice(this.head, this.head + take);
+      for (let i = 0; i < take; i++) this.queue[this.head++] = undefined as never;
       if (this.head > 1024 && this.head * 2 > this.queue.length) {
         this.queue.splice(0, this.head);
         this.head = 0;
       }
       this.depthGauge?.set(this.depth);
-      const delivery = { edge: item.edge, message: item.message };
+      const deliveries = items.map((item) => ({ edge: item.edge, message: item.message }));
       try {
-        const result = this.opts.handle(delivery);
+        const result = many ? many(deliveries) : this.opts.handle(deliveries[0]);
         if (result instanceof Promise) await result;
       } catch (error) {
-        // The handler failed: leave the message unacknowledged (a retaining sender will re-send it to the
+        // The handler failed: leave the messages unacknowledged (a retaining sender will re-send them to the
         // restarted actor) and stop taking messages; the supervisor decides what happens next.
         this.failed = true;
         this.running = false;
-        this.opts.onError(error, delivery);
+        this.opts.onError(error, deliveries[0]);
         return;
       }
-      this.receivedTotal?.inc();
-      this.acknowledge(item.edge, item.port, item.seq);
+      this.receivedTotal?.inc(items.length);
+      for (const item of items) this.acknowledge(item.edge, item.port, item.seq);
     }
     this.running = false;
     this.flushAcks();
