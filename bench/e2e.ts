@@ -62,7 +62,7 @@ async function run() {
   const latencies: Record<string, number[]> = { health: [], devices: [], events: [] };
   const paths: [string, string][] = [
     ["health", "/health"],
-    ["devices", "/api/v1/devices?limit=1000"],
+    ["devices", "/api/v1/devices?limit=100"],
     ["events", `/api/v1/events?limit=100&from=${Date.now() - 86_400_000}`],
   ];
   let driving = true;
