@@ -7,7 +7,7 @@
 import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { migrate } from "../../runtime/sqlite.ts";
+import { migrate, openDatabase } from "../../runtime/sqlite.ts";
 
 export const INFLUX_DB = "influx.db";
 
@@ -40,10 +40,7 @@ export class InfluxState {
   private readonly deadStmt;
 
   constructor(dataDir: string) {
-    this.db = new Database(join(dataDir, INFLUX_DB), { create: true, readwrite: true });
-    this.db.run("PRAGMA busy_timeout = 5000");
-    this.db.run("PRAGMA journal_mode = WAL");
-    this.db.run("PRAGMA synchronous = NORMAL");
+    this.db = openDatabase(join(dataDir, INFLUX_DB));
     migrate(this.db, INFLUX_DB, INFLUX_MIGRATIONS);
     this.setCursorStmt = this.db.prepare("INSERT OR REPLACE INTO cursors (name, seq) VALUES (?, ?)");
     this.addTypeStmt = this.db.prepare(

@@ -12,9 +12,9 @@
  * - At most `maxOpen` suggestions are open; the most confident win.
  */
 
-import { Database } from "bun:sqlite";
+import type { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { migrate } from "../../runtime/sqlite.ts";
+import { migrate, openDatabase } from "../../runtime/sqlite.ts";
 import type { Evidence, Suggestion, SuggestionKind } from "./miner/types.ts";
 
 export const SUGGESTIONS_DB = "suggestions.db";
@@ -100,10 +100,7 @@ export class SuggestionStore {
   private readonly db: Database;
 
   constructor(dataDir: string) {
-    this.db = new Database(join(dataDir, SUGGESTIONS_DB), { create: true, readwrite: true });
-    this.db.run("PRAGMA busy_timeout = 5000");
-    this.db.run("PRAGMA journal_mode = WAL");
-    this.db.run("PRAGMA synchronous = NORMAL");
+    this.db = openDatabase(join(dataDir, SUGGESTIONS_DB));
     migrate(this.db, SUGGESTIONS_DB, SUGGESTIONS_MIGRATIONS);
   }
 
