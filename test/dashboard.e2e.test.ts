@@ -8,23 +8,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { type Child, freePort, spawnChild } from "../bench/lib/proc.ts";
 import { waitFor } from "../runtime/clock.ts";
+import { launchChromium } from "./lib/chromium.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const TOKEN = "dashboard-e2e-token-0123456789";
-const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 let dataDir = "";
 let homeiq: Child | undefined;
@@ -87,7 +77,7 @@ beforeAll(async () => {
   const line = await homeiq.waitForLine(/dashboard.*https?:\/\//i, 60_000);
   base = /https?:\/\/[^\s"',]+/.exec(line)?.[0]?.replace(/\/$/, "") ?? "";
   expect(base).toContain(String(port));
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

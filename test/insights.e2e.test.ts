@@ -7,15 +7,15 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { seedStore } from "../actors/insights/seed-store.ts";
 import { PLANTED, syntheticHome } from "../actors/insights/synthetic-home.ts";
 import { type Child, freePort, spawnChild } from "../bench/lib/proc.ts";
 import { waitFor } from "../runtime/clock.ts";
+import { launchChromium } from "./lib/chromium.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const TOKEN = "insights-e2e-token-0123456789";
-const CHROMIUM = process.env.CHROMIUM_BIN ?? "/usr/bin/chromium";
 
 let dataDir = "";
 let homeiq: Child | undefined;
@@ -59,10 +59,7 @@ beforeAll(async () => {
   });
   const line = await homeiq.waitForLine(/dashboard.*https?:\/\//i, 60_000);
   base = /https?:\/\/[^\s"',]+/.exec(line)?.[0]?.replace(/\/$/, "") ?? "";
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--headless", "--no-sandbox", "--disable-gpu"],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
