@@ -149,6 +149,28 @@ async function simulate(capacity: number, retain: boolean, commands: Command[], 
   return { sent, completed, lostAtCrash, poisoned, maxDepth };
 }
 
+/** What a retaining edge promises across receiver crashes, whatever the interleaving. */
+function expectRetainedGuarantees({
+  sent,
+  completed,
+  lostAtCrash,
+  poisoned,
+}: Awaited<ReturnType<typeof simulate>>) {
+  const done = new Set(completed);
+  // Nothing lost: every sent message was handled, except any set aside as poison (reported, not silent).
+  for (const id of sent) if (!poisoned.includes(id)) expect(done.has(id)).toBe(true);
+  for (const id of poisoned) expect(lostAtCrash.has(id)).toBe(true);
+  // Duplicates only for messages a crashed receiver had taken and not acknowledged.
+  const seen = new Set<number>();
+  for (const id of completed) {
+    if (seen.has(id)) expect(lostAtCrash.has(id)).toBe(true);
+    seen.add(id);
+  }
+  // Per-sender order: first handlings come in send order.
+  const firsts = completed.filter((id, i) => completed.indexOf(id) === i);
+  expect(firsts).toEqual([...firsts].sort((a, b) => a - b));
+}
+
 describe("mailbox", () => {
   test("a receiver never holds more than its capacity, whatever the interleaving", async () => {
     await fc.assert(
@@ -170,20 +192,7 @@ describe("mailbox", () => {
         fc.integer({ min: 1, max: 8 }),
         fc.array(command, { maxLength: 120 }),
         async (capacity, cmds) => {
-          const { sent, completed, lostAtCrash, poisoned } = await simulate(capacity, true, cmds);
-          const done = new Set(completed);
-          // Nothing lost: every sent message was handled, except any set aside as poison (reported, not silent).
-          for (const id of sent) if (!poisoned.includes(id)) expect(done.has(id)).toBe(true);
-          for (const id of poisoned) expect(lostAtCrash.has(id)).toBe(true);
-          // Duplicates only for messages a crashed receiver had taken and not acknowledged.
-          const seen = new Set<number>();
-          for (const id of completed) {
-            if (seen.has(id)) expect(lostAtCrash.has(id)).toBe(true);
-            seen.add(id);
-          }
-          // Per-sender order: first handlings come in send order.
-          const firsts = completed.filter((id, i) => completed.indexOf(id) === i);
-          expect(firsts).toEqual([...firsts].sort((a, b) => a - b));
+          expectRetainedGuarantees(await simulate(capacity, true, cmds));
         },
       ),
       { numRuns: 500 },
@@ -196,22 +205,9 @@ describe("mailbox", () => {
         fc.integer({ min: 1, max: 8 }),
         fc.array(command, { maxLength: 120 }),
         async (capacity, cmds) => {
-          const { sent, completed, lostAtCrash, poisoned, maxDepth } = await simulate(
-            capacity,
-            true,
-            cmds,
-            true,
-          );
-          expect(maxDepth).toBeLessThanOrEqual(capacity);
-          const done = new Set(completed);
-          for (const id of sent) if (!poisoned.includes(id)) expect(done.has(id)).toBe(true);
-          const seen = new Set<number>();
-          for (const id of completed) {
-            if (seen.has(id)) expect(lostAtCrash.has(id)).toBe(true);
-            seen.add(id);
-          }
-          const firsts = completed.filter((id, i) => completed.indexOf(id) === i);
-          expect(firsts).toEqual([...firsts].sort((a, b) => a - b));
+          const result = await simulate(capacity, true, cmds, true);
+          expect(result.maxDepth).toBeLessThanOrEqual(capacity);
+          expectRetainedGuarantees(result);
         },
       ),
       { numRuns: 500 },
