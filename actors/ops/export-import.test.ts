@@ -137,6 +137,14 @@ describe("line protocol import", () => {
     ).toBe(1700000000000000);
   });
 
+  test("a backslash before n stays a backslash and an n, in strings and in keys", () => {
+    const { reader } = seeded([change(0, "input_text.note", "a\\nb", { "k\\n": "\\n", nl: "x\ny" })]);
+    const back = parseLineProtocol([...exportChunks(reader, all, "lp")].join(""));
+    reader.close();
+    expect(back[0].state).toBe("a\\nb");
+    expect(JSON.parse(back[0].attributes)).toEqual({ "k\\n": "\\n", nl: "x\ny" });
+  });
+
   test("escaped keys and strings survive export and import for any text", () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 30 }), fc.string({ maxLength: 30 }), (state, attr) => {

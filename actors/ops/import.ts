@@ -48,12 +48,13 @@ function splitUnescaped(text: string, sep: string, respectQuotes: boolean): stri
   return parts;
 }
 
-const unescapeLp = (s: string) => s.replace(/\\([,= "\\])/g, "$1").replace(/\\n/g, "\n");
+// One pass: "\\n" is an escaped backslash followed by n, not a newline (two passes would read it as one).
+const unescapeLp = (s: string) => s.replace(/\\([,= "\\n])/g, (_, c: string) => (c === "n" ? "\n" : c));
 
 function parseFieldValue(raw: string): { value: unknown } | { error: string } {
   if (raw.startsWith('"')) {
     if (!raw.endsWith('"') || raw.length < 2) return { error: `unterminated string ${raw.slice(0, 30)}` };
-    return { value: raw.slice(1, -1).replace(/\\"/g, '"').replace(/\\\\/g, "\\").replace(/\\n/g, "\n") };
+    return { value: raw.slice(1, -1).replace(/\\(["\\n])/g, (_, c: string) => (c === "n" ? "\n" : c)) };
   }
   if (/^(t|T|true|True|TRUE)$/.test(raw)) return { value: true };
   if (/^(f|F|false|False|FALSE)$/.test(raw)) return { value: false };
