@@ -147,6 +147,30 @@ describe("influx-writer against victoria-metrics", () => {
     store.close();
   }, 90000);
 
+  test("events stored behind what was already exported (a backfill) are exported too, each once", async () => {
+    const n = 1200;
+    const { exporter, metrics, store } = setup("late", n, 10, (url) =>
+      influxSender(influxConfig(url), systemClock, log),
+    );
+    await drain(exporter);
+    // Between the existing events, older than the newest exported one: only the journal knows them.
+    const late = Array.from({ length: 300 }, (_, i) => ({
+      ...event(2 * i, 10, "late"),
+      entity_id: `sensor.late_b${i % 3}`,
+      last_updated: T0 + 2 * i * 1000 + 500,
+      last_changed: T0 + 2 * i * 1000 + 500,
+    }));
+    expect(store.writeEvents(late).inserted).toHaveLength(300);
+    expect(exporter.measureLag().events).toBeGreaterThanOrEqual(300);
+    await drain(exporter);
+    const got = await waitForPoints('{__name__="sensor_value",entity_id=~"sensor.late_.*"}', n + 300);
+    expect(got).toEqual({ points: n + 300, samples: n + 300 });
+    expect(metrics.exported.value).toBe(n + 300);
+    expect(exporter.measureLag()).toEqual({ events: 0, seconds: 0 });
+    exporter.close();
+    store.close();
+  }, 60000);
+
   test("a point the server refuses is dead-lettered with its reason; all others land", async () => {
     // A 127.0.0.1 proxy that answers 400 for any request holding a line with the marker, else forwards.
     const proxy = Bun.serve({

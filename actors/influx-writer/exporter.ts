@@ -1,5 +1,6 @@
 /**
- * Tails events.db (journal order) and enrichment readings into InfluxDB through persisted cursors.
+ * Tails events.db (insertion order, ../store/tail.ts) and enrichment readings into InfluxDB through
+ * persisted positions.
  *
  * Exactly once in effect: a point is identified in Influx by series + timestamp, so re-sending after a
  * crash between write and cursor save overwrites identical points instead of duplicating them. The cursor
@@ -16,7 +17,8 @@ import type { Clock, Random } from "../../runtime/clock.ts";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
 import type { Logger } from "../../runtime/log.ts";
 import type { Counter, Gauge, Registry } from "../../runtime/metrics.ts";
-import { configureConnection, ENTITY_BITS, EVENTS_DB, migrate, readBaseUs } from "../store/schema.ts";
+import { configureConnection, EVENTS_DB, migrate, readBaseUs } from "../store/schema.ts";
+import { metaPosition, type TailPosition, TailReader } from "../store/tail.ts";
 import { eventLine, FieldTypes, readingLine, seriesKey } from "./lines.ts";
 import {
   type Breaker,
@@ -106,13 +108,15 @@ export function exporterMetrics(m: Registry): ExporterMetrics {
 }
 
 type Row = {
-  seq: number;
   t: number | null;
   e: number | null;
   v: number | null;
   s: number | null;
   a: number | null;
 };
+
+/** influx_lag_events counts at most this many rows (a count is a scan); the lag in seconds is exact. */
+const LAG_COUNT_CAP = 1_000_000;
 
 const ATTR_EXCLUDE: ReadonlySet<string> = new Set(["friendly_name", "icon", "entity_picture"]);
 
@@ -122,6 +126,9 @@ export class InfluxExporter {
   private readonly baseUs: number;
   private readonly fields: FieldTypes;
   private readonly q: Record<string, Statement>;
+  private readonly tail: TailReader<Row>;
+  /** Where rows were journaled before events.db version 3 (the start of a position kept as a seq only). */
+  private readonly tailBase: { t: number; e: number };
   private readonly series = new Map<number, string>();
   private readonly states = new Map<number, string>();
   private readonly attrFields = new Map<number, { measurement: string; text: string }>();
@@ -146,18 +153,12 @@ export class InfluxExporter {
     this.baseUs = readBaseUs(this.events);
     this.state = new InfluxState(opts.dataDir);
     this.fields = new FieldTypes(this.state.fieldTypes(), (m, f, t) => this.state.rememberType(m, f, t));
+    this.tail = new TailReader<Row>(this.events, "ev.v AS v, ev.s AS s, ev.a AS a");
+    this.tailBase = metaPosition(this.events, "tail_base");
     this.q = {
-      batch: this.events.prepare(
-        `SELECT j.seq AS seq, ev.id >> ${ENTITY_BITS} AS t, ev.e AS e, ev.v AS v, ev.s AS s, ev.a AS a
-         FROM journal j LEFT JOIN events ev ON ev.id = j.id WHERE j.seq > ? ORDER BY j.seq LIMIT ?`,
-      ),
       readings: this.events.prepare(
         `SELECT r.seq AS seq, s.source AS source, s.metric AS metric, r.ts_ms AS ts, r.value AS value
          FROM readings r JOIN series s ON s.k = r.k WHERE r.seq > ? ORDER BY r.seq LIMIT ?`,
-      ),
-      head: this.events.prepare("SELECT coalesce(max(seq), 0) AS seq FROM journal"),
-      nextTime: this.events.prepare(
-        `SELECT ev.id >> ${ENTITY_BITS} AS t FROM journal j JOIN events ev ON ev.id = j.id WHERE j.seq > ? ORDER BY j.seq LIMIT 1`,
       ),
       entity: this.events.prepare("SELECT stable_id FROM entities WHERE e = ?"),
       state: this.events.prepare("SELECT state FROM states WHERE s = ?"),
@@ -175,21 +176,25 @@ export class InfluxExporter {
     if (wait.waitMs > 0) throw new WriteFailure("circuit breaker open", 0, wait.waitMs);
     // Up to `influx.inFlight` consecutive batches go out at once (the server works on them in parallel);
     // the cursor still moves in order, and only past batches the server accepted.
-    let cursor = this.state.cursor("events");
-    const batches: { lines: string[]; seqs: number[]; last: number; rows: number }[] = [];
+    let pos = this.state.eventsPosition(this.tailBase);
+    const batches: { lines: string[]; seqs: number[]; last: TailPosition; rows: number }[] = [];
     for (let i = 0; i < this.opts.config.inFlight; i++) {
-      const rows = this.q.batch.all(cursor, this.opts.config.batchSize) as Row[];
-      if (rows.length === 0) break;
+      const from = pos;
+      // One snapshot per read: the batcher commits on its own connection meanwhile.
+      const { rows, next } = this.events.transaction(() =>
+        this.tail.read(from, this.opts.config.batchSize),
+      )();
+      if (rows.length === 0 && next.seq === pos.seq) break;
       if (i === 0) this.refreshMeta();
       const lines: string[] = [];
       const seqs: number[] = [];
       for (const r of rows) {
         if (r.t === null || r.e === null || r.a === null) continue; // expired or moved by a rename
         lines.push(this.lineOf(r));
-        seqs.push(r.seq);
+        seqs.push(r.t + this.baseUs);
       }
-      cursor = rows[rows.length - 1].seq;
-      batches.push({ lines, seqs, last: cursor, rows: rows.length });
+      pos = next;
+      batches.push({ lines, seqs, last: next, rows: rows.length });
       if (rows.length < this.opts.config.batchSize) break;
     }
     if (batches.length > 0) {
@@ -204,7 +209,7 @@ export class InfluxExporter {
       for (let i = 0; i < batches.length; i++) {
         const result = results[i];
         if (result.status === "rejected") throw result.reason; // later batches are re-sent: idempotent
-        this.accepted("events", batches[i].lines.length, batches[i].last, result.value);
+        this.acceptedEvents(batches[i].lines.length, batches[i].last, result.value);
         passed += batches[i].rows;
       }
       return passed;
@@ -218,23 +223,26 @@ export class InfluxExporter {
       value: number;
     }[];
     if (readings.length === 0) return 0;
-    await this.write(
-      "readings",
+    await this.writeReadings(
       readings.map((r) => readingLine(r.source, r.metric, r.value, r.ts)),
       readings.map((r) => r.seq),
       readings[readings.length - 1].seq,
-      "reading",
     );
     return readings.length;
   }
 
-  /** Updates the lag gauges from the cursor and the journal head. */
+  /**
+   * Updates the lag gauges. Events are counted up to LAG_COUNT_CAP (counting is a scan: call it about once
+   * a second, not per batch); seconds are the age of the oldest event not yet exported.
+   */
   measureLag(): { events: number; seconds: number } {
-    const cursor = this.state.cursor("events");
-    const head = (this.q.head.get() as { seq: number }).seq;
-    const events = Math.max(0, head - cursor);
-    const next = events > 0 ? (this.q.nextTime.get(cursor) as { t: number } | null) : null;
-    const seconds = next ? Math.max(0, (this.opts.clock.now() * 1000 - (next.t + this.baseUs)) / 1e6) : 0;
+    const now = this.opts.clock.now();
+    const pos = this.state.eventsPosition(this.tailBase);
+    const { events, next } = this.events.transaction(() => ({
+      events: this.tail.pending(pos, LAG_COUNT_CAP),
+      next: this.tail.nextTime(pos),
+    }))();
+    const seconds = events > 0 && next !== null ? Math.max(0, (now * 1000 - (next + this.baseUs)) / 1e6) : 0;
     this.opts.metrics.lagEvents.set(events);
     this.opts.metrics.lagSeconds.set(seconds);
     return { events, seconds };
@@ -265,23 +273,26 @@ export class InfluxExporter {
     this.events.close();
   }
 
-  private async write(
-    name: "events" | "readings",
-    lines: string[],
-    seqs: number[],
-    lastSeq: number,
-    kind: DeadLetter["kind"],
-  ): Promise<void> {
+  private async writeReadings(lines: string[], seqs: number[], lastSeq: number): Promise<void> {
     const dead: DeadLetter[] = [];
-    if (lines.length > 0) await this.writeIsolating(lines, seqs, kind, dead);
-    this.accepted(name, lines.length, lastSeq, dead);
+    if (lines.length > 0) await this.writeIsolating(lines, seqs, "reading", dead);
+    this.accepted(lines.length, lastSeq, dead);
   }
 
   /** The server took a batch (bar its dead letters): close the breaker, move the cursor, count. */
-  private accepted(name: "events" | "readings", lines: number, lastSeq: number, dead: DeadLetter[]): void {
+  private accepted(lines: number, lastSeq: number, dead: DeadLetter[]): void {
+    this.state.advance("readings", lastSeq, dead);
+    this.counted(lines, dead);
+  }
+
+  private acceptedEvents(lines: number, last: TailPosition, dead: DeadLetter[]): void {
+    this.state.advanceEvents(last, dead);
+    this.counted(lines, dead);
+  }
+
+  private counted(lines: number, dead: DeadLetter[]): void {
     this.breaker = onSuccess(this.breaker);
     this.opts.metrics.breakerOpen.set(0);
-    this.state.advance(name, lastSeq, dead);
     this.opts.metrics.exported.inc(lines - dead.length);
     if (dead.length > 0) this.opts.metrics.deadLetters.inc(dead.length);
   }

@@ -8,6 +8,7 @@ import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { migrate, openDatabase } from "../../runtime/sqlite.ts";
+import { StoredPosition, type TailPosition } from "../store/tail.ts";
 
 export const INFLUX_DB = "influx.db";
 
@@ -16,7 +17,7 @@ export type FieldType = "float" | "bool" | "string";
 
 export interface DeadLetter {
   at_ms: number;
-  /** Journal seq in events.db (events) or readings.seq (enrichment) of the refused point. */
+  /** The refused point's last_updated in µs (events) or readings.seq (enrichment). */
   seq: number;
   kind: "event" | "reading";
   line: string;
@@ -38,6 +39,7 @@ export class InfluxState {
   private readonly setCursorStmt;
   private readonly addTypeStmt;
   private readonly deadStmt;
+  private readonly events: StoredPosition;
 
   constructor(dataDir: string) {
     this.db = openDatabase(join(dataDir, INFLUX_DB));
@@ -49,15 +51,31 @@ export class InfluxState {
     this.deadStmt = this.db.prepare(
       "INSERT INTO dead_letters (at_ms, seq, kind, line, status, reason) VALUES (?, ?, ?, ?, ?, ?)",
     );
+    this.events = new StoredPosition(this.db, "events");
   }
 
-  cursor(name: "events" | "readings"): number {
+  /** Where the events tail stands; `base` (events.db's tail_base) when only a journal seq was kept. */
+  eventsPosition(base: { t: number; e: number }): TailPosition {
+    return this.events.load(base);
+  }
+
+  /** Moves the events position and records the dead letters of that step in one transaction. */
+  advanceEvents(pos: TailPosition, dead: DeadLetter[]): void {
+    this.db
+      .transaction(() => {
+        for (const d of dead) this.deadStmt.run(d.at_ms, d.seq, d.kind, d.line, d.status, d.reason);
+        this.events.save(pos);
+      })
+      .immediate();
+  }
+
+  cursor(name: "readings"): number {
     const row = this.db.query("SELECT seq FROM cursors WHERE name = ?").get(name) as { seq: number } | null;
     return row?.seq ?? 0;
   }
 
   /** Moves a cursor and records the dead letters of that step in one transaction. */
-  advance(name: "events" | "readings", seq: number, dead: DeadLetter[]): void {
+  advance(name: "readings", seq: number, dead: DeadLetter[]): void {
     this.db
       .transaction(() => {
         for (const d of dead) this.deadStmt.run(d.at_ms, d.seq, d.kind, d.line, d.status, d.reason);
@@ -93,7 +111,7 @@ export class InfluxState {
 }
 
 /**
- * The writer's events cursor as seen by another connection (the batcher trims events.db's journal behind
+ * The writer's journal seq as seen by another connection (the batcher trims events.db's journal behind
  * it). 0 while influx.db does not exist yet: nothing may be trimmed before the writer has run.
  */
 export function readExportCursor(dataDir: string): number {

@@ -40,6 +40,8 @@ runActor({
     const status = (state: "writing" | "idle" | "retrying") =>
       ctx.notify("influx-status", { state, url: config.url, lastError, ...exporter.measureLag() });
 
+    // Lag gauges once a second: measuring counts rows, and a step takes milliseconds while catching up.
+    let lagAt = Number.NEGATIVE_INFINITY;
     const loop = async () => {
       while (!closing) {
         try {
@@ -48,7 +50,10 @@ runActor({
             lastError = null;
             status("writing");
           }
-          exporter.measureLag();
+          if (ctx.clock.now() - lagAt >= 1000 || n === 0) {
+            lagAt = ctx.clock.now();
+            exporter.measureLag();
+          }
           if (n > 0) continue; // catching up: next batch at once
           await pause(config.flushIntervalMs, true);
         } catch (error) {

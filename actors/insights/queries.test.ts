@@ -95,7 +95,7 @@ describe("InsightsReader.stats", () => {
     expect(s.busiest[0].entity_id).toBe(PLANTED.homePower);
   });
 
-  test("rollup path: hourly rows plus journal rows the rollup has not reached add up exactly", () => {
+  test("rollup path: hourly rows plus rows the rollup has not reached add up exactly", () => {
     // Stand in for the store's rollup (actors/store maintenance) on a copy: hourly counts + its cursor.
     const copy = mkdtempSync(join(tmpdir(), "insights-r-"));
     const writer = openStoreWriter(copy, { dictionaryCache: 10_000 });
@@ -107,7 +107,10 @@ describe("InsightsReader.stats", () => {
       `INSERT INTO hourly (e, t, n, tn) SELECT e, (((id >> 16) + ${base}) / 3600000000) * 3600,
        sum(s IS NULL), sum(s IS NOT NULL) FROM events GROUP BY 1, 2`,
     );
-    db.run("INSERT INTO cursors (name, seq) SELECT 'rollup', max(seq) FROM journal");
+    db.run(
+      `INSERT OR REPLACE INTO cursors (name, seq) VALUES ('rollup', (SELECT coalesce(max(seq), 0) FROM journal)),
+       ('rollup.id', (SELECT max(id) FROM events))`,
+    );
     db.close();
     write(writer, home.events.slice(cut));
     writer.close();

@@ -6,8 +6,8 @@
  *   rows), state terms against the state dictionary; SQL then only filters event rows by small integer keys.
  *   One page scans at most `searchScanRows` raw rows (newest first, as a rowid range) and returns a cursor
  *   to go on from, so a rare term never makes one request slow.
- * - stats: windows with buckets of an hour or more read the hourly rollup (+ the few journal rows the rollup
- *   has not reached yet); finer buckets GROUP BY over the raw rowid range.
+ * - stats: windows with buckets of an hour or more read the hourly rollup (+ the few rows the rollup has not
+ *   reached yet, read the way it tails the store); finer buckets GROUP BY over the raw rowid range.
  * - trace: a context's events lie close in time, so each step is found in a short rowid window around an
  *   event already seen for it, without any context index.
  */
@@ -15,7 +15,8 @@ import { Database, type Statement } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { decodeContextId, encodeContextId } from "../store/codec.ts";
-import { configureConnection, ENTITY_BITS, EVENTS_DB, readBaseUs } from "../store/schema.ts";
+import { configureConnection, ENTITY_BITS, EVENTS_DB, entityRowsSql, readBaseUs } from "../store/schema.ts";
+import { metaPosition, StoredPosition, TailReader } from "../store/tail.ts";
 import { type EventStats, matchEntity, parseQuery, StatsAccumulator } from "./stats.ts";
 import { type ContextLookup, type Trace, traceEvent } from "./trace.ts";
 import { domainOf, type InsightEvent } from "./types.ts";
@@ -29,6 +30,10 @@ const SHIFT = BigInt(ENTITY_BITS);
 /** Up to this many entities matched by id or name are read through the entity index, one by one. */
 const INDEX_PATH_MAX_ENTITIES = 32;
 const ROW = `id >> ${ENTITY_BITS} AS t, e, v, s, a, c, cp, cu, CAST(id AS TEXT) AS k`;
+/** ROW for `entityRowsSql`, plus the id to order by. */
+const entityRow = (id: string) =>
+  `${id} >> ${ENTITY_BITS} AS t, ev.e AS e, ev.v AS v, ev.s AS s, ev.a AS a, ev.c AS c, ev.cp AS cp,
+   ev.cu AS cu, CAST(${id} AS TEXT) AS k, ${id} AS id`;
 
 export interface InsightsLimits {
   searchScanRows: number;
@@ -122,6 +127,9 @@ export function openInsightsReader(
 class SqliteInsights implements InsightsReader {
   private readonly baseUs: number;
   private readonly q: Record<string, Statement>;
+  /** Where the store's rollup stands, to add the rows it has not folded into `hourly` yet. */
+  private readonly rollupTail: TailReader<Record<string, never>>;
+  private readonly rollupPosition: StoredPosition;
   private readonly stmtCache = new Map<string, Statement>();
   private entities: { e: number; entity_id: string }[] = [];
   private entityCount = -1;
@@ -154,28 +162,31 @@ class SqliteInsights implements InsightsReader {
       ),
       byId: db.prepare(`SELECT ${ROW} FROM events WHERE id = CAST(?1 AS INTEGER)`),
       atOrBefore: db.prepare(
-        `SELECT ${ROW} FROM events WHERE e = ?1 AND id <= ?2 AND id >= ?3 ORDER BY id DESC LIMIT 1`,
+        `${entityRowsSql(entityRow, "?1", (id) => `${id} <= ?2 AND ${id} >= ?3`)} ORDER BY id DESC LIMIT 1`,
       ),
       context: db.prepare(
         `SELECT ${ROW} FROM events WHERE id >= ?1 AND id < ?2 AND (c = ?3 OR cp = ?3) ORDER BY id`,
       ),
       entityNewest: db.prepare(
-        `SELECT ${ROW} FROM events WHERE e = ?1 AND id >= ?2 AND id < ?3 ORDER BY id DESC LIMIT ?4`,
+        `${entityRowsSql(entityRow, "?1", (id) => `${id} >= ?2 AND ${id} < ?3`)} ORDER BY id DESC LIMIT ?4`,
       ),
-      // Only what the analyses read, as arrays: [t, v, s, a]. Contexts and the text id are most of a row's cost.
+      // Only what the analyses read, as arrays: [t, v, s, a] (then the id, to order by). Contexts and the
+      // text id are most of a row's cost.
       entityRange: db.prepare(
-        `SELECT id >> ${ENTITY_BITS}, v, s, a FROM events WHERE e = ?1 AND id >= ?2 AND id < ?3 ORDER BY id`,
+        `${entityRowsSql(
+          (id) => `${id} >> ${ENTITY_BITS}, ev.v, ev.s, ev.a, ${id} AS id`,
+          "?1",
+          (id) => `${id} >= ?2 AND ${id} < ?3`,
+        )} ORDER BY id`,
       ),
       rawRows: db.prepare(`SELECT e, id >> ${ENTITY_BITS} FROM events WHERE id >= ?1 AND id < ?2`),
-      rollupCursor: db.prepare("SELECT seq FROM cursors WHERE name = 'rollup'"),
       // Entity by entity through the primary key (e, t): a time range alone would scan the whole tier.
       hourlyCounts: db.prepare(
         "SELECT h.e, h.t, h.n + h.tn FROM entities en CROSS JOIN hourly h ON h.e = en.e AND h.t >= ?1 AND h.t < ?2",
       ),
-      pending: db.prepare(
-        `SELECT ev.e AS e, ev.id >> ${ENTITY_BITS} AS t FROM journal j JOIN events ev ON ev.id = j.id WHERE j.seq > ?1`,
-      ),
     };
+    this.rollupTail = new TailReader(db, "");
+    this.rollupPosition = new StoredPosition(db, "rollup");
   }
 
   /** Rowid bound for a time in ms: every event at or after `ms` has id >= idAt(ms). */
@@ -369,16 +380,23 @@ class SqliteInsights implements InsightsReader {
   stats(query: { from: number; to: number; bucketMs: number; top: number }): EventStats {
     this.refreshEntities();
     const acc = new StatsAccumulator(query);
-    const cursor = this.q.rollupCursor.get() as { seq: number } | null;
-    if (query.bucketMs % 3600_000 === 0 && cursor) {
-      // Rolled-up hours plus the journal rows the rollup has not reached yet: exact, and no raw scan.
+    if (query.bucketMs % 3600_000 === 0) {
+      // Rolled-up hours plus the rows the rollup has not reached yet: exact, and no raw scan. One snapshot,
+      // so a rollup step committing meanwhile is counted either in the tier or as pending, never both.
       const fromS = Math.floor(query.from / 3600_000) * 3600;
-      for (const [e, t, n] of this.q.hourlyCounts.values(fromS, Math.ceil(query.to / 1000)) as number[][])
-        acc.add(e, t * 1000, n);
-      for (const [e, t] of this.q.pending.values(cursor.seq) as number[][]) {
-        const ms = this.ms(t);
-        if (ms >= query.from && ms < query.to) acc.add(e, ms, 1);
-      }
+      this.db.transaction(() => {
+        for (const [e, t, n] of this.q.hourlyCounts.values(fromS, Math.ceil(query.to / 1000)) as number[][])
+          acc.add(e, t * 1000, n);
+        const pending = this.rollupTail.read(
+          this.rollupPosition.load(metaPosition(this.db, "tail_base")),
+          Number.MAX_SAFE_INTEGER,
+        );
+        for (const { e, t } of pending.rows) {
+          if (t === null) continue; // a journaled row deleted since
+          const ms = this.ms(t);
+          if (ms >= query.from && ms < query.to) acc.add(e, ms, 1);
+        }
+      })();
     } else {
       for (const [e, t] of this.q.rawRows.values(this.idAt(query.from), this.idAt(query.to)) as number[][])
         acc.add(e, this.ms(t), 1);

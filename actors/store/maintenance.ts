@@ -1,17 +1,20 @@
 /**
  * Rollups, retention and the disk bound, as bounded steps the batcher interleaves with ingest.
  *
- * - Rollup: a cursor over `journal.seq` (insertion order, so late backfill is rolled too) folds at most
- *   `rollupChunk` raw events per step into `hourly` and `daily`, cursor and tiers in one transaction.
+ * - Rollup: a tail position (./tail.ts: insertion order, so late backfill is rolled too) folds at most
+ *   `rollupChunk` raw events per step into `hourly` and `daily`, position and tiers in one transaction.
+ * - Entity index: rows past `meta.indexed_to` go into `entity_index` in (entity, id) order, at most
+ *   `rollupChunk` per step, so each entity's pages are touched once per step instead of once per commit.
  * - Retention: raw events older than `rawDays` are deleted once rolled up; hourly buckets older than
  *   `hourlyDays`, daily older than `dailyDays`, readings older than `dailyDays`.
  * - Disk bound (`maxBytes`, bytes in use = pages not on the free list): while over it, the oldest
  *   rolled-up raw events go first (chunk by chunk), then the oldest hourly, then daily buckets. Freed pages
  *   are reused by SQLite, so the file stops growing instead of shrinking (no VACUUM stalls).
- * - Journal: truncated behind both the rollup cursor and the Influx writer's cursor (when it runs).
+ * - Journal (late rows only): truncated behind both the rollup and the Influx writer (when it runs).
  */
 import type { Statement } from "bun:sqlite";
 import { ENTITY_BITS } from "./schema.ts";
+import { metaPosition, StoredPosition, type TailPosition, TailReader } from "./tail.ts";
 import type { StoreWriter } from "./writer.ts";
 
 export interface MaintenanceOptions {
@@ -45,9 +48,13 @@ const HOUR_US = 3_600_000_000;
 const DAY_US = 86_400_000_000;
 const DAY_MS = 86_400_000;
 
+type RollupRow = { v: number | null; s: number | null };
+
 export class StoreMaintenance {
   private readonly q: Record<string, Statement>;
-  private rollupCursor: number;
+  private readonly tail: TailReader<RollupRow>;
+  private readonly stored: StoredPosition;
+  private rollup: TailPosition;
 
   constructor(
     private readonly store: StoreWriter,
@@ -66,14 +73,23 @@ export class StoreMaintenance {
             THEN excluded.last_s ELSE last_s END,
           last_us = CASE WHEN excluded.last_us IS NOT NULL AND (last_us IS NULL OR excluded.last_us >= last_us)
             THEN excluded.last_us ELSE last_us END`);
+    this.tail = new TailReader<RollupRow>(db, "ev.v AS v, ev.s AS s");
+    this.stored = new StoredPosition(db, "rollup");
     this.q = {
-      chunk: db.prepare(
-        `SELECT j.seq AS seq, ev.id >> ${ENTITY_BITS} AS t, ev.e AS e, ev.v AS v, ev.s AS s
-         FROM journal j LEFT JOIN events ev ON ev.id = j.id WHERE j.seq > ? ORDER BY j.seq LIMIT ?`,
-      ),
       hourly: upsert("hourly"),
       daily: upsert("daily"),
-      setCursor: db.prepare("INSERT OR REPLACE INTO cursors (name, seq) VALUES ('rollup', ?)"),
+      // The next `?1` rows past indexed_to, sorted by entity: appends at the end of each entity's run.
+      index: db.prepare(
+        `INSERT OR IGNORE INTO entity_index (e, id)
+         SELECT e, id FROM (SELECT e, id FROM events
+           WHERE id > (SELECT value FROM meta WHERE key = 'indexed_to') ORDER BY id LIMIT ?1)
+         ORDER BY e, id`,
+      ),
+      indexedTo: db.prepare(
+        `UPDATE meta SET value = coalesce((SELECT max(id) FROM (SELECT id FROM events
+           WHERE id > (SELECT value FROM meta WHERE key = 'indexed_to') ORDER BY id LIMIT ?1)), value)
+         WHERE key = 'indexed_to'`,
+      ),
       journalHead: db.prepare("SELECT coalesce(max(seq), 0) AS seq FROM journal"),
       journalTail: db.prepare("SELECT coalesce(min(seq), 0) AS seq FROM journal"),
       trimJournal: db.prepare("DELETE FROM journal WHERE seq <= ?"),
@@ -93,8 +109,7 @@ export class StoreMaintenance {
         "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()) AS used, (SELECT page_size FROM pragma_page_size()) AS size",
       ),
     };
-    const row = db.query("SELECT seq FROM cursors WHERE name = 'rollup'").get() as { seq: number } | null;
-    this.rollupCursor = row?.seq ?? 0;
+    this.rollup = this.stored.load(metaPosition(db, "tail_base"));
   }
 
   /** Bytes in use by events.db (the unit of `maxBytes`). */
@@ -103,21 +118,22 @@ export class StoreMaintenance {
     return used * size;
   }
 
-  /** Whether every journaled event has been rolled up. */
+  /** Whether every stored event has been rolled up. */
   caughtUp(): boolean {
-    return this.rollupCursor >= (this.q.journalHead.get() as { seq: number }).seq;
+    return this.tail.caughtUp(this.rollup);
   }
 
-  /** Folds up to `rollupChunk` journaled events into the tiers; returns how many journal rows it passed. */
+  /** Folds up to `rollupChunk` new raw events into the tiers; returns how many rows it passed. */
   rollupStep(): number {
-    const rows = this.q.chunk.all(this.rollupCursor, this.opts.rollupChunk) as {
-      seq: number;
-      t: number | null;
-      e: number | null;
-      v: number | null;
-      s: number | null;
-    }[];
-    if (rows.length === 0) return 0;
+    const { rows, next } = this.tail.read(this.rollup, this.opts.rollupChunk);
+    if (rows.length === 0) {
+      // Only journal rows whose events are gone since: remember having passed them.
+      if (next.seq !== this.rollup.seq) {
+        this.stored.save(next);
+        this.rollup = next;
+      }
+      return 0;
+    }
     const hours = new Map<number, Agg>();
     const days = new Map<number, Agg>();
     const base = this.store.baseUs;
@@ -127,16 +143,28 @@ export class StoreMaintenance {
       fold(hours, r.e, Math.floor(us / HOUR_US), 3600, us, r.v, r.s);
       fold(days, r.e, Math.floor(us / DAY_US), 86400, us, r.v, r.s);
     }
-    const last = rows[rows.length - 1].seq;
     this.store.db
       .transaction(() => {
         for (const a of hours.values()) write(this.q.hourly, a);
         for (const a of days.values()) write(this.q.daily, a);
-        this.q.setCursor.run(last);
+        this.stored.save(next);
       })
       .immediate();
-    this.rollupCursor = last;
+    this.rollup = next;
     return rows.length;
+  }
+
+  /** Indexes up to `max` rows past `indexed_to` by entity; returns how many it passed. */
+  indexStep(max = this.opts.rollupChunk): number {
+    let n = 0;
+    this.store.db
+      .transaction(() => {
+        n = this.q.index.run(max).changes;
+        this.q.indexedTo.run(max);
+      })
+      .immediate();
+    this.store.indexedTo = metaPosition(this.store.db, "indexed_to");
+    return n;
   }
 
   /** One bounded step of retention, disk bound and journal trimming at wall time `nowMs`. */
@@ -176,7 +204,7 @@ export class StoreMaintenance {
   /** Drops journal rows both tailers have passed, at most `rollupChunk` of them per call. */
   private trimJournal(): number {
     const exported = this.exportCursor();
-    const upTo = exported === null ? this.rollupCursor : Math.min(this.rollupCursor, exported);
+    const upTo = exported === null ? this.rollup.seq : Math.min(this.rollup.seq, exported);
     const tail = (this.q.journalTail.get() as { seq: number }).seq;
     const head = (this.q.journalHead.get() as { seq: number }).seq;
     // The newest row always stays: without AUTOINCREMENT, an empty journal would restart seq at 1.

@@ -10,7 +10,15 @@
 import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
 import { decodeContextId, encodeUlid, ulidTimeMs } from "./codec.ts";
-import { configureConnection, ENTITY_BITS, EVENTS_DB, MAX_REL_US, migrate, readBaseUs } from "./schema.ts";
+import {
+  configureConnection,
+  ENTITY_BITS,
+  EVENTS_DB,
+  entityRowsSql,
+  MAX_REL_US,
+  migrate,
+  readBaseUs,
+} from "./schema.ts";
 
 export interface StoredEvent {
   entity_id: string;
@@ -103,6 +111,15 @@ type EventRow = {
 };
 
 const EVENT_COLS = `(id >> ${ENTITY_BITS}) AS t, e, v, s, a, lc, c, cp, cu, CAST(id AS TEXT) AS k`;
+/** The same columns for `entityRowsSql` (plus the id, to order by). */
+const entityCols = (id: string) =>
+  `${id} AS id, (${id} >> ${ENTITY_BITS}) AS t, ev.e AS e, ev.v AS v, ev.s AS s, ev.a AS a, ev.lc AS lc,
+   ev.c AS c, ev.cp AS cp, ev.cu AS cu, CAST(${id} AS TEXT) AS k`;
+/**
+ * Up to this many entities, a filtered page is read entity by entity through the entity index and merged;
+ * beyond, the time range is scanned newest first with the filter (many entities fill a page quickly).
+ */
+const MERGE_ENTITIES_MAX = 32;
 /** Windows `auto` resolution uses: raw up to 2 days, hourly up to 62 days, daily beyond. */
 const RAW_SPAN_MS = 2 * 86_400_000;
 const HOURLY_SPAN_MS = 62 * 86_400_000;
@@ -128,8 +145,9 @@ class SqliteStoreReader implements StoreReader {
 
   constructor(private readonly db: Database) {
     this.baseUs = readBaseUs(db);
-    const range = `id >= ((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS})
-      AND id < ((CAST(?2 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS}) AND id < CAST(?3 AS INTEGER)`;
+    const rangeOf = (id: string) => `${id} >= ((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS})
+      AND ${id} < ((CAST(?2 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS}) AND ${id} < CAST(?3 AS INTEGER)`;
+    const range = rangeOf("id");
     this.q = {
       readings: db.prepare(
         `SELECT s.metric AS metric, r.ts_ms AS ts, r.value AS value FROM readings r JOIN series s ON s.k = r.k
@@ -137,18 +155,16 @@ class SqliteStoreReader implements StoreReader {
          ORDER BY r.ts_ms, s.metric LIMIT ?5`,
       ),
       all: db.prepare(`SELECT ${EVENT_COLS} FROM events WHERE ${range} ORDER BY id DESC LIMIT ?4`),
-      byEntities: db.prepare(
+      keysByName: db.prepare(
+        "SELECT DISTINCT n.e AS e FROM json_each(?1) j JOIN entity_names n ON n.name = j.value ORDER BY n.e",
+      ),
+      keysOfDomain: db.prepare("SELECT e FROM entities WHERE entity_id >= ?1 AND entity_id < ?2 ORDER BY e"),
+      byKeys: db.prepare(
         `SELECT ${EVENT_COLS} FROM events WHERE ${range}
-         AND e IN (SELECT n.e FROM json_each(?5) j JOIN entity_names n ON n.name = j.value)
-         ORDER BY id DESC LIMIT ?4`,
+         AND e IN (SELECT value FROM json_each(?5)) ORDER BY id DESC LIMIT ?4`,
       ),
-      byDomain: db.prepare(
-        `SELECT ${EVENT_COLS} FROM events WHERE ${range}
-         AND e IN (SELECT e FROM entities WHERE entity_id >= ?5 AND entity_id < ?6) ORDER BY id DESC LIMIT ?4`,
-      ),
-      rawHistory: db.prepare(
-        `SELECT ${EVENT_COLS} FROM events WHERE e = ?5 AND ${range} ORDER BY id LIMIT ?4`,
-      ),
+      entityNewest: db.prepare(`${entityRowsSql(entityCols, "?5", rangeOf)} ORDER BY id DESC LIMIT ?4`),
+      rawHistory: db.prepare(`${entityRowsSql(entityCols, "?5", rangeOf)} ORDER BY id LIMIT ?4`),
       context: db.prepare(
         `SELECT ${EVENT_COLS} FROM events WHERE ${range} AND (c = ?5 OR cp = ?5) ORDER BY id`,
       ),
@@ -189,28 +205,43 @@ class SqliteStoreReader implements StoreReader {
       throw new Error(`events: cursor "${cursor}" is not one this store returned; pass nextCursor unchanged`);
     this.refreshNames();
     let rows: EventRow[];
-    if (query.entityIds && query.entityIds.length > 0) {
-      rows = this.q.byEntities.all(
+    if ((query.entityIds && query.entityIds.length > 0) || query.domain) {
+      const keys = (
+        query.entityIds && query.entityIds.length > 0
+          ? this.q.keysByName.all(JSON.stringify(query.entityIds))
+          : this.q.keysOfDomain.all(`${query.domain}.`, `${query.domain}/`)
+      ) as { e: number }[];
+      rows = this.filteredPage(
+        keys.map((k) => k.e),
         fromUs,
         toUs,
         cursor,
         limit,
-        JSON.stringify(query.entityIds),
-      ) as EventRow[];
-    } else if (query.domain) {
-      rows = this.q.byDomain.all(
-        fromUs,
-        toUs,
-        cursor,
-        limit,
-        `${query.domain}.`,
-        `${query.domain}/`,
-      ) as EventRow[];
+      );
     } else {
       rows = this.q.all.all(fromUs, toUs, cursor, limit) as EventRow[];
     }
     const items = rows.map((r) => this.toEvent(r));
     return { items, nextCursor: rows.length === limit ? rows[rows.length - 1].k : null };
+  }
+
+  /** The newest `limit` events of these entity keys in [fromUs, toUs) before `cursor`, newest first. */
+  private filteredPage(
+    keys: number[],
+    fromUs: number,
+    toUs: number,
+    cursor: string,
+    limit: number,
+  ): EventRow[] {
+    if (keys.length === 0) return [];
+    if (keys.length > MERGE_ENTITIES_MAX)
+      return this.q.byKeys.all(fromUs, toUs, cursor, limit, JSON.stringify(keys)) as EventRow[];
+    const rows: EventRow[] = [];
+    for (const e of keys)
+      for (const r of this.q.entityNewest.all(fromUs, toUs, cursor, limit, e)) rows.push(r as EventRow);
+    // Newest first by id = (t, e); each entity's rows are already in order, so this merges short lists.
+    rows.sort((a, b) => b.t - a.t || b.e - a.e);
+    return rows.length > limit ? rows.slice(0, limit) : rows;
   }
 
   history(entityId: string, query: { from: number; to: number; resolution: Resolution }) {

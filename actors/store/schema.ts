@@ -11,10 +11,15 @@
  *   which leaves ±4.46 years of microseconds around it and 65,535 entity keys.
  * - Entity ids, non-numeric states, attribute JSON and user ids are dictionaries; an event row holds small
  *   integers. A numeric state is stored only as `v` (REAL; SQLite keeps integral reals as small integers).
- * - `journal` records insertion order (`seq`, ever increasing) through a trigger; the rollup and the Influx
- *   writer tail it with cursors, and it is truncated behind both, so it stays small.
+ * - Nothing but the row itself is written per live event. Tailers (rollup, Influx writer) follow the table
+ *   in id order (see ./tail.ts); only a row inserted behind the newest id (`meta.hwm`: backfill, import,
+ *   a rename's moved rows) is also recorded in `journal`, so a tailer that has passed its id still sees it.
+ * - `entity_index (e, id)` gives one entity's rows in time order. It is filled in sorted bulk by the
+ *   batcher's maintenance up to `meta.indexed_to`; newer rows are found by scanning the table's tail
+ *   (`entityRowsSql`). A per-row index on `events(e)` dirtied one page per entity per commit and cost
+ *   more than the row itself (bench/store.bench.ts).
  *
- * @example SQL for miners (read-only connection):
+ * @example SQL for miners (read-only connection; one entity's rows: `entityRowsSql`):
  *   SELECT (ev.id >> 16) + (SELECT value FROM meta WHERE key = 'base_us') AS last_updated_us,
  *          en.entity_id, coalesce(st.state, ev.v) AS state
  *   FROM events ev JOIN entities en ON en.e = ev.e LEFT JOIN states st ON st.s = ev.s
@@ -25,7 +30,11 @@ import { SchemaTooNewError } from "../../runtime/sqlite.ts";
 
 /** Table names, for SQL written elsewhere. */
 export const TABLES = {
-  /** `key TEXT PRIMARY KEY, value`: `base_us` (time origin of event ids), `raw_count` (rows in `events`). */
+  /**
+   * `key TEXT PRIMARY KEY, value`: `base_us` (time origin of event ids), `raw_count` (rows in `events`),
+   * `hwm` (the highest id ever inserted), `indexed_to` (entity_index holds every row up to this id),
+   * `tail_base` (rows up to this id were journaled before version 3).
+   */
   meta: "meta",
   /** `e INTEGER PRIMARY KEY` (stable key, never reused), `entity_id` (current name), `stable_id` (first name ever; the Influx tag). */
   entities: "entities",
@@ -45,9 +54,17 @@ export const TABLES = {
    * Contexts are not indexed: a ULID carries its creation time, so `contextEvents` looks in a window after it.
    */
   events: "events",
-  /** `seq INTEGER PRIMARY KEY, id`: insertion order of `events` rows (filled by trigger; never renumbered). */
+  /**
+   * `seq INTEGER PRIMARY KEY, id`: rows inserted at or behind `meta.hwm` (late rows), in insertion order.
+   * Rows up to `meta.tail_base` were all journaled (schema versions before 3).
+   */
   journal: "journal",
-  /** `name TEXT PRIMARY KEY, seq`: the rollup's journal cursor (`rollup`). The Influx cursor lives in influx.db. */
+  /** `e, id` (primary key, WITHOUT ROWID): one entity's rows in time order, up to `meta.indexed_to`. */
+  entityIndex: "entity_index",
+  /**
+   * `name TEXT PRIMARY KEY, seq`: the rollup's tail position (`rollup` = journal seq, `rollup.id` = event id).
+   * The Influx writer's lives in influx.db.
+   */
   cursors: "cursors",
   /**
    * Rollup tiers, `PRIMARY KEY (e, t)` with `t` = bucket start in unix seconds (UTC hour / UTC day).
@@ -67,6 +84,9 @@ export const ENTITY_BITS = 16;
 export const MAX_ENTITY_KEY = 2 ** ENTITY_BITS - 1;
 /** Largest |last_updated_us - base_us| an event id can hold. */
 export const MAX_REL_US = 2 ** (63 - ENTITY_BITS) - 1;
+
+/** The smallest int64, "before every event id", as SQL (the literal -9223372036854775808 would parse as a real). */
+export const MIN_ID_SQL = "(-9223372036854775807 - 1)";
 
 const tier = (name: string) => `CREATE TABLE IF NOT EXISTS ${name} (
   e INTEGER NOT NULL, t INTEGER NOT NULL,
@@ -112,9 +132,45 @@ export const MIGRATIONS: readonly string[][] = [
     `CREATE TRIGGER events_journal AFTER INSERT ON events
       BEGIN INSERT INTO journal (id) VALUES (new.id); END`,
   ],
+  // 3: a live event writes its row and nothing else. The per-row journal trigger and the per-row entity
+  // index go; tailers follow the table by id from `tail_base` on (older rows stay in the journal, where
+  // their seqs are), and the entity index becomes a table the batcher fills in sorted bulk.
+  [
+    "DROP TRIGGER IF EXISTS events_journal",
+    `CREATE TABLE entity_index (e INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (e, id)) WITHOUT ROWID`,
+    "INSERT INTO entity_index (e, id) SELECT e, id FROM events ORDER BY e, id",
+    "DROP INDEX IF EXISTS events_by_entity",
+    `CREATE TRIGGER events_unindex AFTER DELETE ON events
+      BEGIN DELETE FROM entity_index WHERE e = old.e AND id = old.id; END`,
+    `INSERT OR REPLACE INTO meta (key, value)
+      SELECT k.key, coalesce((SELECT max(id) FROM events), ${MIN_ID_SQL})
+      FROM (SELECT 'hwm' AS key UNION ALL SELECT 'indexed_to' UNION ALL SELECT 'tail_base') k`,
+    "INSERT OR IGNORE INTO cursors (name, seq) SELECT 'rollup.id', value FROM meta WHERE key = 'tail_base'",
+  ],
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/**
+ * SQL for the rows of one entity: through `entity_index` up to `meta.indexed_to`, then the table's tail
+ * after it. `cols(id)` gives the select list (table alias `ev`; it must output the id as `id`, from the
+ * expression passed, for ORDER BY); `e` the entity key's parameter; `range(id)` more conditions on the id.
+ * Both arms come in id order, so `ORDER BY id [DESC] LIMIT n` on the result merges them and stops after n.
+ *
+ * @example
+ * db.prepare(`${entityRowsSql((id) => `${id} AS id, ev.v AS v`, "?1", (id) => `${id} >= ?2`)} ORDER BY id LIMIT 10`)
+ */
+export function entityRowsSql(
+  cols: (id: string) => string,
+  e: string,
+  range: (id: string) => string,
+): string {
+  return `SELECT ${cols("x.id")} FROM entity_index x CROSS JOIN events ev ON ev.id = x.id
+      WHERE x.e = ${e} AND ${range("x.id")}
+    UNION ALL
+    SELECT ${cols("ev.id")} FROM events ev
+      WHERE ev.id > (SELECT value FROM meta WHERE key = 'indexed_to') AND ev.e = ${e} AND ${range("ev.id")}`;
+}
 
 /** SQLite settings every connection to a HomeIQ database uses. */
 export function configureConnection(db: Database): void {

@@ -68,7 +68,25 @@ describe("events.db upgrades", () => {
 
     const reader = openStoreReader(dir); // migrates
     const after = dump(join(dir, EVENTS_DB));
-    expect(after).toEqual(before);
+    // Every row of every earlier table is kept; version 3 adds the entity index (all rows, by entity) and
+    // the tail positions: everything so far was journaled, so tailers continue by id after the newest row.
+    const maxId = (before.events as { id: number }[]).reduce((m, r) => Math.max(m, r.id), -Infinity);
+    const { entity_index: index, ...kept } = after;
+    expect(index).toEqual(
+      (before.events as { e: number; id: number }[])
+        .map(({ e, id }) => ({ e, id }))
+        .sort((a, b) => a.e - b.e || a.id - b.id),
+    );
+    expect(kept).toEqual({
+      ...before,
+      meta: [
+        ...(before.meta as { key: string }[]),
+        { key: "hwm", value: maxId },
+        { key: "indexed_to", value: maxId },
+        { key: "tail_base", value: maxId },
+      ].sort((a, b) => a.key.localeCompare(b.key)),
+      cursors: [...(before.cursors as unknown[]), { name: "rollup.id", seq: maxId }],
+    });
     const db = new Database(join(dir, EVENTS_DB), { readonly: true });
     expect(db.query("PRAGMA user_version").get()).toEqual({ user_version: SCHEMA_VERSION });
     const journalSql = (
@@ -85,25 +103,26 @@ describe("events.db upgrades", () => {
       attributes: { unit_of_measurement: "°C" },
     });
 
-    // The upgraded store takes new events: the journal continues after the old rows.
+    // The upgraded store takes new events: one after the newest needs no journal row, one behind it does.
     const writer = openStoreWriter(dir, { dictionaryCache: 100 });
     const us = BASE_US + 7_200_000_000;
-    const result = writer.writeEvents([
-      {
-        entity_id: "light.hall",
-        state: "on",
-        attributes: "{}",
-        last_changed: us,
-        last_updated: us,
-        context_id: null,
-        context_parent_id: null,
-        context_user_id: null,
-      },
-    ]);
+    const change = (at: number) => ({
+      entity_id: "light.hall",
+      state: "on",
+      attributes: "{}",
+      last_changed: at,
+      last_updated: at,
+      context_id: null,
+      context_parent_id: null,
+      context_user_id: null,
+    });
+    const result = writer.writeEvents([change(us), change(BASE_US + 3_600_500_000)]);
     writer.close();
-    expect(result.inserted).toHaveLength(1);
-    const journal = dump(join(dir, EVENTS_DB)).journal as { seq: number }[];
+    expect(result.inserted).toHaveLength(2);
+    const journal = dump(join(dir, EVENTS_DB)).journal as { seq: number; id: number }[];
     expect(journal.map((r) => r.seq)).toEqual(Array.from({ length: 41 }, (_, i) => i + 1));
+    expect(journal[40].id).toBe(3_600_500_000 * 2 ** ENTITY_BITS + 2);
+    expect(reader.events({ entityIds: ["light.hall"], limit: 100 }).items).toHaveLength(22);
     reader.close();
   });
 

@@ -1,7 +1,9 @@
 /**
  * The write side of `events.db`, owned by the batcher's worker (the only writer). Every batch is one
  * transaction through statements prepared once; dictionaries are cached so a typical event costs one
- * INSERT OR IGNORE. Rollups and retention run as bounded steps (see ./maintenance.ts).
+ * INSERT OR IGNORE and nothing else. A row inserted at or behind the newest id (`hwm`) is also journaled,
+ * and indexed at once when the bulk entity index has already passed its id (see ./tail.ts, ./schema.ts).
+ * Rollups, the entity index and retention run as bounded steps (see ./maintenance.ts).
  */
 import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
@@ -11,11 +13,13 @@ import {
   configureConnection,
   ENTITY_BITS,
   EVENTS_DB,
+  entityRowsSql,
   MAX_ENTITY_KEY,
   MAX_REL_US,
   migrate,
   readBaseUs,
 } from "./schema.ts";
+import { metaPosition, positionIdSql } from "./tail.ts";
 
 export interface WriteResult {
   /** The state changes that were new to the store, in input order. */
@@ -46,6 +50,11 @@ export class StoreWriter {
   readonly baseUs: number;
   /** Rows in the raw tier, kept in memory (and in meta.raw_count) so totals never count rows. */
   rawCount: number;
+  /** The bulk entity index holds every row up to this position (maintenance moves it). */
+  indexedTo: { t: number; e: number };
+  /** The highest id ever inserted (meta.hwm), as (t, e). A row at or behind it is late. */
+  private hwmT: number;
+  private hwmE: number;
   private readonly cacheMax: number;
   private readonly entityKeys = new Map<string, number>();
   private readonly stateIds = new Map<string, number>();
@@ -66,6 +75,10 @@ export class StoreWriter {
     this.rawCount = (
       db.query("SELECT value FROM meta WHERE key = 'raw_count'").get() as { value: number }
     ).value;
+    const hwm = metaPosition(db, "hwm");
+    this.hwmT = hwm.t;
+    this.hwmE = hwm.e;
+    this.indexedTo = metaPosition(db, "indexed_to");
     this.q = {
       insert: db.prepare(
         `INSERT OR IGNORE INTO events (id, e, v, s, a, lc, c, cp, cu)
@@ -81,12 +94,19 @@ export class StoreWriter {
       attrsByHash: db.prepare("SELECT a, json FROM attrs WHERE h = ?"),
       newAttrs: db.prepare("INSERT INTO attrs (h, json) VALUES (?, ?)"),
       addRaw: db.prepare("UPDATE meta SET value = value + ? WHERE key = 'raw_count'"),
+      setHwm: db.prepare(`UPDATE meta SET value = ${positionIdSql("?1", "?2")} WHERE key = 'hwm'`),
+      journal: db.prepare(`INSERT INTO journal (id) VALUES (${positionIdSql("?1", "?2")})`),
+      indexRow: db.prepare(
+        `INSERT OR IGNORE INTO entity_index (e, id) VALUES (?2, ${positionIdSql("?1", "?2")})`,
+      ),
       series: db.prepare("SELECT k FROM series WHERE source = ? AND metric = ?"),
       newSeries: db.prepare("INSERT INTO series (source, metric) VALUES (?, ?)"),
       reading: db.prepare("INSERT OR IGNORE INTO readings (k, ts_ms, value) VALUES (?, ?, ?)"),
     };
     this.writeTx = db.transaction((events: StateChange[], out: WriteResult) => {
       let added = 0;
+      const hwmT = this.hwmT;
+      const hwmE = this.hwmE;
       for (let i = 0; i < events.length; i++) {
         const ev = events[i];
         const problem = this.invalid(ev);
@@ -104,6 +124,7 @@ export class StoreWriter {
         } else out.duplicates++;
       }
       if (added > 0) this.q.addRaw.run(added);
+      if (this.hwmT !== hwmT || this.hwmE !== hwmE) this.q.setHwm.run(this.hwmT, this.hwmE);
       this.rawCount += added;
     });
   }
@@ -164,7 +185,25 @@ export class StoreWriter {
       cp,
       cu,
     );
-    return result.changes === 1;
+    if (result.changes !== 1) return false;
+    this.placed(ev.last_updated - this.baseUs, e);
+    return true;
+  }
+
+  /**
+   * Bookkeeping for a row just inserted at (t, e): ahead of every id it only moves the high-water mark;
+   * at or behind it, tailers may have passed its id, so it is journaled, and indexed now if the bulk
+   * entity index has passed it too.
+   */
+  private placed(t: number, e: number): void {
+    if (t > this.hwmT || (t === this.hwmT && e > this.hwmE)) {
+      this.hwmT = t;
+      this.hwmE = e;
+      return;
+    }
+    this.q.journal.run(t, e);
+    const ix = this.indexedTo;
+    if (t < ix.t || (t === ix.t && e <= ix.e)) this.q.indexRow.run(t, e);
   }
 
   /** The entity key of a name, creating the entity on first sight. */
@@ -238,13 +277,36 @@ export class StoreWriter {
       if (!old) return false;
       const target = this.q.entityByName.get(to) as { e: number } | null;
       if (target && target.e !== old.e) {
-        const moved = this.db
+        const rows = this.db
           .query(
-            `INSERT OR IGNORE INTO events (id, e, v, s, a, lc, c, cp, cu)
-             SELECT id - ?1 + ?2, ?2, v, s, a, lc, c, cp, cu FROM events WHERE e = ?1`,
+            `${entityRowsSql(
+              (id) => `${id} >> ${ENTITY_BITS} AS t, ${id} AS id`,
+              "?1",
+              () => "1",
+            )} ORDER BY id`,
           )
-          .run(target.e, old.e).changes;
-        const removed = this.db.query("DELETE FROM events WHERE e = ?").run(target.e).changes;
+          .all(target.e) as { t: number }[];
+        const move = this.db.prepare(
+          `INSERT OR IGNORE INTO events (id, e, v, s, a, lc, c, cp, cu)
+           SELECT ${positionIdSql("?1", "?3")}, ?3, v, s, a, lc, c, cp, cu FROM events
+           WHERE id = ${positionIdSql("?1", "?2")}`,
+        );
+        let moved = 0;
+        for (const { t } of rows) {
+          if (move.run(t, target.e, old.e).changes !== 1) continue;
+          moved++;
+          this.placed(t, old.e);
+        }
+        this.q.setHwm.run(this.hwmT, this.hwmE);
+        const removed = this.db
+          .query(
+            `DELETE FROM events WHERE id IN (${entityRowsSql(
+              (id) => `${id} AS id`,
+              "?1",
+              () => "1",
+            )})`,
+          )
+          .run(target.e).changes;
         for (const tier of ["hourly", "daily"])
           this.db.query(`DELETE FROM ${tier} WHERE e = ?`).run(target.e);
         this.db.query("UPDATE entity_names SET e = ?1 WHERE e = ?2").run(old.e, target.e);

@@ -13,7 +13,7 @@ import { Database, type Statement } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { looseNumber } from "../store/codec.ts";
-import { ENTITY_BITS, EVENTS_DB } from "../store/schema.ts";
+import { ENTITY_BITS, EVENTS_DB, entityRowsSql } from "../store/schema.ts";
 import { domainOf, sensorKindFromAttributes, sensorKindFromId } from "./miner/entities.ts";
 import { sensorKindsUsedBy } from "./miner/threshold.ts";
 import type { MinerEvent, SensorKind } from "./miner/types.ts";
@@ -73,7 +73,11 @@ class SqliteHistorySource implements HistorySource {
   constructor(private readonly db: Database) {
     this.baseUs = (db.query("SELECT value FROM meta WHERE key = 'base_us'").get() as { value: number }).value;
     const latestAttrs = db.prepare(
-      "SELECT a.json AS json FROM events ev JOIN attrs a ON a.a = ev.a WHERE ev.e = ? ORDER BY ev.id DESC LIMIT 1",
+      `SELECT a.json AS json FROM attrs a WHERE a.a = (SELECT a FROM (${entityRowsSql(
+        (id) => `ev.a AS a, ${id} AS id`,
+        "?1",
+        () => "1",
+      )} ORDER BY id DESC LIMIT 1))`,
     );
     const all = db.query("SELECT e, entity_id FROM entities").all() as { e: number; entity_id: string }[];
     const usedKinds = sensorKindsUsedBy(all.map((r) => r.entity_id));
