@@ -7,6 +7,7 @@
  */
 import type { Counter, Gauge, Registry } from "../../runtime/metrics.ts";
 import type { StateChange, StoredBatch } from "../batcher/messages.ts";
+import { type EventColumns, openPacked } from "../batcher/packed.ts";
 import type { StoredEvent } from "./deps.ts";
 
 /** Which events a client wants; empty sets mean "all". */
@@ -161,18 +162,29 @@ export class LiveFeed {
     return this.subscriptions.size;
   }
 
-  /** Hands a committed batch to every interested client; each event is converted and serialised once. */
-  publish(batch: StoredBatch | StateChange[]): void {
-    const events = Array.isArray(batch) ? batch : batch.events;
-    this.publishedTotal?.inc(events.length);
+  /**
+   * Hands a committed batch to every interested client; each event is converted and serialised once, and
+   * only when some client wants it. A packed batch that does not add up is dropped whole (it is a view).
+   */
+  publish(batch: StoredBatch | readonly StateChange[]): void {
+    let cols: EventColumns | null = null;
+    if (!Array.isArray(batch)) {
+      const opened = openPacked((batch as StoredBatch).events);
+      if (!opened.ok) return;
+      cols = opened.cols;
+    }
+    const records = batch as readonly StateChange[];
+    const n = cols ? cols.n : records.length;
+    this.publishedTotal?.inc(n);
     if (this.subscriptions.size === 0) return;
-    for (const change of events) {
+    for (let i = 0; i < n; i++) {
+      const entityId = cols ? cols.entityId(i) : records[i].entity_id;
       let event: LiveEvent | undefined;
       for (const sub of this.subscriptions) {
-        if (!sub.wants(change.entity_id)) continue;
+        if (!sub.wants(entityId)) continue;
         if (!event) {
-          const stored = toStoredEvent(change);
-          event = { entityId: change.entity_id, ts: stored.ts, data: JSON.stringify(stored) };
+          const stored = toStoredEvent(cols ? cols.change(i) : records[i]);
+          event = { entityId, ts: stored.ts, data: JSON.stringify(stored) };
         }
         sub.offer(event);
       }

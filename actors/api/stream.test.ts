@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { waitFor } from "../../runtime/clock.ts";
+import { storedBatch } from "../batcher/messages.ts";
 import { change, testApi } from "./fixtures.ts";
 import { LiveFeed } from "./live.ts";
 import { type SseMessage, SseReader } from "./sse.ts";
@@ -29,10 +30,9 @@ describe("live stream", () => {
     const api = testApi();
     const { sse, ready } = await open(api);
     expect(ready).toEqual({ entityIds: [], domains: [], queueMax: 1000 });
-    api.deps.live.publish({
-      type: "stored",
-      events: [change("sensor.t", "21.5", 1000, { unit: "°C" }), change("light.k", "on", 2000)],
-    });
+    api.deps.live.publish(
+      storedBatch([change("sensor.t", "21.5", 1000, { unit: "°C" }), change("light.k", "on", 2000)]),
+    );
     const got = await take(sse, 2);
     expect(got.map((m) => [m.event, m.id])).toEqual([
       ["state", "1000"],

@@ -11,42 +11,41 @@
  * Influx writer gets at most one wake-up per flush. The webhook dispatcher is sent each commit's new events
  * at once (a retained edge, awaited for credit), so rules see events as soon as they are durable.
  */
-import type { StateChange } from "./messages.ts";
+import { concatPacked, type PackedEvents } from "./packed.ts";
 
 export interface FanOutState {
-  pending: StateChange[];
+  pending: PackedEvents[];
+  /** Events in `pending`. */
+  count: number;
   /** When the oldest pending event was committed (ms), or null when nothing is pending. */
   since: number | null;
 }
 
-export const initialFanOut = (): FanOutState => ({ pending: [], since: null });
+export const initialFanOut = (): FanOutState => ({ pending: [], count: 0, since: null });
 
 /** What to do after new events were committed at `now`: flush them now, or arm the timer. */
 export function addStored(
   state: FanOutState,
-  events: StateChange[],
+  events: PackedEvents,
   now: number,
   limits: { maxEvents: number; maxDelayMs: number },
-): { state: FanOutState; flush: StateChange[] | null; armMs: number | null } {
-  if (events.length === 0) return { state, flush: null, armMs: null };
-  const pending = state.pending.length === 0 ? events.slice() : state.pending.concat(events);
+): { state: FanOutState; flush: PackedEvents | null; armMs: number | null } {
+  if (events.n === 0) return { state, flush: null, armMs: null };
+  const pending = [...state.pending, events];
+  const count = state.count + events.n;
   const since = state.since ?? now;
-  if (pending.length >= limits.maxEvents || now - since >= limits.maxDelayMs)
-    return { state: initialFanOut(), flush: pending, armMs: null };
-  return { state: { pending, since }, flush: null, armMs: state.since === null ? limits.maxDelayMs : null };
+  if (count >= limits.maxEvents || now - since >= limits.maxDelayMs)
+    return { state: initialFanOut(), flush: concatPacked(pending), armMs: null };
+  return {
+    state: { pending, count, since },
+    flush: null,
+    armMs: state.since === null ? limits.maxDelayMs : null,
+  };
 }
 
 /** The timer fired (or the actor is closing): whatever is pending goes out. */
-export function flushDue(state: FanOutState): { state: FanOutState; flush: StateChange[] | null } {
-  return state.pending.length === 0
+export function flushDue(state: FanOutState): { state: FanOutState; flush: PackedEvents | null } {
+  return state.count === 0
     ? { state, flush: null }
-    : { state: initialFanOut(), flush: state.pending };
-}
-
-/** Splits a batch into transactions of at most `maxEvents` rows. */
-export function chunks<T>(items: T[], maxEvents: number): T[][] {
-  if (items.length <= maxEvents) return [items];
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += maxEvents) out.push(items.slice(i, i + maxEvents));
-  return out;
+    : { state: initialFanOut(), flush: concatPacked(state.pending) };
 }

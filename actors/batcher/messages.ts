@@ -7,6 +7,7 @@
  */
 import { type Static, Type as T } from "@sinclair/typebox";
 import { type MessageCheck, messageChecker } from "../../runtime/schema.ts";
+import { type PackedEvents, packEvents } from "./packed.ts";
 
 export const StateChangeSchema = T.Object({
   entity_id: T.String({ minLength: 3 }),
@@ -45,15 +46,23 @@ export const ReadingSchema = T.Object({
 });
 export type Reading = Static<typeof ReadingSchema>;
 
+/** A packed batch (./packed.ts): one string and one Float64Array; its contents are checked on opening. */
+export const PackedEventsSchema = T.Object({
+  n: T.Integer({ minimum: 0 }),
+  text: T.String(),
+  times: T.Unknown(),
+});
+
 /**
- * Event traffic moves as one message per batch. The boundary check covers the envelope; the records are
- * built by our own connection actor from frames it has already validated, so they are not re-walked here.
+ * Event traffic moves as one message per batch, packed. The boundary check covers the envelope; the
+ * records are built by our own connection actor from frames it has already validated, so they are not
+ * re-walked here, and `openPacked` refuses a batch whose parts do not add up.
  */
 export const batcherSchemas = {
   events: T.Object({
     type: T.Literal("events"),
     source: EventSourceSchema,
-    events: T.Array(T.Unknown()),
+    events: PackedEventsSchema,
   }),
   /**
    * An entity was renamed in HA (entity registry `update` with `old_entity_id`): the new id joins the old
@@ -74,15 +83,16 @@ export const batcherSchemas = {
 };
 
 export type BatcherMessage =
-  | { type: "events"; source: EventSource; events: StateChange[] }
+  | { type: "events"; source: EventSource; events: PackedEvents }
   | { type: "rename"; from: string; to: string }
   | { type: "enrichment"; source: string; readings: Reading[] };
 
 export const batcherMessage = {
-  events: (source: EventSource, events: StateChange[]): BatcherMessage => ({
+  /** Packs `events` when given as records (imports, tests); the connection packs as it parses. */
+  events: (source: EventSource, events: readonly StateChange[] | PackedEvents): BatcherMessage => ({
     type: "events",
     source,
-    events,
+    events: Array.isArray(events) ? packEvents(events) : (events as PackedEvents),
   }),
   rename: (from: string, to: string): BatcherMessage => ({ type: "rename", from, to }),
   enrichment: (source: string, readings: Reading[]): BatcherMessage => ({
@@ -96,10 +106,13 @@ export const batcherMessage = {
  * What the batcher sends on after a batch is committed (to the webhook dispatcher and the API's live feed):
  * only the state changes that were new to the store, never duplicates.
  */
-export type StoredBatch = { type: "stored"; events: StateChange[] };
-export const storedBatch = (events: StateChange[]): StoredBatch => ({ type: "stored", events });
+export type StoredBatch = { type: "stored"; events: PackedEvents };
+export const storedBatch = (events: readonly StateChange[] | PackedEvents): StoredBatch => ({
+  type: "stored",
+  events: Array.isArray(events) ? packEvents(events) : (events as PackedEvents),
+});
 export const storedSchemas = {
-  stored: T.Object({ type: T.Literal("stored"), events: T.Array(T.Unknown()) }),
+  stored: T.Object({ type: T.Literal("stored"), events: PackedEventsSchema }),
 };
 
 /**

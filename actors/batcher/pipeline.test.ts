@@ -14,8 +14,9 @@ import { HUB, Supervisor } from "../../runtime/supervisor.ts";
 import { EDGES } from "../../runtime/tree.ts";
 import { startVictoriaMetrics, type VictoriaMetrics } from "../../test/lib/victoria-metrics.ts";
 import { openStoreReader } from "../store/reader.ts";
-import { addStored, chunks, flushDue, initialFanOut } from "./logic.ts";
+import { addStored, flushDue, initialFanOut } from "./logic.ts";
 import { type BatcherMessage, batcherMessage, type StateChange, type StoredBatch } from "./messages.ts";
+import { packEvents, unpackEvents } from "./packed.ts";
 
 const T0 = Date.UTC(2026, 10, 24, 12) * 1000;
 const change = (i: number): StateChange => ({
@@ -32,15 +33,16 @@ const change = (i: number): StateChange => ({
 describe("batcher fan-out rules", () => {
   test("coalesces stored events until maxEvents or maxDelayMs, then flushes them in order", () => {
     const limits = { maxEvents: 5, maxDelayMs: 50 };
-    const a = addStored(initialFanOut(), [change(1), change(2)], 1000, limits);
+    const batch = (...ids: number[]) => packEvents(ids.map(change));
+    const states = (p: ReturnType<typeof packEvents> | null) => (p ? unpackEvents(p).map((e) => e.state) : p);
+    const a = addStored(initialFanOut(), batch(1, 2), 1000, limits);
     expect([a.flush, a.armMs]).toEqual([null, 50]);
-    const b = addStored(a.state, [change(3)], 1010, limits);
+    const b = addStored(a.state, batch(3), 1010, limits);
     expect([b.flush, b.armMs]).toEqual([null, null]);
-    const c = addStored(b.state, [change(4), change(5), change(6)], 1020, limits);
-    expect(c.flush?.map((e) => e.state)).toEqual(["1", "2", "3", "4", "5", "6"]);
-    const d = addStored(c.state, [change(7)], 1030, limits);
-    expect(flushDue(d.state).flush?.map((e) => e.state)).toEqual(["7"]);
-    expect(chunks([1, 2, 3, 4, 5], 2)).toEqual([[1, 2], [3, 4], [5]]);
+    const c = addStored(b.state, batch(4, 5, 6), 1020, limits);
+    expect(states(c.flush)).toEqual(["1", "2", "3", "4", "5", "6"]);
+    const d = addStored(c.state, batch(7), 1030, limits);
+    expect(states(flushDue(d.state).flush)).toEqual(["7"]);
   });
 });
 
@@ -94,7 +96,7 @@ describe("batcher and influx-writer actors", () => {
     );
     const live: string[] = [];
     supervisor.onHubMessage<StoredBatch>(EDGES.batcherToHub, (m) => {
-      for (const e of m.events) live.push(`${e.entity_id}@${e.last_updated}`);
+      for (const e of unpackEvents(m.events)) live.push(`${e.entity_id}@${e.last_updated}`);
     });
     await supervisor.start();
     try {

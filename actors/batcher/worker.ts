@@ -8,8 +8,9 @@ import { WAKE } from "../influx-writer/messages.ts";
 import { readExportCursor } from "../influx-writer/state.ts";
 import { StoreMaintenance } from "../store/maintenance.ts";
 import { openStoreWriter } from "../store/writer.ts";
-import { addStored, chunks, flushDue, initialFanOut } from "./logic.ts";
-import { type BatcherMessage, check, type StateChange, type StoredBatch, storedBatch } from "./messages.ts";
+import { addStored, flushDue, initialFanOut } from "./logic.ts";
+import { type BatcherMessage, check, type StoredBatch, storedBatch } from "./messages.ts";
+import { concatPacked, openPacked, type PackedEvents } from "./packed.ts";
 
 runActor<BatcherMessage>({
   name: "batcher",
@@ -51,9 +52,9 @@ runActor<BatcherMessage>({
 
     let fanOut = initialFanOut();
     let fanOutTimer: unknown = null;
-    const publish = (events: StateChange[] | null) => {
+    const publish = (events: PackedEvents | null) => {
       if (!events) return;
-      if (hub && !hub.trySend(storedBatch(events))) liveDropped.inc(events.length);
+      if (hub && !hub.trySend(storedBatch(events))) liveDropped.inc(events.n);
       influx?.trySend(WAKE);
     };
     const onFanOutTimer = () => {
@@ -102,12 +103,22 @@ runActor<BatcherMessage>({
       unindexed = 0;
     };
 
-    const storeEvents = async (events: StateChange[]) => {
-      for (const chunk of chunks(events, limits.maxEvents)) {
+    /** Stores packed batches in transactions of at most batcher.maxEvents; new events fan out per commit. */
+    const storeEvents = async (batches: PackedEvents[]) => {
+      const opened = openPacked(concatPacked(batches));
+      if (!opened.ok) {
+        // A batch whose parts do not add up cannot be read at all: refuse it whole, with the reason.
+        rejected.inc(batches.reduce((n, b) => n + (Number(b?.n) || 0), 0));
+        ctx.log.warn(`store refused a batch: ${opened.error}`);
+        return;
+      }
+      const cols = opened.cols;
+      for (let from = 0; from < cols.n; from += limits.maxEvents) {
+        const to = Math.min(cols.n, from + limits.maxEvents);
         const started = performance.now();
-        const result = store.writeEvents(chunk);
+        const result = store.writeEvents(cols, from, to);
         commitMs.observe(performance.now() - started);
-        batchSize.observe(chunk.length);
+        batchSize.observe(to - from);
         stored.inc(result.inserted.length);
         unindexed += result.inserted.length;
         if (unindexed >= storeConfig.rollupChunk) indexBehind();
@@ -121,8 +132,9 @@ runActor<BatcherMessage>({
             });
         }
         if (result.inserted.length === 0) continue;
-        if (webhooks) await webhooks.send(storedBatch(result.inserted));
-        const next = addStored(fanOut, result.inserted, ctx.clock.now(), limits);
+        const fresh = cols.select(result.inserted);
+        if (webhooks) await webhooks.send(storedBatch(fresh));
+        const next = addStored(fanOut, fresh, ctx.clock.now(), limits);
         fanOut = next.state;
         publish(next.flush);
         if (next.armMs !== null && fanOutTimer === null)
@@ -134,7 +146,7 @@ runActor<BatcherMessage>({
     const handleOne = async (msg: BatcherMessage) => {
       switch (msg.type) {
         case "events":
-          await storeEvents(msg.events);
+          await storeEvents([msg.events]);
           return;
         case "rename":
           if (store.rename(msg.from, msg.to)) renames.inc();
@@ -153,10 +165,10 @@ runActor<BatcherMessage>({
       // ends the run of events before it.
       drainMax: 256,
       async handleMany(msgs) {
-        let run: StateChange[] = [];
+        let run: PackedEvents[] = [];
         for (const { message } of msgs) {
           if (message.type === "events") {
-            for (const e of message.events) run.push(e);
+            run.push(message.events);
             continue;
           }
           if (run.length) await storeEvents(run);

@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import type { StateChange } from "../batcher/messages.ts";
+import { packEvents, unpackEvents } from "../batcher/packed.ts";
 import { Spool } from "./spool.ts";
 
 const change = (n: number): StateChange => ({
@@ -30,7 +31,7 @@ afterEach(() => {
 function drainAll(spool: Spool): number[] {
   const out: number[] = [];
   for (let r = spool.peek(); r; r = spool.peek()) {
-    out.push(...r.events.map((e) => e.last_updated));
+    out.push(...unpackEvents(r.events).map((e) => e.last_updated));
     spool.shift();
   }
   return out;
@@ -49,11 +50,11 @@ describe("Spool", () => {
           for (const [append, n] of steps) {
             if (append) {
               const events = Array.from({ length: n }, () => change(next++));
-              expect(spool.append({ source: "live", events })).toBe(true);
+              expect(spool.append({ source: "live", events: packEvents(events) })).toBe(true);
             } else {
               const r = spool.peek();
               if (r) {
-                got.push(...r.events.map((e) => e.last_updated));
+                got.push(...unpackEvents(r.events).map((e) => e.last_updated));
                 spool.shift();
               }
             }
@@ -74,17 +75,31 @@ describe("Spool", () => {
   test("refuses a batch that would pass maxBytes and keeps what it has", () => {
     const spool = new Spool(tempDir(), { maxBytes: 64 * 1024, segmentBytes: 64 * 1024 });
     let accepted = 0;
-    while (spool.append({ source: "live", events: Array.from({ length: 10 }, (_, i) => change(i)) }))
+    while (
+      spool.append({ source: "live", events: packEvents(Array.from({ length: 10 }, (_, i) => change(i))) })
+    )
       accepted++;
     expect(spool.bytes).toBeLessThanOrEqual(64 * 1024);
     expect(spool.events).toBe(accepted * 10);
     expect(drainAll(spool).length).toBe(accepted * 10);
   });
 
+  test("a segment written before batches were packed (records in `e`) drains to the same records", () => {
+    const dir = tempDir();
+    const old = [change(1), change(2)];
+    writeFileSync(join(dir, "seg-000000000001.ndjson"), `${JSON.stringify({ s: "live", n: 2, e: old })}\n`);
+    const spool = new Spool(dir, { maxBytes: 1024 * 1024, segmentBytes: 4096 });
+    expect(spool.events).toBe(2);
+    const r = spool.peek();
+    expect(r && unpackEvents(r.events)).toEqual(old);
+    spool.close();
+  });
+
   test("survives a restart: leftover segments are counted and drained; a torn last line is skipped and reported", () => {
     const dir = tempDir();
     const first = new Spool(dir, { maxBytes: 1024 * 1024, segmentBytes: 4096 });
-    for (let i = 0; i < 20; i++) first.append({ source: "backfill", events: [change(i), change(i + 1000)] });
+    for (let i = 0; i < 20; i++)
+      first.append({ source: "backfill", events: packEvents([change(i), change(i + 1000)]) });
     first.close();
     const last = readdirSync(dir).sort().pop()!;
     appendFileSync(join(dir, last), '{"s":"live","n":1,"e":[{"entity_id":"sens');

@@ -1,6 +1,7 @@
 /**
  * The bounded, disk-backed waiting room for event batches when the pipeline is slower than HA: append-only
- * segment files `${dataDir}/spool/seg-<n>.ndjson`, one batch per line, drained oldest first. A segment is
+ * segment files `${dataDir}/spool/seg-<n>.ndjson`, one packed batch per line (`{s, n, p, t}`: source, count,
+ * the packed text and times), drained oldest first. A segment is
  * deleted once fully handed on. After a crash, leftover segments are drained on the next start; a batch
  * may then be handed on twice, which the store's (entity_id, last_updated) key absorbs.
  *
@@ -18,10 +19,11 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import type { StateChange } from "../batcher/messages.ts";
+import { type PackedEvents, packEvents } from "../batcher/packed.ts";
 
 export interface SpoolRecord {
   source: "live" | "snapshot" | "backfill";
-  events: StateChange[];
+  events: PackedEvents;
 }
 
 export interface SpoolOptions {
@@ -79,14 +81,15 @@ export class Spool {
    * the bound (by this one batch) — only for the batch held in memory at shutdown.
    */
   append(record: SpoolRecord, force = false): boolean {
-    const line = `${JSON.stringify({ s: record.source, n: record.events.length, e: record.events })}\n`;
+    const { n, text, times } = record.events;
+    const line = `${JSON.stringify({ s: record.source, n, p: text, t: Array.from(times) })}\n`;
     const size = Buffer.byteLength(line);
     if (!force && this.bytes + size > this.opts.maxBytes) return false;
     if (this.writeFd === null || this.writeSize + size > this.opts.segmentBytes) this.rotate();
     writeSync(this.writeFd!, line);
     this.writeSize += size;
     this.bytes += size;
-    this.events += record.events.length;
+    this.events += n;
     return true;
   }
 
@@ -105,8 +108,18 @@ export class Spool {
       if (this.lines && this.pos < this.lines.length) {
         const line = this.lines[this.pos];
         try {
-          const o = JSON.parse(line) as { s: SpoolRecord["source"]; e: StateChange[] };
-          return { source: o.s, events: o.e };
+          const o = JSON.parse(line) as {
+            s: SpoolRecord["source"];
+            n: number;
+            p?: string;
+            t?: number[];
+            e?: StateChange[];
+          };
+          // Lines written before batches were packed carry the records themselves (`e`).
+          const events = o.e
+            ? packEvents(o.e)
+            : { n: o.n, text: o.p ?? "", times: Float64Array.from(o.t ?? []) };
+          return { source: o.s, events };
         } catch (e) {
           this.opts.onCorrupt?.(`spool line skipped (${(e as Error).message}) in ${this.dir}`);
           this.shift();

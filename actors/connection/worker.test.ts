@@ -15,6 +15,7 @@ import { EDGES } from "../../runtime/tree.ts";
 import { changeKey } from "../../sim/history.ts";
 import { type Simulator, startSimulator } from "../../sim/server.ts";
 import type { BatcherMessage } from "../batcher/messages.ts";
+import { unpackEvents } from "../batcher/packed.ts";
 import { openMetadataReader } from "../metadata/reader.ts";
 
 setDefaultTimeout(60000);
@@ -75,7 +76,8 @@ async function start(opts: { env?: Record<string, string>; capacity?: number; ra
   const renames: [string, string][] = [];
   const consumer = { delayMs: 0 };
   supervisor.onHubMessage<BatcherMessage>(EDGES.connectionToBatcher, async (m) => {
-    if (m.type === "events") for (const e of m.events) got.push(changeKey(e.entity_id, e.last_updated));
+    if (m.type === "events")
+      for (const e of unpackEvents(m.events)) got.push(changeKey(e.entity_id, e.last_updated));
     else if (m.type === "rename") renames.push([m.from, m.to]);
     if (consumer.delayMs > 0) await Bun.sleep(consumer.delayMs); // a slow pipeline, on purpose
   });

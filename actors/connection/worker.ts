@@ -14,6 +14,7 @@ import {
   type EventSource,
   type StateChange,
 } from "../batcher/messages.ts";
+import { packEvents } from "../batcher/packed.ts";
 import { type MetadataMessage, metadataMessage } from "../metadata/messages.ts";
 import { openStoreReader } from "../store/reader.ts";
 import { check } from "./messages.ts";
@@ -94,9 +95,10 @@ runActor({
 
     const forward = (source: ChangeSource, events: StateChange[]) => {
       received[source].inc(events.length);
-      const msg = batcherMessage.events(source as EventSource, events);
+      const packed = packEvents(events);
+      const msg = batcherMessage.events(source as EventSource, packed);
       if (spool.empty && !overflow && toBatcher.trySend(msg)) return;
-      if (!overflow && spool.append({ source, events })) {
+      if (!overflow && spool.append({ source, events: packed })) {
         gauges();
         void drain();
         return;

@@ -8,6 +8,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
 import type { Reading, StateChange } from "../batcher/messages.ts";
+import { EventColumns, PackedBuilder } from "../batcher/packed.ts";
 import { canonicalNumber, encodeUlid, looseNumber } from "./codec.ts";
 import {
   configureConnection,
@@ -22,8 +23,8 @@ import {
 import { metaPosition, positionIdSql } from "./tail.ts";
 
 export interface WriteResult {
-  /** The state changes that were new to the store, in input order. */
-  inserted: StateChange[];
+  /** Indices (into the input) of the state changes that were new to the store, ascending. */
+  inserted: number[];
   duplicates: number;
   /** Records refused with a precise reason; nothing of them was written. */
   rejected: { index: number; entity_id: unknown; error: string }[];
@@ -103,23 +104,20 @@ export class StoreWriter {
       newSeries: db.prepare("INSERT INTO series (source, metric) VALUES (?, ?)"),
       reading: db.prepare("INSERT OR IGNORE INTO readings (k, ts_ms, value) VALUES (?, ?, ?)"),
     };
-    this.writeTx = db.transaction((events: StateChange[], out: WriteResult) => {
+    this.writeTx = db.transaction((cols: EventColumns, from: number, to: number, out: WriteResult) => {
       let added = 0;
       const hwmT = this.hwmT;
       const hwmE = this.hwmE;
-      for (let i = 0; i < events.length; i++) {
-        const ev = events[i];
-        const problem = this.invalid(ev);
+      for (let i = from; i < to; i++) {
+        const entityId = cols.entityId(i);
+        const lastUpdated = cols.lastUpdated(i);
+        const problem = this.invalid(entityId, lastUpdated, cols.lastChanged(i));
         if (problem) {
-          out.rejected.push({
-            index: i,
-            entity_id: (ev as { entity_id?: unknown })?.entity_id,
-            error: problem,
-          });
+          out.rejected.push({ index: i, entity_id: entityId, error: problem });
           continue;
         }
-        if (this.insertOne(ev)) {
-          out.inserted.push(ev);
+        if (this.insertOne(cols, i, entityId, lastUpdated)) {
+          out.inserted.push(i);
           added++;
         } else out.duplicates++;
       }
@@ -130,63 +128,88 @@ export class StoreWriter {
   }
 
   /**
-   * Stores a batch in one transaction. Replays and backfill are absorbed by the idempotency key
-   * (entity, last_updated µs); a malformed record is refused alone, with its reason.
+   * Stores events `from`..`to` of a batch in one transaction. Replays and backfill are absorbed by the
+   * idempotency key (entity, last_updated µs); a malformed record is refused alone, with its reason.
+   * Records (tests, imports, tools) are checked field by field and packed first; a packed batch from an
+   * edge has string fields by construction.
    */
-  writeEvents(events: StateChange[]): WriteResult {
+  writeEvents(events: readonly StateChange[] | EventColumns, from = 0, to?: number): WriteResult {
     const out: WriteResult = { inserted: [], duplicates: 0, rejected: [] };
-    this.writeTx.immediate(events, out);
+    if (events instanceof EventColumns) {
+      this.writeTx.immediate(events, from, to ?? events.n, out);
+      return out;
+    }
+    // Records: those of the wrong shape are refused here; the rest go through the packed path, and
+    // indices are mapped back to the caller's array.
+    const builder = new PackedBuilder();
+    const index: number[] = [];
+    const end = to ?? events.length;
+    for (let i = from; i < end; i++) {
+      const ev = events[i];
+      const problem = shapeProblem(ev);
+      if (problem)
+        out.rejected.push({
+          index: i,
+          entity_id: (ev as { entity_id?: unknown })?.entity_id,
+          error: problem,
+        });
+      else {
+        builder.addChange(ev);
+        index.push(i);
+      }
+    }
+    const cols = new EventColumns(builder.finish());
+    const packedOut: WriteResult = { inserted: [], duplicates: 0, rejected: [] };
+    this.writeTx.immediate(cols, 0, cols.n, packedOut);
+    out.inserted = packedOut.inserted.map((k) => index[k]);
+    out.duplicates = packedOut.duplicates;
+    for (const r of packedOut.rejected) out.rejected.push({ ...r, index: index[r.index] });
+    out.rejected.sort((a, b) => a.index - b.index);
     return out;
   }
 
-  private invalid(ev: StateChange): string | null {
-    if (ev === null || typeof ev !== "object") return "record is not an object; send a StateChange";
-    if (typeof ev.entity_id !== "string" || ev.entity_id.indexOf(".") <= 0)
-      return `field entity_id: expected "<domain>.<object_id>", got ${JSON.stringify(ev.entity_id)}`;
-    if (typeof ev.state !== "string") return `field state: expected a string, got ${typeof ev.state}`;
-    if (typeof ev.attributes !== "string")
-      return "field attributes: expected JSON text (serialise once in the connection)";
-    if (!Number.isSafeInteger(ev.last_updated) || Math.abs(ev.last_updated - this.baseUs) > MAX_REL_US)
-      return `field last_updated: expected integer microseconds within ±4.4 years of ${new Date(this.baseUs / 1000).toISOString()}, got ${ev.last_updated} (milliseconds or seconds by mistake?)`;
-    if (!Number.isSafeInteger(ev.last_changed) || ev.last_changed > ev.last_updated)
-      return `field last_changed: expected integer microseconds not after last_updated, got ${ev.last_changed}`;
+  private invalid(entityId: string, lastUpdated: number, lastChanged: number): string | null {
+    if (entityId.indexOf(".") <= 0)
+      return `field entity_id: expected "<domain>.<object_id>", got ${JSON.stringify(entityId)}`;
+    if (!Number.isSafeInteger(lastUpdated) || Math.abs(lastUpdated - this.baseUs) > MAX_REL_US)
+      return `field last_updated: expected integer microseconds within ±4.4 years of ${new Date(this.baseUs / 1000).toISOString()}, got ${lastUpdated} (milliseconds or seconds by mistake?)`;
+    if (!Number.isSafeInteger(lastChanged) || lastChanged > lastUpdated)
+      return `field last_changed: expected integer microseconds not after last_updated, got ${lastChanged}`;
     return null;
   }
 
-  private insertOne(ev: StateChange): boolean {
-    const e = this.entityKey(ev.entity_id);
-    const canonical = canonicalNumber(ev.state);
+  private insertOne(cols: EventColumns, i: number, entityId: string, lastUpdated: number): boolean {
+    const e = this.entityKey(entityId);
+    const state = cols.state(i);
+    const canonical = canonicalNumber(state);
     let v: number | null;
     let s: number | null;
     if (!Number.isNaN(canonical)) {
       v = canonical;
       s = null;
     } else {
-      v = looseNumber(ev.state);
-      s = this.stateId(ev.state);
+      v = looseNumber(state);
+      s = this.stateId(state);
     }
-    const c =
-      ev.context_id === null ? null : encodeUlid(ev.context_id, this.ctxBuf) ? this.ctxBuf : ev.context_id;
-    const cp =
-      ev.context_parent_id === null
-        ? null
-        : encodeUlid(ev.context_parent_id, this.parentBuf)
-          ? this.parentBuf
-          : ev.context_parent_id;
-    const cu = ev.context_user_id === null ? null : this.userId(ev.context_user_id);
+    const contextId = cols.contextId(i);
+    const parentId = cols.contextParentId(i);
+    const userId = cols.contextUserId(i);
+    const c = contextId === null ? null : encodeUlid(contextId, this.ctxBuf) ? this.ctxBuf : contextId;
+    const cp = parentId === null ? null : encodeUlid(parentId, this.parentBuf) ? this.parentBuf : parentId;
+    const cu = userId === null ? null : this.userId(userId);
     const result = this.q.insert.run(
-      ev.last_updated,
+      lastUpdated,
       e,
       v,
       s,
-      this.attrId(e, ev.attributes),
-      ev.last_updated - ev.last_changed,
+      this.attrId(e, cols.attributes(i)),
+      lastUpdated - cols.lastChanged(i),
       c,
       cp,
       cu,
     );
     if (result.changes !== 1) return false;
-    this.placed(ev.last_updated - this.baseUs, e);
+    this.placed(lastUpdated - this.baseUs, e);
     return true;
   }
 
@@ -344,4 +367,21 @@ export class StoreWriter {
   close(): void {
     this.db.close();
   }
+}
+
+/** What is wrong with a record's shape (types), or null; values are checked on the packed path. */
+function shapeProblem(ev: StateChange): string | null {
+  if (ev === null || typeof ev !== "object") return "record is not an object; send a StateChange";
+  if (typeof ev.entity_id !== "string")
+    return `field entity_id: expected "<domain>.<object_id>", got ${JSON.stringify(ev.entity_id)}`;
+  if (typeof ev.state !== "string") return `field state: expected a string, got ${typeof ev.state}`;
+  if (typeof ev.attributes !== "string")
+    return "field attributes: expected JSON text (serialise once in the connection)";
+  if (typeof ev.last_updated !== "number" || typeof ev.last_changed !== "number")
+    return "fields last_updated and last_changed: expected integer microseconds";
+  for (const k of ["context_id", "context_parent_id", "context_user_id"] as const) {
+    const v = ev[k];
+    if (v !== null && typeof v !== "string") return `field ${k}: expected a string or null, got ${typeof v}`;
+  }
+  return null;
 }

@@ -1,5 +1,6 @@
 /** Thin adapter: mailbox and API calls <-> Dispatcher. No rules live here. */
 import { runActor } from "../../runtime/actor.ts";
+import { openPacked } from "../batcher/packed.ts";
 import { storedSince } from "./catch-up.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { ACTOR, check, checkCall } from "./messages.ts";
@@ -23,8 +24,11 @@ runActor({
     dispatcher.start();
     return {
       handle(msg) {
-        if (msg.type === "stored") dispatcher.onStored(msg.events as Parameters<Dispatcher["onStored"]>[0]);
-        else if (msg.type === "enrichment") dispatcher.onEnrichment(msg);
+        if (msg.type === "stored") {
+          const opened = openPacked(msg.events);
+          if (opened.ok) dispatcher.onStored(opened.cols.changes());
+          else ctx.log.warn(`skipped a stored batch: ${opened.error}`);
+        } else if (msg.type === "enrichment") dispatcher.onEnrichment(msg);
         else dispatcher.onHealth(msg);
       },
       async call(body) {
