@@ -167,16 +167,17 @@ export class LiveFeed {
    * only when some client wants it. A packed batch that does not add up is dropped whole (it is a view).
    */
   publish(batch: StoredBatch | readonly StateChange[]): void {
+    const records = batch as readonly StateChange[];
+    this.publishedTotal?.inc(Array.isArray(batch) ? records.length : (batch as StoredBatch).events.n);
+    // Nobody watching: the batch is not even opened.
+    if (this.subscriptions.size === 0) return;
     let cols: EventColumns | null = null;
     if (!Array.isArray(batch)) {
       const opened = openPacked((batch as StoredBatch).events);
       if (!opened.ok) return;
       cols = opened.cols;
     }
-    const records = batch as readonly StateChange[];
     const n = cols ? cols.n : records.length;
-    this.publishedTotal?.inc(n);
-    if (this.subscriptions.size === 0) return;
     for (let i = 0; i < n; i++) {
       const entityId = cols ? cols.entityId(i) : records[i].entity_id;
       let event: LiveEvent | undefined;

@@ -99,8 +99,28 @@ export function packEvents(changes: readonly StateChange[]): PackedEvents {
   return b.finish();
 }
 
+/** Read access to a batch of state changes by index, packed or not (rules read only what they need). */
+export interface EventView {
+  readonly n: number;
+  entityId(i: number): string;
+  state(i: number): string;
+  lastUpdated(i: number): number;
+  change(i: number): StateChange;
+}
+
+/** Records seen through the same interface as a packed batch. */
+export function viewOf(records: readonly StateChange[]): EventView {
+  return {
+    n: records.length,
+    entityId: (i) => records[i].entity_id,
+    state: (i) => records[i].state,
+    lastUpdated: (i) => records[i].last_updated,
+    change: (i) => records[i],
+  };
+}
+
 /** A packed batch opened for reading by index. Fields are decoded on access; nothing is copied up front. */
-export class EventColumns {
+export class EventColumns implements EventView {
   readonly n: number;
   private readonly f: string[];
   private readonly t: Float64Array;

@@ -11,6 +11,7 @@ import type { HomeIQConfig } from "../../runtime/config/schema.ts";
 import { errorMessage, type Logger } from "../../runtime/log.ts";
 import type { Registry } from "../../runtime/metrics.ts";
 import type { StateChange } from "../batcher/messages.ts";
+import { type EventView, viewOf } from "../batcher/packed.ts";
 import { Breaker, decide, type Outcome, retryable } from "./delivery.ts";
 import { type Fire, Matcher, ruleKey } from "./logic.ts";
 import type { EnrichmentMessage, HealthMessage } from "./messages.ts";
@@ -149,15 +150,16 @@ export class Dispatcher {
   }
 
   /** Evaluates a batch the batcher stored. Idempotent: a batch seen before (same first event) is skipped. */
-  onStored(events: readonly StateChange[]): void {
-    if (events.length === 0) return;
-    const key = `s:${events[0].entity_id}@${events[0].last_updated}`;
+  onStored(events: readonly StateChange[] | EventView): void {
+    const view = Array.isArray(events) ? viewOf(events as readonly StateChange[]) : (events as EventView);
+    if (view.n === 0) return;
+    const key = `s:${view.entityId(0)}@${view.lastUpdated(0)}`;
     if (this.o.store.wasProcessed(key)) {
       this.m.duplicate.inc();
       return;
     }
     const fires: Fire[] = [];
-    this.matcher.matchStates(events, fires);
+    this.matcher.matchStates(view, fires);
     this.commit(key, fires);
   }
 

@@ -13,6 +13,7 @@
  * - per (rule, entity) threshold side (`Side`), which is what makes a noisy sensor fire once per crossing.
  */
 import type { StateChange } from "../batcher/messages.ts";
+import { type EventView, viewOf } from "../batcher/packed.ts";
 import { globToRegExp, isGlob, literalDomain, type Rule } from "./rules.ts";
 
 /** Threshold side of one (rule, entity): nothing seen yet, armed (quiet side), fired (waiting to re-arm). */
@@ -233,25 +234,30 @@ export class Matcher {
     return slot;
   }
 
-  /** Evaluates a batch of stored state changes, appending what fired to `out`. */
-  matchStates(events: readonly StateChange[], out: Fire[]): void {
-    for (let e = 0; e < events.length; e++) {
-      const event = events[e];
-      const slot = this.slot(event.entity_id);
-      if (event.last_updated <= slot.lastUs) {
+  /**
+   * Evaluates a batch of stored state changes, appending what fired to `out`. An entity no rule selects
+   * costs a lookup and its state text; the whole record is read only for entities some rule selects.
+   */
+  matchStates(events: EventView | readonly StateChange[], out: Fire[]): void {
+    const view = Array.isArray(events) ? viewOf(events as readonly StateChange[]) : (events as EventView);
+    for (let e = 0; e < view.n; e++) {
+      const slot = this.slot(view.entityId(e));
+      const lastUpdated = view.lastUpdated(e);
+      if (lastUpdated <= slot.lastUs) {
         this.skipped++;
         continue;
       }
-      if (event.last_updated > this.watermarkUs) this.watermarkUs = event.last_updated;
+      if (lastUpdated > this.watermarkUs) this.watermarkUs = lastUpdated;
       const prev = slot.prev;
-      slot.prev = event.state;
-      slot.lastUs = event.last_updated;
+      slot.prev = view.state(e);
+      slot.lastUs = lastUpdated;
       const n = slot.rules.length;
       if (n === 0) continue;
       if (!slot.dirty) {
         slot.dirty = true;
         this.dirtySlots.push(slot);
       }
+      const event = view.change(e);
       let value: number | undefined;
       for (let i = 0; i < n; i++) {
         const c = slot.rules[i];

@@ -26,7 +26,7 @@ runActor({
       handle(msg) {
         if (msg.type === "stored") {
           const opened = openPacked(msg.events);
-          if (opened.ok) dispatcher.onStored(opened.cols.changes());
+          if (opened.ok) dispatcher.onStored(opened.cols);
           else ctx.log.warn(`skipped a stored batch: ${opened.error}`);
         } else if (msg.type === "enrichment") dispatcher.onEnrichment(msg);
         else dispatcher.onHealth(msg);
