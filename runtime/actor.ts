@@ -9,6 +9,7 @@
  *   handle: (msg) => ctx.outbox<EchoOut>("echo->sink").send(msg),
  * }) });
  */
+import { heapSize } from "bun:jsc";
 import { type Clock, systemClock } from "./clock.ts";
 import type { HomeIQConfig } from "./config/schema.ts";
 import { control, type EdgePort, type FromWorker, messageType, type ToWorker } from "./control.ts";
@@ -104,6 +105,12 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
     log = createLogger({ actor: definition.name, level: msg.logLevel });
     metrics = new Registry({ actor: definition.name });
     const rejected = metrics.counter("messages_rejected_total", "Inbound messages that failed their schema");
+    // Each worker has its own JS heap: which actor holds the memory shows here.
+    const heap = metrics.gauge("actor_heap_bytes", "Bytes in use by this actor's JavaScript heap");
+    const shipMetrics = () => {
+      heap.set(heapSize());
+      post(control.metrics(metrics.snapshot()));
+    };
     for (const spec of msg.outboxes) addOutbox(spec);
     inbox = new Inbox({
       actor: definition.name,
@@ -155,8 +162,8 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
     }
     // Inboxes attach only once the instance exists, so no message arrives before there is a handler.
     for (const spec of msg.inboxes) inbox.attach(spec.edge, spec.port, spec.capacity);
-    metricsTimer = setInterval(() => post(control.metrics(metrics.snapshot())), msg.metricsIntervalMs);
-    post(control.metrics(metrics.snapshot()));
+    metricsTimer = setInterval(shipMetrics, msg.metricsIntervalMs);
+    shipMetrics();
     post(control.ready());
   };
 
