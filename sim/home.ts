@@ -54,8 +54,10 @@ export interface SimEntity {
   platform: string;
   state: string;
   attributes: Record<string, unknown>;
-  /** The entity's current state object as JSON text (the next change's old_state). */
+  /** The entity's current state object as JSON text (the next change's old_state); "" until rendered. */
   stateJson: string;
+  /** The current state's context id. */
+  ctxId: string;
   /** Attributes as JSON text (shared by history rows until they change). */
   attrsJson: string;
   lastChangedUs: number;
@@ -230,6 +232,7 @@ export function buildHome(count: number, random: () => number, startUs: number):
       state: "",
       attributes: baseAttributes(kind, name),
       stateJson: "",
+      ctxId: "",
       attrsJson: "",
       lastChangedUs: startUs,
       lastChangedIso: "",
@@ -331,11 +334,40 @@ export function advance(e: SimEntity, random: () => number): boolean {
   return e.state !== before;
 }
 
-/** Kinds whose attributes change with the state (others keep their attributes JSON). */
-export const attributesVary = (e: SimEntity) =>
-  e.kind === "light" || e.kind === "climate" || e.kind === "weather";
+/** The attributes `advance` may change, per kind (the others keep their attributes JSON). */
+const VARYING: Partial<Record<Kind, readonly string[]>> = {
+  light: ["brightness", "color_mode"],
+  climate: ["current_temperature", "temperature"],
+  weather: ["temperature", "humidity"],
+};
 
-/** Renders the entity's state object as HA sends it; `lu` is `lastUpdatedUs` as ISO text. */
-export function renderState(e: SimEntity, ctx: string, lu: string): string {
-  return `{"entity_id":${JSON.stringify(e.entity_id)},"state":${JSON.stringify(e.state)},"attributes":${e.attrsJson},"last_changed":"${e.lastChangedIso}","last_reported":"${lu}","last_updated":"${lu}","context":{"id":"${ctx}","parent_id":null,"user_id":null}}`;
+export const attributesVary = (e: SimEntity) => VARYING[e.kind] !== undefined;
+
+/** The values of the attributes that may vary, to diff against after `advance`. */
+export const varyingValues = (e: SimEntity): unknown[] => (VARYING[e.kind] ?? []).map((k) => e.attributes[k]);
+
+/** The varying attributes whose value differs from `before` (HA's diff `+ a`), as JSON, or "". */
+export function changedAttributes(e: SimEntity, before: unknown[]): string {
+  const keys = VARYING[e.kind] ?? [];
+  let out = "";
+  for (let i = 0; i < keys.length; i++) {
+    const v = e.attributes[keys[i]];
+    if (v !== before[i]) out += `${out ? "," : ""}"${keys[i]}":${JSON.stringify(v)}`;
+  }
+  return out && `{${out}}`;
+}
+
+/** Renders the entity's state object as HA sends it in state_changed and get_states. */
+export function renderState(e: SimEntity): string {
+  const lu = isoFromUs(e.lastUpdatedUs);
+  return `{"entity_id":${JSON.stringify(e.entity_id)},"state":${JSON.stringify(e.state)},"attributes":${e.attrsJson},"last_changed":"${e.lastChangedIso}","last_reported":"${lu}","last_updated":"${lu}","context":{"id":"${e.ctxId}","parent_id":null,"user_id":null}}`;
+}
+
+/** HA's float-seconds timestamp of compressed states (what `last_updated_timestamp` prints). */
+export const secondsFromUs = (us: number): string => String(us / 1e6);
+
+/** The entity's compressed state, as `subscribe_entities` sends it in `a`. */
+export function renderCompressed(e: SimEntity): string {
+  const lu = e.lastUpdatedUs === e.lastChangedUs ? "" : `,"lu":${secondsFromUs(e.lastUpdatedUs)}`;
+  return `{"s":${JSON.stringify(e.state)},"a":${e.attrsJson},"c":"${e.ctxId}","lc":${secondsFromUs(e.lastChangedUs)}${lu}}`;
 }

@@ -1,6 +1,7 @@
 /**
  * A Home Assistant look-alike speaking HA's WebSocket API (`/api/websocket`): auth, coalesced frames,
- * get_states, get_config, registries, subscribe_events, history/history_during_period and ping/pong, over a
+ * get_states, get_config, registries, subscribe_events, subscribe_entities (compressed states and diffs,
+ * as HA's `_state_diff_event` writes them), history/history_during_period and ping/pong, over a
  * deterministic simulated home that changes state at a configurable rate (1/s to 100,000/s). It is both the
  * test double of the connection actor and the embedded demo. Faults can be injected to test recovery.
  *
@@ -19,12 +20,16 @@ import {
   advance,
   attributesVary,
   buildHome,
+  changedAttributes,
   contextId,
   type Home,
   isoFromUs,
+  renderCompressed,
   renderState,
   type SimEntity,
+  secondsFromUs,
   seededRandom,
+  varyingValues,
 } from "./home.ts";
 
 export const SIM_HA_VERSION = "2025.11.2";
@@ -46,6 +51,8 @@ export interface SimulatorOptions {
   seed?: number;
   token?: string;
   historyMax?: number;
+  /** Answer `subscribe_entities` (default); false plays an HA without it (`unknown_command`). */
+  subscribeEntities?: boolean;
 }
 
 export type FaultKind =
@@ -107,6 +114,8 @@ interface Client {
   lastId: number;
   /** Subscription id -> event type ("*" for all). */
   subs: Map<number, string>;
+  /** The `subscribe_entities` subscription id, if any. */
+  entitySub: number | null;
   stalledUntil: number;
   /** Ids of commands this client issued (for the reuse-ids fault). */
   firstId: number;
@@ -164,9 +173,14 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     e.lastUpdatedUs = e.lastChangedUs = nextUs();
     e.lastChangedIso = isoFromUs(e.lastChangedUs);
     e.attrsJson = JSON.stringify(e.attributes);
-    e.stateJson = renderState(e, contextId(++seq, e.lastUpdatedUs), e.lastChangedIso);
+    e.ctxId = contextId(++seq, e.lastUpdatedUs);
     record(e);
   }
+  /** The state object as JSON, rendered when first needed after a change (not every client wants it). */
+  const stateJsonOf = (e: SimEntity): string => {
+    if (e.stateJson === "") e.stateJson = renderState(e);
+    return e.stateJson;
+  };
 
   const send = (ws: Socket, text: string) => {
     if (ws.data.stalledUntil > Date.now()) return;
@@ -185,58 +199,97 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const error = (ws: Socket, id: number | null, code: string, message: string) =>
     send(ws, JSON.stringify({ id, type: "result", success: false, error: { code, message } }));
 
-  /** Sends events to every client subscribed to their type, as coalesced frames when the client asked. */
+  /** Sends event messages of one subscription to a client: one frame each, or coalesced when it asked. */
+  const sendEvents = (ws: Socket, sub: number, events: string[]) => {
+    const prefix = `{"id":${sub},"type":"event","event":`;
+    if (!ws.data.coalesce) {
+      for (const ev of events) send(ws, `${prefix}${ev}}`);
+      return;
+    }
+    for (let i = 0; i < events.length; i += FRAME_EVENTS_MAX) {
+      const chunk =
+        i === 0 && events.length <= FRAME_EVENTS_MAX ? events : events.slice(i, i + FRAME_EVENTS_MAX);
+      send(ws, `[${prefix}${chunk.join(`},${prefix}`)}}]`);
+    }
+  };
+
+  /** Sends events to every client subscribed to their type. */
   const broadcast = (eventType: string, events: string[]) => {
     if (events.length === 0) return;
     for (const ws of clients) {
-      const c = ws.data;
-      if (!c.authed) continue;
-      for (const [sub, type] of c.subs) {
-        if (type !== eventType && type !== "*") continue;
-        const prefix = `{"id":${sub},"type":"event","event":`;
-        if (!c.coalesce) {
-          for (const ev of events) send(ws, `${prefix}${ev}}`);
-          continue;
-        }
-        for (let i = 0; i < events.length; i += FRAME_EVENTS_MAX) {
-          const chunk =
-            i === 0 && events.length <= FRAME_EVENTS_MAX ? events : events.slice(i, i + FRAME_EVENTS_MAX);
-          send(ws, `[${prefix}${chunk.join(`},${prefix}`)}}]`);
-        }
-      }
+      if (!ws.data.authed) continue;
+      for (const [sub, type] of ws.data.subs)
+        if (type === eventType || type === "*") sendEvents(ws, sub, events);
+    }
+  };
+
+  /** Sends `subscribe_entities` events (`{a|c|r: ...}`) to every client subscribed to entities. */
+  const broadcastEntities = (events: string[]) => {
+    if (events.length === 0) return;
+    for (const ws of clients) {
+      const sub = ws.data.entitySub;
+      if (ws.data.authed && sub !== null) sendEvents(ws, sub, events);
     }
   };
 
   const eventEnvelope = (type: string, data: string, firedIso: string, ctx: string) =>
     `{"event_type":"${type}","data":${data},"origin":"LOCAL","time_fired":"${firedIso}","context":{"id":"${ctx}","parent_id":null,"user_id":null}}`;
 
+  /** Which renderings of a change some client reads: full state_changed events, entity diffs. */
+  const audience = () => {
+    let events = false;
+    let diffs = false;
+    for (const ws of clients) {
+      if (!ws.data.authed) continue;
+      if (ws.data.entitySub !== null) diffs = true;
+      for (const type of ws.data.subs.values()) if (type === "state_changed" || type === "*") events = true;
+    }
+    return { events, diffs };
+  };
+
   const emit = (n: number) => {
-    const out = new Array<string>(n);
+    const want = audience();
+    const outEvents: string[] = [];
+    const outDiffs: string[] = [];
     const entities = home.entities;
     for (let k = 0; k < n; k++) {
       const e = entities[Math.floor(random() * entities.length)];
-      const old = e.stateJson;
+      const old = want.events ? stateJsonOf(e) : "";
+      const vary = attributesVary(e);
+      const before = want.diffs && vary ? varyingValues(e) : null;
       const changed = advance(e, random);
       const us = nextUs();
-      const iso = isoFromUs(us);
       e.lastUpdatedUs = us;
       if (changed) {
         e.lastChangedUs = us;
-        e.lastChangedIso = iso;
+        e.lastChangedIso = isoFromUs(us);
       }
-      if (attributesVary(e)) e.attrsJson = JSON.stringify(e.attributes);
-      const ctx = contextId(++seq, us);
-      e.stateJson = renderState(e, ctx, iso);
+      if (vary) e.attrsJson = JSON.stringify(e.attributes);
+      e.ctxId = contextId(++seq, us);
+      e.stateJson = "";
       record(e);
       const id = JSON.stringify(e.entity_id);
-      out[k] = eventEnvelope(
-        "state_changed",
-        `{"entity_id":${id},"old_state":${old},"new_state":${e.stateJson}}`,
-        iso,
-        ctx,
-      );
+      if (want.events)
+        outEvents.push(
+          eventEnvelope(
+            "state_changed",
+            `{"entity_id":${id},"old_state":${old},"new_state":${stateJsonOf(e)}}`,
+            isoFromUs(us),
+            e.ctxId,
+          ),
+        );
+      if (want.diffs) {
+        // HA's diff: the state and last_changed when the state changed, else last_updated; the context;
+        // the attributes whose value changed.
+        const when = changed
+          ? `"s":${JSON.stringify(e.state)},"lc":${secondsFromUs(us)}`
+          : `"lu":${secondsFromUs(us)}`;
+        const attrs = before ? changedAttributes(e, before) : "";
+        outDiffs.push(`{"c":{${id}:{"+":{${when},"c":"${e.ctxId}"${attrs && `,"a":${attrs}`}}}}}`);
+      }
     }
-    broadcast("state_changed", out);
+    broadcast("state_changed", outEvents);
+    broadcastEntities(outDiffs);
   };
 
   let carry = 0;
@@ -389,13 +442,25 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       case "ping":
         return send(ws, `{"id":${id},"type":"pong"}`);
       case "get_states":
-        return result(ws, id, `[${home.entities.map((e) => e.stateJson).join(",")}]`);
+        return result(ws, id, `[${home.entities.map(stateJsonOf).join(",")}]`);
+      case "subscribe_entities":
+        if (opts.subscribeEntities === false) return error(ws, id, "unknown_command", "Unknown command.");
+        c.entitySub = id;
+        result(ws, id, "null");
+        // As HA: the result, then one event with every entity's compressed state.
+        return sendEvents(ws, id, [
+          `{"a":{${home.entities.map((e) => `${JSON.stringify(e.entity_id)}:${renderCompressed(e)}`).join(",")}}}`,
+        ]);
       case "get_config":
         return result(ws, id, config());
       case "subscribe_events":
         c.subs.set(id, typeof msg.event_type === "string" ? msg.event_type : "*");
         return result(ws, id, "null");
       case "unsubscribe_events":
+        if (msg.subscription === c.entitySub && c.entitySub !== null) {
+          c.entitySub = null;
+          return result(ws, id, "null");
+        }
         if (!c.subs.delete(msg.subscription as number))
           return error(ws, id, "not_found", "Subscription not found.");
         return result(ws, id, "null");
@@ -443,6 +508,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const target = to ?? `${old}_renamed`;
     home.byId.delete(old);
     e.entity_id = target;
+    e.stateJson = "";
     home.byId.set(target, e);
     const us = nextUs();
     broadcast("entity_registry_updated", [
@@ -457,6 +523,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         isoFromUs(us),
         contextId(++seq, us),
       ),
+    ]);
+    // As HA's state machine: the old id goes, the new one comes with the entity's state.
+    broadcastEntities([
+      `{"r":[${JSON.stringify(old)}]}`,
+      `{"a":{${JSON.stringify(target)}:${renderCompressed(e)}}}`,
     ]);
     return { from: old, to: target };
   };
@@ -560,6 +631,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
           coalesce: false,
           lastId: 0,
           subs: new Map(),
+          entitySub: null,
           stalledUntil: 0,
           firstId: 0,
         };

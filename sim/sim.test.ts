@@ -1,4 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import type { StateChange } from "../actors/batcher/messages.ts";
+import { EntityStates } from "../actors/connection/entities.ts";
+import { stateToChange } from "../actors/connection/frames.ts";
 import { waitFor } from "../runtime/clock.ts";
 import { type Simulator, startSimulator } from "./server.ts";
 
@@ -134,6 +137,58 @@ describe("simulated Home Assistant", () => {
     expect(ev.event.data.old_state).not.toBeNull();
     expect(ev.event.data.new_state.last_updated).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$/);
     expect(c.frames.filter((f) => f.startsWith("[")).length).toBe(1);
+    c.ws.close();
+  });
+
+  test("subscribe_entities: its snapshot and diffs describe exactly the states get_states and state_changed give", async () => {
+    const s = await sim({ entities: 40 });
+    const c = await authed(s);
+    c.send({ id: 1, type: "supported_features", features: { coalesce_messages: 1 } });
+    c.send({ id: 2, type: "subscribe_events", event_type: "state_changed" });
+    c.send({ id: 3, type: "get_states" });
+    c.send({ id: 4, type: "subscribe_entities" });
+    await c.next((m) => m.id === 4 && m.type === "event");
+    s.emit(500);
+    await waitFor(() => c.messages.filter((m) => m.id === 2 && m.type === "event").length === 500, {
+      timeoutMs: 5000,
+    });
+    await waitFor(() => c.messages.filter((m) => m.id === 4 && m.type === "event").length === 501, {
+      timeoutMs: 5000,
+    });
+    const full = (s: unknown) => {
+      const r = stateToChange(s, "test");
+      if (!r.ok) throw new Error(r.rejected.detail);
+      return r.change;
+    };
+    const states = (c.messages.find((m) => m.id === 3) as { result: unknown[] }).result.map(full);
+    const events = c.messages
+      .filter((m) => m.id === 2 && m.type === "event")
+      .map((m) => full((m.event as { data: { new_state: unknown } }).data.new_state));
+    const entities = new EntityStates();
+    const fromDiffs: StateChange[] = [];
+    const rejected: unknown[] = [];
+    for (const m of c.messages.filter((m) => m.id === 4 && m.type === "event"))
+      entities.apply(m.event, fromDiffs, (r) => rejected.push(r));
+    expect(rejected).toEqual([]);
+    expect(fromDiffs.slice(0, 40)).toEqual(states);
+    expect(fromDiffs.slice(40)).toEqual(events);
+    // A diff is a fraction of a full event: what subscribe_entities is for.
+    const sizeOf = (id: number) =>
+      c.messages
+        .filter((m) => m.id === id && m.type === "event")
+        .reduce((n, m) => n + JSON.stringify(m).length, 0);
+    expect(
+      sizeOf(4) - JSON.stringify(c.messages.find((m) => m.id === 4 && m.type === "event")).length,
+    ).toBeLessThan(sizeOf(2) / 4);
+    c.ws.close();
+  });
+
+  test("an HA without subscribe_entities answers it with unknown_command", async () => {
+    const s = await sim({ entities: 5, subscribeEntities: false });
+    const c = await authed(s);
+    c.send({ id: 1, type: "subscribe_entities" });
+    const m = (await c.next((m) => m.id === 1)) as { success: boolean; error: { code: string } };
+    expect([m.success, m.error.code]).toEqual([false, "unknown_command"]);
     c.ws.close();
   });
 

@@ -78,8 +78,15 @@ afterEach(async () => {
   sessions = [];
 });
 
-async function setup(opts: { ha?: Partial<HomeIQConfig["ha"]>; entities?: number; token?: string } = {}) {
-  const sim = await startSimulator({ entities: opts.entities ?? 50, rate: 0, token: "right" });
+async function setup(
+  opts: { ha?: Partial<HomeIQConfig["ha"]>; entities?: number; token?: string; legacy?: boolean } = {},
+) {
+  const sim = await startSimulator({
+    entities: opts.entities ?? 50,
+    rate: 0,
+    token: "right",
+    subscribeEntities: !opts.legacy,
+  });
   sims.push(sim);
   const col = collector();
   const clock = countingClock();
@@ -299,5 +306,33 @@ describe("HASession against the simulator", () => {
     sim.fault("drop");
     await expectExactlyOnce(sim, col);
     expect(col.connectedCount()).toBe(3);
+  });
+});
+
+describe("HASession against an HA without subscribe_entities (full state_changed events)", () => {
+  test("reads the snapshot with get_states and streams live changes exactly once", async () => {
+    const { sim, col, open } = await setup({ legacy: true });
+    open();
+    await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000, what: "snapshot" });
+    sim.setRate(2000);
+    await waitFor(() => col.bySource.live > 500, { timeoutMs: 10000, what: "live events" });
+    await expectExactlyOnce(sim, col);
+  });
+
+  test("after drops, every change arrives exactly once via backfill", async () => {
+    const { sim, col, open } = await setup({ legacy: true });
+    open();
+    await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
+    sim.setRate(3000);
+    for (let round = 1; round <= 2; round++) {
+      const before = col.changes.length;
+      await waitFor(() => col.changes.length > before + 300, {
+        timeoutMs: 10000,
+        what: "events before drop",
+      });
+      sim.fault("drop");
+      await waitFor(() => col.connectedCount() === round + 1, { timeoutMs: 10000, what: "reconnect" });
+    }
+    await expectExactlyOnce(sim, col);
   });
 });

@@ -3,11 +3,16 @@
  * auth with timeouts, `supported_features {coalesce_messages}`, strictly increasing ids, subscriptions,
  * connect snapshot, registries, gap backfill, and an app-level ping/pong watchdog. The reader only parses
  * and hands batches to `sink`; it never waits on downstream. Clock and randomness are injected.
+ *
+ * State changes come from `subscribe_entities` (compressed diffs, ./entities.ts; its first event is the
+ * connect snapshot). An HA that does not know that command gets `subscribe_events state_changed` and
+ * `get_states` instead; both paths give the same records.
  */
 
 import { backoffDelay, type Clock, type Random } from "../../runtime/clock.ts";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
 import type { StateChange } from "../batcher/messages.ts";
+import { EntityStates } from "./entities.ts";
 import {
   type HAMessage,
   historyToChanges,
@@ -96,6 +101,10 @@ export class HASession {
   private pongTimer: unknown = null;
   private haVersion: string | undefined;
   private readonly continuity = new Continuity();
+  /** Entity states behind `subscribe_entities` diffs, its subscription id, and whether its snapshot came. */
+  private readonly entities = new EntityStates();
+  private entitySub: number | null = null;
+  private entitiesLoaded = false;
   private readonly opts: SessionOptions;
   /** Generation of the current socket; callbacks from older sockets are ignored. */
   private generation = 0;
@@ -239,6 +248,9 @@ export class HASession {
     for (const p of this.pending.values()) p.reject(new RequestError("disconnected", reason));
     this.pending.clear();
     this.subs.clear();
+    this.entitySub = null;
+    this.entitiesLoaded = false;
+    this.entities.clear();
     this.refreshing.clear();
     const wasUp = this.phase !== "idle";
     this.phase = "idle";
@@ -277,7 +289,8 @@ export class HASession {
     for (const msg of parsed.messages) {
       if (this.phase === "auth") this.onAuthMessage(msg, authTimer);
       else if (msg.type === "event") {
-        const got = this.onEvent(msg);
+        const got =
+          msg.id === this.entitySub && this.entitySub !== null ? this.onEntities(msg) : this.onEvent(msg);
         if (got) {
           if (live) for (const c of got) live.push(c);
           else live = got;
@@ -355,6 +368,16 @@ export class HASession {
     return null;
   }
 
+  /** A `subscribe_entities` event: the first is the connect snapshot, the rest are live changes. */
+  private onEntities(msg: HAMessage): StateChange[] | null {
+    const changes: StateChange[] = [];
+    this.entities.apply(msg.event, changes, (r) => this.opts.sink.rejected(r));
+    if (this.entitiesLoaded) return changes;
+    this.entitiesLoaded = true;
+    this.snapshot(changes);
+    return null;
+  }
+
   private onRegistryEvent(kind: RegistryKind, data: Record<string, unknown>): void {
     const changes = data.changes as Record<string, unknown> | undefined;
     if (
@@ -366,6 +389,7 @@ export class HASession {
     ) {
       const from = changes.entity_id;
       this.continuity.rename(from, data.entity_id);
+      this.entities.rename(from, data.entity_id);
       this.opts.sink.rename(from, data.entity_id);
     }
     // Registry events carry only ids; re-read the list (HA's frontend does the same).
@@ -433,17 +457,36 @@ export class HASession {
       return this.request("subscribe_events", { event_type: eventType });
     };
     await Promise.all([
-      sub("state_changed"),
       sub("entity_registry_updated"),
       sub("device_registry_updated"),
       sub("area_registry_updated"),
     ]);
+    // Its first event (the snapshot) follows the result and comes before any later answer.
+    this.entitySub = this.nextId;
+    const compressed = await this.request("subscribe_entities").then(
+      () => true,
+      (e: unknown) => {
+        if (!(e instanceof RequestError) || e.code !== "unknown_command") throw e;
+        return false;
+      },
+    );
+    if (gen !== this.generation) return;
+    if (!compressed) {
+      this.entitySub = null;
+      this.opts.sink.log(
+        "info",
+        "Home Assistant has no subscribe_entities; reading full state_changed events",
+      );
+      await sub("state_changed");
+    }
     const config = await this.request("get_config");
     if (gen !== this.generation) return;
     if (config && typeof config === "object") this.opts.sink.haConfig(config as Record<string, unknown>);
-    const states = await this.request("get_states");
-    if (gen !== this.generation) return;
-    this.onSnapshot(states);
+    if (!compressed) {
+      const states = await this.request("get_states");
+      if (gen !== this.generation) return;
+      this.onSnapshot(states);
+    }
     for (const kind of ["areas", "devices", "entities"] as const) {
       if (gen !== this.generation) return;
       await this.refreshRegistry(kind, gen);
@@ -469,6 +512,11 @@ export class HASession {
       if (c.ok) changes.push(c.change);
       else this.opts.sink.rejected(c.rejected);
     }
+    this.snapshot(changes);
+  }
+
+  /** Every entity's current state at connect: forwarded where it falls in the gap; names the backfill. */
+  private snapshot(changes: StateChange[]): void {
     this.snapshotIds = changes.map((c) => c.entity_id);
     const fresh = this.continuity.catchUp(changes, "snapshot");
     if (fresh.length > 0) this.opts.sink.changes("snapshot", fresh);
