@@ -64,11 +64,19 @@ export class EntityStates {
     const { a: added, c: changed, r: removed } = event;
     if (added !== undefined) {
       if (!isObject(added)) reject(bad('subscribe_entities "a" must map entity ids to compressed states'));
-      else for (const id in added) this.add(id, added[id], out, reject);
+      else
+        for (const id in added) {
+          const problem = this.add(id, added[id], out);
+          if (problem) reject(bad(problem));
+        }
     }
     if (changed !== undefined) {
       if (!isObject(changed)) reject(bad('subscribe_entities "c" must map entity ids to diffs'));
-      else for (const id in changed) this.change(id, changed[id], out, reject);
+      else
+        for (const id in changed) {
+          const problem = this.change(id, changed[id], out);
+          if (problem) reject(bad(problem));
+        }
     }
     if (removed !== undefined) {
       if (!Array.isArray(removed)) reject(bad('subscribe_entities "r" must be a list of entity ids'));
@@ -78,15 +86,15 @@ export class EntityStates {
       reject(bad("subscribe_entities event has none of a, c, r"));
   }
 
-  private add(id: string, s: unknown, out: StateChange[], reject: (r: Rejected) => void): void {
-    if (!id.includes("."))
-      return reject(bad(`entity id must be "domain.object_id", got ${JSON.stringify(id)}`));
+  /** Takes a full compressed state; returns what is wrong with it instead (nothing changes then). */
+  private add(id: string, s: unknown, out: StateChange[]): string | null {
+    if (!id.includes(".")) return `entity id must be "domain.object_id", got ${JSON.stringify(id)}`;
     if (!isObject(s) || typeof s.s !== "string" || typeof s.lc !== "number" || !Number.isFinite(s.lc))
-      return reject(bad(`compressed state of ${id} needs string "s" and number "lc"`));
+      return `compressed state of ${id} needs string "s" and number "lc"`;
     if (s.lu !== undefined && (typeof s.lu !== "number" || !Number.isFinite(s.lu)))
-      return reject(bad(`compressed state of ${id}: "lu" must be a number`));
+      return `compressed state of ${id}: "lu" must be a number`;
     if (s.a !== undefined && !isObject(s.a))
-      return reject(bad(`compressed state of ${id}: "a" must be an object of attributes`));
+      return `compressed state of ${id}: "a" must be an object of attributes`;
     const lc = usFromSeconds(s.lc);
     const attrs = (s.a as Record<string, unknown> | undefined) ?? {};
     const cur: Current = {
@@ -99,32 +107,33 @@ export class EntityStates {
       ctxParent: null,
       ctxUser: null,
     };
-    if (!setContext(cur, s.c, true)) return reject(bad(`compressed state of ${id}: bad context "c"`));
+    if (!setContext(cur, s.c, true)) return `compressed state of ${id}: bad context "c"`;
     this.states.set(id, cur);
     out.push(record(id, cur));
+    return null;
   }
 
-  private change(id: string, diff: unknown, out: StateChange[], reject: (r: Rejected) => void): void {
+  /** Applies a diff; returns what is wrong with it instead (nothing changes then). */
+  private change(id: string, diff: unknown, out: StateChange[]): string | null {
     const cur = this.states.get(id);
-    if (!cur) return reject(bad(`change for ${id}, which was never added (no "a" for it first)`));
-    if (!isObject(diff)) return reject(bad(`diff of ${id} must be an object with "+" and/or "-"`));
+    if (!cur) return `change for ${id}, which was never added (no "a" for it first)`;
+    if (!isObject(diff)) return `diff of ${id} must be an object with "+" and/or "-"`;
     const plus = diff["+"];
     const minus = diff["-"];
-    if (plus !== undefined && !isObject(plus)) return reject(bad(`diff of ${id}: "+" must be an object`));
-    if (minus !== undefined && !isObject(minus)) return reject(bad(`diff of ${id}: "-" must be an object`));
+    if (plus !== undefined && !isObject(plus)) return `diff of ${id}: "+" must be an object`;
+    if (minus !== undefined && !isObject(minus)) return `diff of ${id}: "-" must be an object`;
     // Check everything before changing anything: a bad diff leaves the entity as it was.
     const p = plus ?? {};
-    if (p.s !== undefined && typeof p.s !== "string")
-      return reject(bad(`diff of ${id}: "s" must be a string`));
+    if (p.s !== undefined && typeof p.s !== "string") return `diff of ${id}: "s" must be a string`;
     for (const k of ["lc", "lu"] as const)
       if (p[k] !== undefined && (typeof p[k] !== "number" || !Number.isFinite(p[k])))
-        return reject(bad(`diff of ${id}: "${k}" must be a number`));
-    if (p.a !== undefined && !isObject(p.a)) return reject(bad(`diff of ${id}: "a" must be an object`));
+        return `diff of ${id}: "${k}" must be a number`;
+    if (p.a !== undefined && !isObject(p.a)) return `diff of ${id}: "a" must be an object`;
     const gone = minus?.a;
     if (gone !== undefined && !(Array.isArray(gone) && gone.every((k) => typeof k === "string")))
-      return reject(bad(`diff of ${id}: "-" "a" must be a list of attribute names`));
+      return `diff of ${id}: "-" "a" must be a list of attribute names`;
     const next: Current = { ...cur };
-    if (!setContext(next, p.c, false)) return reject(bad(`diff of ${id}: bad context "c"`));
+    if (!setContext(next, p.c, false)) return `diff of ${id}: bad context "c"`;
     if (p.s !== undefined) next.state = p.s as string;
     // A new last_changed moves last_updated with it (HA then omits lu).
     if (p.lc !== undefined) next.lc = next.lu = usFromSeconds(p.lc as number);
@@ -138,6 +147,7 @@ export class EntityStates {
     }
     this.states.set(id, next);
     out.push(record(id, next));
+    return null;
   }
 }
 
