@@ -7,7 +7,7 @@
  */
 import type { Counter, Gauge, Registry } from "../../runtime/metrics.ts";
 import type { StateChange, StoredBatch } from "../batcher/messages.ts";
-import { type EventColumns, openPacked } from "../batcher/packed.ts";
+import { type EventColumns, openPacked, ownString } from "../batcher/packed.ts";
 import type { StoredEvent } from "./deps.ts";
 
 /** Which events a client wants; empty sets mean "all". */
@@ -185,7 +185,8 @@ export class LiveFeed {
         if (!sub.wants(entityId)) continue;
         if (!event) {
           const stored = toStoredEvent(cols ? cols.change(i) : records[i]);
-          event = { entityId, ts: stored.ts, data: JSON.stringify(stored) };
+          // Queued for slow clients: its own id text, not a substring pinning the whole batch.
+          event = { entityId: ownString(entityId), ts: stored.ts, data: JSON.stringify(stored) };
         }
         sub.offer(event);
       }

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import type { StateChange } from "./messages.ts";
-import { concatPacked, EventColumns, openPacked, packEvents, unpackEvents } from "./packed.ts";
+import { concatPacked, EventColumns, openPacked, ownString, packEvents, unpackEvents } from "./packed.ts";
 
 // Strings that stress the encoding: separators, the escape mark, quotes, control characters, emoji.
 const text = fc.oneof(
@@ -72,5 +72,50 @@ describe("packed event batches", () => {
     });
     expect(openPacked({ n: 1, text: good.text, times: [1, 1] })).toMatchObject({ ok: false });
     expect(openPacked(null)).toMatchObject({ ok: false });
+  });
+});
+
+describe("ownString", () => {
+  test("copies exactly, whatever the characters", () => {
+    fc.assert(
+      fc.property(text, (s) => {
+        expect(ownString(s)).toBe(s);
+      }),
+    );
+  });
+
+  test("a kept field does not keep its batch's whole text alive", () => {
+    const { heapSize } = require("bun:jsc") as { heapSize: () => number };
+    /** Heap in use while one attribute text of each of 40 batches (~0.5 MB each) is kept. */
+    const heapKeeping = (copy: boolean) => {
+      const kept: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        const records = Array.from({ length: 2000 }, (_, j) => ({
+          entity_id: `sensor.s${j}`,
+          state: String(j),
+          // Long enough that JavaScriptCore shares the batch's buffer rather than copying.
+          attributes: `{"friendly_name":"batch ${i} sensor ${j} ${"x".repeat(200)}"}`,
+          last_changed: j,
+          last_updated: j,
+          context_id: null,
+          context_parent_id: null,
+          context_user_id: null,
+        }));
+        const attributes = new EventColumns(packEvents(records)).attributes(7);
+        kept.push(copy ? ownString(attributes) : attributes);
+      }
+      Bun.gc(true);
+      const heap = heapSize();
+      kept.length = 0;
+      Bun.gc(true);
+      return heap;
+    };
+    Bun.gc(true);
+    const base = heapSize();
+    const pinned = heapKeeping(false) - base;
+    const owned = heapKeeping(true) - base;
+    // 40 batches of ~0.5 MB each: substrings keep (most of) them; own copies keep a few KB.
+    expect(pinned).toBeGreaterThan(5_000_000);
+    expect(owned).toBeLessThan(pinned / 10);
   });
 });

@@ -194,6 +194,14 @@ export class EventColumns implements EventView {
   }
 }
 
+/**
+ * A copy of `s` that owns its characters. A field read from a batch is a substring of the batch's text,
+ * and JavaScriptCore keeps the whole text alive for as long as any substring of it lives: one state text
+ * kept in a cache can pin a 1 MB batch. Whatever outlives the batch (cache keys, last-seen values) goes
+ * through this. (`padEnd` builds a new string; `slice` of that small one is cheap to keep.)
+ */
+export const ownString = (s: string): string => s.padEnd(s.length + 1, " ").slice(0, -1);
+
 export function unpackEvents(packed: PackedEvents): StateChange[] {
   return new EventColumns(packed).changes();
 }

@@ -8,7 +8,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
 import type { Reading, StateChange } from "../batcher/messages.ts";
-import { EventColumns, PackedBuilder } from "../batcher/packed.ts";
+import { EventColumns, ownString, PackedBuilder } from "../batcher/packed.ts";
 import { canonicalNumber, encodeUlid, looseNumber } from "./codec.ts";
 import {
   configureConnection,
@@ -243,7 +243,7 @@ export class StoreWriter {
         );
       this.q.newName.run(name, e);
     }
-    this.entityKeys.set(name, e);
+    this.entityKeys.set(ownString(name), e);
     return e;
   }
 
@@ -253,7 +253,7 @@ export class StoreWriter {
     const row = this.q.stateByText.get(state) as { s: number } | null;
     s = row ? row.s : Number(this.q.newState.run(state).lastInsertRowid);
     if (this.stateIds.size >= this.cacheMax) this.stateIds.clear();
-    this.stateIds.set(state, s);
+    this.stateIds.set(ownString(state), s);
     return s;
   }
 
@@ -263,12 +263,14 @@ export class StoreWriter {
     const row = this.q.userByText.get(user) as { u: number } | null;
     u = row ? row.u : Number(this.q.newUser.run(user).lastInsertRowid);
     if (this.userIds.size >= this.cacheMax) this.userIds.clear();
-    this.userIds.set(user, u);
+    this.userIds.set(ownString(user), u);
     return u;
   }
 
-  private attrId(e: number, json: string): number {
-    if (this.lastAttrText[e] === json) return this.lastAttrId[e];
+  private attrId(e: number, text: string): number {
+    if (this.lastAttrText[e] === text) return this.lastAttrId[e];
+    // Kept below (per entity and in the cache): its own copy, not a substring pinning the whole batch.
+    const json = ownString(text);
     let a = this.attrIds.get(json);
     if (a === undefined) {
       const h = Bun.hash.crc32(json);

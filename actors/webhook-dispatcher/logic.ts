@@ -13,7 +13,7 @@
  * - per (rule, entity) threshold side (`Side`), which is what makes a noisy sensor fire once per crossing.
  */
 import type { StateChange } from "../batcher/messages.ts";
-import { type EventView, viewOf } from "../batcher/packed.ts";
+import { type EventView, ownString, viewOf } from "../batcher/packed.ts";
 import { globToRegExp, isGlob, literalDomain, type Rule } from "./rules.ts";
 
 /** Threshold side of one (rule, entity): nothing seen yet, armed (quiet side), fired (waiting to re-arm). */
@@ -228,9 +228,11 @@ export class Matcher {
     // A slot replaced while dirty hands its pending state over, so takeDirty still reports it.
     const dirty = slot?.dirty ?? false;
     if (slot) slot.dirty = false;
-    slot = { entityId, version: this.version, rules, sides, prev, lastUs, dirty };
+    // Kept as a Map key: an own copy of the id, not a substring pinning the whole batch.
+    const id = ownString(entityId);
+    slot = { entityId: id, version: this.version, rules, sides, prev, lastUs, dirty };
     if (dirty) this.dirtySlots.push(slot);
-    this.slots.set(entityId, slot);
+    this.slots.set(id, slot);
     return slot;
   }
 
@@ -249,7 +251,9 @@ export class Matcher {
       }
       if (lastUpdated > this.watermarkUs) this.watermarkUs = lastUpdated;
       const prev = slot.prev;
-      slot.prev = view.state(e);
+      const state = view.state(e);
+      // Kept until the entity's next change: an own copy, not a substring pinning the whole batch.
+      slot.prev = state === prev ? prev : ownString(state);
       slot.lastUs = lastUpdated;
       const n = slot.rules.length;
       if (n === 0) continue;
