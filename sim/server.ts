@@ -6,7 +6,7 @@
  * test double of the connection actor and the embedded demo. Faults can be injected to test recovery.
  *
  * HTTP control for out-of-process use: `GET /sim/stats`, `GET /sim/digest`, `POST /sim/rate?value=N`,
- * `POST /sim/fault?kind=drop|stall|malformed|huge|reject-token|accept-token|reuse-ids|rename|fail-history&arg=...`.
+ * `POST /sim/fault?kind=drop|stall|malformed|huge|reject-token|accept-token|reuse-ids|rename|fail-history|history-max-bytes&arg=...`.
  *
  * @example
  * const sim = await startSimulator({ entities: 300, rate: 100, token: "t" });
@@ -35,12 +35,14 @@ import {
 export const SIM_HA_VERSION = "2025.11.2";
 /** Events per coalesced frame; HA coalesces what is pending, we cap a frame like HA's send queue does. */
 const FRAME_EVENTS_MAX = 1024;
-/** HA drops a client that cannot keep up (4,096 pending messages); we bound by buffered bytes instead. */
-const PENDING_BYTES_MAX = 64 * 1024 * 1024;
+/** HA disconnects a client with this many messages waiting in its send queue (websocket_api MAX_PENDING_MSG). */
+const PENDING_MESSAGES_MAX = 4096;
+/** Frames go to the socket while it holds less than this unsent; the rest wait in the client's queue, as in HA. */
+const SOCKET_HIGH_BYTES = 4 * 1024 * 1024;
 const TICK_MS = 10;
 /** At most this many changes per tick: a rate beyond what the loop can make is "as fast as it can". */
 const TICK_EVENTS_MAX = 20_000;
-/** While a subscriber has this much unsent, the home waits a tick (counted as `throttledTicks`). */
+/** While a subscriber has this much unsent (socket and queue), the home waits a tick (`throttledTicks`). */
 const PENDING_SOFT_BYTES = 8 * 1024 * 1024;
 
 export interface SimulatorOptions {
@@ -64,7 +66,8 @@ export type FaultKind =
   | "accept-token"
   | "reuse-ids"
   | "rename"
-  | "fail-history";
+  | "fail-history"
+  | "history-max-bytes";
 
 export interface SimStats {
   /** State changes emitted, including each entity's initial state. */
@@ -119,6 +122,9 @@ interface Client {
   stalledUntil: number;
   /** Ids of commands this client issued (for the reuse-ids fault). */
   firstId: number;
+  /** Messages waiting for the socket (HA's per-client send queue), and their size. */
+  queue: string[];
+  queuedBytes: number;
 }
 
 type Socket = ServerWebSocket<Client>;
@@ -142,6 +148,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   let rejectToken = false;
   /** While set, history requests fail as on an HA without the history integration. */
   let historyFails = false;
+  /** A history answer larger than this closes the socket instead (a proxy or HA giving up on it). */
+  let historyMaxBytes = Number.POSITIVE_INFINITY;
   const clients = new Set<Socket>();
   const stats = {
     sent: 0,
@@ -182,16 +190,41 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     return e.stateJson;
   };
 
+  /** Bytes not yet taken by the client: in the socket and in the client's queue. */
+  const pendingOf = (ws: Socket) => ws.getBufferedAmount() + ws.data.queuedBytes;
+
+  /**
+   * As HA's websocket writer: a message goes to the socket when it has room, else into the client's
+   * queue; a client with PENDING_MESSAGES_MAX messages queued is disconnected. One large message (a big
+   * history answer) is one message, as in HA.
+   */
   const send = (ws: Socket, text: string) => {
-    if (ws.data.stalledUntil > Date.now()) return;
-    ws.send(text);
+    const c = ws.data;
+    if (c.stalledUntil > Date.now()) return;
     stats.framesSent++;
     stats.bytesSent += text.length;
-    const pending = ws.getBufferedAmount();
+    if (c.queue.length === 0 && ws.getBufferedAmount() < SOCKET_HIGH_BYTES) ws.send(text);
+    else {
+      c.queue.push(text);
+      c.queuedBytes += text.length;
+      if (c.queue.length >= PENDING_MESSAGES_MAX) {
+        stats.slowClientsDropped++;
+        c.queue = [];
+        c.queuedBytes = 0;
+        ws.close(1008, "Client unable to keep up with pending messages");
+        return;
+      }
+    }
+    const pending = pendingOf(ws);
     if (pending > stats.pendingBytesMax) stats.pendingBytesMax = pending;
-    if (pending > PENDING_BYTES_MAX) {
-      stats.slowClientsDropped++;
-      ws.close(1008, "Client unable to keep up with pending messages");
+  };
+  /** The socket took what it had: hand it queued messages while it has room. */
+  const flush = (ws: Socket) => {
+    const c = ws.data;
+    while (c.queue.length > 0 && ws.getBufferedAmount() < SOCKET_HIGH_BYTES) {
+      const text = c.queue.shift() as string;
+      c.queuedBytes -= text.length;
+      ws.send(text);
     }
   };
   const result = (ws: Socket, id: number, value: string) =>
@@ -299,7 +332,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const elapsed = Math.min(now - lastTick, 1000);
     lastTick = now;
     for (const ws of clients) {
-      if (ws.data.subs.size > 0 && ws.getBufferedAmount() > PENDING_SOFT_BYTES) {
+      if (ws.data.subs.size > 0 && pendingOf(ws) > PENDING_SOFT_BYTES) {
         stats.throttledTicks++;
         return;
       }
@@ -416,6 +449,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       minimal: msg.minimal_response === true,
       includeStart: msg.include_start_time_state !== false,
     });
+    if (body.length > historyMaxBytes) {
+      ws.close(1009, "history answer too large");
+      return;
+    }
     result(ws, id, body);
   };
 
@@ -579,12 +616,15 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         const [from, to] = typeof arg === "string" ? arg.split("->") : [];
         return rename(from || undefined, to || undefined);
       }
+      case "history-max-bytes":
+        historyMaxBytes = arg === undefined || arg === "off" ? Number.POSITIVE_INFINITY : Number(arg);
+        return { historyMaxBytes };
       case "fail-history":
         historyFails = arg !== "off";
         return { historyFails };
       default:
         throw new Error(
-          `unknown fault "${kind}"; expected one of drop, stall, malformed, huge, reject-token, accept-token, reuse-ids, rename, fail-history`,
+          `unknown fault "${kind}"; expected one of drop, stall, malformed, huge, reject-token, accept-token, reuse-ids, rename, fail-history, history-max-bytes`,
         );
     }
   };
@@ -593,7 +633,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     let pending = 0;
     let authedCount = 0;
     for (const ws of clients) {
-      pending += ws.getBufferedAmount();
+      pending += pendingOf(ws);
       if (ws.data.authed) authedCount++;
     }
     return {
@@ -633,6 +673,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
           subs: new Map(),
           entitySub: null,
           stalledUntil: 0,
+          queue: [],
+          queuedBytes: 0,
           firstId: 0,
         };
         return srv.upgrade(req, { data })
@@ -660,8 +702,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     },
     websocket: {
       maxPayloadLength: 64 * 1024 * 1024,
-      backpressureLimit: PENDING_BYTES_MAX * 2,
+      // Never drop or close in Bun's own buffer: the client queue above is the limit, as in HA.
+      backpressureLimit: 1024 * 1024 * 1024,
       closeOnBackpressureLimit: false,
+      drain: flush,
       open(ws) {
         stats.connections++;
         clients.add(ws);
