@@ -143,7 +143,11 @@ let code = 0;
 try {
   const result = await run();
   console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
-  if (result.lost > 0 || result.duplicated > 0) code = 1;
+  if (result.lost > 0 || result.duplicated > 0) {
+    code = 1;
+    // What HomeIQ said (warnings and errors) is where a loss shows its cause.
+    console.error(stack.homeiq?.lines.slice(-40).join("\n"));
+  }
 } catch (error) {
   console.error(`bench:e2e failed: ${(error as Error).message}`);
   if (stack.homeiq) console.error(stack.homeiq.lines.slice(-30).join("\n"));

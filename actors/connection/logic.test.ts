@@ -1,7 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import type { StateChange } from "../batcher/messages.ts";
-import { backfillStart, backfillWindows, Continuity } from "./logic.ts";
+import { backfillStart, Continuity, firstWindowUs, MIN_WINDOW_US, nextWindowUs } from "./logic.ts";
+
+/** [start, end) windows of `span` µs tiling the range, as the session's backfill asks for them. */
+function windowsOf(startUs: number, endUs: number, span: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let s = startUs; s < endUs; s += span) out.push([s, Math.min(endUs, s + span)]);
+  return out;
+}
 
 const change = (entity_id: string, lu: number): StateChange => ({
   entity_id,
@@ -80,7 +87,7 @@ function run(ops: Op[], marginUs: number) {
     }
     const end = clock + 10;
     const span = Math.max(1, Math.ceil((end - plan.startUs) / windows));
-    const bounds = backfillWindows(plan.startUs, end, span / 1000);
+    const bounds = windowsOf(plan.startUs, end, span);
     for (let i = 0; i < bounds.length; i++) {
       if (i >= upTo) return false;
       const [s, e] = bounds[i];
@@ -182,11 +189,18 @@ describe("backfillStart", () => {
   test("with nothing forwarded or stored there is no gap", () => {
     expect(backfillStart({ ...base, gapStartUs: null, newestStoredUs: null })).toBeNull();
   });
-  test("windows tile the range without overlap", () => {
-    expect(backfillWindows(0, 2500_000, 1000)).toEqual([
-      [0, 1000_000],
-      [1000_000, 2000_000],
-      [2000_000, 2500_000],
-    ]);
+  test("the first window asks for about targetRows at the last live rate, within [1 ms, max]", () => {
+    const max = 300_000_000;
+    expect(firstWindowUs(max, null, 16_000)).toBe(max);
+    expect(firstWindowUs(max, 200_000, 16_000)).toBe(80_000); // 80 ms at 200,000 changes/s
+    expect(firstWindowUs(max, 10, 16_000)).toBe(max);
+    expect(firstWindowUs(max, 1e12, 16_000)).toBe(MIN_WINDOW_US);
+  });
+  test("later windows follow the answers: halved after a large one, doubled after a small one", () => {
+    expect(nextWindowUs(80_000, 40_000, 16_000, 300_000_000)).toBe(40_000);
+    expect(nextWindowUs(80_000, 10_000, 16_000, 300_000_000)).toBe(80_000);
+    expect(nextWindowUs(80_000, 100, 16_000, 300_000_000)).toBe(160_000);
+    expect(nextWindowUs(200_000_000, 0, 16_000, 300_000_000)).toBe(300_000_000);
+    expect(nextWindowUs(1500, 1e9, 16_000, 300_000_000)).toBe(MIN_WINDOW_US);
   });
 });

@@ -164,10 +164,24 @@ export function backfillStart(opts: {
   return start < floor ? { startUs: floor, clamped: true } : { startUs: start, clamped: false };
 }
 
-/** Splits [startUs, endUs) into windows of at most `windowMs`. */
-export function backfillWindows(startUs: number, endUs: number, windowMs: number): [number, number][] {
-  const out: [number, number][] = [];
-  const step = Math.max(1, windowMs * 1000);
-  for (let s = startUs; s < endUs; s += step) out.push([s, Math.min(endUs, s + step)]);
-  return out;
+/** Rough size of one history row with attributes (bytes), to size windows before any answer came. */
+export const HISTORY_ROW_BYTES = 256;
+/** The smallest window (µs): at Home Assistant's rates one ms never holds a frame's worth. */
+export const MIN_WINDOW_US = 1000;
+
+/**
+ * How long (µs) the first history window of a backfill is: about `targetRows` rows at the live rate last
+ * seen, never longer than `maxUs`. Without a rate (first connection of the process) it is `maxUs`, and the
+ * answers size the windows that follow (`nextWindowUs`).
+ */
+export function firstWindowUs(maxUs: number, ratePerS: number | null, targetRows: number): number {
+  if (!ratePerS || ratePerS <= 0) return maxUs;
+  return Math.max(MIN_WINDOW_US, Math.min(maxUs, Math.floor((targetRows / ratePerS) * 1e6)));
+}
+
+/** The next window after an answer of `rows`: doubled when it was small, halved when it was large. */
+export function nextWindowUs(currentUs: number, rows: number, targetRows: number, maxUs: number): number {
+  if (rows > targetRows) return Math.max(MIN_WINDOW_US, Math.floor(currentUs / 2));
+  if (rows < targetRows / 4) return Math.min(maxUs, currentUs * 2);
+  return currentUs;
 }

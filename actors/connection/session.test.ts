@@ -285,6 +285,22 @@ describe("HASession against the simulator", () => {
     expect(col.bySource.backfill + col.bySource.snapshot - 50).toBe(4000);
   });
 
+  test("a socket that dies on a history answer too large for it: smaller windows on the next connections, nothing lost", async () => {
+    const { sim, col, open } = await setup();
+    open();
+    await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
+    sim.setRate(3000);
+    await waitFor(() => col.bySource.live > 3000, { timeoutMs: 10000, what: "a second of live changes" });
+    // ~150 bytes a row: a one-second gap is ~450 KB of history, and the first window asks for more.
+    sim.fault("history-max-bytes", 60_000);
+    sim.fault("drop");
+    await waitFor(() => col.bySource.backfill > 0 && col.connectedCount() >= 3, {
+      timeoutMs: 20000,
+      what: "backfill after the socket died on large answers",
+    });
+    await expectExactlyOnce(sim, col);
+  });
+
   test("HA refusing the history backfill keeps the session; the gap is filled at a later connection", async () => {
     const { sim, col, open } = await setup();
     const s = open();

@@ -22,7 +22,14 @@ import {
   type RejectReason,
   stateToChange,
 } from "./frames.ts";
-import { backfillStart, backfillWindows, Continuity } from "./logic.ts";
+import {
+  backfillStart,
+  Continuity,
+  firstWindowUs,
+  HISTORY_ROW_BYTES,
+  MIN_WINDOW_US,
+  nextWindowUs,
+} from "./logic.ts";
 import { isoFromUs } from "./time.ts";
 
 export type HAState = "connecting" | "connected" | "disconnected" | "auth_invalid";
@@ -111,6 +118,16 @@ export class HASession {
   private refreshing = new Set<RegistryKind>();
   /** The newest stored change when this process started (µs), for the restart backfill. */
   private storedAtStartUs: number | null = null;
+  /** Live changes this connection forwarded and since when, and the rate of the last connection (per s). */
+  private liveEvents = 0;
+  private connectedAtMs = 0;
+  private liveRate: number | null = null;
+  /**
+   * The history window (µs) answers have settled on, and the most it may grow to: half the smallest
+   * window whose answer took the socket down. Both are kept across connections until a backfill completes.
+   */
+  private backfillWindow: number | null = null;
+  private backfillCeiling = Number.POSITIVE_INFINITY;
 
   constructor(opts: SessionOptions) {
     this.opts = opts;
@@ -253,6 +270,10 @@ export class HASession {
     this.entities.clear();
     this.refreshing.clear();
     const wasUp = this.phase !== "idle";
+    if (this.phase === "ready") {
+      const seconds = (this.opts.clock.now() - this.connectedAtMs) / 1000;
+      if (seconds >= 1 && this.liveEvents > 0) this.liveRate = this.liveEvents / seconds;
+    }
     this.phase = "idle";
     if (wasUp) this.status("disconnected", reason);
   }
@@ -302,6 +323,7 @@ export class HASession {
     // One batch per frame: a coalesced frame of 1,000 events becomes one message downstream.
     if (live && live.length > 0) {
       const fresh = this.continuity.live(live);
+      this.liveEvents += fresh.length;
       if (fresh.length > 0) this.opts.sink.changes("live", fresh);
     }
   }
@@ -320,6 +342,8 @@ export class HASession {
         this.clearTimer(authTimer);
         this.haVersion = typeof msg.ha_version === "string" ? msg.ha_version : undefined;
         this.phase = "ready";
+        this.connectedAtMs = this.opts.clock.now();
+        this.liveEvents = 0;
         this.attempt = 0;
         this.status("connected");
         this.continuity.connected();
@@ -553,11 +577,17 @@ export class HASession {
       return;
     }
     const endUs = nowMs * 1000;
-    const queue = backfillWindows(plan.startUs, endUs, this.opts.ha.backfillWindowMs);
+    // Each answer is one frame: ask for about a quarter of what a frame may hold. The window starts from
+    // the live rate last seen and then follows the answers; a socket that died on an answer (too big for
+    // the socket, or for HA) halves it for the next connection.
+    const targetRows = Math.max(1, Math.floor(this.opts.ha.maxFrameBytes / 4 / HISTORY_ROW_BYTES));
+    const maxUs = Math.min(this.opts.ha.backfillWindowMs * 1000, this.backfillCeiling);
+    let windowUs = Math.min(maxUs, this.backfillWindow ?? firstWindowUs(maxUs, this.liveRate, targetRows));
+    let start = plan.startUs;
     let rows = 0;
-    while (queue.length > 0) {
-      const [start, end] = queue.shift()!;
-      const last = queue.length === 0;
+    while (start < endUs) {
+      const end = Math.min(endUs, start + windowUs);
+      const last = end >= endUs;
       let result: unknown;
       try {
         result = await this.request("history/history_during_period", {
@@ -571,10 +601,13 @@ export class HASession {
           no_attributes: false,
         });
       } catch (e) {
-        if (e instanceof RequestError && e.code === "too_large" && end - start > 1000) {
-          const mid = start + Math.floor((end - start) / 2);
-          queue.unshift([start, mid], [mid, end]);
+        if (e instanceof RequestError && e.code === "too_large" && windowUs > MIN_WINDOW_US) {
+          windowUs = Math.max(MIN_WINDOW_US, Math.floor(windowUs / 2));
           continue;
+        }
+        if (e instanceof RequestError && e.code === "disconnected") {
+          this.backfillWindow = Math.max(MIN_WINDOW_US, Math.floor(windowUs / 2));
+          this.backfillCeiling = this.backfillWindow;
         }
         throw e;
       }
@@ -585,8 +618,13 @@ export class HASession {
       const fresh = this.continuity.catchUp(changes, "backfill");
       rows += fresh.length;
       if (fresh.length > 0) this.opts.sink.changes("backfill", fresh);
+      start = end;
+      windowUs = nextWindowUs(windowUs, changes.length, targetRows, maxUs);
+      this.backfillWindow = windowUs;
     }
     this.continuity.gapClosed();
+    this.backfillWindow = null;
+    this.backfillCeiling = Number.POSITIVE_INFINITY;
     this.opts.sink.log("info", "gap backfilled", {
       fromUs: plan.startUs,
       toUs: endUs,
