@@ -5,8 +5,8 @@
  *   npm run bench:soak                               # 60 minutes at 1,000 events/s
  *   npm run bench:soak -- --minutes 2 --json          # the CI version
  *
- * Exits non-zero if any event is lost or duplicated; RSS growth is reported, judged by the reader (a
- * 2-minute run is too short for a growth verdict).
+ * Exits non-zero if any event is lost or duplicated, and — for runs of 30 minutes or more — if RSS grew more
+ * than 5% after warm-up (a 2-minute run is too short for a growth verdict; it is reported only).
  */
 import { parseArgs } from "node:util";
 import { waitFor } from "../runtime/clock.ts";
@@ -30,6 +30,9 @@ if (!(minutes > 0) || !(rate > 0)) {
   process.exit(2);
 }
 const say = (msg: string) => (values.json ? console.error(msg) : console.log(msg));
+/** The soak's memory bound: RSS growth after warm-up, judged on runs this long or longer. */
+const RSS_GROWTH_MAX_PCT = 5;
+const GROWTH_VERDICT_MINUTES = 30;
 const durationMs = minutes * 60_000;
 const warmupMs = Math.min(5 * 60_000, durationMs * 0.2);
 const median = (xs: number[]) => {
@@ -117,6 +120,12 @@ try {
   const result = await run();
   console.log(values.json ? JSON.stringify(result) : JSON.stringify(result, null, 2));
   if (result.lost > 0 || result.duplicated > 0 || result.events_exported < result.events_stored) code = 1;
+  if (minutes >= GROWTH_VERDICT_MINUTES && result.rss_growth_pct > RSS_GROWTH_MAX_PCT) {
+    console.error(
+      `bench:soak: RSS grew ${result.rss_growth_pct}% after warm-up (bound ${RSS_GROWTH_MAX_PCT}%)`,
+    );
+    code = 1;
+  }
 } catch (error) {
   console.error(`bench:soak failed: ${(error as Error).message}`);
   if (stack.homeiq) console.error(stack.homeiq.lines.slice(-30).join("\n"));
