@@ -12,7 +12,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bench, run } from "mitata";
-import { parseFrame, stateToChange } from "../actors/connection/frames.ts";
+import type { StateChange } from "../actors/batcher/messages.ts";
+import { EntityStates } from "../actors/connection/entities.ts";
+import { type HAMessage, parseFrame, stateToChange } from "../actors/connection/frames.ts";
 import { waitFor } from "../runtime/clock.ts";
 import { loadConfig } from "../runtime/config/load.ts";
 import { createLogger } from "../runtime/log.ts";
@@ -28,57 +30,76 @@ const seconds = Number(process.env.HOMEIQ_BENCH_CONN_SECONDS ?? (quick ? 3 : 8))
 const ROOT = new URL("..", import.meta.url).pathname;
 
 // --- 1. the reader's work per coalesced frame, on one core -------------------------------------------
+// The same 1,024 changes as HA sends them to subscribe_entities (the default path: compressed diffs) and
+// to subscribe_events state_changed (the fallback for an HA without subscribe_entities).
 {
   const sim = await startSimulator({ entities: 300, rate: 0, token: "t" });
   const ws = new WebSocket(sim.url);
-  let frame = "";
+  let opening = "";
+  let diffs = "";
+  let full = "";
   await new Promise<void>((resolve) => {
     ws.onmessage = (e) => {
       const text = String(e.data);
+      if (text.startsWith("[")) {
+        if (text.includes('"id":3,"type":"event","event":{"a"')) opening = text;
+        else if (text.includes('"id":3,')) diffs = text;
+        else if (text.includes('"id":2,')) full = text;
+        if (diffs && full) resolve();
+        return;
+      }
       const m = JSON.parse(text);
       if (m.type === "auth_required") ws.send(JSON.stringify({ type: "auth", access_token: "t" }));
       else if (m.type === "auth_ok") {
         ws.send(JSON.stringify({ id: 1, type: "supported_features", features: { coalesce_messages: 1 } }));
         ws.send(JSON.stringify({ id: 2, type: "subscribe_events", event_type: "state_changed" }));
-      } else if (m.id === 2 && m.type === "result") sim.emit(1024);
-      else if (text.startsWith("[")) {
-        frame = text;
-        resolve();
-      }
+        ws.send(JSON.stringify({ id: 3, type: "subscribe_entities" }));
+      } else if (m.id === 3 && m.type === "result") setTimeout(() => sim.emit(1024), 50);
     };
   });
   ws.close();
   await sim.stop();
-  let n = 0;
-  bench("parse + convert one coalesced frame of 1024 state_changed events", () => {
-    const r = parseFrame(frame, 16 * 1024 * 1024);
+  const entities = new EntityStates();
+  const sink: StateChange[] = [];
+  const fail = (r: { detail: string }) => {
+    throw new Error(r.detail);
+  };
+  for (const m of (parseFrame(opening, 64 << 20) as { messages: HAMessage[] }).messages)
+    entities.apply(m.event, sink, fail);
+  const viaEntities = () => {
+    const r = parseFrame(diffs, 16 * 1024 * 1024);
     if (!r.ok) throw new Error("frame rejected");
-    for (const m of r.messages) {
-      const c = stateToChange((m.event as { data: { new_state: unknown } }).data.new_state, "bench");
-      if (c.ok) n++;
-    }
-  });
-  const result = await run({ format: "quiet" } as never);
-  const stats = (result as { benchmarks: { runs: { stats?: { avg: number } }[] }[] }).benchmarks[0].runs[0]
-    .stats;
+    const out: StateChange[] = [];
+    for (const m of r.messages) entities.apply(m.event, out, fail);
+    return out.length;
+  };
+  const viaEvents = () => {
+    const r = parseFrame(full, 16 * 1024 * 1024);
+    if (!r.ok) throw new Error("frame rejected");
+    let n = 0;
+    for (const m of r.messages)
+      if (stateToChange((m.event as { data: { new_state: unknown } }).data.new_state, "bench").ok) n++;
+    return n;
+  };
+  if (viaEntities() !== 1024 || viaEvents() !== 1024)
+    throw new Error("bench: expected 1,024 changes a frame");
+  bench("subscribe_entities: parse + apply one frame of 1,024 diffs", viaEntities);
+  bench("state_changed: parse + convert one frame of 1,024 events", viaEvents);
+  await run({ format: quick ? "quiet" : undefined } as never);
   // CPU time, unlike wall time, does not count the time other processes hold the cores.
   const reps = quick ? 40 : 120;
-  const cpu0 = process.cpuUsage();
-  for (let i = 0; i < reps; i++) {
-    const r = parseFrame(frame, 16 * 1024 * 1024);
-    if (r.ok)
-      for (const m of r.messages)
-        stateToChange((m.event as { data: { new_state: unknown } }).data.new_state, "bench");
-  }
-  const cpu = process.cpuUsage(cpu0);
-  const usPerEvent = (cpu.user + cpu.system) / (reps * 1024);
-  console.log(
-    `connection reader CPU: ${usPerEvent.toFixed(2)} µs per event (parse + convert) -> ${Math.round(1e6 / usPerEvent).toLocaleString("en")} events/s per core`,
-  );
-  if (stats && n > 0)
+  for (const [name, fn, frame] of [
+    ["subscribe_entities", viaEntities, diffs],
+    ["state_changed", viaEvents, full],
+  ] as const) {
+    const cpu0 = process.cpuUsage();
+    for (let i = 0; i < reps; i++) fn();
+    const cpu = process.cpuUsage(cpu0);
+    const usPerEvent = (cpu.user + cpu.system) / (reps * 1024);
     console.log(
-      `connection reader: ${Math.round((1024 / stats.avg) * 1e9).toLocaleString("en")} events/s on one core (parse + convert, ${(frame.length / 1024).toFixed(0)} KiB frame)`,
+      `connection reader (${name}): ${usPerEvent.toFixed(2)} µs CPU per change (parse + convert, ${Math.round(frame.length / 1024)} bytes a change) -> ${Math.round(1e6 / usPerEvent).toLocaleString("en")} changes/s per core`,
     );
+  }
 }
 
 // --- 2. end to end: simulator process -> connection worker -> next mailbox ----------------------------
