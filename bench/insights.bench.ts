@@ -21,6 +21,7 @@ import type { StateChange } from "../actors/batcher/messages.ts";
 import { openInsightsReader } from "../actors/insights/queries.ts";
 import { STATS_WINDOWS } from "../actors/insights/stats.ts";
 import { PLANTED, syntheticHome } from "../actors/insights/synthetic-home.ts";
+import { markCaughtUp } from "../actors/store/tail.ts";
 import { openStoreWriter } from "../actors/store/writer.ts";
 import { loadConfig } from "../runtime/config/load.ts";
 
@@ -64,7 +65,7 @@ for (let d = 1; d <= TOTAL_DAYS - RAW_DAYS; d++) {
      WHERE t >= ${firstDay} AND t < ${firstDay + 86400}`,
   );
 }
-db.run("INSERT INTO cursors (name, seq) SELECT 'rollup', max(seq) FROM journal");
+markCaughtUp(db, "rollup");
 const hourlyRows = (db.query("SELECT count(*) AS n FROM hourly").get() as { n: number }).n;
 db.close();
 console.log(

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { markCaughtUp } from "../store/tail.ts";
 import { openStoreWriter, type StoreWriter } from "../store/writer.ts";
 import { type InsightsReader, openInsightsReader } from "./queries.ts";
 import { toStateChange } from "./seed-store.ts";
@@ -107,10 +108,7 @@ describe("InsightsReader.stats", () => {
       `INSERT INTO hourly (e, t, n, tn) SELECT e, (((id >> 16) + ${base}) / 3600000000) * 3600,
        sum(s IS NULL), sum(s IS NOT NULL) FROM events GROUP BY 1, 2`,
     );
-    db.run(
-      `INSERT OR REPLACE INTO cursors (name, seq) VALUES ('rollup', (SELECT coalesce(max(seq), 0) FROM journal)),
-       ('rollup.id', (SELECT max(id) FROM events))`,
-    );
+    markCaughtUp(db, "rollup");
     db.close();
     write(writer, home.events.slice(cut));
     writer.close();

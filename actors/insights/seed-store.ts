@@ -6,6 +6,7 @@ import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import type { StateChange } from "../batcher/messages.ts";
 import { EVENTS_DB } from "../store/schema.ts";
+import { markCaughtUp } from "../store/tail.ts";
 import { openStoreWriter } from "../store/writer.ts";
 import type { InsightEvent } from "./types.ts";
 
@@ -45,7 +46,7 @@ export function rollUp(dataDir: string): void {
       `INSERT OR REPLACE INTO hourly (e, t, n, tn) SELECT e, (((id >> 16) + ${base}) / 3600000000) * 3600,
        sum(s IS NULL), sum(s IS NOT NULL) FROM events GROUP BY 1, 2`,
     );
-    db.run("INSERT OR REPLACE INTO cursors (name, seq) SELECT 'rollup', coalesce(max(seq), 0) FROM journal");
+    markCaughtUp(db, "rollup");
   } finally {
     db.close();
   }

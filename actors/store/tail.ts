@@ -131,6 +131,19 @@ export class StoredPosition {
   }
 }
 
+/**
+ * Marks everything stored so far as passed by tailer `name` (its id position at the newest row, its
+ * journal seq at the head): what a tailer's state is once it has caught up. For tools and test
+ * fixtures that do a tailer's work another way (e.g. fill the hourly tier in one statement).
+ */
+export function markCaughtUp(db: Database, name: string): void {
+  db.query(
+    `INSERT OR REPLACE INTO cursors (name, seq) VALUES
+       (?1, (SELECT coalesce(max(seq), 0) FROM journal)),
+       (?1 || '.id', coalesce((SELECT max(id) FROM events), (-9223372036854775807 - 1)))`,
+  ).run(name);
+}
+
 /** An id kept in `meta` (hwm, indexed_to, tail_base) as an exact position; the smallest id when absent. */
 export function metaPosition(db: Database, key: string): { t: number; e: number } {
   const row = db
