@@ -1,12 +1,12 @@
 # HomeIQ as one container (used by compose.yaml). Bun's official image; dependencies from the lockfile.
-FROM oven/bun:1.3 AS build
+FROM oven/bun:1.4 AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN bun install --frozen-lockfile --ignore-scripts || bun install --ignore-scripts
 COPY . .
 RUN bun run build:web
 
-FROM oven/bun:1.3-slim
+FROM oven/bun:1.4-slim
 WORKDIR /app
 COPY --from=build /app /app
 ENV HOMEIQ_DATA_DIR=/data HOMEIQ_PORT=8787 HOMEIQ_HOST=0.0.0.0

@@ -87,6 +87,20 @@ describe("compose.yaml", () => {
   });
 });
 
+describe("container images", () => {
+  test("run the Bun minor version package.json installs (the one the tests ran on)", () => {
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+      devDependencies: Record<string, string>;
+    };
+    const minor = /(\d+\.\d+)/.exec(pkg.devDependencies.bun)?.[1];
+    for (const file of ["Dockerfile", "addon/Dockerfile"]) {
+      const images = [...readFileSync(join(ROOT, file), "utf8").matchAll(/oven\/bun:(\d+\.\d+)/g)];
+      expect(images.length).toBeGreaterThan(0);
+      for (const [, version] of images) expect({ file, version }).toEqual({ file, version: minor });
+    }
+  });
+});
+
 describe("the provisioned Grafana dashboard", () => {
   const dashboard = JSON.parse(readFileSync(join(ROOT, "deploy/grafana/dashboards/homeiq.json"), "utf8")) as {
     panels: { title: string; targets?: { query?: string }[] }[];
