@@ -124,6 +124,17 @@ async function expectExactlyOnce(sim: Simulator, col: ReturnType<typeof collecto
   expect(new Set(keys)).toEqual(new Set(emitted));
 }
 
+/** Streams at 3,000 changes/s and drops the connection twice, each time once 300 more have arrived. */
+async function dropTwiceMidStream(sim: Simulator, col: ReturnType<typeof collector>) {
+  sim.setRate(3000);
+  for (let round = 1; round <= 2; round++) {
+    const before = col.changes.length;
+    await waitFor(() => col.changes.length > before + 300, { timeoutMs: 10000, what: "events before drop" });
+    sim.fault("drop");
+    await waitFor(() => col.connectedCount() === round + 1, { timeoutMs: 10000, what: "reconnect" });
+  }
+}
+
 describe("HASession against the simulator", () => {
   test("authenticates, reads config, registries and the snapshot, then streams live changes exactly once", async () => {
     const { sim, col, open } = await setup();
@@ -145,16 +156,7 @@ describe("HASession against the simulator", () => {
     const { sim, col, open } = await setup();
     open();
     await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
-    sim.setRate(3000);
-    for (let round = 1; round <= 2; round++) {
-      const before = col.changes.length;
-      await waitFor(() => col.changes.length > before + 300, {
-        timeoutMs: 10000,
-        what: "events before drop",
-      });
-      sim.fault("drop");
-      await waitFor(() => col.connectedCount() === round + 1, { timeoutMs: 10000, what: "reconnect" });
-    }
+    await dropTwiceMidStream(sim, col);
     await waitFor(() => col.bySource.backfill > 0, { timeoutMs: 10000, what: "backfill" });
     await expectExactlyOnce(sim, col);
     expect(col.statuses.filter((s) => s.state === "disconnected").length).toBe(2);
@@ -339,16 +341,7 @@ describe("HASession against an HA without subscribe_entities (full state_changed
     const { sim, col, open } = await setup({ legacy: true });
     open();
     await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
-    sim.setRate(3000);
-    for (let round = 1; round <= 2; round++) {
-      const before = col.changes.length;
-      await waitFor(() => col.changes.length > before + 300, {
-        timeoutMs: 10000,
-        what: "events before drop",
-      });
-      sim.fault("drop");
-      await waitFor(() => col.connectedCount() === round + 1, { timeoutMs: 10000, what: "reconnect" });
-    }
+    await dropTwiceMidStream(sim, col);
     await expectExactlyOnce(sim, col);
   });
 });

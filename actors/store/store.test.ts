@@ -6,7 +6,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import type { StateChange } from "../batcher/messages.ts";
 import { decodeUlid, encodeUlid } from "./codec.ts";
-import { StoreMaintenance } from "./maintenance.ts";
+import { type MaintenanceOptions, StoreMaintenance } from "./maintenance.ts";
 import { openStoreReader } from "./reader.ts";
 import { openStoreWriter } from "./writer.ts";
 
@@ -32,6 +32,17 @@ const ev = (entity_id: string, state: string, us: number, extra: Partial<StateCh
   context_user_id: null,
   ...extra,
 });
+
+/** Maintenance with the defaults the tests share; `over` changes what a test is about. */
+const maintenanceOf = (w: ReturnType<typeof openStoreWriter>, over: Partial<MaintenanceOptions> = {}) =>
+  new StoreMaintenance(w, {
+    rawDays: 7,
+    hourlyDays: 30,
+    dailyDays: 90,
+    maxBytes: 1e12,
+    rollupChunk: 1000,
+    ...over,
+  });
 
 describe("store codec", () => {
   test("a ULID round-trips through 16 bytes exactly; other ids are declined", () => {
@@ -177,13 +188,7 @@ describe("entity index", () => {
       fc.property(ops, (script: Op[]) => {
         const dir = tempDir();
         const w = openStoreWriter(dir, { dictionaryCache: 1000 });
-        const m = new StoreMaintenance(w, {
-          rawDays: 7,
-          hourlyDays: 30,
-          dailyDays: 90,
-          maxBytes: 1e12,
-          rollupChunk: 1000,
-        });
+        const m = maintenanceOf(w);
         const r = openStoreReader(dir);
         const model = [new Set<number>(), new Set<number>(), new Set<number>()];
         const expire = w.db.prepare("DELETE FROM events WHERE id < ((CAST(? AS INTEGER) - ?) << 16)");
@@ -250,13 +255,7 @@ describe("store rollups", () => {
         const dir = mkdtempSync(join(tmpdir(), "homeiq-rollup-"));
         try {
           const w = openStoreWriter(dir, { dictionaryCache: 1000 });
-          const m = new StoreMaintenance(w, {
-            rawDays: 7,
-            hourlyDays: 30,
-            dailyDays: 90,
-            maxBytes: 1e12,
-            rollupChunk: chunk,
-          });
+          const m = maintenanceOf(w, { rollupChunk: chunk });
           const events = gens.map((g, i) =>
             ev(`sensor.e${g.entity}`, g.numeric ? String(g.value) : g.text, T0 + g.offsetS * 1e6 + i),
           );
@@ -343,13 +342,7 @@ describe("store rollups", () => {
   test("retention drops raw events past rawDays only after they are rolled up", () => {
     const dir = tempDir();
     const w = openStoreWriter(dir, { dictionaryCache: 1000 });
-    const m = new StoreMaintenance(w, {
-      rawDays: 1,
-      hourlyDays: 30,
-      dailyDays: 90,
-      maxBytes: 1e12,
-      rollupChunk: 1000,
-    });
+    const m = maintenanceOf(w, { rawDays: 1 });
     const now = T0 / 1000 + 3 * 86_400_000;
     w.writeEvents([
       ev("sensor.a", "1", T0),
@@ -375,13 +368,7 @@ describe("store rollups", () => {
 
   test("an event behind the newest is journaled, rolled up exactly once, and the journal trimmed behind it", () => {
     const w = openStoreWriter(tempDir(), { dictionaryCache: 1000 });
-    const m = new StoreMaintenance(w, {
-      rawDays: 7,
-      hourlyDays: 30,
-      dailyDays: 90,
-      maxBytes: 1e12,
-      rollupChunk: 1000,
-    });
+    const m = maintenanceOf(w);
     w.writeEvents([ev("sensor.a", "1", T0), ev("sensor.a", "2", T0 + 2e6)]);
     expect(m.rollupStep()).toBe(2);
     expect(w.db.query("SELECT count(*) AS n FROM journal").get()).toEqual({ n: 0 });
@@ -403,13 +390,7 @@ describe("store rollups", () => {
 
   test("over store.maxBytes, the oldest rolled-up raw events go first, then the oldest hourly buckets", () => {
     const w = openStoreWriter(tempDir(), { dictionaryCache: 1000 });
-    const m = new StoreMaintenance(w, {
-      rawDays: 7,
-      hourlyDays: 30,
-      dailyDays: 90,
-      maxBytes: 1,
-      rollupChunk: 2,
-    });
+    const m = maintenanceOf(w, { maxBytes: 1, rollupChunk: 2 });
     const now = T0 / 1000 + 86_400_000;
     w.writeEvents([
       ev("sensor.a", "1", T0),
