@@ -104,7 +104,16 @@ describe("batcher and influx-writer actors", () => {
       const n = 3000;
       const all = Array.from({ length: n }, (_, i) => change(i));
       // Live in batches of 100, then a "snapshot" and a "backfill" overlapping everything, then a replay.
-      for (let i = 0; i < n; i += 100) await out.send(batcherMessage.events("live", all.slice(i, i + 100)));
+      for (let i = 0; i < n; i += 100) {
+        await out.send(batcherMessage.events("live", all.slice(i, i + 100)));
+        // A batch whose parts do not add up is refused alone; the batches around it are stored.
+        if (i === 1500)
+          await out.send({
+            type: "events",
+            source: "live",
+            events: { n: 3, text: "sensor.broken\u0001on", times: new Float64Array(6) },
+          });
+      }
       await out.send(batcherMessage.events("snapshot", all.slice(1000, 2500)));
       await out.send(batcherMessage.events("backfill", all));
       await out.send(batcherMessage.events("spool", all.slice(0, 10)));
@@ -113,6 +122,7 @@ describe("batcher and influx-writer actors", () => {
         what: "every duplicate counted",
       });
       expect(metrics.counter("events_stored_total")).toBe(n);
+      expect(metrics.counter("events_rejected_total")).toBe(3);
       await waitFor(() => live.length >= n, { timeoutMs: 10000, what: "live feed" });
       expect(new Set(live).size).toBe(n);
       expect(live.length).toBe(n);

@@ -10,7 +10,7 @@ import { StoreMaintenance } from "../store/maintenance.ts";
 import { openStoreWriter } from "../store/writer.ts";
 import { addStored, flushDue, initialFanOut } from "./logic.ts";
 import { type BatcherMessage, check, type StoredBatch, storedBatch } from "./messages.ts";
-import { concatPacked, openPacked, type PackedEvents } from "./packed.ts";
+import { concatPacked, type EventColumns, openPacked, type PackedEvents } from "./packed.ts";
 
 runActor<BatcherMessage>({
   name: "batcher",
@@ -103,16 +103,27 @@ runActor<BatcherMessage>({
       unindexed = 0;
     };
 
+    /** The batches as one readable batch; one whose parts do not add up is refused alone, with the reason. */
+    const openAll = (batches: PackedEvents[]): EventColumns | null => {
+      const all = openPacked(batches.length === 1 ? batches[0] : concatPacked(batches));
+      if (all.ok) return all.cols;
+      const good: PackedEvents[] = [];
+      for (const b of batches) {
+        const one = batches.length === 1 ? all : openPacked(b);
+        if (one.ok) good.push(b);
+        else {
+          rejected.inc(Number.isSafeInteger(b?.n) ? b.n : 1);
+          ctx.log.warn(`store refused a batch: ${one.error}`);
+        }
+      }
+      const rest = good.length > 0 ? openPacked(concatPacked(good)) : null;
+      return rest?.ok ? rest.cols : null;
+    };
+
     /** Stores packed batches in transactions of at most batcher.maxEvents; new events fan out per commit. */
     const storeEvents = async (batches: PackedEvents[]) => {
-      const opened = openPacked(concatPacked(batches));
-      if (!opened.ok) {
-        // A batch whose parts do not add up cannot be read at all: refuse it whole, with the reason.
-        rejected.inc(batches.reduce((n, b) => n + (Number(b?.n) || 0), 0));
-        ctx.log.warn(`store refused a batch: ${opened.error}`);
-        return;
-      }
-      const cols = opened.cols;
+      const cols = openAll(batches);
+      if (!cols) return;
       for (let from = 0; from < cols.n; from += limits.maxEvents) {
         const to = Math.min(cols.n, from + limits.maxEvents);
         const started = performance.now();
