@@ -154,7 +154,7 @@ export class StoreMaintenance {
     return rows.length;
   }
 
-  /** Indexes up to `max` rows past `indexed_to` by entity; returns how many it passed. */
+  /** Indexes the next `max` rows past `indexed_to`, in (entity, id) order; returns how many it added. */
   indexStep(max = this.opts.rollupChunk): number {
     let n = 0;
     this.store.db
