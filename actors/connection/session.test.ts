@@ -63,7 +63,7 @@ function collector() {
       status: (s: HAStatus) => c.statuses.push(s),
       rejected: (r: { reason: string }) => c.rejected.set(r.reason, (c.rejected.get(r.reason) ?? 0) + 1),
       backfillFailed: (detail: string) => c.backfillFailures.push(detail),
-      log: () => {},
+      log: (_level: string, _msg: string, _fields?: Record<string, unknown>) => {},
     },
   };
   return c;
@@ -324,6 +324,30 @@ describe("HASession against the simulator", () => {
     sim.fault("drop");
     await expectExactlyOnce(sim, col);
     expect(col.connectedCount()).toBe(3);
+  });
+});
+
+describe("HASession when the entity snapshot is larger than ha.maxFrameBytes", () => {
+  test("it says how to fix it and reads full state_changed events; live changes keep arriving exactly once", async () => {
+    // 300 entities' compressed states are ~60 KB; live frames at 200/s carry a few events (a few KB).
+    const { sim, col, open } = await setup({ entities: 300, ha: { maxFrameBytes: 40_000 } });
+    const logs: string[] = [];
+    col.sink.log = (_level: string, msg: string) => {
+      logs.push(msg);
+    };
+    open();
+    await waitFor(
+      () => col.bySource.snapshot === 0 && logs.some((l) => l.includes("HOMEIQ_HA_MAX_FRAME_BYTES")),
+      {
+        timeoutMs: 5000,
+        what: "the snapshot refused as too large, with the fix",
+      },
+    );
+    const from = sim.emittedKeys().length;
+    sim.setRate(200);
+    await waitFor(() => col.bySource.live > 400, { timeoutMs: 10000, what: "live changes" });
+    await expectExactlyOnce(sim, col, from);
+    expect(col.connectedCount()).toBe(1);
   });
 });
 

@@ -112,6 +112,8 @@ export class HASession {
   private readonly entities = new EntityStates();
   private entitySub: number | null = null;
   private entitiesLoaded = false;
+  /** The entities snapshot was larger than ha.maxFrameBytes: this connection reads state_changed instead. */
+  private entitiesTooLarge = false;
   private readonly opts: SessionOptions;
   /** Generation of the current socket; callbacks from older sockets are ignored. */
   private generation = 0;
@@ -267,6 +269,7 @@ export class HASession {
     this.subs.clear();
     this.entitySub = null;
     this.entitiesLoaded = false;
+    this.entitiesTooLarge = false;
     this.entities.clear();
     this.refreshing.clear();
     const wasUp = this.phase !== "idle";
@@ -296,6 +299,17 @@ export class HASession {
     if (!parsed.ok) {
       this.opts.sink.rejected(parsed.rejected);
       if (parsed.rejected.reason === "too_large") {
+        // The entities snapshot itself (every entity's state) did not fit: without it no diff can be
+        // read, so this connection reads full state_changed events instead (see initialise).
+        const sub = this.entitySub;
+        if (
+          sub !== null &&
+          !this.entitiesLoaded &&
+          text.slice(0, 200).includes(`"id":${sub},"type":"event"`)
+        ) {
+          this.entitiesTooLarge = true;
+          this.entitySub = null;
+        }
         // If it answered one of our requests, fail that request so its caller can ask for less.
         const id = peekId(text);
         const p = id === null ? undefined : this.pending.get(id);
@@ -486,16 +500,20 @@ export class HASession {
       sub("area_registry_updated"),
     ]);
     // Its first event (the snapshot) follows the result and comes before any later answer.
-    this.entitySub = this.nextId;
+    const entitySub = this.nextId;
+    this.entitySub = entitySub;
     const compressed = await this.request("subscribe_entities").then(
       () => true,
       (e: unknown) => {
-        if (!(e instanceof RequestError) || e.code !== "unknown_command") throw e;
+        if (!(e instanceof RequestError)) throw e;
+        if (e.code === "too_large")
+          this.entitiesTooLarge = true; // the answer came with the snapshot
+        else if (e.code !== "unknown_command") throw e;
         return false;
       },
     );
     if (gen !== this.generation) return;
-    if (!compressed) {
+    if (!compressed && !this.entitiesTooLarge) {
       this.entitySub = null;
       this.opts.sink.log(
         "info",
@@ -503,13 +521,32 @@ export class HASession {
       );
       await sub("state_changed");
     }
+    // HA answers in order: once get_config's answer is here, so is the snapshot event sent before it.
     const config = await this.request("get_config");
     if (gen !== this.generation) return;
+    if (this.entitiesTooLarge) {
+      this.entitySub = null;
+      this.opts.sink.log(
+        "error",
+        `Home Assistant's entity snapshot is larger than ha.maxFrameBytes (${this.opts.ha.maxFrameBytes} bytes); reading full state_changed events instead (changes meanwhile come from the gap backfill). Fix: raise HOMEIQ_HA_MAX_FRAME_BYTES`,
+      );
+      // HA did subscribe us: stop its diffs (nothing reads them now).
+      this.request("unsubscribe_events", { subscription: entitySub }).catch(() => {});
+      await sub("state_changed");
+    }
     if (config && typeof config === "object") this.opts.sink.haConfig(config as Record<string, unknown>);
-    if (!compressed) {
-      const states = await this.request("get_states");
+    if (this.entitySub === null) {
+      // Too large an answer costs this connection its snapshot, not the session: the backfill still runs.
+      const states = await this.request("get_states").catch((e: unknown) => {
+        if (!(e instanceof RequestError) || e.code !== "too_large") throw e;
+        this.opts.sink.log(
+          "error",
+          `Home Assistant's get_states answer is larger than ha.maxFrameBytes (${this.opts.ha.maxFrameBytes} bytes); going on without the connect snapshot. Fix: raise HOMEIQ_HA_MAX_FRAME_BYTES`,
+        );
+        return null;
+      });
       if (gen !== this.generation) return;
-      this.onSnapshot(states);
+      if (states !== null) this.onSnapshot(states);
     }
     for (const kind of ["areas", "devices", "entities"] as const) {
       if (gen !== this.generation) return;
