@@ -30,6 +30,11 @@ const SHIFT = BigInt(ENTITY_BITS);
 /** Up to this many entities matched by id or name are read through the entity index, one by one. */
 const INDEX_PATH_MAX_ENTITIES = 32;
 const ROW = `id >> ${ENTITY_BITS} AS t, e, v, s, a, c, cp, cu, CAST(id AS TEXT) AS k`;
+/**
+ * At most this many rows the rollup has not reached are read into memory for hour-bucket stats; beyond
+ * (the rollup far behind, e.g. after a large import) the raw rows of the window are counted instead.
+ */
+const PENDING_ROWS_MAX = 1_000_000;
 /** ROW for `entityRowsSql`, plus the id to order by. */
 const entityRow = (id: string) =>
   `${id} >> ${ENTITY_BITS} AS t, ev.e AS e, ev.v AS v, ev.s AS s, ev.a AS a, ev.c AS c, ev.cp AS cp,
@@ -380,27 +385,30 @@ class SqliteInsights implements InsightsReader {
   stats(query: { from: number; to: number; bucketMs: number; top: number }): EventStats {
     this.refreshEntities();
     const acc = new StatsAccumulator(query);
+    let counted = false;
     if (query.bucketMs % 3600_000 === 0) {
       // Rolled-up hours plus the rows the rollup has not reached yet: exact, and no raw scan. One snapshot,
       // so a rollup step committing meanwhile is counted either in the tier or as pending, never both.
       const fromS = Math.floor(query.from / 3600_000) * 3600;
       this.db.transaction(() => {
-        for (const [e, t, n] of this.q.hourlyCounts.values(fromS, Math.ceil(query.to / 1000)) as number[][])
-          acc.add(e, t * 1000, n);
         const pending = this.rollupTail.read(
           this.rollupPosition.load(metaPosition(this.db, "tail_base")),
-          Number.MAX_SAFE_INTEGER,
+          PENDING_ROWS_MAX + 1,
         );
+        if (pending.rows.length > PENDING_ROWS_MAX) return; // the rollup is far behind: count raw rows
+        for (const [e, t, n] of this.q.hourlyCounts.values(fromS, Math.ceil(query.to / 1000)) as number[][])
+          acc.add(e, t * 1000, n);
         for (const { e, t } of pending.rows) {
           if (t === null) continue; // a journaled row deleted since
           const ms = this.ms(t);
           if (ms >= query.from && ms < query.to) acc.add(e, ms, 1);
         }
+        counted = true;
       })();
-    } else {
+    }
+    if (!counted)
       for (const [e, t] of this.q.rawRows.values(this.idAt(query.from), this.idAt(query.to)) as number[][])
         acc.add(e, this.ms(t), 1);
-    }
     return acc.result((e) => this.entityName.get(e) ?? null, query.top, this.names());
   }
 
