@@ -310,7 +310,9 @@ export class StoreWriter {
               () => "1",
             )} ORDER BY id`,
           )
-          .all(target.e) as { t: number }[];
+          // Streamed, not gathered: an entity may have millions of rows. The rows it adds go to `from`'s
+          // key, which this query does not read.
+          .iterate(target.e) as IterableIterator<{ t: number }>;
         const move = this.db.prepare(
           `INSERT OR IGNORE INTO events (id, e, v, s, a, lc, c, cp, cu)
            SELECT ${positionIdSql("?1", "?3")}, ?3, v, s, a, lc, c, cp, cu FROM events
