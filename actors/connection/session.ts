@@ -12,25 +12,18 @@
 import { backoffDelay, type Clock, type Random } from "../../runtime/clock.ts";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
 import type { StateChange } from "../batcher/messages.ts";
+import { Backfiller } from "./backfill.ts";
 import { EntityStates } from "./entities.ts";
 import {
   type HAMessage,
-  historyToChanges,
   parseFrame,
   peekId,
   type Rejected,
   type RejectReason,
   stateToChange,
 } from "./frames.ts";
-import {
-  backfillStart,
-  Continuity,
-  firstWindowUs,
-  HISTORY_ROW_BYTES,
-  MIN_WINDOW_US,
-  nextWindowUs,
-} from "./logic.ts";
-import { isoFromUs } from "./time.ts";
+import { Continuity } from "./logic.ts";
+import { RequestError } from "./request-error.ts";
 
 export type HAState = "connecting" | "connected" | "disconnected" | "auth_invalid";
 export interface HAStatus {
@@ -60,15 +53,6 @@ export interface SessionSink {
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
-}
-
-class RequestError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
 }
 
 const REGISTRY_EVENTS: Record<string, RegistryKind> = {
@@ -124,12 +108,8 @@ export class HASession {
   private liveEvents = 0;
   private connectedAtMs = 0;
   private liveRate: number | null = null;
-  /**
-   * The history window (µs) answers have settled on, and the most it may grow to: half the smallest
-   * window whose answer took the socket down. Both are kept across connections until a backfill completes.
-   */
-  private backfillWindow: number | null = null;
-  private backfillCeiling = Number.POSITIVE_INFINITY;
+  /** Gap backfills; keeps the history window the answers settled on across connections. */
+  private readonly backfiller = new Backfiller();
 
   constructor(opts: SessionOptions) {
     this.opts = opts;
@@ -554,7 +534,17 @@ export class HASession {
     }
     if (gen !== this.generation) return;
     try {
-      await this.backfill(gen);
+      await this.backfiller.run({
+        request: (type, fields) => this.request(type, fields),
+        current: () => gen === this.generation,
+        continuity: this.continuity,
+        sink: this.opts.sink,
+        ha: this.opts.ha,
+        nowMs: this.opts.clock.now(),
+        storedAtStartUs: this.storedAtStartUs,
+        entityIds: [...new Set([...this.snapshotIds, ...this.continuity.entityIds()])],
+        liveRate: this.liveRate,
+      });
     } catch (e) {
       if (gen !== this.generation || !(e instanceof RequestError) || e.code === "disconnected") throw e;
       // HA refused (e.g. no history integration): keep the session; the gap stays open for the next connect.
@@ -586,86 +576,4 @@ export class HASession {
   private snapshotIds: string[] = [];
 
   /** Fetches the gap with history/history_during_period, window by window; halves a window that is too large. */
-  private async backfill(gen: number): Promise<void> {
-    const nowMs = this.opts.clock.now();
-    const plan = backfillStart({
-      gapStartUs: this.continuity.gapStartUs,
-      newestStoredUs: this.storedAtStartUs,
-      reconnectMarginMs: this.opts.ha.reconnectBackfillMarginMs,
-      restartMarginMs: this.opts.ha.backfillMarginMs,
-      maxMs: this.opts.ha.backfillMaxMs,
-      nowMs,
-    });
-    if (!plan) {
-      this.continuity.gapClosed();
-      return;
-    }
-    if (plan.clamped)
-      this.opts.sink.log(
-        "warn",
-        "gap is longer than ha.backfillMaxMs; backfilling only the most recent part",
-        {
-          backfillMaxMs: this.opts.ha.backfillMaxMs,
-        },
-      );
-    const ids = [...new Set([...this.snapshotIds, ...this.continuity.entityIds()])];
-    if (ids.length === 0) {
-      this.continuity.gapClosed();
-      return;
-    }
-    const endUs = nowMs * 1000;
-    // Each answer is one frame: ask for about a quarter of what a frame may hold. The window starts from
-    // the live rate last seen and then follows the answers; a socket that died on an answer (too big for
-    // the socket, or for HA) halves it for the next connection.
-    const targetRows = Math.max(1, Math.floor(this.opts.ha.maxFrameBytes / 4 / HISTORY_ROW_BYTES));
-    const maxUs = Math.min(this.opts.ha.backfillWindowMs * 1000, this.backfillCeiling);
-    let windowUs = Math.min(maxUs, this.backfillWindow ?? firstWindowUs(maxUs, this.liveRate, targetRows));
-    let start = plan.startUs;
-    let rows = 0;
-    while (start < endUs) {
-      const end = Math.min(endUs, start + windowUs);
-      const last = end >= endUs;
-      let result: unknown;
-      try {
-        result = await this.request("history/history_during_period", {
-          start_time: isoFromUs(start),
-          // The last window is open-ended: HA answers up to its own "now", which overlaps live events.
-          ...(last ? {} : { end_time: isoFromUs(end) }),
-          entity_ids: ids,
-          include_start_time_state: false,
-          significant_changes_only: false,
-          minimal_response: false,
-          no_attributes: false,
-        });
-      } catch (e) {
-        if (e instanceof RequestError && e.code === "too_large" && windowUs > MIN_WINDOW_US) {
-          windowUs = Math.max(MIN_WINDOW_US, Math.floor(windowUs / 2));
-          continue;
-        }
-        if (e instanceof RequestError && e.code === "disconnected") {
-          this.backfillWindow = Math.max(MIN_WINDOW_US, Math.floor(windowUs / 2));
-          this.backfillCeiling = this.backfillWindow;
-        }
-        throw e;
-      }
-      if (gen !== this.generation) return;
-      const { changes, rejected } = historyToChanges(result);
-      for (const r of rejected) this.opts.sink.rejected(r);
-      changes.sort((a, b) => a.last_updated - b.last_updated);
-      const fresh = this.continuity.catchUp(changes, "backfill");
-      rows += fresh.length;
-      if (fresh.length > 0) this.opts.sink.changes("backfill", fresh);
-      start = end;
-      windowUs = nextWindowUs(windowUs, changes.length, targetRows, maxUs);
-      this.backfillWindow = windowUs;
-    }
-    this.continuity.gapClosed();
-    this.backfillWindow = null;
-    this.backfillCeiling = Number.POSITIVE_INFINITY;
-    this.opts.sink.log("info", "gap backfilled", {
-      fromUs: plan.startUs,
-      toUs: endUs,
-      forwarded: rows,
-    });
-  }
 }
