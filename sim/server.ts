@@ -31,8 +31,10 @@ import {
   seededRandom,
   varyingValues,
 } from "./home.ts";
+import { config, registry, SIM_HA_VERSION } from "./registries.ts";
 
-export const SIM_HA_VERSION = "2025.11.2";
+export { SIM_HA_VERSION };
+
 /** Events per coalesced frame; HA coalesces what is pending, we cap a frame like HA's send queue does. */
 const FRAME_EVENTS_MAX = 1024;
 /** HA disconnects a client with this many messages waiting in its send queue (websocket_api MAX_PENDING_MSG). */
@@ -347,94 +349,6 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (n > 0) emit(n);
   }, TICK_MS);
 
-  const registry = {
-    areas: () =>
-      JSON.stringify(
-        home.areas.map((a) => ({
-          area_id: a.area_id,
-          name: a.name,
-          aliases: [],
-          floor_id: null,
-          icon: null,
-          labels: [],
-          picture: null,
-        })),
-      ),
-    devices: () =>
-      JSON.stringify(
-        home.devices.map((d) => ({
-          id: d.id,
-          area_id: d.area_id,
-          name: d.name,
-          name_by_user: null,
-          manufacturer: d.manufacturer,
-          model: d.model,
-          sw_version: "1.0",
-          hw_version: null,
-          identifiers: [["sim", d.id]],
-          config_entries: ["sim"],
-          via_device_id: null,
-          disabled_by: null,
-          entry_type: null,
-          labels: [],
-        })),
-      ),
-    entities: () =>
-      JSON.stringify(
-        home.entities.map((e) => ({
-          entity_id: e.entity_id,
-          id: e.id,
-          unique_id: e.unique_id,
-          platform: e.platform,
-          device_id: e.device_id,
-          area_id: e.area_id,
-          name: null,
-          original_name: e.name,
-          icon: null,
-          disabled_by: null,
-          hidden_by: null,
-          entity_category: null,
-          has_entity_name: false,
-          config_entry_id: null,
-          labels: [],
-        })),
-      ),
-  };
-
-  const config = () =>
-    JSON.stringify({
-      latitude: 52.3731,
-      longitude: 4.8922,
-      elevation: 2,
-      unit_system: {
-        length: "km",
-        accumulated_precipitation: "mm",
-        mass: "g",
-        pressure: "Pa",
-        temperature: "°C",
-        volume: "L",
-        wind_speed: "m/s",
-      },
-      location_name: "HomeIQ Demo Home",
-      time_zone: "Europe/Amsterdam",
-      components: ["sensor", "binary_sensor", "light", "switch", "climate", "person", "weather", "history"],
-      config_dir: "/config",
-      allowlist_external_dirs: [],
-      allowlist_external_urls: [],
-      version: SIM_HA_VERSION,
-      config_source: "storage",
-      recovery_mode: false,
-      state: "RUNNING",
-      external_url: null,
-      internal_url: null,
-      currency: "EUR",
-      country: "NL",
-      language: "en",
-      safe_mode: false,
-      debug: false,
-      radius: 100,
-    });
-
   const historyPeriod = (ws: Socket, id: number, msg: Record<string, unknown>) => {
     if (historyFails) return error(ws, id, "unknown_command", "Unknown command.");
     const start = typeof msg.start_time === "string" ? usFromIso(msg.start_time) : Number.NaN;
@@ -502,11 +416,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
           return error(ws, id, "not_found", "Subscription not found.");
         return result(ws, id, "null");
       case "config/area_registry/list":
-        return result(ws, id, registry.areas());
+        return result(ws, id, registry.areas(home));
       case "config/device_registry/list":
-        return result(ws, id, registry.devices());
+        return result(ws, id, registry.devices(home));
       case "config/entity_registry/list":
-        return result(ws, id, registry.entities());
+        return result(ws, id, registry.entities(home));
       case "history/history_during_period":
         return historyPeriod(ws, id, msg);
       default:
