@@ -59,6 +59,8 @@ async function run() {
   const storedBefore = await stack.metric("events_stored_total");
   const cpuBefore = cpuSeconds(pid);
   let peakRss = rssBytes(pid);
+  // How much waited on disk at worst: a run faster than HomeIQ can store spools the excess.
+  let spoolMax = 0;
   const latencies: Record<string, number[]> = { health: [], devices: [], events: [] };
   const paths: [string, string][] = [
     ["health", "/health"],
@@ -67,8 +69,9 @@ async function run() {
   ];
   let driving = true;
   const sampler = (async () => {
-    while (driving) {
+    for (let i = 0; driving; i++) {
       peakRss = Math.max(peakRss, rssBytes(pid));
+      if (i % 5 === 0) spoolMax = Math.max(spoolMax, await stack.metric("spool_bytes").catch(() => 0));
       await Bun.sleep(100);
     }
   })();
@@ -135,6 +138,7 @@ async function run() {
     bytes_per_event_on_disk: round(stack.bytesPerEvent(exact.stored)),
     cold_start_ms: Math.round(stack.coldStartMs),
     sim_pending_bytes_max: sim.pendingBytesMax,
+    spool_bytes_max: spoolMax,
     homeiq_exit_code: exitCode,
   };
 }
