@@ -97,6 +97,7 @@ async function run() {
   const afterWarmup = samples.filter((s) => s.t >= warmupMs);
   const early = median(afterWarmup.slice(0, window).map((s) => s.rss));
   const late = median(afterWarmup.slice(-window).map((s) => s.rss));
+  const peak = samples.reduce((a, b) => (b.rss > a.rss ? b : a), samples[0]);
   return {
     minutes,
     rate,
@@ -110,7 +111,8 @@ async function run() {
     rss_after_warmup_mb: Math.round((early / 1048576) * 10) / 10,
     rss_end_mb: Math.round((late / 1048576) * 10) / 10,
     rss_growth_pct: Math.round(((late - early) / early) * 1000) / 10,
-    peak_rss_mb: Math.round((Math.max(...samples.map((s) => s.rss)) / 1048576) * 10) / 10,
+    peak_rss_mb: Math.round((peak.rss / 1048576) * 10) / 10,
+    peak_rss_at_s: Math.round(peak.t / 1000),
     homeiq_exit_code: exitCode,
   };
 }

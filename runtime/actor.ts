@@ -107,7 +107,17 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
     const rejected = metrics.counter("messages_rejected_total", "Inbound messages that failed their schema");
     // Each worker has its own JS heap: which actor holds the memory shows here.
     const heap = metrics.gauge("actor_heap_bytes", "Bytes in use by this actor's JavaScript heap");
+    const quietCollections = metrics.counter(
+      "actor_quiet_gc_total",
+      "Collections run because the actor went quiet with a burst's garbage in its heap",
+    );
+    const collector = quietCollector();
     const shipMetrics = () => {
+      if (collector.due(heapSize())) {
+        Bun.gc(true);
+        collector.collected(heapSize());
+        quietCollections.inc();
+      }
       heap.set(heapSize());
       post(control.metrics(metrics.snapshot()));
     };
@@ -212,5 +222,32 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
         die(new Error(msg.reason));
         return;
     }
+  };
+}
+
+/** Heap above what the last collection left, past which a quiet actor collects (see quietCollector). */
+const QUIET_GC_SLACK_BYTES = 16 * 1024 * 1024;
+
+/**
+ * When to collect a quiet actor's garbage. JavaScriptCore collects when a thread allocates, so an actor
+ * that goes quiet after a burst (an InfluxDB catch-up, a mining run, a restart's redelivery) keeps the
+ * burst's garbage — and the process its memory — until the next burst. Checked once per metrics
+ * interval: due when the heap is QUIET_GC_SLACK_BYTES above what the last collection left and grew by
+ * less than an eighth of that since the last check. Under load the heap grows every interval, so nothing
+ * extra runs there.
+ */
+export function quietCollector(slack = QUIET_GC_SLACK_BYTES) {
+  let floor = Number.POSITIVE_INFINITY;
+  let last = 0;
+  return {
+    due(size: number): boolean {
+      const grew = size - last;
+      last = size;
+      floor = Math.min(floor, size);
+      return size - floor > slack && grew < slack / 8;
+    },
+    collected(size: number): void {
+      floor = last = size;
+    },
   };
 }
