@@ -98,6 +98,12 @@ async function run() {
   const early = median(afterWarmup.slice(0, window).map((s) => s.rss));
   const late = median(afterWarmup.slice(-window).map((s) => s.rss));
   const peak = samples.reduce((a, b) => (b.rss > a.rss ? b : a), samples[0]);
+  // The curve, not just its ends: a leak climbs with every minute, a fault's one-off cost is a step.
+  const byMinute: number[] = [];
+  for (let m = 0; m * 60_000 < durationMs; m++) {
+    const inMinute = samples.filter((s) => s.t >= m * 60_000 && s.t < (m + 1) * 60_000);
+    if (inMinute.length) byMinute.push(Math.round(median(inMinute.map((s) => s.rss)) / 1048576));
+  }
   return {
     minutes,
     rate,
@@ -113,6 +119,7 @@ async function run() {
     rss_growth_pct: Math.round(((late - early) / early) * 1000) / 10,
     peak_rss_mb: Math.round((peak.rss / 1048576) * 10) / 10,
     peak_rss_at_s: Math.round(peak.t / 1000),
+    rss_mb_by_minute: byMinute,
     homeiq_exit_code: exitCode,
   };
 }
