@@ -1,34 +1,68 @@
 import { describe, expect, test } from "bun:test";
-import { quietCollector } from "./actor.ts";
+import { heapCollector } from "./actor.ts";
 
 const MB = 1024 * 1024;
 
-describe("quietCollector", () => {
+describe("heapCollector", () => {
   test("collects once a burst is over, never while the heap is still growing fast", () => {
-    const c = quietCollector(16 * MB);
+    const c = heapCollector(16 * MB, 4 * MB, 60_000);
+    let now = 0;
+    const due = (m: number) => {
+      now += 1000;
+      return c.due(m * MB, now);
+    };
     // Steady: the heap moves around 20 MB.
-    expect([20, 21, 20, 22].map((m) => c.due(m * MB))).toEqual([false, false, false, false]);
+    expect([20, 21, 20, 22].map(due)).toEqual([null, null, null, null]);
     // A burst: +10 MB a second is load, not garbage to collect.
-    expect([32, 42, 52].map((m) => c.due(m * MB))).toEqual([false, false, false]);
+    expect([32, 42, 52].map(due)).toEqual([null, null, null]);
     // The burst is over: 30 MB above the floor and barely growing.
-    expect(c.due(52.5 * MB)).toBe(true);
-    c.collected(21 * MB);
-    expect(c.due(21.5 * MB)).toBe(false);
+    expect(due(52.5)).toBe("quiet");
+    c.collected(21 * MB, now);
+    expect(due(21.5)).toBeNull();
   });
 
   test("a heap that grows slowly to the slack is collected there, then measured from the new floor", () => {
-    const c = quietCollector(16 * MB);
+    const c = heapCollector(16 * MB, 64 * MB, 60_000);
     const dues: number[] = [];
     let size = 10 * MB;
     for (let i = 0; i < 40; i++) {
       size += MB; // 1 MB a second: a quiet actor's garbage
-      if (c.due(size)) {
+      if (c.due(size, i * 1000)) {
         dues.push(i);
         size = 11 * MB;
-        c.collected(size);
+        c.collected(size, i * 1000);
       }
     }
     expect(dues.length).toBeGreaterThanOrEqual(2);
     for (let k = 1; k < dues.length; k++) expect(dues[k] - dues[k - 1]).toBeGreaterThan(15);
+  });
+
+  test("under a steady load, dead objects that pile up are collected once a minute, not more", () => {
+    const c = heapCollector(16 * MB, 4 * MB, 60_000);
+    const reasons: (string | null)[] = [];
+    let live = 20 * MB;
+    let dead = 0;
+    for (let s = 0; s < 600; s++) {
+      // Young garbage comes and goes every second (the heap swings by 3 MB) while old garbage piles
+      // up at 50 KB a second: no quiet moment, ever.
+      dead += 50 * 1024;
+      const size = live + dead + (s % 2) * 3 * MB;
+      const reason = c.due(size, s * 1000);
+      reasons.push(reason);
+      if (reason) {
+        dead = 0;
+        c.collected(live, s * 1000);
+      }
+    }
+    const at = reasons.flatMap((r, s) => (r ? [s] : []));
+    expect(new Set(reasons.filter((r) => r))).toEqual(new Set(["tidy"]));
+    expect(at.length).toBeGreaterThanOrEqual(8);
+    for (let k = 1; k < at.length; k++) expect(at[k] - at[k - 1]).toBeGreaterThanOrEqual(60);
+    // A heap that stays within the slack of its floor is never collected.
+    live = 30 * MB;
+    const calm = heapCollector(16 * MB, 4 * MB, 60_000);
+    let collected = 0;
+    for (let s = 0; s < 600; s++) if (calm.due(live + (s % 3) * MB, s * 1000)) collected++;
+    expect(collected).toBe(0);
   });
 });

@@ -107,16 +107,23 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
     const rejected = metrics.counter("messages_rejected_total", "Inbound messages that failed their schema");
     // Each worker has its own JS heap: which actor holds the memory shows here.
     const heap = metrics.gauge("actor_heap_bytes", "Bytes in use by this actor's JavaScript heap");
-    const quietCollections = metrics.counter(
-      "actor_quiet_gc_total",
-      "Collections run because the actor went quiet with a burst's garbage in its heap",
-    );
-    const collector = quietCollector();
+    const collections = {
+      quiet: metrics.counter(
+        "actor_quiet_gc_total",
+        "Full collections run because the actor went quiet with a burst's garbage in its heap",
+      ),
+      tidy: metrics.counter(
+        "actor_tidy_gc_total",
+        "Full collections run because a steady load's dead objects had piled up in the heap",
+      ),
+    };
+    const collector = heapCollector();
     const shipMetrics = () => {
-      if (collector.due(heapSize())) {
+      const reason = collector.due(heapSize(), performance.now());
+      if (reason) {
         Bun.gc(true);
-        collector.collected(heapSize());
-        quietCollections.inc();
+        collector.collected(heapSize(), performance.now());
+        collections[reason].inc();
       }
       heap.set(heapSize());
       post(control.metrics(metrics.snapshot()));
@@ -225,29 +232,49 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
   };
 }
 
-/** Heap above what the last collection left, past which a quiet actor collects (see quietCollector). */
+/** Heap above what the last collection left, past which a quiet actor collects (see heapCollector). */
 const QUIET_GC_SLACK_BYTES = 16 * 1024 * 1024;
+/** Heap above what the last collection left, past which a busy actor collects once a TIDY_GC_EVERY_MS. */
+const TIDY_GC_SLACK_BYTES = 4 * 1024 * 1024;
+const TIDY_GC_EVERY_MS = 60_000;
+
+export type CollectReason = "quiet" | "tidy";
 
 /**
- * When to collect a quiet actor's garbage. JavaScriptCore collects when a thread allocates, so an actor
- * that goes quiet after a burst (an InfluxDB catch-up, a mining run, a restart's redelivery) keeps the
- * burst's garbage — and the process its memory — until the next burst. Checked once per metrics
- * interval: due when the heap is QUIET_GC_SLACK_BYTES above what the last collection left and grew by
- * less than an eighth of that since the last check. Under load the heap grows every interval, so nothing
- * extra runs there.
+ * When an actor runs a full collection of its own heap. JavaScriptCore collects the young generation as
+ * a thread allocates, but the old generation only once it has grown well past what the last full
+ * collection left: left alone, each actor drifts up by MBs of dead objects over an hour at a steady
+ * rate, and the process's memory with them. Checked once per metrics interval, two rules:
+ * - quiet: the heap is `quietSlack` above what the last collection left and grew by less than an eighth
+ *   of that since the last check — a burst (an InfluxDB catch-up, a mining run, a restart's redelivery)
+ *   is over and its garbage would otherwise stay until the next one. Under load the heap grows every
+ *   interval, so this never fires there.
+ * - tidy: the heap is `tidySlack` above the last collection's and `tidyEveryMs` have passed since it —
+ *   the slow drift of a steady load. A full collection of a few tens of MB takes milliseconds, so once a
+ *   minute is well under 0.1% of a core.
  */
-export function quietCollector(slack = QUIET_GC_SLACK_BYTES) {
+export function heapCollector(
+  quietSlack = QUIET_GC_SLACK_BYTES,
+  tidySlack = TIDY_GC_SLACK_BYTES,
+  tidyEveryMs = TIDY_GC_EVERY_MS,
+) {
   let floor = Number.POSITIVE_INFINITY;
   let last = 0;
+  let collectedAt = Number.NaN;
   return {
-    due(size: number): boolean {
+    due(size: number, now: number): CollectReason | null {
       const grew = size - last;
       last = size;
+      if (Number.isNaN(collectedAt)) collectedAt = now;
       floor = Math.min(floor, size);
-      return size - floor > slack && grew < slack / 8;
+      const above = size - floor;
+      if (above > quietSlack && grew < quietSlack / 8) return "quiet";
+      if (above > tidySlack && now - collectedAt >= tidyEveryMs) return "tidy";
+      return null;
     },
-    collected(size: number): void {
+    collected(size: number, now: number): void {
       floor = last = size;
+      collectedAt = now;
     },
   };
 }
