@@ -135,6 +135,7 @@ export class InfluxExporter {
   private meta: Map<string, { device: string | null; area: string | null }> = new Map();
   private metaLoadedAt = -Infinity;
   private breaker: Breaker = closedBreaker();
+  private readonly cacheMax: number;
 
   constructor(
     private readonly opts: {
@@ -145,8 +146,11 @@ export class InfluxExporter {
       log: Logger;
       metrics: ExporterMetrics;
       random?: Random;
+      /** Entries per cache of state texts and attribute fields (`store.dictionaryCache`). */
+      dictionaryCache?: number;
     },
   ) {
+    this.cacheMax = opts.dictionaryCache ?? 10_000;
     this.events = new Database(join(opts.dataDir, EVENTS_DB), { create: true, readwrite: true });
     configureConnection(this.events);
     migrate(this.events, opts.clock.now() * 1000);
@@ -356,7 +360,7 @@ export class InfluxExporter {
     let text = this.states.get(s);
     if (text === undefined) {
       text = (this.q.state.get(s) as { state: string } | null)?.state ?? "";
-      if (this.states.size > 100_000) this.states.clear();
+      if (this.states.size >= this.cacheMax) this.states.clear();
       this.states.set(s, text);
     }
     return text;
@@ -367,7 +371,7 @@ export class InfluxExporter {
     if (cached && cached.measurement === measurement) return cached.text;
     const json = (this.q.attrs.get(a) as { json: string } | null)?.json ?? "{}";
     const text = this.fields.attributes(measurement, json, ATTR_EXCLUDE);
-    if (this.attrFields.size > 100_000) this.attrFields.clear();
+    if (this.attrFields.size >= this.cacheMax) this.attrFields.clear();
     this.attrFields.set(a, { measurement, text });
     return text;
   }

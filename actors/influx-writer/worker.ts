@@ -19,6 +19,9 @@ runActor({
       clock: ctx.clock,
       log: ctx.log,
       metrics: exporterMetrics(ctx.metrics),
+      // A home's attribute combinations grow for weeks (every brightness, every temperature): the caches
+      // hold the working set, not the history.
+      dictionaryCache: ctx.config.store.dictionaryCache,
     });
     let closing = false;
     let wake: (() => void) | null = null;

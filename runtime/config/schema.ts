@@ -130,7 +130,12 @@ export const ConfigSchema = T.Object({
     ),
     rollupIntervalMs: int(5000, 100, 3600000, "how often rollups and retention run"),
     rollupChunk: int(50000, 100, 10000000, "raw events rolled up per step, so ingest never stalls"),
-    dictionaryCache: int(10000, 16, 10000000, "entries per writer dictionary cache (attributes, states)"),
+    dictionaryCache: int(
+      10000,
+      16,
+      10000000,
+      "entries per dictionary cache (attributes, states) in the batcher's writer and the InfluxDB exporter",
+    ),
   }),
 
   influx: T.Object({
