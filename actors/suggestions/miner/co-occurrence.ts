@@ -17,25 +17,56 @@ const MAX_RECENT = 1024;
 
 interface Pair {
   count: number;
-  days: Set<number>;
+  /** Distinct local days, in the order first seen (a Set per pair cost more than the pairs' counts). */
+  days: number[];
   delays: number[];
 }
 
+/** Pair keys are trigger id * PAIR_BASE + action id: numbers, not strings built per pair per action. */
+const PAIR_BASE = 2 ** 26;
+
 export class CoOccurrenceDetector {
-  private readonly recentKey: string[] = [];
+  /** "entity\0state" → key id; names and entities by key id. Shared by triggers and actions. */
+  private readonly keyIds = new Map<string, number>();
+  private readonly keyNames: string[] = [];
+  private readonly keyEntity: number[] = [];
+  private readonly entityIds = new Map<string, number>();
+  private readonly recentKey: number[] = [];
   private readonly recentTs: number[] = [];
   private head = 0;
-  private readonly triggers = new Map<string, number>();
-  private readonly actions = new Map<string, number>();
-  private readonly pairs = new Map<string, Pair>();
+  private readonly triggers = new Map<number, number>();
+  private readonly actions = new Map<number, number>();
+  private readonly pairs = new Map<number, Pair>();
+  /** The action that last credited each key id: "credit each trigger once per action" without a Set. */
+  private readonly creditedBy: number[] = [];
+  private actionSeq = 0;
 
   constructor(
     private readonly opts: MinerOptions,
     private readonly clock: LocalClock,
   ) {}
 
+  private keyOf(entityId: string, state: string): number {
+    const name = `${entityId}\u0000${state}`;
+    let id = this.keyIds.get(name);
+    if (id === undefined) {
+      id = this.keyNames.length;
+      if (id >= PAIR_BASE) throw new Error(`co-occurrence: more than ${PAIR_BASE} distinct entity states`);
+      let entity = this.entityIds.get(entityId);
+      if (entity === undefined) {
+        entity = this.entityIds.size;
+        this.entityIds.set(entityId, entity);
+      }
+      this.keyIds.set(name, id);
+      this.keyNames.push(name);
+      this.keyEntity.push(entity);
+      this.creditedBy.push(-1);
+    }
+    return id;
+  }
+
   trigger(entityId: string, state: string, ts: number): void {
-    const key = `${entityId}\u0000${state}`;
+    const key = this.keyOf(entityId, state);
     this.triggers.set(key, (this.triggers.get(key) ?? 0) + 1);
     this.evict(ts);
     if (this.recentKey.length - this.head >= MAX_RECENT) this.head++;
@@ -44,23 +75,26 @@ export class CoOccurrenceDetector {
   }
 
   action(entityId: string, state: string, ts: number): void {
-    const actionKey = `${entityId}\u0000${state}`;
+    const actionKey = this.keyOf(entityId, state);
     this.actions.set(actionKey, (this.actions.get(actionKey) ?? 0) + 1);
     this.evict(ts);
-    const credited = new Set<string>();
+    const seq = this.actionSeq++;
+    const entity = this.keyEntity[actionKey];
+    const day = this.clock.local(ts).day;
     // Newest first, so the recorded delay is from the latest occurrence of each trigger.
     for (let i = this.recentKey.length - 1; i >= this.head; i--) {
       const key = this.recentKey[i];
-      if (credited.has(key) || key.startsWith(`${entityId}\u0000`)) continue;
-      credited.add(key);
-      const pairKey = `${key}\u0001${actionKey}`;
+      if (this.creditedBy[key] === seq || this.keyEntity[key] === entity) continue;
+      this.creditedBy[key] = seq;
+      const pairKey = key * PAIR_BASE + actionKey;
       let pair = this.pairs.get(pairKey);
       if (!pair) {
-        pair = { count: 0, days: new Set(), delays: [] };
+        pair = { count: 0, days: [], delays: [] };
         this.pairs.set(pairKey, pair);
       }
       pair.count++;
-      pair.days.add(this.clock.local(ts).day);
+      const days = pair.days;
+      if (days[days.length - 1] !== day && !days.includes(day)) days.push(day);
       pushBounded(pair.delays, ts - this.recentTs[i], this.opts.maxSamplesPerKey);
     }
   }
@@ -80,17 +114,25 @@ export class CoOccurrenceDetector {
     const span = Math.max(1, this.opts.to - this.opts.from);
     const out: Suggestion[] = [];
     for (const [pairKey, pair] of this.pairs) {
-      if (pair.count < this.opts.minOccurrences || pair.days.size < Math.min(3, this.opts.minOccurrences))
+      if (pair.count < this.opts.minOccurrences || pair.days.length < Math.min(3, this.opts.minOccurrences))
         continue;
-      const [triggerKey, actionKey] = pairKey.split("\u0001");
-      const triggerCount = this.triggers.get(triggerKey) ?? 0;
-      const actionCount = this.actions.get(actionKey) ?? 0;
+      const triggerId = Math.floor(pairKey / PAIR_BASE);
+      const actionId = pairKey - triggerId * PAIR_BASE;
+      const triggerCount = this.triggers.get(triggerId) ?? 0;
+      const actionCount = this.actions.get(actionId) ?? 0;
       const support = pair.count / Math.max(1, triggerCount);
       // Chance that at least one action falls in a random window of this length.
       const chance = 1 - Math.exp(-(actionCount / span) * this.opts.coWindowMs);
       const lift = support / Math.max(chance, 1e-9);
       if (support < this.opts.minConfidence || lift < MIN_LIFT) continue;
-      out.push(this.suggest(triggerKey, actionKey, pair, { triggerCount, actionCount, support, lift }));
+      out.push(
+        this.suggest(this.keyNames[triggerId], this.keyNames[actionId], pair, {
+          triggerCount,
+          actionCount,
+          support,
+          lift,
+        }),
+      );
     }
     return out;
   }
@@ -127,7 +169,7 @@ export class CoOccurrenceDetector {
       param: 0,
       kind: "co_occurrence",
       title: automation.alias,
-      explanation: `When ${triggerName} ${happens}, ${name} is ${pastTense(verb)} a median ${delaySec} s later: ${pair.count} of ${s.triggerCount} times (${Math.round(s.support * 100)}%), on ${pair.days.size} different days. An automation would do it at once.`,
+      explanation: `When ${triggerName} ${happens}, ${name} is ${pastTense(verb)} a median ${delaySec} s later: ${pair.count} of ${s.triggerCount} times (${Math.round(s.support * 100)}%), on ${pair.days.length} different days. An automation would do it at once.`,
       entities: [trigger, entityId],
       evidence: evidence(pair.count, pair.days, s.support, {
         trigger,
