@@ -18,6 +18,9 @@ runActor<BatcherMessage>({
   start(ctx) {
     const { batcher: limits, store: storeConfig, dataDir } = ctx.config;
     const store = openStoreWriter(dataDir, { dictionaryCache: storeConfig.dictionaryCache });
+    ctx.metrics
+      .gauge("store_dictionary_cache_entries", "Bound: entries per dictionary cache (store.dictionaryCache)")
+      .set(storeConfig.dictionaryCache);
     const influxOn = Boolean(ctx.config.influx.url);
     const maintenance = new StoreMaintenance(store, storeConfig, () =>
       influxOn ? readExportCursor(dataDir) : null,
