@@ -6,9 +6,15 @@
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
 import { type EnergyReport, energyImpact, SWITCHABLE_DOMAINS } from "./energy.ts";
 import { type EntityHealth, type HealthStatus, judgeEntity, SEVERITY } from "./health.ts";
-import { type EntityMeta, energyInputs, healthEvents } from "./inputs.ts";
+import {
+  type EnergyHistory,
+  type EntityMeta,
+  energyHistory,
+  healthEvents,
+  pairEnergyInputs,
+} from "./inputs.ts";
 import type { InsightsReader } from "./queries.ts";
-import { domainOf, type InsightEvent } from "./types.ts";
+import { domainOf } from "./types.ts";
 
 type Settings = HomeIQConfig["insights"];
 
@@ -62,7 +68,7 @@ export function energyReport(
   meta: ReadonlyMap<string, EntityMeta> = new Map(),
 ): EnergyReport & { computedAt: number } {
   const from = now - s.historyDays * 86400_000;
-  const byEntity = new Map<string, InsightEvent[]>();
+  const histories = new Map<string, EnergyHistory>();
   reader.eachEntity(
     from,
     now + 1,
@@ -72,11 +78,12 @@ export function energyReport(
         const unit = events[events.length - 1]?.attributes?.unit_of_measurement;
         if (unit !== "W" && unit !== "kW") return;
       }
-      byEntity.set(entity_id, events);
+      const history = energyHistory(entity_id, events);
+      if (history) histories.set(entity_id, history);
     },
     (id) => SWITCHABLE_DOMAINS.has(domainOf(id)) || domainOf(id) === "sensor",
   );
-  const { devices, home } = energyInputs(byEntity, meta, s.homePowerEntity);
+  const { devices, home } = pairEnergyInputs(histories, meta, s.homePowerEntity);
   const report = energyImpact(devices, home, {
     from,
     to: now,

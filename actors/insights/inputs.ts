@@ -45,17 +45,47 @@ export function metaFromNames(names: ReadonlyMap<string, string>): Map<string, E
  * entity, else the unpaired power sensor named like a meter (home, house, total, main, grid), else the
  * unpaired one with the highest median.
  */
+/**
+ * What the energy analysis keeps of one entity's history: a power sensor's readings as a series (16 bytes
+ * a reading) or a switchable's states (time and state, no attributes). A week of events is read one entity
+ * at a time and shrunk to this at once, so a busy home's week never sits in memory as full events.
+ */
+export type EnergyHistory =
+  | { kind: "power"; series: PowerSeries }
+  | { kind: "states"; states: { ts: number; state: string }[] };
+
+export function energyHistory(entityId: string, events: InsightEvent[]): EnergyHistory | null {
+  const domain = domainOf(entityId);
+  if (domain === "sensor") {
+    const series = powerSeries(entityId, events, unitOf(events));
+    return series?.ts.length ? { kind: "power", series } : null;
+  }
+  if (SWITCHABLE_DOMAINS.has(domain))
+    return { kind: "states", states: events.map((e) => ({ ts: e.ts, state: e.state })) };
+  return null;
+}
+
 export function energyInputs(
   byEntity: ReadonlyMap<string, InsightEvent[]>,
   meta: ReadonlyMap<string, EntityMeta>,
   homePowerEntity?: string,
 ): { devices: DeviceStates[]; home: PowerSeries | null } {
-  const power = new Map<string, PowerSeries>();
+  const histories = new Map<string, EnergyHistory>();
   for (const [id, events] of byEntity) {
-    if (domainOf(id) !== "sensor") continue;
-    const series = powerSeries(id, events, unitOf(events));
-    if (series?.ts.length) power.set(id, series);
+    const history = energyHistory(id, events);
+    if (history) histories.set(id, history);
   }
+  return pairEnergyInputs(histories, meta, homePowerEntity);
+}
+
+/** Pairs switchables with their power sensors and picks the home meter. */
+export function pairEnergyInputs(
+  histories: ReadonlyMap<string, EnergyHistory>,
+  meta: ReadonlyMap<string, EntityMeta>,
+  homePowerEntity?: string,
+): { devices: DeviceStates[]; home: PowerSeries | null } {
+  const power = new Map<string, PowerSeries>();
+  for (const [id, history] of histories) if (history.kind === "power") power.set(id, history.series);
   const powerByDevice = new Map<string, PowerSeries[]>();
   for (const series of power.values()) {
     const device = meta.get(series.entity_id)?.device_id;
@@ -63,8 +93,8 @@ export function energyInputs(
   }
   const paired = new Set<string>();
   const devices: DeviceStates[] = [];
-  for (const [id, events] of byEntity) {
-    if (!SWITCHABLE_DOMAINS.has(domainOf(id))) continue;
+  for (const [id, history] of histories) {
+    if (history.kind !== "states") continue;
     const device = meta.get(id)?.device_id;
     const sameDevice = device ? powerByDevice.get(device) : undefined;
     const own =
@@ -73,7 +103,7 @@ export function energyInputs(
     devices.push({
       entity_id: id,
       name: meta.get(id)?.name ?? null,
-      events: events.map((e) => ({ ts: e.ts, state: e.state })),
+      events: history.states,
       ownSensor: own,
     });
   }
