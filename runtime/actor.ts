@@ -13,6 +13,7 @@ import { heapSize } from "bun:jsc";
 import { type Clock, systemClock } from "./clock.ts";
 import type { HomeIQConfig } from "./config/schema.ts";
 import { control, type EdgePort, type FromWorker, messageType, type ToWorker } from "./control.ts";
+import { threadCpuMeter } from "./cpu.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { Inbox, Outbox } from "./mailbox.ts";
 import { Registry } from "./metrics.ts";
@@ -118,7 +119,9 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
       ),
     };
     const collector = heapCollector();
+    const cpu = threadCpuMeter(metrics);
     const shipMetrics = () => {
+      cpu.sample();
       const reason = collector.due(heapSize(), performance.now());
       if (reason) {
         Bun.gc(true);

@@ -84,6 +84,10 @@ describe("API started by runtime/main.ts", () => {
       { timeoutMs: 30_000, what: "events_stored_total in real-time metrics" },
     );
     expect(metrics.ha.connected).toBe(true);
+    // Each actor's thread reports its own CPU time with the same snapshot (per-thread time is Linux's).
+    const batcher = metrics.actors.find((a) => a.name === "batcher");
+    if (process.platform === "linux") expect(batcher?.cpuSeconds).toBeGreaterThan(0);
+    expect(metrics.process.rssBytes).toBeGreaterThan(20 * 1024 * 1024);
   }, 90_000);
 
   test("the live stream carries the simulated home's state changes", async () => {

@@ -50,6 +50,27 @@ describe("real-time metrics", () => {
     expect(second.actors.map((a) => a.name)).toEqual(["metadata", "batcher", "connection"]);
   });
 
+  test("each actor's CPU time and the process's memory and CPU come with the view", async () => {
+    const { get, deps } = testApi();
+    const cpu = (actor: string, value: number): MetricsSnapshot => ({
+      counters: [{ name: "actor_cpu_seconds_total", labels: { actor }, value }],
+      gauges: [],
+      histograms: [],
+      help: {},
+    });
+    deps.metrics.update("batcher", cpu("batcher", 2.5));
+    // A restarted actor's thread starts from zero: the hub carries the earlier total forward.
+    deps.metrics.update("batcher", cpu("batcher", 0.5));
+    deps.metrics.update("connection", cpu("connection", 1.25));
+    const view = (await (await get("/api/v1/real-time-metrics")).json()) as RealTimeMetrics;
+    const byName = Object.fromEntries(view.actors.map((a) => [a.name, a.cpuSeconds]));
+    expect(byName).toEqual({ metadata: 0, batcher: 3, connection: 1.25 });
+    // The test process itself: tens of MB resident at least, and some CPU spent.
+    expect(view.process.rssBytes).toBeGreaterThan(10 * 1024 * 1024);
+    expect(view.process.cpuSeconds).toBeGreaterThan(0);
+    if (process.platform === "linux") expect(view.process.hubCpuSeconds).toBeGreaterThan(0);
+  });
+
   test("/metrics is Prometheus text of every actor's metrics plus the hub's own", async () => {
     const { get, deps } = testApi();
     deps.metrics.update("batcher", counters({ events_stored_total: 7 }));
@@ -64,6 +85,8 @@ describe("real-time metrics", () => {
     expect(text).toContain("# TYPE homeiq_events_stored_total counter");
     expect(text).toContain("homeiq_events_stored_total 7");
     expect(text).toContain('homeiq_api_sse_clients{actor="hub"} 0');
+    expect(text).toContain("# TYPE homeiq_process_resident_memory_bytes gauge");
+    expect(text).toMatch(/homeiq_process_cpu_seconds_total\{actor="hub"\} \d/);
     expect(text).toContain('homeiq_api_bound{actor="hub",bound="sseQueueMax"} 1000');
     expect(text).toMatch(
       /homeiq_api_requests_total\{actor="hub",route="GET \/api\/v1\/areas",status="200"\} 1/,

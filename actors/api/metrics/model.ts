@@ -26,7 +26,22 @@ export const RealTimeMetrics = t.Object({
     connected: t.Boolean(),
     status: t.Unknown({ description: "the connection actor's latest ha-status notice, or null" }),
   }),
-  actors: t.Array(t.Object({ name: t.String(), state: t.String(), restarts: t.Integer() })),
+  actors: t.Array(
+    t.Object({
+      name: t.String(),
+      state: t.String(),
+      restarts: t.Integer(),
+      cpuSeconds: t.Number({
+        description:
+          "CPU time of the actor's thread, all its restarts included (0 where the OS does not report per-thread time)",
+      }),
+    }),
+  ),
+  process: t.Object({
+    rssBytes: t.Number({ description: "resident memory of the HomeIQ process (all actors share it)" }),
+    cpuSeconds: t.Number({ description: "CPU time of the HomeIQ process since start, all threads" }),
+    hubCpuSeconds: t.Number({ description: "CPU time of the main thread (API, supervisor, live feed)" }),
+  }),
   live: t.Object({ clients: t.Integer() }),
 });
 export type RealTimeMetrics = typeof RealTimeMetrics.static;

@@ -3,6 +3,7 @@
  * counter samples taken when the view is asked for, kept over `api.rateWindowMs` (bounded by
  * `RateTracker.maxSamples`), so no timer runs when nobody looks.
  */
+import { processMeter } from "../../../runtime/cpu.ts";
 import { type MetricsHub, type Registry, toPrometheus } from "../../../runtime/metrics.ts";
 import type { SupervisorView } from "../deps.ts";
 import { haState } from "../health/service.ts";
@@ -38,8 +39,16 @@ export class RateTracker {
   }
 }
 
-/** Folds the main thread's own registry into the hub so both views include it. */
+const processMeters = new WeakMap<Registry, { sample(): void }>();
+
+/** Folds the main thread's own registry, with the process's memory and CPU, into the hub for both views. */
 export function refreshHub(metrics: MetricsHub, registry: Registry): void {
+  let meter = processMeters.get(registry);
+  if (!meter) {
+    meter = processMeter(registry);
+    processMeters.set(registry, meter);
+  }
+  meter.sample();
   metrics.update("hub", registry.snapshot());
 }
 
@@ -75,7 +84,17 @@ export function realTimeMetrics(
     store: { bytes: g("store_bytes"), events: g("store_events") },
     spool: { bytes: g("spool_bytes"), events: g("spool_events") },
     ha: { connected: status ? haState(status) === "connected" : g("ha_connected") === 1, status },
-    actors: deps.supervisor.status().map((s) => ({ name: s.name, state: s.state, restarts: s.restarts })),
+    actors: deps.supervisor.status().map((s) => ({
+      name: s.name,
+      state: s.state,
+      restarts: s.restarts,
+      cpuSeconds: metrics.counter("actor_cpu_seconds_total", { actor: s.name }),
+    })),
+    process: {
+      rssBytes: g("process_resident_memory_bytes"),
+      cpuSeconds: c("process_cpu_seconds_total"),
+      hubCpuSeconds: metrics.counter("actor_cpu_seconds_total", { actor: "hub" }),
+    },
     live: { clients: deps.live.clients },
   };
 }
