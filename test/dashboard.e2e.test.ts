@@ -98,6 +98,9 @@ describe("dashboard in Chromium against HomeIQ on the simulator", () => {
       timeoutMs: 20_000,
       what: "a rising event count",
     });
+    // The process's resident memory, from the same poll: a real figure, not a placeholder.
+    const memory = Number(await page.locator('hiq-stat[data-metric="memory"]').getAttribute("value"));
+    expect(memory).toBeGreaterThan(20 * 1024 * 1024);
     expect(await page.evaluate(() => localStorage.getItem("homeiq.apiToken"))).toBe(TOKEN);
     // Remembered: a reload goes straight to the data, no token form.
     await page.reload();

@@ -10,6 +10,8 @@ export interface ActorView {
   name: string;
   state: string;
   restarts: number;
+  /** CPU time of the actor's thread; 0 where the OS does not report it per thread. */
+  cpuSeconds: number;
   lastError: string | null;
   mailboxDepth: number | null;
   /** Edges this actor sends on, with messages sent and not yet acknowledged. */
@@ -40,6 +42,8 @@ export interface MetricsView {
   storeEvents: number;
   spoolEvents: number;
   liveClients: number;
+  rssBytes: number;
+  cpuSeconds: number;
   health: DeepHealth["status"] | null;
   actors: ActorView[];
 }
@@ -82,6 +86,8 @@ export function toMetricsView(m: RealTimeMetrics, deep: DeepHealth | null): Metr
     storeEvents: m.store.events,
     spoolEvents: m.spool.events,
     liveClients: m.live.clients,
+    rssBytes: m.process.rssBytes,
+    cpuSeconds: m.process.cpuSeconds,
     health: deep?.status ?? null,
     actors: m.actors.map((a) => {
       const d = byName.get(a.name);
@@ -89,6 +95,7 @@ export function toMetricsView(m: RealTimeMetrics, deep: DeepHealth | null): Metr
         name: a.name,
         state: a.state,
         restarts: a.restarts,
+        cpuSeconds: a.cpuSeconds,
         lastError: d?.lastError ?? null,
         mailboxDepth: d ? d.mailboxDepth : null,
         outbound: edges.filter((e) => e.edge.startsWith(`${a.name}->`)),

@@ -19,9 +19,10 @@ describe("toMetricsView", () => {
     spool: { bytes: 0, events: 0 },
     ha: { connected: true, status: { state: "connected", url: "ws://ha", since: 5, haVersion: "2025.1" } },
     actors: [
-      { name: "batcher", state: "running", restarts: 1 },
-      { name: "connection", state: "running", restarts: 0 },
+      { name: "batcher", state: "running", restarts: 1, cpuSeconds: 12.5 },
+      { name: "connection", state: "running", restarts: 0, cpuSeconds: 0 },
     ],
+    process: { rssBytes: 150_000_000, cpuSeconds: 40, hubCpuSeconds: 3 },
     live: { clients: 1 },
   };
 
@@ -46,6 +47,7 @@ describe("toMetricsView", () => {
         name: "batcher",
         state: "running",
         restarts: 1,
+        cpuSeconds: 12.5,
         lastError: null,
         mailboxDepth: 3,
         outbound: [{ edge: "batcher->hub", outstanding: 2 }],
@@ -54,6 +56,7 @@ describe("toMetricsView", () => {
         name: "connection",
         state: "running",
         restarts: 0,
+        cpuSeconds: 0,
         lastError: "boom",
         mailboxDepth: 0,
         outbound: [{ edge: "connection->batcher", outstanding: 4 }],
@@ -61,6 +64,7 @@ describe("toMetricsView", () => {
     ]);
     expect(view.ha).toEqual({ state: "connected", url: "ws://ha", since: 5, version: "2025.1", error: null });
     expect([view.received, view.stored, view.exported, view.receivedRate]).toEqual([100, 90, 80, 10]);
+    expect([view.rssBytes, view.cpuSeconds]).toEqual([150_000_000, 40]);
   });
 
   test("without the deep health report, depths are unknown rather than zero", () => {

@@ -118,6 +118,13 @@ export class HiqOverview extends LitElement {
         .display=${formatBytes(m.storeBytes)}
         .sub=${`${formatCount(m.storeEvents)} raw events`}
       ></hiq-stat>
+      <hiq-stat
+        data-metric="memory"
+        label="Memory"
+        .value=${m.rssBytes}
+        .display=${formatBytes(m.rssBytes)}
+        .sub=${`resident · ${formatDuration(m.cpuSeconds * 1000)} CPU`}
+      ></hiq-stat>
     </section>`;
   }
 
@@ -129,6 +136,7 @@ export class HiqOverview extends LitElement {
             <th scope="col">Actor</th>
             <th scope="col">State</th>
             <th scope="col">Restarts</th>
+            <th scope="col">CPU time</th>
             <th scope="col">Mailbox</th>
             <th scope="col">Sending (unacknowledged)</th>
           </tr>
@@ -142,6 +150,7 @@ export class HiqOverview extends LitElement {
                 ${a.lastError ? html`<div class="err">${a.lastError}</div>` : ""}
               </td>
               <td>${a.restarts}</td>
+              <td>${a.cpuSeconds > 0 ? formatDuration(a.cpuSeconds * 1000) : "—"}</td>
               <td>${a.mailboxDepth ?? "—"}</td>
               <td>
                 ${
