@@ -58,6 +58,7 @@ async function run() {
   const pid = stack.pid;
   const storedBefore = await stack.metric("events_stored_total");
   const cpuBefore = cpuSeconds(pid);
+  const actorCpuBefore = await stack.metricBy("actor_cpu_seconds_total", "actor");
   let peakRss = rssBytes(pid);
   // How much waited on disk at worst: a run faster than HomeIQ can store spools the excess.
   let spoolMax = 0;
@@ -107,6 +108,7 @@ async function run() {
   driving = false;
   await Promise.all([sampler, prober]);
   const cpu = cpuSeconds(pid) - cpuBefore;
+  const actorCpu = await stack.metricBy("actor_cpu_seconds_total", "actor");
   const exitCode = await stack.homeiq!.stop("SIGTERM", 30000);
   const exact = await stack.exactness();
   const storedDuringRun = storedTotal - storedBefore;
@@ -135,6 +137,19 @@ async function run() {
     peak_rss_mb: round(peakRss / 1024 / 1024),
     cpu_seconds: round(cpu),
     cpu_us_per_event: round((cpu / Math.max(1, storedDuringRun)) * 1e6),
+    // Where it went, per thread (actor_cpu_seconds_total; hub = the main thread: API, supervisor, live
+    // feed). The rest of cpu_us_per_event is the runtime's own threads (JIT, GC helpers, allocator).
+    cpu_us_per_event_by_actor: Object.fromEntries(
+      Object.entries(actorCpu)
+        .map(
+          ([actor, s]) =>
+            [
+              actor,
+              round(((s - (actorCpuBefore[actor] ?? 0)) / Math.max(1, storedDuringRun)) * 1e6),
+            ] as const,
+        )
+        .sort((a, b) => b[1] - a[1]),
+    ),
     bytes_per_event_on_disk: round(stack.bytesPerEvent(exact.stored)),
     cold_start_ms: Math.round(stack.coldStartMs),
     sim_pending_bytes_max: sim.pendingBytesMax,

@@ -139,6 +139,21 @@ export class Stack {
     return total;
   }
 
+  /** A metric's samples summed per value of one label (e.g. CPU seconds per actor). */
+  async metricBy(name: string, label: string): Promise<Record<string, number>> {
+    const r = await fetch(`${this.api}/metrics`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
+    const text = await r.text();
+    if (!r.ok) throw new Error(`GET /metrics answered ${r.status}: ${text.slice(0, 200)}`);
+    const out: Record<string, number> = {};
+    const pattern = new RegExp(`${label}="([^"]*)"`);
+    for (const line of text.split("\n")) {
+      if (!line.startsWith(`homeiq_${name}{`)) continue;
+      const key = pattern.exec(line)?.[1];
+      if (key !== undefined) out[key] = (out[key] ?? 0) + Number(line.slice(line.lastIndexOf(" ") + 1));
+    }
+    return out;
+  }
+
   async simStats(): Promise<{ sent: number; pendingBytesMax: number }> {
     return (await (await fetch(`${this.simHttp}/sim/stats`)).json()) as {
       sent: number;
