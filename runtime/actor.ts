@@ -31,6 +31,12 @@ export interface ActorContext {
   hasOutbox(edge: string): boolean;
   /** Tells the supervisor something it shows in status (e.g. the HA connection state). */
   notify(name: string, data: unknown): void;
+  /**
+   * Says a heavy run (an analysis over a week of history, a mining run) has just finished: its garbage is
+   * collected now and the heap's free blocks go back to the OS, instead of lingering until the next
+   * periodic check (`actor_burst_gc_total`). Between runs there is nothing else to wait for.
+   */
+  burstOver(): void;
 }
 
 export interface ActorInstance<In> {
@@ -117,17 +123,22 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
         "actor_tidy_gc_total",
         "Full collections run because a steady load's dead objects had piled up in the heap",
       ),
+      burst: metrics.counter(
+        "actor_burst_gc_total",
+        "Full collections run right after a heavy run the actor reported finished (ctx.burstOver)",
+      ),
     };
     const collector = heapCollector();
     const cpu = threadCpuMeter(metrics);
+    const collect = (reason: CollectReason | "burst") => {
+      Bun.gc(true);
+      collector.collected(heapSize(), performance.now());
+      collections[reason].inc();
+    };
     const shipMetrics = () => {
       cpu.sample();
       const reason = collector.due(heapSize(), performance.now());
-      if (reason) {
-        Bun.gc(true);
-        collector.collected(heapSize(), performance.now());
-        collections[reason].inc();
-      }
+      if (reason) collect(reason);
       heap.set(heapSize());
       post(control.metrics(metrics.snapshot()));
     };
@@ -163,6 +174,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
       },
       hasOutbox: (edge) => outboxes.has(edge),
       notify: (name, data) => post(control.notice(name, data)),
+      burstOver: () => collect("burst"),
     };
     instance = await definition.start(ctx);
     const handleMany = instance.handleMany?.bind(instance);

@@ -19,6 +19,7 @@ const NOW = Date.now() - 1000;
 const home = syntheticHome({ seed: 4, days: 2, now: NOW });
 let dir: string;
 let supervisor: Supervisor;
+const hub = new MetricsHub();
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "insights-w-"));
@@ -40,7 +41,7 @@ beforeAll(async () => {
       logLevel: "silent",
       config,
     },
-    { log: createLogger({ actor: "test", level: "silent" }), metrics: new MetricsHub(), onFatal: () => {} },
+    { log: createLogger({ actor: "test", level: "silent" }), metrics: hub, onFatal: () => {} },
   );
   await supervisor.start();
 });
@@ -50,6 +51,18 @@ afterAll(async () => {
 });
 
 describe("insights actor under the supervisor", () => {
+  test("collects its heap right after each health and energy run", async () => {
+    // Both kinds run at start; each reports its burst over, and the runtime counts the collection.
+    const collections = await waitFor(
+      () => {
+        const n = hub.counter("actor_burst_gc_total", { actor: "insights" });
+        return n >= 2 ? n : null;
+      },
+      { timeoutMs: 30_000, what: "a full collection after the health and the energy run" },
+    );
+    expect(collections).toBeGreaterThanOrEqual(2);
+  });
+
   test("sends one health change per planted fault to the webhook edge", async () => {
     const seen = await waitFor(
       async () => {

@@ -89,6 +89,8 @@ runActor({
 
     const runHealth = async () => {
       const report = timed("health", () => healthReport(reader, s, clock.now(), entityMeta()));
+      // Health and energy runs read a week of raw history, one entity at a time: tens of MB of garbage.
+      ctx.burstOver();
       if (!report) return;
       health = report;
       unhealthy.set(report.unhealthy.length);
@@ -109,6 +111,7 @@ runActor({
     };
     const runEnergy = () => {
       const report = timed("energy", () => energyReport(reader, s, clock.now(), entityMeta()));
+      ctx.burstOver();
       if (report) energy = report;
     };
     const runStats = () => {
