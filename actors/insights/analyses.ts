@@ -73,15 +73,13 @@ export function energyReport(
     from,
     now + 1,
     ({ entity_id, events }) => {
-      // Keep sensors only when they report power: the rest of a week of sensor readings is not needed.
-      if (domainOf(entity_id) === "sensor") {
-        const unit = events[events.length - 1]?.attributes?.unit_of_measurement;
-        if (unit !== "W" && unit !== "kW") return;
-      }
       const history = energyHistory(entity_id, events);
       if (history) histories.set(entity_id, history);
     },
     (id) => SWITCHABLE_DOMAINS.has(domainOf(id)) || domainOf(id) === "sensor",
+    // Sensors only when they report power: the rest of a week of sensor readings is never built.
+    (id, last) =>
+      domainOf(id) !== "sensor" || last.unit_of_measurement === "W" || last.unit_of_measurement === "kW",
   );
   const { devices, home } = pairEnergyInputs(histories, meta, s.homePowerEntity);
   const report = energyImpact(devices, home, {

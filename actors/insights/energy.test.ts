@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { energyImpact, type PowerSeries } from "./energy.ts";
+import { energyImpact, onOffSeries, type PowerSeries } from "./energy.ts";
 import { energyInputs, groupByEntity, metaFromNames } from "./inputs.ts";
 import { PLANTED, syntheticHome } from "./synthetic-home.ts";
 
@@ -84,6 +84,19 @@ describe("energyInputs pairing", () => {
   });
 });
 
+describe("onOffSeries", () => {
+  test("classifies each state once: on, off, or neither, by the entity's domain", () => {
+    const states = ["heat", "off", "unavailable", "cool", "", "unknown", "on"].map((state, i) => ({
+      ts: i * 1000,
+      state,
+    }));
+    expect([...onOffSeries("climate.hall", states).on]).toEqual([1, 0, -1, 1, -1, -1, 1]);
+    // A switch is on only when its state says "on".
+    expect([...onOffSeries("switch.tv", states).on]).toEqual([0, 0, -1, 0, -1, -1, 1]);
+    expect([...onOffSeries("switch.tv", states).ts]).toEqual([0, 1000, 2000, 3000, 4000, 5000, 6000]);
+  });
+});
+
 describe("energyImpact edge cases", () => {
   const flat = (w: number): PowerSeries => ({
     entity_id: "sensor.m",
@@ -96,10 +109,10 @@ describe("energyImpact edge cases", () => {
         {
           entity_id: "switch.a",
           name: null,
-          events: [
+          states: onOffSeries("switch.a", [
             { ts: 0, state: "off" },
             { ts: 500_000, state: "on" },
-          ],
+          ]),
         },
       ],
       null,
@@ -114,11 +127,11 @@ describe("energyImpact edge cases", () => {
         {
           entity_id: "switch.a",
           name: null,
-          events: [
+          states: onOffSeries("switch.a", [
             { ts: 1000_000, state: "off" },
             { ts: 2000_000, state: "unavailable" },
             { ts: 3000_000, state: "on" },
-          ],
+          ]),
         },
       ],
       flat(100),

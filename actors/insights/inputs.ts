@@ -3,7 +3,14 @@
  * power sensors, the home meter, and per-entity health histories. Pure, so the worker's SQL reads and the
  * tests' arrays go through the same pairing rules.
  */
-import { type DeviceStates, type PowerSeries, powerSeries, SWITCHABLE_DOMAINS } from "./energy.ts";
+import {
+  type DeviceStates,
+  type OnOffSeries,
+  onOffSeries,
+  type PowerSeries,
+  powerSeries,
+  SWITCHABLE_DOMAINS,
+} from "./energy.ts";
 import type { HealthEvent } from "./health.ts";
 import { domainOf, type InsightEvent, median } from "./types.ts";
 
@@ -47,12 +54,10 @@ export function metaFromNames(names: ReadonlyMap<string, string>): Map<string, E
  */
 /**
  * What the energy analysis keeps of one entity's history: a power sensor's readings as a series (16 bytes
- * a reading) or a switchable's states (time and state, no attributes). A week of events is read one entity
+ * a reading) or a switchable's on/off (9 bytes a state, no attributes). A week of events is read one entity
  * at a time and shrunk to this at once, so a busy home's week never sits in memory as full events.
  */
-export type EnergyHistory =
-  | { kind: "power"; series: PowerSeries }
-  | { kind: "states"; states: { ts: number; state: string }[] };
+export type EnergyHistory = { kind: "power"; series: PowerSeries } | { kind: "states"; states: OnOffSeries };
 
 export function energyHistory(entityId: string, events: InsightEvent[]): EnergyHistory | null {
   const domain = domainOf(entityId);
@@ -60,8 +65,7 @@ export function energyHistory(entityId: string, events: InsightEvent[]): EnergyH
     const series = powerSeries(entityId, events, unitOf(events));
     return series?.ts.length ? { kind: "power", series } : null;
   }
-  if (SWITCHABLE_DOMAINS.has(domain))
-    return { kind: "states", states: events.map((e) => ({ ts: e.ts, state: e.state })) };
+  if (SWITCHABLE_DOMAINS.has(domain)) return { kind: "states", states: onOffSeries(entityId, events) };
   return null;
 }
 
@@ -103,7 +107,7 @@ export function pairEnergyInputs(
     devices.push({
       entity_id: id,
       name: meta.get(id)?.name ?? null,
-      events: history.states,
+      states: history.states,
       ownSensor: own,
     });
   }

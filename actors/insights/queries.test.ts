@@ -167,4 +167,20 @@ describe("InsightsReader.eachEntity", () => {
     });
     expect(total).toBe(home.events.length);
   });
+
+  test("keep judges each entity by its latest attributes before its events are built", () => {
+    const latestUnit = new Map<string, unknown>();
+    for (const e of home.events) latestUnit.set(e.entity_id, e.attributes?.unit_of_measurement);
+    const handed: string[] = [];
+    reader.eachEntity(
+      home.from,
+      NOW + 1,
+      ({ entity_id }) => handed.push(entity_id),
+      undefined,
+      (_id, last) => last.unit_of_measurement === "W",
+    );
+    const powered = [...latestUnit].filter(([, unit]) => unit === "W").map(([id]) => id);
+    expect(powered).toContain(PLANTED.homePower);
+    expect(handed.sort()).toEqual(powered.sort());
+  });
 });

@@ -92,6 +92,7 @@ export interface InsightsReader {
     to: number,
     fn: (history: EntityHistory) => void,
     only?: (entityId: string) => boolean,
+    keep?: (entityId: string, lastAttributes: Readonly<Record<string, unknown>>) => boolean,
   ): void;
   entityIds(): string[];
   /** Oldest and newest raw event times (ms), or null when empty. */
@@ -478,6 +479,7 @@ class SqliteInsights implements InsightsReader {
     to: number,
     fn: (history: EntityHistory) => void,
     only?: (entityId: string) => boolean,
+    keep?: (entityId: string, lastAttributes: Readonly<Record<string, unknown>>) => boolean,
   ): void {
     this.refreshEntities();
     const lo = this.idAt(from);
@@ -486,6 +488,8 @@ class SqliteInsights implements InsightsReader {
       if (only && !only(entity_id)) continue;
       const rows = this.q.entityRange.values(e, lo, hi) as [number, number | null, number | null, number][];
       if (!rows.length) continue;
+      // Judged on the latest attributes before a week of events is built (e.g. "is this a power sensor?").
+      if (keep && !keep(entity_id, this.attributesOf(rows[rows.length - 1][3]))) continue;
       const events = new Array<InsightEvent>(rows.length);
       for (let i = 0; i < rows.length; i++) {
         const [t, v, st, a] = rows[i];
