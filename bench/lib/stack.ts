@@ -127,10 +127,15 @@ export class Stack {
   }
 
   /** Sums every sample of a HomeIQ metric (all actors and labels) from /metrics. */
-  async metric(name: string): Promise<number> {
+  private async metricsText(): Promise<string> {
     const r = await fetch(`${this.api}/metrics`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
     const text = await r.text();
     if (!r.ok) throw new Error(`GET /metrics answered ${r.status}: ${text.slice(0, 200)}`);
+    return text;
+  }
+
+  async metric(name: string): Promise<number> {
+    const text = await this.metricsText();
     let total = 0;
     for (const line of text.split("\n")) {
       if (line.startsWith(`homeiq_${name}{`) || line.startsWith(`homeiq_${name} `))
@@ -141,9 +146,7 @@ export class Stack {
 
   /** A metric's samples summed per value of one label (e.g. CPU seconds per actor). */
   async metricBy(name: string, label: string): Promise<Record<string, number>> {
-    const r = await fetch(`${this.api}/metrics`, { headers: { authorization: `Bearer ${API_TOKEN}` } });
-    const text = await r.text();
-    if (!r.ok) throw new Error(`GET /metrics answered ${r.status}: ${text.slice(0, 200)}`);
+    const text = await this.metricsText();
     const out: Record<string, number> = {};
     const pattern = new RegExp(`${label}="([^"]*)"`);
     for (const line of text.split("\n")) {
