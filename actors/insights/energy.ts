@@ -117,7 +117,7 @@ export interface EnergyReport {
 }
 
 /** Whether a state means on (true), off (false) or nothing known (null). */
-export function onOff(domain: string, state: string): boolean | null {
+function onOff(domain: string, state: string): boolean | null {
   if (VOID_STATES.has(state)) return null;
   if (OFF_STATES.has(state)) return false;
   if (domain === "climate" || domain === "water_heater") return true; // any hvac/operation mode but off
