@@ -1,10 +1,20 @@
-import { describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "./sqlite.ts";
 
 const CLI = new URL("./cli.ts", import.meta.url).pathname;
+
+const dirs: string[] = [];
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), "homeiq-cli-"));
+  dirs.push(dir);
+  return dir;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 async function homeiq(args: string[], env: Record<string, string> = {}) {
   const proc = Bun.spawn(["bun", CLI, ...args], {
@@ -59,7 +69,7 @@ describe("homeiq CLI", () => {
   });
 
   test("backup, verify and restore round-trip a data dir; restore refuses a non-empty target", async () => {
-    const root = mkdtempSync(join(tmpdir(), "homeiq-cli-"));
+    const root = tempDir();
     const data = join(root, "data");
     mkdirSync(data);
     const db = openDatabase(join(data, "events.db"));
@@ -84,7 +94,7 @@ describe("homeiq CLI", () => {
   });
 
   test("import then export round-trips line protocol, and a bad file imports nothing", async () => {
-    const root = mkdtempSync(join(tmpdir(), "homeiq-cli-"));
+    const root = tempDir();
     const data = join(root, "data");
     const lp = join(root, "in.lp");
     const t = 1_795_000_000_000; // ms

@@ -1,10 +1,18 @@
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { migrate, openDatabase, SchemaTooNewError, schemaVersion } from "./sqlite.ts";
 
-const dir = () => mkdtempSync(join(tmpdir(), "homeiq-sqlite-"));
+const dirs: string[] = [];
+const dir = () => {
+  const d = mkdtempSync(join(tmpdir(), "homeiq-sqlite-"));
+  dirs.push(d);
+  return d;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 describe("migrate", () => {
   test("applies only the migrations a database has not seen, keeping its data", () => {
@@ -21,6 +29,7 @@ describe("migrate", () => {
       { a: 1, b: "x" },
       { a: 2, b: "x" },
     ]);
+    db.close();
   });
 
   test("a failing migration changes nothing", () => {
@@ -31,6 +40,7 @@ describe("migrate", () => {
     ).toThrow();
     expect(schemaVersion(db)).toBe(1);
     expect(db.query("SELECT name FROM sqlite_master WHERE name = 'u'").all()).toEqual([]);
+    db.close();
   });
 
   test("a database from a newer HomeIQ is refused with a clear message", () => {
@@ -40,5 +50,6 @@ describe("migrate", () => {
     expect(() => migrate(db, "events.db", ["CREATE TABLE t (a)"])).toThrow(
       "events.db has schema version 9, but this HomeIQ knows versions up to 1",
     );
+    db.close();
   });
 });

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitFor } from "../runtime/clock.ts";
@@ -114,20 +114,27 @@ describe("graceful shutdown", () => {
       stdout: "pipe",
       stderr: "inherit",
     });
-    const reader = proc.stdout.getReader();
-    let text = "";
-    await waitFor(
-      async () => {
-        const { value } = await reader.read();
-        text += new TextDecoder().decode(value ?? new Uint8Array());
-        return text.includes("queued 300");
-      },
-      { timeoutMs: 10000, what: "fixture ready" },
-    );
-    proc.kill("SIGTERM");
-    const code = await proc.exited;
-    expect(code).toBe(0);
-    const seen = JSON.parse(readFileSync(outFile, "utf8")) as number[];
-    expect(seen).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    try {
+      const reader = proc.stdout.getReader();
+      let text = "";
+      await waitFor(
+        async () => {
+          const { value } = await reader.read();
+          text += new TextDecoder().decode(value ?? new Uint8Array());
+          return text.includes("queued 300");
+        },
+        { timeoutMs: 10000, what: "fixture ready" },
+      );
+      proc.kill("SIGTERM");
+      const code = await proc.exited;
+      expect(code).toBe(0);
+      const seen = JSON.parse(readFileSync(outFile, "utf8")) as number[];
+      expect(seen).toEqual(Array.from({ length: 300 }, (_, i) => i));
+    } finally {
+      // A timed-out wait would leave the fixture running and holding the dir.
+      proc.kill("SIGKILL");
+      await proc.exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,13 +1,31 @@
-import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { afterEach, describe, expect, test } from "bun:test";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { migrate, openDatabase } from "../../runtime/sqlite.ts";
 import { backupFileName, createBackup, pruneBackups, restoreBackup, verifyBackup } from "./backup.ts";
 import { listTar } from "./tar.ts";
 
+const dirs: string[] = [];
+const tempDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), "homeiq-backup-"));
+  dirs.push(dir);
+  return dir;
+};
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
 function seededDataDir() {
-  const root = mkdtempSync(join(tmpdir(), "homeiq-backup-"));
+  const root = tempDir();
   const dataDir = join(root, "data");
   mkdirSync(dataDir);
   const events = openDatabase(join(dataDir, "events.db"));
@@ -97,7 +115,7 @@ describe("backup and restore", () => {
   });
 
   test("something that is not a backup is refused with a clear message", () => {
-    const root = mkdtempSync(join(tmpdir(), "homeiq-backup-"));
+    const root = tempDir();
     const file = join(root, "x.tar");
     writeFileSync(file, "hello");
     expect(() => verifyBackup(file)).toThrow("truncated");
@@ -106,7 +124,7 @@ describe("backup and restore", () => {
   });
 
   test("pruning keeps the newest backups", () => {
-    const root = mkdtempSync(join(tmpdir(), "homeiq-backup-"));
+    const root = tempDir();
     const names = [0, 1, 2, 3].map((i) => backupFileName(new Date(Date.UTC(2026, 0, 1 + i))));
     for (const n of names) writeFileSync(join(root, n), "x");
     expect(pruneBackups(root, 2)).toEqual(names.slice(0, 2));

@@ -1,10 +1,10 @@
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import type { StateChange } from "../batcher/messages.ts";
-import { openStoreReader } from "../store/reader.ts";
+import { openStoreReader, type StoreReader } from "../store/reader.ts";
 import { openStoreWriter } from "../store/writer.ts";
 import { exportChunks, exportStream, LP_HEADER } from "./export.ts";
 import { ImportError, parseLine, parseLineProtocol } from "./import.ts";
@@ -25,12 +25,22 @@ function change(i: number, entity: string, state: string, attrs: Record<string, 
   };
 }
 
+const opened: { dataDir: string; reader: StoreReader }[] = [];
+afterEach(() => {
+  for (const { dataDir, reader } of opened.splice(0)) {
+    reader.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
 function seeded(events: StateChange[]) {
   const dataDir = mkdtempSync(join(tmpdir(), "homeiq-export-"));
   const writer = openStoreWriter(dataDir, { dictionaryCache: 100 });
   writer.writeEvents(events);
   writer.close();
-  return { dataDir, reader: openStoreReader(dataDir) };
+  const store = { dataDir, reader: openStoreReader(dataDir) };
+  opened.push(store);
+  return store;
 }
 
 const sample = [

@@ -411,6 +411,7 @@ describe("store rollups", () => {
 describe("store reader edges", () => {
   test("a range far beyond what event ids hold is clamped, not overflowed", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "homeiq-store-edge-"));
+    dirs.push(dataDir);
     const writer = openStoreWriter(dataDir, { dictionaryCache: 100 });
     const us = Date.now() * 1000;
     writer.writeEvents([
@@ -449,6 +450,7 @@ describe("store reader edges", () => {
 describe("history tier choice", () => {
   test("auto reads raw for a day-long range on a young store, and hourly once raw has been pruned", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "homeiq-store-tier-"));
+    dirs.push(dataDir);
     const writer = openStoreWriter(dataDir, { dictionaryCache: 100 });
     const now = Date.now();
     const changes = Array.from({ length: 30 }, (_, i) => {

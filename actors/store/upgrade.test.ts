@@ -4,8 +4,8 @@
  */
 
 import { Database } from "bun:sqlite";
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync } from "node:fs";
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SchemaTooNewError } from "../../runtime/sqlite.ts";
@@ -15,9 +15,15 @@ import { openStoreWriter } from "./writer.ts";
 
 const BASE_US = 1_795_000_000_000_000 - (1_795_000_000_000_000 % 86_400_000_000);
 
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
 /** Writes a version-1 events.db by hand: the schema of version 1 and rows as the version-1 writer stored them. */
 function versionOneDataDir(): string {
   const dir = mkdtempSync(join(tmpdir(), "homeiq-upgrade-"));
+  dirs.push(dir);
   const db = new Database(join(dir, EVENTS_DB), { create: true });
   configureConnection(db);
   db.transaction(() => {

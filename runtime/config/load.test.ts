@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ConfigError, envName, loadConfig } from "./load.ts";
@@ -82,17 +82,24 @@ describe("config", () => {
 
   test("a JSON file is read, checked for unknown keys, and reported by key and file", () => {
     const dir = mkdtempSync(join(tmpdir(), "homeiq-config-"));
-    const file = join(dir, "homeiq.json");
-    writeFileSync(file, JSON.stringify({ port: 9100, influx: { bukket: "x" }, batcher: { maxEvents: -5 } }));
-    expect(problems({}, file)).toEqual([
-      `influx.bukket in ${file}: unknown key. Fix: remove it or check its spelling against the README's configuration table.`,
-      `batcher.maxEvents in ${file}: expected a whole number between 1 and 1000000, got -5. Fix: most events per store transaction and per live-feed batch; default 10000.`,
-    ]);
-    writeFileSync(file, JSON.stringify({ port: 9100 }));
-    expect(loadConfig({ env: { HOMEIQ_PORT: "9200" }, file }).port).toBe(9200); // environment wins
-    writeFileSync(file, "{ not json");
-    expect(problems({}, file)[0]).toStartWith(`${file}: not valid JSON config`);
-    expect(problems({}, join(dir, "missing.json"))[0]).toContain("does not exist");
+    try {
+      const file = join(dir, "homeiq.json");
+      writeFileSync(
+        file,
+        JSON.stringify({ port: 9100, influx: { bukket: "x" }, batcher: { maxEvents: -5 } }),
+      );
+      expect(problems({}, file)).toEqual([
+        `influx.bukket in ${file}: unknown key. Fix: remove it or check its spelling against the README's configuration table.`,
+        `batcher.maxEvents in ${file}: expected a whole number between 1 and 1000000, got -5. Fix: most events per store transaction and per live-feed batch; default 10000.`,
+      ]);
+      writeFileSync(file, JSON.stringify({ port: 9100 }));
+      expect(loadConfig({ env: { HOMEIQ_PORT: "9200" }, file }).port).toBe(9200); // environment wins
+      writeFileSync(file, "{ not json");
+      expect(problems({}, file)[0]).toStartWith(`${file}: not valid JSON config`);
+      expect(problems({}, join(dir, "missing.json"))[0]).toContain("does not exist");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("the process refuses to start on bad config with exit code 2 and every problem on stderr", async () => {

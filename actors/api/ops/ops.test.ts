@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createLogger } from "../../../runtime/log.ts";
@@ -8,7 +8,11 @@ import { scheduleBackups } from "../../ops/run-backup.ts";
 import { change, type TestApi, testApi } from "../fixtures.ts";
 
 let api: TestApi | undefined;
-afterEach(() => api?.close());
+const backupDirs: string[] = [];
+afterEach(() => {
+  api?.close();
+  for (const d of backupDirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
 
 const T = 1_795_000_000_000;
 
@@ -16,6 +20,7 @@ function withOps(env: Record<string, string> = {}) {
   const imported: StateChange[][] = [];
   const crashed: string[] = [];
   const backupDir = mkdtempSync(join(tmpdir(), "homeiq-api-backups-"));
+  backupDirs.push(backupDir);
   let dataDir = "";
   const backups = scheduleBackups({
     get dataDir() {
