@@ -119,6 +119,35 @@ describe("InsightsReader.stats", () => {
     expect(s.total).toBe(home.events.length);
     expect(s.series.reduce((a, p) => a + p.count, 0)).toBe(home.events.length);
   });
+
+  test("rollup far behind (over 100,000 rows): hour buckets counted from the streamed raw rows", () => {
+    const copy = mkdtempSync(join(tmpdir(), "insights-b-"));
+    try {
+      const writer = openStoreWriter(copy, { dictionaryCache: 10_000 });
+      const n = 120_000;
+      const start = NOW - n * 1000;
+      const events: InsightEvent[] = Array.from({ length: n }, (_, i) => ({
+        entity_id: `sensor.s${i % 7}`,
+        state: String(i % 100),
+        value: i % 100,
+        ts: start + i * 1000,
+        context_id: null,
+        context_parent_id: null,
+        context_user_id: null,
+        attributes: {},
+      }));
+      write(writer, events);
+      writer.close();
+      const r = openInsightsReader(copy, limits);
+      const s = r.stats({ from: start - 3600_000, to: NOW + 1, bucketMs: 3600_000, top: 7 });
+      r.close();
+      expect(s.total).toBe(n);
+      expect(s.series.reduce((a, p) => a + p.count, 0)).toBe(n);
+      expect(s.busiest.map((b) => b.count).reduce((a, b) => a + b, 0)).toBe(n);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("InsightsReader.trace", () => {

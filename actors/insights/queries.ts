@@ -31,10 +31,11 @@ const SHIFT = BigInt(ENTITY_BITS);
 const INDEX_PATH_MAX_ENTITIES = 32;
 const ROW = `id >> ${ENTITY_BITS} AS t, e, v, s, a, c, cp, cu, CAST(id AS TEXT) AS k`;
 /**
- * At most this many rows the rollup has not reached are read into memory for hour-bucket stats; beyond
- * (the rollup far behind, e.g. after a large import) the raw rows of the window are counted instead.
+ * At most this many rows the rollup has not reached are read into memory for hour-bucket stats (~100
+ * bytes each); beyond (the rollup far behind, e.g. after a large import or a restart on a store it has
+ * not rolled) the raw rows of the window are streamed instead.
  */
-const PENDING_ROWS_MAX = 1_000_000;
+const PENDING_ROWS_MAX = 100_000;
 /** ROW for `entityRowsSql`, plus the id to order by. */
 const entityRow = (id: string) =>
   `${id} >> ${ENTITY_BITS} AS t, ev.e AS e, ev.v AS v, ev.s AS s, ev.a AS a, ev.c AS c, ev.cp AS cp,
@@ -185,7 +186,7 @@ class SqliteInsights implements InsightsReader {
           (id) => `${id} >= ?2 AND ${id} < ?3`,
         )} ORDER BY id`,
       ),
-      rawRows: db.prepare(`SELECT e, id >> ${ENTITY_BITS} FROM events WHERE id >= ?1 AND id < ?2`),
+      rawRows: db.prepare(`SELECT e, id >> ${ENTITY_BITS} AS t FROM events WHERE id >= ?1 AND id < ?2`),
       // Entity by entity through the primary key (e, t): a time range alone would scan the whole tier.
       hourlyCounts: db.prepare(
         "SELECT h.e, h.t, h.n + h.tn FROM entities en CROSS JOIN hourly h ON h.e = en.e AND h.t >= ?1 AND h.t < ?2",
@@ -392,11 +393,10 @@ class SqliteInsights implements InsightsReader {
       // so a rollup step committing meanwhile is counted either in the tier or as pending, never both.
       const fromS = Math.floor(query.from / 3600_000) * 3600;
       this.db.transaction(() => {
-        const pending = this.rollupTail.read(
-          this.rollupPosition.load(metaPosition(this.db, "tail_base")),
-          PENDING_ROWS_MAX + 1,
-        );
-        if (pending.rows.length > PENDING_ROWS_MAX) return; // the rollup is far behind: count raw rows
+        const position = this.rollupPosition.load(metaPosition(this.db, "tail_base"));
+        // Counted before read: reading a far-behind rollup's rows only to drop them cost ~100 MB.
+        if (this.rollupTail.pending(position, PENDING_ROWS_MAX + 1) > PENDING_ROWS_MAX) return;
+        const pending = this.rollupTail.read(position, PENDING_ROWS_MAX);
         for (const [e, t, n] of this.q.hourlyCounts.values(fromS, Math.ceil(query.to / 1000)) as number[][])
           acc.add(e, t * 1000, n);
         for (const { e, t } of pending.rows) {
@@ -407,9 +407,13 @@ class SqliteInsights implements InsightsReader {
         counted = true;
       })();
     }
+    // Streamed: a window of raw rows can be millions (hundreds of MB as one array).
     if (!counted)
-      for (const [e, t] of this.q.rawRows.values(this.idAt(query.from), this.idAt(query.to)) as number[][])
-        acc.add(e, this.ms(t), 1);
+      for (const r of this.q.rawRows.iterate(this.idAt(query.from), this.idAt(query.to)) as Iterable<{
+        e: number;
+        t: number;
+      }>)
+        acc.add(r.e, this.ms(r.t), 1);
     return acc.result((e) => this.entityName.get(e) ?? null, query.top, this.names());
   }
 
