@@ -177,14 +177,21 @@ class SqliteInsights implements InsightsReader {
       entityNewest: db.prepare(
         `${entityRowsSql(entityRow, "?1", (id) => `${id} >= ?2 AND ${id} < ?3`)} ORDER BY id DESC LIMIT ?4`,
       ),
-      // Only what the analyses read, as arrays: [t, v, s, a] (then the id, to order by). Contexts and the
-      // text id are most of a row's cost.
+      // Only what the analyses read (contexts and the text id are most of a row's cost), streamed.
       entityRange: db.prepare(
         `${entityRowsSql(
-          (id) => `${id} >> ${ENTITY_BITS}, ev.v, ev.s, ev.a, ${id} AS id`,
+          (id) => `${id} >> ${ENTITY_BITS} AS t, ev.v AS v, ev.s AS s, ev.a AS a, ${id} AS id`,
           "?1",
           (id) => `${id} >= ?2 AND ${id} < ?3`,
         )} ORDER BY id`,
+      ),
+      // ORDER BY on the compound itself, not a subquery of it: SQLite merges the arms and stops at one row.
+      entityLastAttrs: db.prepare(
+        `${entityRowsSql(
+          (id) => `ev.a AS a, ${id} AS id`,
+          "?1",
+          (id) => `${id} >= ?2 AND ${id} < ?3`,
+        )} ORDER BY id DESC LIMIT 1`,
       ),
       rawRows: db.prepare(`SELECT e, id >> ${ENTITY_BITS} AS t FROM events WHERE id >= ?1 AND id < ?2`),
       // Entity by entity through the primary key (e, t): a time range alone would scan the whole tier.
@@ -490,24 +497,31 @@ class SqliteInsights implements InsightsReader {
     const hi = this.idAt(to);
     for (const { e, entity_id } of this.entities) {
       if (only && !only(entity_id)) continue;
-      const rows = this.q.entityRange.values(e, lo, hi) as [number, number | null, number | null, number][];
-      if (!rows.length) continue;
       // Judged on the latest attributes before a week of events is built (e.g. "is this a power sensor?").
-      if (keep && !keep(entity_id, this.attributesOf(rows[rows.length - 1][3]))) continue;
-      const events = new Array<InsightEvent>(rows.length);
-      for (let i = 0; i < rows.length; i++) {
-        const [t, v, st, a] = rows[i];
-        events[i] = {
+      if (keep) {
+        const last = this.q.entityLastAttrs.get(e, lo, hi) as { a: number } | null;
+        if (!last || !keep(entity_id, this.attributesOf(last.a))) continue;
+      }
+      // Rows are streamed into events: holding a busy entity's week as rows too doubled the run's peak.
+      const events: InsightEvent[] = [];
+      for (const r of this.q.entityRange.iterate(e, lo, hi) as Iterable<{
+        t: number;
+        v: number | null;
+        s: number | null;
+        a: number;
+      }>) {
+        events.push({
           entity_id,
-          state: this.stateText({ s: st, v }),
-          value: v,
-          ts: this.ms(t),
+          state: this.stateText(r),
+          value: r.v,
+          ts: this.ms(r.t),
           context_id: null,
           context_parent_id: null,
           context_user_id: null,
-          attributes: this.attributesOf(a),
-        };
+          attributes: this.attributesOf(r.a),
+        });
       }
+      if (!events.length) continue;
       fn({ entity_id, events });
     }
   }

@@ -72,13 +72,18 @@ class SqliteHistorySource implements HistorySource {
 
   constructor(private readonly db: Database) {
     this.baseUs = (db.query("SELECT value FROM meta WHERE key = 'base_us'").get() as { value: number }).value;
-    const latestAttrs = db.prepare(
-      `SELECT a.json AS json FROM attrs a WHERE a.a = (SELECT a FROM (${entityRowsSql(
-        (id) => `ev.a AS a, ${id} AS id`,
-        "?1",
-        () => "1",
-      )} ORDER BY id DESC LIMIT 1))`,
+    // ORDER BY on the compound itself: as a subquery's, SQLite read every row of the entity to sort them
+    // (2.8 s for a 2.7M-event store, at each mining run); this way it merges the arms and stops at one.
+    const latestA = db.prepare(
+      `${entityRowsSql((id) => `ev.a AS a, ${id} AS id`, "?1", () => "1")} ORDER BY id DESC LIMIT 1`,
     );
+    const attrsJson = db.prepare("SELECT json FROM attrs WHERE a = ?1");
+    const latestAttrs = {
+      get: (e: number) => {
+        const last = latestA.get(e) as { a: number } | null;
+        return last ? (attrsJson.get(last.a) as { json: string } | null) : null;
+      },
+    };
     const all = db.query("SELECT e, entity_id FROM entities").all() as { e: number; entity_id: string }[];
     const usedKinds = sensorKindsUsedBy(all.map((r) => r.entity_id));
     for (const { e, entity_id } of all) {
