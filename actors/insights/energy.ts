@@ -181,20 +181,25 @@ export function integrateKWh(series: PowerSeries, from: number, to: number): num
   return wattMs / 3_600_000 / 1000;
 }
 
-interface Transition {
-  device: number;
-  ts: number;
-  on: boolean;
+/**
+ * Every device's on/off transitions in time order, as columns: a busy week holds ~10^6 of them, and as
+ * objects they were most of an energy run's peak memory.
+ */
+interface Transitions {
+  length: number;
+  ts: Float64Array;
+  device: Int32Array;
+  on: Uint8Array;
 }
 
-function transitionsOf(
+/** Walks one device's states: calls `add` for each transition within [from, to], sums its on-time. */
+function eachTransition(
   device: DeviceStates,
-  index: number,
   opts: EnergyOptions,
   onMs: { v: number },
-): Transition[] {
+  add: (ts: number, on: boolean) => void,
+): void {
   const { ts, on } = device.states;
-  const out: Transition[] = [];
   let prev: boolean | null = null;
   let onSince: number | null = null;
   for (let i = 0; i < ts.length; i++) {
@@ -206,8 +211,7 @@ function transitionsOf(
       continue;
     }
     const now = on[i] === 1;
-    if (prev !== null && now !== prev && t >= opts.from && t <= opts.to)
-      out.push({ device: index, ts: t, on: now });
+    if (prev !== null && now !== prev && t >= opts.from && t <= opts.to) add(t, now);
     if (now && onSince === null) onSince = t;
     if (!now && onSince !== null) {
       onMs.v += Math.max(0, Math.min(t, opts.to) - Math.max(onSince, opts.from));
@@ -216,6 +220,45 @@ function transitionsOf(
     prev = now;
   }
   if (onSince !== null) onMs.v += Math.max(0, opts.to - Math.max(onSince, opts.from));
+}
+
+/** All devices' transitions sorted by time; ties keep device order, then each device's own order. */
+function transitionsOf(
+  devices: readonly DeviceStates[],
+  opts: EnergyOptions,
+  onMs: { v: number }[],
+): Transitions {
+  let n = 0;
+  const count = () => {
+    n++;
+  };
+  for (const d of devices) eachTransition(d, opts, { v: 0 }, count);
+  const ts = new Float64Array(n);
+  const device = new Int32Array(n);
+  const on = new Uint8Array(n);
+  let k = 0;
+  for (let i = 0; i < devices.length; i++) {
+    eachTransition(devices[i], opts, onMs[i], (t, isOn) => {
+      ts[k] = t;
+      device[k] = i;
+      on[k] = isOn ? 1 : 0;
+      k++;
+    });
+  }
+  const order = new Uint32Array(n);
+  for (let j = 0; j < n; j++) order[j] = j;
+  order.sort((a, b) => ts[a] - ts[b] || a - b);
+  const out: Transitions = {
+    length: n,
+    ts: new Float64Array(n),
+    device: new Int32Array(n),
+    on: new Uint8Array(n),
+  };
+  for (let j = 0; j < n; j++) {
+    out.ts[j] = ts[order[j]];
+    out.device[j] = device[order[j]];
+    out.on[j] = on[order[j]];
+  }
   return out;
 }
 
@@ -233,8 +276,7 @@ export function energyImpact(
   opts: EnergyOptions,
 ): EnergyReport {
   const onMs = devices.map(() => ({ v: 0 }));
-  const all: Transition[] = devices.flatMap((d, i) => transitionsOf(d, i, opts, onMs[i]));
-  all.sort((a, b) => a.ts - b.ts);
+  const all = transitionsOf(devices, opts, onMs);
   // Meters lag by up to settleMs, so an earlier event still moves the readings settleMs after it.
   const guardBefore = opts.windowMs + opts.settleMs;
   const guardAfter = opts.settleMs + opts.windowMs;
@@ -242,26 +284,27 @@ export function energyImpact(
   const overlapped = devices.map(() => 0);
   const noData = devices.map(() => 0);
   for (let k = 0; k < all.length; k++) {
-    const t = all[k];
-    const device = devices[t.device];
+    const ts = all.ts[k];
+    const d = all.device[k];
+    const device = devices[d];
     const series = device.ownSensor ?? home;
     if (!series) {
-      noData[t.device]++;
+      noData[d]++;
       continue;
     }
     // A dedicated sensor sees only its device; the home sensor sees every device, so neighbours spoil it.
     if (!device.ownSensor && clashes(all, k, guardBefore, guardAfter)) {
-      overlapped[t.device]++;
+      overlapped[d]++;
       continue;
     }
-    const before = levelsIn(series, t.ts - opts.windowMs, t.ts);
-    const after = levelsIn(series, t.ts + opts.settleMs, t.ts + opts.settleMs + opts.windowMs);
-    if (!before.length || !after.length || series.ts[0] > t.ts - opts.windowMs) {
-      noData[t.device]++;
+    const before = levelsIn(series, ts - opts.windowMs, ts);
+    const after = levelsIn(series, ts + opts.settleMs, ts + opts.settleMs + opts.windowMs);
+    if (!before.length || !after.length || series.ts[0] > ts - opts.windowMs) {
+      noData[d]++;
       continue;
     }
     const delta = medianOf(after) - medianOf(before);
-    steps[t.device].push(t.on ? delta : -delta);
+    steps[d].push(all.on[k] ? delta : -delta);
   }
 
   const span = Math.max(0, opts.to - opts.from);
@@ -286,7 +329,8 @@ export function energyImpact(
       for (let j = 0; j < ts.length; j++) {
         if (on[j] !== 0) continue;
         const end = j + 1 < ts.length ? ts[j + 1] : opts.to;
-        offLevels.push(...levelsIn(d.ownSensor, ts[j] + opts.settleMs, end));
+        // Not push(...levels): a long off spell's millions of readings overflow the call stack.
+        for (const w of levelsIn(d.ownSensor, ts[j] + opts.settleMs, end)) offLevels.push(w);
       }
       if (offLevels.length) deviceStandby = round(medianOf(offLevels));
     }
@@ -327,11 +371,10 @@ export function energyImpact(
 }
 
 /** Whether another device switched within [t - before, t + after] of transition k. */
-function clashes(all: Transition[], k: number, before: number, after: number): boolean {
-  const t = all[k];
-  for (let j = k - 1; j >= 0 && all[j].ts >= t.ts - before; j--) if (all[j].device !== t.device) return true;
-  for (let j = k + 1; j < all.length && all[j].ts <= t.ts + after; j++)
-    if (all[j].device !== t.device) return true;
+function clashes(all: Transitions, k: number, before: number, after: number): boolean {
+  const { ts, device } = all;
+  for (let j = k - 1; j >= 0 && ts[j] >= ts[k] - before; j--) if (device[j] !== device[k]) return true;
+  for (let j = k + 1; j < all.length && ts[j] <= ts[k] + after; j++) if (device[j] !== device[k]) return true;
   return false;
 }
 

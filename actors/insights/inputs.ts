@@ -114,9 +114,11 @@ export function pairEnergyInputs(
   let home: PowerSeries | null = homePowerEntity ? (power.get(homePowerEntity) ?? null) : null;
   if (!home && !homePowerEntity) {
     const candidates = [...power.values()].filter((s) => !paired.has(s.entity_id));
+    // Each median once: computed in the comparator, a week of readings was copied and sorted per comparison.
+    const medians = new Map(candidates.map((s) => [s, median(s.watts)]));
     home =
       candidates.find((s) => HOME_METER.test(s.entity_id)) ??
-      candidates.sort((a, b) => median([...b.watts]) - median([...a.watts]))[0] ??
+      candidates.sort((a, b) => (medians.get(b) ?? 0) - (medians.get(a) ?? 0))[0] ??
       null;
   }
   devices.sort((a, b) => a.entity_id.localeCompare(b.entity_id));

@@ -33,7 +33,7 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
 }
 
 /** Median of an unsorted array (copies; never mutates the input). */
-export function median(values: readonly number[]): number {
+export function median(values: ArrayLike<number>): number {
   return quantileSorted(Float64Array.from(values).sort(), 0.5);
 }
 

@@ -75,7 +75,11 @@ class SqliteHistorySource implements HistorySource {
     // ORDER BY on the compound itself: as a subquery's, SQLite read every row of the entity to sort them
     // (2.8 s for a 2.7M-event store, at each mining run); this way it merges the arms and stops at one.
     const latestA = db.prepare(
-      `${entityRowsSql((id) => `ev.a AS a, ${id} AS id`, "?1", () => "1")} ORDER BY id DESC LIMIT 1`,
+      `${entityRowsSql(
+        (id) => `ev.a AS a, ${id} AS id`,
+        "?1",
+        () => "1",
+      )} ORDER BY id DESC LIMIT 1`,
     );
     const attrsJson = db.prepare("SELECT json FROM attrs WHERE a = ?1");
     const latestAttrs = {
