@@ -14,7 +14,7 @@ import {
   VICTORIA_METRICS,
   type VictoriaMetrics,
 } from "../../test/lib/victoria-metrics.ts";
-import { type Child, freePort, spawnChild } from "./proc.ts";
+import { type Child, spawnChild } from "./proc.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 export const API_TOKEN = "bench-token-0123456789abcdef";
@@ -50,7 +50,6 @@ export class Stack {
   simHttp = "";
   coldStartMs = 0;
   private simPort = 0;
-  private apiPort = 0;
 
   constructor(readonly opts: StackOptions) {}
 
@@ -59,17 +58,13 @@ export class Stack {
   }
 
   async start(): Promise<void> {
-    this.simPort = await freePort();
-    this.apiPort = await freePort();
-    this.simHttp = `http://127.0.0.1:${this.simPort}`;
-    this.api = `http://127.0.0.1:${this.apiPort}`;
     if (this.opts.influx && existsSync(VICTORIA_METRICS)) this.vm = await startVictoriaMetrics();
     this.sim = spawnChild(
       [
         "bun",
         join(ROOT, "sim/main.ts"),
         "--port",
-        String(this.simPort),
+        "0",
         "--rate",
         "0",
         "--entities",
@@ -81,7 +76,10 @@ export class Stack {
       ],
       process.env,
     );
-    await this.sim.waitForLine(/simulated Home Assistant at/, 20000);
+    // Ports are picked by the servers themselves (port 0) and read from their first line: a port probed
+    // free beforehand can be taken by another process before the server binds it.
+    this.simPort = portIn(await this.sim.waitForLine(/simulated Home Assistant at/, 20000));
+    this.simHttp = `http://127.0.0.1:${this.simPort}`;
     await this.startHomeIQ();
   }
 
@@ -91,7 +89,7 @@ export class Stack {
     this.homeiq = spawnChild(["bun", join(ROOT, "runtime/main.ts")], {
       ...process.env,
       HOMEIQ_DATA_DIR: this.dataDir,
-      HOMEIQ_PORT: String(this.apiPort),
+      HOMEIQ_PORT: "0",
       HOMEIQ_HOST: "127.0.0.1",
       HOMEIQ_API_TOKEN: API_TOKEN,
       HOMEIQ_HA_URL: `ws://127.0.0.1:${this.simPort}/api/websocket`,
@@ -113,6 +111,7 @@ export class Stack {
         : {}),
       ...this.opts.env,
     });
+    this.api = `http://127.0.0.1:${portIn(await this.homeiq.waitForLine(/HomeIQ dashboard: /, 30000))}`;
     await waitFor(
       async () => {
         try {
@@ -234,4 +233,11 @@ export function storeDigest(path: string): Digest {
   } finally {
     db.close();
   }
+}
+
+/** The port of the first URL in a server's startup line. */
+function portIn(line: string): number {
+  const port = Number(/:\/\/[^/\s]+:(\d+)/.exec(line)?.[1]);
+  if (!port) throw new Error(`no port in "${line}"`);
+  return port;
 }
