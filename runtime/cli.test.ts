@@ -1,20 +1,12 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { tempDirs } from "../test/lib/temp-dirs.ts";
 import { openDatabase } from "./sqlite.ts";
 
 const CLI = new URL("./cli.ts", import.meta.url).pathname;
 
-const dirs: string[] = [];
-const tempDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), "homeiq-cli-"));
-  dirs.push(dir);
-  return dir;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs("homeiq-cli-");
 
 async function homeiq(args: string[], env: Record<string, string> = {}) {
   const proc = Bun.spawn(["bun", CLI, ...args], {

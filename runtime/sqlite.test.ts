@@ -1,18 +1,9 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
+import { tempDirs } from "../test/lib/temp-dirs.ts";
 import { migrate, openDatabase, SchemaTooNewError, schemaVersion } from "./sqlite.ts";
 
-const dirs: string[] = [];
-const dir = () => {
-  const d = mkdtempSync(join(tmpdir(), "homeiq-sqlite-"));
-  dirs.push(d);
-  return d;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const dir = tempDirs("homeiq-sqlite-");
 
 describe("migrate", () => {
   test("applies only the migrations a database has not seen, keeping its data", () => {

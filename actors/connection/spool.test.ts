@@ -1,8 +1,8 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { appendFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
+import { tempDirs } from "../../test/lib/temp-dirs.ts";
 import type { StateChange } from "../batcher/messages.ts";
 import { packEvents, unpackEvents } from "../batcher/packed.ts";
 import { Spool } from "./spool.ts";
@@ -18,15 +18,7 @@ const change = (n: number): StateChange => ({
   context_user_id: null,
 });
 
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), "homeiq-spool-"));
-  dirs.push(d);
-  return d;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs("homeiq-spool-");
 
 function drainAll(spool: Spool): number[] {
   const out: number[] = [];

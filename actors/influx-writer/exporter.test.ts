@@ -1,12 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
 import { systemClock } from "../../runtime/clock.ts";
 import { ConfigSchema, type HomeIQConfig } from "../../runtime/config/schema.ts";
 import { createLogger } from "../../runtime/log.ts";
 import { Registry } from "../../runtime/metrics.ts";
+import { tempDirs } from "../../test/lib/temp-dirs.ts";
 import { startVictoriaMetrics, type VictoriaMetrics } from "../../test/lib/victoria-metrics.ts";
 import type { StateChange } from "../batcher/messages.ts";
 import { openMetadataDb } from "../metadata/db.ts";
@@ -25,10 +23,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await vm.destroy();
 });
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs("homeiq-influx-");
 
 function influxConfig(url: string, over: Partial<HomeIQConfig["influx"]> = {}): HomeIQConfig["influx"] {
   const defaults = Value.Default(ConfigSchema.properties.influx, {}) as HomeIQConfig["influx"];
@@ -82,8 +77,7 @@ async function waitForPoints(selector: string, n: number, timeoutMs = 20000) {
 }
 
 function setup(run: string, n: number, entities: number, send: (url: string) => SendLines, over = {}) {
-  const dir = mkdtempSync(join(tmpdir(), "homeiq-influx-"));
-  dirs.push(dir);
+  const dir = tempDir();
   const store = openStoreWriter(dir, { dictionaryCache: 1000 });
   const events = Array.from({ length: n }, (_, i) => event(i, entities, run));
   store.writeEvents(events);

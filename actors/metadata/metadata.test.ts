@@ -1,19 +1,13 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
+import { tempDirs } from "../../test/lib/temp-dirs.ts";
 import { MetadataWriter, openMetadataDb } from "./db.ts";
 import { mapAreas, mapDevices, mapEntities } from "./logic.ts";
 import { MetadataQueryError, openMetadataReader } from "./reader.ts";
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs("homeiq-meta-");
 
 function setup() {
-  const dir = mkdtempSync(join(tmpdir(), "homeiq-meta-"));
-  dirs.push(dir);
+  const dir = tempDir();
   const writer = new MetadataWriter(openMetadataDb(dir));
   writer.areas(
     mapAreas([

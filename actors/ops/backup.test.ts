@@ -1,28 +1,12 @@
-import { afterEach, describe, expect, test } from "bun:test";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { migrate, openDatabase } from "../../runtime/sqlite.ts";
+import { tempDirs } from "../../test/lib/temp-dirs.ts";
 import { backupFileName, createBackup, pruneBackups, restoreBackup, verifyBackup } from "./backup.ts";
 import { listTar } from "./tar.ts";
 
-const dirs: string[] = [];
-const tempDir = () => {
-  const dir = mkdtempSync(join(tmpdir(), "homeiq-backup-"));
-  dirs.push(dir);
-  return dir;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs("homeiq-backup-");
 
 function seededDataDir() {
   const root = tempDir();

@@ -1,24 +1,17 @@
 import { Database } from "bun:sqlite";
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
+import { tempDirs } from "../../test/lib/temp-dirs.ts";
 import type { StateChange } from "../batcher/messages.ts";
 import { decodeUlid, encodeUlid } from "./codec.ts";
 import { type MaintenanceOptions, StoreMaintenance } from "./maintenance.ts";
 import { openStoreReader } from "./reader.ts";
 import { openStoreWriter } from "./writer.ts";
 
-const dirs: string[] = [];
-const tempDir = () => {
-  const d = mkdtempSync(join(tmpdir(), "homeiq-store-"));
-  dirs.push(d);
-  return d;
-};
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs("homeiq-store-");
 
 const T0 = Date.UTC(2026, 10, 20) * 1000;
 const ev = (entity_id: string, state: string, us: number, extra: Partial<StateChange> = {}): StateChange => ({
@@ -410,8 +403,7 @@ describe("store rollups", () => {
 
 describe("store reader edges", () => {
   test("a range far beyond what event ids hold is clamped, not overflowed", () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "homeiq-store-edge-"));
-    dirs.push(dataDir);
+    const dataDir = tempDir();
     const writer = openStoreWriter(dataDir, { dictionaryCache: 100 });
     const us = Date.now() * 1000;
     writer.writeEvents([
@@ -449,8 +441,7 @@ describe("store reader edges", () => {
 
 describe("history tier choice", () => {
   test("auto reads raw for a day-long range on a young store, and hourly once raw has been pruned", () => {
-    const dataDir = mkdtempSync(join(tmpdir(), "homeiq-store-tier-"));
-    dirs.push(dataDir);
+    const dataDir = tempDir();
     const writer = openStoreWriter(dataDir, { dictionaryCache: 100 });
     const now = Date.now();
     const changes = Array.from({ length: 30 }, (_, i) => {

@@ -4,26 +4,21 @@
  */
 
 import { Database } from "bun:sqlite";
-import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { SchemaTooNewError } from "../../runtime/sqlite.ts";
+import { tempDirs } from "../../test/lib/temp-dirs.ts";
 import { openStoreReader } from "./reader.ts";
 import { configureConnection, ENTITY_BITS, EVENTS_DB, MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 import { openStoreWriter } from "./writer.ts";
 
 const BASE_US = 1_795_000_000_000_000 - (1_795_000_000_000_000 % 86_400_000_000);
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = tempDirs("homeiq-upgrade-");
 
 /** Writes a version-1 events.db by hand: the schema of version 1 and rows as the version-1 writer stored them. */
 function versionOneDataDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), "homeiq-upgrade-"));
-  dirs.push(dir);
+  const dir = tempDir();
   const db = new Database(join(dir, EVENTS_DB), { create: true });
   configureConnection(db);
   db.transaction(() => {

@@ -1,26 +1,24 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readdirSync } from "node:fs";
 import { createLogger } from "../../../runtime/log.ts";
+import { tempDirs } from "../../../test/lib/temp-dirs.ts";
 import type { StateChange } from "../../batcher/messages.ts";
 import { scheduleBackups } from "../../ops/run-backup.ts";
 import { change, type TestApi, testApi } from "../fixtures.ts";
 
 let api: TestApi | undefined;
-const backupDirs: string[] = [];
 afterEach(() => {
   api?.close();
-  for (const d of backupDirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
+/** Registered after the hook above: bun runs afterEach hooks in that order, so the API is closed first. */
+const tempBackupDir = tempDirs("homeiq-api-backups-");
 
 const T = 1_795_000_000_000;
 
 function withOps(env: Record<string, string> = {}) {
   const imported: StateChange[][] = [];
   const crashed: string[] = [];
-  const backupDir = mkdtempSync(join(tmpdir(), "homeiq-api-backups-"));
-  backupDirs.push(backupDir);
+  const backupDir = tempBackupDir();
   let dataDir = "";
   const backups = scheduleBackups({
     get dataDir() {
