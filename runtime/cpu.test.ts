@@ -68,5 +68,8 @@ describe("process meter", () => {
     expect(rss).toBeGreaterThan(10 * 1024 * 1024);
     expect(rss).toBeLessThan(4 * 1024 * 1024 * 1024);
     expect(counterValue(r, "process_cpu_seconds_total")).toBeGreaterThan(0.01);
+    const heap = r.snapshot().gauges.find((g) => g.name === "actor_heap_bytes")?.value ?? 0;
+    expect(heap).toBeGreaterThan(100_000);
+    expect(heap).toBeLessThan(rss);
   });
 });

@@ -45,18 +45,24 @@ export function threadCpuMeter(registry: Registry): { sample(): void } {
 
 /**
  * The process as a whole, sampled on the main thread: resident memory (what the <200 MB bound is about)
- * and CPU seconds of all threads, beside the main thread's own `actor_cpu_seconds_total`.
+ * and CPU seconds of all threads, beside the main thread's own `actor_cpu_seconds_total` and
+ * `actor_heap_bytes` (actor=hub).
  */
 export function processMeter(registry: Registry): { sample(): void } {
   const thread = threadCpuMeter(registry);
   const rss = registry.gauge("process_resident_memory_bytes", "Resident memory of the HomeIQ process");
+  // The main thread's own JavaScript heap (API, live feed, metrics hub), beside the actors' (runtime/actor.ts).
+  const heap = registry.gauge("actor_heap_bytes", "Bytes in use by this actor's JavaScript heap");
   const cpu = followTotal(
     registry.counter("process_cpu_seconds_total", "CPU time of the HomeIQ process, all threads"),
   );
   return {
     sample() {
       thread.sample();
-      rss.set(process.memoryUsage.rss());
+      const memory = process.memoryUsage();
+      rss.set(memory.rss);
+      // Not bun:jsc heapSize(): it is updated by collections and reads 0 before the first one.
+      heap.set(memory.heapUsed);
       const { user, system } = process.cpuUsage();
       cpu((user + system) / 1e6);
     },
