@@ -2,14 +2,17 @@
  * The insights actor: its own worker thread and read connection to events.db, so the analyses that take
  * seconds (stats over 7 and 30 days, entity health, energy impact) never stall ingest or the API. Each is
  * recomputed on its own timer and kept (one result per kind: bounded); calls answer from what is kept,
- * computing first only when nothing is yet. Health changes go to the webhook dispatcher when it is wired.
+ * computing first only when nothing is yet. Health and energy runs, which read a week of raw history,
+ * each run in a short-lived thread of their own (./analysis-thread.ts), one at a time. Health changes go
+ * to the webhook dispatcher when it is wired.
  */
 import { runActor } from "../../runtime/actor.ts";
 import { errorMessage } from "../../runtime/log.ts";
 import { openMetadataReader } from "../metadata/reader.ts";
 import { openStoreReader } from "../store/reader.ts";
 import type { HealthMessage } from "../webhook-dispatcher/messages.ts";
-import { energyReport, type HealthReport, healthReport } from "./analyses.ts";
+import type { HealthReport } from "./analyses.ts";
+import type { AnalysisJob, AnalysisResult } from "./analysis-job.ts";
 import type { EnergyReport } from "./energy.ts";
 import { type HealthStatus, healthChanges } from "./health.ts";
 import type { EntityMeta } from "./inputs.ts";
@@ -19,6 +22,9 @@ import { type EventStats, STATS_WINDOWS } from "./stats.ts";
 
 /** How soon an analysis that found no data (a fresh store) looks again. */
 const EMPTY_RETRY_MS = 60_000;
+/** A health or energy run's thread is ended after this, and the run counted as failed. */
+const ANALYSIS_DEADLINE_MS = 10 * 60_000;
+const ANALYSIS_THREAD = new URL("./analysis-thread.ts", import.meta.url).href;
 
 runActor({
   name: ACTOR,
@@ -36,6 +42,14 @@ runActor({
     };
     const failures = metrics.counter("insights_run_errors_total", "Analysis runs that failed");
     const unhealthy = metrics.gauge("insights_unhealthy_entities", "Entities with a health issue");
+    const threadsStarted = metrics.counter(
+      "insights_analysis_threads_total",
+      "Threads started for one health or energy run each",
+    );
+    const threadsAlive = metrics.gauge(
+      "insights_analysis_threads",
+      "Analysis threads running now (0 or 1: runs take turns)",
+    );
     const sent = metrics.counter(
       "insights_health_changes_total",
       "Health changes sent to the webhook dispatcher",
@@ -87,10 +101,65 @@ runActor({
       return out;
     };
 
+    /** Runs take turns: two weeks of history in two threads at once would double the peak. */
+    let turn: Promise<unknown> = Promise.resolve();
+    let running: Worker | null = null;
+    const inThread = (kind: AnalysisJob["kind"]): Promise<{ result: AnalysisResult; ms: number }> => {
+      const run = turn.then(async () => {
+        const started = performance.now();
+        const result = await inOwnThread(kind);
+        return { result, ms: performance.now() - started };
+      });
+      turn = run;
+      return run;
+    };
+    /** One health or energy run in a thread of its own (./analysis-thread.ts), ended when it answers. */
+    const inOwnThread = (kind: AnalysisJob["kind"]): Promise<AnalysisResult> => {
+      const job: AnalysisJob = {
+        kind,
+        dataDir: config.dataDir,
+        settings: s,
+        now: clock.now(),
+        meta: [...entityMeta()],
+      };
+      return new Promise((resolve) => {
+        const thread = new Worker(ANALYSIS_THREAD);
+        running = thread;
+        threadsStarted.inc();
+        threadsAlive.inc();
+        let settled = false;
+        const done = (result: AnalysisResult) => {
+          if (settled) return;
+          settled = true;
+          clock.clearTimeout(deadline);
+          thread.terminate();
+          running = null;
+          threadsAlive.inc(-1);
+          resolve(result);
+        };
+        const deadline = clock.setTimeout(
+          () => done({ ok: false, error: `no answer within ${ANALYSIS_DEADLINE_MS} ms` }),
+          ANALYSIS_DEADLINE_MS,
+        );
+        thread.onmessage = (event: MessageEvent<AnalysisResult>) => done(event.data);
+        thread.onerror = (event) => done({ ok: false, error: event.message });
+        thread.postMessage(job);
+      });
+    };
+    const timedInThread = async (
+      kind: AnalysisJob["kind"],
+    ): Promise<Extract<AnalysisResult, { ok: true }> | null> => {
+      const { result, ms } = await inThread(kind);
+      runMs[kind].observe(ms);
+      if (result.ok) return result;
+      failures.inc();
+      log.error("insights run failed", { kind, error: result.error });
+      return null;
+    };
+
     const runHealth = async () => {
-      const report = timed("health", () => healthReport(reader, s, clock.now(), entityMeta()));
-      // Health and energy runs read a week of raw history, one entity at a time: tens of MB of garbage.
-      ctx.burstOver();
+      const result = await timedInThread("health");
+      const report = result?.kind === "health" ? result.report : null;
       if (!report) return;
       health = report;
       unhealthy.set(report.unhealthy.length);
@@ -109,10 +178,9 @@ runActor({
         sent.inc();
       }
     };
-    const runEnergy = () => {
-      const report = timed("energy", () => energyReport(reader, s, clock.now(), entityMeta()));
-      ctx.burstOver();
-      if (report) energy = report;
+    const runEnergy = async () => {
+      const result = await timedInThread("energy");
+      if (result?.kind === "energy") energy = result.report;
     };
     const runStats = () => {
       for (const window of ["7d", "30d"] as const) {
@@ -155,12 +223,12 @@ runActor({
             if (!health) await runHealth();
             return health;
           case "energy":
-            if (!energy) runEnergy();
+            if (!energy) await runEnergy();
             return energy;
           case "refresh":
             runStats();
             await runHealth();
-            runEnergy();
+            await runEnergy();
             return { health: health?.computedAt ?? null, energy: energy?.computedAt ?? null };
         }
       },
@@ -169,6 +237,7 @@ runActor({
         for (const t of timers.values()) clock.clearTimeout(t);
       },
       close() {
+        running?.terminate();
         reader.close();
       },
     };
