@@ -82,18 +82,16 @@ class SqliteHistorySource implements HistorySource {
       )} ORDER BY id DESC LIMIT 1`,
     );
     const attrsJson = db.prepare("SELECT json FROM attrs WHERE a = ?1");
-    const latestAttrs = {
-      get: (e: number) => {
-        const last = latestA.get(e) as { a: number } | null;
-        return last ? (attrsJson.get(last.a) as { json: string } | null) : null;
-      },
+    const latestAttrs = (e: number) => {
+      const last = latestA.get(e) as { a: number } | null;
+      return last ? (attrsJson.get(last.a) as { json: string } | null) : null;
     };
     const all = db.query("SELECT e, entity_id FROM entities").all() as { e: number; entity_id: string }[];
     const usedKinds = sensorKindsUsedBy(all.map((r) => r.entity_id));
     for (const { e, entity_id } of all) {
       const domain = domainOf(entity_id);
       if (!MINED_DOMAINS.has(domain) && domain !== "sensor") continue;
-      const row = latestAttrs.get(e) as { json: string } | null;
+      const row = latestAttrs(e);
       let attrs: Record<string, unknown> = {};
       try {
         attrs = row ? (JSON.parse(row.json) as Record<string, unknown>) : {};
