@@ -104,15 +104,6 @@ runActor({
     /** Runs take turns: two weeks of history in two threads at once would double the peak. */
     let turn: Promise<unknown> = Promise.resolve();
     let running: Worker | null = null;
-    const inThread = (kind: AnalysisJob["kind"]): Promise<{ result: AnalysisResult; ms: number }> => {
-      const run = turn.then(async () => {
-        const started = performance.now();
-        const result = await inOwnThread(kind);
-        return { result, ms: performance.now() - started };
-      });
-      turn = run;
-      return run;
-    };
     /** One health or energy run in a thread of its own (./analysis-thread.ts), ended when it answers. */
     const inOwnThread = (kind: AnalysisJob["kind"]): Promise<AnalysisResult> => {
       const job: AnalysisJob = {
@@ -149,8 +140,19 @@ runActor({
     const timedInThread = async (
       kind: AnalysisJob["kind"],
     ): Promise<Extract<AnalysisResult, { ok: true }> | null> => {
-      const { result, ms } = await inThread(kind);
-      runMs[kind].observe(ms);
+      const run = turn.then(async (): Promise<AnalysisResult> => {
+        const started = performance.now();
+        try {
+          return await inOwnThread(kind);
+        } catch (error) {
+          // A thread that cannot start fails this run only; the turn and the timers go on.
+          return { ok: false, error: errorMessage(error) };
+        } finally {
+          runMs[kind].observe(performance.now() - started);
+        }
+      });
+      turn = run;
+      const result = await run;
       if (result.ok) return result;
       failures.inc();
       log.error("insights run failed", { kind, error: result.error });
