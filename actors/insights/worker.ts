@@ -117,7 +117,7 @@ runActor({
         const thread = new Worker(ANALYSIS_THREAD);
         running = thread;
         threadsStarted.inc();
-        threadsAlive.inc();
+        threadsAlive.set(1);
         let settled = false;
         const done = (result: AnalysisResult) => {
           if (settled) return;
@@ -125,7 +125,7 @@ runActor({
           clock.clearTimeout(deadline);
           thread.terminate();
           running = null;
-          threadsAlive.inc(-1);
+          threadsAlive.set(0);
           resolve(result);
         };
         const deadline = clock.setTimeout(
