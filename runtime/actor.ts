@@ -14,6 +14,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import type { HomeIQConfig } from "./config/schema.ts";
 import { control, type EdgePort, type FromWorker, messageType, type ToWorker } from "./control.ts";
 import { threadCpuMeter } from "./cpu.ts";
+import { HeavyTurn } from "./heavy-turn.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { Inbox, Outbox } from "./mailbox.ts";
 import { Registry } from "./metrics.ts";
@@ -37,6 +38,11 @@ export interface ActorContext {
    * periodic check (`actor_burst_gc_total`). Between runs there is nothing else to wait for.
    */
   burstOver(): void;
+  /**
+   * Runs a heavy background job (a week of history read, a mining run) in the process-wide turn: one such
+   * job at a time across all actors, so their memory peaks never stack (runtime/heavy-turn.ts).
+   */
+  heavyRun<T>(fn: () => T | Promise<T>): Promise<T>;
 }
 
 export interface ActorInstance<In> {
@@ -128,6 +134,20 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
         "Full collections run right after a heavy run the actor reported finished (ctx.burstOver)",
       ),
     };
+    const config = msg.config as HomeIQConfig;
+    const heavyTurn = new HeavyTurn({
+      slot: msg.heavyTurn.slot,
+      holder: msg.heavyTurn.holder,
+      // Trees in the runtime's own tests hand actors a partial config.
+      maxWaitMs: (config as Partial<HomeIQConfig>).heavyRunMaxWaitMs ?? 15 * 60_000,
+      metrics,
+      onTimeout: (waitedMs, holder) =>
+        log.warn("a heavy run waited heavyRunMaxWaitMs for its turn and runs beside the holder", {
+          waitedMs: Math.round(waitedMs),
+          holder,
+          fix: "look for a stuck analysis or mining run in the logs, or raise HOMEIQ_HEAVY_RUN_MAX_WAIT_MS",
+        }),
+    });
     const collector = heapCollector();
     const cpu = threadCpuMeter(metrics);
     const collect = (reason: CollectReason | "burst") => {
@@ -160,7 +180,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
     });
     const ctx: ActorContext = {
       actor: definition.name,
-      config: msg.config as HomeIQConfig,
+      config,
       log,
       metrics,
       clock: systemClock,
@@ -175,6 +195,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
       hasOutbox: (edge) => outboxes.has(edge),
       notify: (name, data) => post(control.notice(name, data)),
       burstOver: () => collect("burst"),
+      heavyRun: (fn) => heavyTurn.run(fn),
     };
     instance = await definition.start(ctx);
     const handleMany = instance.handleMany?.bind(instance);

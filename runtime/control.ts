@@ -20,6 +20,8 @@ export type ToWorker =
       config: unknown;
       logLevel: LogLevel;
       metricsIntervalMs: number;
+      /** The process-wide heavy-run turn (runtime/heavy-turn.ts) and this actor's holder id in it. */
+      heavyTurn: { slot: SharedArrayBuffer; holder: number };
       outboxes: EdgePort[];
       inboxes: EdgePort[];
     }

@@ -106,6 +106,13 @@ export const ConfigSchema = T.Object({
     "allow fault injection through the API (POST /api/v1/debug/crash); for soak and failure tests only",
   ),
 
+  heavyRunMaxWaitMs: int(
+    15 * 60000,
+    0,
+    24 * 3600000,
+    "longest a heavy background run (insights analysis, mining) waits for the one before it; then it runs anyway",
+  ),
+
   shutdownDeadlineMs: int(
     10000,
     100,
