@@ -3,10 +3,11 @@
  * seconds (stats over 7 and 30 days, entity health, energy impact) never stall ingest or the API. Each is
  * recomputed on its own timer and kept (one result per kind: bounded); calls answer from what is kept,
  * computing first only when nothing is yet. Health and energy runs, which read a week of raw history,
- * each run in a short-lived thread of their own (./analysis-thread.ts), one at a time. Health changes go
- * to the webhook dispatcher when it is wired.
+ * each run in a short-lived thread of their own (./analysis-thread.ts), one heavy run at a time in the
+ * process (ctx.heavyRun). Health changes go to the webhook dispatcher when it is wired.
  */
 import { runActor } from "../../runtime/actor.ts";
+import { type JobThread, startJobThread } from "../../runtime/job-thread.ts";
 import { errorMessage } from "../../runtime/log.ts";
 import { openMetadataReader } from "../metadata/reader.ts";
 import { openStoreReader } from "../store/reader.ts";
@@ -101,11 +102,9 @@ runActor({
       return out;
     };
 
-    /** Runs take turns: two weeks of history in two threads at once would double the peak. */
-    let turn: Promise<unknown> = Promise.resolve();
-    let running: Worker | null = null;
+    let running: JobThread<AnalysisResult> | null = null;
     /** One health or energy run in a thread of its own (./analysis-thread.ts), ended when it answers. */
-    const inOwnThread = (kind: AnalysisJob["kind"]): Promise<AnalysisResult> => {
+    const inOwnThread = async (kind: AnalysisJob["kind"]): Promise<AnalysisResult> => {
       const job: AnalysisJob = {
         kind,
         dataDir: config.dataDir,
@@ -113,46 +112,34 @@ runActor({
         now: clock.now(),
         meta: [...entityMeta()],
       };
-      return new Promise((resolve) => {
-        const thread = new Worker(ANALYSIS_THREAD);
-        running = thread;
-        threadsStarted.inc();
-        threadsAlive.set(1);
-        let settled = false;
-        const done = (result: AnalysisResult) => {
-          if (settled) return;
-          settled = true;
-          clock.clearTimeout(deadline);
-          thread.terminate();
-          running = null;
-          threadsAlive.set(0);
-          resolve(result);
-        };
-        const deadline = clock.setTimeout(
-          () => done({ ok: false, error: `no answer within ${ANALYSIS_DEADLINE_MS} ms` }),
-          ANALYSIS_DEADLINE_MS,
-        );
-        thread.onmessage = (event: MessageEvent<AnalysisResult>) => done(event.data);
-        thread.onerror = (event) => done({ ok: false, error: event.message });
-        thread.postMessage(job);
+      const thread = startJobThread<AnalysisJob, AnalysisResult>(ANALYSIS_THREAD, job, {
+        deadlineMs: ANALYSIS_DEADLINE_MS,
+        clock,
       });
+      running = thread;
+      threadsStarted.inc();
+      threadsAlive.set(1);
+      try {
+        return await thread.result;
+      } finally {
+        running = null;
+        threadsAlive.set(0);
+      }
     };
     const timedInThread = async (
       kind: AnalysisJob["kind"],
     ): Promise<Extract<AnalysisResult, { ok: true }> | null> => {
-      const run = turn.then(async (): Promise<AnalysisResult> => {
+      // Runs take the process-wide heavy-run turn: two weeks of history in two threads at once, or one
+      // beside a mining run, would stack their peaks.
+      const result = await ctx.heavyRun(async (): Promise<AnalysisResult> => {
         const started = performance.now();
         try {
+          // A thread that fails or cannot start fails this run only; the turn and the timers go on.
           return await inOwnThread(kind);
-        } catch (error) {
-          // A thread that cannot start fails this run only; the turn and the timers go on.
-          return { ok: false, error: errorMessage(error) };
         } finally {
           runMs[kind].observe(performance.now() - started);
         }
       });
-      turn = run;
-      const result = await run;
       if (result.ok) return result;
       failures.inc();
       log.error("insights run failed", { kind, error: result.error });
@@ -239,7 +226,7 @@ runActor({
         for (const t of timers.values()) clock.clearTimeout(t);
       },
       close() {
-        running?.terminate();
+        running?.stop();
         reader.close();
       },
     };
