@@ -8,6 +8,7 @@ import { createLogger } from "../../runtime/log.ts";
 import { MetricsHub } from "../../runtime/metrics.ts";
 import { Supervisor } from "../../runtime/supervisor.ts";
 import { suggestionsRequest } from "./messages.ts";
+import { seedStore } from "./seed-store.ts";
 import type { SuggestionsReply } from "./worker.ts";
 
 let dir: string;
@@ -69,4 +70,24 @@ describe("suggestions worker", () => {
     expect(await call({ type: "mine" })).toMatchObject({ ok: false, code: "bad_request" });
     expect(supervisor.status()[0].state).toBe("running");
   });
+
+  test("mines a month on request and finds the planted habits", async () => {
+    const now = Date.now();
+    seedStore(dir, {
+      start: now - 30 * 86_400_000,
+      days: 29,
+      entities: 24,
+      seed: 7,
+      planted: true,
+      sensorEveryMin: 30,
+    });
+    const reply = await call(suggestionsRequest.run());
+    if (!reply.ok || !("suggestions" in reply)) throw new Error(`run failed: ${JSON.stringify(reply)}`);
+    expect(reply.lastRun).toMatchObject({ trigger: "manual", error: null });
+    expect(reply.lastRun!.events).toBeGreaterThan(10_000);
+    const kinds = reply.suggestions.map((s) => `${s.kind}:${s.entities[0]}`);
+    expect(kinds).toContain("co_occurrence:binary_sensor.front_door");
+    expect(kinds).toContain("left_on:light.living_room");
+    expect(kinds).toContain("threshold:climate.living_room");
+  }, 60_000);
 });

@@ -278,7 +278,7 @@ export const ConfigSchema = T.Object({
     minConfidence: num(0.6, 0.1, 1, "smallest share of opportunities on which a habit must hold"),
     coWindowMs: int(30000, 1000, 600000, "an action this soon after a trigger counts as following it"),
     leftOnMinMs: int(30 * 60000, 60000, 24 * 3600 * 1000, "on this long with nobody home counts as left on"),
-    chunkEvents: int(20000, 100, 1000000, "events read from events.db per SQL chunk while mining"),
+    chunkEvents: int(5000, 100, 1000000, "events read from events.db per SQL chunk while mining"),
     maxSamplesPerKey: int(5000, 100, 1000000, "samples the miner keeps per entity or pair"),
     maxOpen: int(100, 1, 10000, "open suggestions kept; the most confident win"),
     llmMaxPerRun: int(10, 0, 1000, "suggestions rewritten by the LLM per run (new ones only)"),
