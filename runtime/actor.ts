@@ -33,14 +33,10 @@ export interface ActorContext {
   /** Tells the supervisor something it shows in status (e.g. the HA connection state). */
   notify(name: string, data: unknown): void;
   /**
-   * Says a heavy run (an analysis over a week of history, a mining run) has just finished: its garbage is
-   * collected now and the heap's free blocks go back to the OS, instead of lingering until the next
-   * periodic check (`actor_burst_gc_total`). Between runs there is nothing else to wait for.
-   */
-  burstOver(): void;
-  /**
    * Runs a heavy background job (a week of history read, a mining run) in the process-wide turn: one such
-   * job at a time across all actors, so their memory peaks never stack (runtime/heavy-turn.ts).
+   * job at a time across all actors, so their memory peaks never stack (runtime/heavy-turn.ts). When it
+   * ends, the actor's heap is collected before the turn passes on (`actor_burst_gc_total`): the run's
+   * garbage and the heap's free blocks go back to the OS instead of lingering under the next run.
    */
   heavyRun<T>(fn: () => T | Promise<T>): Promise<T>;
 }
@@ -131,7 +127,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
       ),
       burst: metrics.counter(
         "actor_burst_gc_total",
-        "Full collections run right after a heavy run the actor reported finished (ctx.burstOver)",
+        "Full collections run right after a heavy run (ctx.heavyRun), before the turn passes on",
       ),
     };
     const config = msg.config as HomeIQConfig;
@@ -194,8 +190,14 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
       },
       hasOutbox: (edge) => outboxes.has(edge),
       notify: (name, data) => post(control.notice(name, data)),
-      burstOver: () => collect("burst"),
-      heavyRun: (fn) => heavyTurn.run(fn),
+      heavyRun: (fn) =>
+        heavyTurn.run(async () => {
+          try {
+            return await fn();
+          } finally {
+            collect("burst");
+          }
+        }),
     };
     instance = await definition.start(ctx);
     const handleMany = instance.handleMany?.bind(instance);

@@ -155,7 +155,7 @@ describe("supervisor: the heavy-run turn", () => {
   type Span = { started: number; ended: number };
 
   test("heavy runs of two actors in two threads never overlap", async () => {
-    const { supervisor } = heavyTree();
+    const { supervisor, metrics } = heavyTree();
     running = supervisor;
     await supervisor.start();
     const spans = (await Promise.all([
@@ -166,6 +166,11 @@ describe("supervisor: the heavy-run turn", () => {
     const sorted = [...spans].sort((x, y) => x.started - y.started);
     for (let i = 1; i < sorted.length; i++)
       expect(sorted[i].started).toBeGreaterThanOrEqual(sorted[i - 1].ended);
+    // Each run ended with a collection of its actor's heap.
+    await waitFor(() => metrics.counter("actor_burst_gc_total", { actor: "heavy" }) === 3, {
+      timeoutMs: 5000,
+      what: "one burst collection per heavy run",
+    });
   });
 
   test("an actor that dies holding the turn frees it: the other's run goes ahead", async () => {

@@ -122,7 +122,6 @@ runActor({
           runErrors.inc();
           log.error("mining run failed", { error: outcome.run.error });
         } else log.info("mining run finished", { ...outcome.run });
-        ctx.burstOver();
         void rewritePending().catch((error) =>
           log.error("LLM rewrite loop failed", { error: errorMessage(error) }),
         );
