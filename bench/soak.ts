@@ -10,6 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { waitFor } from "../runtime/clock.ts";
+import { slopeMbPerHour } from "./lib/growth.ts";
 import { rssBytes } from "./lib/proc.ts";
 import { API_TOKEN, Stack } from "./lib/stack.ts";
 
@@ -120,6 +121,8 @@ async function run() {
     peak_rss_mb: Math.round((peak.rss / 1048576) * 10) / 10,
     peak_rss_at_s: Math.round(peak.t / 1000),
     rss_mb_by_minute: byMinute,
+    // Reported, not judged: the bound is on growth, but the slope shows a climb the two windows can hide.
+    rss_slope_mb_per_hour: slopeMbPerHour(byMinute, Math.ceil(warmupMs / 60_000)),
     homeiq_exit_code: exitCode,
   };
 }
