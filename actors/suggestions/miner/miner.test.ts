@@ -137,14 +137,26 @@ describe("miner on a home with planted habits", () => {
 });
 
 describe("miner on pure noise", () => {
-  test("proposes nothing for any seed", () => {
+  // Six noise homes drawn by fast-check from a pinned seed, so every run checks the same homes: drawn
+  // afresh, one in some hundreds of thousands of homes holds a habit by pure chance (the test below) and
+  // CI would fail on luck.
+  test("proposes nothing for noise homes", () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 1_000_000 }), (seed) => {
         expect(mine(history(seed, false, 21, 30), options(21))).toEqual([]);
       }),
-      { numRuns: 6 },
+      { numRuns: 6, seed: 20261130 },
     );
   }, 30_000);
+
+  test("a habit that noise happens to hold is proposed at the bar, as it would be from a person", () => {
+    // Noise home 698774: light/switch noise_13 went off between 07:00 and 08:00 on 12 of 21 days, by chance.
+    // The miner judges the pattern (lift >= 5, on >= 60% of eligible days), not its cause.
+    const found = mine(history(698774, false, 21, 30), options(21));
+    expect(found.map((s) => [s.kind, s.entities[0], s.evidence.confidence])).toEqual([
+      ["time_of_day", expect.stringContaining("noise_13"), 0.6],
+    ]);
+  });
 
   test("proposes nothing from an empty history", () => {
     expect(mine([], options(30))).toEqual([]);
