@@ -14,6 +14,7 @@
  * const result = await run.result;
  */
 import type { Clock } from "./clock.ts";
+import { errorMessage } from "./log.ts";
 
 export type ThreadFailure = { ok: false; error: string };
 
@@ -35,7 +36,7 @@ export function startJobThread<J, R>(
     try {
       thread = new Worker(entry);
     } catch (error) {
-      resolve({ ok: false, error: `the job thread did not start: ${(error as Error).message}` });
+      resolve({ ok: false, error: `the job thread did not start: ${errorMessage(error)}` });
       return;
     }
     let settled = false;
