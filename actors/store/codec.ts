@@ -93,6 +93,8 @@ export function canonicalNumber(state: string): number {
 
 /** A number as a float for Influx and charts, or null when the state is not numeric at all. */
 export function looseNumber(state: string): number | null {
+  // An empty state is no number (Number("") is 0, and charCodeAt of "" is NaN, which passes every range test).
+  if (state.length === 0) return null;
   const c = state.charCodeAt(0);
   if (c !== 45 && c !== 43 && c !== 46 && (c < 48 || c > 57)) return null;
   const value = Number(state);

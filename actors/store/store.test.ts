@@ -6,7 +6,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { tempDirs } from "../../test/lib/temp-dirs.ts";
 import type { StateChange } from "../batcher/messages.ts";
-import { decodeUlid, encodeUlid } from "./codec.ts";
+import { canonicalNumber, decodeUlid, encodeUlid, looseNumber } from "./codec.ts";
 import { type MaintenanceOptions, StoreMaintenance } from "./maintenance.ts";
 import { openStoreReader } from "./reader.ts";
 import { openStoreWriter } from "./writer.ts";
@@ -48,6 +48,17 @@ describe("store codec", () => {
     );
     expect(encodeUlid("not-a-ulid", new Uint8Array(16))).toBe(false);
     expect(encodeUlid("01jdz5k3m8q2w7xyzabcdefghj", new Uint8Array(16))).toBe(false);
+  });
+
+  test("a state's number: exact when it prints back the same, loose for charts, none for text or empty", () => {
+    expect(canonicalNumber("21.5")).toBe(21.5);
+    expect(canonicalNumber("21.50")).toBeNaN();
+    expect(looseNumber("21.50")).toBe(21.5);
+    expect(looseNumber("+3")).toBe(3);
+    expect(looseNumber("on")).toBeNull();
+    // Number("") is 0: an empty state once went to InfluxDB and the analyses as a reading of 0.
+    expect(canonicalNumber("")).toBeNaN();
+    expect(looseNumber("")).toBeNull();
   });
 });
 
