@@ -5,12 +5,12 @@
  */
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
 import { type EnergyReport, energyImpact, SWITCHABLE_DOMAINS } from "./energy.ts";
-import { type EntityHealth, type HealthStatus, judgeEntity, SEVERITY } from "./health.ts";
+import { type EntityHealth, type HealthStatus, judgeSeries, SEVERITY } from "./health.ts";
 import {
   type EnergyHistory,
   type EntityMeta,
-  energyHistory,
-  healthEvents,
+  energyHistoryOf,
+  healthSeries,
   pairEnergyInputs,
 } from "./inputs.ts";
 import type { InsightsReader } from "./queries.ts";
@@ -36,18 +36,23 @@ export function healthReport(
   const counts = { ok: 0, unavailable: 0, unknown: 0, stale: 0, flapping: 0, low_battery: 0 };
   const unhealthy: EntityHealth[] = [];
   let entities = 0;
-  reader.eachEntity(now - s.historyDays * 86400_000, now + 1, ({ entity_id, events }) => {
-    const v = judgeEntity(entity_id, meta.get(entity_id)?.name ?? null, healthEvents(events), {
-      now,
-      staleFactor: s.staleFactor,
-      minStaleMs: s.minStaleMs,
-      minIntervals: s.minIntervals,
-      regularityMax: s.regularityMax,
-      lowBatteryPct: s.lowBatteryPct,
-      flapWindowMs: s.flapWindowMs,
-      flapChanges: s.flapChanges,
-      flapFactor: s.flapFactor,
-    });
+  reader.eachEntityColumns(now - s.historyDays * 86400_000, now + 1, (columns) => {
+    const v = judgeSeries(
+      columns.entity_id,
+      meta.get(columns.entity_id)?.name ?? null,
+      healthSeries(columns),
+      {
+        now,
+        staleFactor: s.staleFactor,
+        minStaleMs: s.minStaleMs,
+        minIntervals: s.minIntervals,
+        regularityMax: s.regularityMax,
+        lowBatteryPct: s.lowBatteryPct,
+        flapWindowMs: s.flapWindowMs,
+        flapChanges: s.flapChanges,
+        flapFactor: s.flapFactor,
+      },
+    );
     entities++;
     counts[v.status]++;
     if (v.status !== "ok") unhealthy.push(v);
@@ -69,12 +74,12 @@ export function energyReport(
 ): EnergyReport & { computedAt: number } {
   const from = now - s.historyDays * 86400_000;
   const histories = new Map<string, EnergyHistory>();
-  reader.eachEntity(
+  reader.eachEntityColumns(
     from,
     now + 1,
-    ({ entity_id, events }) => {
-      const history = energyHistory(entity_id, events);
-      if (history) histories.set(entity_id, history);
+    (columns) => {
+      const history = energyHistoryOf(columns);
+      if (history) histories.set(columns.entity_id, history);
     },
     (id) => SWITCHABLE_DOMAINS.has(domainOf(id)) || domainOf(id) === "sensor",
     // Sensors only when they report power: the rest of a week of sensor readings is never built.

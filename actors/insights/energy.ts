@@ -38,12 +38,27 @@ export interface OnOffSeries {
 }
 
 export function onOffSeries(entityId: string, states: readonly { ts: number; state: string }[]): OnOffSeries {
+  return onOffOf(
+    entityId,
+    states.length,
+    (i) => states[i].ts,
+    (i) => states[i].state,
+  );
+}
+
+/** onOffSeries over any ascending series read by index (the store's columns). */
+export function onOffOf(
+  entityId: string,
+  n: number,
+  tsAt: (i: number) => number,
+  stateAt: (i: number) => string,
+): OnOffSeries {
   const domain = domainOf(entityId);
-  const ts = new Float64Array(states.length);
-  const on = new Int8Array(states.length);
-  for (let i = 0; i < states.length; i++) {
-    ts[i] = states[i].ts;
-    const c = onOff(domain, states[i].state);
+  const ts = new Float64Array(n);
+  const on = new Int8Array(n);
+  for (let i = 0; i < n; i++) {
+    ts[i] = tsAt(i);
+    const c = onOff(domain, stateAt(i));
     on[i] = c === null ? -1 : c ? 1 : 0;
   }
   return { ts, on };
@@ -389,13 +404,31 @@ export function powerSeries(
   readings: readonly { ts: number; value: number | null }[],
   unit: string | undefined,
 ): PowerSeries | null {
+  const sorted = [...readings].sort((a, b) => a.ts - b.ts);
+  return powerOf(
+    entityId,
+    Float64Array.from(sorted, (r) => r.ts),
+    Float64Array.from(sorted, (r) => r.value ?? Number.NaN),
+    unit,
+  );
+}
+
+/** powerSeries over ascending columns (the store's): a value that is not a finite number is skipped. */
+export function powerOf(
+  entityId: string,
+  ts: Float64Array,
+  values: Float64Array,
+  unit: string | undefined,
+): PowerSeries | null {
   const scale = unit === "W" ? 1 : unit === "kW" ? 1000 : null;
   if (scale === null) return null;
-  const clean = readings.filter((r) => r.value !== null && Number.isFinite(r.value));
-  clean.sort((a, b) => a.ts - b.ts);
-  return {
-    entity_id: entityId,
-    ts: Float64Array.from(clean, (r) => r.ts),
-    watts: Float64Array.from(clean, (r) => (r.value as number) * scale),
-  };
+  let n = 0;
+  for (let i = 0; i < values.length; i++) if (Number.isFinite(values[i])) n++;
+  const out = { entity_id: entityId, ts: new Float64Array(n), watts: new Float64Array(n) };
+  for (let i = 0, k = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) continue;
+    out.ts[k] = ts[i];
+    out.watts[k++] = values[i] * scale;
+  }
+  return out;
 }

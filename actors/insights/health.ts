@@ -71,6 +71,31 @@ const MEASURING = new Set([
   "device_tracker",
 ]);
 
+/**
+ * One entity's history as the judge reads it, ascending by time, by index: an array of events in tests
+ * (seriesOfEvents), the store's columns in the analysis (./inputs.ts healthSeries).
+ */
+export interface HealthSeries {
+  length: number;
+  ts(i: number): number;
+  state(i: number): string;
+  /** Whether readings i and j hold the same state. */
+  sameState(i: number, j: number): boolean;
+  /** The battery level (%) reading i reports, or null. */
+  battery(i: number): number | null;
+}
+
+/** An array of events as a HealthSeries. */
+export function seriesOfEvents(events: readonly HealthEvent[]): HealthSeries {
+  return {
+    length: events.length,
+    ts: (i) => events[i].ts,
+    state: (i) => events[i].state,
+    sameState: (i, j) => events[i].state === events[j].state,
+    battery: (i) => (events[i].isBatterySensor ? events[i].value : (events[i].battery ?? null)),
+  };
+}
+
 /** Judges one entity from its history (ascending by time). */
 export function judgeEntity(
   entityId: string,
@@ -78,20 +103,30 @@ export function judgeEntity(
   events: readonly HealthEvent[],
   opts: HealthOptions,
 ): EntityHealth {
+  return judgeSeries(entityId, name, seriesOfEvents(events), opts);
+}
+
+export function judgeSeries(
+  entityId: string,
+  name: string | null,
+  h: HealthSeries,
+  opts: HealthOptions,
+): EntityHealth {
   const issues: HealthIssue[] = [];
-  const last = events[events.length - 1];
-  const state = last?.state ?? "";
+  const n = h.length;
+  const lastTs = n ? h.ts(n - 1) : null;
+  const state = n ? h.state(n - 1) : "";
 
   // unavailable / unknown: since the first event of the trailing run of that state.
-  if (last && (state === "unavailable" || state === "unknown")) {
-    let i = events.length - 1;
-    while (i > 0 && events[i - 1].state === state) i--;
-    issues.push({ kind: state, since: events[i].ts, detail: `state has been ${state}` });
+  if (n && (state === "unavailable" || state === "unknown")) {
+    let i = n - 1;
+    while (i > 0 && h.sameState(i - 1, n - 1)) i--;
+    issues.push({ kind: state, since: h.ts(i), detail: `state has been ${state}` });
   }
 
   // stale: learned per entity from the gaps between its updates.
-  const gaps = new Float64Array(Math.max(0, events.length - 1));
-  for (let i = 1; i < events.length; i++) gaps[i - 1] = events[i].ts - events[i - 1].ts;
+  const gaps = new Float64Array(Math.max(0, n - 1));
+  for (let i = 1; i < n; i++) gaps[i - 1] = h.ts(i) - h.ts(i - 1);
   gaps.sort();
   let usual: number | null = null;
   let learning: EntityHealth["learning"] = "too_few";
@@ -101,13 +136,13 @@ export function judgeEntity(
     learning = p50 > 0 && p90 / p50 <= opts.regularityMax ? "regular" : "irregular";
     if (learning === "regular") usual = p90;
   }
-  if (last && usual !== null && !issues.length) {
+  if (lastTs !== null && usual !== null && !issues.length) {
     const limit = Math.max(opts.minStaleMs, opts.staleFactor * usual);
-    const silent = opts.now - last.ts;
+    const silent = opts.now - lastTs;
     if (silent > limit)
       issues.push({
         kind: "stale",
-        since: last.ts,
+        since: lastTs,
         detail: `no update for ${fmt(silent)}; usually every ${fmt(usual)} or sooner`,
       });
   }
@@ -115,13 +150,12 @@ export function judgeEntity(
   // flapping: state changes (not attribute updates) counted in a sliding window.
   if (!MEASURING.has(domainOf(entityId))) {
     const changes: number[] = [];
-    for (let i = 1; i < events.length; i++)
-      if (events[i].state !== events[i - 1].state) changes.push(events[i].ts);
+    for (let i = 1; i < n; i++) if (!h.sameState(i, i - 1)) changes.push(h.ts(i));
     const windowFrom = opts.now - opts.flapWindowMs;
     const inWindow = changes.filter((t) => t > windowFrom).length;
     // The entity's own usual rate (changes per window before this one): a busy room's motion sensor
     // changes often every evening; only a burst well above its own habit is flapping.
-    const windowsBefore = events.length ? (windowFrom - events[0].ts) / opts.flapWindowMs : 0;
+    const windowsBefore = n ? (windowFrom - h.ts(0)) / opts.flapWindowMs : 0;
     const usualRate = windowsBefore >= 1 ? (changes.length - inWindow) / windowsBefore : null;
     const need = Math.ceil(Math.max(opts.flapChanges, usualRate === null ? 0 : opts.flapFactor * usualRate));
     if (inWindow >= need) {
@@ -144,16 +178,15 @@ export function judgeEntity(
   }
 
   // low battery: the trailing run of readings at or below the limit.
-  const level = (e: HealthEvent) => (e.isBatterySensor ? e.value : (e.battery ?? null));
-  const lastLevel = last ? level(last) : null;
+  const lastLevel = n ? h.battery(n - 1) : null;
   if (lastLevel !== null && lastLevel <= opts.lowBatteryPct) {
-    let i = events.length - 1;
+    let i = n - 1;
     while (i > 0) {
-      const prev = level(events[i - 1]);
+      const prev = h.battery(i - 1);
       if (prev === null || prev > opts.lowBatteryPct) break;
       i--;
     }
-    issues.push({ kind: "low_battery", since: events[i].ts, detail: `battery at ${lastLevel}%` });
+    issues.push({ kind: "low_battery", since: h.ts(i), detail: `battery at ${lastLevel}%` });
   }
 
   issues.sort((a, b) => SEVERITY.indexOf(a.kind) - SEVERITY.indexOf(b.kind));
@@ -161,10 +194,10 @@ export function judgeEntity(
     entity_id: entityId,
     name,
     status: issues[0]?.kind ?? "ok",
-    since: issues[0]?.since ?? last?.ts ?? opts.now,
+    since: issues[0]?.since ?? lastTs ?? opts.now,
     issues,
     state,
-    lastSeen: last?.ts ?? 0,
+    lastSeen: lastTs ?? 0,
     usualIntervalMs: usual === null ? null : Math.round(usual),
     learning,
   };

@@ -6,12 +6,15 @@
 import {
   type DeviceStates,
   type OnOffSeries,
+  onOffOf,
   onOffSeries,
   type PowerSeries,
+  powerOf,
   powerSeries,
   SWITCHABLE_DOMAINS,
 } from "./energy.ts";
-import type { HealthEvent } from "./health.ts";
+import type { HealthEvent, HealthSeries } from "./health.ts";
+import type { EntityColumns } from "./queries.ts";
 import { domainOf, type InsightEvent, median } from "./types.ts";
 
 const HOME_METER = /home|house|total|main|grid/;
@@ -66,6 +69,23 @@ export function energyHistory(entityId: string, events: InsightEvent[]): EnergyH
     return series?.ts.length ? { kind: "power", series } : null;
   }
   if (SWITCHABLE_DOMAINS.has(domain)) return { kind: "states", states: onOffSeries(entityId, events) };
+  return null;
+}
+
+/** energyHistory from the store's columns: no event objects, and attributes read only for the unit. */
+export function energyHistoryOf(c: EntityColumns): EnergyHistory | null {
+  const domain = domainOf(c.entity_id);
+  if (domain === "sensor") {
+    let unit: string | undefined;
+    for (let i = c.length - 1; i >= 0 && unit === undefined; i--) {
+      const u = c.attributes(i).unit_of_measurement;
+      if (typeof u === "string") unit = u;
+    }
+    const series = powerOf(c.entity_id, c.ts, c.value, unit);
+    return series?.ts.length ? { kind: "power", series } : null;
+  }
+  if (SWITCHABLE_DOMAINS.has(domain))
+    return { kind: "states", states: onOffOf(c.entity_id, c.length, (i) => c.ts[i], c.stateText) };
   return null;
 }
 
@@ -139,4 +159,26 @@ export function healthEvents(events: readonly InsightEvent[]): HealthEvent[] {
       battery: typeof level === "number" ? level : null,
     };
   });
+}
+
+/**
+ * The store's columns as a health series. Battery levels come from attributes, which are parsed only for an
+ * entity whose latest reading reports one: a level that is not in the last reading never makes an issue.
+ */
+export function healthSeries(c: EntityColumns): HealthSeries {
+  const last = c.length ? c.attributes(c.length - 1) : {};
+  const reportsBattery = last.device_class === "battery" || typeof last.battery_level === "number";
+  return {
+    length: c.length,
+    ts: (i) => c.ts[i],
+    state: c.stateText,
+    sameState: c.sameState,
+    battery: reportsBattery
+      ? (i) => {
+          const a = c.attributes(i);
+          if (a.device_class === "battery") return Number.isNaN(c.value[i]) ? null : c.value[i];
+          return typeof a.battery_level === "number" ? a.battery_level : null;
+        }
+      : () => null,
+  };
 }

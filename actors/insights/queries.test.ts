@@ -186,30 +186,56 @@ describe("InsightsReader.trace", () => {
   });
 });
 
-describe("InsightsReader.eachEntity", () => {
-  test("hands over every event once, one entity at a time, ascending, attributes decoded", () => {
+describe("InsightsReader.eachEntityColumns", () => {
+  test("hands over every row once as columns, ascending, states and attributes as stored", () => {
+    const byEntity = new Map<string, InsightEvent[]>();
+    for (const e of home.events) byEntity.set(e.entity_id, [...(byEntity.get(e.entity_id) ?? []), e]);
     let total = 0;
-    reader.eachEntity(home.from, NOW + 1, ({ entity_id, events }) => {
-      total += events.length;
-      for (let i = 1; i < events.length; i++) expect(events[i].ts).toBeGreaterThanOrEqual(events[i - 1].ts);
-      if (entity_id === PLANTED.homePower) expect(events[0].attributes?.unit_of_measurement).toBe("W");
+    const seen = new Set<string>();
+    reader.eachEntityColumns(home.from, NOW + 1, (c) => {
+      expect(seen.has(c.entity_id)).toBe(false);
+      seen.add(c.entity_id);
+      const events = (byEntity.get(c.entity_id) ?? []).sort((a, b) => a.ts - b.ts);
+      expect(c.length).toBe(events.length);
+      total += c.length;
+      for (let i = 0; i < c.length; i++) {
+        expect(c.ts[i]).toBe(events[i].ts);
+        expect(c.stateText(i)).toBe(events[i].state);
+        expect(Number.isNaN(c.value[i]) ? null : c.value[i]).toBe(events[i].value);
+        expect(c.attributes(i)).toEqual(events[i].attributes ?? {});
+        if (i) expect(c.sameState(i, i - 1)).toBe(events[i].state === events[i - 1].state);
+      }
     });
     expect(total).toBe(home.events.length);
+    expect(seen.size).toBe(byEntity.size);
   });
 
-  test("keep judges each entity by its latest attributes before its events are built", () => {
+  test("keep judges each entity by its latest attributes before its rows are read", () => {
     const latestUnit = new Map<string, unknown>();
     for (const e of home.events) latestUnit.set(e.entity_id, e.attributes?.unit_of_measurement);
     const handed: string[] = [];
-    reader.eachEntity(
+    reader.eachEntityColumns(
       home.from,
       NOW + 1,
-      ({ entity_id }) => handed.push(entity_id),
+      (c) => handed.push(c.entity_id),
       undefined,
       (_id, last) => last.unit_of_measurement === "W",
     );
     const powered = [...latestUnit].filter(([, unit]) => unit === "W").map(([id]) => id);
     expect(powered).toContain(PLANTED.homePower);
     expect(handed.sort()).toEqual(powered.sort());
+  });
+
+  test("only the span asked for, and no entity without rows in it", () => {
+    const from = NOW - 3600_000;
+    const expected = new Map<string, number>();
+    for (const e of within(from, NOW)) expected.set(e.entity_id, (expected.get(e.entity_id) ?? 0) + 1);
+    const got = new Map<string, number>();
+    reader.eachEntityColumns(from, NOW, (c) => {
+      got.set(c.entity_id, c.length);
+      expect(c.ts[0]).toBeGreaterThanOrEqual(from);
+      expect(c.ts[c.length - 1]).toBeLessThan(NOW);
+    });
+    expect(got).toEqual(expected);
   });
 });

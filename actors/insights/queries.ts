@@ -76,8 +76,27 @@ export interface SearchPage {
   candidates: number;
 }
 
-/** Events of one entity over a span, for the health and energy analyses (worker). */
-export type EntityHistory = { entity_id: string; events: InsightEvent[] };
+/**
+ * One entity's rows over a span as columns, ascending by time, for the health and energy analyses. The
+ * arrays are views over buffers the reader reuses for the next entity: copy what you keep. Columns, not
+ * events: a week of a busy home is millions of rows, and an object (and parsed attributes) per row made
+ * each run's peak three times what reading the rows costs.
+ */
+export interface EntityColumns {
+  entity_id: string;
+  length: number;
+  /** Milliseconds since the epoch. */
+  ts: Float64Array;
+  /** The state as a number, NaN where it is not one. */
+  value: Float64Array;
+  /** The state's dictionary id, -1 where the state is the number in `value`. */
+  state: Int32Array;
+  /** Whether rows i and j hold the same state (what comparing their state texts would say). */
+  sameState(i: number, j: number): boolean;
+  stateText(i: number): string;
+  /** Row i's attributes: parsed once per distinct set (bounded cache), shared, read-only. */
+  attributes(i: number): Readonly<Record<string, unknown>>;
+}
 
 export interface InsightsReader {
   search(query: SearchQuery): SearchPage;
@@ -85,13 +104,14 @@ export interface InsightsReader {
   /** The trace of one event, by store id, or by entity and time (the latest event at or before `ts`). */
   trace(ref: { id: string } | { entityId: string; ts: number }): (Trace & { id: string }) | null;
   /**
-   * Calls `fn` once per entity with its events in [from, to), ascending; one entity in memory at a time.
-   * Context fields are left null (the analyses do not need them, and decoding them is most of the cost).
+   * Calls `fn` once per entity that has rows in [from, to), with those rows as columns; one entity in
+   * memory at a time. `only` picks entities by id; `keep` by their latest attributes in the span, before
+   * any row of theirs is read (e.g. "is this a power sensor?").
    */
-  eachEntity(
+  eachEntityColumns(
     from: number,
     to: number,
-    fn: (history: EntityHistory) => void,
+    fn: (columns: EntityColumns) => void,
     only?: (entityId: string) => boolean,
     keep?: (entityId: string, lastAttributes: Readonly<Record<string, unknown>>) => boolean,
   ): void;
@@ -145,6 +165,10 @@ class SqliteInsights implements InsightsReader {
   private readonly states: string[] = [];
   private readonly users = new Map<number, string>();
   private readonly attrs = new Map<number, Record<string, unknown>>();
+  private readonly columns = new ColumnBuffers(
+    (s) => this.states[s] ?? "",
+    (a) => this.attributesOf(a),
+  );
 
   constructor(
     private readonly db: Database,
@@ -485,44 +509,35 @@ class SqliteInsights implements InsightsReader {
     return { id: row.k, ...trace };
   }
 
-  eachEntity(
+  eachEntityColumns(
     from: number,
     to: number,
-    fn: (history: EntityHistory) => void,
+    fn: (columns: EntityColumns) => void,
     only?: (entityId: string) => boolean,
     keep?: (entityId: string, lastAttributes: Readonly<Record<string, unknown>>) => boolean,
   ): void {
     this.refreshEntities();
     const lo = this.idAt(from);
     const hi = this.idAt(to);
+    const cols = this.columns;
     for (const { e, entity_id } of this.entities) {
       if (only && !only(entity_id)) continue;
-      // Judged on the latest attributes before a week of events is built (e.g. "is this a power sensor?").
       if (keep) {
         const last = this.q.entityLastAttrs.get(e, lo, hi) as { a: number } | null;
         if (!last || !keep(entity_id, this.attributesOf(last.a))) continue;
       }
-      // Rows are streamed into events: holding a busy entity's week as rows too doubled the run's peak.
-      const events: InsightEvent[] = [];
+      cols.clear(entity_id);
       for (const r of this.q.entityRange.iterate(e, lo, hi) as Iterable<{
         t: number;
         v: number | null;
         s: number | null;
         a: number;
       }>) {
-        events.push({
-          entity_id,
-          state: this.stateText(r),
-          value: r.v,
-          ts: this.ms(r.t),
-          context_id: null,
-          context_parent_id: null,
-          context_user_id: null,
-          attributes: this.attributesOf(r.a),
-        });
+        cols.push(this.ms(r.t), r.v, r.s, r.a);
       }
-      if (!events.length) continue;
-      fn({ entity_id, events });
+      if (!cols.length) continue;
+      if (cols.stateMax >= this.states.length) this.refreshStates();
+      fn(cols.view());
     }
   }
 
@@ -538,6 +553,75 @@ class SqliteInsights implements InsightsReader {
 
   close(): void {
     this.db.close();
+  }
+}
+
+/** The growable buffers behind EntityColumns, reused from one entity to the next. */
+class ColumnBuffers {
+  entityId = "";
+  length = 0;
+  stateMax = -1;
+  private ts = new Float64Array(1024);
+  private value = new Float64Array(1024);
+  private state = new Int32Array(1024);
+  private attr = new Float64Array(1024);
+
+  constructor(
+    private readonly stateName: (s: number) => string,
+    private readonly attributes: (a: number) => Record<string, unknown>,
+  ) {}
+
+  clear(entityId: string): void {
+    this.entityId = entityId;
+    this.length = 0;
+    this.stateMax = -1;
+  }
+
+  push(ts: number, value: number | null, state: number | null, attr: number): void {
+    if (this.length === this.ts.length) this.grow();
+    const i = this.length++;
+    this.ts[i] = ts;
+    this.value[i] = value ?? Number.NaN;
+    this.state[i] = state ?? -1;
+    this.attr[i] = attr;
+    if (state !== null && state > this.stateMax) this.stateMax = state;
+  }
+
+  view(): EntityColumns {
+    const n = this.length;
+    const value = this.value.subarray(0, n);
+    const state = this.state.subarray(0, n);
+    const attr = this.attr;
+    return {
+      entity_id: this.entityId,
+      length: n,
+      ts: this.ts.subarray(0, n),
+      value,
+      state,
+      // Numbers compare as their texts would: 0 and -0 print alike, and NaN (no number) equals NaN.
+      sameState: (i, j) =>
+        state[i] === state[j] && (state[i] !== -1 || value[i] === value[j] || Object.is(value[i], value[j])),
+      // A numeric state's text is the number's, as the row decoder gives it (search, trace).
+      stateText: (i) =>
+        state[i] === -1 ? String(Number.isNaN(value[i]) ? null : value[i]) : this.stateName(state[i]),
+      attributes: (i) => this.attributes(attr[i]),
+    };
+  }
+
+  private grow(): void {
+    const n = this.ts.length * 2;
+    const ts = new Float64Array(n);
+    ts.set(this.ts);
+    this.ts = ts;
+    const value = new Float64Array(n);
+    value.set(this.value);
+    this.value = value;
+    const state = new Int32Array(n);
+    state.set(this.state);
+    this.state = state;
+    const attr = new Float64Array(n);
+    attr.set(this.attr);
+    this.attr = attr;
   }
 }
 
