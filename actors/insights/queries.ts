@@ -610,18 +610,15 @@ class ColumnBuffers {
 
   private grow(): void {
     const n = this.ts.length * 2;
-    const ts = new Float64Array(n);
-    ts.set(this.ts);
-    this.ts = ts;
-    const value = new Float64Array(n);
-    value.set(this.value);
-    this.value = value;
-    const state = new Int32Array(n);
-    state.set(this.state);
-    this.state = state;
-    const attr = new Float64Array(n);
-    attr.set(this.attr);
-    this.attr = attr;
+    const bigger = <A extends Float64Array | Int32Array>(a: A, make: (n: number) => A): A => {
+      const b = make(n);
+      b.set(a);
+      return b;
+    };
+    this.ts = bigger(this.ts, (k) => new Float64Array(k));
+    this.value = bigger(this.value, (k) => new Float64Array(k));
+    this.state = bigger(this.state, (k) => new Int32Array(k));
+    this.attr = bigger(this.attr, (k) => new Float64Array(k));
   }
 }
 
