@@ -35,9 +35,8 @@ export interface HealthEvent {
   ts: number;
   state: string;
   value: number | null;
-  /** attributes.device_class === "battery" for battery sensors; attributes.battery_level elsewhere. */
+  /** The battery level (%) this reading reports (./inputs.ts batteryLevel), or null. */
   battery?: number | null;
-  isBatterySensor?: boolean;
 }
 
 export interface HealthIssue {
@@ -92,7 +91,7 @@ export function seriesOfEvents(events: readonly HealthEvent[]): HealthSeries {
     ts: (i) => events[i].ts,
     state: (i) => events[i].state,
     sameState: (i, j) => events[i].state === events[j].state,
-    battery: (i) => (events[i].isBatterySensor ? events[i].value : (events[i].battery ?? null)),
+    battery: (i) => events[i].battery ?? null,
   };
 }
 

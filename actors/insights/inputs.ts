@@ -145,20 +145,24 @@ export function pairEnergyInputs(
   return { devices, home };
 }
 
-/** One entity's events as health readings (battery level from a battery sensor or a battery_level attribute). */
+/** The battery level (%) a reading reports: a battery sensor's own value, else a battery_level attribute. */
+export function batteryLevel(
+  attributes: Readonly<Record<string, unknown>> | undefined,
+  value: number | null,
+): number | null {
+  if (attributes?.device_class === "battery") return value;
+  const level = attributes?.battery_level;
+  return typeof level === "number" ? level : null;
+}
+
+/** One entity's events as health readings. */
 export function healthEvents(events: readonly InsightEvent[]): HealthEvent[] {
-  return events.map((e) => {
-    const a = e.attributes;
-    const isBatterySensor = a?.device_class === "battery";
-    const level = a?.battery_level;
-    return {
-      ts: e.ts,
-      state: e.state,
-      value: e.value,
-      isBatterySensor,
-      battery: typeof level === "number" ? level : null,
-    };
-  });
+  return events.map((e) => ({
+    ts: e.ts,
+    state: e.state,
+    value: e.value,
+    battery: batteryLevel(e.attributes, e.value),
+  }));
 }
 
 /**
@@ -174,11 +178,7 @@ export function healthSeries(c: EntityColumns): HealthSeries {
     state: c.stateText,
     sameState: c.sameState,
     battery: reportsBattery
-      ? (i) => {
-          const a = c.attributes(i);
-          if (a.device_class === "battery") return Number.isNaN(c.value[i]) ? null : c.value[i];
-          return typeof a.battery_level === "number" ? a.battery_level : null;
-        }
+      ? (i) => batteryLevel(c.attributes(i), Number.isNaN(c.value[i]) ? null : c.value[i])
       : () => null,
   };
 }
