@@ -105,6 +105,7 @@ export function judgeEntity(
   return judgeSeries(entityId, name, seriesOfEvents(events), opts);
 }
 
+/** The judge itself, over any HealthSeries. */
 export function judgeSeries(
   entityId: string,
   name: string | null,
