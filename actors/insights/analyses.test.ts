@@ -132,6 +132,7 @@ describe("the analyses read the store's columns and judge as the events would be
           for (const step of steps)
             for (let k = 0; k < step.repeat; k++) {
               ts -= (step.gap % pace) + 1;
+              // One event a millisecond: the store keys an entity's events by time (an id may be drawn twice).
               if (seen.has(ts)) continue;
               seen.add(ts);
               const value =
