@@ -45,4 +45,33 @@ describe("job thread", () => {
     run.stop();
     expect(await run.result).toEqual({ ok: false, error: "stopped before it answered" });
   });
+
+  test("ended settles only after the thread has closed and the settle time has passed, for every outcome", async () => {
+    for (const mode of ["answer", "throw", "silent"] as const) {
+      const started = performance.now();
+      let closedAt = Number.NaN;
+      const run = startJobThread<Job, Answer>(
+        ENTRY,
+        { n: 3, mode },
+        { deadlineMs: mode === "silent" ? 50 : 30_000, clock: systemClock, settleMs: 300 },
+      );
+      const answeredAt = await run.result.then(() => performance.now());
+      await run.ended.then(() => {
+        closedAt = performance.now();
+      });
+      expect(closedAt - answeredAt).toBeGreaterThanOrEqual(290);
+      expect(closedAt - started).toBeLessThan(10_000);
+    }
+  });
+
+  test("a thread that cannot start still ends, so the heavy-run turn is never held by it", async () => {
+    const run = startJobThread<Job, Answer>(
+      "file:///nonexistent/job-thread-entry.ts",
+      { n: 1, mode: "answer" },
+      { deadlineMs: 30_000, clock: systemClock, settleMs: 10 },
+    );
+    const result = await run.result;
+    expect(result.ok).toBe(false);
+    await run.ended;
+  });
 });

@@ -120,7 +120,10 @@ runActor({
       threadsStarted.inc();
       threadsAlive.set(1);
       try {
-        return await thread.result;
+        const result = await thread.result;
+        // The turn passes on once the thread's memory is back, not at its answer (runtime/job-thread.ts).
+        await thread.ended;
+        return result;
       } finally {
         running = null;
         threadsAlive.set(0);
