@@ -1,7 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { energyImpact, onOffSeries, type PowerSeries } from "./energy.ts";
+import fc from "fast-check";
+import { energyImpact, medianInPlace, onOffSeries, type PowerSeries } from "./energy.ts";
 import { energyInputs, groupByEntity, metaFromNames } from "./inputs.ts";
 import { PLANTED, syntheticHome } from "./synthetic-home.ts";
+import { quantileSorted } from "./types.ts";
 
 const NOW = Date.UTC(2026, 10, 20, 12);
 const home = syntheticHome({ seed: 7, days: 4, now: NOW });
@@ -140,5 +142,26 @@ describe("energyImpact edge cases", () => {
     );
     expect(r.devices[0].samples + r.devices[0].noData + r.devices[0].overlapped).toBe(0);
     expect(r.totalKWh).toBeCloseTo((100 * 9_000_000) / 3_600_000 / 1000, 3);
+  });
+});
+
+describe("medianInPlace", () => {
+  test("is the median of the sorted values, to the bit, for any readings (ties, signs, zeros, one, none)", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(fc.integer({ min: -5, max: 5 }), fc.double({ noNaN: true, noDefaultInfinity: true })),
+        ),
+        fc.nat({ max: 8 }),
+        (values, spare) => {
+          // Readings sit in the front of a bigger buffer, as in the reused window buffer.
+          const buf = new Float64Array(values.length + spare).fill(1e300);
+          buf.set(values);
+          const expected = quantileSorted(Float64Array.from(values).sort(), 0.5);
+          expect(Object.is(medianInPlace(buf, values.length), expected)).toBe(true);
+        },
+      ),
+      { seed: 20261201, numRuns: 2000 },
+    );
   });
 });

@@ -41,8 +41,8 @@ export function median(values: ArrayLike<number>): number {
  * Median absolute deviation scaled to estimate a standard deviation for normal noise (×1.4826); a robust
  * spread that a few outliers (an overlapping event, a spike) cannot inflate.
  */
-export function robustSpread(values: readonly number[]): number {
+export function robustSpread(values: ArrayLike<number>): number {
   if (values.length < 2) return 0;
   const m = median(values);
-  return 1.4826 * median(values.map((v) => Math.abs(v - m)));
+  return 1.4826 * median(Float64Array.from(values, (v) => Math.abs(v - m)));
 }
