@@ -6,8 +6,9 @@
  */
 import { actionStep, automationYaml, stableId } from "./automation.ts";
 import { nameFromId, verbFor } from "./entities.ts";
-import { evidence, median, pushBounded, round } from "./evidence.ts";
+import { evidence, round } from "./evidence.ts";
 import type { LocalClock } from "./local-time.ts";
+import { RoundedMedians } from "./rounded-medians.ts";
 import { pastTense } from "./time-of-day.ts";
 import type { MinerOptions, Suggestion } from "./types.ts";
 
@@ -19,15 +20,19 @@ interface Pair {
   count: number;
   /** Distinct local days, in the order first seen (a Set per pair cost more than the pairs' counts). */
   days: number[];
-  delays: number[];
+  /** Slot in `delays`: the median delay in seconds over the pair's first `maxSamplesPerKey` credits. */
+  delaySlot: number;
 }
 
 /** Pair keys are trigger id * PAIR_BASE + action id: numbers, not strings built per pair per action. */
 const PAIR_BASE = 2 ** 26;
 
 export class CoOccurrenceDetector {
-  /** "entity\0state" → key id; names and entities by key id. Shared by triggers and actions. */
-  private readonly keyIds = new Map<string, number>();
+  /**
+   * entity → state → key id; names ("entity\0state") and entities by key id. Shared by triggers and
+   * actions. Nested maps, so finding a key builds no string per event.
+   */
+  private readonly keyIds = new Map<string, Map<string, number>>();
   private readonly keyNames: string[] = [];
   private readonly keyEntity: number[] = [];
   private readonly entityIds = new Map<string, number>();
@@ -37,6 +42,8 @@ export class CoOccurrenceDetector {
   private readonly triggers = new Map<number, number>();
   private readonly actions = new Map<number, number>();
   private readonly pairs = new Map<number, Pair>();
+  /** Every pair's delays (ms) as binned seconds: the reported median is in whole seconds. */
+  private readonly delays: RoundedMedians;
   /** The action that last credited each key id: "credit each trigger once per action" without a Set. */
   private readonly creditedBy: number[] = [];
   private actionSeq = 0;
@@ -44,12 +51,19 @@ export class CoOccurrenceDetector {
   constructor(
     private readonly opts: MinerOptions,
     private readonly clock: LocalClock,
-  ) {}
+  ) {
+    this.delays = new RoundedMedians(1000, opts.coWindowMs);
+  }
 
   private keyOf(entityId: string, state: string): number {
-    const name = `${entityId}\u0000${state}`;
-    let id = this.keyIds.get(name);
+    let byState = this.keyIds.get(entityId);
+    if (!byState) {
+      byState = new Map();
+      this.keyIds.set(entityId, byState);
+    }
+    let id = byState.get(state);
     if (id === undefined) {
+      const name = `${entityId}\u0000${state}`;
       id = this.keyNames.length;
       if (id >= PAIR_BASE) throw new Error(`co-occurrence: more than ${PAIR_BASE} distinct entity states`);
       let entity = this.entityIds.get(entityId);
@@ -57,7 +71,7 @@ export class CoOccurrenceDetector {
         entity = this.entityIds.size;
         this.entityIds.set(entityId, entity);
       }
-      this.keyIds.set(name, id);
+      byState.set(state, id);
       this.keyNames.push(name);
       this.keyEntity.push(entity);
       this.creditedBy.push(-1);
@@ -89,13 +103,14 @@ export class CoOccurrenceDetector {
       const pairKey = key * PAIR_BASE + actionKey;
       let pair = this.pairs.get(pairKey);
       if (!pair) {
-        pair = { count: 0, days: [], delays: [] };
+        pair = { count: 0, days: [], delaySlot: this.delays.open() };
         this.pairs.set(pairKey, pair);
       }
       pair.count++;
       const days = pair.days;
       if (days[days.length - 1] !== day && !days.includes(day)) days.push(day);
-      pushBounded(pair.delays, ts - this.recentTs[i], this.opts.maxSamplesPerKey);
+      if (this.delays.size(pair.delaySlot) < this.opts.maxSamplesPerKey)
+        this.delays.add(pair.delaySlot, ts - this.recentTs[i]);
     }
   }
 
@@ -148,7 +163,7 @@ export class CoOccurrenceDetector {
     const name = this.opts.nameOf?.(entityId) ?? nameFromId(entityId);
     const triggerName = this.opts.nameOf?.(trigger) ?? nameFromId(trigger);
     const verb = verbFor(entityId, state);
-    const delaySec = Math.round(median(pair.delays) / 1000);
+    const delaySec = this.delays.result(pair.delaySlot);
     const happens = trigger.startsWith("person.")
       ? "arrives home"
       : triggerState === "on"

@@ -6,10 +6,11 @@
  */
 import { actionStep, automationYaml, stableId } from "./automation.ts";
 import { domainOf, nameFromId, verbFor } from "./entities.ts";
-import { evidence, pushBounded, quantile, round } from "./evidence.ts";
+import { evidence, pushBounded, round } from "./evidence.ts";
 import type { LocalClock } from "./local-time.ts";
 import { pastTense } from "./time-of-day.ts";
 import type { MinerOptions, SensorKind, Suggestion } from "./types.ts";
+import { ValueCounts } from "./value-counts.ts";
 
 interface Rule {
   kind: SensorKind;
@@ -72,16 +73,44 @@ const MAX_BASE_RATE = 0.35;
 const MIN_HIT_RATE = 0.85;
 const HOUR_MS = 3_600_000;
 
-interface Reading {
+/** A sensor's latest reading; `index` is its place in `sensors` (the order readings first came). */
+interface Sensor {
+  id: string;
+  kind: SensorKind;
+  index: number;
   value: number;
   ts: number;
 }
 
+/** A sensor's readings at an action's occurrences (the first `maxSamplesPerKey`), and their days. */
+interface Hits {
+  ruleIndex: number;
+  entityId: string;
+  state: string;
+  sensor: string;
+  values: ValueCounts;
+  days: Set<number>;
+}
+
+/** A rule an (entity, state) action matches, with its hits by sensor index. */
+interface Plan {
+  rule: Rule;
+  ruleIndex: number;
+  bySensor: (Hits | undefined)[];
+}
+
 export class ThresholdDetector {
-  private readonly readings = new Map<string, Reading>();
-  private readonly kinds = new Map<string, SensorKind>();
+  private readonly readings = new Map<string, Sensor>();
+  private readonly sensors: Sensor[] = [];
   private readonly baseline = new Map<string, number[]>();
-  private readonly hits = new Map<string, { values: number[]; days: Set<number> }>();
+  /** Every (rule, action, sensor) seen, in the order first seen: on ties, the first one found wins. */
+  private readonly hits: Hits[] = [];
+  /**
+   * entity → state → the rules it matches, decided once per action kind: an action is checked against
+   * dozens of sensors, and building a key string per (action, sensor) made 3.2M strings over a
+   * 2.7M-event store.
+   */
+  private readonly plans = new Map<string, Map<string, Plan[]>>();
   private nextHour = Number.NaN;
 
   constructor(
@@ -97,8 +126,9 @@ export class ThresholdDetector {
       r.value = value;
       r.ts = ts;
     } else {
-      this.readings.set(entityId, { value, ts });
-      this.kinds.set(entityId, kind);
+      const sensor = { id: entityId, kind, index: this.sensors.length, value, ts };
+      this.readings.set(entityId, sensor);
+      this.sensors.push(sensor);
     }
   }
 
@@ -108,12 +138,12 @@ export class ThresholdDetector {
     // Skip empty stretches in one step: a quiet week adds no samples, not a loop per hour.
     if (ts - this.nextHour > 48 * HOUR_MS) this.nextHour = (Math.floor(ts / HOUR_MS) + 1) * HOUR_MS;
     while (ts >= this.nextHour) {
-      for (const [sensor, r] of this.readings) {
+      for (const r of this.sensors) {
         if (this.nextHour - r.ts > STALE_MS) continue;
-        let list = this.baseline.get(sensor);
+        let list = this.baseline.get(r.id);
         if (!list) {
           list = [];
-          this.baseline.set(sensor, list);
+          this.baseline.set(r.id, list);
         }
         pushBounded(list, r.value, this.opts.maxSamplesPerKey);
       }
@@ -123,40 +153,65 @@ export class ThresholdDetector {
 
   action(entityId: string, state: string, ts: number): void {
     this.tick(ts);
-    RULES.forEach((rule, ruleIndex) => {
-      if (!rule.matches(entityId, state)) return;
-      for (const [sensor, r] of this.readings) {
-        if (this.kinds.get(sensor) !== rule.kind || ts - r.ts > STALE_MS) continue;
-        const key = `${ruleIndex}\u0000${entityId}\u0000${state}\u0000${sensor}`;
-        let hit = this.hits.get(key);
+    const plans = this.plansFor(entityId, state);
+    let day: number | undefined;
+    for (const plan of plans) {
+      for (const r of this.sensors) {
+        if (r.kind !== plan.rule.kind || ts - r.ts > STALE_MS) continue;
+        let hit = plan.bySensor[r.index];
         if (!hit) {
-          hit = { values: [], days: new Set() };
-          this.hits.set(key, hit);
+          hit = {
+            ruleIndex: plan.ruleIndex,
+            entityId,
+            state,
+            sensor: r.id,
+            values: new ValueCounts(),
+            days: new Set(),
+          };
+          plan.bySensor[r.index] = hit;
+          this.hits.push(hit);
         }
-        if (pushBounded(hit.values, r.value, this.opts.maxSamplesPerKey))
-          hit.days.add(this.clock.local(ts).day);
+        if (hit.values.size < this.opts.maxSamplesPerKey) {
+          hit.values.add(r.value);
+          day ??= this.clock.local(ts).day;
+          hit.days.add(day);
+        }
       }
-    });
+    }
+  }
+
+  private plansFor(entityId: string, state: string): Plan[] {
+    let byState = this.plans.get(entityId);
+    if (!byState) {
+      byState = new Map();
+      this.plans.set(entityId, byState);
+    }
+    let plans = byState.get(state);
+    if (!plans) {
+      plans = [];
+      RULES.forEach((rule, ruleIndex) => {
+        if (rule.matches(entityId, state)) plans!.push({ rule, ruleIndex, bySensor: [] });
+      });
+      byState.set(state, plans);
+    }
+    return plans;
   }
 
   finish(): Suggestion[] {
     // Per action, the sensor that separates best (lowest baseline rate) wins.
     const best = new Map<string, { score: number; s: Suggestion }>();
-    for (const [key, hit] of this.hits) {
-      if (
-        hit.values.length < this.opts.minOccurrences ||
-        hit.days.size < Math.min(3, this.opts.minOccurrences)
-      )
+    for (const hit of this.hits) {
+      if (hit.values.size < this.opts.minOccurrences || hit.days.size < Math.min(3, this.opts.minOccurrences))
         continue;
-      const [ruleIndex, entityId, state, sensor] = key.split("\u0000");
-      const rule = RULES[Number(ruleIndex)];
+      const { entityId, state, sensor } = hit;
+      const rule = RULES[hit.ruleIndex];
       const base = this.baseline.get(sensor) ?? [];
       if (base.length < 24) continue;
       const below = rule.direction === "below";
-      const raw = quantile(hit.values, below ? 0.9 : 0.1);
+      const raw = hit.values.quantile(below ? 0.9 : 0.1);
       const threshold = (below ? Math.ceil(raw / rule.step) : Math.floor(raw / rule.step)) * rule.step;
       const beyond = (v: number) => (below ? v <= threshold : v >= threshold);
-      const hitRate = hit.values.filter(beyond).length / hit.values.length;
+      const hitRate = hit.values.countWhere(beyond) / hit.values.size;
       const baseRate = base.filter(beyond).length / base.length;
       if (hitRate < MIN_HIT_RATE || baseRate > MAX_BASE_RATE) continue;
       const confidence = hitRate - baseRate;
@@ -178,7 +233,7 @@ export class ThresholdDetector {
     state: string,
     sensor: string,
     threshold: number,
-    hit: { values: number[]; days: Set<number> },
+    hit: Hits,
     s: { hitRate: number; baseRate: number; confidence: number },
   ): Suggestion {
     const name = this.opts.nameOf?.(entityId) ?? nameFromId(entityId);
@@ -188,7 +243,7 @@ export class ThresholdDetector {
     const id = stableId("threshold", entityId, state, sensor, rule.direction, value);
     const automation = {
       alias: `${verb.charAt(0).toUpperCase()}${verb.slice(1)} ${name} when ${sensorName} is ${rule.direction} ${value} ${rule.unit}`,
-      description: `Suggested by HomeIQ: ${name} was ${pastTense(verb)} ${hit.values.length} times, ${Math.round(s.hitRate * 100)}% of them with ${sensorName} ${rule.direction} ${value} ${rule.unit}.`,
+      description: `Suggested by HomeIQ: ${name} was ${pastTense(verb)} ${hit.values.size} times, ${Math.round(s.hitRate * 100)}% of them with ${sensorName} ${rule.direction} ${value} ${rule.unit}.`,
       triggers: [{ trigger: "numeric_state", entity_id: sensor, [rule.direction]: value }],
       conditions: [],
       actions: [actionStep(entityId, state)],
@@ -200,9 +255,9 @@ export class ThresholdDetector {
       param: value,
       kind: "threshold",
       title: automation.alias,
-      explanation: `${name} was ${pastTense(verb)} ${hit.values.length} times; ${Math.round(s.hitRate * 100)}% of those with ${sensorName} ${rule.direction} ${value} ${rule.unit}, while it is ${rule.direction} that only ${Math.round(s.baseRate * 100)}% of the time otherwise. A numeric-state automation would react to the reading itself.`,
+      explanation: `${name} was ${pastTense(verb)} ${hit.values.size} times; ${Math.round(s.hitRate * 100)}% of those with ${sensorName} ${rule.direction} ${value} ${rule.unit}, while it is ${rule.direction} that only ${Math.round(s.baseRate * 100)}% of the time otherwise. A numeric-state automation would react to the reading itself.`,
       entities: [entityId, sensor],
-      evidence: evidence(hit.values.length, hit.days, s.confidence, {
+      evidence: evidence(hit.values.size, hit.days, s.confidence, {
         sensor,
         threshold: value,
         unit: rule.unit,

@@ -34,6 +34,8 @@ const WEEKEND_LIST = ["sat", "sun"];
 export class TimeOfDayDetector {
   /** key "entity\u0000state" -> packed day*1440+minute samples. */
   private readonly samples = new Map<string, number[]>();
+  /** The same lists as entity → state → list: finding one builds no key string per action. */
+  private readonly lists = new Map<string, Map<string, number[]>>();
   dropped = 0;
 
   constructor(
@@ -42,11 +44,16 @@ export class TimeOfDayDetector {
   ) {}
 
   action(entityId: string, state: string, ts: number): void {
-    const key = `${entityId}\u0000${state}`;
-    let list = this.samples.get(key);
+    let byState = this.lists.get(entityId);
+    if (!byState) {
+      byState = new Map();
+      this.lists.set(entityId, byState);
+    }
+    let list = byState.get(state);
     if (!list) {
       list = [];
-      this.samples.set(key, list);
+      byState.set(state, list);
+      this.samples.set(`${entityId}\u0000${state}`, list);
     }
     const { day, minute } = this.clock.local(ts);
     if (!pushBounded(list, day * 1440 + minute, this.opts.maxSamplesPerKey)) this.dropped++;
