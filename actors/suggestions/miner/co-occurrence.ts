@@ -5,6 +5,7 @@
  * occasions (support) and far more often than the action's own rate would explain by chance (lift).
  */
 import { actionStep, automationYaml, stableId } from "./automation.ts";
+import { ByEntityState } from "./by-entity-state.ts";
 import { nameFromId, verbFor } from "./entities.ts";
 import { evidence, round } from "./evidence.ts";
 import type { LocalClock } from "./local-time.ts";
@@ -32,7 +33,7 @@ export class CoOccurrenceDetector {
    * entity → state → key id; names ("entity\0state") and entities by key id. Shared by triggers and
    * actions. Nested maps, so finding a key builds no string per event.
    */
-  private readonly keyIds = new Map<string, Map<string, number>>();
+  private readonly keyIds = new ByEntityState<number>();
   private readonly keyNames: string[] = [];
   private readonly keyEntity: number[] = [];
   private readonly entityIds = new Map<string, number>();
@@ -56,12 +57,7 @@ export class CoOccurrenceDetector {
   }
 
   private keyOf(entityId: string, state: string): number {
-    let byState = this.keyIds.get(entityId);
-    if (!byState) {
-      byState = new Map();
-      this.keyIds.set(entityId, byState);
-    }
-    let id = byState.get(state);
+    let id = this.keyIds.get(entityId, state);
     if (id === undefined) {
       const name = `${entityId}\u0000${state}`;
       id = this.keyNames.length;
@@ -71,7 +67,7 @@ export class CoOccurrenceDetector {
         entity = this.entityIds.size;
         this.entityIds.set(entityId, entity);
       }
-      byState.set(state, id);
+      this.keyIds.set(entityId, state, id);
       this.keyNames.push(name);
       this.keyEntity.push(entity);
       this.creditedBy.push(-1);

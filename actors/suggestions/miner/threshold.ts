@@ -5,6 +5,7 @@
  * actions happened beyond a threshold that the baseline rarely crosses.
  */
 import { actionStep, automationYaml, stableId } from "./automation.ts";
+import { ByEntityState } from "./by-entity-state.ts";
 import { domainOf, nameFromId, verbFor } from "./entities.ts";
 import { evidence, pushBounded, round } from "./evidence.ts";
 import type { LocalClock } from "./local-time.ts";
@@ -110,7 +111,7 @@ export class ThresholdDetector {
    * dozens of sensors, and building a key string per (action, sensor) made 3.2M strings over a
    * 2.7M-event store.
    */
-  private readonly plans = new Map<string, Map<string, Plan[]>>();
+  private readonly plans = new ByEntityState<Plan[]>();
   private nextHour = Number.NaN;
 
   constructor(
@@ -181,18 +182,14 @@ export class ThresholdDetector {
   }
 
   private plansFor(entityId: string, state: string): Plan[] {
-    let byState = this.plans.get(entityId);
-    if (!byState) {
-      byState = new Map();
-      this.plans.set(entityId, byState);
-    }
-    let plans = byState.get(state);
+    let plans = this.plans.get(entityId, state);
     if (!plans) {
-      plans = [];
+      const made: Plan[] = [];
       RULES.forEach((rule, ruleIndex) => {
-        if (rule.matches(entityId, state)) plans!.push({ rule, ruleIndex, bySensor: [] });
+        if (rule.matches(entityId, state)) made.push({ rule, ruleIndex, bySensor: [] });
       });
-      byState.set(state, plans);
+      this.plans.set(entityId, state, made);
+      plans = made;
     }
     return plans;
   }

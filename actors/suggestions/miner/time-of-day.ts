@@ -5,6 +5,7 @@
  * specific (far denser than the entity's average: lift) and regular (it holds on most eligible days).
  */
 import { actionStep, automationYaml, stableId } from "./automation.ts";
+import { ByEntityState } from "./by-entity-state.ts";
 import { nameFromId, verbFor } from "./entities.ts";
 import { evidence, median, pushBounded, round } from "./evidence.ts";
 import { clockTime, isWeekend, type LocalClock, weekdayOf } from "./local-time.ts";
@@ -34,8 +35,8 @@ const WEEKEND_LIST = ["sat", "sun"];
 export class TimeOfDayDetector {
   /** key "entity\u0000state" -> packed day*1440+minute samples. */
   private readonly samples = new Map<string, number[]>();
-  /** The same lists as entity → state → list: finding one builds no key string per action. */
-  private readonly lists = new Map<string, Map<string, number[]>>();
+  /** The same lists by (entity, state): finding one builds no key string per action. */
+  private readonly lists = new ByEntityState<number[]>();
   dropped = 0;
 
   constructor(
@@ -44,15 +45,10 @@ export class TimeOfDayDetector {
   ) {}
 
   action(entityId: string, state: string, ts: number): void {
-    let byState = this.lists.get(entityId);
-    if (!byState) {
-      byState = new Map();
-      this.lists.set(entityId, byState);
-    }
-    let list = byState.get(state);
+    let list = this.lists.get(entityId, state);
     if (!list) {
       list = [];
-      byState.set(state, list);
+      this.lists.set(entityId, state, list);
       this.samples.set(`${entityId}\u0000${state}`, list);
     }
     const { day, minute } = this.clock.local(ts);
