@@ -352,7 +352,7 @@ class TransitionCursor {
  * merge of the devices' cursors straight into the columns: a week of a busy home holds ~400,000
  * transitions, and the index-sort-and-copy this replaced held three columns' worth at once.
  */
-function transitionsOf(devices: readonly DeviceStates[], opts: EnergyOptions, onMs: number[]): Transitions {
+function transitionsOf(devices: readonly DeviceStates[], opts: EnergyOptions): Transitions {
   let n = 0;
   for (const d of devices) {
     const counting = new TransitionCursor(d.states, opts);
@@ -406,7 +406,6 @@ function transitionsOf(devices: readonly DeviceStates[], opts: EnergyOptions, on
     }
     siftDown(0);
   }
-  for (let d = 0; d < cursors.length; d++) onMs[d] = cursors[d].onMs;
   return out;
 }
 
@@ -423,42 +422,49 @@ export function energyImpact(
   home: PowerSeries | null,
   opts: EnergyOptions,
 ): EnergyReport {
-  const onMs = devices.map(() => 0);
-  const all = transitionsOf(devices, opts, onMs);
-  const perDevice = new Int32Array(devices.length);
-  for (let k = 0; k < all.length; k++) perDevice[all.device[k]]++;
   // Meters lag by up to settleMs, so an earlier event still moves the readings settleMs after it.
   const guardBefore = opts.windowMs + opts.settleMs;
   const guardAfter = opts.settleMs + opts.windowMs;
-  // One column per device, sized by its transitions: each holds at most one step per transition.
-  const steps = devices.map((_, d) => new Float64Array(perDevice[d]));
-  const stepCount = new Int32Array(devices.length);
+  // A dedicated sensor sees only its device; the home sensor sees every device, so a device measured on it
+  // is checked against every device's transitions: merged only when some device is.
+  const all = home && devices.some((d) => !d.ownSensor) ? transitionsOf(devices, opts) : null;
+  const onMs = devices.map(() => 0);
+  const steps: Float64Array[] = [];
   const overlapped = devices.map(() => 0);
   const noData = devices.map(() => 0);
   const before = new Levels();
   const after = new Levels();
-  for (let k = 0; k < all.length; k++) {
-    const ts = all.ts[k];
-    const d = all.device[k];
+  for (let d = 0; d < devices.length; d++) {
     const device = devices[d];
     const series = device.ownSensor ?? home;
-    if (!series) {
-      noData[d]++;
-      continue;
+    const counting = new TransitionCursor(device.states, opts);
+    let count = 0;
+    while (counting.next()) count++;
+    onMs[d] = counting.onMs;
+    // At most one step per transition.
+    const mine = new Float64Array(count);
+    let n = 0;
+    const cursor = new TransitionCursor(device.states, opts);
+    while (cursor.next()) {
+      const ts = cursor.ts;
+      if (!series) {
+        noData[d]++;
+        continue;
+      }
+      if (!device.ownSensor && all && clashes(all, d, ts - guardBefore, ts + guardAfter)) {
+        overlapped[d]++;
+        continue;
+      }
+      before.clear().addWindow(series, ts - opts.windowMs, ts);
+      after.clear().addWindow(series, ts + opts.settleMs, ts + opts.settleMs + opts.windowMs);
+      if (!before.length || !after.length || series.ts[0] > ts - opts.windowMs) {
+        noData[d]++;
+        continue;
+      }
+      const delta = after.median() - before.median();
+      mine[n++] = cursor.on ? delta : -delta;
     }
-    // A dedicated sensor sees only its device; the home sensor sees every device, so neighbours spoil it.
-    if (!device.ownSensor && clashes(all, k, guardBefore, guardAfter)) {
-      overlapped[d]++;
-      continue;
-    }
-    before.clear().addWindow(series, ts - opts.windowMs, ts);
-    after.clear().addWindow(series, ts + opts.settleMs, ts + opts.settleMs + opts.windowMs);
-    if (!before.length || !after.length || series.ts[0] > ts - opts.windowMs) {
-      noData[d]++;
-      continue;
-    }
-    const delta = after.median() - before.median();
-    steps[d][stepCount[d]++] = all.on[k] ? delta : -delta;
+    steps.push(mine.subarray(0, n));
   }
 
   const span = Math.max(0, opts.to - opts.from);
@@ -466,7 +472,7 @@ export function energyImpact(
   const homeStandby = home ? timeWeightedQuantile(home, opts.from, opts.to, 0.05) : Number.NaN;
   const standbyW = Number.isFinite(homeStandby) ? homeStandby : null;
   const impacts: DeviceImpact[] = devices.map((d, i) => {
-    const s = steps[i].subarray(0, stepCount[i]);
+    const s = steps[i];
     const n = s.length;
     const med = n ? median(s) : Number.NaN;
     const spread = n >= 2 ? robustSpread(s) : 0;
@@ -523,11 +529,10 @@ export function energyImpact(
   };
 }
 
-/** Whether another device switched within [t - before, t + after] of transition k. */
-function clashes(all: Transitions, k: number, before: number, after: number): boolean {
-  const { ts, device } = all;
-  for (let j = k - 1; j >= 0 && ts[j] >= ts[k] - before; j--) if (device[j] !== device[k]) return true;
-  for (let j = k + 1; j < all.length && ts[j] <= ts[k] + after; j++) if (device[j] !== device[k]) return true;
+/** Whether a device other than `d` switched within [from, to]. */
+function clashes(all: Transitions, d: number, from: number, to: number): boolean {
+  for (let j = lowerBound(all.ts, from); j < all.length && all.ts[j] <= to; j++)
+    if (all.device[j] !== d) return true;
   return false;
 }
 
