@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createClient } from "../actors/api/client.ts";
 import { SseReader } from "../actors/api/sse.ts";
-import { type Child, freePort, spawnChild } from "../bench/lib/proc.ts";
+import { type Child, spawnChild } from "../bench/lib/proc.ts";
 import { waitFor } from "../runtime/clock.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -18,12 +18,14 @@ let homeiq: Child | undefined;
 let base = "";
 let line = "";
 
-function env(port: number): Record<string, string | undefined> {
+function env(): Record<string, string | undefined> {
   const { HOMEIQ_API_TOKEN: _unset, ...rest } = process.env;
   return {
     ...rest,
     HOMEIQ_DATA_DIR: dataDir,
-    HOMEIQ_PORT: String(port),
+    // Port 0: the server binds a free port itself and prints its URL (a port probed free beforehand can be
+    // taken by another process before HomeIQ binds it).
+    HOMEIQ_PORT: "0",
     HOMEIQ_HOST: "127.0.0.1",
     HOMEIQ_LOG_LEVEL: "warn",
     HOMEIQ_SIM_ENTITIES: "60",
@@ -37,8 +39,7 @@ function env(port: number): Record<string, string | undefined> {
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "homeiq-api-e2e-"));
-  const port = await freePort();
-  homeiq = spawnChild(["bun", "run", join(ROOT, "runtime/main.ts")], env(port));
+  homeiq = spawnChild(["bun", "run", join(ROOT, "runtime/main.ts")], env());
   line = await homeiq.waitForLine(/^HomeIQ dashboard: /, 90_000);
   base = /http:\/\/\S+?(?=\/\s)/.exec(line)?.[0] ?? "";
 }, 120_000);

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import type { Browser } from "playwright-core";
 import { seedStore } from "../actors/insights/seed-store.ts";
 import { PLANTED, syntheticHome } from "../actors/insights/synthetic-home.ts";
-import { type Child, freePort, spawnChild } from "../bench/lib/proc.ts";
+import { type Child, spawnChild } from "../bench/lib/proc.ts";
 import { waitFor } from "../runtime/clock.ts";
 import { launchChromium } from "./lib/chromium.ts";
 
@@ -42,11 +42,11 @@ beforeAll(async () => {
   if ((await build.exited) !== 0) throw new Error(await new Response(build.stderr).text());
   dataDir = mkdtempSync(join(tmpdir(), "homeiq-insights-"));
   seedStore(dataDir, home.events);
-  const port = await freePort();
   homeiq = spawnChild(["bun", "run", join(ROOT, "runtime/main.ts")], {
     ...process.env,
     HOMEIQ_DATA_DIR: dataDir,
-    HOMEIQ_PORT: String(port),
+    // Port 0: HomeIQ binds a free port itself and prints its URL.
+    HOMEIQ_PORT: "0",
     HOMEIQ_HOST: "127.0.0.1",
     HOMEIQ_API_TOKEN: TOKEN,
     HOMEIQ_LOG_LEVEL: "warn",
