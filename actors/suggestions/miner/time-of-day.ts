@@ -33,8 +33,8 @@ const WEEKDAY_LIST = ["mon", "tue", "wed", "thu", "fri"];
 const WEEKEND_LIST = ["sat", "sun"];
 
 export class TimeOfDayDetector {
-  /** key "entity\u0000state" -> packed day*1440+minute samples. */
-  private readonly samples = new Map<string, number[]>();
+  /** Each (entity, state)'s packed day*1440+minute samples, in the order first seen. */
+  private readonly samples: { entityId: string; state: string; packed: number[] }[] = [];
   /** The same lists by (entity, state): finding one builds no key string per action. */
   private readonly lists = new ByEntityState<number[]>();
   dropped = 0;
@@ -49,7 +49,7 @@ export class TimeOfDayDetector {
     if (!list) {
       list = [];
       this.lists.set(entityId, state, list);
-      this.samples.set(`${entityId}\u0000${state}`, list);
+      this.samples.push({ entityId, state, packed: list });
     }
     const { day, minute } = this.clock.local(ts);
     if (!pushBounded(list, day * 1440 + minute, this.opts.maxSamplesPerKey)) this.dropped++;
@@ -57,9 +57,8 @@ export class TimeOfDayDetector {
 
   finish(): Suggestion[] {
     const out: Suggestion[] = [];
-    for (const [key, packed] of this.samples) {
+    for (const { entityId, state, packed } of this.samples) {
       if (packed.length < this.opts.minOccurrences) continue;
-      const [entityId, state] = key.split("\u0000");
       for (const found of this.windows(packed)) out.push(this.suggest(entityId, state, found));
     }
     return out;
