@@ -437,12 +437,8 @@ export function energyImpact(
   for (let d = 0; d < devices.length; d++) {
     const device = devices[d];
     const series = device.ownSensor ?? home;
-    const counting = new TransitionCursor(device.states, opts);
-    let count = 0;
-    while (counting.next()) count++;
-    onMs[d] = counting.onMs;
-    // At most one step per transition.
-    const mine = new Float64Array(count);
+    // At most one step per transition, and each transition is a change in the on/off series.
+    const mine = new Float64Array(device.states.ts.length);
     let n = 0;
     const cursor = new TransitionCursor(device.states, opts);
     while (cursor.next()) {
@@ -464,6 +460,7 @@ export function energyImpact(
       const delta = after.median() - before.median();
       mine[n++] = cursor.on ? delta : -delta;
     }
+    onMs[d] = cursor.onMs;
     steps.push(mine.subarray(0, n));
   }
 
