@@ -564,10 +564,10 @@ class SqliteInsights implements InsightsReader {
   }
 }
 
-/** The growable buffers behind EntityColumns, reused from one entity to the next. */
 /** Rows read (as objects) between young-generation collections in eachEntityColumns. */
 const COLLECT_EVERY_ROWS = 10_000;
 
+/** The growable buffers behind EntityColumns, reused from one entity to the next. */
 class ColumnBuffers {
   entityId = "";
   length = 0;
