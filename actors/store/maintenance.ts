@@ -10,11 +10,16 @@
  * - Disk bound (`maxBytes`, bytes in use = pages not on the free list): while over it, the oldest
  *   rolled-up raw events go first (chunk by chunk), then the oldest hourly, then daily buckets. Freed pages
  *   are reused by SQLite, so the file stops growing instead of shrinking (no VACUUM stalls).
+ * - While a sink (InfluxDB) is configured, neither retention nor the disk bound deletes a raw event the
+ *   sink has not acknowledged: an InfluxDB outage on a full store must not lose what InfluxDB never got.
+ *   Held events may take the store past `maxBytes` by at most `unexportedHoldBytes`; past that the disk
+ *   bound wins, loudly: the step reports each such event as `droppedUnexported` (a counter, an error log
+ *   and a degraded /health/deep in the batcher and API).
  * - Journal (late rows only): truncated behind both the rollup and the Influx writer (when it runs).
  */
 import type { Statement } from "bun:sqlite";
 import { ENTITY_BITS } from "./schema.ts";
-import { metaPosition, StoredPosition, type TailPosition, TailReader } from "./tail.ts";
+import { metaPosition, positionIdSql, StoredPosition, type TailPosition, TailReader } from "./tail.ts";
 import type { StoreWriter } from "./writer.ts";
 
 export interface MaintenanceOptions {
@@ -23,6 +28,8 @@ export interface MaintenanceOptions {
   dailyDays: number;
   maxBytes: number;
   rollupChunk: number;
+  /** How far past `maxBytes` raw events the sink has not acknowledged are held before the bound wins. */
+  unexportedHoldBytes: number;
 }
 
 export interface StepReport {
@@ -30,6 +37,10 @@ export interface StepReport {
   expired: number;
   evicted: number;
   journalTrimmed: number;
+  /** Raw events deleted before the sink acknowledged them (the disk bound won past the hold). */
+  droppedUnexported: number;
+  /** Whether the store is over `maxBytes` because it holds events the sink has not acknowledged. */
+  holdingUnexported: boolean;
 }
 
 type Agg = {
@@ -59,8 +70,11 @@ export class StoreMaintenance {
   constructor(
     private readonly store: StoreWriter,
     private readonly opts: MaintenanceOptions,
-    /** The Influx writer's journal cursor, or null when it is off (then only the rollup holds the journal). */
-    private readonly exportCursor: () => number | null = () => null,
+    /**
+     * Where the Influx writer stands in events.db, or null when it is off. Rows past it (and journal rows
+     * past its seq) are unacknowledged: retention and the disk bound keep them.
+     */
+    private readonly exportPosition: () => TailPosition | null = () => null,
   ) {
     const db = store.db;
     const upsert = (tier: string) =>
@@ -98,6 +112,19 @@ export class StoreMaintenance {
       ),
       deleteOldestRaw: db.prepare(
         "DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?)",
+      ),
+      // The same two deletes restricted to rows the sink acknowledged: at or behind its id position and
+      // not a journal row past its seq (late rows behind its id position it has not read yet).
+      deleteRawBeforeExported: db.prepare(
+        `DELETE FROM events WHERE id IN (SELECT id FROM events
+           WHERE id < ((CAST(?1 AS INTEGER) - ${store.baseUs}) << ${ENTITY_BITS}) AND id <= ${positionIdSql("?3", "?4")}
+             AND id NOT IN (SELECT id FROM journal WHERE seq > ?5)
+           ORDER BY id LIMIT ?2)`,
+      ),
+      deleteOldestRawExported: db.prepare(
+        `DELETE FROM events WHERE id IN (SELECT id FROM events
+           WHERE id <= ${positionIdSql("?2", "?3")} AND id NOT IN (SELECT id FROM journal WHERE seq > ?4)
+           ORDER BY id LIMIT ?1)`,
       ),
       addRaw: db.prepare("UPDATE meta SET value = value + ? WHERE key = 'raw_count'"),
       expireHourly: db.prepare("DELETE FROM hourly WHERE t < ?"),
@@ -170,22 +197,39 @@ export class StoreMaintenance {
   /** One bounded step of retention, disk bound and journal trimming at wall time `nowMs`. */
   retentionStep(nowMs: number): Omit<StepReport, "rolled"> {
     const chunk = this.opts.rollupChunk;
+    const sink = this.exportPosition();
     let expired = 0;
     let evictedRaw = 0;
     let evictedTier = 0;
+    let droppedUnexported = 0;
+    let holdingUnexported = false;
     const rolled = this.caughtUp();
     this.store.db
       .transaction(() => {
         if (rolled) {
-          expired = this.q.deleteRawBefore.run((nowMs - this.opts.rawDays * DAY_MS) * 1000, chunk).changes;
+          const cutoffUs = (nowMs - this.opts.rawDays * DAY_MS) * 1000;
+          expired = sink
+            ? this.q.deleteRawBeforeExported.run(cutoffUs, chunk, sink.t, sink.e, sink.seq).changes
+            : this.q.deleteRawBefore.run(cutoffUs, chunk).changes;
         }
         this.q.expireHourly.run(Math.floor(nowMs / 1000) - this.opts.hourlyDays * 86400);
         this.q.expireDaily.run(Math.floor(nowMs / 1000) - this.opts.dailyDays * 86400);
         this.q.expireReadings.run(nowMs - this.opts.dailyDays * DAY_MS);
-        if (this.usedBytes() > this.opts.maxBytes) {
+        const used = this.usedBytes();
+        if (used > this.opts.maxBytes) {
           if (this.store.rawCount - expired > 0) {
             // Raw events not rolled up yet are never evicted: the rollup catches up first.
-            if (rolled) evictedRaw = this.q.deleteOldestRaw.run(chunk).changes;
+            if (rolled && sink) {
+              evictedRaw = this.q.deleteOldestRawExported.run(chunk, sink.t, sink.e, sink.seq).changes;
+              if (evictedRaw === 0) {
+                // Everything left is unacknowledged: hold it up to the margin, then the bound wins.
+                holdingUnexported = true;
+                if (used > this.opts.maxBytes + this.opts.unexportedHoldBytes) {
+                  droppedUnexported = this.q.deleteOldestRaw.run(chunk).changes;
+                  evictedRaw = droppedUnexported;
+                }
+              }
+            } else if (rolled) evictedRaw = this.q.deleteOldestRaw.run(chunk).changes;
           } else {
             const h = (this.q.oldestHourly.get() as { t: number | null }).t;
             const d = (this.q.oldestDaily.get() as { t: number | null }).t;
@@ -198,13 +242,18 @@ export class StoreMaintenance {
       .immediate();
     this.store.rawCount -= expired + evictedRaw;
     const evicted = evictedRaw + evictedTier;
-    return { expired, evicted, journalTrimmed: this.trimJournal() };
+    return {
+      expired,
+      evicted,
+      journalTrimmed: this.trimJournal(sink),
+      droppedUnexported,
+      holdingUnexported,
+    };
   }
 
   /** Drops journal rows both tailers have passed, at most `rollupChunk` of them per call. */
-  private trimJournal(): number {
-    const exported = this.exportCursor();
-    const upTo = exported === null ? this.rollup.seq : Math.min(this.rollup.seq, exported);
+  private trimJournal(sink: TailPosition | null): number {
+    const upTo = sink === null ? this.rollup.seq : Math.min(this.rollup.seq, sink.seq);
     const tail = (this.q.journalTail.get() as { seq: number }).seq;
     const head = (this.q.journalHead.get() as { seq: number }).seq;
     // The newest row always stays: without AUTOINCREMENT, an empty journal would restart seq at 1.

@@ -34,6 +34,7 @@ const maintenanceOf = (w: ReturnType<typeof openStoreWriter>, over: Partial<Main
     dailyDays: 90,
     maxBytes: 1e12,
     rollupChunk: 1000,
+    unexportedHoldBytes: 0,
     ...over,
   });
 
@@ -408,6 +409,36 @@ describe("store rollups", () => {
     expect(m.retentionStep(now).evicted).toBe(1);
     expect(m.retentionStep(now).evicted).toBe(1); // raw empty: the oldest hourly bucket
     expect(w.db.query("SELECT count(*) AS n FROM hourly").get()).toEqual({ n: 2 });
+    w.close();
+  });
+});
+
+describe("store retention with a sink", () => {
+  test("late rows behind the sink's id position are kept until its journal seq passes them", () => {
+    const w = openStoreWriter(tempDir(), { dictionaryCache: 1000 });
+    w.writeEvents([ev("sensor.a", "1", T0), ev("sensor.a", "2", T0 + 2e6)]);
+    // The sink has passed both rows by id and no journal row yet.
+    let sink = { t: T0 + 2e6 - w.baseUs, e: 1, seq: 0 };
+    const m = new StoreMaintenance(
+      w,
+      {
+        rawDays: 7,
+        hourlyDays: 30,
+        dailyDays: 90,
+        maxBytes: 1,
+        rollupChunk: 1000,
+        unexportedHoldBytes: 1e12,
+      },
+      () => sink,
+    );
+    w.writeEvents([ev("sensor.a", "late", T0 + 1e6)]); // behind the newest: journaled as seq 1
+    while (m.rollupStep() > 0);
+    const now = T0 / 1000;
+    expect(m.retentionStep(now)).toMatchObject({ evicted: 2, droppedUnexported: 0 });
+    expect(m.retentionStep(now)).toMatchObject({ evicted: 0, holdingUnexported: true });
+    expect(w.db.query("SELECT count(*) AS n FROM events").get()).toEqual({ n: 1 });
+    sink = { ...sink, seq: 1 };
+    expect(m.retentionStep(now)).toMatchObject({ evicted: 1, droppedUnexported: 0 });
     w.close();
   });
 });
