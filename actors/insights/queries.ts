@@ -14,7 +14,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { decodeContextId, encodeContextId } from "../store/codec.ts";
+import { contextKeys, contextMatchSql, decodeContextId } from "../store/codec.ts";
 import { configureConnection, ENTITY_BITS, EVENTS_DB, entityRowsSql, readBaseUs } from "../store/schema.ts";
 import { metaPosition, StoredPosition, TailReader } from "../store/tail.ts";
 import { type EventStats, matchEntity, parseQuery, StatsAccumulator } from "./stats.ts";
@@ -196,7 +196,7 @@ class SqliteInsights implements InsightsReader {
         `${entityRowsSql(entityRow, "?1", (id) => `${id} <= ?2 AND ${id} >= ?3`)} ORDER BY id DESC LIMIT 1`,
       ),
       context: db.prepare(
-        `SELECT ${ROW} FROM events WHERE id >= ?1 AND id < ?2 AND (c = ?3 OR cp = ?3) ORDER BY id`,
+        `SELECT ${ROW} FROM events WHERE id >= ?1 AND id < ?2 AND ${contextMatchSql("?3", "?4")} ORDER BY id`,
       ),
       entityNewest: db.prepare(
         `${entityRowsSql(entityRow, "?1", (id) => `${id} >= ?2 AND ${id} < ?3`)} ORDER BY id DESC LIMIT ?4`,
@@ -268,8 +268,8 @@ class SqliteInsights implements InsightsReader {
       state: this.stateText(r),
       value: r.v,
       ts: this.ms(r.t),
-      context_id: decodeContextId(r.c),
-      context_parent_id: decodeContextId(r.cp),
+      context_id: decodeContextId(r.c, r.t + this.baseUs),
+      context_parent_id: decodeContextId(r.cp, r.t + this.baseUs),
       context_user_id: user,
       attributes,
     };
@@ -460,34 +460,28 @@ class SqliteInsights implements InsightsReader {
       row = this.q.atOrBefore.get(key.e, upper, this.idAt(ref.ts - 30 * 86400_000)) as Row | null;
     }
     if (!row) return null;
-    // Contexts are looked up by the value stored in the row (not by re-encoding their text), near a time
-    // already seen for them: a context's events lie within CONTEXT_WINDOW_MS of one another.
-    const stored = new Map<string, unknown>();
+    // A context's rows are looked up near a time already seen for it: a context's events lie within
+    // CONTEXT_WINDOW_MS of one another. The SQL matches stored bytes; callers compare decoded ids.
     const seenAt = new Map<string, number>();
-    const note = (r: Row, e: InsightEvent) => {
-      for (const [text, raw] of [
-        [e.context_id, r.c],
-        [e.context_parent_id, r.cp],
-      ] as const) {
-        if (text === null) continue;
-        if (!stored.has(text)) stored.set(text, raw);
-        if (!seenAt.has(text)) seenAt.set(text, e.ts);
-      }
+    const note = (e: InsightEvent) => {
+      for (const text of [e.context_id, e.context_parent_id])
+        if (text !== null && !seenAt.has(text)) seenAt.set(text, e.ts);
       return e;
     };
-    const target = note(row, this.decode(row));
+    const target = note(this.decode(row));
     const cache = new Map<string, InsightEvent[]>();
     const around = (contextId: string): InsightEvent[] => {
       let events = cache.get(contextId);
       if (events) return events;
       const at = seenAt.get(contextId) ?? target.ts;
-      const raw = stored.get(contextId) ?? encodeContextId(contextId);
+      const keys = contextKeys(contextId);
       const rows = this.q.context.all(
         this.idAt(at - CONTEXT_WINDOW_MS),
         this.idAt(at + CONTEXT_WINDOW_MS),
-        raw as string | Uint8Array,
+        keys.full,
+        keys.rnd,
       ) as Row[];
-      events = rows.map((r) => note(r, this.decode(r)));
+      events = rows.map((r) => note(this.decode(r)));
       if (cache.size >= 256) cache.clear();
       cache.set(contextId, events);
       return events;

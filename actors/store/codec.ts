@@ -1,5 +1,5 @@
 /**
- * Compact encodings of event fields: context ids (ULIDs as 16 bytes) and numeric states.
+ * Compact encodings of event fields: context ids (ULIDs as their random bits) and numeric states.
  * Both are exact: decoding gives back the very text that came in, or the encoder declines.
  */
 
@@ -64,17 +64,121 @@ export function ulidTimeMs(text: string): number | null {
   return ms;
 }
 
-/** How a context id is stored in `events.c` / `events.cp`: 16 bytes for a ULID, else the text itself. */
-export function encodeContextId(text: string): Uint8Array | string {
-  const out = new Uint8Array(16);
-  return encodeUlid(text, out) ? out : text;
+/**
+ * How a context id is stored in `events.c` / `events.cp` since schema version 5, next to the row's
+ * last_updated (µs): a ULID is its 80 random bits (10 bytes) followed, when its millisecond time differs
+ * from the row's, by that difference as a zigzag varint (at most 5 bytes) — HA makes a context just before
+ * the state it causes, so the difference is usually 0 and the id costs 10 bytes. A ULID further away is
+ * its full 16 bytes (as before version 5); anything else is the text itself. Lengths tell them apart:
+ * 10..15 compact, 16 full.
+ */
+export function encodeContextId(text: string, rowUs: number): Uint8Array | string {
+  return packContextId(text, rowUs, new Uint8Array(16), contextBuffers());
 }
 
-/** Inverse of `encodeContextId` for a value read from `events.c` / `events.cp`. */
-export function decodeContextId(stored: unknown): string | null {
+/** Buffers for `packContextId`, one per compact length (10..15 bytes). */
+export const contextBuffers = (): Uint8Array[] => Array.from({ length: 6 }, (_, i) => new Uint8Array(10 + i));
+
+/**
+ * `encodeContextId` into buffers the caller keeps (the writer's hot path allocates nothing): the result
+ * is `full` or one of `compact` (from `contextBuffers`), valid until the next call with them.
+ */
+export function packContextId(
+  text: string,
+  rowUs: number,
+  full: Uint8Array,
+  compact: Uint8Array[],
+): Uint8Array | string {
+  if (!encodeUlid(text, full)) return text;
+  const delta = ulidMsOf(full) - Math.floor(rowUs / 1000);
+  const zig = delta >= 0 ? delta * 2 : -delta * 2 - 1;
+  if (!(zig < 2 ** 35)) return full;
+  let tail = 0;
+  for (let z = zig; z > 0; z = Math.floor(z / 128)) tail++;
+  const out = compact[tail];
+  for (let i = 0; i < 10; i++) out[i] = full[6 + i];
+  let z = zig;
+  for (let i = 10; i < out.length; i++) {
+    const low = z % 128;
+    z = Math.floor(z / 128);
+    out[i] = z > 0 ? low | 128 : low;
+  }
+  return out;
+}
+
+/**
+ * Inverse of `encodeContextId` for a value read from `events.c` / `events.cp` of a row whose
+ * last_updated is `rowUs`.
+ */
+export function decodeContextId(stored: unknown, rowUs: number): string | null {
   if (stored === null || stored === undefined) return null;
-  if (stored instanceof Uint8Array) return decodeUlid(stored);
-  return String(stored);
+  if (!(stored instanceof Uint8Array)) return String(stored);
+  if (stored.length === 16) return decodeUlid(stored);
+  if (stored.length < 10 || stored.length > 15) return null;
+  let zig = 0;
+  let scale = 1;
+  for (let i = 10; i < stored.length; i++) {
+    zig += (stored[i] & 127) * scale;
+    scale *= 128;
+  }
+  const delta = zig % 2 === 0 ? zig / 2 : -(zig + 1) / 2;
+  let ms = Math.floor(rowUs / 1000) + delta;
+  const full = new Uint8Array(16);
+  for (let i = 5; i >= 0; i--) {
+    full[i] = ms % 256;
+    ms = Math.floor(ms / 256);
+  }
+  full.set(stored.subarray(0, 10), 6);
+  return decodeUlid(full);
+}
+
+/**
+ * What finds a context's rows with `contextMatchSql`: its full 16 bytes and its 10 random bytes for a
+ * ULID (rows store either form; see `encodeContextId`), the text itself otherwise. Matches are
+ * candidates: compare the decoded id (80 random bits rarely collide, but never say never).
+ */
+export function contextKeys(text: string): { full: Uint8Array | string; rnd: Uint8Array | null } {
+  const full = new Uint8Array(16);
+  return encodeUlid(text, full) ? { full, rnd: full.slice(6) } : { full: text, rnd: null };
+}
+
+/** SQL true for rows whose context or parent context may be `contextKeys`' `full` / `rnd` parameters. */
+export const contextMatchSql = (full: string, rnd: string): string =>
+  `(c = ${full} OR substr(c, 1, 10) = ${rnd} OR cp = ${full} OR substr(cp, 1, 10) = ${rnd})`;
+
+function ulidMsOf(full: Uint8Array): number {
+  let ms = 0;
+  for (let i = 0; i < 6; i++) ms = ms * 256 + full[i];
+  return ms;
+}
+
+/** Bits of `raw_events.x` (schema version 5) below the mantissa or state id. */
+export const X_BITS = 4;
+/** `x & 15`: a number kept in `states` (no short decimal form; the view's `s` is NULL, `v` = `states.v`). */
+export const X_NUMBER = 14;
+/** `x & 15`: a text state, `s = x >> 4`. */
+export const X_TEXT = 15;
+/** Decimals a short form holds (x & 15 = 0..13). */
+const DECIMALS_MAX = 13;
+const POW10 = Array.from({ length: DECIMALS_MAX + 1 }, (_, k) => 10 ** k);
+/** |mantissa| below this keeps `mantissa * 16 + decimals` an exact JS integer. */
+const MANTISSA_MAX = 2 ** 48;
+
+/**
+ * `raw_events.x` for a canonical number state (`canonicalNumber(state)` = `value`): the decimal mantissa
+ * times 16 plus the number of decimals (`"21.5"` → 215 * 16 + 1), an integer of 1-4 bytes where the REAL
+ * was 8; `(x >> 4) / 10^(x & 15)` gives back the very same double (both sides are exact, and IEEE division
+ * rounds correctly). Null when the number has no such form (an exponent, 14+ decimals, 15+ digits).
+ */
+export function encodeDecimal(state: string, value: number): number | null {
+  if (state.indexOf("e") >= 0) return null;
+  const dot = state.indexOf(".");
+  const k = dot < 0 ? 0 : state.length - dot - 1;
+  if (k > DECIMALS_MAX) return null;
+  const m = k === 0 ? value : Math.round(value * POW10[k]);
+  if (!(Math.abs(m) < MANTISSA_MAX)) return null;
+  if ((k === 0 ? m : m / POW10[k]) !== value) return null;
+  return m * 16 + k;
 }
 
 /**

@@ -175,21 +175,21 @@ export class StoreMaintenance {
       journalTail: db.prepare("SELECT coalesce(min(seq), 0) AS seq FROM journal"),
       trimJournal: db.prepare("DELETE FROM journal WHERE seq <= ?"),
       deleteRawBefore: db.prepare(
-        `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id < ((CAST(?1 AS INTEGER) - ${store.baseUs}) << ${ENTITY_BITS}) ORDER BY id LIMIT ?2) RETURNING id >> ${ENTITY_BITS} AS t`,
+        `DELETE FROM raw_events WHERE id IN (SELECT id FROM raw_events WHERE id < ((CAST(?1 AS INTEGER) - ${store.baseUs}) << ${ENTITY_BITS}) ORDER BY id LIMIT ?2) RETURNING id >> ${ENTITY_BITS} AS t`,
       ),
       deleteOldestRaw: db.prepare(
-        `DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?) RETURNING id >> ${ENTITY_BITS} AS t`,
+        `DELETE FROM raw_events WHERE id IN (SELECT id FROM raw_events ORDER BY id LIMIT ?) RETURNING id >> ${ENTITY_BITS} AS t`,
       ),
       // The same two deletes restricted to rows the sink acknowledged: at or behind its id position and
       // not a journal row past its seq (late rows behind its id position it has not read yet).
       deleteRawBeforeExported: db.prepare(
-        `DELETE FROM events WHERE id IN (SELECT id FROM events
+        `DELETE FROM raw_events WHERE id IN (SELECT id FROM raw_events
            WHERE id < ((CAST(?1 AS INTEGER) - ${store.baseUs}) << ${ENTITY_BITS}) AND id <= ${positionIdSql("?3", "?4")}
              AND id NOT IN (SELECT id FROM journal WHERE seq > ?5)
            ORDER BY id LIMIT ?2) RETURNING id >> ${ENTITY_BITS} AS t`,
       ),
       deleteOldestRawExported: db.prepare(
-        `DELETE FROM events WHERE id IN (SELECT id FROM events
+        `DELETE FROM raw_events WHERE id IN (SELECT id FROM raw_events
            WHERE id <= ${positionIdSql("?2", "?3")} AND id NOT IN (SELECT id FROM journal WHERE seq > ?4)
            ORDER BY id LIMIT ?1) RETURNING id >> ${ENTITY_BITS} AS t`,
       ),

@@ -9,7 +9,7 @@
  */
 import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
-import { decodeContextId, encodeUlid, ulidTimeMs } from "./codec.ts";
+import { contextKeys, contextMatchSql, decodeContextId, ulidTimeMs } from "./codec.ts";
 import {
   configureConnection,
   ENTITY_BITS,
@@ -175,7 +175,7 @@ class SqliteStoreReader implements StoreReader {
       entityNewest: db.prepare(`${entityRowsSql(entityCols, "?5", rangeOf)} ORDER BY id DESC LIMIT ?4`),
       rawHistory: db.prepare(`${entityRowsSql(entityCols, "?5", rangeOf)} ORDER BY id LIMIT ?4`),
       context: db.prepare(
-        `SELECT ${EVENT_COLS} FROM events WHERE ${range} AND (c = ?5 OR cp = ?5) ORDER BY id`,
+        `SELECT ${EVENT_COLS} FROM events WHERE ${range} AND ${contextMatchSql("?5", "?6")} ORDER BY id`,
       ),
       hourly: db.prepare(
         "SELECT t, n, sum, min, max, tn, last_s, tw, tws, growth, on_s, ts FROM hourly WHERE e = ? AND t >= ? AND t < ? ORDER BY t",
@@ -339,16 +339,23 @@ class SqliteStoreReader implements StoreReader {
 
   contextEvents(contextId: string, windowMs = 10 * 60_000): StoredEvent[] {
     const startMs = ulidTimeMs(contextId);
-    const stored = (() => {
-      const out = new Uint8Array(16);
-      return startMs !== null && encodeUlid(contextId, out) ? out : contextId;
-    })();
+    const keys = contextKeys(contextId);
     // A ULID's time is when the context began; what it caused happens after (allow 1 s of clock skew).
     const fromUs = this.clampUs(startMs === null ? -Infinity : (startMs - 1000) * 1000);
     const toUs = this.clampUs(startMs === null ? Infinity : (startMs + windowMs) * 1000);
     this.refreshNames();
-    const rows = this.q.context.all(fromUs, toUs, "9223372036854775807", 0, stored) as EventRow[];
-    return rows.map((r) => this.toEvent(r));
+    const rows = this.q.context.all(
+      fromUs,
+      toUs,
+      "9223372036854775807",
+      0,
+      keys.full,
+      keys.rnd,
+    ) as EventRow[];
+    // The SQL matches on the stored bytes; the decoded ids decide.
+    return rows
+      .map((r) => this.toEvent(r))
+      .filter((ev) => ev.context_id === contextId || ev.context_parent_id === contextId);
   }
 
   enrichmentHistory(
@@ -383,8 +390,8 @@ class SqliteStoreReader implements StoreReader {
       attributes: JSON.parse(this.attrText(r.a)),
       ts: lastUpdatedUs / 1000,
       last_changed: (lastUpdatedUs - r.lc) / 1000,
-      context_id: decodeContextId(r.c),
-      context_parent_id: decodeContextId(r.cp),
+      context_id: decodeContextId(r.c, lastUpdatedUs),
+      context_parent_id: decodeContextId(r.cp, lastUpdatedUs),
       context_user_id: r.cu === null ? null : this.userText(r.cu),
     };
   }

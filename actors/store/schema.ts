@@ -108,6 +108,50 @@ const BASE_US_SQL = "(SELECT value FROM meta WHERE key = 'base_us')";
 const TW_FROM_SQL = "(SELECT value FROM meta WHERE key = 'tw_from')";
 const TW_FROM_SECONDS_SQL = `((${TW_FROM_SQL} + ${BASE_US_SQL}) / 1000000)`;
 
+/**
+ * The raw tier's rows since version 5. `id` as before (its low 16 bits are the entity key, so there is no
+ * `e` column); `x` the state: `mantissa * 16 + decimals` (0..13) for a number printed as such
+ * (`encodeDecimal`), `s * 16 + 15` for a text state, `s * 16 + 14` for a number without that form (its
+ * text and value in `states`); `a` attrs id; `c` context; `lc` last_updated - last_changed, NULL for 0;
+ * `cp` parent context; `cu` user. SQLite spends a header byte on every column, NULL or not: no column
+ * that can be derived (e) or moved to a dictionary (the number a text state reads as: `states.v`).
+ */
+const RAW_EVENTS_SQL = `CREATE TABLE raw_events (id INTEGER PRIMARY KEY, x INTEGER NOT NULL, a INTEGER NOT NULL,
+  c, lc INTEGER, cp, cu INTEGER)`;
+
+const POW10_SQL = (k: number) => `${10 ** k}.0`;
+const DECIMALS = Array.from({ length: 14 }, (_, k) => k);
+
+/** The view every reader's SQL reads: the columns of `events` before version 5 (`TABLES.events`). */
+const EVENTS_VIEW_SQL = `CREATE VIEW events AS SELECT id, id & ${2 ** 16 - 1} AS e,
+  CASE x & 15 WHEN 0 THEN x >> 4
+    ${DECIMALS.slice(1)
+      .map((k) => `WHEN ${k} THEN (x >> 4) / ${POW10_SQL(k)}`)
+      .join(" ")}
+    ELSE (SELECT st.v FROM states st WHERE st.s = x >> 4) END AS v,
+  CASE WHEN x & 15 = 15 THEN x >> 4 END AS s,
+  a, coalesce(lc, 0) AS lc, c, cp, cu FROM raw_events`;
+
+const UNINDEX_TRIGGER_SQL = `CREATE TRIGGER raw_events_unindex AFTER DELETE ON raw_events
+  BEGIN DELETE FROM entity_index WHERE e = old.id & ${2 ** 16 - 1} AND id = old.id; END`;
+
+/** Text of a REAL that reads back as the same double, for numbers moved to `states` by version 5. */
+const exactTextSql = (v: string) => `printf('%!.17g', ${v})`;
+
+/**
+ * `x` of a version-4 row (REAL `v`, state id `s`) in SQL: what `encodeDecimal` gives for its state text
+ * (the canonical print of `v`): the first scale whose mantissa divides back to exactly `v`; else the
+ * number's entry in `states`.
+ */
+function xFromVs(): string {
+  const scaled = (k: number) => `CAST(round(v * ${POW10_SQL(k)}) AS INTEGER)`;
+  return `CASE WHEN s IS NOT NULL THEN s * 16 + 15 WHEN v IS NULL THEN 15
+    ${DECIMALS.map((k) => `WHEN ${encodable(k)} THEN ${scaled(k)} * 16 + ${k}`).join(" ")}
+    ELSE (SELECT st.s FROM states st WHERE st.state = ${exactTextSql("events.v")}) * 16 + 14 END`;
+}
+const encodable = (k: number) =>
+  `abs(v * ${POW10_SQL(k)}) < 281474976710656.0 AND CAST(round(v * ${POW10_SQL(k)}) AS INTEGER) / ${POW10_SQL(k)} = v`;
+
 /** Migrations by target `user_version`; each runs once, in one transaction, and is append-only. */
 export const MIGRATIONS: readonly string[][] = [
   [
@@ -188,6 +232,24 @@ export const MIGRATIONS: readonly string[][] = [
       SELECT 'rollup.id', (${TW_FROM_SQL} << ${ENTITY_BITS}) - 1
       WHERE ${TW_FROM_SQL} IS NOT NULL AND coalesce((SELECT seq FROM cursors WHERE name = 'rollup.id'),
         (SELECT value FROM meta WHERE key = 'tail_base')) >= (${TW_FROM_SQL} << ${ENTITY_BITS}) - 1`,
+  ],
+  // 5: fewer bytes per row (README "Store"). The rows move to `raw_events` (`RAW_EVENTS_SQL`) and `events`
+  // becomes a view decoding them, so every reader's SQL stays as it was. Old rows are converted here, all
+  // but their contexts: a 16-byte context stays readable as it is (decodeContextId) and leaves with
+  // retention. The number a text state reads as moves to `states.v` (the same for every row of a state).
+  [
+    "DROP TRIGGER IF EXISTS events_unindex",
+    "ALTER TABLE states ADD COLUMN v REAL",
+    `UPDATE states SET v = g.v FROM (SELECT s, max(v) AS v FROM events WHERE s IS NOT NULL GROUP BY s) g
+      WHERE g.s = states.s`,
+    `INSERT OR IGNORE INTO states (state, v) SELECT DISTINCT ${exactTextSql("v")}, v FROM events
+      WHERE s IS NULL AND v IS NOT NULL AND NOT (${DECIMALS.map(encodable).join(" OR ")})`,
+    RAW_EVENTS_SQL,
+    `INSERT INTO raw_events (id, x, a, c, lc, cp, cu)
+      SELECT id, ${xFromVs()}, a, c, nullif(lc, 0), cp, cu FROM events ORDER BY id`,
+    "DROP TABLE events",
+    EVENTS_VIEW_SQL,
+    UNINDEX_TRIGGER_SQL,
   ],
 ];
 

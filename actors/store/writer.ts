@@ -9,7 +9,16 @@ import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
 import type { Reading, StateChange } from "../batcher/messages.ts";
 import { EventColumns, ownString, PackedBuilder } from "../batcher/packed.ts";
-import { canonicalNumber, encodeUlid, looseNumber } from "./codec.ts";
+import {
+  canonicalNumber,
+  contextBuffers,
+  encodeDecimal,
+  looseNumber,
+  packContextId,
+  X_BITS,
+  X_NUMBER,
+  X_TEXT,
+} from "./codec.ts";
 import {
   configureConnection,
   ENTITY_BITS,
@@ -65,7 +74,9 @@ export class StoreWriter {
   private readonly lastAttrText: (string | undefined)[] = [];
   private readonly lastAttrId: number[] = [];
   private readonly ctxBuf = new Uint8Array(16);
+  private readonly ctxCompact = contextBuffers();
   private readonly parentBuf = new Uint8Array(16);
+  private readonly parentCompact = contextBuffers();
   private readonly q: Record<string, Statement>;
   private readonly writeTx: ReturnType<Database["transaction"]>;
 
@@ -82,14 +93,15 @@ export class StoreWriter {
     this.indexedTo = metaPosition(db, "indexed_to");
     this.q = {
       insert: db.prepare(
-        `INSERT OR IGNORE INTO events (id, e, v, s, a, lc, c, cp, cu)
-         VALUES (((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS}) | ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
+        `INSERT OR IGNORE INTO raw_events (id, x, a, c, lc, cp, cu)
+         VALUES (((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS}) | ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
       ),
       entityByName: db.prepare("SELECT e FROM entity_names WHERE name = ?"),
       newEntity: db.prepare("INSERT INTO entities (entity_id, stable_id) VALUES (?1, ?1)"),
       newName: db.prepare("INSERT OR REPLACE INTO entity_names (name, e) VALUES (?, ?)"),
-      stateByText: db.prepare("SELECT s FROM states WHERE state = ?"),
-      newState: db.prepare("INSERT INTO states (state) VALUES (?)"),
+      stateByText: db.prepare("SELECT s, v FROM states WHERE state = ?"),
+      newState: db.prepare("INSERT INTO states (state, v) VALUES (?, ?)"),
+      stateValue: db.prepare("UPDATE states SET v = ? WHERE s = ?"),
       userByText: db.prepare("SELECT u FROM users WHERE user_id = ?"),
       newUser: db.prepare("INSERT INTO users (user_id) VALUES (?)"),
       attrsByHash: db.prepare("SELECT a, json FROM attrs WHERE h = ?"),
@@ -182,29 +194,27 @@ export class StoreWriter {
     const e = this.entityKey(entityId);
     const state = cols.state(i);
     const canonical = canonicalNumber(state);
-    let v: number | null;
-    let s: number | null;
-    if (!Number.isNaN(canonical)) {
-      v = canonical;
-      s = null;
-    } else {
-      v = looseNumber(state);
-      s = this.stateId(state);
+    // raw_events.x (./schema.ts): a decimal number in 1-4 bytes, else an id in the states dictionary.
+    let x = Number.isNaN(canonical) ? null : encodeDecimal(state, canonical);
+    if (x === null) {
+      const kind = Number.isNaN(canonical) ? X_TEXT : X_NUMBER;
+      x = this.stateId(state) * 2 ** X_BITS + kind;
     }
     const contextId = cols.contextId(i);
     const parentId = cols.contextParentId(i);
     const userId = cols.contextUserId(i);
-    const c = contextId === null ? null : encodeUlid(contextId, this.ctxBuf) ? this.ctxBuf : contextId;
-    const cp = parentId === null ? null : encodeUlid(parentId, this.parentBuf) ? this.parentBuf : parentId;
+    const c = contextId === null ? null : packContextId(contextId, lastUpdated, this.ctxBuf, this.ctxCompact);
+    const cp =
+      parentId === null ? null : packContextId(parentId, lastUpdated, this.parentBuf, this.parentCompact);
     const cu = userId === null ? null : this.userId(userId);
+    const lc = lastUpdated - cols.lastChanged(i);
     const result = this.q.insert.run(
       lastUpdated,
       e,
-      v,
-      s,
+      x,
       this.attrId(e, cols.attributes(i)),
-      lastUpdated - cols.lastChanged(i),
       c,
+      lc === 0 ? null : lc,
       cp,
       cu,
     );
@@ -247,11 +257,17 @@ export class StoreWriter {
     return e;
   }
 
+  /** The id of a state text in `states`, which also holds the number it reads as (`looseNumber`). */
   private stateId(state: string): number {
     let s = this.stateIds.get(state);
     if (s !== undefined) return s;
-    const row = this.q.stateByText.get(state) as { s: number } | null;
-    s = row ? row.s : Number(this.q.newState.run(state).lastInsertRowid);
+    const v = looseNumber(state);
+    const row = this.q.stateByText.get(state) as { s: number; v: number | null } | null;
+    if (row) {
+      s = row.s;
+      // Entries from before version 5 whose rows were all gone when it moved numbers here.
+      if (row.v === null && v !== null) this.q.stateValue.run(v, s);
+    } else s = Number(this.q.newState.run(state, v).lastInsertRowid);
     if (this.stateIds.size >= this.cacheMax) this.stateIds.clear();
     this.stateIds.set(ownString(state), s);
     return s;
@@ -314,8 +330,8 @@ export class StoreWriter {
           // key, which this query does not read.
           .iterate(target.e) as IterableIterator<{ t: number }>;
         const move = this.db.prepare(
-          `INSERT OR IGNORE INTO events (id, e, v, s, a, lc, c, cp, cu)
-           SELECT ${positionIdSql("?1", "?3")}, ?3, v, s, a, lc, c, cp, cu FROM events
+          `INSERT OR IGNORE INTO raw_events (id, x, a, c, lc, cp, cu)
+           SELECT ${positionIdSql("?1", "?3")}, x, a, c, lc, cp, cu FROM raw_events
            WHERE id = ${positionIdSql("?1", "?2")}`,
         );
         let moved = 0;
@@ -327,7 +343,7 @@ export class StoreWriter {
         this.q.setHwm.run(this.hwmT, this.hwmE);
         const removed = this.db
           .query(
-            `DELETE FROM events WHERE id IN (${entityRowsSql(
+            `DELETE FROM raw_events WHERE id IN (${entityRowsSql(
               (id) => `${id} AS id`,
               "?1",
               () => "1",
