@@ -197,7 +197,8 @@ describe("store writer and reader", () => {
         ),
         (states) => {
           const fromMs = us / 1000 + 1; // whole milliseconds: a fraction would round
-          w.writeEvents(states.map((state) => ev("sensor.n", state, (us += 1000))));
+          w.writeEvents(states.map((state, i) => ev("sensor.n", state, us + (i + 1) * 1000)));
+          us += states.length * 1000;
           const items = r.events({ from: fromMs, limit: 100 }).items.reverse();
           expect(items.map((x) => x.state)).toEqual(states);
           // (-0 reads as 0: SQLite keeps an integral REAL as an integer, as it always did; JSON has no -0.)
