@@ -204,3 +204,42 @@ export function looseNumber(state: string): number | null {
   const value = Number(state);
   return Number.isFinite(value) ? value : null;
 }
+
+/**
+ * The attributes `text` as a JSON merge patch (RFC 7396, SQLite's `json_patch`) of `baseText`, when that
+ * is small and exact: both objects with the same keys in the same order, the changed values none null
+ * (a null in a patch deletes the key). Null otherwise: the text is then stored whole. An entity's
+ * attributes mostly change in a value or two (a thermostat's current_temperature, a light's brightness),
+ * and a whole copy per change was most of a busy home's bytes (bench/store.bench.ts, replayed home).
+ */
+export function attributesPatch(baseText: string, text: string): string | null {
+  let base: unknown;
+  let next: unknown;
+  try {
+    base = JSON.parse(baseText);
+    next = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!isPlainObject(base) || !isPlainObject(next)) return null;
+  const keys = Object.keys(base);
+  const nextKeys = Object.keys(next);
+  if (keys.length !== nextKeys.length) return null;
+  const patch: Record<string, unknown> = {};
+  let changed = 0;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i];
+    if (nextKeys[i] !== k) return null;
+    const v = next[k];
+    if (JSON.stringify(v) === JSON.stringify(base[k])) continue;
+    if (v === null) return null;
+    patch[k] = v;
+    changed++;
+  }
+  if (changed === 0) return null;
+  const out = JSON.stringify(patch);
+  return out.length * 2 < text.length ? out : null;
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);

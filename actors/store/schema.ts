@@ -135,6 +135,16 @@ const EVENTS_VIEW_SQL = `CREATE VIEW events AS SELECT id, id & ${2 ** 16 - 1} AS
 const UNINDEX_TRIGGER_SQL = `CREATE TRIGGER raw_events_unindex AFTER DELETE ON raw_events
   BEGIN DELETE FROM entity_index WHERE e = old.id & ${2 ** 16 - 1} AND id = old.id; END`;
 
+/**
+ * Attribute objects since version 5: `attr_rows (a, h, json, base)` holds each whole (`base` NULL) or as a
+ * merge patch of the whole row `base` (never a patch of a patch: one json_patch per lookup, and readers
+ * cache by id). `h` is the crc32 of the whole text. Readers read the view.
+ */
+const ATTRS_VIEW_SQL = `CREATE VIEW attrs AS SELECT r.a AS a, r.h AS h,
+  CASE WHEN r.base IS NULL THEN r.json
+    ELSE json_patch((SELECT b.json FROM attr_rows b WHERE b.a = r.base), r.json) END AS json
+  FROM attr_rows r`;
+
 /** Text of a REAL that reads back as the same double, for numbers moved to `states` by version 5. */
 const exactTextSql = (v: string) => `printf('%!.17g', ${v})`;
 
@@ -250,6 +260,10 @@ export const MIGRATIONS: readonly string[][] = [
     "DROP TABLE events",
     EVENTS_VIEW_SQL,
     UNINDEX_TRIGGER_SQL,
+    // Attributes: a row may hold a patch of a whole one (`base`); the view `attrs` gives the whole JSON.
+    "ALTER TABLE attrs RENAME TO attr_rows",
+    "ALTER TABLE attr_rows ADD COLUMN base INTEGER",
+    ATTRS_VIEW_SQL,
   ],
 ];
 

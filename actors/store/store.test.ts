@@ -241,6 +241,42 @@ describe("store writer and reader", () => {
     r.close();
   });
 
+  test("attributes that change in a value are stored as a patch and read back whole, exactly", () => {
+    const dir = tempDir();
+    const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+    const attrs = [
+      { hvac_modes: ["heat", "off"], current_temperature: 20.5, temperature: 21, friendly_name: "Hall" },
+      { hvac_modes: ["heat", "off"], current_temperature: 20.6, temperature: 21, friendly_name: "Hall" },
+      { hvac_modes: ["heat", "off"], current_temperature: 20.7, temperature: 21.5, friendly_name: "Hall" },
+      // A null value and a new key cannot be a merge patch: stored whole.
+      { hvac_modes: ["heat", "off"], current_temperature: null, temperature: 21.5, friendly_name: "Hall" },
+      {
+        hvac_modes: ["heat", "off"],
+        current_temperature: 20,
+        temperature: 21.5,
+        friendly_name: "Hall",
+        x: 1,
+      },
+      { hvac_modes: ["heat", "off"], current_temperature: 20.6, temperature: 21, friendly_name: "Hall" },
+    ];
+    w.writeEvents(
+      attrs.map((a, i) => ev("climate.hall", "heat", T0 + i * 1000, { attributes: JSON.stringify(a) })),
+    );
+    const rows = w.db.query("SELECT json, base FROM attr_rows ORDER BY a").all();
+    w.close();
+    expect(rows).toEqual([
+      { json: JSON.stringify(attrs[0]), base: null },
+      { json: '{"current_temperature":20.6}', base: 1 },
+      { json: '{"current_temperature":20.7,"temperature":21.5}', base: 1 },
+      { json: JSON.stringify(attrs[3]), base: null },
+      { json: JSON.stringify(attrs[4]), base: null },
+    ]);
+    const r = openStoreReader(dir);
+    const items = r.events({ limit: 10 }).items.reverse();
+    expect(items.map((x) => x.attributes)).toEqual(attrs);
+    r.close();
+  });
+
   test("refuses a malformed record with its reason and stores the rest", () => {
     const w = openStoreWriter(tempDir(), { dictionaryCache: 1000 });
     const res = w.writeEvents([

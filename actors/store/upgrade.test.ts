@@ -77,8 +77,16 @@ describe("events.db upgrades", () => {
     // the tail positions: everything so far was journaled, so tailers continue by id after the newest row.
     const maxId = (before.events as { id: number }[]).reduce((m, r) => Math.max(m, r.id), -Infinity);
     // Version 5 moves the rows to raw_events; the view `events` reads them back as they were.
-    const { entity_index: index, rollup_carry: carry, raw_events: rows, ...kept } = after;
+    // Attribute objects likewise move to attr_rows (each whole: base NULL), read through the view `attrs`.
+    const {
+      entity_index: index,
+      rollup_carry: carry,
+      raw_events: rows,
+      attr_rows: attrRows,
+      ...kept
+    } = after;
     expect(rows).toHaveLength(40);
+    expect(attrRows).toEqual((before.attrs as object[]).map((r) => ({ ...r, base: null })));
     // Version 4 (time-weighted tiers): no whole day is in raw here (the rows lie in the first day's
     // second hour), so nothing is rolled again; each entity's newest row seeds its carry at that midnight.
     const twFrom = 86_400_000_000;

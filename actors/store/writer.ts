@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { Reading, StateChange } from "../batcher/messages.ts";
 import { EventColumns, ownString, PackedBuilder } from "../batcher/packed.ts";
 import {
+  attributesPatch,
   canonicalNumber,
   contextBuffers,
   encodeDecimal,
@@ -105,7 +106,13 @@ export class StoreWriter {
       userByText: db.prepare("SELECT u FROM users WHERE user_id = ?"),
       newUser: db.prepare("INSERT INTO users (user_id) VALUES (?)"),
       attrsByHash: db.prepare("SELECT a, json FROM attrs WHERE h = ?"),
-      newAttrs: db.prepare("INSERT INTO attrs (h, json) VALUES (?, ?)"),
+      newAttrs: db.prepare("INSERT INTO attr_rows (h, json, base) VALUES (?, ?, ?)"),
+      // The whole row an attribute row is or patches.
+      attrBase: db.prepare(
+        "SELECT b.a AS a, b.json AS json FROM attr_rows r JOIN attr_rows b ON b.a = coalesce(r.base, r.a) WHERE r.a = ?",
+      ),
+      attrJson: db.prepare("SELECT json FROM attrs WHERE a = ?"),
+      wholeAttrs: db.prepare("UPDATE attr_rows SET json = ?, base = NULL WHERE a = ?"),
       addRaw: db.prepare("UPDATE meta SET value = value + ? WHERE key = 'raw_count'"),
       setHwm: db.prepare(`UPDATE meta SET value = ${positionIdSql("?1", "?2")} WHERE key = 'hwm'`),
       journal: db.prepare(`INSERT INTO journal (id) VALUES (${positionIdSql("?1", "?2")})`),
@@ -296,13 +303,33 @@ export class StoreWriter {
           break;
         }
       }
-      if (a === undefined) a = Number(this.q.newAttrs.run(h, json).lastInsertRowid);
+      if (a === undefined) a = this.newAttrs(e, h, json);
       if (this.attrIds.size >= this.cacheMax) this.attrIds.clear();
       this.attrIds.set(json, a);
     }
     this.lastAttrText[e] = json;
     this.lastAttrId[e] = a;
     return a;
+  }
+
+  /**
+   * Stores a new attribute object: as a patch of the whole row the entity's previous attributes are (or
+   * patch), when `attributesPatch` finds a small exact one and SQLite's json_patch gives back this very
+   * text; whole otherwise.
+   */
+  private newAttrs(e: number, h: number, json: string): number {
+    const prev = this.lastAttrId[e];
+    if (prev !== undefined) {
+      const base = this.q.attrBase.get(prev) as { a: number; json: string } | null;
+      const patch = base ? attributesPatch(base.json, json) : null;
+      if (base && patch !== null) {
+        const a = Number(this.q.newAttrs.run(h, patch, base.a).lastInsertRowid);
+        if ((this.q.attrJson.get(a) as { json: string }).json === json) return a;
+        this.q.wholeAttrs.run(json, a);
+        return a;
+      }
+    }
+    return Number(this.q.newAttrs.run(h, json, null).lastInsertRowid);
   }
 
   /**
