@@ -196,7 +196,7 @@ class SqliteInsights implements InsightsReader {
         `${entityRowsSql(entityRow, "?1", (id) => `${id} <= ?2 AND ${id} >= ?3`)} ORDER BY id DESC LIMIT 1`,
       ),
       context: db.prepare(
-        `SELECT ${ROW} FROM events WHERE id >= ?1 AND id < ?2 AND ${contextMatchSql("?3", "?4")} ORDER BY id`,
+        `SELECT ${ROW} FROM events WHERE id >= ?1 AND id < ?2 AND ${contextMatchSql("?3", "?4", "?5")} ORDER BY id`,
       ),
       entityNewest: db.prepare(
         `${entityRowsSql(entityRow, "?1", (id) => `${id} >= ?2 AND ${id} < ?3`)} ORDER BY id DESC LIMIT ?4`,
@@ -479,7 +479,8 @@ class SqliteInsights implements InsightsReader {
         this.idAt(at - CONTEXT_WINDOW_MS),
         this.idAt(at + CONTEXT_WINDOW_MS),
         keys.full,
-        keys.rnd,
+        keys.lo,
+        keys.hi,
       ) as Row[];
       events = rows.map((r) => note(this.decode(r)));
       if (cache.size >= 256) cache.clear();

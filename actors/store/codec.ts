@@ -68,20 +68,24 @@ export function ulidTimeMs(text: string): number | null {
  * How a context id is stored in `events.c` / `events.cp` since schema version 5, next to the row's
  * last_updated (µs): a ULID is its 80 random bits (10 bytes) followed, when its millisecond time differs
  * from the row's, by that difference as a zigzag varint (at most 5 bytes) — HA makes a context just before
- * the state it causes, so the difference is usually 0 and the id costs 10 bytes. A ULID further away is
- * its full 16 bytes (as before version 5); anything else is the text itself. Lengths tell them apart:
- * 10..15 compact, 16 full.
+ * the state it causes, so the difference is usually 0 and the id costs 10 bytes. A ULID further away (over
+ * ~199 days) is its random bytes, a 0 byte and its 6 bytes of time; anything else is the text itself.
+ * Every ULID form begins with its random bytes, so lookups compare a byte range (`contextMatchSql`).
+ * Lengths tell the forms apart: 10..15 compact, 17 far, 16 as rows before version 5 hold it (time first).
  */
 export function encodeContextId(text: string, rowUs: number): Uint8Array | string {
   return packContextId(text, rowUs, new Uint8Array(16), contextBuffers());
 }
 
-/** Buffers for `packContextId`, one per compact length (10..15 bytes). */
-export const contextBuffers = (): Uint8Array[] => Array.from({ length: 6 }, (_, i) => new Uint8Array(10 + i));
+/** Buffers for `packContextId`, one per compact length (10..15 bytes), then the far form's 17. */
+export const contextBuffers = (): Uint8Array[] => [
+  ...Array.from({ length: 6 }, (_, i) => new Uint8Array(10 + i)),
+  new Uint8Array(17),
+];
 
 /**
  * `encodeContextId` into buffers the caller keeps (the writer's hot path allocates nothing): the result
- * is `full` or one of `compact` (from `contextBuffers`), valid until the next call with them.
+ * is one of `compact` (from `contextBuffers`; `full` is scratch), valid until the next call with them.
  */
 export function packContextId(
   text: string,
@@ -92,7 +96,13 @@ export function packContextId(
   if (!encodeUlid(text, full)) return text;
   const delta = ulidMsOf(full) - Math.floor(rowUs / 1000);
   const zig = delta >= 0 ? delta * 2 : -delta * 2 - 1;
-  if (!(zig < 2 ** 35)) return full;
+  if (!(zig < 2 ** 35)) {
+    const far = compact[6];
+    for (let i = 0; i < 10; i++) far[i] = full[6 + i];
+    far[10] = 0;
+    for (let i = 0; i < 6; i++) far[11 + i] = full[i];
+    return far;
+  }
   let tail = 0;
   for (let z = zig; z > 0; z = Math.floor(z / 128)) tail++;
   const out = compact[tail];
@@ -114,6 +124,12 @@ export function decodeContextId(stored: unknown, rowUs: number): string | null {
   if (stored === null || stored === undefined) return null;
   if (!(stored instanceof Uint8Array)) return String(stored);
   if (stored.length === 16) return decodeUlid(stored);
+  if (stored.length === 17) {
+    const full = new Uint8Array(16);
+    full.set(stored.subarray(11, 17), 0);
+    full.set(stored.subarray(0, 10), 6);
+    return decodeUlid(full);
+  }
   if (stored.length < 10 || stored.length > 15) return null;
   let zig = 0;
   let scale = 1;
@@ -122,29 +138,78 @@ export function decodeContextId(stored: unknown, rowUs: number): string | null {
     scale *= 128;
   }
   const delta = zig % 2 === 0 ? zig / 2 : -(zig + 1) / 2;
-  let ms = Math.floor(rowUs / 1000) + delta;
-  const full = new Uint8Array(16);
-  for (let i = 5; i >= 0; i--) {
-    full[i] = ms % 256;
-    ms = Math.floor(ms / 256);
+  // Straight to text (a reader decodes one per row): 10 digits of time, then 80 random bits as 16.
+  const ms = Math.floor(rowUs / 1000) + delta;
+  const out = ULID_CODES;
+  // 48 bits of time in 32-bit integer steps: the low 30 bits as 6 digits, the high 18 as 4.
+  let lo = ms % 2 ** 30;
+  let hi = (ms - lo) / 2 ** 30;
+  for (let i = 9; i >= 4; i--) {
+    out[i] = CROCKFORD_CODES[lo & 31];
+    lo >>>= 5;
   }
-  full.set(stored.subarray(0, 10), 6);
-  return decodeUlid(full);
+  for (let i = 3; i >= 0; i--) {
+    out[i] = CROCKFORD_CODES[hi & 31];
+    hi >>>= 5;
+  }
+  fiveBytes(stored, 0, out, 10);
+  fiveBytes(stored, 5, out, 18);
+  return ASCII.decode(out);
+}
+
+const CROCKFORD_CODES = Uint8Array.from(CROCKFORD, (c) => c.charCodeAt(0));
+const ULID_CODES = new Uint8Array(26);
+const ASCII = new TextDecoder();
+
+/** 40 bits of `b` from `at` as 8 Crockford digits into `out` from `to`. */
+function fiveBytes(b: Uint8Array, at: number, out: Uint8Array, to: number): void {
+  const b0 = b[at];
+  const b1 = b[at + 1];
+  const b2 = b[at + 2];
+  const b3 = b[at + 3];
+  const b4 = b[at + 4];
+  const c = CROCKFORD_CODES;
+  out[to] = c[b0 >> 3];
+  out[to + 1] = c[((b0 & 7) << 2) | (b1 >> 6)];
+  out[to + 2] = c[(b1 >> 1) & 31];
+  out[to + 3] = c[((b1 & 1) << 4) | (b2 >> 4)];
+  out[to + 4] = c[((b2 & 15) << 1) | (b3 >> 7)];
+  out[to + 5] = c[(b3 >> 2) & 31];
+  out[to + 6] = c[((b3 & 3) << 3) | (b4 >> 5)];
+  out[to + 7] = c[b4 & 31];
 }
 
 /**
- * What finds a context's rows with `contextMatchSql`: its full 16 bytes and its 10 random bytes for a
- * ULID (rows store either form; see `encodeContextId`), the text itself otherwise. Matches are
- * candidates: compare the decoded id (80 random bits rarely collide, but never say never).
+ * What finds a context's rows with `contextMatchSql`: the byte range every version-5 form of a ULID lies
+ * in, [its 10 random bytes, the next 10 bytes), and its 16 bytes as rows before version 5 hold it; the
+ * text itself for anything but a ULID. Matches are candidates: compare the decoded id (80 random bits
+ * rarely collide, but never say never).
  */
-export function contextKeys(text: string): { full: Uint8Array | string; rnd: Uint8Array | null } {
+export function contextKeys(text: string): {
+  full: Uint8Array | string;
+  lo: Uint8Array | null;
+  hi: Uint8Array | null;
+} {
   const full = new Uint8Array(16);
-  return encodeUlid(text, full) ? { full, rnd: full.slice(6) } : { full: text, rnd: null };
+  if (!encodeUlid(text, full)) return { full: text, lo: null, hi: null };
+  const lo = full.slice(6);
+  const hi = lo.slice();
+  let i = hi.length - 1;
+  while (i >= 0 && hi[i] === 255) hi[i--] = 0;
+  if (i >= 0) hi[i]++;
+  // All ones: no next 10 bytes; 18 bytes of 0xff sort after every form (at most 17 bytes) beginning so.
+  return { full, lo, hi: i >= 0 ? hi : new Uint8Array(18).fill(255) };
 }
 
-/** SQL true for rows whose context or parent context may be `contextKeys`' `full` / `rnd` parameters. */
-export const contextMatchSql = (full: string, rnd: string): string =>
-  `(c = ${full} OR substr(c, 1, 10) = ${rnd} OR cp = ${full} OR substr(cp, 1, 10) = ${rnd})`;
+/**
+ * SQL true for rows whose context or parent context may be `contextKeys`' `full` / `lo` / `hi`
+ * parameters: plain comparisons (a BLOB sorts by its bytes, and after every TEXT), no function calls;
+ * the 16-byte form only on rows stored before version 5 (up to `meta.compact_from`), and the text for
+ * anything else.
+ */
+export const contextMatchSql = (full: string, lo: string, hi: string): string =>
+  `((c >= ${lo} AND c < ${hi}) OR (cp >= ${lo} AND cp < ${hi})
+    OR ((${lo} IS NULL OR id <= (SELECT value FROM meta WHERE key = 'compact_from')) AND (c = ${full} OR cp = ${full})))`;
 
 function ulidMsOf(full: Uint8Array): number {
   let ms = 0;
@@ -154,12 +219,14 @@ function ulidMsOf(full: Uint8Array): number {
 
 /** Bits of `raw_events.x` (schema version 5) below the mantissa or state id. */
 export const X_BITS = 4;
-/** `x & 15`: a number kept in `states` (no short decimal form; the view's `s` is NULL, `v` = `states.v`). */
-export const X_NUMBER = 14;
-/** `x & 15`: a text state, `s = x >> 4`. */
+/** `x` of a number without the short form (`"1e+21"`): the number is `raw_events.vl`. */
+export const X_NUMBER = 13;
+/** `x & 15`: a text state that reads as a number (`"21.50"`): `s = x >> 4`, the number in `vl`. */
+export const X_TEXT_NUMBER = 14;
+/** `x & 15`: a text state (`v` NULL), `s = x >> 4`. */
 export const X_TEXT = 15;
-/** Decimals a short form holds (x & 15 = 0..13). */
-const DECIMALS_MAX = 13;
+/** Decimals a short form holds (x & 15 = 0..12). */
+const DECIMALS_MAX = 12;
 const POW10 = Array.from({ length: DECIMALS_MAX + 1 }, (_, k) => 10 ** k);
 /** |mantissa| below this keeps `mantissa * 16 + decimals` an exact JS integer. */
 const MANTISSA_MAX = 2 ** 48;
@@ -168,7 +235,7 @@ const MANTISSA_MAX = 2 ** 48;
  * `raw_events.x` for a canonical number state (`canonicalNumber(state)` = `value`): the decimal mantissa
  * times 16 plus the number of decimals (`"21.5"` → 215 * 16 + 1), an integer of 1-4 bytes where the REAL
  * was 8; `(x >> 4) / 10^(x & 15)` gives back the very same double (both sides are exact, and IEEE division
- * rounds correctly). Null when the number has no such form (an exponent, 14+ decimals, 15+ digits).
+ * rounds correctly). Null when the number has no such form (an exponent, 13+ decimals, 15+ digits).
  */
 export function encodeDecimal(state: string, value: number): number | null {
   if (state.indexOf("e") >= 0) return null;

@@ -175,7 +175,7 @@ class SqliteStoreReader implements StoreReader {
       entityNewest: db.prepare(`${entityRowsSql(entityCols, "?5", rangeOf)} ORDER BY id DESC LIMIT ?4`),
       rawHistory: db.prepare(`${entityRowsSql(entityCols, "?5", rangeOf)} ORDER BY id LIMIT ?4`),
       context: db.prepare(
-        `SELECT ${EVENT_COLS} FROM events WHERE ${range} AND ${contextMatchSql("?5", "?6")} ORDER BY id`,
+        `SELECT ${EVENT_COLS} FROM events WHERE ${range} AND ${contextMatchSql("?5", "?6", "?7")} ORDER BY id`,
       ),
       hourly: db.prepare(
         "SELECT t, n, sum, min, max, tn, last_s, tw, tws, growth, on_s, ts FROM hourly WHERE e = ? AND t >= ? AND t < ? ORDER BY t",
@@ -350,7 +350,8 @@ class SqliteStoreReader implements StoreReader {
       "9223372036854775807",
       0,
       keys.full,
-      keys.rnd,
+      keys.lo,
+      keys.hi,
     ) as EventRow[];
     // The SQL matches on the stored bytes; the decoded ids decide.
     return rows

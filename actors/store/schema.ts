@@ -110,30 +110,47 @@ const TW_FROM_SECONDS_SQL = `((${TW_FROM_SQL} + ${BASE_US_SQL}) / 1000000)`;
 
 /**
  * The raw tier's rows since version 5. `id` as before (its low 16 bits are the entity key, so there is no
- * `e` column); `x` the state: `mantissa * 16 + decimals` (0..13) for a number printed as such
- * (`encodeDecimal`), `s * 16 + 15` for a text state, `s * 16 + 14` for a number without that form (its
- * text and value in `states`); `a` attrs id; `c` context; `lc` last_updated - last_changed, NULL for 0;
- * `cp` parent context; `cu` user. SQLite spends a header byte on every column, NULL or not: no column
- * that can be derived (e) or moved to a dictionary (the number a text state reads as: `states.v`).
+ * `e` column); `x` the state: `mantissa * 16 + decimals` (0..12) for a number printed as such
+ * (`encodeDecimal`), `s * 16 + 15` for a text state, `s * 16 + 14` for one that reads as a number
+ * (`"21.50"`), 13 for a number without the short form (`"1e+21"`); `a` attrs id; `c` context; `lc`
+ * last_updated - last_changed, NULL for 0; `cp` parent context; `cu` user; `vl` the number of codes 13
+ * and 14, else NULL. SQLite spends a header byte on every column, NULL or not (measured): no column that
+ * can be derived (e, v of a short decimal).
  */
 const RAW_EVENTS_SQL = `CREATE TABLE raw_events (id INTEGER PRIMARY KEY, x INTEGER NOT NULL, a INTEGER NOT NULL,
-  c, lc INTEGER, cp, cu INTEGER)`;
+  c, lc INTEGER, cp, cu INTEGER, vl REAL)`;
 
 const POW10_SQL = (k: number) => `${10 ** k}.0`;
-const DECIMALS = Array.from({ length: 14 }, (_, k) => k);
+const DECIMALS = Array.from({ length: 13 }, (_, k) => k);
 
-/** The view every reader's SQL reads: the columns of `events` before version 5 (`TABLES.events`). */
+/**
+ * The view every reader's SQL reads: the columns of `events` before version 5 (`TABLES.events`). Plain
+ * expressions of the row, short: a subquery (a states lookup) or a CASE arm per decimal place here made
+ * each query through the view measurably slower (bench/store.bench.ts query figures). One and no
+ * decimal places and text come first; 4..12 places divide by power(10, k), exact for those k.
+ */
 const EVENTS_VIEW_SQL = `CREATE VIEW events AS SELECT id, id & ${2 ** 16 - 1} AS e,
-  CASE x & 15 WHEN 0 THEN x >> 4
-    ${DECIMALS.slice(1)
-      .map((k) => `WHEN ${k} THEN (x >> 4) / ${POW10_SQL(k)}`)
-      .join(" ")}
-    ELSE (SELECT st.v FROM states st WHERE st.s = x >> 4) END AS v,
-  CASE WHEN x & 15 = 15 THEN x >> 4 END AS s,
+  CASE x & 15 WHEN 1 THEN (x >> 4) / 10.0 WHEN 15 THEN NULL WHEN 0 THEN x >> 4
+    WHEN 2 THEN (x >> 4) / 100.0 WHEN 3 THEN (x >> 4) / 1000.0 WHEN 13 THEN vl WHEN 14 THEN vl
+    ELSE (x >> 4) / power(10, x & 15) END AS v,
+  CASE WHEN x & 15 >= 14 THEN x >> 4 END AS s,
   a, coalesce(lc, 0) AS lc, c, cp, cu FROM raw_events`;
 
 const UNINDEX_TRIGGER_SQL = `CREATE TRIGGER raw_events_unindex AFTER DELETE ON raw_events
   BEGIN DELETE FROM entity_index WHERE e = old.id & ${2 ** 16 - 1} AND id = old.id; END`;
+
+/**
+ * `x` of a version-4 row (REAL `v`, state id `s`) in SQL: what `encodeDecimal` gives for its state text
+ * (the canonical print of `v`): the first scale whose mantissa divides back to exactly `v`; else 13.
+ */
+function xFromVs(): string {
+  const scaled = (k: number) => `CAST(round(v * ${POW10_SQL(k)}) AS INTEGER)`;
+  return `CASE WHEN s IS NOT NULL THEN s * 16 + CASE WHEN v IS NULL THEN 15 ELSE 14 END WHEN v IS NULL THEN 15
+    ${DECIMALS.map((k) => `WHEN ${encodable(k)} THEN ${scaled(k)} * 16 + ${k}`).join(" ")}
+    ELSE 13 END`;
+}
+const encodable = (k: number) =>
+  `abs(v * ${POW10_SQL(k)}) < 281474976710656.0 AND CAST(round(v * ${POW10_SQL(k)}) AS INTEGER) / ${POW10_SQL(k)} = v`;
 
 /**
  * Attribute objects since version 5: `attr_rows (a, h, json, base)` holds each whole (`base` NULL) or as a
@@ -144,23 +161,6 @@ const ATTRS_VIEW_SQL = `CREATE VIEW attrs AS SELECT r.a AS a, r.h AS h,
   CASE WHEN r.base IS NULL THEN r.json
     ELSE json_patch((SELECT b.json FROM attr_rows b WHERE b.a = r.base), r.json) END AS json
   FROM attr_rows r`;
-
-/** Text of a REAL that reads back as the same double, for numbers moved to `states` by version 5. */
-const exactTextSql = (v: string) => `printf('%!.17g', ${v})`;
-
-/**
- * `x` of a version-4 row (REAL `v`, state id `s`) in SQL: what `encodeDecimal` gives for its state text
- * (the canonical print of `v`): the first scale whose mantissa divides back to exactly `v`; else the
- * number's entry in `states`.
- */
-function xFromVs(): string {
-  const scaled = (k: number) => `CAST(round(v * ${POW10_SQL(k)}) AS INTEGER)`;
-  return `CASE WHEN s IS NOT NULL THEN s * 16 + 15 WHEN v IS NULL THEN 15
-    ${DECIMALS.map((k) => `WHEN ${encodable(k)} THEN ${scaled(k)} * 16 + ${k}`).join(" ")}
-    ELSE (SELECT st.s FROM states st WHERE st.state = ${exactTextSql("events.v")}) * 16 + 14 END`;
-}
-const encodable = (k: number) =>
-  `abs(v * ${POW10_SQL(k)}) < 281474976710656.0 AND CAST(round(v * ${POW10_SQL(k)}) AS INTEGER) / ${POW10_SQL(k)} = v`;
 
 /** Migrations by target `user_version`; each runs once, in one transaction, and is append-only. */
 export const MIGRATIONS: readonly string[][] = [
@@ -246,20 +246,18 @@ export const MIGRATIONS: readonly string[][] = [
   // 5: fewer bytes per row (README "Store"). The rows move to `raw_events` (`RAW_EVENTS_SQL`) and `events`
   // becomes a view decoding them, so every reader's SQL stays as it was. Old rows are converted here, all
   // but their contexts: a 16-byte context stays readable as it is (decodeContextId) and leaves with
-  // retention. The number a text state reads as moves to `states.v` (the same for every row of a state).
+  // retention.
   [
     "DROP TRIGGER IF EXISTS events_unindex",
-    "ALTER TABLE states ADD COLUMN v REAL",
-    `UPDATE states SET v = g.v FROM (SELECT s, max(v) AS v FROM events WHERE s IS NOT NULL GROUP BY s) g
-      WHERE g.s = states.s`,
-    `INSERT OR IGNORE INTO states (state, v) SELECT DISTINCT ${exactTextSql("v")}, v FROM events
-      WHERE s IS NULL AND v IS NOT NULL AND NOT (${DECIMALS.map(encodable).join(" OR ")})`,
     RAW_EVENTS_SQL,
-    `INSERT INTO raw_events (id, x, a, c, lc, cp, cu)
-      SELECT id, ${xFromVs()}, a, c, nullif(lc, 0), cp, cu FROM events ORDER BY id`,
+    `INSERT INTO raw_events (id, x, a, c, lc, cp, cu, vl)
+      SELECT id, x, a, c, lc, cp, cu, CASE WHEN x & 15 BETWEEN 13 AND 14 THEN v END FROM (
+        SELECT id, ${xFromVs()} AS x, v, a, nullif(lc, 0) AS lc, c, cp, cu FROM events) ORDER BY id`,
     "DROP TABLE events",
     EVENTS_VIEW_SQL,
     UNINDEX_TRIGGER_SQL,
+    // Contexts of rows up to here may be 16 bytes, time first (see codec.ts encodeContextId).
+    `INSERT OR REPLACE INTO meta (key, value) SELECT 'compact_from', coalesce(max(id), ${MIN_ID_SQL}) FROM raw_events`,
     // Attributes: a row may hold a patch of a whole one (`base`); the view `attrs` gives the whole JSON.
     "ALTER TABLE attrs RENAME TO attr_rows",
     "ALTER TABLE attr_rows ADD COLUMN base INTEGER",

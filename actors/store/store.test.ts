@@ -8,6 +8,7 @@ import { tempDirs } from "../../test/lib/temp-dirs.ts";
 import type { StateChange } from "../batcher/messages.ts";
 import {
   canonicalNumber,
+  contextKeys,
   decodeContextId,
   decodeUlid,
   encodeContextId,
@@ -66,8 +67,13 @@ describe("store codec", () => {
         const rowUs = ((ulidTimeMs(id) as number) + skewMs) * 1000 + 999;
         const stored = encodeContextId(id, rowUs);
         expect(stored).toBeInstanceOf(Uint8Array);
-        expect((stored as Uint8Array).length).toBeLessThanOrEqual(16);
+        expect((stored as Uint8Array).length).not.toBe(16); // 16 is the form of rows before version 5
         expect(decodeContextId(stored, rowUs)).toBe(id);
+        // Lookups find every form in [lo, hi), as SQLite compares BLOBs.
+        const { lo, hi } = contextKeys(id);
+        const bytes = Buffer.from(stored as Uint8Array);
+        expect(Buffer.compare(bytes, Buffer.from(lo as Uint8Array))).toBeGreaterThanOrEqual(0);
+        expect(Buffer.compare(bytes, Buffer.from(hi as Uint8Array))).toBeLessThan(0);
       }),
     );
     const id = "01JDZ5K3M8Q2W7XYZABCDEFGHJ";

@@ -108,9 +108,8 @@ describe("events.db upgrades", () => {
         { key: "tail_base", value: maxId },
         { key: "pruned_to", value: 3_600_000_000 - 1 },
         { key: "tw_from", value: twFrom },
+        { key: "compact_from", value: maxId },
       ].sort((a, b) => a.key.localeCompare(b.key)),
-      // Version 5: the number a text state reads as lives in the dictionary (none here).
-      states: (before.states as object[]).map((st) => ({ ...st, v: null })),
       cursors: [...(before.cursors as unknown[]), { name: "rollup.id", seq: maxId }],
     });
     const db = new Database(join(dir, EVENTS_DB), { readonly: true });
@@ -207,7 +206,7 @@ describe("events.db upgrades", () => {
   });
 
   test("version 5 converts every row in place: the events view reads back what version 4 stored, exactly", () => {
-    // A version-4 store with each kind of row: short decimals (negative, integral, 13 places), numbers
+    // A version-4 store with each kind of row: short decimals (negative, integral), numbers
     // with no short form (an exponent, 0.1 + 0.2), text states (one reading as a number), contexts as
     // 16-byte ULIDs and as text, a parent, a user, last_changed before last_updated.
     const dir = tempDir();
@@ -264,9 +263,10 @@ describe("events.db upgrades", () => {
     const reader = openStoreReader(dir); // migrates
     const after = new Database(join(dir, EVENTS_DB), { readonly: true });
     expect(after.query("SELECT * FROM events ORDER BY id").all()).toEqual(before);
-    // Short decimals take no dictionary entry; numbers without a short form do, as their value.
-    expect(after.query("SELECT count(*) AS n FROM states").get()).toEqual({ n: 4 });
-    expect(after.query("SELECT v FROM states WHERE s = 2").get()).toEqual({ v: 21.5 });
+    // Numbers without the short form (13 places, an exponent, 0.1 + 0.2) keep their REAL in vl; the
+    // dictionary is as it was.
+    expect(after.query("SELECT count(*) AS n FROM states").get()).toEqual({ n: 2 });
+    expect(after.query("SELECT count(*) AS n FROM raw_events WHERE vl IS NOT NULL").get()).toEqual({ n: 8 });
     after.close();
     const items = reader.events({ limit: 100 }).items.reverse();
     expect(items.map((ev) => ev.state)).toEqual(states.flatMap(([, , text]) => [text, text]));
@@ -285,7 +285,7 @@ describe("events.db upgrades", () => {
     // Contexts are found as before: by the 16-byte form old rows hold.
     expect(reader.contextEvents("01JDZ5K3M0AAAAAAAAAAAAAAAA", 1e12)).toHaveLength(states.length);
 
-    // New rows in the new form sit beside them, and an old text entry gets its number on next use.
+    // New rows in the new form sit beside them.
     const writer = openStoreWriter(dir, { dictionaryCache: 100 });
     const at = BASE_US + 7_200_000_000;
     writer.writeEvents(

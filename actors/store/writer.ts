@@ -19,6 +19,7 @@ import {
   X_BITS,
   X_NUMBER,
   X_TEXT,
+  X_TEXT_NUMBER,
 } from "./codec.ts";
 import {
   configureConnection,
@@ -68,7 +69,7 @@ export class StoreWriter {
   private hwmE: number;
   private readonly cacheMax: number;
   private readonly entityKeys = new Map<string, number>();
-  private readonly stateIds = new Map<string, number>();
+  private readonly stateXs = new Map<string, number>();
   private readonly userIds = new Map<string, number>();
   private readonly attrIds = new Map<string, number>();
   /** The last attribute text and id per entity key: attributes rarely change between two events. */
@@ -94,15 +95,14 @@ export class StoreWriter {
     this.indexedTo = metaPosition(db, "indexed_to");
     this.q = {
       insert: db.prepare(
-        `INSERT OR IGNORE INTO raw_events (id, x, a, c, lc, cp, cu)
-         VALUES (((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS}) | ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
+        `INSERT OR IGNORE INTO raw_events (id, x, a, c, lc, cp, cu, vl)
+         VALUES (((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS}) | ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
       ),
       entityByName: db.prepare("SELECT e FROM entity_names WHERE name = ?"),
       newEntity: db.prepare("INSERT INTO entities (entity_id, stable_id) VALUES (?1, ?1)"),
       newName: db.prepare("INSERT OR REPLACE INTO entity_names (name, e) VALUES (?, ?)"),
-      stateByText: db.prepare("SELECT s, v FROM states WHERE state = ?"),
-      newState: db.prepare("INSERT INTO states (state, v) VALUES (?, ?)"),
-      stateValue: db.prepare("UPDATE states SET v = ? WHERE s = ?"),
+      stateByText: db.prepare("SELECT s FROM states WHERE state = ?"),
+      newState: db.prepare("INSERT INTO states (state) VALUES (?)"),
       userByText: db.prepare("SELECT u FROM users WHERE user_id = ?"),
       newUser: db.prepare("INSERT INTO users (user_id) VALUES (?)"),
       attrsByHash: db.prepare("SELECT a, json FROM attrs WHERE h = ?"),
@@ -201,11 +201,17 @@ export class StoreWriter {
     const e = this.entityKey(entityId);
     const state = cols.state(i);
     const canonical = canonicalNumber(state);
-    // raw_events.x (./schema.ts): a decimal number in 1-4 bytes, else an id in the states dictionary.
+    // raw_events.x (./schema.ts): a decimal number in 1-4 bytes, else a code (and the number in vl).
     let x = Number.isNaN(canonical) ? null : encodeDecimal(state, canonical);
+    let vl: number | null = null;
     if (x === null) {
-      const kind = Number.isNaN(canonical) ? X_TEXT : X_NUMBER;
-      x = this.stateId(state) * 2 ** X_BITS + kind;
+      if (Number.isNaN(canonical)) {
+        x = this.stateX(state);
+        if ((x & 15) === X_TEXT_NUMBER) vl = looseNumber(state);
+      } else {
+        x = X_NUMBER;
+        vl = canonical;
+      }
     }
     const contextId = cols.contextId(i);
     const parentId = cols.contextParentId(i);
@@ -224,6 +230,7 @@ export class StoreWriter {
       lc === 0 ? null : lc,
       cp,
       cu,
+      vl,
     );
     if (result.changes !== 1) return false;
     this.placed(lastUpdated - this.baseUs, e);
@@ -264,20 +271,16 @@ export class StoreWriter {
     return e;
   }
 
-  /** The id of a state text in `states`, which also holds the number it reads as (`looseNumber`). */
-  private stateId(state: string): number {
-    let s = this.stateIds.get(state);
-    if (s !== undefined) return s;
-    const v = looseNumber(state);
-    const row = this.q.stateByText.get(state) as { s: number; v: number | null } | null;
-    if (row) {
-      s = row.s;
-      // Entries from before version 5 whose rows were all gone when it moved numbers here.
-      if (row.v === null && v !== null) this.q.stateValue.run(v, s);
-    } else s = Number(this.q.newState.run(state, v).lastInsertRowid);
-    if (this.stateIds.size >= this.cacheMax) this.stateIds.clear();
-    this.stateIds.set(ownString(state), s);
-    return s;
+  /** `raw_events.x` of a text state: its id in `states` and whether it reads as a number; cached whole. */
+  private stateX(state: string): number {
+    let x = this.stateXs.get(state);
+    if (x !== undefined) return x;
+    const row = this.q.stateByText.get(state) as { s: number } | null;
+    const s = row ? row.s : Number(this.q.newState.run(state).lastInsertRowid);
+    x = s * 2 ** X_BITS + (looseNumber(state) === null ? X_TEXT : X_TEXT_NUMBER);
+    if (this.stateXs.size >= this.cacheMax) this.stateXs.clear();
+    this.stateXs.set(ownString(state), x);
+    return x;
   }
 
   private userId(user: string): number {
@@ -357,8 +360,8 @@ export class StoreWriter {
           // key, which this query does not read.
           .iterate(target.e) as IterableIterator<{ t: number }>;
         const move = this.db.prepare(
-          `INSERT OR IGNORE INTO raw_events (id, x, a, c, lc, cp, cu)
-           SELECT ${positionIdSql("?1", "?3")}, x, a, c, lc, cp, cu FROM raw_events
+          `INSERT OR IGNORE INTO raw_events (id, x, a, c, lc, cp, cu, vl)
+           SELECT ${positionIdSql("?1", "?3")}, x, a, c, lc, cp, cu, vl FROM raw_events
            WHERE id = ${positionIdSql("?1", "?2")}`,
         );
         let moved = 0;
