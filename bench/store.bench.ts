@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { bench, run, summary } from "mitata";
 import type { StateChange } from "../actors/batcher/messages.ts";
 import { StoreMaintenance } from "../actors/store/maintenance.ts";
+import { openStoreReader } from "../actors/store/reader.ts";
 import { openStoreWriter, type StoreWriter } from "../actors/store/writer.ts";
 import { replayHome } from "./lib/replay-home.ts";
 
@@ -152,6 +153,56 @@ const home = measure(replay.length, (off, n) => replay.slice(off, off + n));
 console.log(
   `store bytes/event on a replayed home: ${home.perEvent.toFixed(1)} (${fmt(replay.length)} events, ${ENTITIES} entities, ${replayHours} h) [${home.breakdown}]`,
 );
+
+// Reads on the replayed home, as the API asks them: median CPU time of each (the box is shared).
+{
+  const dir = mkdtempSync(join(tmpdir(), "homeiq-bench-store-"));
+  const store = openStoreWriter(dir, { dictionaryCache: 10_000 });
+  const maintenance = new StoreMaintenance(store, {
+    rawDays: 7,
+    hourlyDays: 30,
+    dailyDays: 90,
+    maxBytes: 1e13,
+    rollupChunk: 50_000,
+    unexportedHoldBytes: 0,
+  });
+  for (let off = 0; off < replay.length; off += BATCH) store.writeEvents(replay.slice(off, off + BATCH));
+  while (maintenance.indexStep(50_000) > 0);
+  while (maintenance.rollupStep() > 0);
+  const reader = openStoreReader(dir);
+  const sensor = replay.find((e) => e.entity_id.endsWith("_power"))?.entity_id as string;
+  const run = replay.find((e) => e.context_parent_id !== null)?.context_parent_id as string;
+  const fromMs = T0 / 1000;
+  const toMs = fromMs + replayHours * 3_600_000;
+  const cpuMedianMs = (f: () => unknown, n: number) => {
+    for (let i = 0; i < 5; i++) f();
+    const ms: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const c0 = process.cpuUsage();
+      f();
+      const c = process.cpuUsage(c0);
+      ms.push((c.user + c.system) / 1000);
+    }
+    return ms.sort((x, y) => x - y)[n >> 1].toFixed(3);
+  };
+  const n = QUICK ? 50 : 200;
+  const figures = [
+    ["events page of 100, newest", () => reader.events({ limit: 100 })],
+    ["events page of 100, one entity", () => reader.events({ limit: 100, entityIds: [sensor] })],
+    ["events page of 100, domain light", () => reader.events({ limit: 100, domain: "light" })],
+    [
+      `raw history of ${sensor}, ${replayHours} h`,
+      () => reader.history(sensor, { from: fromMs, to: toMs, resolution: "raw" }),
+    ],
+    ["contextEvents of an automation run", () => reader.contextEvents(run)],
+  ] as const;
+  console.log(
+    `store queries on the replayed home (median CPU ms): ${figures.map(([name, f]) => `${name} ${cpuMedianMs(f, n)}`).join("; ")}`,
+  );
+  reader.close();
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+}
 
 // Transaction size: what one commit costs per event, for choosing batcher.maxEvents.
 const dir = mkdtempSync(join(tmpdir(), "homeiq-bench-store-"));

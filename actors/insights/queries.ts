@@ -14,8 +14,15 @@
 import { Database, type Statement } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { contextKeys, contextMatchSql, decodeContextId } from "../store/codec.ts";
-import { configureConnection, ENTITY_BITS, EVENTS_DB, entityRowsSql, readBaseUs } from "../store/schema.ts";
+import { contextKeys, decodeContextId } from "../store/codec.ts";
+import {
+  configureConnection,
+  contextRowsSql,
+  ENTITY_BITS,
+  EVENTS_DB,
+  entityRowsSql,
+  readBaseUs,
+} from "../store/schema.ts";
 import { metaPosition, StoredPosition, TailReader } from "../store/tail.ts";
 import { type EventStats, matchEntity, parseQuery, StatsAccumulator } from "./stats.ts";
 import { type ContextLookup, type Trace, traceEvent } from "./trace.ts";
@@ -195,9 +202,7 @@ class SqliteInsights implements InsightsReader {
       atOrBefore: db.prepare(
         `${entityRowsSql(entityRow, "?1", (id) => `${id} <= ?2 AND ${id} >= ?3`)} ORDER BY id DESC LIMIT 1`,
       ),
-      context: db.prepare(
-        `SELECT ${ROW} FROM events WHERE id >= ?1 AND id < ?2 AND ${contextMatchSql("?3", "?4", "?5")} ORDER BY id`,
-      ),
+      context: db.prepare(contextRowsSql(`${ROW}, id`, "?1", "?2", { full: "?3", lo: "?4", hi: "?5" })),
       entityNewest: db.prepare(
         `${entityRowsSql(entityRow, "?1", (id) => `${id} >= ?2 AND ${id} < ?3`)} ORDER BY id DESC LIMIT ?4`,
       ),

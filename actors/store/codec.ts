@@ -70,7 +70,7 @@ export function ulidTimeMs(text: string): number | null {
  * from the row's, by that difference as a zigzag varint (at most 5 bytes) — HA makes a context just before
  * the state it causes, so the difference is usually 0 and the id costs 10 bytes. A ULID further away (over
  * ~199 days) is its random bytes, a 0 byte and its 6 bytes of time; anything else is the text itself.
- * Every ULID form begins with its random bytes, so lookups compare a byte range (`contextMatchSql`).
+ * Every ULID form begins with its random bytes, so lookups compare a byte range (`contextRowsSql`).
  * Lengths tell the forms apart: 10..15 compact, 17 far, 16 as rows before version 5 hold it (time first).
  */
 export function encodeContextId(text: string, rowUs: number): Uint8Array | string {
@@ -180,18 +180,18 @@ function fiveBytes(b: Uint8Array, at: number, out: Uint8Array, to: number): void
 }
 
 /**
- * What finds a context's rows with `contextMatchSql`: the byte range every version-5 form of a ULID lies
- * in, [its 10 random bytes, the next 10 bytes), and its 16 bytes as rows before version 5 hold it; the
- * text itself for anything but a ULID. Matches are candidates: compare the decoded id (80 random bits
- * rarely collide, but never say never).
+ * What finds a context's rows with `contextRowsSql` (./schema.ts): the range every version-5 form of a
+ * ULID lies in, [its 10 random bytes, the next 10 bytes), and its 16 bytes as rows before version 5 hold
+ * it; for anything else the text, as the range [text, text + NUL) that holds only the text itself.
+ * Matches are candidates: compare the decoded id (80 random bits rarely collide, but never say never).
  */
 export function contextKeys(text: string): {
   full: Uint8Array | string;
-  lo: Uint8Array | null;
-  hi: Uint8Array | null;
+  lo: Uint8Array | string;
+  hi: Uint8Array | string;
 } {
   const full = new Uint8Array(16);
-  if (!encodeUlid(text, full)) return { full: text, lo: null, hi: null };
+  if (!encodeUlid(text, full)) return { full: text, lo: text, hi: `${text}\u0000` };
   const lo = full.slice(6);
   const hi = lo.slice();
   let i = hi.length - 1;
@@ -200,16 +200,6 @@ export function contextKeys(text: string): {
   // All ones: no next 10 bytes; 18 bytes of 0xff sort after every form (at most 17 bytes) beginning so.
   return { full, lo, hi: i >= 0 ? hi : new Uint8Array(18).fill(255) };
 }
-
-/**
- * SQL true for rows whose context or parent context may be `contextKeys`' `full` / `lo` / `hi`
- * parameters: plain comparisons (a BLOB sorts by its bytes, and after every TEXT), no function calls;
- * the 16-byte form only on rows stored before version 5 (up to `meta.compact_from`), and the text for
- * anything else.
- */
-export const contextMatchSql = (full: string, lo: string, hi: string): string =>
-  `((c >= ${lo} AND c < ${hi}) OR (cp >= ${lo} AND cp < ${hi})
-    OR ((${lo} IS NULL OR id <= (SELECT value FROM meta WHERE key = 'compact_from')) AND (c = ${full} OR cp = ${full})))`;
 
 function ulidMsOf(full: Uint8Array): number {
   let ms = 0;

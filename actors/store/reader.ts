@@ -9,12 +9,14 @@
  */
 import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
-import { contextKeys, contextMatchSql, decodeContextId, ulidTimeMs } from "./codec.ts";
+import { contextKeys, decodeContextId, ulidTimeMs } from "./codec.ts";
 import {
   configureConnection,
+  contextRowsSql,
   ENTITY_BITS,
   EVENTS_DB,
   entityRowsSql,
+  MAX_ENTITY_KEY,
   MAX_REL_US,
   migrate,
   readBaseUs,
@@ -120,10 +122,6 @@ type EventRow = {
 };
 
 const EVENT_COLS = `(id >> ${ENTITY_BITS}) AS t, e, v, s, a, lc, c, cp, cu, CAST(id AS TEXT) AS k`;
-/** The same columns for `entityRowsSql` (plus the id, to order by). */
-const entityCols = (id: string) =>
-  `${id} AS id, (${id} >> ${ENTITY_BITS}) AS t, ev.e AS e, ev.v AS v, ev.s AS s, ev.a AS a, ev.lc AS lc,
-   ev.c AS c, ev.cp AS cp, ev.cu AS cu, CAST(${id} AS TEXT) AS k`;
 /**
  * Up to this many entities, a filtered page is read entity by entity through the entity index and merged;
  * beyond, the time range is scanned newest first with the filter (many entities fill a page quickly).
@@ -172,10 +170,42 @@ class SqliteStoreReader implements StoreReader {
         `SELECT ${EVENT_COLS} FROM events WHERE ${range}
          AND e IN (SELECT value FROM json_each(?5)) ORDER BY id DESC LIMIT ?4`,
       ),
-      entityNewest: db.prepare(`${entityRowsSql(entityCols, "?5", rangeOf)} ORDER BY id DESC LIMIT ?4`),
-      rawHistory: db.prepare(`${entityRowsSql(entityCols, "?5", rangeOf)} ORDER BY id LIMIT ?4`),
+      // Ids only, then the page's rows by id: decoding every candidate row of every entity cost more.
+      entityNewest: db.prepare(
+        `${entityRowsSql(
+          (id) =>
+            `${id} AS id, (${id} >> ${ENTITY_BITS}) AS t, ${id} & ${MAX_ENTITY_KEY} AS e, CAST(${id} AS TEXT) AS k`,
+          "?5",
+          rangeOf,
+        )} ORDER BY id DESC LIMIT ?4`,
+      ),
+      entityPage: db.prepare(
+        `${entityRowsSql(
+          (id) =>
+            `${id} AS id, (${id} >> ${ENTITY_BITS}) AS t, ev.e AS e, ev.v AS v, ev.s AS s, ev.a AS a, ev.lc AS lc,
+             ev.c AS c, ev.cp AS cp, ev.cu AS cu, CAST(${id} AS TEXT) AS k`,
+          "?5",
+          rangeOf,
+        )} ORDER BY id DESC LIMIT ?4`,
+      ),
+      byIds: db.prepare(
+        `SELECT ${EVENT_COLS} FROM events WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id DESC`,
+      ),
+      // Only what a history point needs.
+      rawHistory: db.prepare(
+        `${entityRowsSql(
+          (id) => `${id} AS id, (${id} >> ${ENTITY_BITS}) AS t, ev.v AS v, ev.s AS s`,
+          "?5",
+          rangeOf,
+        )} ORDER BY id LIMIT ?4`,
+      ),
       context: db.prepare(
-        `SELECT ${EVENT_COLS} FROM events WHERE ${range} AND ${contextMatchSql("?5", "?6", "?7")} ORDER BY id`,
+        contextRowsSql(
+          `${EVENT_COLS}, id`,
+          `((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS})`,
+          `((CAST(?2 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS})`,
+          { full: "?3", lo: "?4", hi: "?5" },
+        ),
       ),
       hourly: db.prepare(
         "SELECT t, n, sum, min, max, tn, last_s, tw, tws, growth, on_s, ts FROM hourly WHERE e = ? AND t >= ? AND t < ? ORDER BY t",
@@ -245,12 +275,17 @@ class SqliteStoreReader implements StoreReader {
     if (keys.length === 0) return [];
     if (keys.length > MERGE_ENTITIES_MAX)
       return this.q.byKeys.all(fromUs, toUs, cursor, limit, JSON.stringify(keys)) as EventRow[];
-    const rows: EventRow[] = [];
+    if (keys.length === 1) return this.q.entityPage.all(fromUs, toUs, cursor, limit, keys[0]) as EventRow[];
+    const ids: { t: number; e: number; k: string }[] = [];
     for (const e of keys)
-      for (const r of this.q.entityNewest.all(fromUs, toUs, cursor, limit, e)) rows.push(r as EventRow);
+      for (const r of this.q.entityNewest.all(fromUs, toUs, cursor, limit, e))
+        ids.push(r as { t: number; e: number; k: string });
     // Newest first by id = (t, e); each entity's rows are already in order, so this merges short lists.
-    rows.sort((a, b) => b.t - a.t || b.e - a.e);
-    return rows.length > limit ? rows.slice(0, limit) : rows;
+    ids.sort((a, b) => b.t - a.t || b.e - a.e);
+    if (ids.length > limit) ids.length = limit;
+    if (ids.length === 0) return [];
+    // Ids as JSON numbers (exact: SQLite reads them as 64-bit integers).
+    return this.q.byIds.all(`[${ids.map((r) => r.k).join(",")}]`) as EventRow[];
   }
 
   history(entityId: string, query: { from: number; to: number; resolution: Resolution }) {
@@ -344,15 +379,7 @@ class SqliteStoreReader implements StoreReader {
     const fromUs = this.clampUs(startMs === null ? -Infinity : (startMs - 1000) * 1000);
     const toUs = this.clampUs(startMs === null ? Infinity : (startMs + windowMs) * 1000);
     this.refreshNames();
-    const rows = this.q.context.all(
-      fromUs,
-      toUs,
-      "9223372036854775807",
-      0,
-      keys.full,
-      keys.lo,
-      keys.hi,
-    ) as EventRow[];
+    const rows = this.q.context.all(fromUs, toUs, keys.full, keys.lo, keys.hi) as EventRow[];
     // The SQL matches on the stored bytes; the decoded ids decide.
     return rows
       .map((r) => this.toEvent(r))

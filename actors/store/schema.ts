@@ -4,13 +4,17 @@
  * the insights/suggestions miners — the table notes below are written for them).
  *
  * Why it looks like this (≈ bytes per raw event matter: 7 days of a busy home is tens of millions of rows):
- * - `events` is a rowid table whose rowid IS the idempotency key and the time order at once:
+ * - `events` (a view over `raw_events` since version 5) has a rowid that IS the idempotency key and the
+ *   time order at once:
  *   `id = ((last_updated_us - base_us) << 16) | e`. So `INSERT OR IGNORE` dedupes replays and backfill with
  *   no extra unique index, a time range is a rowid range (no time index), and `e`'s index (which carries
  *   the rowid) gives one entity's history in time order. `base_us` is fixed per database (table `meta`),
  *   which leaves ±4.46 years of microseconds around it and 65,535 entity keys.
  * - Entity ids, non-numeric states, attribute JSON and user ids are dictionaries; an event row holds small
- *   integers. A numeric state is stored only as `v` (REAL; SQLite keeps integral reals as small integers).
+ *   integers. Since version 5 (≈ 20 bytes less per row; README "Store"): the entity key is only the id's
+ *   low bits, a number state is a short decimal (`x`, `RAW_EVENTS_SQL`), a context id is its 10 random
+ *   bytes (./codec.ts `encodeContextId`), and attribute objects that change in a value are a JSON merge
+ *   patch of a whole one (`ATTRS_VIEW_SQL`). The views `events` and `attrs` decode them: read those.
  * - Nothing but the row itself is written per live event. Tailers (rollup, Influx writer) follow the table
  *   in id order (see ./tail.ts); only a row inserted behind the newest id (`meta.hwm`: backfill, import,
  *   a rename's moved rows) is also recorded in `journal`, so a tailer that has passed its id still sees it.
@@ -34,7 +38,8 @@ export const TABLES = {
    * `key TEXT PRIMARY KEY, value`: `base_us` (time origin of event ids), `raw_count` (rows in `events`),
    * `hwm` (the highest id ever inserted), `indexed_to` (entity_index holds every row up to this id),
    * `tail_base` (rows up to this id were journaled before version 3), `pruned_to` (the newest time, µs
-   * after base_us, retention or the disk bound deleted), `tw_from` (where version 4 re-rolled from).
+   * after base_us, retention or the disk bound deleted), `tw_from` (where version 4 re-rolled from),
+   * `compact_from` (rows up to this id may hold 16-byte contexts, as before version 5).
    */
   meta: "meta",
   /** `e INTEGER PRIMARY KEY` (stable key, never reused), `entity_id` (current name), `stable_id` (first name ever; the Influx tag). */
@@ -43,18 +48,27 @@ export const TABLES = {
   entityNames: "entity_names",
   /** `s INTEGER PRIMARY KEY, state TEXT UNIQUE`: non-numeric (or non-canonical numeric) state texts. */
   states: "states",
-  /** `a INTEGER PRIMARY KEY, h` (crc32 of json), `json`: de-duplicated attribute objects as JSON text. */
+  /**
+   * View `a, h` (crc32 of json), `json`: de-duplicated attribute objects as JSON text, over `attr_rows`
+   * (`ATTRS_VIEW_SQL`; writes go there).
+   */
   attrs: "attrs",
   /** `u INTEGER PRIMARY KEY, user_id TEXT UNIQUE`: HA user ids found in contexts. */
   users: "users",
   /**
-   * Raw tier. `id` (see above), `e` entity key, `v` numeric state or NULL, `s` state id or NULL (state text is
-   * `states.state` when `s` is set, else the canonical decimal text of `v`), `a` attrs id, `lc` =
-   * last_updated_us - last_changed_us, `c` context id, `cp` context parent id (each a 16-byte BLOB holding the
-   * ULID's 128 bits — `encodeContextId` — or the original TEXT when not a ULID), `cu` users.u or NULL.
-   * Contexts are not indexed: a ULID carries its creation time, so `contextEvents` looks in a window after it.
+   * Raw tier, a view (version 5) over `raw_events` (`RAW_EVENTS_SQL`; writes go there). `id` (see above),
+   * `e` entity key, `v` numeric state or NULL, `s` state id or NULL (state text is `states.state` when `s`
+   * is set, else the canonical decimal text of `v`), `a` attrs id, `lc` = last_updated_us -
+   * last_changed_us, `c` context id, `cp` context parent id (each stored as `encodeContextId` gives,
+   * relative to the row's last_updated: decode with `decodeContextId(c, last_updated_us)`, match with
+   * `contextMatchSql`), `cu` users.u or NULL. Contexts are not indexed: a ULID carries its creation time,
+   * so `contextEvents` looks in a window after it.
    */
   events: "events",
+  /** The raw tier's rows as stored (version 5; `RAW_EVENTS_SQL`); read `events`. */
+  rawEvents: "raw_events",
+  /** Attribute objects as stored (version 5; `ATTRS_VIEW_SQL`): `a, h, json` (whole or a patch), `base`. */
+  attrRows: "attr_rows",
   /**
    * `seq INTEGER PRIMARY KEY, id`: rows inserted at or behind `meta.hwm` (late rows), in insertion order.
    * Rows up to `meta.tail_base` were all journaled (schema versions before 3).
@@ -286,6 +300,30 @@ export function entityRowsSql(
     UNION ALL
     SELECT ${cols("ev.id")} FROM events ev
       WHERE ev.id > (SELECT value FROM meta WHERE key = 'indexed_to') AND ev.e = ${e} AND ${range("ev.id")}`;
+}
+
+/**
+ * SQL for the rows with id in [`from`, `to`) whose context or parent context may be the one of
+ * `contextKeys` (./codec.ts; parameters `full`, `lo`, `hi`), in id order: plain comparisons of a range per
+ * column (a BLOB sorts by its bytes, a TEXT by its bytes too, and every TEXT before every BLOB), plus the
+ * 16-byte form on rows from before version 5 (up to `meta.compact_from`), in an arm of their own so the
+ * rows after pay nothing for it. `cols` must output `id`. Candidates: compare the decoded ids.
+ */
+export function contextRowsSql(
+  cols: string,
+  from: string,
+  to: string,
+  keys: { full: string; lo: string; hi: string },
+): string {
+  const inRange = `((c >= ${keys.lo} AND c < ${keys.hi}) OR (cp >= ${keys.lo} AND cp < ${keys.hi}))`;
+  const compactFrom = "(SELECT value FROM meta WHERE key = 'compact_from')";
+  // One bound each side (max/min of two), so SQLite scans exactly the window's part of each arm.
+  return `SELECT ${cols} FROM events WHERE id >= max(${from}, ${compactFrom} + 1) AND id < ${to}
+      AND ${inRange}
+    UNION ALL
+    SELECT ${cols} FROM events WHERE id >= ${from} AND id < min(${to}, ${compactFrom} + 1)
+      AND (${inRange} OR c = ${keys.full} OR cp = ${keys.full})
+    ORDER BY id`;
 }
 
 /** SQLite settings every connection to a HomeIQ database uses. */
