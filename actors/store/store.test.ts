@@ -283,6 +283,35 @@ describe("store writer and reader", () => {
     r.close();
   });
 
+  test("a sensor reading with a fresh HA context takes at most 21 bytes of row payload (33.4 before schema 5)", () => {
+    const dir = tempDir();
+    const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+    const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    const ulidAt = (us: number, i: number) => {
+      let ms = Math.floor(us / 1000);
+      let text = "";
+      for (let k = 0; k < 10; k++, ms = Math.floor(ms / 32)) text = CROCKFORD[ms % 32] + text;
+      for (let k = 0; k < 16; k++) text += CROCKFORD[(i * 7 + k * 13) % 32];
+      return text;
+    };
+    w.writeEvents(
+      Array.from({ length: 2000 }, (_, i) => {
+        const us = T0 + i * 1_000_000;
+        return ev("sensor.power", String((1000 + (i % 900)) / 10), us, { context_id: ulidAt(us, i) });
+      }),
+    );
+    // dbstat: SQLite's own account of each b-tree page (payload = the records, without cell overhead).
+    const { cells, payload } = w.db
+      .query(
+        "SELECT sum(ncell) AS cells, sum(payload) AS payload FROM dbstat WHERE name = 'raw_events' AND pagetype = 'leaf'",
+      )
+      .get() as { cells: number; payload: number };
+    w.close();
+    expect(cells).toBe(2000);
+    // 8 header bytes (size + 7 columns), x 2 (1234 * 16 + 1), a 1, c 10 (random bits; made in the row's ms).
+    expect(payload / cells).toBeLessThanOrEqual(21);
+  });
+
   test("refuses a malformed record with its reason and stores the rest", () => {
     const w = openStoreWriter(tempDir(), { dictionaryCache: 1000 });
     const res = w.writeEvents([
