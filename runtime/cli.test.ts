@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { TarWriter } from "../actors/ops/tar.ts";
 import { tempDirs } from "../test/lib/temp-dirs.ts";
 import { openDatabase } from "./sqlite.ts";
 
@@ -83,6 +84,44 @@ describe("homeiq CLI", () => {
     expect(again.stderr).toContain("is not empty");
     writeFileSync(file, "garbage");
     expect((await homeiq(["verify", file])).code).toBe(1);
+  });
+
+  test("verify and restore of a backup whose manifest names ../ files say what is wrong and write nothing", async () => {
+    const root = tempDir();
+    const file = join(root, "evil.tar");
+    const payload = Buffer.from("pwned\n");
+    const name = "../../PWNED.txt"; // from the staging dir <root>/.X/data, this would be <root>/PWNED.txt
+    const tar = new TarWriter(file);
+    tar.addBytes(
+      "manifest.json",
+      Buffer.from(
+        JSON.stringify({
+          format: "homeiq-backup",
+          formatVersion: 1,
+          createdAt: new Date().toISOString(),
+          databases: [],
+          files: [
+            {
+              file: name,
+              bytes: payload.length,
+              sha256: new Bun.CryptoHasher("sha256").update(payload).digest("hex"),
+            },
+          ],
+        }),
+      ),
+    );
+    tar.addBytes(name, payload);
+    tar.finish();
+    const verify = await homeiq(["verify", file]);
+    expect(verify.code).toBe(1);
+    expect(verify.stderr).toStartWith(
+      `homeiq verify: ${file}: manifest.json files[0].file "${name}" climbs out of the data dir with ".."`,
+    );
+    const restore = await homeiq(["restore", file, "--data-dir", join(root, "data")]);
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toContain("climbs out of the data dir");
+    expect(existsSync(join(root, "PWNED.txt"))).toBe(false);
+    expect(readdirSync(root)).toEqual(["evil.tar"]);
   });
 
   test("import then export round-trips line protocol, and a bad file imports nothing", async () => {
