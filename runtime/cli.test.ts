@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { TarWriter } from "../actors/ops/tar.ts";
 import { tempDirs } from "../test/lib/temp-dirs.ts";
@@ -141,7 +141,11 @@ describe("homeiq CLI", () => {
       stdout: `imported 2 state changes into ${data} (0 already stored)\n`,
     });
     expect((await homeiq(["import", lp, "--data-dir", data])).stdout).toContain("(2 already stored)");
+    expect([statSync(data).mode & 0o777, statSync(join(data, "events.db")).mode & 0o777]).toEqual([
+      0o700, 0o600,
+    ]);
     const out = join(root, "out.csv");
+    writeFileSync(out, "an older, world-readable export", { mode: 0o644 });
     const exp = await homeiq([
       "export",
       "--data-dir",
@@ -156,6 +160,7 @@ describe("homeiq CLI", () => {
       out,
     ]);
     expect(exp.code).toBe(0);
+    expect(statSync(out).mode & 0o777).toBe(0o600); // the home's history is the owner's only
     const csv = readFileSync(out, "utf8").trim().split("\n");
     expect(csv).toHaveLength(3);
     expect(csv[1]).toStartWith(`${new Date(t + 1000).toISOString()},sensor.t,21.5,21.5`);
