@@ -176,8 +176,7 @@ function readManifest(file: string): { entries: Map<string, TarEntry>; manifest:
       `${file}: ${MANIFEST_NAME} is ${first.size} bytes, more than the ${MANIFEST_BYTES_MAX} a backup's manifest may take. Fix: use an untouched backup made by \`homeiq backup\`.`,
     );
   const manifest = parseManifest(readEntry(file, first), file);
-  const listed = new Map<string, number>();
-  for (const item of [...manifest.databases, ...manifest.files]) listed.set(item.file, item.bytes);
+  const listed = new Set([...manifest.databases, ...manifest.files].map((item) => item.file));
   const entries = new Map<string, TarEntry>();
   for (const entry of list.slice(1)) {
     const refuse = (problem: string) =>
@@ -185,7 +184,6 @@ function readManifest(file: string): { entries: Map<string, TarEntry>; manifest:
         `${file}: archive entry ${JSON.stringify(entry.name)} (byte ${entry.offset - 512}) ${problem}. Fix: use an untouched backup made by \`homeiq backup\`; this one was tampered with or not made by HomeIQ.`,
       );
     const problem = memberNameProblem(entry.name, "file"); // database names are a subset of these
-
     if (problem) throw refuse(problem);
     if (entries.has(entry.name)) throw refuse("appears twice in the archive");
     if (!listed.has(entry.name)) throw refuse("is not listed in the manifest");
