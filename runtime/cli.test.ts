@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { TarWriter } from "../actors/ops/tar.ts";
 import { tempDirs } from "../test/lib/temp-dirs.ts";
 import { openDatabase } from "./sqlite.ts";
 
@@ -85,6 +86,44 @@ describe("homeiq CLI", () => {
     expect((await homeiq(["verify", file])).code).toBe(1);
   });
 
+  test("verify and restore of a backup whose manifest names ../ files say what is wrong and write nothing", async () => {
+    const root = tempDir();
+    const file = join(root, "evil.tar");
+    const payload = Buffer.from("pwned\n");
+    const name = "../../PWNED.txt"; // from the staging dir <root>/.X/data, this would be <root>/PWNED.txt
+    const tar = new TarWriter(file);
+    tar.addBytes(
+      "manifest.json",
+      Buffer.from(
+        JSON.stringify({
+          format: "homeiq-backup",
+          formatVersion: 1,
+          createdAt: new Date().toISOString(),
+          databases: [],
+          files: [
+            {
+              file: name,
+              bytes: payload.length,
+              sha256: new Bun.CryptoHasher("sha256").update(payload).digest("hex"),
+            },
+          ],
+        }),
+      ),
+    );
+    tar.addBytes(name, payload);
+    tar.finish();
+    const verify = await homeiq(["verify", file]);
+    expect(verify.code).toBe(1);
+    expect(verify.stderr).toStartWith(
+      `homeiq verify: ${file}: manifest.json files[0].file "${name}" climbs out of the data dir with ".."`,
+    );
+    const restore = await homeiq(["restore", file, "--data-dir", join(root, "data")]);
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toContain("climbs out of the data dir");
+    expect(existsSync(join(root, "PWNED.txt"))).toBe(false);
+    expect(readdirSync(root)).toEqual(["evil.tar"]);
+  });
+
   test("import then export round-trips line protocol, and a bad file imports nothing", async () => {
     const root = tempDir();
     const data = join(root, "data");
@@ -102,7 +141,11 @@ describe("homeiq CLI", () => {
       stdout: `imported 2 state changes into ${data} (0 already stored)\n`,
     });
     expect((await homeiq(["import", lp, "--data-dir", data])).stdout).toContain("(2 already stored)");
+    expect([statSync(data).mode & 0o777, statSync(join(data, "events.db")).mode & 0o777]).toEqual([
+      0o700, 0o600,
+    ]);
     const out = join(root, "out.csv");
+    writeFileSync(out, "an older, world-readable export", { mode: 0o644 });
     const exp = await homeiq([
       "export",
       "--data-dir",
@@ -117,6 +160,7 @@ describe("homeiq CLI", () => {
       out,
     ]);
     expect(exp.code).toBe(0);
+    expect(statSync(out).mode & 0o777).toBe(0o600); // the home's history is the owner's only
     const csv = readFileSync(out, "utf8").trim().split("\n");
     expect(csv).toHaveLength(3);
     expect(csv[1]).toStartWith(`${new Date(t + 1000).toISOString()},sensor.t,21.5,21.5`);

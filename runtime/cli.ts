@@ -3,7 +3,7 @@
  * `homeiq <command>`: what people do by hand. Every command has --help, prints errors as
  * "homeiq <command>: <what is wrong>. Fix: ...", and exits 0 on success, 1 on failure, 2 on bad usage.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fchmodSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { backupFileName, createBackup, restoreBackup, verifyBackup } from "../actors/ops/backup.ts";
@@ -12,6 +12,7 @@ import { type Precision, parseLineProtocol } from "../actors/ops/import.ts";
 import { openStoreReader } from "../actors/store/reader.ts";
 import { openStoreWriter } from "../actors/store/writer.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
+import { PRIVATE_UMASK, privateDir } from "./private-files.ts";
 
 type Flags = Record<string, string | boolean | undefined>;
 interface Command {
@@ -131,7 +132,9 @@ const commands: Record<string, Command> = {
       if (!EXPORT_FORMATS.includes(format))
         throw new UsageError(`--format ${String(flags.format)} is unknown. Fix: use lp, csv or ndjson`);
       const reader = openStoreReader(dataDirOf(flags));
-      const fd = typeof flags.out === "string" ? openSync(flags.out, "w") : 1;
+      // An export is the home's history: owner-only, even when it replaces a looser existing file.
+      const fd = typeof flags.out === "string" ? openSync(flags.out, "w", 0o600) : 1;
+      if (fd !== 1) fchmodSync(fd, 0o600);
       let lines = 0;
       try {
         const entityIds = typeof flags.entity === "string" ? flags.entity.split(",") : undefined;
@@ -186,7 +189,7 @@ const commands: Record<string, Command> = {
         console.log(`imported ${events.length} state changes through ${flags.url}`);
         return 0;
       }
-      mkdirSync(dataDir, { recursive: true });
+      privateDir(dataDir);
       const writer = openStoreWriter(dataDir, { dictionaryCache: 10000 });
       let inserted = 0;
       let duplicates = 0;
@@ -317,4 +320,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) process.exit(await main(process.argv.slice(2)));
+if (import.meta.main) {
+  process.umask(PRIVATE_UMASK); // restores, backups, imports and exports are owner-only, like main.ts
+  process.exit(await main(process.argv.slice(2)));
+}

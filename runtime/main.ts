@@ -3,7 +3,7 @@
  * With no configuration at all this runs the embedded demo: the simulated home, SQLite under ./data.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LiveFeed } from "../actors/api/live.ts";
 import { type RunningApi, startApi } from "../actors/api/server.ts";
@@ -18,6 +18,7 @@ import { ConfigError, loadConfig } from "./config/load.ts";
 import type { HomeIQConfig } from "./config/schema.ts";
 import { createLogger, errorMessage } from "./log.ts";
 import { MetricsHub } from "./metrics.ts";
+import { PRIVATE_UMASK, privateDataDir } from "./private-files.ts";
 import { installShutdown } from "./shutdown.ts";
 import { Supervisor } from "./supervisor.ts";
 import { buildTree, EDGES } from "./tree.ts";
@@ -36,7 +37,10 @@ function readConfig(): HomeIQConfig {
 
 const config = readConfig();
 const log = createLogger({ actor: "main", level: config.logLevel });
-mkdirSync(config.dataDir, { recursive: true });
+// Everything HomeIQ writes (databases, WAL, spool, backups, exports) is for its own user only.
+process.umask(PRIVATE_UMASK);
+const tightened = privateDataDir(config.dataDir);
+if (tightened.length) log.info("data dir permissions tightened to owner-only", { paths: tightened.length });
 
 // No Home Assistant configured: run the built-in simulated home and connect to it (the demo). The user's
 // config stays as loaded; only the copy handed to the actors carries the simulator's URL and token.

@@ -9,6 +9,7 @@
  */
 import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
+import { privateFile } from "../../runtime/private-files.ts";
 import { decodeContextId, encodeUlid, ulidTimeMs } from "./codec.ts";
 import {
   configureConnection,
@@ -127,6 +128,7 @@ const HOURLY_SPAN_MS = 62 * 86_400_000;
 /** Opens (creating if needed) `events.db` under `dataDir` for reading. */
 export function openStoreReader(dataDir: string): StoreReader {
   const path = join(dataDir, EVENTS_DB);
+  privateFile(path);
   const db = new Database(path, { create: true, readwrite: true });
   configureConnection(db);
   migrate(db, Date.now() * 1000);

@@ -7,6 +7,7 @@
  */
 import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
+import { privateFile } from "../../runtime/private-files.ts";
 import type { Reading, StateChange } from "../batcher/messages.ts";
 import { EventColumns, ownString, PackedBuilder } from "../batcher/packed.ts";
 import { canonicalNumber, encodeUlid, looseNumber } from "./codec.ts";
@@ -37,6 +38,7 @@ export interface StoreWriterOptions {
 
 /** Opens `events.db` under `dataDir` for writing (creating and migrating it as needed). */
 export function openStoreWriter(dataDir: string, opts: StoreWriterOptions): StoreWriter {
+  privateFile(join(dataDir, EVENTS_DB)); // the whole history: owner-only, whatever the umask
   const db = new Database(join(dataDir, EVENTS_DB), { create: true, readwrite: true });
   configureConnection(db);
   // Checkpoint every ~40 MB of WAL instead of ~4 MB: fewer copies of the same hot index pages (measured
