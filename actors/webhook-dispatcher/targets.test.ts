@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { loadConfig } from "../../runtime/config/load.ts";
 import { canonicalHost, ipv4Text, parseIPv4Loose } from "./ip.ts";
 import { checkRule, RuleError } from "./rules.ts";
-import { type Lookup, TargetPolicy } from "./targets.ts";
+import { type Lookup, pinnedUrl, TargetPolicy } from "./targets.ts";
 
 const host = (h: string) => canonicalHost(h);
 const refusedAt = (policy: TargetPolicy, url: string): string | null => {
@@ -177,6 +177,14 @@ describe("TargetPolicy", () => {
       expect(refusedAt(p, url)).not.toBeNull();
   });
 
+  test("as an add-on (HA through ws://supervisor/...) Core's host homeassistant is the target, never the Supervisor", () => {
+    const addon = TargetPolicy.fromConfig(
+      loadConfig({ env: { HOMEIQ_HA_URL: "ws://supervisor/core/websocket", HOMEIQ_HA_TOKEN: "t" } }),
+    );
+    expect(refusedAt(addon, "http://homeassistant:8123/api/webhook/x")).toBeNull();
+    expect(refusedAt(addon, "http://supervisor/core/api/")).toContain("is not an allowed webhook target");
+  });
+
   test("the simulator's 127.0.0.1 is allowed when ha.url is unset and the simulator runs, not otherwise", () => {
     const sim = TargetPolicy.fromConfig(loadConfig({ env: {} }));
     expect(refusedAt(sim, "http://127.0.0.1:4321/hook")).toBeNull();
@@ -215,5 +223,11 @@ describe("TargetPolicy", () => {
     expect((await resolve("http://evil.example/x")).ok).toBe(false);
     expect((await resolve("http://10.9.9.9/x")).ok).toBe(true);
     expect(lookups).toEqual([]);
+  });
+
+  test("the pinned URL keeps scheme, port, path and query and swaps only the host", () => {
+    const url = new URL("https://ha.local:8123/api/webhook/x?a=1");
+    expect(pinnedUrl(url, "192.168.1.5", 4)).toBe("https://192.168.1.5:8123/api/webhook/x?a=1");
+    expect(pinnedUrl(url, "fd00::5", 6)).toBe("https://[fd00::5]:8123/api/webhook/x?a=1");
   });
 });

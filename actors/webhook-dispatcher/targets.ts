@@ -21,6 +21,12 @@ export const systemLookup: Lookup = (hostname) => dnsLookup(hostname, { all: tru
 
 /** The simulator's listening address (sim/server.ts binds 127.0.0.1). */
 const SIM_HOST = "127.0.0.1";
+/**
+ * As an add-on, HomeIQ reaches HA through the Supervisor's proxy (ws://supervisor/core/websocket), but
+ * webhooks go to Core itself, `homeassistant` on the add-on network; the Supervisor is no webhook target.
+ */
+const ADDON_PROXY = "supervisor";
+const ADDON_CORE = "homeassistant";
 const RESTRICTED = new Set(["loopback", "link-local", "unspecified", "multicast", "reserved"]);
 
 export type HostVerdict = { ok: true; host: CanonicalHost } | { ok: false; error: string };
@@ -39,7 +45,10 @@ export class TargetPolicy {
     }
   }
 
-  /** HA's host (ha.url, or the simulator's when ha.url is unset and the simulator runs) + allowHosts. */
+  /**
+   * HA's host (ha.url's; `homeassistant` for an add-on's `supervisor` proxy; the simulator's when ha.url is
+   * unset and the simulator runs) + allowHosts.
+   */
   static fromConfig(config: {
     ha: Pick<HomeIQConfig["ha"], "url">;
     sim: Pick<HomeIQConfig["sim"], "enabled">;
@@ -48,7 +57,8 @@ export class TargetPolicy {
     const hosts = [...config.webhooks.allowHosts];
     if (config.ha.url) {
       try {
-        hosts.push(new URL(config.ha.url).hostname);
+        const ha = canonicalHost(new URL(config.ha.url).hostname);
+        if (ha) hosts.push(ha.text === ADDON_PROXY ? ADDON_CORE : ha.text);
       } catch {
         // ha.url is checked by the config schema; a URL that still does not parse adds no host.
       }
