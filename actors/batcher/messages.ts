@@ -104,15 +104,25 @@ export const batcherMessage = {
 
 /**
  * What the batcher sends on after a batch is committed (to the webhook dispatcher and the API's live feed):
- * only the state changes that were new to the store, never duplicates.
+ * only the state changes that were new to the store, never duplicates. `source` says where they came from
+ * when all did from one (always so on batcher->webhooks, where rules fire on live changes only by
+ * default); the live feed's coalesced batches may mix sources and leave it out.
  */
-export type StoredBatch = { type: "stored"; events: PackedEvents };
-export const storedBatch = (events: readonly StateChange[] | PackedEvents): StoredBatch => ({
+export type StoredBatch = { type: "stored"; events: PackedEvents; source?: EventSource };
+export const storedBatch = (
+  events: readonly StateChange[] | PackedEvents,
+  source?: EventSource,
+): StoredBatch => ({
   type: "stored",
   events: Array.isArray(events) ? packEvents(events) : (events as PackedEvents),
+  ...(source === undefined ? {} : { source }),
 });
 export const storedSchemas = {
-  stored: T.Object({ type: T.Literal("stored"), events: PackedEventsSchema }),
+  stored: T.Object({
+    type: T.Literal("stored"),
+    events: PackedEventsSchema,
+    source: T.Optional(EventSourceSchema),
+  }),
 };
 
 /**

@@ -9,7 +9,7 @@ import { readExportCursor } from "../influx-writer/state.ts";
 import { StoreMaintenance } from "../store/maintenance.ts";
 import { openStoreWriter } from "../store/writer.ts";
 import { addStored, flushDue, initialFanOut } from "./logic.ts";
-import { type BatcherMessage, check, type StoredBatch, storedBatch } from "./messages.ts";
+import { type BatcherMessage, check, type EventSource, type StoredBatch, storedBatch } from "./messages.ts";
 import { concatPacked, type EventColumns, openPacked, type PackedEvents } from "./packed.ts";
 
 runActor<BatcherMessage>({
@@ -123,8 +123,11 @@ runActor<BatcherMessage>({
       return rest?.ok ? rest.cols : null;
     };
 
-    /** Stores packed batches in transactions of at most batcher.maxEvents; new events fan out per commit. */
-    const storeEvents = async (batches: PackedEvents[]) => {
+    /**
+     * Stores packed batches (all from `source`) in transactions of at most batcher.maxEvents; new events fan
+     * out per commit.
+     */
+    const storeEvents = async (batches: PackedEvents[], source: EventSource) => {
       const cols = openAll(batches);
       if (!cols) return;
       for (let from = 0; from < cols.n; from += limits.maxEvents) {
@@ -147,7 +150,7 @@ runActor<BatcherMessage>({
         }
         if (result.inserted.length === 0) continue;
         const fresh = cols.select(result.inserted);
-        if (webhooks) await webhooks.send(storedBatch(fresh));
+        if (webhooks) await webhooks.send(storedBatch(fresh, source));
         const next = addStored(fanOut, fresh, ctx.clock.now(), limits);
         fanOut = next.state;
         publish(next.flush);
@@ -160,7 +163,7 @@ runActor<BatcherMessage>({
     const handleOne = async (msg: BatcherMessage) => {
       switch (msg.type) {
         case "events":
-          await storeEvents([msg.events]);
+          await storeEvents([msg.events], msg.source);
           return;
         case "rename":
           if (store.rename(msg.from, msg.to)) renames.inc();
@@ -176,20 +179,26 @@ runActor<BatcherMessage>({
     return {
       // A backlog of small batches (one per HA frame) becomes one transaction of up to batcher.maxEvents:
       // the per-commit cost dominates small transactions. Order is kept: a rename or enrichment message
-      // ends the run of events before it.
+      // ends the run of events before it, and so does a change of source (the webhook dispatcher fires on
+      // live changes, not on the connect snapshot or a backfill, so each stored batch has one source).
       drainMax: 256,
       async handleMany(msgs) {
         let run: PackedEvents[] = [];
+        let runSource: EventSource = "live";
         for (const { message } of msgs) {
-          if (message.type === "events") {
+          if (message.type === "events" && (run.length === 0 || message.source === runSource)) {
             run.push(message.events);
+            runSource = message.source;
             continue;
           }
-          if (run.length) await storeEvents(run);
+          if (run.length) await storeEvents(run, runSource);
           run = [];
-          await handleOne(message);
+          if (message.type === "events") {
+            run.push(message.events);
+            runSource = message.source;
+          } else await handleOne(message);
         }
-        if (run.length) await storeEvents(run);
+        if (run.length) await storeEvents(run, runSource);
       },
       handle: handleOne,
       call(body) {

@@ -185,7 +185,21 @@ export const ConfigSchema = T.Object({
     retryMaxMs: int(5 * 60 * 1000, 1, 24 * 3600 * 1000, "longest retry delay"),
     concurrencyPerTarget: int(4, 1, 1000, "deliveries in flight per target host"),
     timeoutMs: int(10000, 100, 600000, "timeout of one delivery"),
-    allowHosts: list("if set, only these hosts may be webhook targets"),
+    allowHosts: list(
+      "hosts (names or IP addresses) webhook targets may name besides Home Assistant's own host (that of ha.url, or the simulator's 127.0.0.1); every other host is refused",
+    ),
+    responseMaxBytes: int(
+      64 * 1024,
+      0,
+      64 * 1024 * 1024,
+      "bytes of a webhook answer read; a longer answer is cut off (its status still counts)",
+    ),
+    maxEventAgeMs: int(
+      60000,
+      0,
+      7 * 24 * 3600 * 1000,
+      "a live state change older than this (its last_updated against HomeIQ's clock) fires no webhook; 0 turns the check off",
+    ),
     maxRules: int(10000, 1, 1000000, "bound on stored rules"),
     breakerThreshold: int(
       5,
