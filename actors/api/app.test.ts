@@ -56,7 +56,27 @@ describe("health", () => {
     ]);
     expect(body.edges).toEqual([{ edge: "connection->batcher", outstanding: 2 }]);
     expect(body.ha).toEqual({ state: "connected", url: "ws://ha", since: 5 });
-    expect(body.store).toEqual({ events: 2, bytes: 4096 });
+    expect(body.store).toEqual({ events: 2, bytes: 4096, holdingUnexported: false, droppedUnexported: 0 });
+  });
+
+  test("/health/deep is degraded while the store holds, or has dropped, events InfluxDB never got", async () => {
+    const { get, deps } = testApi();
+    deps.supervisor.notices.set("connection/ha-status", { state: "connected" });
+    const batcher = (holding: number, dropped: number) =>
+      deps.metrics.update("batcher", {
+        counters: [{ name: "events_dropped_unexported_total", labels: { actor: "batcher" }, value: dropped }],
+        gauges: [{ name: "store_holding_unexported", labels: { actor: "batcher" }, value: holding }],
+        histograms: [],
+        help: {},
+      });
+    batcher(0, 0);
+    expect((await json(await get("/health/deep"))).status).toBe("ok");
+    batcher(1, 0);
+    expect((await json(await get("/health/deep"))).status).toBe("degraded");
+    batcher(0, 7);
+    const body = await json(await get("/health/deep"));
+    expect(body.status).toBe("degraded");
+    expect(body.store).toMatchObject({ holdingUnexported: false, droppedUnexported: 7 });
   });
 
   test("/health/deep is degraded while HA is disconnected and 503 once an actor has failed", async () => {

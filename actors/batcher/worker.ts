@@ -5,8 +5,9 @@
 import { runActor } from "../../runtime/actor.ts";
 import { EDGES } from "../../runtime/tree.ts";
 import { WAKE } from "../influx-writer/messages.ts";
-import { readExportCursor } from "../influx-writer/state.ts";
+import { readExportPosition } from "../influx-writer/state.ts";
 import { StoreMaintenance } from "../store/maintenance.ts";
+import { metaPosition } from "../store/tail.ts";
 import { openStoreWriter } from "../store/writer.ts";
 import { addStored, flushDue, initialFanOut } from "./logic.ts";
 import { type BatcherMessage, check, type EventSource, type StoredBatch, storedBatch } from "./messages.ts";
@@ -22,8 +23,9 @@ runActor<BatcherMessage>({
       .gauge("store_dictionary_cache_entries", "Bound: entries per dictionary cache (store.dictionaryCache)")
       .set(storeConfig.dictionaryCache);
     const influxOn = Boolean(ctx.config.influx.url);
+    const tailBase = metaPosition(store.db, "tail_base");
     const maintenance = new StoreMaintenance(store, storeConfig, () =>
-      influxOn ? readExportCursor(dataDir) : null,
+      influxOn ? readExportPosition(dataDir, tailBase) : null,
     );
     const m = ctx.metrics;
     const stored = m.counter("events_stored_total", "State changes newly inserted into the store");
@@ -35,6 +37,17 @@ runActor<BatcherMessage>({
     const rolled = m.counter("store_rolled_up_total", "Raw events folded into the hourly/daily tiers");
     const expired = m.counter("store_expired_total", "Raw events deleted by retention (store.rawDays)");
     const evicted = m.counter("store_evicted_total", "Rows deleted to keep events.db under store.maxBytes");
+    const droppedUnexported = m.counter(
+      "events_dropped_unexported_total",
+      "Raw events deleted before InfluxDB acknowledged them: the disk bound won past store.unexportedHoldBytes",
+    );
+    const holding = m.gauge(
+      "store_holding_unexported",
+      "1 while events.db is over store.maxBytes holding raw events InfluxDB has not acknowledged",
+    );
+    m.gauge("store_unexported_hold_bytes", "Bound: store.unexportedHoldBytes").set(
+      storeConfig.unexportedHoldBytes,
+    );
     const bytes = m.gauge("store_bytes", "Bytes in use by events.db (bounded by store.maxBytes)");
     const rows = m.gauge("store_events", "Rows in the raw tier");
     const maxBytes = m.gauge("store_max_bytes", "The disk bound store.maxBytes");
@@ -90,6 +103,13 @@ runActor<BatcherMessage>({
           const step = maintenance.retentionStep(ctx.clock.now());
           expired.inc(step.expired);
           evicted.inc(step.evicted);
+          holding.set(step.holdingUnexported ? 1 : 0);
+          if (step.droppedUnexported > 0) {
+            droppedUnexported.inc(step.droppedUnexported);
+            ctx.log.error(
+              `store over store.maxBytes + store.unexportedHoldBytes: dropped ${step.droppedUnexported} raw events InfluxDB has not received; bring InfluxDB back or raise store.maxBytes / store.unexportedHoldBytes`,
+            );
+          }
         }
         gauges();
       } catch (error) {

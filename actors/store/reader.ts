@@ -55,14 +55,23 @@ export type Tier = "raw" | "hourly" | "daily";
 export interface HistoryPoint {
   /** Event time (raw) or bucket start (hourly/daily), ms. */
   t: number;
-  /** Numeric value (raw) or mean of the bucket; null when the bucket/event had no numeric state. */
+  /**
+   * Numeric value (raw) or the bucket's mean, time-weighted as Home Assistant's statistics (each value
+   * weighs the time it held); a sample mean for buckets rolled up before time-weighting. Null when the
+   * bucket/event had no numeric state.
+   */
   value: number | null;
+  /** Lowest and highest value held in the bucket (including the one carried in from before it). */
   min: number | null;
   max: number | null;
   /** Events in the bucket (numeric and text). */
   count: number;
   /** The state text (raw) or the last text state of the bucket; null when numeric only. */
   state: string | null;
+  /** Buckets: a meter's increase in the bucket (state_class total / total_increasing, resets handled). */
+  growth?: number;
+  /** Buckets: the share of text-state time spent in an on-like state (on, open, home ...), or null. */
+  onShare?: number | null;
 }
 
 export interface StoreTotals {
@@ -171,10 +180,10 @@ class SqliteStoreReader implements StoreReader {
         `SELECT ${EVENT_COLS} FROM events WHERE ${range} AND (c = ?5 OR cp = ?5) ORDER BY id`,
       ),
       hourly: db.prepare(
-        "SELECT t, n, sum, min, max, tn, last_s FROM hourly WHERE e = ? AND t >= ? AND t < ? ORDER BY t",
+        "SELECT t, n, sum, min, max, tn, last_s, tw, tws, growth, on_s, ts FROM hourly WHERE e = ? AND t >= ? AND t < ? ORDER BY t",
       ),
       daily: db.prepare(
-        "SELECT t, n, sum, min, max, tn, last_s FROM daily WHERE e = ? AND t >= ? AND t < ? ORDER BY t",
+        "SELECT t, n, sum, min, max, tn, last_s, tw, tws, growth, on_s, ts FROM daily WHERE e = ? AND t >= ? AND t < ? ORDER BY t",
       ),
       entityKey: db.prepare("SELECT e FROM entity_names WHERE name = ?"),
       name: db.prepare("SELECT entity_id FROM entities WHERE e = ?"),
@@ -273,14 +282,21 @@ class SqliteStoreReader implements StoreReader {
       max: number | null;
       tn: number;
       last_s: number | null;
+      tw: number;
+      tws: number;
+      growth: number;
+      on_s: number;
+      ts: number;
     }[];
     const points: HistoryPoint[] = rows.map((r) => ({
       t: r.t * 1000,
-      value: r.n > 0 ? r.sum / r.n : null,
+      value: r.tws > 0 ? r.tw / r.tws : r.n > 0 ? r.sum / r.n : null,
       min: r.min,
       max: r.max,
       count: r.n + r.tn,
       state: r.last_s === null ? null : this.stateText(r.last_s),
+      growth: r.growth,
+      onShare: r.ts > 0 ? r.on_s / r.ts : null,
     }));
     return { tier, points };
   }

@@ -33,7 +33,8 @@ export const TABLES = {
   /**
    * `key TEXT PRIMARY KEY, value`: `base_us` (time origin of event ids), `raw_count` (rows in `events`),
    * `hwm` (the highest id ever inserted), `indexed_to` (entity_index holds every row up to this id),
-   * `tail_base` (rows up to this id were journaled before version 3).
+   * `tail_base` (rows up to this id were journaled before version 3), `pruned_to` (the newest time, µs
+   * after base_us, retention or the disk bound deleted), `tw_from` (where version 4 re-rolled from).
    */
   meta: "meta",
   /** `e INTEGER PRIMARY KEY` (stable key, never reused), `entity_id` (current name), `stable_id` (first name ever; the Influx tag). */
@@ -67,12 +68,20 @@ export const TABLES = {
    */
   cursors: "cursors",
   /**
-   * Rollup tiers, `PRIMARY KEY (e, t)` with `t` = bucket start in unix seconds (UTC hour / UTC day).
-   * Numeric: `n` count, `sum`, `min`, `max` (mean = sum / n). Text: `tn` count, `last_s` (states.s of the
-   * latest text state), `last_us` (its last_updated).
+   * Rollup tiers, `PRIMARY KEY (e, t)` with `t` = bucket start in unix seconds (UTC hour / UTC day), as
+   * Home Assistant's long-term statistics compute them (./rollup.ts). Time-weighted: `tw` (Σ value ×
+   * seconds held), `tws` (seconds a numeric value held; mean = tw / tws), `min`/`max` of the values held,
+   * `growth` (a meter's increase, reset-aware), `ts`/`on_s` (seconds in any / an on-like text state).
+   * Samples: `n` numeric count and their `sum` (mean = sum / n where tws = 0: buckets from before
+   * version 4), `tn` text count, `last_s` (states.s of the latest text state), `last_us` (its last_updated).
    */
   hourly: "hourly",
   daily: "daily",
+  /**
+   * `e INTEGER PRIMARY KEY, us, v, s, a`: each entity's newest rolled-up sample, whose held interval is
+   * credited when the next one arrives.
+   */
+  rollupCarry: "rollup_carry",
   /** `k INTEGER PRIMARY KEY, source, metric`: enrichment series (e.g. weather / temperature). */
   series: "series",
   /** `seq INTEGER PRIMARY KEY AUTOINCREMENT, k, ts_ms, value`, `UNIQUE (k, ts_ms)`: enrichment readings. */
@@ -93,6 +102,11 @@ const tier = (name: string) => `CREATE TABLE IF NOT EXISTS ${name} (
   n INTEGER NOT NULL DEFAULT 0, sum REAL NOT NULL DEFAULT 0, min REAL, max REAL,
   tn INTEGER NOT NULL DEFAULT 0, last_s INTEGER, last_us INTEGER,
   PRIMARY KEY (e, t)) WITHOUT ROWID`;
+
+const DAY_US_SQL = "86400000000";
+const BASE_US_SQL = "(SELECT value FROM meta WHERE key = 'base_us')";
+const TW_FROM_SQL = "(SELECT value FROM meta WHERE key = 'tw_from')";
+const TW_FROM_SECONDS_SQL = `((${TW_FROM_SQL} + ${BASE_US_SQL}) / 1000000)`;
 
 /** Migrations by target `user_version`; each runs once, in one transaction, and is append-only. */
 export const MIGRATIONS: readonly string[][] = [
@@ -146,6 +160,34 @@ export const MIGRATIONS: readonly string[][] = [
       SELECT k.key, coalesce((SELECT max(id) FROM events), ${MIN_ID_SQL})
       FROM (SELECT 'hwm' AS key UNION ALL SELECT 'indexed_to' UNION ALL SELECT 'tail_base') k`,
     "INSERT OR IGNORE INTO cursors (name, seq) SELECT 'rollup.id', value FROM meta WHERE key = 'tail_base'",
+  ],
+  // 4: time-weighted tiers (./rollup.ts). Buckets from the first whole UTC day the raw tier still holds on
+  // are rolled up again from raw (the rollup position moves back there; each entity's value at that
+  // midnight seeds its carry); older buckets keep their sample means (tws = 0).
+  [
+    ...["hourly", "daily"].flatMap((tier) =>
+      ["tw", "tws", "growth", "on_s", "ts"].map(
+        (col) => `ALTER TABLE ${tier} ADD COLUMN ${col} REAL NOT NULL DEFAULT 0`,
+      ),
+    ),
+    `CREATE TABLE IF NOT EXISTS rollup_carry (e INTEGER PRIMARY KEY, us INTEGER NOT NULL, v REAL, s INTEGER,
+      a INTEGER NOT NULL)`,
+    // Retention may have taken rows before the oldest one left: no hour before it is whole in raw.
+    `INSERT OR REPLACE INTO meta (key, value)
+      SELECT 'pruned_to', o - 1 FROM (SELECT min(id) >> ${ENTITY_BITS} AS o FROM events) WHERE o IS NOT NULL`,
+    `INSERT OR REPLACE INTO meta (key, value)
+      SELECT 'tw_from', (o / ${DAY_US_SQL}) * ${DAY_US_SQL} + CASE WHEN o % ${DAY_US_SQL} > 0 THEN ${DAY_US_SQL} ELSE 0 END
+      FROM (SELECT min(id) >> ${ENTITY_BITS} AS o FROM events) WHERE o IS NOT NULL`,
+    `DELETE FROM hourly WHERE t >= ${TW_FROM_SECONDS_SQL}`,
+    `DELETE FROM daily WHERE t >= ${TW_FROM_SECONDS_SQL}`,
+    `INSERT OR REPLACE INTO rollup_carry (e, us, v, s, a)
+      SELECT ev.e, ${TW_FROM_SQL} + ${BASE_US_SQL}, ev.v, ev.s, ev.a FROM events ev
+      WHERE ev.id IN (SELECT max(id) FROM events WHERE id < (${TW_FROM_SQL} << ${ENTITY_BITS}) GROUP BY e)`,
+    // Only ever back: a rollup that has not reached tw_from yet rolls those rows for the first time.
+    `INSERT OR REPLACE INTO cursors (name, seq)
+      SELECT 'rollup.id', (${TW_FROM_SQL} << ${ENTITY_BITS}) - 1
+      WHERE ${TW_FROM_SQL} IS NOT NULL AND coalesce((SELECT seq FROM cursors WHERE name = 'rollup.id'),
+        (SELECT value FROM meta WHERE key = 'tail_base')) >= (${TW_FROM_SQL} << ${ENTITY_BITS}) - 1`,
   ],
 ];
 

@@ -336,7 +336,7 @@ export class StoreWriter {
             )})`,
           )
           .run(target.e).changes;
-        for (const tier of ["hourly", "daily"])
+        for (const tier of ["hourly", "daily", "rollup_carry"])
           this.db.query(`DELETE FROM ${tier} WHERE e = ?`).run(target.e);
         this.db.query("UPDATE entity_names SET e = ?1 WHERE e = ?2").run(old.e, target.e);
         this.db.query("DELETE FROM entities WHERE e = ?").run(target.e);

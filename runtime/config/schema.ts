@@ -135,6 +135,12 @@ export const ConfigSchema = T.Object({
       16 * 1024 ** 4,
       "disk bound of the store; oldest rolled-up raw events go first",
     ),
+    unexportedHoldBytes: int(
+      1024 ** 3,
+      0,
+      16 * 1024 ** 4,
+      "while InfluxDB is configured, how far past maxBytes the store may grow holding raw events InfluxDB has not acknowledged; past it the oldest are dropped, counted and logged as errors",
+    ),
     rollupIntervalMs: int(5000, 100, 3600000, "how often rollups and retention run"),
     rollupChunk: int(50000, 100, 10000000, "raw events rolled up per step, so ingest never stalls"),
     dictionaryCache: int(

@@ -39,7 +39,7 @@ describe("toMetricsView", () => {
       ],
       ha: null,
       influx: { lagEvents: 10, lagSeconds: 1.5 },
-      store: { bytes: 2048, events: 90 },
+      store: { bytes: 2048, events: 90, holdingUnexported: false, droppedUnexported: 0 },
       live: { clients: 1 },
     });
     expect(view.actors).toEqual([

@@ -21,7 +21,7 @@ export type ActorHealth = typeof ActorHealth.static;
 export const DeepHealth = t.Object({
   status: t.UnionEnum(["ok", "degraded", "failed"], {
     description:
-      "failed: an actor gave up restarting; degraded: an actor is restarting or HA is not connected",
+      "failed: an actor gave up restarting; degraded: an actor is restarting, HA is not connected, or the store is over its bound holding (or has dropped) events InfluxDB has not received",
   }),
   actors: t.Array(ActorHealth),
   edges: t.Array(t.Object({ edge: t.String(), outstanding: t.Number() }), {
@@ -32,6 +32,12 @@ export const DeepHealth = t.Object({
   store: t.Object({
     bytes: t.Number({ description: "bytes events.db uses (the batcher's store_bytes gauge)" }),
     events: t.Number({ description: "rows in the raw tier (the batcher's store_events gauge)" }),
+    holdingUnexported: t.Boolean({
+      description: "events.db is over store.maxBytes holding raw events InfluxDB has not acknowledged",
+    }),
+    droppedUnexported: t.Number({
+      description: "raw events dropped before InfluxDB received them (since start; the disk bound won)",
+    }),
   }),
   live: t.Object({ clients: t.Integer() }),
 });

@@ -31,10 +31,17 @@ export function deepHealth(deps: {
   const ha = supervisor.notice("connection", "ha-status") ?? null;
   // Store size comes from the batcher's gauges, not from the reader: a health check must stay cheap
   // whatever the store holds (the reader's totals() scans the table; 2.3 s at 10M events).
-  const store = { bytes: metrics.gauge("store_bytes"), events: metrics.gauge("store_events") };
+  const store = {
+    bytes: metrics.gauge("store_bytes"),
+    events: metrics.gauge("store_events"),
+    holdingUnexported: metrics.gauge("store_holding_unexported") > 0,
+    droppedUnexported: metrics.counter("events_dropped_unexported_total"),
+  };
   const failed = actors.some((a) => a.state === "failed");
   const haDown = ha !== null && haState(ha) !== "connected";
-  const degraded = haDown || actors.some((a) => a.state !== "running");
+  // Events InfluxDB never got are data loss: degraded from the first one until a restart.
+  const storeAtRisk = store.holdingUnexported || store.droppedUnexported > 0;
+  const degraded = haDown || storeAtRisk || actors.some((a) => a.state !== "running");
   return {
     status: failed ? "failed" : degraded ? "degraded" : "ok",
     actors,
