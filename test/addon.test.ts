@@ -71,6 +71,29 @@ describe("Home Assistant add-on", () => {
     expect(addon.homeassistant_api).toBe(true);
   });
 
+  test("uses only keys the Supervisor knows, in the forms it accepts", () => {
+    // The Supervisor drops unknown keys silently (supervisor/addons/validate.py, extra=REMOVE_EXTRA), so a
+    // misspelt key would just not apply. Keys and patterns as that schema has them.
+    const known = `name version slug description arch machine url startup boot init advanced stage ports
+      ports_description watchdog webui ingress ingress_port ingress_entry ingress_stream panel_icon panel_title
+      panel_admin homeassistant host_network host_pid host_ipc host_uts host_dbus devices udev tmpfs map
+      environment privileged apparmor full_access audio video gpio usb uart devicetree kernel_modules realtime
+      hassio_api hassio_role homeassistant_api stdin legacy docker_api auth_api services discovery
+      backup_exclude backup_pre backup_post restore_pre restore_post backup options schema image ulimits
+      timeout journald breaking_versions`.split(/\s+/);
+    for (const key of Object.keys(addon))
+      expect({ key, known: known.includes(key) }).toEqual({ key, known: true });
+    expect(addon.watchdog).toMatch(/^(?:https?|\[PROTO:\w+\]|tcp):\/\/\[HOST\]:(\[PORT:\d+\]|\d+).*$/);
+    for (const m of addon.map as string[])
+      expect(m).toMatch(
+        /^(data|config|ssl|addons|backup|share|media|homeassistant_config|all_addon_configs|addon_config)(?::(rw|ro))?$/,
+      );
+    expect(Number(addon.timeout)).toBeGreaterThanOrEqual(10);
+    expect(Number(addon.timeout)).toBeLessThanOrEqual(300);
+    for (const port of Object.keys(addon.ports as object)) expect(port).toMatch(/^\d+\/(tcp|udp)$/);
+    expect(Object.keys(addon.ports as object)).toContain(`${addon.ingress_port}/tcp`);
+  });
+
   test("is versioned with the package", () => {
     expect(addon.version).toBe(pkg.version);
   });
