@@ -356,6 +356,54 @@ describe("OpenAPI and dashboard mount", () => {
     expect(paths).not.toContain("/*");
   });
 
+  test("/openapi points at the JSON document; no docs page loads a script from elsewhere", async () => {
+    const { get } = testApi();
+    const r = await get("/openapi", { auth: false });
+    expect([r.status, r.headers.get("location")]).toEqual([302, "/openapi/json"]);
+    expect(await r.text()).not.toContain("<script");
+    const doc = await get("/openapi/json", { auth: false });
+    expect(doc.headers.get("content-type")).toStartWith("application/json");
+    expect(await doc.text()).not.toContain("cdn.jsdelivr.net");
+  });
+
+  test("every response, dashboard page, file, API answer or error, carries the security headers", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "homeiq-web-"));
+    try {
+      writeFileSync(join(dir, "index.html"), "<!doctype html><title>HomeIQ</title>");
+      writeFileSync(join(dir, "app.js"), "console.log(1)");
+      const { get } = testApi({ staticDir: dir });
+      for (const [path, auth, status] of [
+        ["/", false, 200],
+        ["/app.js", false, 200],
+        ["/health", false, 200],
+        ["/api/v1/devices", true, 200],
+        ["/api/v1/devices", false, 401],
+        ["/api/v1/nothing", true, 404],
+        ["/api/v1/events?limit=0", true, 400],
+      ] as const) {
+        const r = await get(path, { auth });
+        const h = Object.fromEntries(
+          ["content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy"].map(
+            (name) => [name, r.headers.get(name)],
+          ),
+        );
+        expect([path, r.status, h]).toEqual([
+          path,
+          status,
+          {
+            "content-security-policy":
+              "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'",
+            "x-frame-options": "SAMEORIGIN",
+            "x-content-type-options": "nosniff",
+            "referrer-policy": "no-referrer",
+          },
+        ]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("/ and unknown non-API paths serve index.html without a token; files are served as they are", async () => {
     const dir = mkdtempSync(join(tmpdir(), "homeiq-web-"));
     try {
