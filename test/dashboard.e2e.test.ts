@@ -89,7 +89,10 @@ afterAll(async () => {
 describe("dashboard in Chromium against HomeIQ on the simulator", () => {
   test("asks for the token once, then shows the overview with a rising event count", async () => {
     const page = await newPage();
-    await page.goto(base);
+    const served = await page.goto(base);
+    // Served under a policy that allows no inline script or style: a violation would be a console error
+    // ("no console errors on any page" below).
+    expect(served?.headers()["content-security-policy"]).toContain("script-src 'self'");
     await page.getByLabel("API token").fill(TOKEN);
     await page.getByRole("button", { name: "Connect" }).click();
     await waitFor(async () => (await receivedOnOverview(page)) > 0, { timeoutMs: 20_000, what: "events" });

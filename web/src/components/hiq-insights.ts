@@ -6,6 +6,7 @@
 import { StoreController } from "@nanostores/lit";
 import { css, html, LitElement } from "lit";
 import { customElement, state } from "lit/decorators.js";
+import { styleMap } from "lit/directives/style-map.js";
 import { formatCount, formatDateTime, formatDuration } from "../format.ts";
 import { $insightSearch, $insights, searchInsights, traceInsight } from "../stores/insights.ts";
 import { shared } from "../styles.ts";
@@ -118,7 +119,7 @@ export class HiqInsights extends LitElement {
       <div class="bars" role="img" aria-label="Events per hour over the last 24 hours">
         ${stats.series.map(
           (p) =>
-            html`<span style="height:${(100 * p.count) / peak}%" title="${formatDateTime(p.ts)}: ${formatCount(p.count)}"></span>`,
+            html`<span style=${styleMap({ height: `${(100 * p.count) / peak}%` })} title="${formatDateTime(p.ts)}: ${formatCount(p.count)}"></span>`,
         )}
       </div>
       <p class="small">
