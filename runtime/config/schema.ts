@@ -291,6 +291,18 @@ export const ConfigSchema = T.Object({
       100000000,
       "raw events one search page may scan before it returns with a cursor",
     ),
+    searchTermsMax: int(
+      8,
+      1,
+      100,
+      "terms one search may hold (each is matched against the state dictionary)",
+    ),
+    searchStatesMax: int(
+      100000,
+      1000,
+      100000000,
+      "newest distinct states one search matches its terms against; older ones are skipped and the page says statesTruncated",
+    ),
     statsTop: int(20, 1, 1000, "busiest entities listed by the stats endpoint"),
     statsRefreshMs: int(
       60000,
