@@ -335,6 +335,29 @@ describe("registry and events", () => {
     });
     expect((body.points as { value: number }[]).map((p) => p.value)).toEqual([21]);
     expect(body.tier).toBe("raw");
+    expect([body.truncated, body.nextFrom]).toEqual([false, null]);
+  });
+
+  test("raw history holds at most api.pageMax points, says truncated and where to go on (real store)", async () => {
+    const now = Date.now();
+    const { get, seed } = sqliteApi({ now: () => now, env: { HOMEIQ_API_PAGE_MAX: "100" } });
+    const t0 = now - 3600_000;
+    seed(Array.from({ length: 250 }, (_, i) => change("sensor.fast", String(i), t0 + i * 1000)));
+    const values: number[] = [];
+    let from = t0;
+    let pages = 0;
+    for (;;) {
+      const body = await json(await get(`/api/v1/entities/sensor.fast/history?resolution=raw&from=${from}`));
+      const points = body.points as { value: number }[];
+      expect(points.length).toBeLessThanOrEqual(100);
+      values.push(...points.map((p) => p.value));
+      pages++;
+      if (!body.truncated) break;
+      expect(body.nextFrom).toBe(t0 + values.length * 1000);
+      from = body.nextFrom as number;
+    }
+    expect(pages).toBe(3);
+    expect(values).toEqual(Array.from({ length: 250 }, (_, i) => i));
   });
 });
 
