@@ -51,6 +51,7 @@ export function createApp(deps: ApiDeps) {
     rateLimitClients: deps.config.api.rateLimitClients,
     pageMax: deps.config.api.pageMax,
     sseQueueMax: deps.config.api.sseQueueMax,
+    sseMaxClients: deps.config.api.sseMaxClients,
   }))
     registry.gauge("api_bound", "The API's configured bounds (config api.*)", { bound }).set(value);
   const policy = new AccessPolicy(PUBLIC_PATHS, DASHBOARD_ROUTES);

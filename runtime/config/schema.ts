@@ -168,6 +168,12 @@ export const ConfigSchema = T.Object({
     corsOrigins: list("origins allowed by CORS; empty means closed"),
     pageMax: int(1000, 1, 100000, "hard limit of rows per page"),
     sseQueueMax: int(1000, 1, 1000000, "events buffered per SSE client before it is cut off"),
+    sseMaxClients: int(
+      100,
+      1,
+      100000,
+      "live streams (SSE) open at once; one more is refused with 503 (each holds up to sseQueueMax events)",
+    ),
     rateLimitClients: int(
       10000,
       1,
