@@ -272,6 +272,15 @@ describe("dashboard in Chromium against HomeIQ on the simulator", () => {
       .getByText(/events/)
       .first()
       .waitFor({ timeout: 30_000 });
+    // The activity bars take their heights from style properties, which the CSP allows only through the
+    // CSSOM, not as an inline style attribute: a violation would be a console error.
+    await page.locator("hiq-insights .bars span").first().waitFor({ state: "attached", timeout: 30_000 });
+    expect(
+      await page
+        .locator("hiq-insights .bars span")
+        .first()
+        .evaluate((el) => (el as HTMLElement).style.height),
+    ).toMatch(/%$/);
     await page.context().close();
   }, 150_000);
 

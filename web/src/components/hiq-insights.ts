@@ -6,7 +6,6 @@
 import { StoreController } from "@nanostores/lit";
 import { css, html, LitElement } from "lit";
 import { customElement, state } from "lit/decorators.js";
-import { styleMap } from "lit/directives/style-map.js";
 import { formatCount, formatDateTime, formatDuration } from "../format.ts";
 import { $insightSearch, $insights, searchInsights, traceInsight } from "../stores/insights.ts";
 import { shared } from "../styles.ts";
@@ -114,12 +113,14 @@ export class HiqInsights extends LitElement {
         ? html`<hiq-notice kind="error" .detail=${errors.stats}>Activity is not available.</hiq-notice>`
         : "";
     const peak = Math.max(1, ...stats.series.map((p) => p.count));
+    // Bar heights through the CSSOM (`.style` property): the CSP refuses inline style attributes, and
+    // Lit's styleMap writes one on first render.
     return html`<section class="card" aria-labelledby="ins-activity">
       <h2 id="ins-activity">Last 24 h: ${formatCount(stats.total)} events</h2>
       <div class="bars" role="img" aria-label="Events per hour over the last 24 hours">
         ${stats.series.map(
           (p) =>
-            html`<span style=${styleMap({ height: `${(100 * p.count) / peak}%` })} title="${formatDateTime(p.ts)}: ${formatCount(p.count)}"></span>`,
+            html`<span .style=${`height:${(100 * p.count) / peak}%`} title="${formatDateTime(p.ts)}: ${formatCount(p.count)}"></span>`,
         )}
       </div>
       <p class="small">
