@@ -8,14 +8,20 @@ import { DASHBOARD_ROUTES } from "../static/index.ts";
 import { AccessPolicy, canonicalPath } from "./service.ts";
 
 // A dashboard is mounted, so a path that slips past the auth check would be answered (200, index.html).
-const web = mkdtempSync(join(tmpdir(), "homeiq-access-"));
+const web = mkdtempSync(join(tmpdir(), "homeiq-access-web-"));
+const data = mkdtempSync(join(tmpdir(), "homeiq-access-data-"));
 writeFileSync(join(web, "index.html"), "<!doctype html><title>HomeIQ</title>");
 mkdirSync(join(web, "assets"));
 writeFileSync(join(web, "assets", "index-abc.js"), "console.log(1)");
-const api = testApi({ staticDir: web, env: { HOMEIQ_API_RATE_LIMIT_PER_MINUTE: "1000000" } });
+// Its own data dir: routes that open a database on first use (webhooks) must not touch ./data.
+const api = testApi({
+  staticDir: web,
+  env: { HOMEIQ_API_RATE_LIMIT_PER_MINUTE: "1000000", HOMEIQ_DATA_DIR: data },
+});
 afterAll(() => {
   api.close();
   rmSync(web, { recursive: true, force: true });
+  rmSync(data, { recursive: true, force: true });
 });
 
 /** Every route the app registers, with parameters filled in. Routes added later are included unasked. */
