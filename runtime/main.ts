@@ -159,9 +159,10 @@ try {
   process.exit(1);
 }
 log.info("HomeIQ running", { actors: supervisor.status().map((s) => s.name), port: api.port });
-// The token is shown once, when it was just generated; otherwise only where it lives.
+// Never the token itself: stdout ends up in docker logs and the add-on log. The dashboard asks for it once;
+// on first start the note says it is new and where to read it (`cat <dataDir>/api-token`).
 const tokenNote = apiToken.generated
-  ? `API token: ${apiToken.token}`
+  ? `API token: new, in ${apiToken.path}`
   : apiToken.source === "config"
     ? "API token: HOMEIQ_API_TOKEN"
     : `API token: in ${apiToken.path}`;

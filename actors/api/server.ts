@@ -1,6 +1,7 @@
 /**
  * Serves the API with Bun on `config.host`:`config.port` (0 picks a free port; the actual one is
- * returned). Bodies past `api.bodyLimitBytes` are refused by Bun itself as well as by the app.
+ * returned). Bun's own body cap is process-wide, so it is the largest legitimate body (an import,
+ * `ops.importMaxBytes`); the app enforces each route's own limit on the bytes it reads (security/index.ts).
  */
 import { createApp } from "./app.ts";
 import type { ApiDeps } from "./deps.ts";
@@ -20,7 +21,7 @@ export function startApi(deps: ApiDeps): RunningApi {
   const app = createApp(deps).listen({
     hostname: deps.config.host,
     port: deps.config.port,
-    // The app enforces the per-route limits; Bun's own bound is the largest of them.
+    // The app enforces the per-route limits on the bytes read, chunked or not; Bun's bound is the largest.
     maxRequestBodySize: Math.max(deps.config.api.bodyLimitBytes, deps.config.ops.importMaxBytes),
     idleTimeout: IDLE_TIMEOUT_S,
   });

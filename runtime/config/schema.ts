@@ -174,6 +174,12 @@ export const ConfigSchema = T.Object({
     corsOrigins: list("origins allowed by CORS; empty means closed"),
     pageMax: int(1000, 1, 100000, "hard limit of rows per page"),
     sseQueueMax: int(1000, 1, 1000000, "events buffered per SSE client before it is cut off"),
+    sseMaxClients: int(
+      100,
+      1,
+      100000,
+      "live streams (SSE) open at once; one more is refused with 503 (each holds up to sseQueueMax events)",
+    ),
     rateLimitClients: int(
       10000,
       1,
@@ -310,6 +316,18 @@ export const ConfigSchema = T.Object({
       1000,
       100000000,
       "raw events one search page may scan before it returns with a cursor",
+    ),
+    searchTermsMax: int(
+      8,
+      1,
+      100,
+      "terms one search may hold (each is matched against the state dictionary)",
+    ),
+    searchStatesMax: int(
+      100000,
+      1000,
+      100000000,
+      "newest distinct states one search matches its terms against; older ones are skipped and the page says statesTruncated",
     ),
     statsTop: int(20, 1, 1000, "busiest entities listed by the stats endpoint"),
     statsRefreshMs: int(

@@ -11,6 +11,9 @@ import { ApiError } from "../errors.ts";
 
 const API_PREFIXES = ["/api/", "/health/", "/metrics", "/openapi"];
 
+/** The routes this plugin registers: public, as they serve only the dashboard's files (see AccessPolicy). */
+export const DASHBOARD_ROUTES = ["/", "/*"];
+
 function isFile(path: string): boolean {
   try {
     return statSync(path).isFile();
@@ -39,7 +42,7 @@ export function staticFiles(staticDir?: string) {
   const noDashboard = () =>
     new ApiError(404, "the dashboard is not built", {
       expected:
-        "build it with `npm run build:web` (web/dist), or use the API under /api/v1 (docs at /openapi)",
+        "build it with `npm run build:web` (web/dist), or use the API under /api/v1 (described at /openapi/json)",
     });
   const indexPage = (set: { headers: Record<string, string | number> }) => {
     if (!index || !isFile(index)) throw noDashboard();
