@@ -13,15 +13,22 @@ export function haState(notice: unknown): string | undefined {
   return notice && typeof notice === "object" ? String((notice as { state?: unknown }).state) : undefined;
 }
 
+/**
+ * The deep view. Degraded names each cause in `reasons`: an actor not running, HA not connected, or an actor
+ * whose oldest waiting message has waited past `stuckAfterMs` (`supervisor.stuckAfterMs`). That age comes
+ * from the supervisor's own reading of shared memory, so it grows even when the actor answers nothing.
+ */
 export function deepHealth(deps: {
   supervisor: SupervisorView;
   metrics: MetricsHub;
-  live: LiveFeed;
+  live: Pick<LiveFeed, "clients">;
+  stuckAfterMs: number;
 }): DeepHealth {
   const { supervisor, metrics } = deps;
   const actors: ActorHealth[] = supervisor.status().map((s) => ({
     ...s,
     mailboxDepth: metrics.gauge("mailbox_depth", { actor: s.name }),
+    mailboxOldestAgeMs: Math.round(s.mailboxOldestAgeMs ?? 0),
   }));
   const edges = new Map<string, number>();
   for (const g of metrics.merged().gauges) {
@@ -33,10 +40,18 @@ export function deepHealth(deps: {
   // whatever the store holds (the reader's totals() scans the table; 2.3 s at 10M events).
   const store = { bytes: metrics.gauge("store_bytes"), events: metrics.gauge("store_events") };
   const failed = actors.some((a) => a.state === "failed");
-  const haDown = ha !== null && haState(ha) !== "connected";
-  const degraded = haDown || actors.some((a) => a.state !== "running");
+  const reasons: string[] = [];
+  for (const a of actors) {
+    if (a.state !== "running") reasons.push(`actor "${a.name}" is ${a.state}`);
+    if (a.mailboxOldestAgeMs > deps.stuckAfterMs)
+      reasons.push(
+        `actor "${a.name}": its oldest message has waited ${a.mailboxOldestAgeMs} ms (supervisor.stuckAfterMs is ${deps.stuckAfterMs})`,
+      );
+  }
+  if (ha !== null && haState(ha) !== "connected") reasons.push(`HA is ${haState(ha)}`);
   return {
-    status: failed ? "failed" : degraded ? "degraded" : "ok",
+    status: failed ? "failed" : reasons.length > 0 ? "degraded" : "ok",
+    reasons,
     actors,
     edges: [...edges].map(([edge, outstanding]) => ({ edge, outstanding })),
     ha,
