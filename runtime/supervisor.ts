@@ -83,6 +83,8 @@ export interface ActorStatus {
   startedAt?: number;
   /** How long the oldest message sent to the actor and not yet acknowledged has waited (0: none waits). */
   mailboxOldestAgeMs?: number;
+  /** The actor is waiting for credit to send downstream: held up by another actor, not stuck itself. */
+  heldUp?: boolean;
 }
 
 /** `supervisor.stuckAfterMs`'s default, for trees built without a config (the runtime's own tests). */
@@ -210,10 +212,14 @@ export class Supervisor {
 
   status(): ActorStatus[] {
     const now = this.now();
-    return [...this.children.values()].map((c) => ({
-      ...c.status,
-      mailboxOldestAgeMs: this.progressOf(c, now).oldestAgeMs,
-    }));
+    return [...this.children.values()].map((c) => {
+      const progress = this.progressOf(c, now);
+      return {
+        ...c.status,
+        mailboxOldestAgeMs: progress.oldestAgeMs,
+        ...(progress.blocked ? { heldUp: true } : {}),
+      };
+    });
   }
 
   /** Starts every child in order; resolves when all are running. */

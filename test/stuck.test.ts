@@ -142,16 +142,17 @@ describe("stuck actors", () => {
     const out = supervisor.hubOutbox<Work>("hub->relay");
     for (const id of [-1, 1, 2, 3]) void out.send({ type: "work", id });
     // Both show: the spinner's message and the relay's (it waits in a send for the spinner's credit).
-    await waitFor(
+    const reasons = await waitFor(
       () => {
-        const reasons = health().reasons;
-        return (
-          reasons.some((r) => r.startsWith('actor "relay"')) &&
-          reasons.some((r) => r.startsWith('actor "spinner"'))
-        );
+        const r = health().reasons.filter((line) => line.includes("oldest message"));
+        return r.length === 2 ? r : null;
       },
       { timeoutMs: 5000, what: "both actors named" },
     );
+    expect(reasons.map((r) => r.replace(/waited \d+ ms/, "waited N ms"))).toEqual([
+      `actor "spinner": its oldest message has waited N ms (supervisor.stuckAfterMs is ${STUCK_AFTER_MS})`,
+      `actor "relay": its oldest message has waited N ms (supervisor.stuckAfterMs is ${STUCK_AFTER_MS}); it is held up waiting for credit downstream`,
+    ]);
     await waitFor(() => metrics.counter("mailbox_poison_total", { edge: "relay->sink" }) === 1, {
       timeoutMs: 15000,
       what: "the spinning message set aside by the relay",

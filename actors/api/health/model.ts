@@ -19,6 +19,11 @@ export const ActorHealth = t.Object({
     description:
       "ms the oldest message sent to the actor and not yet acknowledged has waited (0: none waits)",
   }),
+  heldUp: t.Optional(
+    t.Boolean({
+      description: "true while the actor waits for credit to send downstream (held up, not stuck)",
+    }),
+  ),
 });
 export type ActorHealth = typeof ActorHealth.static;
 

@@ -45,7 +45,7 @@ export function deepHealth(deps: {
     if (a.state !== "running") reasons.push(`actor "${a.name}" is ${a.state}`);
     if (a.mailboxOldestAgeMs > deps.stuckAfterMs)
       reasons.push(
-        `actor "${a.name}": its oldest message has waited ${a.mailboxOldestAgeMs} ms (supervisor.stuckAfterMs is ${deps.stuckAfterMs})`,
+        `actor "${a.name}": its oldest message has waited ${a.mailboxOldestAgeMs} ms (supervisor.stuckAfterMs is ${deps.stuckAfterMs})${a.heldUp ? "; it is held up waiting for credit downstream" : ""}`,
       );
   }
   if (ha !== null && haState(ha) !== "connected") reasons.push(`HA is ${haState(ha)}`);
