@@ -88,6 +88,24 @@ describe("health", () => {
     expect(r.status).toBe(503);
     expect((await json(r)).status).toBe("failed");
   });
+
+  test("/health/deep is degraded naming an actor whose oldest message has waited past supervisor.stuckAfterMs", async () => {
+    const { get, deps } = testApi({ env: { HOMEIQ_SUPERVISOR_STUCK_AFTER_MS: "1000" } });
+    deps.supervisor.notices.set("connection/ha-status", { state: "connected" });
+    deps.supervisor.statuses[1] = { ...deps.supervisor.statuses[1], mailboxOldestAgeMs: 1000 };
+    const atBound = await json(await get("/health/deep"));
+    expect([atBound.status, atBound.reasons]).toEqual(["ok", []]);
+    deps.supervisor.statuses[1] = { ...deps.supervisor.statuses[1], mailboxOldestAgeMs: 1234.4 };
+    const past = await json(await get("/health/deep"));
+    expect(past.status).toBe("degraded");
+    expect(past.reasons).toEqual([
+      'actor "batcher": its oldest message has waited 1234 ms (supervisor.stuckAfterMs is 1000)',
+    ]);
+    expect((past.actors as { name: string; mailboxOldestAgeMs: number }[])[1]).toMatchObject({
+      name: "batcher",
+      mailboxOldestAgeMs: 1234,
+    });
+  });
 });
 
 describe("auth", () => {

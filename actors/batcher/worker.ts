@@ -12,6 +12,7 @@ import { openStoreWriter } from "../store/writer.ts";
 import { addStored, flushDue, initialFanOut } from "./logic.ts";
 import { type BatcherMessage, check, type EventSource, type StoredBatch, storedBatch } from "./messages.ts";
 import { concatPacked, type EventColumns, openPacked, type PackedEvents } from "./packed.ts";
+import { WebhookFeed } from "./webhook-feed.ts";
 
 runActor<BatcherMessage>({
   name: "batcher",
@@ -60,9 +61,28 @@ runActor<BatcherMessage>({
     const commitMs = m.histogram("batch_commit_ms", "Time to commit one store transaction");
     maxBytes.set(storeConfig.maxBytes);
 
+    // Never awaited on the way to disk: a slow or stuck dispatcher gets a bounded backlog, then counted
+    // drops (./webhook-feed.ts says why not send, why not plain trySend).
     const webhooks = ctx.hasOutbox(EDGES.batcherToWebhooks)
-      ? ctx.outbox<StoredBatch>(EDGES.batcherToWebhooks)
+      ? new WebhookFeed({
+          out: ctx.outbox<StoredBatch>(EDGES.batcherToWebhooks),
+          backlogMax: limits.webhooksBacklogEvents,
+          batchMax: limits.maxEvents,
+          wrap: storedBatch,
+          dropped: m.counter(
+            "webhooks_feed_dropped_total",
+            "Stored events never offered to the webhook dispatcher: its backlog (batcher.webhooksBacklogEvents) was full",
+          ),
+          backlog: m.gauge(
+            "webhooks_feed_backlog_events",
+            "Stored events waiting for the webhook dispatcher",
+          ),
+        })
       : null;
+    m.gauge(
+      "webhooks_feed_backlog_max_events",
+      "Bound: stored events held for the webhook dispatcher (batcher.webhooksBacklogEvents)",
+    ).set(limits.webhooksBacklogEvents);
     const hub = ctx.hasOutbox(EDGES.batcherToHub) ? ctx.outbox<StoredBatch>(EDGES.batcherToHub) : null;
     const influx = ctx.hasOutbox(EDGES.batcherToInflux) ? ctx.outbox(EDGES.batcherToInflux) : null;
 
@@ -170,7 +190,7 @@ runActor<BatcherMessage>({
         }
         if (result.inserted.length === 0) continue;
         const fresh = cols.select(result.inserted);
-        if (webhooks) await webhooks.send(storedBatch(fresh, source));
+        webhooks?.offer(fresh, source);
         const next = addStored(fanOut, fresh, ctx.clock.now(), limits);
         fanOut = next.state;
         publish(next.flush);
@@ -232,6 +252,10 @@ runActor<BatcherMessage>({
         if (fanOutTimer !== null) ctx.clock.clearTimeout(fanOutTimer);
         publish(flushDue(fanOut).flush);
         fanOut = initialFanOut();
+        // Stored, so the dispatcher's next start catches up on them from events.db; counted here as not sent.
+        const held = webhooks?.discard() ?? 0;
+        if (held > 0)
+          ctx.log.warn("stopped with stored events not yet offered to the webhook dispatcher", { held });
         store.close();
       },
     };

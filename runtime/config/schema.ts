@@ -99,6 +99,15 @@ export const ConfigSchema = T.Object({
     backoffMinMs: int(100, 1, 60000, "first restart delay"),
     backoffMaxMs: int(5000, 1, 600000, "longest restart delay"),
     startTimeoutMs: int(15000, 100, 600000, "time an actor has to report ready"),
+    // 30 s: ten times the longest turn a healthy actor takes (a batcher transaction behind an SD card's
+    // fsync stall, a WAL checkpoint), while the connection spools to disk so storage loses nothing in the
+    // wait; past it, webhooks have waited long enough that a restart is the lesser harm.
+    stuckAfterMs: int(
+      30000,
+      100,
+      3600000,
+      "an actor with messages waiting that finishes none for this long is stuck: /health/deep degrades and it is restarted",
+    ),
   }),
 
   debugFaults: bool(
@@ -123,6 +132,12 @@ export const ConfigSchema = T.Object({
   batcher: T.Object({
     maxEvents: int(10000, 1, 1000000, "most events per store transaction and per live-feed batch"),
     maxDelayMs: int(50, 1, 60000, "longest a stored event waits for the live feed and Influx wake-up"),
+    webhooksBacklogEvents: int(
+      20000,
+      0,
+      10000000,
+      "stored events held for a slow webhook dispatcher; beyond it the oldest are dropped (counted), never storage",
+    ),
   }),
 
   store: T.Object({
