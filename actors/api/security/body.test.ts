@@ -63,7 +63,7 @@ function chunked(text: string): ReadableStream<Uint8Array> {
 }
 
 const rule = (padding: number) =>
-  `{"name":"door","url":"http://homeassistant.local:8123/api/webhook/door","when":{"kind":"state","entity":"binary_sensor.door"}${" ".repeat(padding)}}`;
+  `{"name":"door","url":"http://127.0.0.1:8123/api/webhook/door","when":{"kind":"state","entity":"binary_sensor.door"}${" ".repeat(padding)}}`;
 
 const post = (path: string, body: ReadableStream<Uint8Array>, type = "application/json") =>
   fetch(`${api.url}${path}`, {
