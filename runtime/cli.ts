@@ -6,10 +6,13 @@
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { importKeyCeiling } from "../actors/batcher/logic.ts";
 import { backupFileName, createBackup, restoreBackup, verifyBackup } from "../actors/ops/backup.ts";
 import { EXPORT_FORMATS, type ExportFormat, exportChunks } from "../actors/ops/export.ts";
-import { type Precision, parseLineProtocol } from "../actors/ops/import.ts";
+import type { Precision } from "../actors/ops/import.ts";
+import { runImport, writerTarget } from "../actors/ops/import-stream.ts";
 import { openStoreReader } from "../actors/store/reader.ts";
+import { MAX_ENTITY_KEY } from "../actors/store/schema.ts";
 import { openStoreWriter } from "../actors/store/writer.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 
@@ -51,6 +54,18 @@ function runningPid(dataDir: string): number | null {
   } catch {
     return null;
   }
+}
+
+/** An import's refusal as text: what, then the lines refused. */
+function describeRefusal(answer: Record<string, unknown> | null): string {
+  if (!answer) return "no JSON answer";
+  const rejections = (answer.rejections as { line: number; reason: string }[] | undefined) ?? [];
+  const more = Number(answer.rejected ?? 0) - rejections.length;
+  return [
+    String(answer.error),
+    ...rejections.map((r) => `  - line ${r.line}: ${r.reason}`),
+    ...(more > 0 ? [`  - ... and ${more} more`] : []),
+  ].join("\n");
 }
 
 function dataDirOf(flags: Flags): string {
@@ -148,7 +163,7 @@ const commands: Record<string, Command> = {
     },
   },
   import: {
-    summary: "import line protocol into the store (all lines valid or nothing written)",
+    summary: "import line protocol into the store (all lines valid or nothing written; streamed)",
     usage: "homeiq import FILE [--precision ns|us|ms|s] [--data-dir DIR] [--url URL --token TOKEN]",
     options: {
       ...dataDirOption,
@@ -164,8 +179,7 @@ const commands: Record<string, Command> = {
       const precision = flags.precision as Precision | undefined;
       if (precision && !["ns", "us", "ms", "s"].includes(precision))
         throw new UsageError("--precision must be ns, us, ms or s");
-      const text = readFileSync(file, "utf8");
-      const events = parseLineProtocol(text, precision); // refuses the whole file on any bad line
+      if (!existsSync(file)) throw new UsageError(`${file} does not exist`);
       const dataDir = dataDirOf(flags);
       const pid = runningPid(dataDir);
       if (typeof flags.url === "string" || pid !== null) {
@@ -176,31 +190,46 @@ const commands: Record<string, Command> = {
         const q = precision ? `?precision=${precision}` : "";
         const r = await fetch(`${flags.url}/api/v1/import${q}`, {
           method: "POST",
-          body: text,
+          body: Bun.file(file),
           headers: { authorization: `Bearer ${String(flags.token ?? "")}`, "content-type": "text/plain" },
         });
-        if (!r.ok) {
-          console.error(`homeiq import: ${flags.url} answered ${r.status}: ${await r.text()}`);
+        const answer = (await r.json().catch(() => null)) as Record<string, unknown> | null;
+        if (!r.ok || !answer) {
+          console.error(`homeiq import: ${flags.url} answered ${r.status}: ${describeRefusal(answer)}`);
           return 1;
         }
-        console.log(`imported ${events.length} state changes through ${flags.url}`);
+        console.log(
+          `imported ${answer.stored} state changes through ${flags.url} (${answer.duplicates} already stored, ${answer.received} read)`,
+        );
         return 0;
       }
+      const limits = loadConfig().ops;
       mkdirSync(dataDir, { recursive: true });
       const writer = openStoreWriter(dataDir, { dictionaryCache: 10000 });
-      let inserted = 0;
-      let duplicates = 0;
       try {
-        for (let i = 0; i < events.length; i += 5000) {
-          const result = writer.writeEvents(events.slice(i, i + 5000));
-          inserted += result.inserted.length;
-          duplicates += result.duplicates;
+        const outcome = await runImport(Bun.file(file).stream(), {
+          limits: {
+            maxBytes: Number.MAX_SAFE_INTEGER, // a local file: its size is the user's business
+            maxLineBytes: limits.importMaxLineBytes,
+            maxNewEntities: limits.importMaxNewEntities,
+            futureSkewMs: limits.importFutureSkewMs,
+          },
+          precision,
+          nowUs: Date.now() * 1000,
+          target: writerTarget(writer, importKeyCeiling(MAX_ENTITY_KEY, limits.importEntityKeyReserve)),
+          reread: () => Bun.file(file).stream(),
+        });
+        if (!outcome.ok) {
+          console.error(`homeiq import: ${describeRefusal(outcome)}`);
+          return 1;
         }
+        console.log(
+          `imported ${outcome.stored} state changes into ${dataDir} (${outcome.duplicates} already stored)`,
+        );
+        return 0;
       } finally {
         writer.close();
       }
-      console.log(`imported ${inserted} state changes into ${dataDir} (${duplicates} already stored)`);
-      return 0;
     },
   },
   "check-config": {

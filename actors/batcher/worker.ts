@@ -7,9 +7,18 @@ import { EDGES } from "../../runtime/tree.ts";
 import { WAKE } from "../influx-writer/messages.ts";
 import { readExportCursor } from "../influx-writer/state.ts";
 import { StoreMaintenance } from "../store/maintenance.ts";
+import { MAX_ENTITY_KEY, MAX_REL_US } from "../store/schema.ts";
 import { openStoreWriter } from "../store/writer.ts";
-import { addStored, flushDue, initialFanOut } from "./logic.ts";
-import { type BatcherMessage, check, type StoredBatch, storedBatch } from "./messages.ts";
+import { addStored, flushDue, importKeyCeiling, initialFanOut } from "./logic.ts";
+import {
+  type BatcherCall,
+  type BatcherMessage,
+  check,
+  type ImportCheckResult,
+  type ImportWriteResult,
+  type StoredBatch,
+  storedBatch,
+} from "./messages.ts";
 import { concatPacked, type EventColumns, openPacked, type PackedEvents } from "./packed.ts";
 
 runActor<BatcherMessage>({
@@ -29,6 +38,17 @@ runActor<BatcherMessage>({
     const stored = m.counter("events_stored_total", "State changes newly inserted into the store");
     const duplicates = m.counter("events_duplicate_total", "State changes already stored (replay, backfill)");
     const rejected = m.counter("events_rejected_total", "Malformed state changes refused by the store");
+    const keysRefused = m.counter(
+      "store_entity_keys_refused_total",
+      "State changes of new entities refused because no entity key was left (counted in events_rejected_total too)",
+    );
+    const keysUsed = m.gauge("store_entity_keys_used", "Entity keys handed out (of store_entity_keys_max)");
+    m.gauge("store_entity_keys_max", "Entity keys the store can hand out (16 bits)").set(MAX_ENTITY_KEY);
+    m.gauge(
+      "store_entity_keys_import_reserve",
+      "Bound: entity keys imports never take (ops.importEntityKeyReserve)",
+    ).set(ctx.config.ops.importEntityKeyReserve);
+    const importCeiling = importKeyCeiling(MAX_ENTITY_KEY, ctx.config.ops.importEntityKeyReserve);
     const liveDropped = m.counter("live_dropped_total", "Stored batches the live feed could not take");
     const readings = m.counter("readings_stored_total", "Enrichment readings newly stored");
     const renames = m.counter("entity_renames_total", "Entity renames joined to their history");
@@ -68,6 +88,7 @@ runActor<BatcherMessage>({
     };
     const gauges = () => {
       rows.set(store.rawCount);
+      keysUsed.set(store.entityKeysUsed());
       bytes.set(maintenance.usedBytes());
     };
     gauges();
@@ -123,14 +144,29 @@ runActor<BatcherMessage>({
       return rest?.ok ? rest.cols : null;
     };
 
-    /** Stores packed batches in transactions of at most batcher.maxEvents; new events fan out per commit. */
-    const storeEvents = async (batches: PackedEvents[]) => {
+    /**
+     * Stores packed batches in transactions of at most batcher.maxEvents; new events fan out per commit.
+     * `newKeyCeiling` is the highest entity key a new entity may take (imports stop short of the reserve).
+     * Answers what happened, for imports (null: no batch could be read; each was logged and counted).
+     */
+    const storeEvents = async (
+      batches: PackedEvents[],
+      newKeyCeiling = MAX_ENTITY_KEY,
+    ): Promise<ImportWriteResult | null> => {
       const cols = openAll(batches);
-      if (!cols) return;
+      if (!cols) return null;
+      const answer: ImportWriteResult = { stored: 0, duplicates: 0, rejected: [] };
       for (let from = 0; from < cols.n; from += limits.maxEvents) {
         const to = Math.min(cols.n, from + limits.maxEvents);
         const started = performance.now();
-        const result = store.writeEvents(cols, from, to);
+        const result = store.writeEvents(cols, from, to, { newKeyCeiling });
+        answer.stored += result.inserted.length;
+        answer.duplicates += result.duplicates;
+        for (const r of result.rejected) answer.rejected.push({ index: r.index, error: r.error });
+        if (result.keysRefused > 0) {
+          keysRefused.inc(result.keysRefused);
+          keysUsed.set(store.entityKeysUsed());
+        }
         commitMs.observe(performance.now() - started);
         batchSize.observe(to - from);
         stored.inc(result.inserted.length);
@@ -146,6 +182,7 @@ runActor<BatcherMessage>({
             });
         }
         if (result.inserted.length === 0) continue;
+        if (newKeyCeiling !== MAX_ENTITY_KEY) keysUsed.set(store.entityKeysUsed());
         const fresh = cols.select(result.inserted);
         if (webhooks) await webhooks.send(storedBatch(fresh));
         const next = addStored(fanOut, fresh, ctx.clock.now(), limits);
@@ -155,12 +192,27 @@ runActor<BatcherMessage>({
           fanOutTimer = ctx.clock.setTimeout(onFanOutTimer, next.armMs);
       }
       rows.set(store.rawCount);
+      return answer;
+    };
+
+    const ceilingOf = (source: string) => (source === "import" ? importCeiling : MAX_ENTITY_KEY);
+
+    /** The import's pre-check: which of these ids are new, and how many keys imports may still take. */
+    const importCheck = (entityIds: unknown): ImportCheckResult => {
+      if (!Array.isArray(entityIds) || entityIds.some((id) => typeof id !== "string"))
+        throw new Error("batcher: import-check expects entityIds: string[]");
+      return {
+        unknown: entityIds.filter((id) => !store.knowsEntity(id)),
+        keysLeft: Math.max(0, importCeiling - store.entityKeysUsed()),
+        minUs: store.baseUs - MAX_REL_US,
+        maxUs: store.baseUs + MAX_REL_US,
+      };
     };
 
     const handleOne = async (msg: BatcherMessage) => {
       switch (msg.type) {
         case "events":
-          await storeEvents([msg.events]);
+          await storeEvents([msg.events], ceilingOf(msg.source));
           return;
         case "rename":
           if (store.rename(msg.from, msg.to)) renames.inc();
@@ -181,7 +233,8 @@ runActor<BatcherMessage>({
       async handleMany(msgs) {
         let run: PackedEvents[] = [];
         for (const { message } of msgs) {
-          if (message.type === "events") {
+          // Imports (should one come by mailbox) are stored alone, under their own key ceiling.
+          if (message.type === "events" && message.source !== "import") {
             run.push(message.events);
             continue;
           }
@@ -192,10 +245,21 @@ runActor<BatcherMessage>({
         if (run.length) await storeEvents(run);
       },
       handle: handleOne,
-      call(body) {
-        if ((body as { type?: string })?.type === "totals")
-          return { events: store.rawCount, bytes: maintenance.usedBytes() };
-        throw new Error('batcher: unknown call; expected {type: "totals"}');
+      async call(raw) {
+        const body = raw as BatcherCall;
+        switch (body?.type) {
+          case "totals":
+            return { events: store.rawCount, bytes: maintenance.usedBytes() };
+          case "import-check":
+            return importCheck(body.entityIds);
+          case "import": {
+            const answer = await storeEvents([body.events], importCeiling);
+            if (!answer)
+              throw new Error("batcher: the import batch does not add up; nothing of it was stored");
+            return answer;
+          }
+        }
+        throw new Error('batcher: unknown call; expected {type: "totals" | "import-check" | "import"}');
       },
       close() {
         closing = true;

@@ -2,12 +2,18 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { createLogger } from "../../../runtime/log.ts";
 import { tempDirs } from "../../../test/lib/temp-dirs.ts";
+import { importKeyCeiling } from "../../batcher/logic.ts";
 import type { StateChange } from "../../batcher/messages.ts";
+import { writerTarget } from "../../ops/import-stream.ts";
 import { scheduleBackups } from "../../ops/run-backup.ts";
+import { MAX_ENTITY_KEY } from "../../store/schema.ts";
+import { openStoreWriter, type StoreWriter } from "../../store/writer.ts";
 import { change, type TestApi, testApi } from "../fixtures.ts";
 
 let api: TestApi | undefined;
+const closers: (() => void)[] = [];
 afterEach(() => {
+  for (const close of closers.splice(0)) close();
   api?.close();
 });
 /** Registered after the hook above: bun runs afterEach hooks in that order, so the API is closed first. */
@@ -17,6 +23,16 @@ const T = 1_795_000_000_000;
 
 function withOps(env: Record<string, string> = {}) {
   const imported: StateChange[][] = [];
+  // Imports go to a real store writer over the API's data dir, with the batcher's key ceiling.
+  let writer: StoreWriter | undefined;
+  const target = () => {
+    writer ??= openStoreWriter(dataDir, { dictionaryCache: 100 });
+    return writerTarget(
+      writer,
+      importKeyCeiling(MAX_ENTITY_KEY, api!.deps.config.ops.importEntityKeyReserve),
+    );
+  };
+  closers.push(() => writer?.close());
   const crashed: string[] = [];
   const backupDir = tempBackupDir();
   let dataDir = "";
@@ -36,8 +52,10 @@ function withOps(env: Record<string, string> = {}) {
     ops: {
       backups,
       backupDir,
-      importEvents: async (events) => {
+      importCheck: (ids) => target().check(ids),
+      importEvents: (events) => {
         imported.push(events);
+        return target().write(events);
       },
       crash: (actor) => {
         crashed.push(actor);
@@ -46,6 +64,8 @@ function withOps(env: Record<string, string> = {}) {
     },
   });
   dataDir = api.dataDir!;
+  // The import spools its upload in the data dir.
+  (api.deps.config as { dataDir: string }).dataDir = dataDir;
   return { imported, crashed, backupDir };
 }
 
@@ -77,14 +97,18 @@ describe("operations API", () => {
     const good = `light,entity_id=light.hall state="on" ${T}000000\nsensor,entity_id=sensor.t value=3 ${T + 1}000000`;
     const r = await api!.get("/api/v1/import", { method: "POST", body: good });
     expect(r.status).toBe(200);
-    expect(await r.json()).toEqual({ received: 2 });
+    expect(await r.json()).toEqual({ received: 2, stored: 2, duplicates: 0, newEntities: 2 });
     expect(imported.flat().map((e) => [e.entity_id, e.state, e.last_updated])).toEqual([
       ["light.hall", "on", T * 1000],
       ["sensor.t", "3", (T + 1) * 1000],
     ]);
     const bad = await api!.get("/api/v1/import", { method: "POST", body: `${good}\nnonsense` });
     expect(bad.status).toBe(400);
-    expect((await bad.json()).error).toContain("line 3:");
+    expect(await bad.json()).toMatchObject({
+      rejected: 1,
+      rejections: [{ line: 3, reason: "expected `measurement,tags fields [timestamp]`" }],
+      stored: 0,
+    });
     expect(imported).toHaveLength(1);
   });
 
