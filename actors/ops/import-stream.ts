@@ -191,8 +191,8 @@ export async function runImport(
     newEntities += answer.unknown.length;
     keysLeft = answer.keysLeft;
   };
-  const overNew = () =>
-    `import would add ${newEntities}+ entities new to the store; one import may add at most ${limits.maxNewEntities} (ops.importMaxNewEntities). Nothing was written. Fix: split the import, or raise ops.importMaxNewEntities`;
+  const overNew = (all: boolean) =>
+    `import would add ${all ? "" : "at least "}${newEntities} entities new to the store; one import may add at most ${limits.maxNewEntities} (ops.importMaxNewEntities). Nothing was written. Fix: split the import, or raise ops.importMaxNewEntities`;
   const rejections: ImportRejection[] = [];
   let rejected = 0;
   let received = 0;
@@ -212,7 +212,7 @@ export async function runImport(
       await ask();
       // Known ids in `seen` are bounded by the key space; new ones by this refusal.
       if (newEntities > limits.maxNewEntities)
-        return refused(422, overNew(), { received }, [], "fewer new entities");
+        return refused(422, overNew(false), { received }, [], "fewer new entities");
     }
     await ask();
   } catch (error) {
@@ -234,7 +234,7 @@ export async function runImport(
       rejections,
     );
   if (newEntities > limits.maxNewEntities)
-    return refused(422, overNew(), { received }, [], "fewer new entities");
+    return refused(422, overNew(true), { received }, [], "fewer new entities");
   if (newEntities > keysLeft)
     return refused(
       422,
