@@ -26,8 +26,19 @@ export interface OpsHooks {
   crash: (actor: string) => boolean;
 }
 
-export function ops(deps: Pick<ApiDeps, "config" | "store" | "ops">, now: () => number) {
+export function ops(deps: Pick<ApiDeps, "config" | "store" | "ops" | "registry">, now: () => number) {
   const hooks = deps.ops;
+  const r = deps.registry;
+  r?.gauge("import_max_bytes", "Bound: largest import body (ops.importMaxBytes)").set(
+    deps.config.ops.importMaxBytes,
+  );
+  r?.gauge("import_max_new_entities", "Bound: new entities per import (ops.importMaxNewEntities)").set(
+    deps.config.ops.importMaxNewEntities,
+  );
+  const importsBy = (outcome: string) => r?.counter("imports_total", "Imports by outcome", { outcome });
+  const imports = { ok: importsBy("ok"), refused: importsBy("refused"), failed: importsBy("failed") };
+  const importStored = r?.counter("import_stored_total", "State changes stored by imports");
+  const importRejected = r?.counter("import_rejected_lines_total", "Lines refused by imports");
   // One import at a time: each holds a spool file and the batcher's attention; a second one waits its turn.
   let importing = false;
   const unavailable = () => problem(503, "operations are not available in this process", null, null);
@@ -110,10 +121,14 @@ export function ops(deps: Pick<ApiDeps, "config" | "store" | "ops">, now: () => 
             nowUs: now() * 1000,
             target: { check: hooks.importCheck, write: hooks.importEvents },
           });
+          importStored?.inc(outcome.stored);
           if (outcome.ok) {
+            imports.ok?.inc();
             const { ok: _, ...body } = outcome;
             return body;
           }
+          (outcome.status === 500 ? imports.failed : imports.refused)?.inc();
+          importRejected?.inc(outcome.rejected);
           const { ok: _, status, ...body } = outcome;
           return new Response(JSON.stringify({ ...body, field: "body" }), {
             status,

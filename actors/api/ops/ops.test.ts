@@ -98,6 +98,9 @@ describe("operations API", () => {
     const r = await api!.get("/api/v1/import", { method: "POST", body: good });
     expect(r.status).toBe(200);
     expect(await r.json()).toEqual({ received: 2, stored: 2, duplicates: 0, newEntities: 2 });
+    expect(api!.deps.registry.snapshot().counters.find((m) => m.name === "import_stored_total")?.value).toBe(
+      2,
+    );
     expect(imported.flat().map((e) => [e.entity_id, e.state, e.last_updated])).toEqual([
       ["light.hall", "on", T * 1000],
       ["sensor.t", "3", (T + 1) * 1000],
@@ -222,14 +225,16 @@ describe("operations API", () => {
   });
 
   test("a large import streams: the event loop keeps turning (health answers) and memory stays bounded", async () => {
-    const { imported } = withOps();
+    withOps();
     const hooks = api!.deps.ops!;
-    const write = hooks.importEvents;
-    // Counted, not kept: the test's own record of batches would be most of the memory.
+    // In HomeIQ the store writes in the batcher's worker, not on the API thread: here they are counted, so
+    // what is measured is the import route's own work (streaming, parsing, spooling).
     let batches = 0;
-    hooks.importEvents = (events) => {
+    let stored = 0;
+    hooks.importEvents = async (events) => {
       batches++;
-      return write(events).finally(() => imported.splice(0));
+      stored += events.length;
+      return { stored: events.length, duplicates: 0, rejected: [] };
     };
     const lines = 150_000;
     const encoder = new TextEncoder();
@@ -265,23 +270,25 @@ describe("operations API", () => {
         await Bun.sleep(20);
       }
     })();
+    const importStarted = performance.now();
     const r = await api!.get("/api/v1/import?precision=ms", {
       method: "POST",
       body,
       duplex: "half",
     } as RequestInit);
+    const tookMs = performance.now() - importStarted;
     done = true;
     clearInterval(ticker);
     await prober;
     expect(await r.json()).toMatchObject({ received: lines, stored: lines });
-    expect(batches).toBe(lines / 2000);
+    expect([batches, stored]).toEqual([lines / 2000, lines]);
     const growthMb = (rssPeak - rssBefore) / 1e6;
     console.log(
-      `import of ${lines} lines: max event-loop lag ${maxLag.toFixed(0)} ms, ${health.length} health probes (slowest ${Math.max(...health).toFixed(0)} ms), RSS +${growthMb.toFixed(0)} MB`,
+      `import of ${lines} lines in ${tookMs.toFixed(0)} ms: max event-loop lag ${maxLag.toFixed(0)} ms, ${health.length} health probes (slowest ${Math.max(...health).toFixed(0)} ms), RSS +${growthMb.toFixed(0)} MB`,
     );
     expect(health.length).toBeGreaterThan(5);
     // Generous bounds (2 shared cores): the whole-text parse this replaces froze the loop for seconds.
-    expect(maxLag).toBeLessThan(500);
+    expect(maxLag).toBeLessThan(250);
     expect(growthMb).toBeLessThan(150);
   });
 
