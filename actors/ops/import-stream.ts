@@ -81,20 +81,22 @@ class TooLarge extends Error {}
 const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
- * Lines of a byte stream with their numbers (from 1), CR LF or LF. Throws TooLarge past `maxBytes` in
- * total or `maxLineBytes` in one line (measured in UTF-16 units, at most its bytes), after reading no more.
+ * The lines of a byte stream (CR LF or LF), a group per chunk read: per-line promises would cost more than
+ * the parsing. Throws TooLarge past `maxBytes` in total or `maxLineBytes` in one line (measured in UTF-16
+ * units, at most its bytes), after reading no more.
  */
-async function* lines(
+async function* lineGroups(
   body: ReadableStream<Uint8Array>,
   maxBytes: number,
   maxLineBytes: number,
   tee?: (chunk: Uint8Array) => Promise<unknown> | unknown,
-): AsyncGenerator<{ no: number; text: string }> {
+): AsyncGenerator<string[]> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let bytes = 0;
   let pending = "";
   let no = 0;
+  const tooLong = () => new TooLarge(`line ${no + 1} is longer than ${maxLineBytes} bytes`);
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -103,51 +105,62 @@ async function* lines(
       if (bytes > maxBytes) throw new TooLarge(`import too large: more than ${maxBytes} bytes`);
       if (tee) await tee(value);
       const text = pending + decoder.decode(value, { stream: true });
+      const group: string[] = [];
       let start = 0;
       for (let nl = text.indexOf("\n"); nl !== -1; nl = text.indexOf("\n", start)) {
-        yield { no: ++no, text: text.slice(start, nl) };
+        group.push(text.slice(start, nl));
         start = nl + 1;
       }
+      no += group.length;
       pending = text.slice(start);
-      if (pending.length > maxLineBytes)
-        throw new TooLarge(`line ${no + 1} is longer than ${maxLineBytes} bytes`);
+      if (pending.length > maxLineBytes) throw tooLong();
+      if (group.length) yield group;
     }
     pending += decoder.decode();
-    if (pending.length > maxLineBytes)
-      throw new TooLarge(`line ${no + 1} is longer than ${maxLineBytes} bytes`);
-    if (pending !== "") yield { no: ++no, text: pending };
+    if (pending.length > maxLineBytes) throw tooLong();
+    if (pending !== "") yield [pending];
   } finally {
     reader.releaseLock();
     await body.cancel().catch(() => undefined);
   }
 }
 
+type Parsed = { no: number; change: StateChange } | ImportRejection;
+
 /**
- * The state changes of a byte stream, each with its line number, or the line's rejection; yields to the
- * event loop every CHUNK_LINES lines. The first line may declare the precision (HomeIQ's export does).
+ * The state changes of a byte stream, each with its line number, or the line's rejection, in groups of at
+ * most CHUNK_LINES lines with a turn of the event loop after each. The first line may declare the
+ * precision (HomeIQ's export does).
  */
 async function* parsed(
   body: ReadableStream<Uint8Array>,
   opts: ImportOptions,
   range: { minUs?: number; maxUs?: number },
   tee?: ImportOptions["tee"],
-): AsyncGenerator<{ no: number; change: StateChange } | ImportRejection> {
+): AsyncGenerator<Parsed[]> {
   const { limits } = opts;
   let precision = opts.precision;
   const skew = { nowUs: opts.nowUs, skewUs: limits.futureSkewMs * 1000, ...range };
-  for await (const { no, text } of lines(body, limits.maxBytes, limits.maxLineBytes, tee)) {
-    if (no % CHUNK_LINES === 0) await yieldToLoop();
-    if (no === 1) precision ??= declaredPrecision(text);
-    const line = text.trim();
-    if (!line || line.startsWith("#")) continue;
-    const change = parseLine(line, precision ?? "ns");
-    if (typeof change === "string") {
-      yield { line: no, reason: change };
-      continue;
+  let no = 0;
+  for await (const group of lineGroups(body, limits.maxBytes, limits.maxLineBytes, tee)) {
+    for (let from = 0; from < group.length; from += CHUNK_LINES) {
+      const out: Parsed[] = [];
+      for (const text of group.slice(from, from + CHUNK_LINES)) {
+        no++;
+        if (no === 1) precision ??= declaredPrecision(text);
+        const line = text.trim();
+        if (!line || line.startsWith("#")) continue;
+        const change = parseLine(line, precision ?? "ns");
+        if (typeof change === "string") {
+          out.push({ line: no, reason: change });
+          continue;
+        }
+        const late = timeProblem(change.last_updated, skew);
+        out.push(late ? { line: no, reason: late } : { no, change });
+      }
+      yield out;
+      await yieldToLoop();
     }
-    const late = timeProblem(change.last_updated, skew);
-    if (late) yield { line: no, reason: late };
-    else yield { no, change };
   }
 }
 
@@ -197,23 +210,24 @@ export async function runImport(
   let rejected = 0;
   let received = 0;
   try {
-    for await (const item of parsed(body, opts, range, opts.tee)) {
-      if ("reason" in item) {
-        rejected++;
-        if (rejections.length < MAX_REJECTIONS) rejections.push(item);
-        continue;
+    for await (const group of parsed(body, opts, range, opts.tee))
+      for (const item of group) {
+        if ("reason" in item) {
+          rejected++;
+          if (rejections.length < MAX_REJECTIONS) rejections.push(item);
+          continue;
+        }
+        received++;
+        const id = item.change.entity_id;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        asking.push(id);
+        if (asking.length < CHECK_BATCH) continue;
+        await ask();
+        // Known ids in `seen` are bounded by the key space; new ones by this refusal.
+        if (newEntities > limits.maxNewEntities)
+          return refused(422, overNew(false), { received }, [], "fewer new entities");
       }
-      received++;
-      const id = item.change.entity_id;
-      if (seen.has(id)) continue;
-      seen.add(id);
-      asking.push(id);
-      if (asking.length < CHECK_BATCH) continue;
-      await ask();
-      // Known ids in `seen` are bounded by the key space; new ones by this refusal.
-      if (newEntities > limits.maxNewEntities)
-        return refused(422, overNew(false), { received }, [], "fewer new entities");
-    }
     await ask();
   } catch (error) {
     if (error instanceof TooLarge)
@@ -262,13 +276,14 @@ export async function runImport(
     batchLines = [];
   };
   try {
-    for await (const item of parsed(opts.reread(), opts, range)) {
-      // The bytes are the ones pass 1 checked; a difference means the spool changed under us.
-      if ("reason" in item) throw new Error(`line ${item.line} changed between the check and the store`);
-      batch.push(item.change);
-      batchLines.push(item.no);
-      if (batch.length >= IMPORT_BATCH) await flush();
-    }
+    for await (const group of parsed(opts.reread(), opts, range))
+      for (const item of group) {
+        // The bytes are the ones pass 1 checked; a difference means the spool changed under us.
+        if ("reason" in item) throw new Error(`line ${item.line} changed between the check and the store`);
+        batch.push(item.change);
+        batchLines.push(item.no);
+        if (batch.length >= IMPORT_BATCH) await flush();
+      }
     await flush();
   } catch (error) {
     return refused(
