@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
+import { waitFor } from "../../../runtime/clock.ts";
 import { createLogger } from "../../../runtime/log.ts";
 import { tempDirs } from "../../../test/lib/temp-dirs.ts";
 import { importKeyCeiling } from "../../batcher/logic.ts";
@@ -205,6 +206,35 @@ describe("operations API", () => {
     });
     expect(sent).toBeLessThan(100_000);
     expect(imported).toEqual([]);
+  });
+
+  test("one import at a time: a second one while the first streams is refused with 409", async () => {
+    withOps();
+    let finish = () => {};
+    const held = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    let pulls = 0;
+    const slow = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (pulls++ === 0)
+          return controller.enqueue(new TextEncoder().encode(`light,entity_id=light.a state="on" ${T}\n`));
+        await held;
+        controller.close();
+      },
+    });
+    const first = api!.get("/api/v1/import?precision=ms", {
+      method: "POST",
+      body: slow,
+      duplex: "half",
+    } as RequestInit);
+    await waitFor(() => pulls > 1, { timeoutMs: 5000, what: "the first import reading" });
+    const second = await api!.get("/api/v1/import?precision=ms", { method: "POST", body: "" });
+    expect(second.status).toBe(409);
+    finish();
+    expect(await (await first).json()).toMatchObject({ received: 1, stored: 1 });
+    const third = await api!.get("/api/v1/import?precision=ms", { method: "POST", body: "" });
+    expect(await third.json()).toMatchObject({ received: 0, stored: 0 });
   });
 
   test("a batch the store fails to take makes the import report failure with what was stored", async () => {
