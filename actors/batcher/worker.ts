@@ -21,6 +21,9 @@ import {
 } from "./messages.ts";
 import { concatPacked, type EventColumns, openPacked, type PackedEvents } from "./packed.ts";
 
+/** How often a full entity key space is logged (every refusal is counted in store_entity_keys_refused_total). */
+const KEYS_FULL_LOG_MS = 60_000;
+
 runActor<BatcherMessage>({
   name: "batcher",
   check,
@@ -48,6 +51,7 @@ runActor<BatcherMessage>({
       "store_entity_keys_import_reserve",
       "Bound: entity keys imports never take (ops.importEntityKeyReserve)",
     ).set(ctx.config.ops.importEntityKeyReserve);
+    let keysFullLoggedAt = Number.NEGATIVE_INFINITY;
     const importCeiling = importKeyCeiling(MAX_ENTITY_KEY, ctx.config.ops.importEntityKeyReserve);
     const liveDropped = m.counter("live_dropped_total", "Stored batches the live feed could not take");
     const readings = m.counter("readings_stored_total", "Enrichment readings newly stored");
@@ -175,11 +179,21 @@ runActor<BatcherMessage>({
         duplicates.inc(result.duplicates);
         if (result.rejected.length > 0) {
           rejected.inc(result.rejected.length);
-          for (const r of result.rejected.slice(0, 5))
-            ctx.log.warn(`store refused a state change: ${r.error}`, {
-              entity_id: r.entity_id,
-              index: r.index,
+          // A full key space refuses a new entity on every one of its events: said once a minute, not per commit.
+          if (result.keysRefused > 0 && ctx.clock.now() - keysFullLoggedAt >= KEYS_FULL_LOG_MS) {
+            keysFullLoggedAt = ctx.clock.now();
+            const first = result.rejected.find((r) => r.error.startsWith("store: "));
+            ctx.log.error(first?.error ?? "store: no entity key left", {
+              entity_id: first?.entity_id,
+              refusedTotal: keysRefused.value,
             });
+          }
+          if (result.keysRefused < result.rejected.length)
+            for (const r of result.rejected.filter((x) => !x.error.startsWith("store: ")).slice(0, 5))
+              ctx.log.warn(`store refused a state change: ${r.error}`, {
+                entity_id: r.entity_id,
+                index: r.index,
+              });
         }
         if (result.inserted.length === 0) continue;
         if (newKeyCeiling !== MAX_ENTITY_KEY) keysUsed.set(store.entityKeysUsed());
