@@ -10,7 +10,7 @@ import { importKeyCeiling } from "../actors/batcher/logic.ts";
 import { backupFileName, createBackup, restoreBackup, verifyBackup } from "../actors/ops/backup.ts";
 import { EXPORT_FORMATS, type ExportFormat, exportChunks } from "../actors/ops/export.ts";
 import type { Precision } from "../actors/ops/import.ts";
-import { runImport, writerTarget } from "../actors/ops/import-stream.ts";
+import { IMPORT_FORMATS, type ImportFormat, runImport, writerTarget } from "../actors/ops/import-stream.ts";
 import { openStoreReader } from "../actors/store/reader.ts";
 import { MAX_ENTITY_KEY } from "../actors/store/schema.ts";
 import { openStoreWriter } from "../actors/store/writer.ts";
@@ -163,11 +163,16 @@ const commands: Record<string, Command> = {
     },
   },
   import: {
-    summary: "import line protocol into the store (all lines valid or nothing written; streamed)",
-    usage: "homeiq import FILE [--precision ns|us|ms|s] [--data-dir DIR] [--url URL --token TOKEN]",
+    summary: "import line protocol or NDJSON into the store (all lines valid or nothing written; streamed)",
+    usage:
+      "homeiq import FILE [--format lp|ndjson] [--precision ns|us|ms|s] [--data-dir DIR] [--url URL --token TOKEN]",
     options: {
       ...dataDirOption,
       precision: { type: "string", description: "timestamp precision (default: the export header, else ns)" },
+      format: {
+        type: "string",
+        description: "lp or ndjson (default: ndjson when the first line starts with {, else lp)",
+      },
       url: {
         type: "string",
         description: "a running HomeIQ to import through (default: direct when none runs)",
@@ -179,6 +184,8 @@ const commands: Record<string, Command> = {
       const precision = flags.precision as Precision | undefined;
       if (precision && !["ns", "us", "ms", "s"].includes(precision))
         throw new UsageError("--precision must be ns, us, ms or s");
+      const format = flags.format as ImportFormat | undefined;
+      if (format && !IMPORT_FORMATS.includes(format)) throw new UsageError("--format must be lp or ndjson");
       if (!existsSync(file)) throw new UsageError(`${file} does not exist`);
       const dataDir = dataDirOf(flags);
       const pid = runningPid(dataDir);
@@ -187,7 +194,10 @@ const commands: Record<string, Command> = {
           throw new UsageError(
             `HomeIQ is running on ${dataDir} (pid ${pid}). Fix: import through it with --url http://HOST:PORT --token TOKEN, or stop it first`,
           );
-        const q = precision ? `?precision=${precision}` : "";
+        const params = new URLSearchParams();
+        if (precision) params.set("precision", precision);
+        if (format) params.set("format", format);
+        const q = params.size ? `?${params}` : "";
         const r = await fetch(`${flags.url}/api/v1/import${q}`, {
           method: "POST",
           body: Bun.file(file),
@@ -215,6 +225,7 @@ const commands: Record<string, Command> = {
             futureSkewMs: limits.importFutureSkewMs,
           },
           precision,
+          format,
           nowUs: Date.now() * 1000,
           target: writerTarget(writer, importKeyCeiling(MAX_ENTITY_KEY, limits.importEntityKeyReserve)),
           reread: () => Bun.file(file).stream(),

@@ -1,6 +1,6 @@
 /**
  * Operations over HTTP: `POST /api/v1/backups` (online backup, written in a worker), `GET /api/v1/backups`,
- * `GET /api/v1/export` (streamed line protocol / CSV / NDJSON), `POST /api/v1/import` (line protocol,
+ * `GET /api/v1/export` (streamed line protocol / CSV / NDJSON), `POST /api/v1/import` (line protocol or NDJSON,
  * streamed and checked whole before anything is written, then stored through the batcher so it dedupes
  * like any other input; the answer counts what was stored, see ../../ops/import-stream.ts) and, only with
  * `debugFaults`, `POST /api/v1/debug/crash` for soak and failure tests.
@@ -9,6 +9,7 @@ import { Elysia } from "elysia";
 import type { ImportCheckResult, ImportWriteResult, StateChange } from "../../batcher/messages.ts";
 import { CONTENT_TYPES, exportStream } from "../../ops/export.ts";
 import type { Precision } from "../../ops/import.ts";
+import type { ImportFormat } from "../../ops/import-stream.ts";
 import type { BackupSchedule } from "../../ops/run-backup.ts";
 import type { ApiDeps } from "../deps.ts";
 import { CrashQuery, ExportQuery, ImportQuery } from "./model.ts";
@@ -118,6 +119,7 @@ export function ops(deps: Pick<ApiDeps, "config" | "store" | "ops" | "registry">
               futureSkewMs: limits.importFutureSkewMs,
             },
             precision: query.precision as Precision | undefined,
+            format: query.format as ImportFormat | undefined,
             nowUs: now() * 1000,
             target: { check: hooks.importCheck, write: hooks.importEvents },
           });
@@ -143,7 +145,7 @@ export function ops(deps: Pick<ApiDeps, "config" | "store" | "ops" | "registry">
         parse: "none",
         detail: {
           summary:
-            "Import line protocol into the store (all lines valid, or nothing written); answers what was stored",
+            "Import line protocol or NDJSON into the store (all lines valid, or nothing written); answers what was stored",
         },
       },
     )

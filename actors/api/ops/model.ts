@@ -25,6 +25,13 @@ export const ImportQuery = t.Object({
       error: () => ({ field: "query.precision", expected: "one of ns, us, ms, s" }),
     }),
   ),
+  format: t.Optional(
+    t.String({
+      pattern: "^(lp|ndjson)$",
+      description: "lp or ndjson (default: ndjson when the first line starts with {, else lp)",
+      error: () => ({ field: "query.format", expected: "one of lp, ndjson" }),
+    }),
+  ),
 });
 
 export const CrashQuery = t.Object({ actor: fields.text("query.actor", "name of the actor to crash") });
