@@ -223,7 +223,7 @@ describe("import parsers under hostile input", () => {
         expect(parsed.last_changed).toBeLessThanOrEqual(parsed.last_updated);
         expect(typeof JSON.parse(parsed.attributes)).toBe("object");
       }),
-      { numRuns: 2000 },
+      { numRuns: 1000 },
     );
   });
 
