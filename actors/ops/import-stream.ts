@@ -205,7 +205,20 @@ export async function runImport(
 ): Promise<ImportOutcome> {
   const { limits, target } = opts;
   // Pass 1: check.
-  const start = await target.check([]);
+  const notChecked = (error: unknown) =>
+    refused(
+      500,
+      `import failed before anything was written: ${(error as Error).message}`,
+      { received: 0 },
+      [],
+      "a running store (see /health/deep and the log)",
+    );
+  let start: ImportCheckResult;
+  try {
+    start = await target.check([]);
+  } catch (error) {
+    return notChecked(error);
+  }
   const range = { minUs: start.minUs, maxUs: start.maxUs };
   let keysLeft = start.keysLeft;
   const seen = new Set<string>();
@@ -252,7 +265,7 @@ export async function runImport(
         [],
         `at most ${limits.maxBytes} bytes (ops.importMaxBytes), lines of at most ${limits.maxLineBytes} (ops.importMaxLineBytes)`,
       );
-    throw error;
+    return notChecked(error);
   }
   if (rejected > 0)
     return refused(

@@ -279,6 +279,12 @@ describe("operations API", () => {
     const answer = await r.json();
     expect(answer).toMatchObject({ received: 4500, stored: 2000 });
     expect(answer.error).toContain("import failed after storing 2000 of 4500 state changes: batcher crashed");
+    hooks.importCheck = () => Promise.reject(new Error('actor "batcher" is not running (state restarting)'));
+    const down = await api!.get("/api/v1/import?precision=ms", { method: "POST", body });
+    expect(down.status).toBe(500);
+    expect((await down.json()).error).toBe(
+      'import failed before anything was written: actor "batcher" is not running (state restarting)',
+    );
   });
 
   test("a large import streams: the event loop keeps turning (health answers) and memory stays bounded", async () => {
