@@ -40,7 +40,7 @@ export function ops(deps: Pick<ApiDeps, "config" | "store" | "ops" | "registry">
   const imports = { ok: importsBy("ok"), refused: importsBy("refused"), failed: importsBy("failed") };
   const importStored = r?.counter("import_stored_total", "State changes stored by imports");
   const importRejected = r?.counter("import_rejected_lines_total", "Lines refused by imports");
-  // One import at a time: each holds a spool file and the batcher's attention; a second one waits its turn.
+  // One import at a time: each holds a spool file and the batcher's attention; a second one gets 409.
   let importing = false;
   const unavailable = () => problem(503, "operations are not available in this process", null, null);
   const problem = (status: number, error: string, field: string | null, expected: string | null) =>
