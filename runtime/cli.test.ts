@@ -170,6 +170,43 @@ describe("homeiq CLI", () => {
     expect(bad.stderr).toContain("line 2:");
   });
 
+  test("import reads HomeIQ's own export back at its stated precision, and refuses too many new entities, future rows and bad lines before writing", async () => {
+    const root = tempDir();
+    const data = join(root, "data");
+    const lp = join(root, "in.lp");
+    const t = Date.now() - 3_600_000; // ms
+    writeFileSync(
+      lp,
+      `# homeiq export precision=us\nlight,entity_id=light.hall,domain=light state="on" ${t}000\n`,
+    );
+    expect(await homeiq(["import", lp, "--data-dir", data])).toMatchObject({
+      code: 0,
+      stdout: `imported 1 state changes into ${data} (0 already stored)\n`,
+    });
+    const many = Array.from({ length: 6 }, (_, i) => `sensor,entity_id=sensor.n${i} value=1 ${t + i}`);
+    writeFileSync(lp, many.join("\n"));
+    const tooMany = await homeiq(["import", lp, "--precision", "ms", "--data-dir", data], {
+      HOMEIQ_OPS_IMPORT_MAX_NEW_ENTITIES: "5",
+    });
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.stderr).toContain(
+      "import would add 6 entities new to the store; one import may add at most 5",
+    );
+    writeFileSync(
+      lp,
+      [many[0], `light,entity_id=light.hall state="x" ${t + 86_400_000}`, "nonsense"].join("\n"),
+    );
+    const bad = await homeiq(["import", lp, "--precision", "ms", "--data-dir", data]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("2 bad lines");
+    expect(bad.stderr).toContain("  - line 2: timestamp");
+    expect(bad.stderr).toContain("s in the future");
+    expect(bad.stderr).toContain("  - line 3: expected");
+    const db = openDatabase(join(data, "events.db"), { readonly: true });
+    expect(db.query("SELECT count(*) AS n FROM events").get()).toEqual({ n: 1 });
+    db.close();
+  });
+
   test("status says clearly when nothing is running", async () => {
     const r = await homeiq(["status", "--url", "http://127.0.0.1:9", "--token", "x".repeat(20)]);
     expect(r.code).toBe(1);

@@ -8,7 +8,12 @@ import { join } from "node:path";
 import { LiveFeed } from "../actors/api/live.ts";
 import { type RunningApi, startApi } from "../actors/api/server.ts";
 import { resolveApiToken } from "../actors/api/token.ts";
-import { type BatcherMessage, batcherMessage, type StoredBatch } from "../actors/batcher/messages.ts";
+import {
+  batcherCall,
+  type ImportCheckResult,
+  type ImportWriteResult,
+  type StoredBatch,
+} from "../actors/batcher/messages.ts";
 import { forwardHaLocation } from "../actors/enrichers/location.ts";
 import { openMetadataReader } from "../actors/metadata/reader.ts";
 import { scheduleBackups } from "../actors/ops/run-backup.ts";
@@ -91,6 +96,8 @@ try {
 const live = new LiveFeed({ queueMax: config.api.sseQueueMax, registry: supervisor.hubMetrics });
 supervisor.onHubMessage<StoredBatch>(EDGES.batcherToHub, (batch) => live.publish(batch));
 let api: RunningApi | undefined;
+/** How long an import waits for the batcher to store one batch (2,000 rows take well under a second). */
+const IMPORT_CALL_MS = 60_000;
 // Scheduled online backups (in a worker thread) with a retention count; also on demand through the API.
 const backupDir = config.ops.backupDir ?? join(config.dataDir, "backups");
 const backups = scheduleBackups({
@@ -143,10 +150,12 @@ try {
     ops: {
       backups,
       backupDir,
-      importEvents: (events) =>
-        supervisor
-          .hubOutbox<BatcherMessage>(EDGES.hubToBatcher)
-          .send(batcherMessage.events("import", events)),
+      // Imports are calls, not mailbox messages: the answer says what was stored, and a batch that fails
+      // fails its import (it is not redelivered into a crash loop).
+      importCheck: async (ids) =>
+        (await supervisor.call("batcher", batcherCall.importCheck(ids), IMPORT_CALL_MS)) as ImportCheckResult,
+      importEvents: async (events) =>
+        (await supervisor.call("batcher", batcherCall.import(events), IMPORT_CALL_MS)) as ImportWriteResult,
       crash: (actor) => supervisor.crash(actor, "crash injected through the API"),
     },
   });

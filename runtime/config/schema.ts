@@ -300,7 +300,26 @@ export const ConfigSchema = T.Object({
       256 * 1024 * 1024,
       1024,
       16 * 1024 ** 3,
-      "largest line-protocol upload POST /api/v1/import accepts",
+      "largest line-protocol upload POST /api/v1/import accepts (counted while the body streams in)",
+    ),
+    importMaxLineBytes: int(1024 * 1024, 1024, 64 * 1024 * 1024, "longest line an import accepts"),
+    importMaxNewEntities: int(
+      2000,
+      0,
+      65535,
+      "most entities new to the store one import may add; a larger import is refused before anything is written",
+    ),
+    importEntityKeyReserve: int(
+      8192,
+      0,
+      65535,
+      "entity keys (of 65,535) imports never take, kept for the home's own new entities",
+    ),
+    importFutureSkewMs: int(
+      5 * 60000,
+      0,
+      24 * 3600000,
+      "an imported row dated more than this ahead of the clock is refused",
     ),
     exportPageSize: int(
       5000,

@@ -37,8 +37,10 @@ beforeAll(() => {
     ops: {
       backups: {} as never,
       backupDir: dir,
+      importCheck: async (ids) => ({ unknown: ids, keysLeft: 1000, minUs: -(2 ** 52), maxUs: 2 ** 52 }),
       importEvents: async (events) => {
         imported.push(...events);
+        return { stored: events.length, duplicates: 0, rejected: [] };
       },
       crash: () => false,
     },
