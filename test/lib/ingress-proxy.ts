@@ -1,6 +1,6 @@
 /**
  * A stand-in for Home Assistant's ingress: one origin (the "HA" the browser sees) that proxies
- * `/api/hassio_ingress/<token>/...` to an add-on's ingress port the way HA's Supervisor does — prefix
+ * `/api/hassio_ingress/<token>/...` to an add-on's ingress port the way HA and its Supervisor do — prefix
  * stripped, `X-Ingress-Path: /api/hassio_ingress/<token>` added, responses streamed (SSE included) —
  * from a chosen source address (`from`; the Supervisor's is 172.30.32.2, tests use 127.0.0.2, which is
  * loopback on Linux too). `/ha-panel` is HA's frontend in miniature: a page of HA's origin that frames the

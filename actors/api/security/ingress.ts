@@ -1,8 +1,8 @@
 /**
- * Home Assistant ingress: HA's Supervisor proxies `/api/hassio_ingress/<token>/...` to the add-on's ingress
- * port, strips that prefix and adds `X-Ingress-Path: /api/hassio_ingress/<token>`. HA has already logged
- * the user in, so HA's add-on guide asks the add-on to accept only connections from the Supervisor
- * (172.30.32.2) on that port and to treat them as authenticated.
+ * Home Assistant ingress: HA serves `/api/hassio_ingress/<token>/...`, strips that prefix, adds
+ * `X-Ingress-Path: /api/hassio_ingress/<token>`, and its Supervisor forwards the request to the add-on's
+ * ingress port. HA has already logged the user in, so HA's add-on guide asks the add-on to accept only
+ * connections from the Supervisor (172.30.32.2) on that port and to treat them as authenticated.
  *
  * HomeIQ does exactly that on a listener of its own (`api.ingressPort`), opened only when
  * `api.ingressFrom` names the Supervisor's address: the decision rests on the socket's peer address, never
