@@ -44,6 +44,13 @@ export function startApi(deps: ApiDeps): RunningApi {
   const port = server.port ?? config.port;
 
   const from = config.api.ingressFrom;
+  const refusedPeer = deps.registry?.counter(
+    "api_refused_total",
+    "Requests refused before routing, by reason",
+    {
+      reason: "ingress_peer",
+    },
+  );
   let ingressServer: ReturnType<typeof Bun.serve> | undefined;
   try {
     ingressServer = from ? serveIngress(from) : undefined;
@@ -63,7 +70,9 @@ export function startApi(deps: ApiDeps): RunningApi {
         // The socket's peer, not a header: X-Forwarded-For and X-Ingress-Path are anyone's to send.
         const peer = self.requestIP(request)?.address;
         if (!isIngressPeer(peer, from)) {
-          deps.log.info("ingress port refused a peer", { peer: peer ?? "unknown", expected: from });
+          // Counted, logged at debug only: a flood from another add-on must not flood the log.
+          refusedPeer?.inc();
+          deps.log.debug("ingress port refused a peer", { peer: peer ?? "unknown", expected: from });
           return Response.json(
             {
               error: `the ingress port answers only Home Assistant's ingress proxy (${from}), not ${peer ?? "an unknown peer"}`,

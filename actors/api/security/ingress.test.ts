@@ -106,6 +106,10 @@ describe("the ingress listener", () => {
       authorization: `Bearer ${TEST_TOKEN}`,
     });
     expect(withToken.status).toBe(403);
+    const refused = registry
+      .snapshot()
+      .counters.find((c) => c.name === "api_refused_total" && c.labels.reason === "ingress_peer");
+    expect(refused?.value).toBe(2);
   });
 
   test("the main port still wants the token from everyone, the Supervisor's address and X-Ingress-Path included", async () => {
