@@ -3,7 +3,8 @@
  * files under it are served as they are, and any other non-API path falls back to index.html (the
  * dashboard routes in the browser). Static files need no token: they hold no data; the dashboard asks for
  * the token and sends it to `/api/v1`. Every URL in the build is relative (Vite `base: "./"`), so the
- * dashboard also works under a path prefix such as Home Assistant's ingress. API-looking paths never fall back, so a wrong API URL is a 404.
+ * dashboard also works under a path prefix such as Home Assistant's ingress. API-looking paths never fall
+ * back, so a wrong API URL is a 404.
  */
 import { statSync } from "node:fs";
 import { extname, join, resolve, sep } from "node:path";
