@@ -3,8 +3,9 @@
  * `X-Request-ID` and carried as `cid` in every log line of the request), CORS (closed unless
  * `api.corsOrigins` lists the origin), declared body size, per-client rate limit, the bearer token (default
  * deny: see AccessPolicy; not asked of requests the ingress listener vouched for, see ingress.ts), then
- * the body itself read under its limit. Runs in `onRequest`, before routing and validation, so an unauthenticated caller learns nothing about the API's parameters, a flood is
- * refused before any work is done, and no route ever sees a body past its limit, chunked or not.
+ * the body itself read under its limit. Runs in `onRequest`, before routing and validation, so an
+ * unauthenticated caller learns nothing about the API's parameters, a flood is refused before any work is
+ * done, and no route ever sees a body past its limit, chunked or not.
  */
 import { Elysia } from "elysia";
 import type { HomeIQConfig } from "../../../runtime/config/schema.ts";
