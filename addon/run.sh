@@ -22,6 +22,10 @@ export HOMEIQ_DATA_DIR="$DATA"
 export HOMEIQ_PORT="${HOMEIQ_PORT:-8787}"
 export HOMEIQ_HA_URL="${HOMEIQ_HA_URL:-ws://supervisor/core/websocket}"
 export HOMEIQ_HA_TOKEN="${SUPERVISOR_TOKEN}"
+# Ingress: the Supervisor's fixed address in the hassio network, and config.yaml's ingress_port. Only that
+# peer is answered there, without the token; the main port keeps needing it. The tests use loopback.
+export HOMEIQ_API_INGRESS_FROM="${HOMEIQ_API_INGRESS_FROM:-172.30.32.2}"
+export HOMEIQ_API_INGRESS_PORT="${HOMEIQ_API_INGRESS_PORT:-8099}"
 export HOMEIQ_LOG_LEVEL="$(opt log_level)"
 export HOMEIQ_INFLUX_URL="$(opt influx_url)"
 export HOMEIQ_INFLUX_TOKEN="$(opt influx_token)"

@@ -161,7 +161,7 @@ try {
   });
 } catch (error) {
   process.stderr.write(
-    `HomeIQ could not serve the API on ${config.host}:${config.port}: ${errorMessage(error)}. Fix: set HOMEIQ_PORT to a free port (0 picks one).\n`,
+    `HomeIQ could not serve the API on ${config.host}:${config.port}: ${errorMessage(error)}. Fix: set HOMEIQ_PORT (and HOMEIQ_API_INGRESS_PORT with ingress on) to a free port (0 picks one).\n`,
   );
   await supervisor.stop(config.shutdownDeadlineMs);
   await sim?.stop();
@@ -176,3 +176,7 @@ const tokenNote = apiToken.generated
     ? "API token: HOMEIQ_API_TOKEN"
     : `API token: in ${apiToken.path}`;
 process.stdout.write(`HomeIQ dashboard: ${api.url}/  (${tokenNote})\n`);
+if (api.ingress)
+  process.stdout.write(
+    `HomeIQ ingress: ${api.ingress.url}/  (only from ${config.api.ingressFrom}, Home Assistant's ingress proxy; no token)\n`,
+  );

@@ -6,6 +6,7 @@
  * production dependencies), then the assembled `app` stage and the add-on's entry start HomeIQ, the latter
  * as root handing over to an unprivileged user, as the Supervisor would start it.
  */
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
   chmodSync,
@@ -20,6 +21,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
@@ -91,7 +93,39 @@ describe("Home Assistant add-on", () => {
     expect(Number(addon.timeout)).toBeGreaterThanOrEqual(10);
     expect(Number(addon.timeout)).toBeLessThanOrEqual(300);
     for (const port of Object.keys(addon.ports as object)) expect(port).toMatch(/^\d+\/(tcp|udp)$/);
-    expect(Object.keys(addon.ports as object)).toContain(`${addon.ingress_port}/tcp`);
+    // The ingress listener answers only the Supervisor, inside the hassio network: never published.
+    expect(Object.keys(addon.ports as object)).not.toContain(`${addon.ingress_port}/tcp`);
+    expect(Object.keys(addon.ports as object)).toContain(`${loadConfig({ env: {} }).port}/tcp`);
+  });
+
+  test("ingress: HomeIQ's ingress listener is on ingress_port and trusts only the Supervisor's address", () => {
+    // HA's add-on guide: accept only 172.30.32.2 on the ingress port, and treat it as authenticated.
+    const run = readFileSync(join(ROOT, "addon/run.sh"), "utf8");
+    expect(run).toContain(`export HOMEIQ_API_INGRESS_FROM="\${HOMEIQ_API_INGRESS_FROM:-172.30.32.2}"`);
+    expect(run).toContain(
+      `export HOMEIQ_API_INGRESS_PORT="\${HOMEIQ_API_INGRESS_PORT:-${addon.ingress_port}}"`,
+    );
+    expect(addon.ingress_port).not.toBe(loadConfig({ env: {} }).port);
+    // Without the add-on's settings there is no ingress trust at all.
+    expect(loadConfig({ env: {} }).api.ingressFrom).toBeUndefined();
+  });
+
+  test("backups are cold, and leave out only HomeIQ's own scheduled backups", () => {
+    // The Supervisor stops a `backup: cold` add-on (HomeIQ's graceful stop closes the databases), copies
+    // /data minus backup_exclude, and starts it again; backup_pre/post would be ignored.
+    expect(addon.backup).toBe("cold");
+    expect(addon.backup_pre).toBeUndefined();
+    const excludes = addon.backup_exclude as string[];
+    const dataDir = "/mnt/data/supervisor/addons/data/local_homeiq";
+    const kept = ["events.db", "metadata.db", "webhooks.db", "api-token", "options.json", "spool/000001.seg"];
+    const left = [
+      "backups/homeiq-2026-11-25T14-05-00-123Z.tar",
+      "backups/homeiq-x.tar.partial",
+      "backups/.backup-ab12",
+    ];
+    const excluded = (f: string) => excludes.some((p) => pathMatch(`${dataDir}/${f}`, p));
+    expect(kept.filter(excluded)).toEqual([]);
+    expect(left.filter((f) => !excluded(f))).toEqual([]);
   });
 
   test("is versioned with the package", () => {
@@ -380,6 +414,9 @@ describe("the image, built from this repository's source", () => {
         ADDON_USER: "nobody",
         SUPERVISOR_TOKEN: ha.token,
         HOMEIQ_HA_URL: ha.url,
+        // The Supervisor's address, played by 127.0.0.2 (loopback too); direct requests come from 127.0.0.1.
+        HOMEIQ_API_INGRESS_FROM: "127.0.0.2",
+        HOMEIQ_API_INGRESS_PORT: "0",
       });
       const base = await dashboardUrl(child);
       expect(await child.waitForLine(/^HomeIQ dashboard: /, 1000)).toEndWith("(API token: HOMEIQ_API_TOKEN)");
@@ -389,6 +426,12 @@ describe("the image, built from this repository's source", () => {
         headers: { authorization: `Bearer ${apiToken}` },
       });
       expect(api.status).toBe(200);
+      // Ingress: the Supervisor's peer needs no token on the ingress port; anyone else is refused there.
+      const ingressLine = await child.waitForLine(/^HomeIQ ingress: /, 1000);
+      const ingress = /http:\/\/\S+?(?=\/\s)/.exec(ingressLine)?.[0] ?? "";
+      expect((await getFrom(`${ingress}/api/v1/entities?limit=1`, "127.0.0.2")).status).toBe(200);
+      expect((await getFrom(`${ingress}/api/v1/entities?limit=1`, "127.0.0.1")).status).toBe(403);
+      expect((await getFrom(`${base}/api/v1/entities?limit=1`, "127.0.0.2")).status).toBe(401);
       const uids = /^Uid:\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/m.exec(
         readFileSync(`/proc/${child.proc.pid}/status`, "utf8"),
       );
@@ -399,6 +442,21 @@ describe("the image, built from this repository's source", () => {
       expect(statSync(outside).uid).toBe(0);
       await expectServing(base, join(app.root, app.workdir));
       expect(await child.stop("SIGTERM", 15_000)).toBe(0);
+      // A cold backup copies /data file by file after this stop: everything must be in the .db files
+      // (WAL checkpointed and gone or empty), and each copy must open whole on its own.
+      const copy = mkdtempSync(join(tmp, "cold-copy-"));
+      for (const f of readdirSync(data).filter((f) => /\.db(-wal|-shm)?$/.test(f))) {
+        if (f.endsWith("-wal")) expect({ f, bytes: statSync(join(data, f)).size }).toEqual({ f, bytes: 0 });
+        if (f.endsWith(".db")) writeFileSync(join(copy, f), readFileSync(join(data, f)));
+      }
+      for (const f of ["events.db", "metadata.db"]) {
+        const db = new Database(join(copy, f), { readonly: true });
+        expect({
+          f,
+          check: (db.query("PRAGMA integrity_check").get() as { integrity_check: string }).integrity_check,
+        }).toEqual({ f, check: "ok" });
+        db.close();
+      }
     },
     60_000,
   );
@@ -427,6 +485,18 @@ describe("the image, built from this repository's source", () => {
   }
 });
 
+/** A GET from a chosen local address (fetch cannot bind its socket), answered with the status. */
+function getFrom(url: string, from: string): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { localAddress: from }, (res) => {
+      res.resume();
+      res.on("end", () => resolve({ status: res.statusCode ?? 0 }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
 async function dashboardUrl(child: Child): Promise<string> {
   const line = await child.waitForLine(/^HomeIQ dashboard: /, 45_000);
   return /http:\/\/\S+?(?=\/\s)/.exec(line)?.[0] ?? "";
@@ -441,6 +511,24 @@ async function expectServing(base: string, appDir: string): Promise<void> {
   const script = /src="\.\/(assets\/[^"]+\.js)"/.exec(html)?.[1] ?? "";
   const js = await fetch(`${base}/${script}`);
   expect({ script, status: js.status }).toEqual({ script, status: 200 });
+}
+
+/**
+ * Python's `PurePath(path).match(pattern)`, which the Supervisor applies to each file's full path for
+ * backup_exclude: a relative pattern matches from the right, component by component, fnmatch-style.
+ */
+function pathMatch(path: string, pattern: string): boolean {
+  const parts = path.split("/").filter(Boolean);
+  const pats = pattern.split("/").filter(Boolean);
+  if (pats.length > parts.length) return false;
+  const glob = (p: string) =>
+    new RegExp(
+      `^${p
+        .replace(/[.+^${}()|\\]/g, "\\$&")
+        .replace(/\*/g, ".*")
+        .replace(/\?/g, ".")}$`,
+    );
+  return pats.every((p, i) => glob(p).test(parts[parts.length - pats.length + i] ?? ""));
 }
 
 function files(dir: string): string[] {

@@ -420,7 +420,9 @@ describe("OpenAPI and dashboard mount", () => {
   test("/openapi points at the JSON document; no docs page loads a script from elsewhere", async () => {
     const { get } = testApi();
     const r = await get("/openapi", { auth: false });
-    expect([r.status, r.headers.get("location")]).toEqual([302, "/openapi/json"]);
+    // Relative, so it resolves under a path prefix (HA ingress) as well as at the root.
+    expect([r.status, r.headers.get("location")]).toEqual([302, "openapi/json"]);
+    expect((await get("/openapi/", { auth: false })).headers.get("location")).toBe("json");
     expect(await r.text()).not.toContain("<script");
     const doc = await get("/openapi/json", { auth: false });
     expect(doc.headers.get("content-type")).toStartWith("application/json");

@@ -75,7 +75,10 @@ export function createApp(deps: ApiDeps) {
       }),
     )
     .use(errors)
-    .get("/openapi", ({ redirect }) => redirect(OPENAPI_JSON, 302), { detail: { hide: true } })
+    // A relative Location, so the redirect stays under a path prefix (HA ingress, a reverse proxy).
+    .get("/openapi", ({ path, redirect }) => redirect(path.endsWith("/") ? "json" : "openapi/json", 302), {
+      detail: { hide: true },
+    })
     .use(security({ config: deps.config, token, log: deps.log, registry, now, policy }))
     .use(health(deps, now))
     .use(metricsRoutes(deps, registry, now))

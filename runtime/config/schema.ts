@@ -202,6 +202,16 @@ export const ConfigSchema = T.Object({
       "clients the rate limiter tracks; the least recent is forgotten",
     ),
     rateWindowMs: int(10000, 1000, 3600000, "window over which real-time-metrics computes events/s"),
+    ingressFrom: optStr(
+      "peer address of Home Assistant's ingress proxy (the Supervisor, 172.30.32.2 in the add-on); when set, HomeIQ also listens on api.ingressPort, answers only connections from this address there and treats them as authenticated (Home Assistant has logged the user in). Unset: no ingress listener, the token is needed everywhere",
+      { pattern: "^[0-9A-Fa-f.:]+$" },
+    ),
+    ingressPort: int(
+      8099,
+      0,
+      65535,
+      "port of the ingress listener, used only when api.ingressFrom is set (0 picks a free port)",
+    ),
   }),
 
   webhooks: T.Object({

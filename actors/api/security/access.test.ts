@@ -131,7 +131,7 @@ describe("access to every registered route", () => {
       expect([path, r.status]).toEqual([path, 200]);
     }
     const docs = await api.get("/openapi", { auth: false });
-    expect([docs.status, docs.headers.get("location")]).toEqual([302, "/openapi/json"]);
+    expect([docs.status, docs.headers.get("location")]).toEqual([302, "openapi/json"]);
   });
 });
 

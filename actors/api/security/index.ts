@@ -2,9 +2,10 @@
  * The request pipeline every route shares, in order: request id (accepted or created, echoed as
  * `X-Request-ID` and carried as `cid` in every log line of the request), CORS (closed unless
  * `api.corsOrigins` lists the origin), declared body size, per-client rate limit, the bearer token (default
- * deny: see AccessPolicy), then the body itself read under its limit. Runs in `onRequest`, before routing
- * and validation, so an unauthenticated caller learns nothing about the API's parameters, a flood is
- * refused before any work is done, and no route ever sees a body past its limit, chunked or not.
+ * deny: see AccessPolicy; not asked of requests the ingress listener vouched for, see ingress.ts), then
+ * the body itself read under its limit. Runs in `onRequest`, before routing and validation, so an
+ * unauthenticated caller learns nothing about the API's parameters, a flood is refused before any work is
+ * done, and no route ever sees a body past its limit, chunked or not.
  */
 import { Elysia } from "elysia";
 import type { HomeIQConfig } from "../../../runtime/config/schema.ts";
@@ -12,6 +13,7 @@ import type { Logger } from "../../../runtime/log.ts";
 import type { Registry } from "../../../runtime/metrics.ts";
 import { readBounded } from "./body.ts";
 import { SECURITY_HEADERS } from "./headers.ts";
+import { ingressOf } from "./ingress.ts";
 import {
   type AccessPolicy,
   attachRequestContext,
@@ -63,6 +65,10 @@ export function security(opts: SecurityOptions) {
   const refusedRate = refused("rate_limited");
   const refusedBody = refused("body_too_large");
   const refusedCors = refused("cors");
+  const ingressAccepted = registry.counter(
+    "api_ingress_requests_total",
+    "Requests taken without the token because they came from Home Assistant's ingress proxy (api.ingressFrom)",
+  );
   const clientsGauge = registry.gauge("api_rate_limit_clients", "Clients tracked by the API rate limiter");
   const durations = new Map<string, ReturnType<Registry["histogram"]>>();
   const counts = new Map<string, ReturnType<Registry["counter"]>>();
@@ -73,7 +79,9 @@ export function security(opts: SecurityOptions) {
       const id = requestIdFor(request.headers.get("x-request-id"));
       const path = pathOf(request.url);
       const log = opts.log.child({ cid: id });
-      attachRequestContext(request, { id, log, startedAt });
+      // Only the ingress listener marks requests, after checking the socket's peer (ingress.ts).
+      const ingress = ingressOf(request);
+      attachRequestContext(request, { id, log, startedAt, ingress });
       set.headers["x-request-id"] = id;
       Object.assign(set.headers, SECURITY_HEADERS);
       const fail = (status: number, error: string, extra: Record<string, string> = {}) => {
@@ -118,7 +126,7 @@ export function security(opts: SecurityOptions) {
       }
 
       if (opts.policy.isPublic(path)) return;
-      const client = server?.requestIP(request)?.address ?? "local";
+      const client = ingress ? `ingress:${ingress.peer}` : (server?.requestIP(request)?.address ?? "local");
       const waitMs = limiter.take(client);
       clientsGauge.set(limiter.clients);
       if (waitMs > 0) {
@@ -127,6 +135,12 @@ export function security(opts: SecurityOptions) {
         return fail(429, "too many requests from this client", {
           expected: `at most ${config.api.rateLimitPerMinute} requests per minute (HOMEIQ_API_RATE_LIMIT_PER_MINUTE); retry after ${Math.ceil(waitMs / 1000)} s`,
         });
+      }
+
+      // Home Assistant authenticated the user before its Supervisor proxied the request to the ingress port.
+      if (ingress) {
+        ingressAccepted.inc();
+        return;
       }
 
       // EventSource cannot send headers, so the stream alone also takes ?access_token=.

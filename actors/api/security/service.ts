@@ -4,6 +4,7 @@
  */
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import type { Logger } from "../../../runtime/log.ts";
+import type { IngressInfo } from "./ingress.ts";
 
 /** Compares a presented token with the real one in time independent of where they differ. */
 export function tokenMatches(presented: string | null | undefined, token: string): boolean {
@@ -34,6 +35,8 @@ export interface RequestContext {
   /** Logger whose lines carry `cid: id`. */
   log: Logger;
   startedAt: number;
+  /** Set when the request came through Home Assistant's ingress listener (ingress.ts). */
+  ingress?: IngressInfo;
 }
 
 const contexts = new WeakMap<Request, RequestContext>();
