@@ -11,7 +11,7 @@ import { backupFileName, createBackup, restoreBackup, verifyBackup } from "../ac
 import { EXPORT_FORMATS, type ExportFormat, exportChunks } from "../actors/ops/export.ts";
 import { describeHaInflux, type HaInfluxReport, runHaInfluxImport } from "../actors/ops/ha-influx-import.ts";
 import type { Precision } from "../actors/ops/import.ts";
-import { runImport, writerTarget } from "../actors/ops/import-stream.ts";
+import { IMPORT_FORMATS, type ImportFormat, runImport, writerTarget } from "../actors/ops/import-stream.ts";
 import { openStoreReader } from "../actors/store/reader.ts";
 import { MAX_ENTITY_KEY } from "../actors/store/schema.ts";
 import { openStoreWriter } from "../actors/store/writer.ts";
@@ -164,9 +164,10 @@ const commands: Record<string, Command> = {
     },
   },
   import: {
-    summary: "import line protocol into the store (all lines valid or nothing written; streamed)",
+    summary:
+      "import line protocol or NDJSON into the store (all lines valid or nothing written; streamed), or HA's InfluxDB history (--from ha-influxdb)",
     usage:
-      "homeiq import FILE [--from homeiq|ha-influxdb] [--precision ns|us|ms|s] [--tag-attributes A,B] [--data-dir DIR] [--url URL --token TOKEN]",
+      "homeiq import FILE [--from homeiq|ha-influxdb] [--format lp|ndjson] [--precision ns|us|ms|s] [--tag-attributes A,B] [--data-dir DIR] [--url URL --token TOKEN]",
     options: {
       ...dataDirOption,
       from: {
@@ -180,6 +181,10 @@ const commands: Record<string, Command> = {
           "with --from ha-influxdb: tags that hold attributes (HA's tags_attributes), comma-separated",
       },
       precision: { type: "string", description: "timestamp precision (default: the export header, else ns)" },
+      format: {
+        type: "string",
+        description: "lp or ndjson (default: ndjson when the first line starts with {, else lp)",
+      },
       url: {
         type: "string",
         description: "a running HomeIQ to import through (default: direct when none runs)",
@@ -196,6 +201,10 @@ const commands: Record<string, Command> = {
         throw new UsageError(`--from ${String(from)} is unknown. Fix: use homeiq or ha-influxdb`);
       const tagAttributes =
         typeof flags["tag-attributes"] === "string" ? flags["tag-attributes"].split(",") : undefined;
+      const format = flags.format as ImportFormat | undefined;
+      if (format && !IMPORT_FORMATS.includes(format)) throw new UsageError("--format must be lp or ndjson");
+      if (from === "ha-influxdb" && format === "ndjson")
+        throw new UsageError("--from ha-influxdb reads line protocol. Fix: drop --format ndjson");
       if (!existsSync(file)) throw new UsageError(`${file} does not exist`);
       const dataDir = dataDirOf(flags);
       const pid = runningPid(dataDir);
@@ -208,6 +217,7 @@ const commands: Record<string, Command> = {
         if (precision) params.set("precision", precision);
         if (from !== "homeiq") params.set("from", from);
         if (tagAttributes) params.set("tag_attributes", tagAttributes.join(","));
+        if (format) params.set("format", format);
         const q = params.size ? `?${params}` : "";
         const r = await fetch(`${flags.url}/api/v1/import${q}`, {
           method: "POST",
@@ -259,6 +269,7 @@ const commands: Record<string, Command> = {
         const outcome = await runImport(Bun.file(file).stream(), {
           limits: importLimits,
           precision,
+          format,
           nowUs: Date.now() * 1000,
           target,
           reread: () => Bun.file(file).stream(),

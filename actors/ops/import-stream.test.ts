@@ -6,7 +6,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import type { ImportCheckResult, StateChange } from "../batcher/messages.ts";
-import { parseLine, timeProblem } from "./import.ts";
+import { parseLine, parseNdjsonLine, timeProblem } from "./import.ts";
 import { type ImportLimits, runImport } from "./import-stream.ts";
 
 const NOW_US = 1_795_000_000_000_000;
@@ -56,6 +56,7 @@ async function importBytes(bytes: Uint8Array, cuts: number[]) {
   const run = runImport(streamOf(bytes, cuts), {
     limits,
     precision: "us",
+    format: "lp",
     nowUs: NOW_US,
     target: mem.target,
     reread: () => streamOf(bytes, cuts),
@@ -108,7 +109,7 @@ const mutatedLine = fc
     return s;
   });
 
-describe("line protocol under hostile input", () => {
+describe("import parsers under hostile input", () => {
   test("parseLine never throws: any text is a whole state change or a reason", () => {
     fc.assert(
       fc.property(fc.oneof(fc.string({ maxLength: 200 }), mutatedLine, validLine), (line) => {
@@ -190,6 +191,39 @@ describe("line protocol under hostile input", () => {
         },
       ),
       { numRuns: 300 },
+    );
+  });
+
+  test("parseNdjsonLine never throws: any JSON value, mutated export line or deep nesting is a state change or a reason", () => {
+    const exportLine = fc
+      .record({
+        entity_id: fc.stringMatching(/^[a-z]{1,6}\.[a-z0-9_]{1,8}$/),
+        state: fc.string({ maxLength: 20 }),
+        value: fc.option(fc.double({ noNaN: true, noDefaultInfinity: true })),
+        attributes: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 3 })),
+        ts: fc.double({ min: 1.6e12, max: 1.8e12, noNaN: true }),
+        context_id: fc.option(fc.string({ maxLength: 26 })),
+      })
+      .map((o) => JSON.stringify(o));
+    const mutated = fc
+      .tuple(exportLine, fc.nat(), fc.constantFrom('"', "{", "}", ",", ":", "\\", "1", "", "null"))
+      .map(([line, at, ch]) => line.slice(0, at % line.length) + ch + line.slice((at % line.length) + 1));
+    const deep = fc
+      .nat({ max: 20_000 })
+      .map(
+        (n) =>
+          `{"entity_id":"a.b","state":"x","ts":1.7e12,"attributes":{"d":${"[".repeat(n)}${"]".repeat(n)}}}`,
+      );
+    fc.assert(
+      fc.property(fc.oneof(exportLine, mutated, fc.json(), fc.string({ maxLength: 80 }), deep), (line) => {
+        const parsed = parseNdjsonLine(line);
+        if (typeof parsed === "string") return;
+        expect(parsed.entity_id).toMatch(/^[a-z0-9_]+\.[a-z0-9_]+$/);
+        expect(Number.isSafeInteger(parsed.last_updated)).toBe(true);
+        expect(parsed.last_changed).toBeLessThanOrEqual(parsed.last_updated);
+        expect(typeof JSON.parse(parsed.attributes)).toBe("object");
+      }),
+      { numRuns: 1000 },
     );
   });
 

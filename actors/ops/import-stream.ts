@@ -1,5 +1,5 @@
 /**
- * A whole import, streamed: the body is read chunk by chunk and split into lines with bounded memory (a cap
+ * A whole import (line protocol, or HomeIQ's NDJSON export), streamed: the body is read chunk by chunk and split into lines with bounded memory (a cap
  * on total bytes and on one line), and parsing yields to the event loop every `chunkLines` lines, so a
  * large upload never freezes the API thread that runs it.
  *
@@ -16,7 +16,17 @@
 import type { ImportCheckResult, ImportWriteResult, StateChange } from "../batcher/messages.ts";
 import { MAX_REL_US } from "../store/schema.ts";
 import type { StoreWriter } from "../store/writer.ts";
-import { declaredPrecision, type ImportRejection, type Precision, parseLine, timeProblem } from "./import.ts";
+import {
+  declaredPrecision,
+  type ImportRejection,
+  type Precision,
+  parseLine,
+  parseNdjsonLine,
+  timeProblem,
+} from "./import.ts";
+
+export const IMPORT_FORMATS = ["lp", "ndjson"] as const;
+export type ImportFormat = (typeof IMPORT_FORMATS)[number];
 
 export interface ImportLimits {
   /** Largest body (ops.importMaxBytes). */
@@ -37,8 +47,10 @@ export interface ImportTarget {
 
 export interface ImportOptions {
   limits: ImportLimits;
-  /** Explicit precision; else the export header's; else ns. */
+  /** Explicit precision (line protocol); else the export header's; else ns. */
   precision?: Precision;
+  /** lp or ndjson; else NDJSON when the first line that is not blank or a comment starts with `{`. */
+  format?: ImportFormat;
   nowUs: number;
   target: ImportTarget;
   /** Pass 1 hands each chunk it read here (the API's spool file). */
@@ -140,6 +152,7 @@ async function* parsed(
 ): AsyncGenerator<Parsed[]> {
   const { limits } = opts;
   let precision = opts.precision;
+  let format = opts.format;
   const skew = { nowUs: opts.nowUs, skewUs: limits.futureSkewMs * 1000, ...range };
   let no = 0;
   for await (const group of lineGroups(body, limits.maxBytes, limits.maxLineBytes, tee)) {
@@ -150,7 +163,8 @@ async function* parsed(
         if (no === 1) precision ??= declaredPrecision(text);
         const line = text.trim();
         if (!line || line.startsWith("#")) continue;
-        const change = parseLine(line, precision ?? "ns");
+        format ??= line.startsWith("{") ? "ndjson" : "lp";
+        const change = format === "ndjson" ? parseNdjsonLine(line) : parseLine(line, precision ?? "ns");
         if (typeof change === "string") {
           out.push({ line: no, reason: change });
           continue;
@@ -191,7 +205,20 @@ export async function runImport(
 ): Promise<ImportOutcome> {
   const { limits, target } = opts;
   // Pass 1: check.
-  const start = await target.check([]);
+  const notChecked = (error: unknown) =>
+    refused(
+      500,
+      `import failed before anything was written: ${(error as Error).message}`,
+      { received: 0 },
+      [],
+      "a running store (see /health/deep and the log)",
+    );
+  let start: ImportCheckResult;
+  try {
+    start = await target.check([]);
+  } catch (error) {
+    return notChecked(error);
+  }
   const range = { minUs: start.minUs, maxUs: start.maxUs };
   let keysLeft = start.keysLeft;
   const seen = new Set<string>();
@@ -238,7 +265,7 @@ export async function runImport(
         [],
         `at most ${limits.maxBytes} bytes (ops.importMaxBytes), lines of at most ${limits.maxLineBytes} (ops.importMaxLineBytes)`,
       );
-    throw error;
+    return notChecked(error);
   }
   if (rejected > 0)
     return refused(

@@ -165,3 +165,60 @@ export function parseLineProtocol(text: string, precision?: Precision, maxProble
   if (problems.length) throw new ImportError(problems);
   return out;
 }
+
+const isText = (v: unknown): v is string | null | undefined =>
+  v === null || v === undefined || typeof v === "string";
+
+/**
+ * Parses one line of HomeIQ's NDJSON export (`GET /api/v1/export?format=ndjson`): an object with
+ * `entity_id`, `state` (or a numeric `value`), `ts` (last_updated, ms with a µs fraction; or `time`, ISO),
+ * optional `last_changed` (ms), `attributes` (object) and context ids. Returns the state change or a reason.
+ */
+export function parseNdjsonLine(line: string): StateChange | string {
+  let o: unknown;
+  try {
+    o = JSON.parse(line);
+  } catch (error) {
+    return `not JSON (${String((error as Error).message).slice(0, 60)})`;
+  }
+  if (o === null || typeof o !== "object" || Array.isArray(o)) return "expected one JSON object per line";
+  const r = o as Record<string, unknown>;
+  const entityId = r.entity_id;
+  if (typeof entityId !== "string" || !/^[a-z0-9_]+\.[a-z0-9_]+$/.test(entityId))
+    return `missing or invalid entity_id ${typeof entityId === "string" ? entityId.slice(0, 40) : ""}`.trim();
+  let state: string;
+  if (typeof r.state === "string") state = r.state;
+  else if (typeof r.value === "number" && Number.isFinite(r.value)) state = String(r.value);
+  else return "no state (string) or value (number)";
+  const attrs = r.attributes ?? {};
+  if (attrs === null || typeof attrs !== "object" || Array.isArray(attrs))
+    return "attributes must be an object";
+  let attributes: string;
+  try {
+    attributes = JSON.stringify(attrs);
+  } catch {
+    return "attributes are nested too deeply";
+  }
+  const us =
+    typeof r.ts === "number"
+      ? Math.round(r.ts * 1000)
+      : typeof r.time === "string"
+        ? Date.parse(r.time) * 1000
+        : Number.NaN;
+  if (!Number.isSafeInteger(us)) return "no time: expected ts (ms since the epoch) or time (ISO 8601)";
+  const lastChanged = typeof r.last_changed === "number" ? Math.round(r.last_changed * 1000) : us;
+  if (!Number.isSafeInteger(lastChanged) || lastChanged > us)
+    return "last_changed must be ms since the epoch, not after ts";
+  for (const k of ["context_id", "context_parent_id", "context_user_id"] as const)
+    if (!isText(r[k])) return `${k} must be a string or null`;
+  return {
+    entity_id: entityId,
+    state,
+    attributes,
+    last_changed: lastChanged,
+    last_updated: us,
+    context_id: (r.context_id as string | null | undefined) ?? null,
+    context_parent_id: (r.context_parent_id as string | null | undefined) ?? null,
+    context_user_id: (r.context_user_id as string | null | undefined) ?? null,
+  };
+}

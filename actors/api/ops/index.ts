@@ -1,6 +1,6 @@
 /**
  * Operations over HTTP: `POST /api/v1/backups` (online backup, written in a worker), `GET /api/v1/backups`,
- * `GET /api/v1/export` (streamed line protocol / CSV / NDJSON), `POST /api/v1/import` (line protocol,
+ * `GET /api/v1/export` (streamed line protocol / CSV / NDJSON), `POST /api/v1/import` (line protocol or NDJSON,
  * streamed and checked whole before anything is written, then stored through the batcher so it dedupes
  * like any other input; the answer counts what was stored, see ../../ops/import-stream.ts; with
  * `from=ha-influxdb`, HA's influxdb history, unmappable lines skipped and counted, ../../ops/ha-influx-import.ts) and, only with
@@ -11,6 +11,7 @@ import type { ImportCheckResult, ImportWriteResult, StateChange } from "../../ba
 import { CONTENT_TYPES, exportStream } from "../../ops/export.ts";
 import { runHaInfluxImport } from "../../ops/ha-influx-import.ts";
 import type { Precision } from "../../ops/import.ts";
+import type { ImportFormat } from "../../ops/import-stream.ts";
 import type { BackupSchedule } from "../../ops/run-backup.ts";
 import type { ApiDeps } from "../deps.ts";
 import { CrashQuery, ExportQuery, ImportQuery } from "./model.ts";
@@ -45,7 +46,7 @@ export function ops(deps: Pick<ApiDeps, "config" | "store" | "ops" | "registry">
     r?.counter("import_skipped_lines_total", "Lines of from=ha-influxdb imports skipped, by reason", {
       reason,
     });
-  // One import at a time: each holds a spool file and the batcher's attention; a second one waits its turn.
+  // One import at a time: each holds a spool file and the batcher's attention; a second one gets 409.
   let importing = false;
   const unavailable = () => problem(503, "operations are not available in this process", null, null);
   const problem = (status: number, error: string, field: string | null, expected: string | null) =>
@@ -113,6 +114,8 @@ export function ops(deps: Pick<ApiDeps, "config" | "store" | "ops" | "registry">
             "body",
             "one import at a time; retry when it has finished",
           );
+        if (query.from === "ha-influxdb" && query.format === "ndjson")
+          return problem(400, "from=ha-influxdb reads line protocol", "query.format", "lp, or no format");
         importing = true;
         try {
           const common = {
@@ -126,6 +129,7 @@ export function ops(deps: Pick<ApiDeps, "config" | "store" | "ops" | "registry">
             target: { check: hooks.importCheck, write: hooks.importEvents },
           };
           const precision = query.precision as Precision | undefined;
+          const format = query.format as ImportFormat | undefined;
           const outcome =
             query.from === "ha-influxdb"
               ? await runHaInfluxImport(request.body ?? new Response("").body!, {
@@ -133,7 +137,7 @@ export function ops(deps: Pick<ApiDeps, "config" | "store" | "ops" | "registry">
                   mapping: { precision: precision ?? "ns", tagAttributes: query.tag_attributes?.split(",") },
                   stagingDir: dataDir,
                 })
-              : await importThroughSpool(request.body, { ...common, dataDir, precision });
+              : await importThroughSpool(request.body, { ...common, dataDir, precision, format });
           importStored?.inc(outcome.stored);
           if ("skipped" in outcome)
             for (const [reason, n] of Object.entries(outcome.skipped))
@@ -159,7 +163,7 @@ export function ops(deps: Pick<ApiDeps, "config" | "store" | "ops" | "registry">
         parse: "none",
         detail: {
           summary:
-            "Import line protocol into the store (all lines valid, or nothing written); answers what was stored",
+            "Import line protocol or NDJSON into the store (all lines valid, or nothing written); answers what was stored",
         },
       },
     )

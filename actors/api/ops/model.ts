@@ -36,6 +36,13 @@ export const ImportQuery = t.Object({
   tag_attributes: t.Optional(
     fields.text("query.tag_attributes", "with from=ha-influxdb: tags that hold attributes, comma-separated"),
   ),
+  format: t.Optional(
+    t.String({
+      pattern: "^(lp|ndjson)$",
+      description: "lp or ndjson (default: ndjson when the first line starts with {, else lp)",
+      error: () => ({ field: "query.format", expected: "one of lp, ndjson" }),
+    }),
+  ),
 });
 
 export const CrashQuery = t.Object({ actor: fields.text("query.actor", "name of the actor to crash") });

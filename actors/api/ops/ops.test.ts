@@ -189,6 +189,33 @@ describe("operations API", () => {
     });
   });
 
+  test("HomeIQ's NDJSON export imports back with every field (contexts, last_changed, µs times)", async () => {
+    withOps();
+    api!.seed([
+      {
+        ...change("light.hall", "on", T, { brightness: 200, nested: { a: [1, "x"] } }),
+        last_updated: T * 1000 + 123,
+        context_id: "01JAAAAAAAAAAAAAAAAAAAAAAA",
+        context_parent_id: "ctx-parent",
+        context_user_id: "user-1",
+      },
+      { ...change("sensor.t", "-3.5", T + 1000), last_changed: (T - 5000) * 1000 },
+    ]);
+    const exportNd = async () =>
+      (await api!.get(`/api/v1/export?from=${T - 1000}&to=${T + 5000}&format=ndjson`)).text();
+    const exported = await exportNd();
+    api!.close();
+    withOps();
+    const r = await api!.get("/api/v1/import", { method: "POST", body: exported });
+    expect(await r.json()).toEqual({ received: 2, stored: 2, duplicates: 0, newEntities: 2 });
+    expect(await exportNd()).toBe(exported);
+    const bad = await api!.get("/api/v1/import?format=ndjson", {
+      method: "POST",
+      body: `${exported.split("\n")[0]}\n{"entity_id":"light.x"}\n[1]\n{not json`,
+    });
+    expect((await bad.json()).rejections.map((x: { line: number }) => x.line)).toEqual([2, 3, 4]);
+  });
+
   test("rows dated in the future beyond the skew are refused line by line, and nothing is stored", async () => {
     const { imported } = withOps();
     const now = T + 10_000;
@@ -301,6 +328,12 @@ describe("operations API", () => {
     const answer = await r.json();
     expect(answer).toMatchObject({ received: 4500, stored: 2000 });
     expect(answer.error).toContain("import failed after storing 2000 of 4500 state changes: batcher crashed");
+    hooks.importCheck = () => Promise.reject(new Error('actor "batcher" is not running (state restarting)'));
+    const down = await api!.get("/api/v1/import?precision=ms", { method: "POST", body });
+    expect(down.status).toBe(500);
+    expect((await down.json()).error).toBe(
+      'import failed before anything was written: actor "batcher" is not running (state restarting)',
+    );
   });
 
   test("a large import streams: the event loop keeps turning (health answers) and memory stays bounded", async () => {
