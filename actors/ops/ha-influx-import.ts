@@ -7,11 +7,12 @@
  * the store (new entities, entity keys, body size) still refuse the whole import before anything is written.
  *
  * 1. stage: each line is read (./ha-influx.ts) and its part of a state change goes into a scratch SQLite
- *    table in the data dir, keyed (entity, µs, line): exports write one field per line, grouped by series,
+ *    table in the data dir, keyed (µs, entity, line): exports write one field per line, grouped by series,
  *    so the parts of one change can be far apart, and a B-tree merges them with memory bounded by its page
  *    cache whatever the file size. New entity ids are checked against the store as they appear.
- * 2. store: the table is read in (entity, time) order, parts with the same key are merged into one state
- *    change, and batches go to the target, which dedupes on the store's key (entity, last_updated µs):
+ * 2. store: the table is read in time order (the store takes rows in time order 3x faster than entity by
+ *    entity: 137k/s against 40k/s here), parts with the same key are merged into one state change, and
+ *    batches go to the target, which dedupes on the store's key (entity, last_updated µs):
  *    importing the same history twice, or history overlapping live data, stores each change once.
  *    last_changed is rebuilt per entity as the time its state last differed (HA's influxdb integration
  *    does not write it; a run of equal states across an unavailable gap it never wrote stays one run).
@@ -136,7 +137,7 @@ async function* lineChunks(
 
 let stagings = 0;
 
-/** The scratch table: parts of state changes keyed (entity, µs, line), in a file removed afterwards. */
+/** The scratch table: parts of state changes keyed (µs, entity, line), in a file removed afterwards. */
 function openStaging(dir: string) {
   const path = join(dir, `.import-${process.pid}-${Date.now()}-${++stagings}.staging.db`);
   if (existsSync(path)) throw new Error(`${path} exists`);
@@ -147,7 +148,7 @@ function openStaging(dir: string) {
   db.exec(`PRAGMA cache_size = -${STAGING_CACHE_KIB}`);
   db.exec("PRAGMA temp_store = FILE");
   db.exec(
-    "CREATE TABLE part (e TEXT NOT NULL, t INTEGER NOT NULL, line INTEGER NOT NULL, j TEXT NOT NULL, PRIMARY KEY (e, t, line)) WITHOUT ROWID",
+    "CREATE TABLE part (e TEXT NOT NULL, t INTEGER NOT NULL, line INTEGER NOT NULL, j TEXT NOT NULL, PRIMARY KEY (t, e, line)) WITHOUT ROWID",
   );
   return {
     db,
@@ -294,7 +295,7 @@ export async function runHaInfluxImport(
   }
 }
 
-/** Pass 2: merge the staged parts of each (entity, time), rebuild last_changed, store in batches. */
+/** Pass 2: merge the staged parts of each (time, entity), rebuild last_changed, store in batches. */
 async function store(
   db: Database,
   staged: number,
@@ -320,9 +321,10 @@ async function store(
     batchLines = [];
     await yieldToLoop();
   };
-  // The merge in progress, and the entity's last state (for last_changed).
+  // The merge in progress, and each entity's last state (for last_changed; as many as the entity bounds let
+  // through pass 1).
   let cur: { e: string; t: number; line: number; lines: number; part: PointPart } | null = null;
-  let prev: { e: string; state: string; lc: number } | null = null;
+  const last = new Map<string, { state: string; lc: number }>();
   const finish = async () => {
     if (!cur) return;
     const st = pointState(cur.part);
@@ -336,8 +338,12 @@ async function store(
       );
       return;
     }
-    const lc = prev && prev.e === cur.e && prev.state === st.state ? prev.lc : cur.t;
-    prev = { e: cur.e, state: st.state, lc };
+    const prev = last.get(cur.e);
+    const lc = prev && prev.state === st.state ? prev.lc : cur.t;
+    if (prev) {
+      prev.state = st.state;
+      prev.lc = lc;
+    } else last.set(cur.e, { state: st.state, lc });
     batch.push({
       entity_id: cur.e,
       state: st.state,
@@ -353,7 +359,7 @@ async function store(
     if (batch.length >= IMPORT_BATCH) await flush();
   };
   try {
-    const rows = db.query("SELECT e, t, line, j FROM part ORDER BY e, t, line");
+    const rows = db.query("SELECT e, t, line, j FROM part ORDER BY t, e, line");
     for (const row of rows.iterate() as IterableIterator<{ e: string; t: number; line: number; j: string }>) {
       const part = JSON.parse(row.j) as PointPart;
       if (cur && cur.e === row.e && cur.t === row.t) {

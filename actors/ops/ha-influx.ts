@@ -123,25 +123,33 @@ interface Cursor {
   i: number;
 }
 
-/** Reads up to an unescaped stop character; `\` before an escapable character takes it literally. */
-function readToken(c: Cursor, stops: string, escapable: string): string {
+/**
+ * Reads up to an unescaped stop (any of the char codes `stops`); `\` before an escapable character (codes
+ * in `escapable`) takes it literally, before any other it is itself. Char codes, not one-character strings:
+ * this loop runs for every byte of a multi-GB import.
+ */
+function readToken(c: Cursor, stops: readonly number[], escapable: readonly number[]): string {
   const { s } = c;
   let out = "";
   let from = c.i;
   let i = c.i;
   for (; i < s.length; i++) {
     const ch = s.charCodeAt(i);
-    if (ch === BACKSLASH && i + 1 < s.length && escapable.includes(s[i + 1])) {
+    if (ch === BACKSLASH && i + 1 < s.length && escapable.includes(s.charCodeAt(i + 1))) {
       out += s.slice(from, i);
       from = i + 1;
       i++;
       continue;
     }
-    if (stops.includes(s[i])) break;
+    if (stops.includes(ch)) break;
   }
   c.i = i;
   return out + s.slice(from, i);
 }
+
+const COMMA_SPACE = [COMMA, SPACE];
+const COMMA_EQUALS_SPACE = [COMMA, EQUALS, SPACE];
+const NONE: number[] = [];
 
 /** A quoted string field at `c.i` (on the opening quote); null when unterminated. */
 function readQuoted(c: Cursor): string | null {
@@ -191,15 +199,15 @@ interface Scanned {
 /** Splits a line into measurement, tags, fields and time, or says what is wrong. */
 export function scanLine(line: string): Scanned | string {
   const c: Cursor = { s: line, i: 0 };
-  const measurement = readToken(c, ", ", ", ");
+  const measurement = readToken(c, COMMA_SPACE, COMMA_SPACE);
   if (!measurement) return "no measurement";
   const tags = new Map<string, string>();
   while (line.charCodeAt(c.i) === COMMA) {
     c.i++;
-    const key = readToken(c, "=, ", ",= ");
+    const key = readToken(c, COMMA_EQUALS_SPACE, COMMA_EQUALS_SPACE);
     if (line.charCodeAt(c.i) !== EQUALS || !key) return `bad tag at column ${c.i + 1}`;
     c.i++;
-    const value = readToken(c, ", ", ",= ");
+    const value = readToken(c, COMMA_SPACE, COMMA_EQUALS_SPACE);
     if (!value) return `tag ${key} has no value`;
     tags.set(key, value);
   }
@@ -207,7 +215,7 @@ export function scanLine(line: string): Scanned | string {
   while (line.charCodeAt(c.i) === SPACE) c.i++;
   const fields: Scanned["fields"] = [];
   for (;;) {
-    const key = readToken(c, "=, ", ",= ");
+    const key = readToken(c, COMMA_EQUALS_SPACE, COMMA_EQUALS_SPACE);
     if (line.charCodeAt(c.i) !== EQUALS || !key) return `bad field at column ${c.i + 1}`;
     c.i++;
     if (line.charCodeAt(c.i) === QUOTE) {
@@ -215,7 +223,7 @@ export function scanLine(line: string): Scanned | string {
       if (text === null) return `field ${key}: unterminated string`;
       fields.push([key, text]);
     } else {
-      const raw = readToken(c, ", ", "");
+      const raw = readToken(c, COMMA_SPACE, NONE);
       const value = fieldValue(raw);
       if (value === null)
         return `field ${key}: ${raw.slice(0, 30)} is not a number, boolean or quoted string`;

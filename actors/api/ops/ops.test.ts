@@ -166,13 +166,13 @@ describe("operations API", () => {
     expect(
       imported.flat().map((e) => [e.entity_id, e.state, e.last_updated, JSON.parse(e.attributes)]),
     ).toEqual([
-      ["light.hall", "on", (T + 1) * 1000, { brightness: 128 }],
       [
         "sensor.living",
         "21.5",
         T * 1000 + 123,
         { friendly_name: 'Living, "east"', unit_of_measurement: "°C" },
       ],
+      ["light.hall", "on", (T + 1) * 1000, { brightness: 128 }],
     ]);
     expect(await (await post("from=ha-influxdb")).json()).toMatchObject({ stored: 0, duplicates: 2 });
     const skipped = api!.deps.registry
