@@ -218,6 +218,31 @@ describe("ha-influxdb import", () => {
     expect(readdirSync(s.dataDir).filter((f) => f.includes("staging"))).toEqual([]);
   });
 
+  test("a store that cannot be asked, or a data dir that cannot stage, fails the import before anything is written", async () => {
+    const s = store();
+    const down = await importFile("ha-influxdb.lp", s, {
+      target: {
+        check: async (ids) => {
+          if (ids.length) throw new Error("batcher is restarting");
+          return writerTarget(s.writer, 60_000).check(ids);
+        },
+        write: async () => {
+          throw new Error("no write expected");
+        },
+      },
+    });
+    expect(down).toMatchObject({
+      ok: false,
+      status: 500,
+      error: "import failed before anything was written: batcher is restarting",
+      stored: 0,
+    });
+    const nowhere = await importFile("ha-influxdb.lp", s, { stagingDir: join(s.dataDir, "missing", "dir") });
+    expect(nowhere).toMatchObject({ ok: false, status: 500, stored: 0 });
+    expect(stored(s.dataDir)).toEqual([]);
+    expect(readdirSync(s.dataDir).filter((f) => f.includes("staging"))).toEqual([]);
+  });
+
   test("an overlong line is skipped and counted without being held, and the lines around it import", async () => {
     const s = store();
     const body = new TextEncoder().encode(

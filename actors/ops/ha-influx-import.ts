@@ -20,7 +20,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { StateChange } from "../batcher/messages.ts";
+import type { ImportCheckResult, StateChange } from "../batcher/messages.ts";
 import {
   type HaInfluxMapping,
   type MeasurementReading,
@@ -197,7 +197,18 @@ export async function runHaInfluxImport(
     ...report,
   });
   const measurements = new Map<string, { readAs: MeasurementReading; lines: number }>();
-  const start = await target.check([]);
+  const notStaged = (error: unknown) =>
+    refuse(
+      500,
+      `import failed before anything was written: ${(error as Error).message}`,
+      "a running store (see /health/deep and the log) and a writable data dir with free space about the input's size",
+    );
+  let start: ImportCheckResult;
+  try {
+    start = await target.check([]);
+  } catch (error) {
+    return notStaged(error);
+  }
   const limitsUs = {
     nowUs: opts.nowUs,
     skewUs: limits.futureSkewMs * 1000,
@@ -221,7 +232,12 @@ export async function runHaInfluxImport(
       "fewer new entities",
     );
 
-  const staging = openStaging(opts.stagingDir);
+  let staging: ReturnType<typeof openStaging>;
+  try {
+    staging = openStaging(opts.stagingDir);
+  } catch (error) {
+    return notStaged(error);
+  }
   try {
     // Pass 1: stage.
     let staged = 0;
@@ -278,7 +294,7 @@ export async function runHaInfluxImport(
           `${error.message}. Nothing was written`,
           `at most ${limits.maxBytes} bytes (ops.importMaxBytes)`,
         );
-      throw error;
+      return notStaged(error);
     }
     report.entities = seen.size;
     report.measurements = [...measurements].map(([measurement, m]) => ({ measurement, ...m }));
