@@ -5,8 +5,8 @@
  * random chunks never throw, never hang, and store only whole lines, every line counted.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
 import fc from "fast-check";
 import { tempDirs } from "../../test/lib/temp-dirs.ts";
 import type { ImportCheckResult, StateChange } from "../batcher/messages.ts";
@@ -241,6 +241,17 @@ describe("ha-influxdb import", () => {
     expect(nowhere).toMatchObject({ ok: false, status: 500, stored: 0 });
     expect(stored(s.dataDir)).toEqual([]);
     expect(readdirSync(s.dataDir).filter((f) => f.includes("staging"))).toEqual([]);
+  });
+
+  test("scratch files of an import whose process died are removed by the next import; a live one's are kept", async () => {
+    const s = store();
+    const dead = Bun.spawnSync(["true"]).pid;
+    const stale = join(s.dataDir, `.import-${dead}-1-1.staging.db`);
+    const live = join(s.dataDir, `.import-${process.ppid}-1-1.staging.db`);
+    writeFileSync(stale, "x");
+    writeFileSync(live, "x");
+    expect(await importFile("node-red.lp", s)).toMatchObject({ ok: true });
+    expect(readdirSync(s.dataDir).filter((f) => f.includes("staging"))).toEqual([basename(live)]);
   });
 
   test("an overlong line is skipped and counted without being held, and the lines around it import", async () => {

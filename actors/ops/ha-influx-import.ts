@@ -18,7 +18,7 @@
  *    does not write it; a run of equal states across an unavailable gap it never wrote stays one run).
  */
 import { Database, type Statement } from "bun:sqlite";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { ImportCheckResult, StateChange } from "../batcher/messages.ts";
 import {
@@ -137,8 +137,28 @@ async function* lineChunks(
 
 let stagings = 0;
 
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === "EPERM";
+  }
+};
+
+/** Removes scratch files left by imports whose process died (a crash or kill mid-import). */
+export function removeStaleStaging(dir: string): string[] {
+  const stale = readdirSync(dir).filter((f) => {
+    const m = /^\.import-(\d+)-\d+-\d+\.staging\.db$/.exec(f);
+    return m !== null && Number(m[1]) !== process.pid && !alive(Number(m[1]));
+  });
+  for (const f of stale) rmSync(join(dir, f), { force: true });
+  return stale;
+}
+
 /** The scratch table: parts of state changes keyed (µs, entity, line), in a file removed afterwards. */
 function openStaging(dir: string) {
+  removeStaleStaging(dir);
   const path = join(dir, `.import-${process.pid}-${Date.now()}-${++stagings}.staging.db`);
   if (existsSync(path)) throw new Error(`${path} exists`);
   const db = new Database(path, { create: true });
