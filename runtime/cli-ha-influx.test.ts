@@ -6,7 +6,11 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
+import { TEST_TOKEN, testApi } from "../actors/api/fixtures.ts";
+import type { OpsHooks } from "../actors/api/ops/index.ts";
+import { writerTarget } from "../actors/ops/import-stream.ts";
 import { openStoreReader, type StoredEvent } from "../actors/store/reader.ts";
+import { openStoreWriter, type StoreWriter } from "../actors/store/writer.ts";
 import { tempDirs } from "../test/lib/temp-dirs.ts";
 
 const CLI = new URL("./cli.ts", import.meta.url).pathname;
@@ -159,5 +163,43 @@ describe("homeiq import --from ha-influxdb", () => {
       data,
     ]);
     expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining("--from grafana is unknown") });
+  });
+
+  test("--url: the import goes through a running HomeIQ's API and the CLI prints its report", async () => {
+    // The hooks are read when the app is made; the store writer opens on first use, over its data dir.
+    let writer: StoreWriter | undefined;
+    const target = () => {
+      writer ??= openStoreWriter(dataDir, { dictionaryCache: 100 });
+      return writerTarget(writer, 60_000);
+    };
+    const api = testApi({
+      store: "sqlite",
+      ops: {
+        backups: {} as OpsHooks["backups"],
+        backupDir: "",
+        importCheck: (ids) => target().check(ids),
+        importEvents: (events) => target().write(events),
+        crash: () => false,
+      },
+    });
+    const dataDir = api.dataDir!;
+    (api.deps.config as { dataDir: string }).dataDir = dataDir;
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (req) => api.app.handle(req) });
+    try {
+      const url = `http://127.0.0.1:${server.port}`;
+      const args = ["import", "--from", "ha-influxdb", join(FIXTURES, "ha-influxdb.lp"), "--url", url];
+      const r = await homeiq([...args, "--token", TEST_TOKEN, "--data-dir", tempDir()]);
+      expect(r).toMatchObject({ code: 0, stderr: "" });
+      expect(r.stdout).toContain(`imported through ${url}: 318 lines: 312 mapped, 6 skipped`);
+      expect(r.stdout).toContain("312 state changes of 13 entities (13 new): 312 stored, 0 already stored");
+      expect(stored(dataDir)).toHaveLength(312);
+      const refused = await homeiq([...args, "--token", "wrong", "--data-dir", tempDir()]);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain("answered 401");
+    } finally {
+      server.stop(true);
+      writer?.close();
+      api.close();
+    }
   });
 });
