@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { importKeyCeiling } from "../actors/batcher/logic.ts";
 import { backupFileName, createBackup, restoreBackup, verifyBackup } from "../actors/ops/backup.ts";
 import { EXPORT_FORMATS, type ExportFormat, exportChunks } from "../actors/ops/export.ts";
+import { describeHaInflux, type HaInfluxReport, runHaInfluxImport } from "../actors/ops/ha-influx-import.ts";
 import type { Precision } from "../actors/ops/import.ts";
 import { IMPORT_FORMATS, type ImportFormat, runImport, writerTarget } from "../actors/ops/import-stream.ts";
 import { openStoreReader } from "../actors/store/reader.ts";
@@ -166,11 +167,22 @@ const commands: Record<string, Command> = {
     },
   },
   import: {
-    summary: "import line protocol or NDJSON into the store (all lines valid or nothing written; streamed)",
+    summary:
+      "import line protocol or NDJSON into the store (all lines valid or nothing written; streamed), or HA's InfluxDB history (--from ha-influxdb)",
     usage:
-      "homeiq import FILE [--format lp|ndjson] [--precision ns|us|ms|s] [--data-dir DIR] [--url URL --token TOKEN]",
+      "homeiq import FILE [--from homeiq|ha-influxdb] [--format lp|ndjson] [--precision ns|us|ms|s] [--tag-attributes A,B] [--data-dir DIR] [--url URL --token TOKEN]",
     options: {
       ...dataDirOption,
+      from: {
+        type: "string",
+        description:
+          "homeiq (default: HomeIQ's export or schema) or ha-influxdb (HA's influxdb integration or Node-RED; unmappable lines skipped and counted)",
+      },
+      "tag-attributes": {
+        type: "string",
+        description:
+          "with --from ha-influxdb: tags that hold attributes (HA's tags_attributes), comma-separated",
+      },
       precision: { type: "string", description: "timestamp precision (default: the export header, else ns)" },
       format: {
         type: "string",
@@ -187,8 +199,15 @@ const commands: Record<string, Command> = {
       const precision = flags.precision as Precision | undefined;
       if (precision && !["ns", "us", "ms", "s"].includes(precision))
         throw new UsageError("--precision must be ns, us, ms or s");
+      const from = flags.from ?? "homeiq";
+      if (from !== "homeiq" && from !== "ha-influxdb")
+        throw new UsageError(`--from ${String(from)} is unknown. Fix: use homeiq or ha-influxdb`);
+      const tagAttributes =
+        typeof flags["tag-attributes"] === "string" ? flags["tag-attributes"].split(",") : undefined;
       const format = flags.format as ImportFormat | undefined;
       if (format && !IMPORT_FORMATS.includes(format)) throw new UsageError("--format must be lp or ndjson");
+      if (from === "ha-influxdb" && format === "ndjson")
+        throw new UsageError("--from ha-influxdb reads line protocol. Fix: drop --format ndjson");
       if (!existsSync(file)) throw new UsageError(`${file} does not exist`);
       const dataDir = dataDirOf(flags);
       const pid = runningPid(dataDir);
@@ -199,6 +218,8 @@ const commands: Record<string, Command> = {
           );
         const params = new URLSearchParams();
         if (precision) params.set("precision", precision);
+        if (from !== "homeiq") params.set("from", from);
+        if (tagAttributes) params.set("tag_attributes", tagAttributes.join(","));
         if (format) params.set("format", format);
         const q = params.size ? `?${params}` : "";
         const r = await fetch(`${flags.url}/api/v1/import${q}`, {
@@ -207,6 +228,12 @@ const commands: Record<string, Command> = {
           headers: { authorization: `Bearer ${String(flags.token ?? "")}`, "content-type": "text/plain" },
         });
         const answer = (await r.json().catch(() => null)) as Record<string, unknown> | null;
+        if (from === "ha-influxdb" && answer && "lines" in answer) {
+          const text = describeHaInflux(answer as unknown as HaInfluxReport);
+          if (r.ok) console.log(`imported through ${flags.url}: ${text}`);
+          else console.error(`homeiq import: ${flags.url} answered ${r.status}: ${answer.error}\n${text}`);
+          return r.ok ? 0 : 1;
+        }
         if (!r.ok || !answer) {
           console.error(`homeiq import: ${flags.url} answered ${r.status}: ${describeRefusal(answer)}`);
           return 1;
@@ -219,18 +246,35 @@ const commands: Record<string, Command> = {
       const limits = loadConfig().ops;
       privateDir(dataDir);
       const writer = openStoreWriter(dataDir, { dictionaryCache: 10000 });
+      const importLimits = {
+        maxBytes: Number.MAX_SAFE_INTEGER, // a local file: its size is the user's business
+        maxLineBytes: limits.importMaxLineBytes,
+        maxNewEntities: limits.importMaxNewEntities,
+        futureSkewMs: limits.importFutureSkewMs,
+      };
+      const target = writerTarget(writer, importKeyCeiling(MAX_ENTITY_KEY, limits.importEntityKeyReserve));
       try {
+        if (from === "ha-influxdb") {
+          const outcome = await runHaInfluxImport(Bun.file(file).stream(), {
+            limits: importLimits,
+            mapping: { precision: precision ?? "ns", tagAttributes },
+            nowUs: Date.now() * 1000,
+            target,
+            stagingDir: dataDir,
+          });
+          if (!outcome.ok) {
+            console.error(`homeiq import: ${outcome.error}\n${describeHaInflux(outcome)}`);
+            return 1;
+          }
+          console.log(`imported into ${dataDir}: ${describeHaInflux(outcome)}`);
+          return 0;
+        }
         const outcome = await runImport(Bun.file(file).stream(), {
-          limits: {
-            maxBytes: Number.MAX_SAFE_INTEGER, // a local file: its size is the user's business
-            maxLineBytes: limits.importMaxLineBytes,
-            maxNewEntities: limits.importMaxNewEntities,
-            futureSkewMs: limits.importFutureSkewMs,
-          },
+          limits: importLimits,
           precision,
           format,
           nowUs: Date.now() * 1000,
-          target: writerTarget(writer, importKeyCeiling(MAX_ENTITY_KEY, limits.importEntityKeyReserve)),
+          target,
           reread: () => Bun.file(file).stream(),
         });
         if (!outcome.ok) {

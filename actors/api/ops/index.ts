@@ -2,12 +2,14 @@
  * Operations over HTTP: `POST /api/v1/backups` (online backup, written in a worker), `GET /api/v1/backups`,
  * `GET /api/v1/export` (streamed line protocol / CSV / NDJSON), `POST /api/v1/import` (line protocol or NDJSON,
  * streamed and checked whole before anything is written, then stored through the batcher so it dedupes
- * like any other input; the answer counts what was stored, see ../../ops/import-stream.ts) and, only with
+ * like any other input; the answer counts what was stored, see ../../ops/import-stream.ts; with
+ * `from=ha-influxdb`, HA's influxdb history, unmappable lines skipped and counted, ../../ops/ha-influx-import.ts) and, only with
  * `debugFaults`, `POST /api/v1/debug/crash` for soak and failure tests.
  */
 import { Elysia } from "elysia";
 import type { ImportCheckResult, ImportWriteResult, StateChange } from "../../batcher/messages.ts";
 import { CONTENT_TYPES, exportStream } from "../../ops/export.ts";
+import { runHaInfluxImport } from "../../ops/ha-influx-import.ts";
 import type { Precision } from "../../ops/import.ts";
 import type { ImportFormat } from "../../ops/import-stream.ts";
 import type { BackupSchedule } from "../../ops/run-backup.ts";
@@ -40,6 +42,10 @@ export function ops(deps: Pick<ApiDeps, "config" | "store" | "ops" | "registry">
   const imports = { ok: importsBy("ok"), refused: importsBy("refused"), failed: importsBy("failed") };
   const importStored = r?.counter("import_stored_total", "State changes stored by imports");
   const importRejected = r?.counter("import_rejected_lines_total", "Lines refused by imports");
+  const importSkipped = (reason: string) =>
+    r?.counter("import_skipped_lines_total", "Lines of from=ha-influxdb imports skipped, by reason", {
+      reason,
+    });
   // One import at a time: each holds a spool file and the batcher's attention; a second one gets 409.
   let importing = false;
   const unavailable = () => problem(503, "operations are not available in this process", null, null);
@@ -108,29 +114,41 @@ export function ops(deps: Pick<ApiDeps, "config" | "store" | "ops" | "registry">
             "body",
             "one import at a time; retry when it has finished",
           );
+        if (query.from === "ha-influxdb" && query.format === "ndjson")
+          return problem(400, "from=ha-influxdb reads line protocol", "query.format", "lp, or no format");
         importing = true;
         try {
-          const outcome = await importThroughSpool(request.body, {
-            dataDir,
+          const common = {
             limits: {
               maxBytes: limits.importMaxBytes,
               maxLineBytes: limits.importMaxLineBytes,
               maxNewEntities: limits.importMaxNewEntities,
               futureSkewMs: limits.importFutureSkewMs,
             },
-            precision: query.precision as Precision | undefined,
-            format: query.format as ImportFormat | undefined,
             nowUs: now() * 1000,
             target: { check: hooks.importCheck, write: hooks.importEvents },
-          });
+          };
+          const precision = query.precision as Precision | undefined;
+          const format = query.format as ImportFormat | undefined;
+          const outcome =
+            query.from === "ha-influxdb"
+              ? await runHaInfluxImport(request.body ?? new Response("").body!, {
+                  ...common,
+                  mapping: { precision: precision ?? "ns", tagAttributes: query.tag_attributes?.split(",") },
+                  stagingDir: dataDir,
+                })
+              : await importThroughSpool(request.body, { ...common, dataDir, precision, format });
           importStored?.inc(outcome.stored);
+          if ("skipped" in outcome)
+            for (const [reason, n] of Object.entries(outcome.skipped))
+              if (n > 0) importSkipped(reason)?.inc(n);
           if (outcome.ok) {
             imports.ok?.inc();
             const { ok: _, ...body } = outcome;
             return body;
           }
           (outcome.status === 500 ? imports.failed : imports.refused)?.inc();
-          importRejected?.inc(outcome.rejected);
+          if ("rejected" in outcome) importRejected?.inc(outcome.rejected);
           const { ok: _, status, ...body } = outcome;
           return new Response(JSON.stringify({ ...body, field: "body" }), {
             status,

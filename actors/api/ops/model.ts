@@ -25,6 +25,17 @@ export const ImportQuery = t.Object({
       error: () => ({ field: "query.precision", expected: "one of ns, us, ms, s" }),
     }),
   ),
+  from: t.Optional(
+    t.String({
+      pattern: "^(homeiq|ha-influxdb)$",
+      description:
+        "homeiq (default: HomeIQ's export or schema; any bad line refuses the import) or ha-influxdb (HA's influxdb integration or Node-RED; unmappable lines skipped and counted)",
+      error: () => ({ field: "query.from", expected: "homeiq or ha-influxdb" }),
+    }),
+  ),
+  tag_attributes: t.Optional(
+    fields.text("query.tag_attributes", "with from=ha-influxdb: tags that hold attributes, comma-separated"),
+  ),
   format: t.Optional(
     t.String({
       pattern: "^(lp|ndjson)$",

@@ -140,6 +140,55 @@ describe("operations API", () => {
     expect(await bad.json()).toMatchObject({ field: "query.precision", expected: "one of ns, us, ms, s" });
   });
 
+  test("from=ha-influxdb maps HA's lines, skips and counts what it cannot map, and a re-import is all duplicates", async () => {
+    const { imported } = withOps();
+    const body = [
+      `°C,domain=sensor,entity_id=living,source=HA friendly_name_str="Living, \\"east\\"",value=21.5 ${T}123456`,
+      `light.hall,domain=light,entity_id=hall brightness=128.0,state="on",value=1.0 ${T + 1}000000`,
+      `°C,domain=sensor value=20 ${T}000000`,
+      "nonsense",
+    ].join("\n");
+    const post = (q: string) => api!.get(`/api/v1/import?${q}`, { method: "POST", body });
+    const r = await post("from=ha-influxdb");
+    expect(r.status).toBe(200);
+    expect(await r.json()).toMatchObject({
+      lines: 4,
+      mappedLines: 2,
+      skippedLines: 2,
+      skipped: { "no-entity": 1, syntax: 1 },
+      examples: [
+        { line: 3, reason: "no-entity" },
+        { line: 4, reason: "syntax" },
+      ],
+      stored: 2,
+      duplicates: 0,
+    });
+    expect(
+      imported.flat().map((e) => [e.entity_id, e.state, e.last_updated, JSON.parse(e.attributes)]),
+    ).toEqual([
+      [
+        "sensor.living",
+        "21.5",
+        T * 1000 + 123,
+        { friendly_name: 'Living, "east"', unit_of_measurement: "°C" },
+      ],
+      ["light.hall", "on", (T + 1) * 1000, { brightness: 128 }],
+    ]);
+    expect(await (await post("from=ha-influxdb")).json()).toMatchObject({ stored: 0, duplicates: 2 });
+    const skipped = api!.deps.registry
+      .snapshot()
+      .counters.filter((m) => m.name === "import_skipped_lines_total")
+      .map((m) => [m.labels.reason, m.value]);
+    expect(skipped.sort()).toEqual([
+      ["no-entity", 2],
+      ["syntax", 2],
+    ]);
+    expect(await (await post("from=influx")).json()).toMatchObject({
+      field: "query.from",
+      expected: "homeiq or ha-influxdb",
+    });
+  });
+
   test("HomeIQ's NDJSON export imports back with every field (contexts, last_changed, µs times)", async () => {
     withOps();
     api!.seed([
