@@ -3,11 +3,26 @@
  * HA emitted is forwarded exactly once even though the connect snapshot, the gap backfill and live events
  * overlap. Across process restarts the store's (entity_id, last_updated) key removes what overlaps.
  *
- * Invariants (HA guarantees them; the simulator too): live events of one entity arrive in last_updated
- * order, and everything fired after `subscribe_events` is answered arrives live. A gap opens at a
- * reconnect and closes only when its backfill completed, so a drop during a backfill loses nothing.
+ * Invariants: HA sends every change once per connection, and everything fired after `subscribe_events` is
+ * answered arrives live, before any later answer. A gap opens at a reconnect and closes only when its
+ * backfill completed (including the recorder's uncommitted tail, see backfill.ts), so a drop during a
+ * backfill loses nothing.
+ *
+ * `last_updated` is HA's wall clock, which can step backwards (NTP, VM restore): a live change older than
+ * its entity's newest is still a new change and is forwarded (counted as out of order); only an equal key
+ * is a duplicate. Every change not forwarded is reported with its reason (`events_skipped_total`).
  */
 import type { StateChange } from "../batcher/messages.ts";
+import type { SkipReason } from "./attributes.ts";
+
+/** What Continuity reports besides what it forwards (the session counts these in metrics). */
+export interface ContinuityEvents {
+  skipped(reason: SkipReason, change: StateChange): void;
+  /** A live change older than the newest of its entity (HA's clock stepped back); it was forwarded. */
+  outOfOrder(change: StateChange, newestUs: number): void;
+}
+
+const ignore: ContinuityEvents = { skipped() {}, outOfOrder() {} };
 
 /** A gap that is not yet backfilled; it stays open across reconnects until a backfill completes. */
 interface OpenGap {
@@ -15,7 +30,7 @@ interface OpenGap {
   startUs: number | null;
   /** Per-entity newest forwarded when the gap opened: catch-up rows at or before it are old. */
   frozen: Map<string, number>;
-  /** Per entity, the live stretches forwarded since the gap opened: [first, last, connection]. */
+  /** Per entity, the live stretches forwarded since the gap opened: [oldest, newest, connection]. */
   live: Map<string, [number, number, number][]>;
   /** Per entity, the newest backfill row forwarded (backfill windows go forward in time). */
   filled: Map<string, number>;
@@ -28,8 +43,13 @@ export class Continuity {
   private readonly newest = new Map<string, number>();
   private gap: OpenGap | null = null;
   private connection = 0;
-  /** Newest last_updated this process has forwarded, from any source (µs), or null. */
+  /** Newest last_updated this process has forwarded (µs; after a clock step, the newest since), or null. */
   newestForwardedUs: number | null = null;
+  private readonly events: ContinuityEvents;
+
+  constructor(events: ContinuityEvents = ignore) {
+    this.events = events;
+  }
 
   /** A new connection. Opens a gap unless one is still open from an earlier, unfinished backfill. */
   connected(): void {
@@ -58,7 +78,11 @@ export class Continuity {
     this.gap = null;
   }
 
-  /** Live events: forwards each unless it was already forwarded (by a backfill that reached past it). */
+  /**
+   * Live events: forwards each unless its exact key was the entity's newest forwarded (a snapshot or
+   * backfill that reached it). An older one is a clock step back: forwarded, and the entity's newest
+   * follows HA's clock down so the next gap starts where HA now is.
+   */
   live(changes: StateChange[]): StateChange[] {
     const out: StateChange[] = [];
     const gap = this.gap;
@@ -72,13 +96,21 @@ export class Continuity {
           gap.live.set(id, stretches);
         }
         const last = stretches[stretches.length - 1];
-        if (last && last[2] === this.connection) last[1] = lu;
-        else stretches.push([lu, lu, this.connection]);
+        if (last && last[2] === this.connection) {
+          if (lu < last[0]) last[0] = lu;
+          if (lu > last[1]) last[1] = lu;
+        } else stretches.push([lu, lu, this.connection]);
       }
       const prev = this.newest.get(id);
-      if (prev !== undefined && lu <= prev) continue;
+      if (prev === lu) {
+        this.events.skipped("duplicate", c);
+        continue;
+      }
+      if (prev !== undefined && lu < prev) {
+        this.events.outOfOrder(c, prev);
+        this.newestForwardedUs = lu;
+      } else if (this.newestForwardedUs === null || lu > this.newestForwardedUs) this.newestForwardedUs = lu;
       this.newest.set(id, lu);
-      if (this.newestForwardedUs === null || lu > this.newestForwardedUs) this.newestForwardedUs = lu;
       out.push(c);
     }
     return out;
@@ -93,18 +125,29 @@ export class Continuity {
       const lu = c.last_updated;
       if (gap) {
         const before = gap.frozen.get(id);
-        if (before !== undefined && lu <= before) continue;
-        if (this.coveredLive(gap, id, lu)) continue;
+        if (before !== undefined && lu <= before) {
+          this.events.skipped("before_gap", c);
+          continue;
+        }
+        if (this.coveredLive(gap, id, lu)) {
+          this.events.skipped("live_covered", c);
+          continue;
+        }
         const key = `${id}@${lu}`;
-        if (gap.snapshot.has(key)) continue;
         const filled = gap.filled.get(id);
-        if (filled !== undefined && lu <= filled) continue;
+        if (gap.snapshot.has(key) || (filled !== undefined && lu <= filled)) {
+          this.events.skipped("duplicate", c);
+          continue;
+        }
         if (kind === "snapshot") gap.snapshot.add(key);
         else gap.filled.set(id, lu);
       } else {
         // No gap: the stream has been continuous, so only something newer than what was forwarded is new.
         const prev = this.newest.get(id);
-        if (prev !== undefined && lu <= prev) continue;
+        if (prev !== undefined && lu <= prev) {
+          this.events.skipped("live_covered", c);
+          continue;
+        }
       }
       const prev = this.newest.get(id);
       if (prev === undefined || lu > prev) this.newest.set(id, lu);
