@@ -2,6 +2,9 @@
  * The simulator's memory of every state change it emitted, bounded by `sim.historyMax` (a ring). It answers
  * `history/history_during_period` and lets tests compare exactly which changes a client received.
  * Rows are in emission order, which is also `last_updated` order (the home's clock is strictly increasing).
+ *
+ * Like HA's recorder, a row is only visible to history once committed: each row carries the (monotonic)
+ * time it was written, and a query passes how many of the oldest rows the recorder has committed so far.
  */
 
 /** The key tests compare: the same (entity_id, last_updated µs) pair the store deduplicates on. */
@@ -14,6 +17,8 @@ export class EmittedHistory {
   private readonly attrs: string[];
   private readonly lu: Float64Array;
   private readonly lc: Float64Array;
+  /** When each row was written (monotonic ms), to decide which rows a recorder commit has covered. */
+  private readonly writtenMs: Float64Array;
   /** Rows ever written; the ring holds the last `capacity` of them. */
   total = 0;
 
@@ -24,6 +29,7 @@ export class EmittedHistory {
     this.attrs = new Array(capacity);
     this.lu = new Float64Array(capacity);
     this.lc = new Float64Array(capacity);
+    this.writtenMs = new Float64Array(capacity);
   }
 
   push(
@@ -32,6 +38,7 @@ export class EmittedHistory {
     attrsJson: string,
     lastUpdatedUs: number,
     lastChangedUs: number,
+    writtenMs = 0,
   ): void {
     const i = this.total % this.capacity;
     this.ids[i] = entityId;
@@ -39,6 +46,7 @@ export class EmittedHistory {
     this.attrs[i] = attrsJson;
     this.lu[i] = lastUpdatedUs;
     this.lc[i] = lastChangedUs;
+    this.writtenMs[i] = writtenMs;
     this.total++;
   }
 
@@ -77,18 +85,40 @@ export class EmittedHistory {
     return lo;
   }
 
+  /** How many of the oldest rows (0..size) were written before `ms` (monotonic): a commit's coverage. */
+  writtenBefore(ms: number): number {
+    let lo = 0;
+    let hi = this.size;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.writtenMs[this.at(mid)] < ms) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
   /**
-   * Renders HA's compressed history result (`{entity_id: [{s, a, lu, lc?}]}`) for rows with
-   * start <= last_updated < end, as JSON text.
+   * Renders HA's compressed history result (`{entity_id: [{s, a, lu, lc?}]}`) as JSON text, over the
+   * oldest `committed` rows only (what HA's recorder has written to its database). Both bounds are
+   * exclusive, as in HA's query (`last_updated_ts > start_time_ts`, `< end_time_ts`); the state at the
+   * start is the newest row with last_updated < start.
    */
   renderPeriod(
     startUs: number,
     endUs: number,
     entityIds: Set<string> | null,
-    opts: { noAttributes: boolean; significantOnly: boolean; minimal: boolean; includeStart: boolean },
+    opts: {
+      noAttributes: boolean;
+      significantOnly: boolean;
+      minimal: boolean;
+      includeStart: boolean;
+      startExclusive?: boolean;
+    },
+    committed = this.size,
   ): string {
     const groups = new Map<string, string[]>();
-    const from = this.lowerBound(startUs);
+    const visible = Math.min(committed, this.size);
+    const from = Math.min(this.lowerBound(startUs), visible);
     if (opts.includeStart) {
       // HA reports each entity's state at start_time with last_updated clamped to start_time.
       const latest = new Map<string, number>();
@@ -101,9 +131,10 @@ export class EmittedHistory {
         groups.set(id, [`{"s":${JSON.stringify(this.states[i])}${a},"lu":${startUs / 1e6}}`]);
       }
     }
-    for (let n = from; n < this.size; n++) {
+    for (let n = from; n < visible; n++) {
       const i = this.at(n);
       if (this.lu[i] >= endUs) break;
+      if (this.lu[i] === startUs && opts.startExclusive !== false) continue;
       const id = this.ids[i];
       if (entityIds && !entityIds.has(id)) continue;
       if (opts.significantOnly && this.lc[i] !== this.lu[i] && !id.startsWith("sensor.")) continue;

@@ -47,6 +47,7 @@ const TICK_EVENTS_MAX = 20_000;
 /** While a subscriber has this much unsent (socket and queue), the home waits a tick (`throttledTicks`). */
 const PENDING_SOFT_BYTES = 8 * 1024 * 1024;
 
+/** Defaults are what a stock Home Assistant does; each unkind behaviour can be switched off for a test. */
 export interface SimulatorOptions {
   port?: number;
   hostname?: string;
@@ -57,6 +58,19 @@ export interface SimulatorOptions {
   historyMax?: number;
   /** Answer `subscribe_entities` (default); false plays an HA without it (`unknown_command`). */
   subscribeEntities?: boolean;
+  /**
+   * HA's recorder `commit_interval` in ms (default 5000, HA's default; HA's docs suggest 30000 on SD
+   * cards). The recorder commits in batches at every multiple of this interval since the simulator
+   * started; `history/history_during_period` sees only rows committed by then, so the newest changes
+   * are missing from history for up to one interval. 0 commits every change at once (no lag).
+   */
+  recorderCommitIntervalMs?: number;
+  /**
+   * History's start bound is exclusive, as HA's query (`last_updated_ts > start_time_ts`; default true):
+   * a row stamped exactly at `start_time` is in neither the start state nor the period. false includes it
+   * in the period (the end bound is always exclusive).
+   */
+  historyStartExclusive?: boolean;
 }
 
 export type FaultKind =
@@ -87,6 +101,8 @@ export interface SimStats {
   slowClientsDropped: number;
   historySize: number;
   historyOverwritten: number;
+  /** Rows the recorder has committed (visible to history); `historySize - historyCommitted` are pending. */
+  historyCommitted: number;
   /** Ticks the generator skipped because a subscriber's socket was backed up. */
   throttledTicks: number;
   /** Commands refused with `id_reuse` (a client whose ids did not strictly increase). */
@@ -145,6 +161,17 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   };
   const home: Home = buildHome(opts.entities ?? 300, random, lastUs);
   const history = new EmittedHistory(opts.historyMax ?? 2_000_000);
+  const commitIntervalMs = opts.recorderCommitIntervalMs ?? 5000;
+  if (!(commitIntervalMs >= 0))
+    throw new Error(`sim recorderCommitIntervalMs must be >= 0, got ${commitIntervalMs}`);
+  /** The recorder's clock starts with the simulator: commits happen at origin + k * interval. */
+  const recorderOrigin = performance.now();
+  /** Rows the recorder has committed by now (the oldest ones): what a history query can see. */
+  const committedRows = (): number => {
+    if (commitIntervalMs === 0) return history.size;
+    const elapsed = performance.now() - recorderOrigin;
+    return history.writtenBefore(recorderOrigin + Math.floor(elapsed / commitIntervalMs) * commitIntervalMs);
+  };
   let seq = 0;
   let rate = opts.rate ?? 20;
   let rejectToken = false;
@@ -167,7 +194,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const digest = new Map<string, { count: number; sum: number }>();
 
   const record = (e: SimEntity) => {
-    history.push(e.entity_id, e.state, e.attrsJson, e.lastUpdatedUs, e.lastChangedUs);
+    history.push(e.entity_id, e.state, e.attrsJson, e.lastUpdatedUs, e.lastChangedUs, performance.now());
     stats.sent++;
     let d = digest.get(e.entity_id);
     if (!d) {
@@ -357,12 +384,19 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (Number.isNaN(end)) return error(ws, id, "invalid_format", "Invalid end_time");
     if (!Array.isArray(msg.entity_ids) || msg.entity_ids.length === 0)
       return error(ws, id, "invalid_format", "required key not provided @ data['entity_ids']");
-    const body = history.renderPeriod(start, end, new Set(msg.entity_ids as string[]), {
-      noAttributes: msg.no_attributes === true,
-      significantOnly: msg.significant_changes_only !== false,
-      minimal: msg.minimal_response === true,
-      includeStart: msg.include_start_time_state !== false,
-    });
+    const body = history.renderPeriod(
+      start,
+      end,
+      new Set(msg.entity_ids as string[]),
+      {
+        noAttributes: msg.no_attributes === true,
+        significantOnly: msg.significant_changes_only !== false,
+        minimal: msg.minimal_response === true,
+        includeStart: msg.include_start_time_state !== false,
+        startExclusive: opts.historyStartExclusive !== false,
+      },
+      committedRows(),
+    );
     if (body.length > historyMaxBytes) {
       ws.close(1009, "history answer too large");
       return;
@@ -564,6 +598,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       slowClientsDropped: stats.slowClientsDropped,
       historySize: history.size,
       historyOverwritten: history.overwritten,
+      historyCommitted: committedRows(),
       throttledTicks: stats.throttledTicks,
       idReuse: stats.idReuse,
     };

@@ -34,6 +34,12 @@ async function client(url: string) {
   return { ws, messages, frames, next, send };
 }
 
+/** HA's ISO text of a µs timestamp, as a client would send it. */
+const isoOf = (us: number) =>
+  new Date(Math.floor(us / 1000))
+    .toISOString()
+    .replace(/\.\d{3}Z$/, `.${String(us % 1e6).padStart(6, "0")}+00:00`);
+
 async function authed(s: Simulator) {
   const c = await client(s.url);
   await c.next((m) => m.type === "auth_required");
@@ -193,12 +199,13 @@ describe("simulated Home Assistant", () => {
   });
 
   test("history_during_period answers in HA's compressed format, only the asked period and entities", async () => {
-    const s = await sim({ entities: 10 });
+    const s = await sim({ entities: 10, recorderCommitIntervalMs: 0 });
     s.emit(100);
     const keys = s.emittedKeys();
     const [id, lu] = keys[50].split("@");
     const c = await authed(s);
-    const start = new Date(Number(lu) / 1000).toISOString().replace("Z", `${lu.slice(-3)}+00:00`);
+    // The start bound is exclusive (as HA's): one µs before the row keeps it in the answer.
+    const start = isoOf(Number(lu) - 1);
     c.send({
       id: 1,
       type: "history/history_during_period",
@@ -220,6 +227,78 @@ describe("simulated Home Assistant", () => {
       success: false,
       error: { code: "invalid_format" },
     });
+    c.ws.close();
+  });
+
+  test("history excludes both bounds, as HA's query does; the state at the start is the newest row before it", async () => {
+    const s = await sim({ entities: 4, recorderCommitIntervalMs: 0 });
+    s.emit(40);
+    const keys = s.emittedKeys();
+    const ids = keys.slice(0, 4).map((k) => k.split("@")[0]);
+    const usOf = (k: string) => Number(k.split("@")[1]);
+    const c = await authed(s);
+    const ask = async (id: number, includeStart: boolean) => {
+      c.send({
+        id,
+        type: "history/history_during_period",
+        start_time: isoOf(usOf(keys[10])),
+        end_time: isoOf(usOf(keys[30])),
+        entity_ids: ids,
+        include_start_time_state: includeStart,
+        significant_changes_only: false,
+      });
+      const r = (await c.next((m) => m.id === id)) as { result: Record<string, { lu: number }[]> };
+      return Object.entries(r.result).flatMap(([id, rows]) =>
+        rows.map((row) => `${id}@${Math.round(row.lu * 1e6)}`),
+      );
+    };
+    expect((await ask(1, false)).sort()).toEqual(keys.slice(11, 30).sort());
+    // With the start state: each entity's newest row before the start, stamped with the start itself.
+    const before = new Map(keys.slice(0, 10).map((k) => [k.split("@")[0], k] as const));
+    const starts = [...before.keys()].map((id) => `${id}@${usOf(keys[10])}`);
+    expect((await ask(2, true)).sort()).toEqual([...starts, ...keys.slice(11, 30)].sort());
+    c.ws.close();
+  });
+
+  test("history sees only what the recorder has committed: rows appear in batches at each commit interval", async () => {
+    const s = await sim({ entities: 5, recorderCommitIntervalMs: 1000 });
+    const c = await authed(s);
+    const ids = s.emittedKeys().map((k) => k.split("@")[0]);
+    let next = 0;
+    const ask = async () => {
+      const id = ++next;
+      c.send({
+        id,
+        type: "history/history_during_period",
+        start_time: "2000-01-01T00:00:00+00:00",
+        entity_ids: ids,
+        include_start_time_state: false,
+        significant_changes_only: false,
+      });
+      const r = (await c.next((m) => m.id === id)) as { result: Record<string, { lu: number }[]> };
+      return Object.entries(r.result)
+        .flatMap(([id, rows]) => rows.map((row) => `${id}@${Math.round(row.lu * 1e6)}`))
+        .sort();
+    };
+    // The initial states become visible at the first commit; polling returns just after it.
+    await waitFor(() => s.stats().historyCommitted === 5, { timeoutMs: 3000, what: "the first commit" });
+    const initial = s.emittedKeys();
+    expect(await ask()).toEqual([...initial].sort());
+    s.emit(10);
+    // Well within the interval: the recorder has not committed them, so history does not return them.
+    expect(await ask()).toEqual([...initial].sort());
+    s.emit(10);
+    expect(s.stats()).toMatchObject({ historySize: 25, historyCommitted: 5 });
+    // Both batches land in the same commit: the count jumps from 5 to 25 at once.
+    const seen = await waitFor(
+      () => {
+        const n = s.stats().historyCommitted;
+        return n > 5 ? n : 0;
+      },
+      { timeoutMs: 3000, what: "the next commit" },
+    );
+    expect(seen).toBe(25);
+    expect(await ask()).toEqual(s.emittedKeys().sort());
     c.ws.close();
   });
 
