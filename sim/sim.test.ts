@@ -189,6 +189,50 @@ describe("simulated Home Assistant", () => {
     c.ws.close();
   });
 
+  test("as HA's writer: the subscribe_entities result and its snapshot share one array frame; events put the id last", async () => {
+    const s = await sim({ entities: 3 });
+    const c = await authed(s);
+    c.send({ id: 1, type: "supported_features", features: { coalesce_messages: 1 } });
+    await c.next((m) => m.id === 1);
+    c.send({ id: 2, type: "subscribe_entities" });
+    await c.next((m) => m.id === 2 && m.type === "event");
+    const frame = c.frames[c.frames.length - 1];
+    expect(
+      frame.startsWith(
+        '[{"id":2,"type":"result","success":true,"result":null},{"id":2,"type":"event","event":{"a":{',
+      ),
+    ).toBe(true);
+    expect(JSON.parse(frame)).toHaveLength(2);
+    // One change alone: unwrapped, HA's diff message with the id last.
+    const before = c.frames.length;
+    s.emit(1);
+    await waitFor(() => c.frames.length === before + 1, { timeoutMs: 5000, what: "the diff" });
+    expect(c.frames[before]).toMatch(/^\{"type":"event","event":\{"c":\{.*\},"id":2\}$/);
+    // Several in one turn: one array of id-last messages.
+    s.emit(3);
+    await waitFor(() => c.frames.length === before + 2, { timeoutMs: 5000, what: "the coalesced diffs" });
+    const diffs = JSON.parse(c.frames[before + 1]) as Record<string, unknown>[];
+    expect(diffs.map((m) => Object.keys(m))).toEqual([
+      ["type", "event", "id"],
+      ["type", "event", "id"],
+      ["type", "event", "id"],
+    ]);
+    c.ws.close();
+  });
+
+  test("coalesceMessages: false sends every message as its own frame even when the client asks", async () => {
+    const s = await sim({ entities: 3, coalesceMessages: false });
+    const c = await authed(s);
+    c.send({ id: 1, type: "supported_features", features: { coalesce_messages: 1 } });
+    c.send({ id: 2, type: "subscribe_entities" });
+    await c.next((m) => m.id === 2 && m.type === "event");
+    s.emit(3);
+    await waitFor(() => c.messages.length === 2 + 1 + 2 + 3, { timeoutMs: 5000, what: "every message" });
+    expect(c.frames.some((f) => f.startsWith("["))).toBe(false);
+    expect(c.frames.length).toBe(c.messages.length);
+    c.ws.close();
+  });
+
   test("an HA without subscribe_entities answers it with unknown_command", async () => {
     const s = await sim({ entities: 5, subscribeEntities: false });
     const c = await authed(s);
