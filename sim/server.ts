@@ -127,7 +127,8 @@ export interface SimStats {
   /** Bytes queued in sockets now, and the most ever seen (a client falling behind shows here). */
   pendingBytes: number;
   pendingBytesMax: number;
-  /** The most messages ever queued for one client (HA's queue; it disconnects at 4096). */
+  /** Messages queued for the most behind client now, and the most ever (HA disconnects at 4096). */
+  pendingMessages: number;
   pendingMessagesMax: number;
   /** Clients HA's rules disconnected for falling behind: all, and those cut by the 10 s peak rule. */
   slowClientsDropped: number;
@@ -254,7 +255,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   const notePending = (ws: Socket) => {
     const pending = pendingOf(ws);
     if (pending > stats.pendingBytesMax) stats.pendingBytesMax = pending;
-    const messages = ws.data.writer?.pendingMessages ?? 0;
+    const messages = ws.data.writer?.pendingMax ?? 0;
     if (messages > stats.pendingMessagesMax) stats.pendingMessagesMax = messages;
   };
   const limits = {
@@ -271,6 +272,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         stats.bytesSent += frame.length;
       },
       slow: (reason: SlowClientReason) => {
+        notePending(ws);
         stats.slowClientsDropped++;
         if (reason === "peak_pending") stats.slowClientsDroppedPeak++;
       },
@@ -633,9 +635,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
 
   const snapshot = (): SimStats => {
     let pending = 0;
+    let pendingMessages = 0;
     let authedCount = 0;
     for (const ws of clients) {
+      notePending(ws);
       pending += pendingOf(ws);
+      pendingMessages = Math.max(pendingMessages, ws.data.writer?.pendingMessages ?? 0);
       if (ws.data.authed) authedCount++;
     }
     return {
@@ -649,6 +654,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       bytesSent: stats.bytesSent,
       pendingBytes: pending,
       pendingBytesMax: stats.pendingBytesMax,
+      pendingMessages,
       pendingMessagesMax: stats.pendingMessagesMax,
       slowClientsDropped: stats.slowClientsDropped,
       slowClientsDroppedPeak: stats.slowClientsDroppedPeak,

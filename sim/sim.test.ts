@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { connect, type Socket } from "node:net";
 import type { StateChange } from "../actors/batcher/messages.ts";
 import { EntityStates } from "../actors/connection/entities.ts";
 import { stateToChange } from "../actors/connection/frames.ts";
@@ -32,6 +33,45 @@ async function client(url: string) {
     waitFor(() => messages.find(pred), { timeoutMs: 5000, what: "a message" });
   const send = (m: unknown) => ws.send(JSON.stringify(m));
   return { ws, messages, frames, next, send };
+}
+
+/** A client frame as RFC 6455 wants it: text, final, masked (with a zero key, which is allowed). */
+function clientFrame(text: string): Buffer {
+  const body = Buffer.from(text);
+  const head =
+    body.length < 126
+      ? Buffer.from([0x81, 0x80 | body.length])
+      : Buffer.from([0x81, 0x80 | 126, body.length >> 8, body.length & 255]);
+  return Buffer.concat([head, Buffer.alloc(4), body]);
+}
+
+/**
+ * A WebSocket client over a raw TCP socket that can stop reading (`pause()`), as a stuck or overloaded
+ * HA client does: the kernel's buffers fill, then the server's.
+ */
+async function rawClient(port: number, token: string) {
+  const sock: Socket = connect(port, "127.0.0.1");
+  await new Promise((r) => sock.once("connect", r));
+  let text = "";
+  let bytes = 0;
+  let tail = Buffer.alloc(0);
+  let ended = false;
+  sock.on("data", (d: Buffer) => {
+    bytes += d.length;
+    if (text.length < 1_000_000) text += d.toString("latin1");
+    tail = Buffer.concat([tail, d]).subarray(-16);
+  });
+  sock.on("close", () => {
+    ended = true;
+  });
+  sock.write(
+    "GET /api/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+  );
+  const seen = (s: string) => waitFor(() => text.includes(s), { timeoutMs: 5000, what: s });
+  await seen("auth_required");
+  sock.write(clientFrame(JSON.stringify({ type: "auth", access_token: token })));
+  await seen("auth_ok");
+  return { sock, seen, bytes: () => bytes, tail: () => tail, ended: () => ended };
 }
 
 /** HA's ISO text of a µs timestamp, as a client would send it. */
@@ -240,6 +280,58 @@ describe("simulated Home Assistant", () => {
     const m = (await c.next((m) => m.id === 1)) as { success: boolean; error: { code: string } };
     expect([m.success, m.error.code]).toEqual([false, "unknown_command"]);
     c.ws.close();
+  });
+
+  test("a client that stops reading is closed with 1000 at 4,096 queued messages; the home never waits for it", async () => {
+    const s = await sim({ entities: 300, slowClientPeakMs: 60_000 });
+    const c = await rawClient(s.port, s.token);
+    c.sock.write(clientFrame(JSON.stringify({ id: 1, type: "subscribe_entities" })));
+    await c.seen('"a":{');
+    c.sock.pause();
+    const t0 = performance.now();
+    const sent0 = s.stats().sent;
+    s.setRate(20_000);
+    await waitFor(() => s.stats().slowClientsDropped === 1, {
+      timeoutMs: 30_000,
+      what: "the slow client's close",
+    });
+    const elapsed = (performance.now() - t0) / 1000;
+    // The home kept its pace while the client lagged: no pause for it (at least half the asked rate on a busy box).
+    expect(s.stats().sent - sent0).toBeGreaterThan(20_000 * elapsed * 0.5);
+    expect(s.stats()).toMatchObject({ slowClientsDroppedPeak: 0, pendingMessagesMax: 4096 });
+    s.setRate(0);
+    c.sock.resume();
+    await waitFor(() => c.ended(), { timeoutMs: 30_000, what: "the socket to close" });
+    // The last frame on the wire is HA's close: opcode 8, code 1000, no reason.
+    expect([...c.tail().subarray(-4)]).toEqual([0x88, 0x02, 0x03, 0xe8]);
+  });
+
+  test("a client more than 1,024 messages behind for slowClientPeakMs is closed by the peak rule", async () => {
+    const s = await sim({ entities: 300, slowClientPeakMs: 300 });
+    const c = await rawClient(s.port, s.token);
+    c.sock.write(clientFrame(JSON.stringify({ id: 1, type: "subscribe_entities" })));
+    await c.seen('"a":{');
+    c.sock.pause();
+    // Fill the kernel's and the socket's buffers until messages start to wait in HA's queue ...
+    await waitFor(
+      async () => {
+        s.emit(200);
+        await Bun.sleep(0);
+        return s.stats().pendingMessages > 0;
+      },
+      { timeoutMs: 20_000, what: "messages to queue" },
+    );
+    // ... then hold the queue between 1,024 and 4,096: only the peak rule can close it.
+    s.emit(1100);
+    await waitFor(() => c.ended() || s.stats().slowClientsDropped > 0, {
+      timeoutMs: 5000,
+      what: "the close",
+    });
+    expect(s.stats()).toMatchObject({ slowClientsDropped: 1, slowClientsDroppedPeak: 1 });
+    expect(s.stats().pendingMessagesMax).toBeLessThan(4096);
+    c.sock.resume();
+    await waitFor(() => c.ended(), { timeoutMs: 30_000, what: "the socket to close" });
+    expect([...c.tail().subarray(-4)]).toEqual([0x88, 0x02, 0x03, 0xe8]);
   });
 
   test("history_during_period answers in HA's compressed format, only the asked period and entities", async () => {

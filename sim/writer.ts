@@ -58,6 +58,8 @@ export class ClientWriter {
   private queuedBytes = 0;
   /** The client asked for coalesced frames (`supported_features`). */
   coalesce = false;
+  /** The most messages ever queued at once. */
+  pendingMax = 0;
   /** Cancelled: nothing more is queued or written. */
   closing = false;
   private scheduled = false;
@@ -85,6 +87,7 @@ export class ClientWriter {
     this.queue.push(message);
     this.queuedBytes += message.length;
     const size = this.queue.length;
+    if (size > this.pendingMax) this.pendingMax = size;
     if (size >= this.limits.maxPending) {
       this.cancel("max_pending");
       return;
