@@ -13,7 +13,8 @@ export const changeKey = (entityId: string, lastUpdatedUs: number) => `${entityI
 export class EmittedHistory {
   readonly capacity: number;
   private readonly ids: string[];
-  private readonly states: string[];
+  /** null: the entity was removed (HA's recorder stores a removal as state None). */
+  private readonly states: (string | null)[];
   private readonly attrs: string[];
   private readonly lu: Float64Array;
   private readonly lc: Float64Array;
@@ -34,7 +35,7 @@ export class EmittedHistory {
 
   push(
     entityId: string,
-    state: string,
+    state: string | null,
     attrsJson: string,
     lastUpdatedUs: number,
     lastChangedUs: number,
@@ -63,12 +64,12 @@ export class EmittedHistory {
     return (this.total - this.size + n) % this.capacity;
   }
 
-  /** Keys of every row still held, oldest first. */
+  /** Keys of every state change still held, oldest first (removals are not state changes a client stores). */
   keys(): string[] {
-    const out = new Array<string>(this.size);
+    const out: string[] = [];
     for (let n = 0; n < this.size; n++) {
       const i = this.at(n);
-      out[n] = changeKey(this.ids[i], this.lu[i]);
+      if (this.states[i] !== null) out.push(changeKey(this.ids[i], this.lu[i]));
     }
     return out;
   }
@@ -145,7 +146,9 @@ export class EmittedHistory {
       }
       const minimal = opts.minimal && rows.length > 0;
       const a = opts.noAttributes || minimal ? "" : `,"a":${this.attrs[i]}`;
-      const lc = !minimal && this.lc[i] !== this.lu[i] ? `,"lc":${this.lc[i] / 1e6}` : "";
+      // A removal has no last_changed (its row's last_changed_ts is None), so no lc.
+      const lc =
+        !minimal && this.states[i] !== null && this.lc[i] !== this.lu[i] ? `,"lc":${this.lc[i] / 1e6}` : "";
       rows.push(`{"s":${JSON.stringify(this.states[i])}${a}${lc},"lu":${this.lu[i] / 1e6}}`);
     }
     const parts: string[] = [];

@@ -6,7 +6,7 @@
  * test double of the connection actor and the embedded demo. Faults can be injected to test recovery.
  *
  * HTTP control for out-of-process use: `GET /sim/stats`, `GET /sim/digest`, `POST /sim/rate?value=N`,
- * `POST /sim/fault?kind=drop|stall|malformed|huge|reject-token|accept-token|reuse-ids|rename|fail-history|history-max-bytes&arg=...`.
+ * `POST /sim/fault?kind=drop|stall|malformed|huge|reject-token|accept-token|reuse-ids|rename|fail-history|history-max-bytes|remove|big-attributes&arg=...`.
  *
  * @example
  * const sim = await startSimulator({ entities: 300, rate: 100, token: "t" });
@@ -31,6 +31,7 @@ import {
   seededRandom,
   varyingValues,
 } from "./home.ts";
+import { recordedAttributesJson } from "./recorder.ts";
 import { config, registry, SIM_HA_VERSION } from "./registries.ts";
 import {
   ClientWriter,
@@ -100,6 +101,13 @@ export interface SimulatorOptions {
    * writer limit HA sets after auth); past it, messages wait in the queue HA counts.
    */
   socketLimitBytes?: number;
+  /**
+   * History returns attributes as HA's recorder stores them (default true): without `attribution`,
+   * `restored`, `supported_features` and each domain's unrecorded attributes (climate `hvac_modes`,
+   * `min_temp`, ...; light `brightness`, `color_mode`, ...), and `{}` for attributes over 16 KiB
+   * (recorder.ts). false keeps the live attributes in history.
+   */
+  recorderExcludesAttributes?: boolean;
 }
 
 export type FaultKind =
@@ -112,7 +120,9 @@ export type FaultKind =
   | "reuse-ids"
   | "rename"
   | "fail-history"
-  | "history-max-bytes";
+  | "history-max-bytes"
+  | "remove"
+  | "big-attributes";
 
 export interface SimStats {
   /** State changes emitted, including each entity's initial state. */
@@ -224,8 +234,18 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   };
   const digest = new Map<string, { count: number; sum: number }>();
 
+  const recorderFilters = opts.recorderExcludesAttributes !== false;
+  /** The attributes HA's recorder stores for the entity's current attributes (cached until they change). */
+  const recordedOf = (e: SimEntity): string => {
+    if (!recorderFilters) return e.attrsJson;
+    if (e.recordedFrom !== e.attrsJson) {
+      e.recordedJson = recordedAttributesJson(e.entity_id.slice(0, e.entity_id.indexOf(".")), e.attributes);
+      e.recordedFrom = e.attrsJson;
+    }
+    return e.recordedJson;
+  };
   const record = (e: SimEntity) => {
-    history.push(e.entity_id, e.state, e.attrsJson, e.lastUpdatedUs, e.lastChangedUs, performance.now());
+    history.push(e.entity_id, e.state, recordedOf(e), e.lastUpdatedUs, e.lastChangedUs, performance.now());
     stats.sent++;
     let d = digest.get(e.entity_id);
     if (!d) {
@@ -405,6 +425,58 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     }
     broadcast("state_changed", outEvents);
     broadcastEntities(outDiffs);
+  };
+
+  /** HA's `async_set` with new attributes and the same state: an attribute-only change (`+lu`, `+a`). */
+  const setAttributes = (e: SimEntity, attrs: Record<string, unknown>) => {
+    const want = audience();
+    const old = want.events ? stateJsonOf(e) : "";
+    Object.assign(e.attributes, attrs);
+    e.attrsJson = JSON.stringify(e.attributes);
+    const us = nextUs();
+    e.lastUpdatedUs = us;
+    e.ctxId = contextId(++seq, us);
+    e.stateJson = "";
+    record(e);
+    const id = JSON.stringify(e.entity_id);
+    if (want.events)
+      broadcast("state_changed", [
+        eventEnvelope(
+          "state_changed",
+          `{"entity_id":${id},"old_state":${old},"new_state":${stateJsonOf(e)}}`,
+          isoFromUs(us),
+          e.ctxId,
+        ),
+      ]);
+    if (want.diffs)
+      broadcastEntities([
+        `{"c":{${id}:{"+":{"lu":${secondsFromUs(us)},"c":"${e.ctxId}","a":${JSON.stringify(attrs)}}}}}`,
+      ]);
+  };
+
+  /**
+   * HA's `async_remove`: the state leaves the state machine (`new_state: null`, a `r` diff) and the
+   * recorder stores the removal as a row with state None, which history returns as `"s": null`.
+   */
+  const remove = (entityId: string) => {
+    const e = home.byId.get(entityId);
+    if (!e) throw new Error(`sim remove: no entity "${entityId}"`);
+    const old = stateJsonOf(e);
+    home.byId.delete(entityId);
+    home.entities.splice(home.entities.indexOf(e), 1);
+    const us = nextUs();
+    history.push(entityId, null, "{}", us, us, performance.now());
+    const id = JSON.stringify(entityId);
+    broadcast("state_changed", [
+      eventEnvelope(
+        "state_changed",
+        `{"entity_id":${id},"old_state":${old},"new_state":null}`,
+        isoFromUs(us),
+        contextId(++seq, us),
+      ),
+    ]);
+    broadcastEntities([`{"r":[${id}]}`]);
+    return { removed: entityId };
   };
 
   let carry = 0;
@@ -626,9 +698,21 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       case "fail-history":
         historyFails = arg !== "off";
         return { historyFails };
+      case "remove":
+        return remove(String(arg ?? home.entities[home.entities.length - 1]?.entity_id));
+      case "big-attributes": {
+        // An attribute-only change whose attributes exceed HA's recorder limit (history stores {}).
+        const [target, size] =
+          typeof arg === "string" && arg.includes("=") ? arg.split("=") : [undefined, arg];
+        const e = target ? home.byId.get(target) : home.entities.find((x) => x.kind === "temperature");
+        if (!e) throw new Error(`sim big-attributes: no entity "${target}"`);
+        const bytes = Number(size ?? 17 * 1024);
+        setAttributes(e, { raw: "x".repeat(bytes) });
+        return { entity_id: e.entity_id, bytes };
+      }
       default:
         throw new Error(
-          `unknown fault "${kind}"; expected one of drop, stall, malformed, huge, reject-token, accept-token, reuse-ids, rename, fail-history, history-max-bytes`,
+          `unknown fault "${kind}"; expected one of drop, stall, malformed, huge, reject-token, accept-token, reuse-ids, rename, fail-history, history-max-bytes, remove, big-attributes`,
         );
     }
   };

@@ -80,6 +80,18 @@ const isoOf = (us: number) =>
     .toISOString()
     .replace(/\.\d{3}Z$/, `.${String(us % 1e6).padStart(6, "0")}+00:00`);
 
+/** A history request for every recorded row of `ids` (the client's parameters). */
+const historyAsk = (id: number, ids: string[]) => ({
+  id,
+  type: "history/history_during_period",
+  start_time: "2000-01-01T00:00:00+00:00",
+  entity_ids: ids,
+  include_start_time_state: false,
+  significant_changes_only: false,
+  minimal_response: false,
+  no_attributes: false,
+});
+
 async function authed(s: Simulator) {
   const c = await client(s.url);
   await c.next((m) => m.type === "auth_required");
@@ -435,6 +447,80 @@ describe("simulated Home Assistant", () => {
     );
     expect(seen).toBe(25);
     expect(await ask()).toEqual(s.emittedKeys().sort());
+    c.ws.close();
+  });
+
+  test("history returns what HA's recorder stored: no supported_features, attribution or unrecorded attributes, no context", async () => {
+    const s = await sim({ entities: 20, recorderCommitIntervalMs: 0 });
+    s.emit(200);
+    const c = await authed(s);
+    c.send({ id: 1, type: "get_states" });
+    type S = { entity_id: string; attributes: Record<string, unknown> };
+    const live = new Map(
+      ((await c.next((m) => m.id === 1)) as { result: S[] }).result.map((x) => [x.entity_id, x.attributes]),
+    );
+    const ids = ["weather.home", ...[...live.keys()].filter((id) => /^(climate|light)\./.test(id))];
+    expect(ids.length).toBeGreaterThan(2);
+    c.send({ ...historyAsk(2, ids), include_start_time_state: true });
+    const r = (await c.next((m) => m.id === 2)) as { result: Record<string, Record<string, unknown>[]> };
+    const dropped = (id: string) =>
+      Object.keys(live.get(id) ?? {}).filter(
+        (k) => !Object.keys(r.result[id].at(-1)?.a as object).includes(k),
+      );
+    expect(live.get("weather.home")).toMatchObject({
+      attribution: expect.any(String),
+      supported_features: 3,
+    });
+    expect(dropped("weather.home").sort()).toEqual(["attribution", "supported_features"]);
+    const climate = ids.find((id) => id.startsWith("climate."))!;
+    expect(dropped(climate).sort()).toEqual(["hvac_modes", "max_temp", "min_temp", "supported_features"]);
+    const light = ids.find((id) => id.startsWith("light."))!;
+    expect(dropped(light).sort()).toEqual([
+      "brightness",
+      "color_mode",
+      "supported_color_modes",
+      "supported_features",
+    ]);
+    // Rows carry only s, a, lu and lc: the recorder's compressed rows have no context.
+    const keys = new Set(Object.values(r.result).flatMap((rows) => rows.flatMap((row) => Object.keys(row))));
+    expect([...keys].sort()).toEqual(["a", "lc", "lu", "s"]);
+
+    const same = await sim({ entities: 20, recorderCommitIntervalMs: 0, recorderExcludesAttributes: false });
+    const d = await authed(same);
+    d.send(historyAsk(1, ["weather.home"]));
+    const w = (await d.next((m) => m.id === 1)) as { result: Record<string, { a: unknown }[]> };
+    expect(w.result["weather.home"][0].a).toMatchObject({ supported_features: 3 });
+    c.ws.close();
+    d.ws.close();
+  });
+
+  test("attributes over 16 KiB are recorded as {}, and a removed entity comes back from history as s: null", async () => {
+    const s = await sim({ entities: 10, recorderCommitIntervalMs: 0 });
+    const c = await authed(s);
+    c.send({ id: 1, type: "subscribe_entities" });
+    await c.next((m) => m.id === 1 && m.type === "event");
+    const id = "sensor.living_room_multisensor_7_1_temperature";
+    expect(s.fault("big-attributes", `${id}=17000`)).toEqual({ entity_id: id, bytes: 17000 });
+    expect(s.fault("remove", id)).toEqual({ removed: id });
+    // Live: the attribute-only diff carries the big attribute, then the removal.
+    const live = await waitFor(
+      () => {
+        const events = c.messages.filter((m) => m.id === 1 && m.type === "event").slice(1);
+        return events.length === 2 ? events.map((m) => m.event as Record<string, unknown>) : null;
+      },
+      { timeoutMs: 5000, what: "the diff and the removal" },
+    );
+    const diff = (live[0].c as Record<string, { "+": { a: { raw: string } } }>)[id];
+    expect(diff["+"].a.raw.length).toBe(17000);
+    expect(live[1]).toEqual({ r: [id] });
+    c.send(historyAsk(2, [id]));
+    const rows = ((await c.next((m) => m.id === 2)) as { result: Record<string, Record<string, unknown>[]> })
+      .result[id];
+    expect(rows.at(-2)?.a).toEqual({});
+    expect(rows.at(-1)).toEqual({ s: null, a: {}, lu: expect.any(Number) });
+    expect(rows.at(-1)?.lu as number).toBeGreaterThan(rows.at(-2)?.lu as number);
+    // A removal is not a state change a client stores.
+    expect(s.emittedKeys().filter((k) => k.startsWith(`${id}@`)).length).toBe(rows.length - 1);
     c.ws.close();
   });
 
