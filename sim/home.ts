@@ -60,6 +60,9 @@ export interface SimEntity {
   ctxId: string;
   /** Attributes as JSON text (shared by history rows until they change). */
   attrsJson: string;
+  /** What HA's recorder stores of `attrsJson` (recorder.ts), and the `attrsJson` it was made from. */
+  recordedJson: string;
+  recordedFrom: string;
   lastChangedUs: number;
   /** `lastChangedUs` as HA's ISO text (rendered once per change, reused by every later update). */
   lastChangedIso: string;
@@ -166,6 +169,7 @@ function baseAttributes(kind: Kind, name: string): Record<string, unknown> {
         color_mode: null,
         brightness: null,
         friendly_name: name,
+        supported_features: 40,
       };
     case "switch":
       return { friendly_name: name };
@@ -177,6 +181,7 @@ function baseAttributes(kind: Kind, name: string): Record<string, unknown> {
         current_temperature: 20,
         temperature: 21,
         friendly_name: name,
+        supported_features: 385,
       };
     case "person":
       return { source: "device_tracker.phone", friendly_name: name };
@@ -189,7 +194,9 @@ function baseAttributes(kind: Kind, name: string): Record<string, unknown> {
         pressure_unit: "hPa",
         wind_speed: 10,
         wind_speed_unit: "km/h",
+        attribution: "Weather forecast from met.no, delivered by the Norwegian Meteorological Institute.",
         friendly_name: name,
+        supported_features: 3,
       };
   }
 }
@@ -234,6 +241,8 @@ export function buildHome(count: number, random: () => number, startUs: number):
       stateJson: "",
       ctxId: "",
       attrsJson: "",
+      recordedJson: "",
+      recordedFrom: "",
       lastChangedUs: startUs,
       lastChangedIso: "",
       lastUpdatedUs: startUs,

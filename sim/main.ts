@@ -15,6 +15,7 @@ const { values } = parseArgs({
     seed: { type: "string", default: "42" },
     token: { type: "string", default: "sim-token" },
     "history-max": { type: "string", default: "2000000" },
+    "recorder-commit-interval-ms": { type: "string", default: "5000" },
   },
 });
 
@@ -35,6 +36,7 @@ const sim = await startSimulator({
   seed: number("seed", values.seed, 0),
   token: values.token,
   historyMax: number("history-max", values["history-max"], 1000),
+  recorderCommitIntervalMs: number("recorder-commit-interval-ms", values["recorder-commit-interval-ms"], 0),
 });
 const http = sim.url.replace(/^ws/, "http").replace(/\/api\/websocket$/, "");
 console.log(`simulated Home Assistant at ${sim.url}`);

@@ -6,7 +6,7 @@
  * test double of the connection actor and the embedded demo. Faults can be injected to test recovery.
  *
  * HTTP control for out-of-process use: `GET /sim/stats`, `GET /sim/digest`, `POST /sim/rate?value=N`,
- * `POST /sim/fault?kind=drop|stall|malformed|huge|reject-token|accept-token|reuse-ids|rename|fail-history|history-max-bytes&arg=...`.
+ * `POST /sim/fault?kind=drop|stall|malformed|huge|reject-token|accept-token|reuse-ids|rename|fail-history|history-max-bytes|remove|big-attributes&arg=...`.
  *
  * @example
  * const sim = await startSimulator({ entities: 300, rate: 100, token: "t" });
@@ -31,22 +31,31 @@ import {
   seededRandom,
   varyingValues,
 } from "./home.ts";
+import { recordedAttributesJson } from "./recorder.ts";
 import { config, registry, SIM_HA_VERSION } from "./registries.ts";
+import {
+  ClientWriter,
+  MAX_PENDING_MSG,
+  PENDING_MSG_MAX_FORCE_READY,
+  PENDING_MSG_PEAK,
+  PENDING_MSG_PEAK_TIME_MS,
+  type SlowClientReason,
+  WRITER_LIMIT_BYTES,
+} from "./writer.ts";
 
 export { SIM_HA_VERSION };
 
-/** Events per coalesced frame; HA coalesces what is pending, we cap a frame like HA's send queue does. */
-const FRAME_EVENTS_MAX = 1024;
-/** HA disconnects a client with this many messages waiting in its send queue (websocket_api MAX_PENDING_MSG). */
-const PENDING_MESSAGES_MAX = 4096;
-/** Frames go to the socket while it holds less than this unsent; the rest wait in the client's queue, as in HA. */
-const SOCKET_HIGH_BYTES = 4 * 1024 * 1024;
 const TICK_MS = 10;
 /** At most this many changes per tick: a rate beyond what the loop can make is "as fast as it can". */
 const TICK_EVENTS_MAX = 20_000;
-/** While a subscriber has this much unsent (socket and queue), the home waits a tick (`throttledTicks`). */
-const PENDING_SOFT_BYTES = 8 * 1024 * 1024;
+/**
+ * A tick's changes are made in slices of this many, and every client's writer runs between slices: HA's
+ * event loop gives its writer a turn between callbacks, and forces it once this many are queued
+ * (`PENDING_MSG_MAX_FORCE_READY`). `emit(n)` from a test is one burst, like n changes in one callback.
+ */
+const TICK_SLICE = PENDING_MSG_MAX_FORCE_READY;
 
+/** Defaults are what a stock Home Assistant does; each unkind behaviour can be switched off for a test. */
 export interface SimulatorOptions {
   port?: number;
   hostname?: string;
@@ -57,6 +66,48 @@ export interface SimulatorOptions {
   historyMax?: number;
   /** Answer `subscribe_entities` (default); false plays an HA without it (`unknown_command`). */
   subscribeEntities?: boolean;
+  /**
+   * HA's recorder `commit_interval` in ms (default 5000, HA's default; HA's docs suggest 30000 on SD
+   * cards). The recorder commits in batches at every multiple of this interval since the simulator
+   * started; `history/history_during_period` sees only rows committed by then, so the newest changes
+   * are missing from history for up to one interval. 0 commits every change at once (no lag).
+   */
+  recorderCommitIntervalMs?: number;
+  /**
+   * History's start bound is exclusive, as HA's query (`last_updated_ts > start_time_ts`; default true):
+   * a row stamped exactly at `start_time` is in neither the start state nor the period. false includes it
+   * in the period (the end bound is always exclusive).
+   */
+  historyStartExclusive?: boolean;
+  /**
+   * Honour a client's `supported_features: {coalesce_messages}` as HA does (default true): everything
+   * queued for it goes out as one JSON array frame (a lone message unwrapped), so the subscribe_entities
+   * result and its snapshot arrive together as `[result, event]`. false sends one message per frame.
+   */
+  coalesceMessages?: boolean;
+  /**
+   * HA's slow-client rules on its per-client queue (messages not yet handed to the socket): disconnect
+   * at `slowClientMaxPending` queued (default 4096, `MAX_PENDING_MSG`), or when more than
+   * `slowClientPeakPending` (default 1024, `PENDING_MSG_PEAK`) stay queued for `slowClientPeakMs`
+   * (default 10000, `PENDING_MSG_PEAK_TIME`). The close is code 1000 with no reason, as HA's.
+   */
+  slowClientMaxPending?: number;
+  /** See `slowClientMaxPending`. */
+  slowClientPeakPending?: number;
+  /** See `slowClientMaxPending`. */
+  slowClientPeakMs?: number;
+  /**
+   * The writer hands the socket more while the socket buffers less than this (default 1 MiB: the aiohttp
+   * writer limit HA sets after auth); past it, messages wait in the queue HA counts.
+   */
+  socketLimitBytes?: number;
+  /**
+   * History returns attributes as HA's recorder stores them (default true): without `attribution`,
+   * `restored`, `supported_features` and each domain's unrecorded attributes (climate `hvac_modes`,
+   * `min_temp`, ...; light `brightness`, `color_mode`, ...), and `{}` for attributes over 16 KiB
+   * (recorder.ts). false keeps the live attributes in history.
+   */
+  recorderExcludesAttributes?: boolean;
 }
 
 export type FaultKind =
@@ -69,7 +120,9 @@ export type FaultKind =
   | "reuse-ids"
   | "rename"
   | "fail-history"
-  | "history-max-bytes";
+  | "history-max-bytes"
+  | "remove"
+  | "big-attributes";
 
 export interface SimStats {
   /** State changes emitted, including each entity's initial state. */
@@ -84,11 +137,16 @@ export interface SimStats {
   /** Bytes queued in sockets now, and the most ever seen (a client falling behind shows here). */
   pendingBytes: number;
   pendingBytesMax: number;
+  /** Messages queued for the most behind client now, and the most ever (HA disconnects at 4096). */
+  pendingMessages: number;
+  pendingMessagesMax: number;
+  /** Clients HA's rules disconnected for falling behind: all, and those cut by the 10 s peak rule. */
   slowClientsDropped: number;
+  slowClientsDroppedPeak: number;
   historySize: number;
   historyOverwritten: number;
-  /** Ticks the generator skipped because a subscriber's socket was backed up. */
-  throttledTicks: number;
+  /** Rows the recorder has committed (visible to history); `historySize - historyCommitted` are pending. */
+  historyCommitted: number;
   /** Commands refused with `id_reuse` (a client whose ids did not strictly increase). */
   idReuse: number;
 }
@@ -115,7 +173,6 @@ export interface Simulator {
 
 interface Client {
   authed: boolean;
-  coalesce: boolean;
   lastId: number;
   /** Subscription id -> event type ("*" for all). */
   subs: Map<number, string>;
@@ -124,9 +181,8 @@ interface Client {
   stalledUntil: number;
   /** Ids of commands this client issued (for the reuse-ids fault). */
   firstId: number;
-  /** Messages waiting for the socket (HA's per-client send queue), and their size. */
-  queue: string[];
-  queuedBytes: number;
+  /** HA's per-client send queue and writer; set when the socket opens. */
+  writer: ClientWriter | null;
 }
 
 type Socket = ServerWebSocket<Client>;
@@ -145,6 +201,17 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   };
   const home: Home = buildHome(opts.entities ?? 300, random, lastUs);
   const history = new EmittedHistory(opts.historyMax ?? 2_000_000);
+  const commitIntervalMs = opts.recorderCommitIntervalMs ?? 5000;
+  if (!(commitIntervalMs >= 0))
+    throw new Error(`sim recorderCommitIntervalMs must be >= 0, got ${commitIntervalMs}`);
+  /** The recorder's clock starts with the simulator: commits happen at origin + k * interval. */
+  const recorderOrigin = performance.now();
+  /** Rows the recorder has committed by now (the oldest ones): what a history query can see. */
+  const committedRows = (): number => {
+    if (commitIntervalMs === 0) return history.size;
+    const elapsed = performance.now() - recorderOrigin;
+    return history.writtenBefore(recorderOrigin + Math.floor(elapsed / commitIntervalMs) * commitIntervalMs);
+  };
   let seq = 0;
   let rate = opts.rate ?? 20;
   let rejectToken = false;
@@ -160,14 +227,25 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     framesSent: 0,
     bytesSent: 0,
     pendingBytesMax: 0,
+    pendingMessagesMax: 0,
     slowClientsDropped: 0,
-    throttledTicks: 0,
+    slowClientsDroppedPeak: 0,
     idReuse: 0,
   };
   const digest = new Map<string, { count: number; sum: number }>();
 
+  const recorderFilters = opts.recorderExcludesAttributes !== false;
+  /** The attributes HA's recorder stores for the entity's current attributes (cached until they change). */
+  const recordedOf = (e: SimEntity): string => {
+    if (!recorderFilters) return e.attrsJson;
+    if (e.recordedFrom !== e.attrsJson) {
+      e.recordedJson = recordedAttributesJson(e.entity_id.slice(0, e.entity_id.indexOf(".")), e.attributes);
+      e.recordedFrom = e.attrsJson;
+    }
+    return e.recordedJson;
+  };
   const record = (e: SimEntity) => {
-    history.push(e.entity_id, e.state, e.attrsJson, e.lastUpdatedUs, e.lastChangedUs);
+    history.push(e.entity_id, e.state, recordedOf(e), e.lastUpdatedUs, e.lastChangedUs, performance.now());
     stats.sent++;
     let d = digest.get(e.entity_id);
     if (!d) {
@@ -193,59 +271,81 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   };
 
   /** Bytes not yet taken by the client: in the socket and in the client's queue. */
-  const pendingOf = (ws: Socket) => ws.getBufferedAmount() + ws.data.queuedBytes;
+  const pendingOf = (ws: Socket) => ws.getBufferedAmount() + (ws.data.writer?.pendingBytes ?? 0);
+  const notePending = (ws: Socket) => {
+    const pending = pendingOf(ws);
+    if (pending > stats.pendingBytesMax) stats.pendingBytesMax = pending;
+    const messages = ws.data.writer?.pendingMax ?? 0;
+    if (messages > stats.pendingMessagesMax) stats.pendingMessagesMax = messages;
+  };
+  const limits = {
+    maxPending: opts.slowClientMaxPending ?? MAX_PENDING_MSG,
+    peakPending: opts.slowClientPeakPending ?? PENDING_MSG_PEAK,
+    peakMs: opts.slowClientPeakMs ?? PENDING_MSG_PEAK_TIME_MS,
+    socketLimitBytes: opts.socketLimitBytes ?? WRITER_LIMIT_BYTES,
+    coalesce: opts.coalesceMessages !== false,
+  };
+  const writerFor = (ws: Socket) =>
+    new ClientWriter(ws, limits, {
+      sent: (frame) => {
+        stats.framesSent++;
+        stats.bytesSent += frame.length;
+      },
+      slow: (reason: SlowClientReason) => {
+        notePending(ws);
+        stats.slowClientsDropped++;
+        if (reason === "peak_pending") stats.slowClientsDroppedPeak++;
+      },
+    });
+  /** Lets every client's writer hand its socket what is queued (HA's writer task getting a turn). */
+  const flushAll = () => {
+    for (const ws of clients) {
+      const w = ws.data.writer;
+      if (!w || w.pendingMessages === 0) continue;
+      notePending(ws);
+      w.write();
+    }
+  };
 
   /**
-   * As HA's websocket writer: a message goes to the socket when it has room, else into the client's
-   * queue; a client with PENDING_MESSAGES_MAX messages queued is disconnected. One large message (a big
-   * history answer) is one message, as in HA.
+   * As HA: before auth a message goes straight to the socket; after it, into the client's queue, which
+   * the writer empties while the socket has room (see writer.ts). One large message (a big history
+   * answer) is one message, as in HA.
    */
   const send = (ws: Socket, text: string) => {
     const c = ws.data;
     if (c.stalledUntil > Date.now()) return;
+    if (c.authed && c.writer) {
+      c.writer.enqueue(text);
+      return;
+    }
     stats.framesSent++;
     stats.bytesSent += text.length;
-    if (c.queue.length === 0 && ws.getBufferedAmount() < SOCKET_HIGH_BYTES) ws.send(text);
-    else {
-      c.queue.push(text);
-      c.queuedBytes += text.length;
-      if (c.queue.length >= PENDING_MESSAGES_MAX) {
-        stats.slowClientsDropped++;
-        c.queue = [];
-        c.queuedBytes = 0;
-        ws.close(1008, "Client unable to keep up with pending messages");
-        return;
-      }
-    }
-    const pending = pendingOf(ws);
-    if (pending > stats.pendingBytesMax) stats.pendingBytesMax = pending;
-  };
-  /** The socket took what it had: hand it queued messages while it has room. */
-  const flush = (ws: Socket) => {
-    const c = ws.data;
-    while (c.queue.length > 0 && ws.getBufferedAmount() < SOCKET_HIGH_BYTES) {
-      const text = c.queue.shift() as string;
-      c.queuedBytes -= text.length;
-      ws.send(text);
-    }
+    ws.send(text);
   };
   const result = (ws: Socket, id: number, value: string) =>
     send(ws, `{"id":${id},"type":"result","success":true,"result":${value}}`);
   const error = (ws: Socket, id: number | null, code: string, message: string) =>
     send(ws, JSON.stringify({ id, type: "result", success: false, error: { code, message } }));
 
-  /** Sends event messages of one subscription to a client: one frame each, or coalesced when it asked. */
+  /**
+   * A fault's frame, straight to the socket as its own frame (after what the writer can hand over first),
+   * so a corrupt frame is not joined with HA's well-formed messages.
+   */
+  const sendFrame = (ws: Socket, text: string) => {
+    ws.data.writer?.write();
+    stats.framesSent++;
+    stats.bytesSent += text.length;
+    ws.send(text);
+  };
+
+  /**
+   * Queues event messages of one subscription for a client, in HA's shape for subscription events
+   * (`messages.py` `cached_event_message`, `cached_state_diff_message`): the id comes last.
+   */
   const sendEvents = (ws: Socket, sub: number, events: string[]) => {
-    const prefix = `{"id":${sub},"type":"event","event":`;
-    if (!ws.data.coalesce) {
-      for (const ev of events) send(ws, `${prefix}${ev}}`);
-      return;
-    }
-    for (let i = 0; i < events.length; i += FRAME_EVENTS_MAX) {
-      const chunk =
-        i === 0 && events.length <= FRAME_EVENTS_MAX ? events : events.slice(i, i + FRAME_EVENTS_MAX);
-      send(ws, `[${prefix}${chunk.join(`},${prefix}`)}}]`);
-    }
+    const suffix = `,"id":${sub}}`;
+    for (const ev of events) send(ws, `{"type":"event","event":${ev}${suffix}`);
   };
 
   /** Sends events to every client subscribed to their type. */
@@ -327,18 +427,66 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     broadcastEntities(outDiffs);
   };
 
+  /** HA's `async_set` with new attributes and the same state: an attribute-only change (`+lu`, `+a`). */
+  const setAttributes = (e: SimEntity, attrs: Record<string, unknown>) => {
+    const want = audience();
+    const old = want.events ? stateJsonOf(e) : "";
+    Object.assign(e.attributes, attrs);
+    e.attrsJson = JSON.stringify(e.attributes);
+    const us = nextUs();
+    e.lastUpdatedUs = us;
+    e.ctxId = contextId(++seq, us);
+    e.stateJson = "";
+    record(e);
+    const id = JSON.stringify(e.entity_id);
+    if (want.events)
+      broadcast("state_changed", [
+        eventEnvelope(
+          "state_changed",
+          `{"entity_id":${id},"old_state":${old},"new_state":${stateJsonOf(e)}}`,
+          isoFromUs(us),
+          e.ctxId,
+        ),
+      ]);
+    if (want.diffs)
+      broadcastEntities([
+        `{"c":{${id}:{"+":{"lu":${secondsFromUs(us)},"c":"${e.ctxId}","a":${JSON.stringify(attrs)}}}}}`,
+      ]);
+  };
+
+  /**
+   * HA's `async_remove`: the state leaves the state machine (`new_state: null`, a `r` diff) and the
+   * recorder stores the removal as a row with state None, which history returns as `"s": null`.
+   */
+  const remove = (entityId: string) => {
+    const e = home.byId.get(entityId);
+    if (!e) throw new Error(`sim remove: no entity "${entityId}"`);
+    const old = stateJsonOf(e);
+    home.byId.delete(entityId);
+    home.entities.splice(home.entities.indexOf(e), 1);
+    const us = nextUs();
+    history.push(entityId, null, "{}", us, us, performance.now());
+    const id = JSON.stringify(entityId);
+    broadcast("state_changed", [
+      eventEnvelope(
+        "state_changed",
+        `{"entity_id":${id},"old_state":${old},"new_state":null}`,
+        isoFromUs(us),
+        contextId(++seq, us),
+      ),
+    ]);
+    broadcastEntities([`{"r":[${id}]}`]);
+    return { removed: entityId };
+  };
+
   let carry = 0;
   let lastTick = performance.now();
   const ticker = setInterval(() => {
+    // The home runs on the wall clock and never waits for a client: one that falls behind is HA's
+    // problem to cut off (writer.ts), not a reason to slow down.
     const now = performance.now();
     const elapsed = Math.min(now - lastTick, 1000);
     lastTick = now;
-    for (const ws of clients) {
-      if (ws.data.subs.size > 0 && pendingOf(ws) > PENDING_SOFT_BYTES) {
-        stats.throttledTicks++;
-        return;
-      }
-    }
     carry += (rate * elapsed) / 1000;
     let n = Math.floor(carry);
     carry -= n;
@@ -346,7 +494,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       n = TICK_EVENTS_MAX;
       carry = 0;
     }
-    if (n > 0) emit(n);
+    for (let done = 0; done < n; done += TICK_SLICE) {
+      emit(Math.min(TICK_SLICE, n - done));
+      flushAll();
+    }
   }, TICK_MS);
 
   const historyPeriod = (ws: Socket, id: number, msg: Record<string, unknown>) => {
@@ -357,12 +508,19 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (Number.isNaN(end)) return error(ws, id, "invalid_format", "Invalid end_time");
     if (!Array.isArray(msg.entity_ids) || msg.entity_ids.length === 0)
       return error(ws, id, "invalid_format", "required key not provided @ data['entity_ids']");
-    const body = history.renderPeriod(start, end, new Set(msg.entity_ids as string[]), {
-      noAttributes: msg.no_attributes === true,
-      significantOnly: msg.significant_changes_only !== false,
-      minimal: msg.minimal_response === true,
-      includeStart: msg.include_start_time_state !== false,
-    });
+    const body = history.renderPeriod(
+      start,
+      end,
+      new Set(msg.entity_ids as string[]),
+      {
+        noAttributes: msg.no_attributes === true,
+        significantOnly: msg.significant_changes_only !== false,
+        minimal: msg.minimal_response === true,
+        includeStart: msg.include_start_time_state !== false,
+        startExclusive: opts.historyStartExclusive !== false,
+      },
+      committedRows(),
+    );
     if (body.length > historyMaxBytes) {
       ws.close(1009, "history answer too large");
       return;
@@ -388,7 +546,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (c.firstId === 0) c.firstId = id;
     switch (msg.type) {
       case "supported_features":
-        c.coalesce = (msg.features as Record<string, unknown> | undefined)?.coalesce_messages === 1;
+        // HA coalesces when the feature is named at all (`connection.py` `set_supported_features`).
+        if (c.writer)
+          c.writer.coalesce = Object.hasOwn((msg.features as object | null) ?? {}, "coalesce_messages");
         return result(ws, id, "null");
       case "ping":
         return send(ws, `{"id":${id},"type":"pong"}`);
@@ -398,10 +558,12 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         if (opts.subscribeEntities === false) return error(ws, id, "unknown_command", "Unknown command.");
         c.entitySub = id;
         result(ws, id, "null");
-        // As HA: the result, then one event with every entity's compressed state.
-        return sendEvents(ws, id, [
-          `{"a":{${home.entities.map((e) => `${JSON.stringify(e.entity_id)}:${renderCompressed(e)}`).join(",")}}}`,
-        ]);
+        // As HA (`commands.py` `_send_handle_entities_init_response`): the result, then in the same
+        // callback one event with every entity's compressed state, id first; coalesced, one frame.
+        return send(
+          ws,
+          `{"id":${id},"type":"event","event":{"a":{${home.entities.map((e) => `${JSON.stringify(e.entity_id)}:${renderCompressed(e)}`).join(",")}}}}`,
+        );
       case "get_config":
         return result(ws, id, config());
       case "subscribe_events":
@@ -498,10 +660,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       case "malformed":
         for (const ws of authed) {
           const sub = firstSub(ws);
-          send(ws, "{this is not json");
-          send(ws, `{"id":${sub},"type":"no_such_type"}`);
-          send(ws, `[{"id":${sub},"type":"event"}]`);
-          send(
+          sendFrame(ws, "{this is not json");
+          sendFrame(ws, `{"id":${sub},"type":"no_such_type"}`);
+          sendFrame(ws, `[{"type":"event","id":${sub}}]`);
+          sendFrame(
             ws,
             `{"id":${sub},"type":"event","event":{"event_type":"state_changed","data":{"entity_id":"sensor.x","new_state":{"state":1}}}}`,
           );
@@ -512,7 +674,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         for (const ws of authed) {
           const sub = firstSub(ws);
           const head = `{"id":${sub},"type":"event","event":{"event_type":"state_changed","data":{"pad":"`;
-          send(ws, `${head}${"x".repeat(Math.max(0, bytes - head.length - 4))}"}}}`);
+          sendFrame(ws, `${head}${"x".repeat(Math.max(0, bytes - head.length - 4))}"}}}`);
         }
         return { frames: authed.length, bytes };
       }
@@ -536,18 +698,33 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       case "fail-history":
         historyFails = arg !== "off";
         return { historyFails };
+      case "remove":
+        return remove(String(arg ?? home.entities[home.entities.length - 1]?.entity_id));
+      case "big-attributes": {
+        // An attribute-only change whose attributes exceed HA's recorder limit (history stores {}).
+        const [target, size] =
+          typeof arg === "string" && arg.includes("=") ? arg.split("=") : [undefined, arg];
+        const e = target ? home.byId.get(target) : home.entities.find((x) => x.kind === "temperature");
+        if (!e) throw new Error(`sim big-attributes: no entity "${target}"`);
+        const bytes = Number(size ?? 17 * 1024);
+        setAttributes(e, { raw: "x".repeat(bytes) });
+        return { entity_id: e.entity_id, bytes };
+      }
       default:
         throw new Error(
-          `unknown fault "${kind}"; expected one of drop, stall, malformed, huge, reject-token, accept-token, reuse-ids, rename, fail-history, history-max-bytes`,
+          `unknown fault "${kind}"; expected one of drop, stall, malformed, huge, reject-token, accept-token, reuse-ids, rename, fail-history, history-max-bytes, remove, big-attributes`,
         );
     }
   };
 
   const snapshot = (): SimStats => {
     let pending = 0;
+    let pendingMessages = 0;
     let authedCount = 0;
     for (const ws of clients) {
+      notePending(ws);
       pending += pendingOf(ws);
+      pendingMessages = Math.max(pendingMessages, ws.data.writer?.pendingMessages ?? 0);
       if (ws.data.authed) authedCount++;
     }
     return {
@@ -561,10 +738,13 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       bytesSent: stats.bytesSent,
       pendingBytes: pending,
       pendingBytesMax: stats.pendingBytesMax,
+      pendingMessages,
+      pendingMessagesMax: stats.pendingMessagesMax,
       slowClientsDropped: stats.slowClientsDropped,
+      slowClientsDroppedPeak: stats.slowClientsDroppedPeak,
       historySize: history.size,
       historyOverwritten: history.overwritten,
-      throttledTicks: stats.throttledTicks,
+      historyCommitted: committedRows(),
       idReuse: stats.idReuse,
     };
   };
@@ -582,13 +762,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       if (url.pathname === "/api/websocket") {
         const data: Client = {
           authed: false,
-          coalesce: false,
           lastId: 0,
           subs: new Map(),
           entitySub: null,
           stalledUntil: 0,
-          queue: [],
-          queuedBytes: 0,
+          writer: null,
           firstId: 0,
         };
         return srv.upgrade(req, { data })
@@ -619,14 +797,16 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       // Never drop or close in Bun's own buffer: the client queue above is the limit, as in HA.
       backpressureLimit: 1024 * 1024 * 1024,
       closeOnBackpressureLimit: false,
-      drain: flush,
+      drain: (ws) => ws.data.writer?.write(),
       open(ws) {
         stats.connections++;
         clients.add(ws);
+        ws.data.writer = writerFor(ws);
         send(ws, `{"type":"auth_required","ha_version":"${SIM_HA_VERSION}"}`);
       },
       message: onMessage,
       close(ws) {
+        ws.data.writer?.stop();
         clients.delete(ws);
       },
     },

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
+import { connect, type Socket } from "node:net";
 import type { StateChange } from "../actors/batcher/messages.ts";
 import { EntityStates } from "../actors/connection/entities.ts";
 import { stateToChange } from "../actors/connection/frames.ts";
@@ -33,6 +34,63 @@ async function client(url: string) {
   const send = (m: unknown) => ws.send(JSON.stringify(m));
   return { ws, messages, frames, next, send };
 }
+
+/** A client frame as RFC 6455 wants it: text, final, masked (with a zero key, which is allowed). */
+function clientFrame(text: string): Buffer {
+  const body = Buffer.from(text);
+  const head =
+    body.length < 126
+      ? Buffer.from([0x81, 0x80 | body.length])
+      : Buffer.from([0x81, 0x80 | 126, body.length >> 8, body.length & 255]);
+  return Buffer.concat([head, Buffer.alloc(4), body]);
+}
+
+/**
+ * A WebSocket client over a raw TCP socket that can stop reading (`pause()`), as a stuck or overloaded
+ * HA client does: the kernel's buffers fill, then the server's.
+ */
+async function rawClient(port: number, token: string) {
+  const sock: Socket = connect(port, "127.0.0.1");
+  await new Promise((r) => sock.once("connect", r));
+  let text = "";
+  let bytes = 0;
+  let tail = Buffer.alloc(0);
+  let ended = false;
+  sock.on("data", (d: Buffer) => {
+    bytes += d.length;
+    if (text.length < 1_000_000) text += d.toString("latin1");
+    tail = Buffer.concat([tail, d]).subarray(-16);
+  });
+  sock.on("close", () => {
+    ended = true;
+  });
+  sock.write(
+    "GET /api/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+  );
+  const seen = (s: string) => waitFor(() => text.includes(s), { timeoutMs: 5000, what: s });
+  await seen("auth_required");
+  sock.write(clientFrame(JSON.stringify({ type: "auth", access_token: token })));
+  await seen("auth_ok");
+  return { sock, seen, bytes: () => bytes, tail: () => tail, ended: () => ended };
+}
+
+/** HA's ISO text of a µs timestamp, as a client would send it. */
+const isoOf = (us: number) =>
+  new Date(Math.floor(us / 1000))
+    .toISOString()
+    .replace(/\.\d{3}Z$/, `.${String(us % 1e6).padStart(6, "0")}+00:00`);
+
+/** A history request for every recorded row of `ids` (the client's parameters). */
+const historyAsk = (id: number, ids: string[]) => ({
+  id,
+  type: "history/history_during_period",
+  start_time: "2000-01-01T00:00:00+00:00",
+  entity_ids: ids,
+  include_start_time_state: false,
+  significant_changes_only: false,
+  minimal_response: false,
+  no_attributes: false,
+});
 
 async function authed(s: Simulator) {
   const c = await client(s.url);
@@ -183,6 +241,50 @@ describe("simulated Home Assistant", () => {
     c.ws.close();
   });
 
+  test("as HA's writer: the subscribe_entities result and its snapshot share one array frame; events put the id last", async () => {
+    const s = await sim({ entities: 3 });
+    const c = await authed(s);
+    c.send({ id: 1, type: "supported_features", features: { coalesce_messages: 1 } });
+    await c.next((m) => m.id === 1);
+    c.send({ id: 2, type: "subscribe_entities" });
+    await c.next((m) => m.id === 2 && m.type === "event");
+    const frame = c.frames[c.frames.length - 1];
+    expect(
+      frame.startsWith(
+        '[{"id":2,"type":"result","success":true,"result":null},{"id":2,"type":"event","event":{"a":{',
+      ),
+    ).toBe(true);
+    expect(JSON.parse(frame)).toHaveLength(2);
+    // One change alone: unwrapped, HA's diff message with the id last.
+    const before = c.frames.length;
+    s.emit(1);
+    await waitFor(() => c.frames.length === before + 1, { timeoutMs: 5000, what: "the diff" });
+    expect(c.frames[before]).toMatch(/^\{"type":"event","event":\{"c":\{.*\},"id":2\}$/);
+    // Several in one turn: one array of id-last messages.
+    s.emit(3);
+    await waitFor(() => c.frames.length === before + 2, { timeoutMs: 5000, what: "the coalesced diffs" });
+    const diffs = JSON.parse(c.frames[before + 1]) as Record<string, unknown>[];
+    expect(diffs.map((m) => Object.keys(m))).toEqual([
+      ["type", "event", "id"],
+      ["type", "event", "id"],
+      ["type", "event", "id"],
+    ]);
+    c.ws.close();
+  });
+
+  test("coalesceMessages: false sends every message as its own frame even when the client asks", async () => {
+    const s = await sim({ entities: 3, coalesceMessages: false });
+    const c = await authed(s);
+    c.send({ id: 1, type: "supported_features", features: { coalesce_messages: 1 } });
+    c.send({ id: 2, type: "subscribe_entities" });
+    await c.next((m) => m.id === 2 && m.type === "event");
+    s.emit(3);
+    await waitFor(() => c.messages.length === 2 + 1 + 2 + 3, { timeoutMs: 5000, what: "every message" });
+    expect(c.frames.some((f) => f.startsWith("["))).toBe(false);
+    expect(c.frames.length).toBe(c.messages.length);
+    c.ws.close();
+  });
+
   test("an HA without subscribe_entities answers it with unknown_command", async () => {
     const s = await sim({ entities: 5, subscribeEntities: false });
     const c = await authed(s);
@@ -192,13 +294,66 @@ describe("simulated Home Assistant", () => {
     c.ws.close();
   });
 
+  test("a client that stops reading is closed with 1000 at 4,096 queued messages; the home never waits for it", async () => {
+    const s = await sim({ entities: 300, slowClientPeakMs: 60_000 });
+    const c = await rawClient(s.port, s.token);
+    c.sock.write(clientFrame(JSON.stringify({ id: 1, type: "subscribe_entities" })));
+    await c.seen('"a":{');
+    c.sock.pause();
+    const t0 = performance.now();
+    const sent0 = s.stats().sent;
+    s.setRate(20_000);
+    await waitFor(() => s.stats().slowClientsDropped === 1, {
+      timeoutMs: 30_000,
+      what: "the slow client's close",
+    });
+    const elapsed = (performance.now() - t0) / 1000;
+    // The home kept its pace while the client lagged: no pause for it (at least half the asked rate on a busy box).
+    expect(s.stats().sent - sent0).toBeGreaterThan(20_000 * elapsed * 0.5);
+    expect(s.stats()).toMatchObject({ slowClientsDroppedPeak: 0, pendingMessagesMax: 4096 });
+    s.setRate(0);
+    c.sock.resume();
+    await waitFor(() => c.ended(), { timeoutMs: 30_000, what: "the socket to close" });
+    // The last frame on the wire is HA's close: opcode 8, code 1000, no reason.
+    expect([...c.tail().subarray(-4)]).toEqual([0x88, 0x02, 0x03, 0xe8]);
+  });
+
+  test("a client more than 1,024 messages behind for slowClientPeakMs is closed by the peak rule", async () => {
+    const s = await sim({ entities: 300, slowClientPeakMs: 300 });
+    const c = await rawClient(s.port, s.token);
+    c.sock.write(clientFrame(JSON.stringify({ id: 1, type: "subscribe_entities" })));
+    await c.seen('"a":{');
+    c.sock.pause();
+    // Fill the kernel's and the socket's buffers until messages start to wait in HA's queue ...
+    await waitFor(
+      async () => {
+        s.emit(200);
+        await Bun.sleep(0);
+        return s.stats().pendingMessages > 0;
+      },
+      { timeoutMs: 20_000, what: "messages to queue" },
+    );
+    // ... then hold the queue between 1,024 and 4,096: only the peak rule can close it.
+    s.emit(1100);
+    await waitFor(() => c.ended() || s.stats().slowClientsDropped > 0, {
+      timeoutMs: 5000,
+      what: "the close",
+    });
+    expect(s.stats()).toMatchObject({ slowClientsDropped: 1, slowClientsDroppedPeak: 1 });
+    expect(s.stats().pendingMessagesMax).toBeLessThan(4096);
+    c.sock.resume();
+    await waitFor(() => c.ended(), { timeoutMs: 30_000, what: "the socket to close" });
+    expect([...c.tail().subarray(-4)]).toEqual([0x88, 0x02, 0x03, 0xe8]);
+  });
+
   test("history_during_period answers in HA's compressed format, only the asked period and entities", async () => {
-    const s = await sim({ entities: 10 });
+    const s = await sim({ entities: 10, recorderCommitIntervalMs: 0 });
     s.emit(100);
     const keys = s.emittedKeys();
     const [id, lu] = keys[50].split("@");
     const c = await authed(s);
-    const start = new Date(Number(lu) / 1000).toISOString().replace("Z", `${lu.slice(-3)}+00:00`);
+    // The start bound is exclusive (as HA's): one µs before the row keeps it in the answer.
+    const start = isoOf(Number(lu) - 1);
     c.send({
       id: 1,
       type: "history/history_during_period",
@@ -220,6 +375,152 @@ describe("simulated Home Assistant", () => {
       success: false,
       error: { code: "invalid_format" },
     });
+    c.ws.close();
+  });
+
+  test("history excludes both bounds, as HA's query does; the state at the start is the newest row before it", async () => {
+    const s = await sim({ entities: 4, recorderCommitIntervalMs: 0 });
+    s.emit(40);
+    const keys = s.emittedKeys();
+    const ids = keys.slice(0, 4).map((k) => k.split("@")[0]);
+    const usOf = (k: string) => Number(k.split("@")[1]);
+    const c = await authed(s);
+    const ask = async (id: number, includeStart: boolean) => {
+      c.send({
+        id,
+        type: "history/history_during_period",
+        start_time: isoOf(usOf(keys[10])),
+        end_time: isoOf(usOf(keys[30])),
+        entity_ids: ids,
+        include_start_time_state: includeStart,
+        significant_changes_only: false,
+      });
+      const r = (await c.next((m) => m.id === id)) as { result: Record<string, { lu: number }[]> };
+      return Object.entries(r.result).flatMap(([id, rows]) =>
+        rows.map((row) => `${id}@${Math.round(row.lu * 1e6)}`),
+      );
+    };
+    expect((await ask(1, false)).sort()).toEqual(keys.slice(11, 30).sort());
+    // With the start state: each entity's newest row before the start, stamped with the start itself.
+    const before = new Map(keys.slice(0, 10).map((k) => [k.split("@")[0], k] as const));
+    const starts = [...before.keys()].map((id) => `${id}@${usOf(keys[10])}`);
+    expect((await ask(2, true)).sort()).toEqual([...starts, ...keys.slice(11, 30)].sort());
+    c.ws.close();
+  });
+
+  test("history sees only what the recorder has committed: rows appear in batches at each commit interval", async () => {
+    const s = await sim({ entities: 5, recorderCommitIntervalMs: 1000 });
+    const c = await authed(s);
+    const ids = s.emittedKeys().map((k) => k.split("@")[0]);
+    let next = 0;
+    const ask = async () => {
+      const id = ++next;
+      c.send({
+        id,
+        type: "history/history_during_period",
+        start_time: "2000-01-01T00:00:00+00:00",
+        entity_ids: ids,
+        include_start_time_state: false,
+        significant_changes_only: false,
+      });
+      const r = (await c.next((m) => m.id === id)) as { result: Record<string, { lu: number }[]> };
+      return Object.entries(r.result)
+        .flatMap(([id, rows]) => rows.map((row) => `${id}@${Math.round(row.lu * 1e6)}`))
+        .sort();
+    };
+    // The initial states become visible at the first commit; polling returns just after it.
+    await waitFor(() => s.stats().historyCommitted === 5, { timeoutMs: 3000, what: "the first commit" });
+    const initial = s.emittedKeys();
+    expect(await ask()).toEqual([...initial].sort());
+    s.emit(10);
+    // Well within the interval: the recorder has not committed them, so history does not return them.
+    expect(await ask()).toEqual([...initial].sort());
+    s.emit(10);
+    expect(s.stats()).toMatchObject({ historySize: 25, historyCommitted: 5 });
+    // Both batches land in the same commit: the count jumps from 5 to 25 at once.
+    const seen = await waitFor(
+      () => {
+        const n = s.stats().historyCommitted;
+        return n > 5 ? n : 0;
+      },
+      { timeoutMs: 3000, what: "the next commit" },
+    );
+    expect(seen).toBe(25);
+    expect(await ask()).toEqual(s.emittedKeys().sort());
+    c.ws.close();
+  });
+
+  test("history returns what HA's recorder stored: no supported_features, attribution or unrecorded attributes, no context", async () => {
+    const s = await sim({ entities: 20, recorderCommitIntervalMs: 0 });
+    s.emit(200);
+    const c = await authed(s);
+    c.send({ id: 1, type: "get_states" });
+    type S = { entity_id: string; attributes: Record<string, unknown> };
+    const live = new Map(
+      ((await c.next((m) => m.id === 1)) as { result: S[] }).result.map((x) => [x.entity_id, x.attributes]),
+    );
+    const ids = ["weather.home", ...[...live.keys()].filter((id) => /^(climate|light)\./.test(id))];
+    expect(ids.length).toBeGreaterThan(2);
+    c.send({ ...historyAsk(2, ids), include_start_time_state: true });
+    const r = (await c.next((m) => m.id === 2)) as { result: Record<string, Record<string, unknown>[]> };
+    const dropped = (id: string) =>
+      Object.keys(live.get(id) ?? {}).filter(
+        (k) => !Object.keys(r.result[id].at(-1)?.a as object).includes(k),
+      );
+    expect(live.get("weather.home")).toMatchObject({
+      attribution: expect.any(String),
+      supported_features: 3,
+    });
+    expect(dropped("weather.home").sort()).toEqual(["attribution", "supported_features"]);
+    const climate = ids.find((id) => id.startsWith("climate."))!;
+    expect(dropped(climate).sort()).toEqual(["hvac_modes", "max_temp", "min_temp", "supported_features"]);
+    const light = ids.find((id) => id.startsWith("light."))!;
+    expect(dropped(light).sort()).toEqual([
+      "brightness",
+      "color_mode",
+      "supported_color_modes",
+      "supported_features",
+    ]);
+    // Rows carry only s, a, lu and lc: the recorder's compressed rows have no context.
+    const keys = new Set(Object.values(r.result).flatMap((rows) => rows.flatMap((row) => Object.keys(row))));
+    expect([...keys].sort()).toEqual(["a", "lc", "lu", "s"]);
+
+    const same = await sim({ entities: 20, recorderCommitIntervalMs: 0, recorderExcludesAttributes: false });
+    const d = await authed(same);
+    d.send(historyAsk(1, ["weather.home"]));
+    const w = (await d.next((m) => m.id === 1)) as { result: Record<string, { a: unknown }[]> };
+    expect(w.result["weather.home"][0].a).toMatchObject({ supported_features: 3 });
+    c.ws.close();
+    d.ws.close();
+  });
+
+  test("attributes over 16 KiB are recorded as {}, and a removed entity comes back from history as s: null", async () => {
+    const s = await sim({ entities: 10, recorderCommitIntervalMs: 0 });
+    const c = await authed(s);
+    c.send({ id: 1, type: "subscribe_entities" });
+    await c.next((m) => m.id === 1 && m.type === "event");
+    const id = "sensor.living_room_multisensor_7_1_temperature";
+    expect(s.fault("big-attributes", `${id}=17000`)).toEqual({ entity_id: id, bytes: 17000 });
+    expect(s.fault("remove", id)).toEqual({ removed: id });
+    // Live: the attribute-only diff carries the big attribute, then the removal.
+    const live = await waitFor(
+      () => {
+        const events = c.messages.filter((m) => m.id === 1 && m.type === "event").slice(1);
+        return events.length === 2 ? events.map((m) => m.event as Record<string, unknown>) : null;
+      },
+      { timeoutMs: 5000, what: "the diff and the removal" },
+    );
+    const diff = (live[0].c as Record<string, { "+": { a: { raw: string } } }>)[id];
+    expect(diff["+"].a.raw.length).toBe(17000);
+    expect(live[1]).toEqual({ r: [id] });
+    c.send(historyAsk(2, [id]));
+    const rows = ((await c.next((m) => m.id === 2)) as { result: Record<string, Record<string, unknown>[]> })
+      .result[id];
+    expect(rows.at(-2)?.a).toEqual({});
+    expect(rows.at(-1)).toEqual({ s: null, a: {}, lu: expect.any(Number) });
+    expect(rows.at(-1)?.lu as number).toBeGreaterThan(rows.at(-2)?.lu as number);
+    // A removal is not a state change a client stores.
+    expect(s.emittedKeys().filter((k) => k.startsWith(`${id}@`)).length).toBe(rows.length - 1);
     c.ws.close();
   });
 

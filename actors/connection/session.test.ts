@@ -85,13 +85,24 @@ afterEach(async () => {
 });
 
 async function setup(
-  opts: { ha?: Partial<HomeIQConfig["ha"]>; entities?: number; token?: string; legacy?: boolean } = {},
+  opts: {
+    ha?: Partial<HomeIQConfig["ha"]>;
+    entities?: number;
+    token?: string;
+    legacy?: boolean;
+    historyStartExclusive?: boolean;
+    coalesceMessages?: boolean;
+  } = {},
 ) {
   const sim = await startSimulator({
     entities: opts.entities ?? 50,
     rate: 0,
     token: "right",
     subscribeEntities: !opts.legacy,
+    // Recorder lag off until the client re-asks history after HA's commit_interval (issue 23, h-conn).
+    recorderCommitIntervalMs: 0,
+    historyStartExclusive: opts.historyStartExclusive,
+    coalesceMessages: opts.coalesceMessages,
   });
   sims.push(sim);
   const col = collector();
@@ -276,7 +287,12 @@ describe("HASession against the simulator", () => {
   });
 
   test("a backfill answer larger than maxFrameBytes is re-asked in halves until it fits", async () => {
-    const { sim, col, open } = await setup({ ha: { maxFrameBytes: 128 * 1024 } });
+    // HA's exclusive start bound loses a row stamped exactly at a window boundary, which the sim's
+    // consecutive µs make near-certain here; inclusive until the client overlaps its windows (issue 23, h-conn).
+    const { sim, col, open } = await setup({
+      ha: { maxFrameBytes: 128 * 1024 },
+      historyStartExclusive: false,
+    });
     const s = open();
     await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
     sim.emit(10);
@@ -335,7 +351,13 @@ describe("HASession against the simulator", () => {
 describe("HASession when the entity snapshot is larger than ha.maxFrameBytes", () => {
   test("it says how to fix it and reads full state_changed events; live changes keep arriving exactly once", async () => {
     // 300 entities' compressed states are ~60 KB; live frames at 200/s carry a few events (a few KB).
-    const { sim, col, open } = await setup({ entities: 300, ha: { maxFrameBytes: 40_000 } });
+    // HA sends the result and the too-large snapshot as one array frame, which the client does not yet
+    // recover from (ha-protocol.md #2); one message per frame until it does (issue 23, h-conn).
+    const { sim, col, open } = await setup({
+      entities: 300,
+      ha: { maxFrameBytes: 40_000 },
+      coalesceMessages: false,
+    });
     const logs: string[] = [];
     col.sink.log = (_level: string, msg: string) => {
       logs.push(msg);
