@@ -79,29 +79,50 @@ export function previewJson(value: unknown, max = 80): string {
 }
 
 /**
- * A backfilled row's attributes, completed from what the live stream last showed for the entity.
+ * A backfilled row's attributes, completed with what the live stream showed on both sides of the gap.
  *
  * HA's recorder does not store every attribute (`recorder/db_schema.py` `shared_attrs_bytes_from_event`):
  * it drops `supported_features`, `attribution` and `restored` everywhere, each integration's unrecorded
- * attributes (climate's `hvac_modes`, `min_temp`, ...; number's min/max/step), all but a few for
- * MATCH_ALL entities, and writes `{}` when the attributes exceed 16 KiB. Stored verbatim, one entity's
- * attribute JSON would change at every gap boundary (live -> backfill -> live) although nothing changed in
- * HA, and which copy the store keeps would depend on timing.
+ * attributes (climate's `hvac_modes`, `min_temp`, ...; light's `supported_color_modes` but also its
+ * `brightness` and colours), all but a few for MATCH_ALL entities, and writes `{}` when the attributes
+ * exceed 16 KiB. Stored verbatim, an entity's attribute JSON changes at every gap boundary
+ * (live -> backfill -> live) although nothing changed in HA, and which copy the store keeps would depend
+ * on timing.
  *
- * Decision: a backfilled row keeps every value the recorder kept and takes each key it lacks from the
- * entity's attributes in the connect snapshot (or live stream) — the keys the recorder drops are
- * capability lists and static metadata that rarely change. Keys come in the live order (HA's dict order),
- * with keys only the row has appended. The cost: a key HA removed during the gap comes back in the
- * backfilled rows of that gap, and a >16 KiB row (recorded as `{}`) carries the snapshot's values. Rows
- * still carry no context (history has none); the source label `backfill` marks them.
+ * Decision: a backfilled row keeps every value the recorder kept, and a key it lacks is filled only
+ * when the live copies before and after the gap agree on its value (`known`):
+ * capability lists and static metadata then match the live rows, while a stripped value that changed
+ * across the gap (a light's brightness) stays absent instead of being made up. Keys come in the live
+ * order (HA's dict order), keys only the row has appended. The cost: a key that changed and changed back
+ * during the gap is filled with the value it had at both ends. After a process restart there is no
+ * "before" copy, so those rows are stored as the recorder returned them. Rows carry no context (history
+ * has none); their source is `backfill`.
  */
 export function completeStripped(
   row: Record<string, unknown>,
-  known: Record<string, unknown>,
+  known: KnownAttributes,
 ): Record<string, unknown> {
+  const { before, after } = known;
   // No prototype: a hostile "__proto__" key is then just a key.
   const out: Record<string, unknown> = Object.create(null);
-  for (const k in known) out[k] = Object.hasOwn(row, k) ? row[k] : known[k];
-  for (const k in row) if (!Object.hasOwn(known, k)) out[k] = row[k];
+  for (const k in after) {
+    if (Object.hasOwn(row, k)) out[k] = row[k];
+    else if (Object.hasOwn(before, k) && sameValue(before[k], after[k])) out[k] = after[k];
+  }
+  for (const k in row) if (!Object.hasOwn(after, k)) out[k] = row[k];
   return out;
 }
+
+/** An entity's attributes as the live stream showed them just before the gap and just after it. */
+export interface KnownAttributes {
+  before: Record<string, unknown>;
+  after: Record<string, unknown>;
+}
+
+const sameValue = (a: unknown, b: unknown): boolean =>
+  a === b ||
+  (a !== null &&
+    b !== null &&
+    typeof a === "object" &&
+    typeof b === "object" &&
+    JSON.stringify(a) === JSON.stringify(b));

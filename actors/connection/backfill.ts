@@ -17,6 +17,7 @@
  * both sides, so a row on a boundary is not skipped by both neighbours; the overlap is deduplicated.
  */
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import type { KnownAttributes } from "./attributes.ts";
 import { historyToChanges } from "./frames.ts";
 import {
   backfillStart,
@@ -48,8 +49,8 @@ export interface BackfillRun {
   entityIds: string[];
   /** Live changes per second on the last connection, or null. */
   liveRate: number | null;
-  /** The entity's attributes as last seen live or in the snapshot (completes what the recorder strips). */
-  knownAttributes(entityId: string): Record<string, unknown> | undefined;
+  /** The entity's attributes live before and after the gap (completes what the recorder strips). */
+  knownAttributes(entityId: string): KnownAttributes | undefined;
 }
 
 /** Keeps the window the answers have settled on across connections; one per session. */

@@ -51,11 +51,6 @@ export class EntityStates {
     this.maxDepth = maxDepth;
   }
 
-  /** The entity's current attributes, or undefined when it is unknown. */
-  attributesOf(id: string): Record<string, unknown> | undefined {
-    return this.states.get(id)?.attrs;
-  }
-
   get size(): number {
     return this.states.size;
   }

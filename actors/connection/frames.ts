@@ -8,6 +8,7 @@ import type { StateChange } from "../batcher/messages.ts";
 import {
   attributesJson,
   completeStripped,
+  type KnownAttributes,
   MAX_ATTRIBUTE_DEPTH,
   previewJson,
   type SkipReason,
@@ -213,8 +214,8 @@ export function stateToChange(s: unknown, where: string, maxDepth = MAX_ATTRIBUT
 
 export interface HistoryOptions {
   maxDepth: number;
-  /** The entity's attributes as the live stream or snapshot last showed them, to complete stripped rows. */
-  known?: (entityId: string) => Record<string, unknown> | undefined;
+  /** The entity's attributes as the live stream showed them around the gap, to complete stripped rows. */
+  known?: (entityId: string) => KnownAttributes | undefined;
 }
 
 export interface HistoryChanges {

@@ -92,6 +92,7 @@ async function setup(
     legacy?: boolean;
     historyStartExclusive?: boolean;
     coalesceMessages?: boolean;
+    recorderCommitIntervalMs?: number;
   } = {},
 ) {
   const sim = await startSimulator({
@@ -99,8 +100,8 @@ async function setup(
     rate: 0,
     token: "right",
     subscribeEntities: !opts.legacy,
-    // Recorder lag off until the client re-asks history after HA's commit_interval (issue 23, h-conn).
-    recorderCommitIntervalMs: 0,
+    // HA's defaults: a 5 s recorder commit_interval, exclusive history bounds, coalesced frames.
+    recorderCommitIntervalMs: opts.recorderCommitIntervalMs,
     historyStartExclusive: opts.historyStartExclusive,
     coalesceMessages: opts.coalesceMessages,
   });
@@ -287,12 +288,8 @@ describe("HASession against the simulator", () => {
   });
 
   test("a backfill answer larger than maxFrameBytes is re-asked in halves until it fits", async () => {
-    // HA's exclusive start bound loses a row stamped exactly at a window boundary, which the sim's
-    // consecutive µs make near-certain here; inclusive until the client overlaps its windows (issue 23, h-conn).
-    const { sim, col, open } = await setup({
-      ha: { maxFrameBytes: 128 * 1024 },
-      historyStartExclusive: false,
-    });
+    // HA's exclusive bounds: the sim's consecutive µs put rows exactly on window boundaries.
+    const { sim, col, open } = await setup({ ha: { maxFrameBytes: 128 * 1024 } });
     const s = open();
     await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
     sim.emit(10);
@@ -351,13 +348,8 @@ describe("HASession against the simulator", () => {
 describe("HASession when the entity snapshot is larger than ha.maxFrameBytes", () => {
   test("it says how to fix it and reads full state_changed events; live changes keep arriving exactly once", async () => {
     // 300 entities' compressed states are ~60 KB; live frames at 200/s carry a few events (a few KB).
-    // HA sends the result and the too-large snapshot as one array frame, which the client does not yet
-    // recover from (ha-protocol.md #2); one message per frame until it does (issue 23, h-conn).
-    const { sim, col, open } = await setup({
-      entities: 300,
-      ha: { maxFrameBytes: 40_000 },
-      coalesceMessages: false,
-    });
+    // HA sends the result and the too-large snapshot as one array frame: [result, {"a": ...}].
+    const { sim, col, open } = await setup({ entities: 300, ha: { maxFrameBytes: 40_000 } });
     const logs: string[] = [];
     col.sink.log = (_level: string, msg: string) => {
       logs.push(msg);

@@ -17,7 +17,7 @@
 import { backoffDelay, type Clock, type Random } from "../../runtime/clock.ts";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
 import type { StateChange } from "../batcher/messages.ts";
-import { previewJson, type SkipReason } from "./attributes.ts";
+import { type KnownAttributes, previewJson, type SkipReason } from "./attributes.ts";
 import { Backfiller } from "./backfill.ts";
 import { type ApplyReport, EntityStates } from "./entities.ts";
 import {
@@ -118,8 +118,10 @@ export class HASession {
   private refreshing = new Set<RegistryKind>();
   /** Registry events that came while that list was being read: read it once more after. */
   private refreshAgain = new Set<RegistryKind>();
-  /** Attributes of each entity in the last connect snapshot (JSON), to complete backfilled rows. */
-  private snapshotAttrs = new Map<string, string>();
+  /** Each entity's attributes (JSON) as last forwarded live or in a snapshot, and as they were when the
+   * open gap began: the two sides a backfilled row's stripped attributes are completed from. */
+  private liveAttrs = new Map<string, string>();
+  private gapAttrs: Map<string, string> | null = null;
   /** The newest stored change when this process started (µs), for the restart backfill. */
   private storedAtStartUs: number | null = null;
   /** Live changes this connection forwarded and since when, and the rate of the last connection (per s). */
@@ -282,6 +284,8 @@ export class HASession {
     this.refreshing.clear();
     this.refreshAgain.clear();
     const wasUp = this.phase !== "idle";
+    // A gap begins (unless one is still open): remember each entity's attributes on its near side.
+    if (this.phase === "ready" && this.gapAttrs === null) this.gapAttrs = new Map(this.liveAttrs);
     if (this.phase === "ready") {
       const seconds = (this.opts.clock.now() - this.connectedAtMs) / 1000;
       if (seconds >= 1 && this.liveEvents > 0) this.liveRate = this.liveEvents / seconds;
@@ -404,6 +408,7 @@ export class HASession {
     if (live && live.length > 0) {
       const fresh = this.continuity.live(live);
       this.liveEvents += fresh.length;
+      for (const c of fresh) this.liveAttrs.set(c.entity_id, c.attributes);
       if (fresh.length > 0) this.opts.sink.changes("live", fresh);
     }
   }
@@ -502,6 +507,13 @@ export class HASession {
     ) {
       const from = changes.entity_id;
       this.continuity.rename(from, data.entity_id);
+      for (const map of [this.liveAttrs, this.gapAttrs]) {
+        const attrs = map?.get(from);
+        if (map && attrs !== undefined) {
+          map.delete(from);
+          map.set(data.entity_id, attrs);
+        }
+      }
       this.entities.rename(from, data.entity_id);
       this.opts.sink.rename(from, data.entity_id);
     }
@@ -675,6 +687,7 @@ export class HASession {
         liveRate: this.liveRate,
         knownAttributes: (id) => this.knownAttributes(id),
       });
+      if (gen === this.generation) this.gapAttrs = null;
     } catch (e) {
       if (gen !== this.generation || !(e instanceof RequestError) || e.code === "disconnected") throw e;
       const delay = backoffDelay(
@@ -695,20 +708,13 @@ export class HASession {
     }
   }
 
-  /** The entity's attributes as last seen: from the subscribe_entities state, else the connect snapshot. */
-  private knownAttributes(id: string): Record<string, unknown> | undefined {
-    const current = this.entities.attributesOf(id);
-    if (current) return current;
-    const json = this.snapshotAttrs.get(id);
-    if (json === undefined) return undefined;
-    try {
-      const parsed = JSON.parse(json) as unknown;
-      return parsed && typeof parsed === "object" && !Array.isArray(parsed)
-        ? (parsed as Record<string, unknown>)
-        : undefined;
-    } catch {
-      return undefined;
-    }
+  /** The entity's attributes on both sides of the open gap, or undefined when a side is unknown. */
+  private knownAttributes(id: string): KnownAttributes | undefined {
+    const before = this.gapAttrs?.get(id);
+    const after = this.liveAttrs.get(id);
+    if (before === undefined || after === undefined) return undefined;
+    // Our own JSON text, written from depth-checked attributes: it parses back.
+    return { before: JSON.parse(before), after: JSON.parse(after) };
   }
 
   private onSnapshot(states: unknown): void {
@@ -729,8 +735,7 @@ export class HASession {
   /** Every entity's current state at connect: forwarded where it falls in the gap; names the backfill. */
   private snapshot(changes: StateChange[]): void {
     this.snapshotIds = changes.map((c) => c.entity_id);
-    this.snapshotAttrs.clear();
-    for (const c of changes) this.snapshotAttrs.set(c.entity_id, c.attributes);
+    for (const c of changes) this.liveAttrs.set(c.entity_id, c.attributes);
     const fresh = this.continuity.catchUp(changes, "snapshot");
     if (fresh.length > 0) this.opts.sink.changes("snapshot", fresh);
   }
