@@ -388,3 +388,102 @@ describe("HASession against an HA without subscribe_entities (full state_changed
     await expectExactlyOnce(sim, col);
   });
 });
+
+/**
+ * HA's recorder commits every commit_interval, and history sees only committed rows: a backfill right
+ * after a reconnect misses the gap's tail (ha-protocol.md #1). The client re-reads that tail every
+ * ha.backfillSettleMs until a pass finds nothing new; these run the simulator's recorder at HA's default
+ * 5 s, and at 500 ms and 3 s (the SD-card 30 s scaled down), with settle = commit interval + slack.
+ */
+describe("HASession against HA's recorder commit lag", () => {
+  /** Logs "gap backfilled" lines with their fields, to wait for the gap to close. */
+  const closedGaps = (col: ReturnType<typeof collector>) => {
+    const closed: Record<string, unknown>[] = [];
+    col.sink.log = (_level: string, msg: string, fields?: Record<string, unknown>) => {
+      if (msg === "gap backfilled") closed.push(fields ?? {});
+    };
+    return closed;
+  };
+
+  /** After every change arrived: the gaps close, and nothing arrives twice after (late settle passes). */
+  async function expectSettledExactlyOnce(
+    sim: Simulator,
+    col: ReturnType<typeof collector>,
+    closed: Record<string, unknown>[],
+    gaps: number,
+  ) {
+    await expectExactlyOnce(sim, col);
+    await waitFor(() => closed.length >= gaps, { timeoutMs: 30000, what: "the gap to close" });
+    const keys = col.keys();
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(new Set(keys)).toEqual(new Set(sim.emittedKeys()));
+    // A tail pass found what the first could not see, and the last pass found nothing new.
+    expect(closed.every((f) => (f.passes as number) >= 2)).toBe(true);
+  }
+
+  for (const [commitMs, settleMs] of [
+    [500, 1000],
+    [3000, 4000],
+  ] as const)
+    test(`drops mid-stream with a ${commitMs} ms commit interval: every change exactly once`, async () => {
+      const { sim, col, open } = await setup({
+        recorderCommitIntervalMs: commitMs,
+        ha: { backfillSettleMs: settleMs },
+      });
+      const closed = closedGaps(col);
+      open();
+      await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
+      await dropTwiceMidStream(sim, col);
+      await expectSettledExactlyOnce(sim, col, closed, 1);
+      expect(col.bySource.backfill).toBeGreaterThan(0);
+    });
+
+  test("a blip shorter than HA's default 5 s commit interval loses nothing (the default settle of 7 s)", async () => {
+    const { sim, col, open } = await setup();
+    const closed = closedGaps(col);
+    const s = open();
+    await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
+    sim.setRate(1000);
+    await waitFor(() => col.bySource.live > 1000, { timeoutMs: 10000, what: "live changes" });
+    // ~300 ms away: all of it is in the recorder's uncommitted tail when the first backfill pass asks.
+    s.pause("test: a short blip");
+    const before = sim.stats().sent;
+    await waitFor(() => sim.stats().sent > before + 300, { timeoutMs: 5000, what: "changes while away" });
+    s.resume();
+    await expectSettledExactlyOnce(sim, col, closed, 1);
+    // Nearly all of the blip came from a tail pass: the first pass could not see it.
+    expect(col.bySource.backfill + col.bySource.snapshot - 50).toBeGreaterThanOrEqual(250);
+  });
+
+  test("backfilled rows carry the attributes the recorder strips, as the live rows do (no churn at the gap)", async () => {
+    const { sim, col, open } = await setup({ recorderCommitIntervalMs: 500, ha: { backfillSettleMs: 1000 } });
+    const closed = closedGaps(col);
+    const sources: ChangeSource[] = [];
+    const changes = col.sink.changes;
+    col.sink.changes = (source: ChangeSource, batch: StateChange[]) => {
+      for (const _ of batch) sources.push(source);
+      changes(source, batch);
+    };
+    open();
+    await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
+    await dropTwiceMidStream(sim, col);
+    await expectSettledExactlyOnce(sim, col, closed, 1);
+    // Climate (hvac_modes, min_temp, max_temp, supported_features) and weather (attribution,
+    // supported_features) lose static keys in HA's recorder; their backfilled rows must have the live keys.
+    const keysOf = (c: StateChange) => Object.keys(JSON.parse(c.attributes)).join(",");
+    let checked = 0;
+    for (const domain of ["climate.", "weather."]) {
+      const rows = col.changes
+        .map((c, i) => ({ c, source: sources[i] }))
+        .filter((r) => r.c.entity_id.startsWith(domain));
+      for (const { c, source } of rows) {
+        if (source !== "backfill") continue;
+        const live = rows.find((r) => r.source === "live" && r.c.entity_id === c.entity_id);
+        if (!live) continue;
+        expect(keysOf(c)).toBe(keysOf(live.c));
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(0);
+  });
+});
