@@ -9,6 +9,7 @@ import { systemClock, waitFor } from "../../runtime/clock.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
 import type { StateChange } from "../batcher/messages.ts";
 import { EntityStates } from "./entities.ts";
+import { FakeHA } from "./fake-ha.ts";
 import { historyToChanges, parseFrame, scanMessages, stateToChange } from "./frames.ts";
 import { HASession } from "./session.ts";
 
@@ -86,61 +87,6 @@ describe("HA frame parsing under hostile input", () => {
     );
   }, 60000);
 });
-
-/** A scripted HA over a fake socket: answers every command at once, its snapshot coalesced with the result. */
-class FakeHA {
-  static sockets: FakeHA[] = [];
-  onopen: ((e: unknown) => void) | null = null;
-  onmessage: ((e: { data: unknown }) => void) | null = null;
-  onclose: ((e: unknown) => void) | null = null;
-  onerror: ((e: unknown) => void) | null = null;
-  closed = false;
-  entitySub: number | null = null;
-  constructor(_url: string) {
-    FakeHA.sockets.push(this);
-    queueMicrotask(() => {
-      this.onopen?.({});
-      this.deliver('{"type":"auth_required","ha_version":"2025.11.2"}');
-    });
-  }
-  get ready(): boolean {
-    return !this.closed && this.entitySub !== null;
-  }
-  deliver(text: string): void {
-    if (!this.closed) this.onmessage?.({ data: text });
-  }
-  close(): void {
-    this.closed = true;
-  }
-  send(text: string): void {
-    const m = JSON.parse(text) as { id?: number; type: string };
-    queueMicrotask(() => {
-      const ok = (result: unknown) =>
-        this.deliver(JSON.stringify({ id: m.id, type: "result", success: true, result }));
-      switch (m.type) {
-        case "auth":
-          return this.deliver('{"type":"auth_ok","ha_version":"2025.11.2"}');
-        case "subscribe_entities":
-          this.entitySub = m.id as number;
-          return this.deliver(
-            `[{"id":${m.id},"type":"result","success":true,"result":null},{"id":${m.id},"type":"event","event":{"a":{"sensor.a":{"s":"1","a":{},"lc":${T}}}}}]`,
-          );
-        case "get_config":
-          return ok({});
-        case "ping":
-          return this.deliver(`{"id":${m.id},"type":"pong"}`);
-        case "config/area_registry/list":
-        case "config/device_registry/list":
-        case "config/entity_registry/list":
-          return ok([]);
-        case "history/history_during_period":
-          return ok({});
-        default:
-          return ok(null);
-      }
-    });
-  }
-}
 
 describe("HASession under hostile frames", () => {
   test("random and mutated frames never throw and never stall it: a fresh change still arrives", async () => {
