@@ -32,13 +32,8 @@ afterEach(async () => {
 });
 
 async function start(opts: { env?: Record<string, string>; capacity?: number; rate?: number }) {
-  // Recorder lag off until the client re-asks history after HA's commit_interval (issue 23, h-conn).
-  const sim: Simulator = await startSimulator({
-    entities: 100,
-    rate: 0,
-    token: "t",
-    recorderCommitIntervalMs: 0,
-  });
+  // HA's default recorder: history sees a change only after its 5 s commit_interval.
+  const sim: Simulator = await startSimulator({ entities: 100, rate: 0, token: "t" });
   cleanup.push(() => sim.stop());
   const dataDir = mkdtempSync(join(tmpdir(), "homeiq-conn-"));
   cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));
