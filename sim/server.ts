@@ -6,7 +6,7 @@
  * test double of the connection actor and the embedded demo. Faults can be injected to test recovery.
  *
  * HTTP control for out-of-process use: `GET /sim/stats`, `GET /sim/digest`, `POST /sim/rate?value=N`,
- * `POST /sim/fault?kind=drop|stall|malformed|huge|reject-token|accept-token|reuse-ids|rename|fail-history|history-max-bytes|remove|big-attributes&arg=...`.
+ * `POST /sim/fault?kind=drop|stall|malformed|huge|reject-token|accept-token|reuse-ids|rename|fail-history|history-max-bytes|remove|big-attributes|clock-step&arg=...`.
  *
  * @example
  * const sim = await startSimulator({ entities: 300, rate: 100, token: "t" });
@@ -15,6 +15,7 @@
  */
 import type { Server, ServerWebSocket } from "bun";
 import { usFromIso } from "../actors/connection/time.ts";
+import { jsonFloat, usFromTimestamp } from "../runtime/cpython-time.ts";
 import { EmittedHistory } from "./history.ts";
 import {
   advance,
@@ -27,7 +28,6 @@ import {
   renderCompressed,
   renderState,
   type SimEntity,
-  secondsFromUs,
   seededRandom,
   varyingValues,
 } from "./home.ts";
@@ -108,6 +108,13 @@ export interface SimulatorOptions {
    * (recorder.ts). false keeps the live attributes in history.
    */
   recorderExcludesAttributes?: boolean;
+  /**
+   * Stamp changes with the raw `time.time()` double as HA does (default true): compressed `lu`/`lc` and
+   * history carry sub-µs doubles whose µs CPython rounds half-to-even (runtime/cpython-time.ts), so a
+   * client using `Math.round(s * 1e6)` keys about 1 in 8 of them 1 µs off the ISO text. false stamps
+   * exact-µs doubles (the float and the ISO text always agree).
+   */
+  rawTimestamps?: boolean;
 }
 
 export type FaultKind =
@@ -122,7 +129,8 @@ export type FaultKind =
   | "fail-history"
   | "history-max-bytes"
   | "remove"
-  | "big-attributes";
+  | "big-attributes"
+  | "clock-step";
 
 export interface SimStats {
   /** State changes emitted, including each entity's initial state. */
@@ -187,19 +195,47 @@ interface Client {
 
 type Socket = ServerWebSocket<Client>;
 
-function nowUs(): number {
-  return Math.floor((performance.timeOrigin + performance.now()) * 1000);
-}
-
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
   const token = opts.token ?? "sim-token";
   const random = seededRandom(opts.seed ?? 42);
-  let lastUs = nowUs();
-  const nextUs = () => {
-    lastUs = Math.max(nowUs(), lastUs + 1);
+  const rawTimestamps = opts.rawTimestamps !== false;
+  /** The wall clock's offset from the machine's (a clock-step fault moves it). */
+  let clockOffsetMs = 0;
+  let lastTs = 0;
+  let lastUs = Number.NEGATIVE_INFINITY;
+  const wallSeconds = () => (performance.timeOrigin + performance.now() + clockOffsetMs) / 1000;
+  /**
+   * HA's `time.time()` for the next change, and the µs CPython makes of it (`lastUs` after the call).
+   * HA's own slowness keeps its stamps µs apart; the simulator makes changes faster than that, so it moves
+   * the double on by one ulp at a time until its µs is new, which keeps (entity_id, last_updated) keys
+   * distinct without leaving the wall clock (until a clock step moves it back).
+   */
+  const nextTs = (): number => {
+    let t: number;
+    if (rawTimestamps) {
+      t = Math.max(wallSeconds(), lastTs);
+      while (usFromTimestamp(t) <= lastUs) t += 2.5e-7;
+      lastUs = usFromTimestamp(t);
+    } else {
+      lastUs = Math.max(Math.floor(wallSeconds() * 1e6), lastUs + 1);
+      t = lastUs / 1e6;
+    }
+    lastTs = t;
+    return t;
+  };
+  /** Stamps an update (and, when the state changed, a change) on the entity; returns its µs. */
+  const stamp = (e: SimEntity, changed: boolean): number => {
+    const t = nextTs();
+    e.lastUpdatedTs = t;
+    e.lastUpdatedUs = lastUs;
+    if (changed) {
+      e.lastChangedTs = t;
+      e.lastChangedUs = lastUs;
+      e.lastChangedIso = isoFromUs(lastUs);
+    }
     return lastUs;
   };
-  const home: Home = buildHome(opts.entities ?? 300, random, lastUs);
+  const home: Home = buildHome(opts.entities ?? 300, random, Math.floor(wallSeconds() * 1e6));
   const history = new EmittedHistory(opts.historyMax ?? 2_000_000);
   const commitIntervalMs = opts.recorderCommitIntervalMs ?? 5000;
   if (!(commitIntervalMs >= 0))
@@ -245,7 +281,15 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     return e.recordedJson;
   };
   const record = (e: SimEntity) => {
-    history.push(e.entity_id, e.state, recordedOf(e), e.lastUpdatedUs, e.lastChangedUs, performance.now());
+    history.push(
+      e.entity_id,
+      e.state,
+      recordedOf(e),
+      e.lastUpdatedTs,
+      e.lastUpdatedUs,
+      e.lastChangedUs,
+      performance.now(),
+    );
     stats.sent++;
     let d = digest.get(e.entity_id);
     if (!d) {
@@ -258,8 +302,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   // Initial states: each entity's first state is part of what was emitted (it is in get_states and history).
   for (const e of home.entities) {
     advance(e, random);
-    e.lastUpdatedUs = e.lastChangedUs = nextUs();
-    e.lastChangedIso = isoFromUs(e.lastChangedUs);
+    stamp(e, true);
     e.attrsJson = JSON.stringify(e.attributes);
     e.ctxId = contextId(++seq, e.lastUpdatedUs);
     record(e);
@@ -393,12 +436,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       const vary = attributesVary(e);
       const before = want.diffs && vary ? varyingValues(e) : null;
       const changed = advance(e, random);
-      const us = nextUs();
-      e.lastUpdatedUs = us;
-      if (changed) {
-        e.lastChangedUs = us;
-        e.lastChangedIso = isoFromUs(us);
-      }
+      const us = stamp(e, changed);
       if (vary) e.attrsJson = JSON.stringify(e.attributes);
       e.ctxId = contextId(++seq, us);
       e.stateJson = "";
@@ -417,8 +455,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         // HA's diff: the state and last_changed when the state changed, else last_updated; the context;
         // the attributes whose value changed.
         const when = changed
-          ? `"s":${JSON.stringify(e.state)},"lc":${secondsFromUs(us)}`
-          : `"lu":${secondsFromUs(us)}`;
+          ? `"s":${JSON.stringify(e.state)},"lc":${jsonFloat(e.lastChangedTs)}`
+          : `"lu":${jsonFloat(e.lastUpdatedTs)}`;
         const attrs = before ? changedAttributes(e, before) : "";
         outDiffs.push(`{"c":{${id}:{"+":{${when},"c":"${e.ctxId}"${attrs && `,"a":${attrs}`}}}}}`);
       }
@@ -433,8 +471,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const old = want.events ? stateJsonOf(e) : "";
     Object.assign(e.attributes, attrs);
     e.attrsJson = JSON.stringify(e.attributes);
-    const us = nextUs();
-    e.lastUpdatedUs = us;
+    const us = stamp(e, false);
     e.ctxId = contextId(++seq, us);
     e.stateJson = "";
     record(e);
@@ -450,7 +487,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       ]);
     if (want.diffs)
       broadcastEntities([
-        `{"c":{${id}:{"+":{"lu":${secondsFromUs(us)},"c":"${e.ctxId}","a":${JSON.stringify(attrs)}}}}}`,
+        `{"c":{${id}:{"+":{"lu":${jsonFloat(e.lastUpdatedTs)},"c":"${e.ctxId}","a":${JSON.stringify(attrs)}}}}}`,
       ]);
   };
 
@@ -464,8 +501,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const old = stateJsonOf(e);
     home.byId.delete(entityId);
     home.entities.splice(home.entities.indexOf(e), 1);
-    const us = nextUs();
-    history.push(entityId, null, "{}", us, us, performance.now());
+    const ts = nextTs();
+    const us = lastUs;
+    history.push(entityId, null, "{}", ts, us, us, performance.now());
     const id = JSON.stringify(entityId);
     broadcast("state_changed", [
       eventEnvelope(
@@ -623,7 +661,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     e.entity_id = target;
     e.stateJson = "";
     home.byId.set(target, e);
-    const us = nextUs();
+    nextTs();
+    const us = lastUs;
     broadcast("entity_registry_updated", [
       eventEnvelope(
         "entity_registry_updated",
@@ -698,6 +737,16 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       case "fail-history":
         historyFails = arg !== "off";
         return { historyFails };
+      case "clock-step": {
+        // HA stamps time.time(): an NTP step, a VM restore or a manual change moves it, back as well.
+        const ms = Number(arg ?? -5000);
+        if (!Number.isFinite(ms))
+          throw new Error(`sim clock-step: arg must be ms (negative = back), got ${arg}`);
+        clockOffsetMs += ms;
+        lastTs = 0;
+        lastUs = Number.NEGATIVE_INFINITY;
+        return { steppedMs: ms, offsetMs: clockOffsetMs };
+      }
       case "remove":
         return remove(String(arg ?? home.entities[home.entities.length - 1]?.entity_id));
       case "big-attributes": {
@@ -712,7 +761,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       }
       default:
         throw new Error(
-          `unknown fault "${kind}"; expected one of drop, stall, malformed, huge, reject-token, accept-token, reuse-ids, rename, fail-history, history-max-bytes, remove, big-attributes`,
+          `unknown fault "${kind}"; expected one of drop, stall, malformed, huge, reject-token, accept-token, reuse-ids, rename, fail-history, history-max-bytes, remove, big-attributes, clock-step`,
         );
     }
   };

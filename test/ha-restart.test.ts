@@ -73,8 +73,15 @@ const stored = (dataDir: string) => {
 describe("HA -> store across process restarts", () => {
   for (const how of ["stop", "kill"] as const) {
     test(`after a ${how === "stop" ? "graceful stop" : "kill mid-stream"} and restart, events.db holds every emitted change once`, async () => {
-      // Recorder lag off until the client re-asks history after HA's commit_interval (issue 23, h-conn).
-      const sim = await startSimulator({ entities: 60, rate: 0, token: "t", recorderCommitIntervalMs: 0 });
+      // Recorder lag off until the client re-asks history after HA's commit_interval, and exact-µs stamps
+      // until it keys floats as CPython does (usFromTimestamp) (issue 23, h-conn).
+      const sim = await startSimulator({
+        entities: 60,
+        rate: 0,
+        token: "t",
+        recorderCommitIntervalMs: 0,
+        rawTimestamps: false,
+      });
       cleanup.push(() => sim.stop());
       const dataDir = mkdtempSync(join(tmpdir(), "homeiq-restart-"));
       cleanup.push(() => rmSync(dataDir, { recursive: true, force: true }));

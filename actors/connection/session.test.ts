@@ -93,8 +93,10 @@ async function setup(
     rate: 0,
     token: "right",
     subscribeEntities: !opts.legacy,
-    // Recorder lag off until the client re-asks history after HA's commit_interval (issue 23, h-conn).
+    // Recorder lag off until the client re-asks history after HA's commit_interval, and exact-µs stamps
+    // until it keys floats as CPython does (usFromTimestamp) (issue 23, h-conn).
     recorderCommitIntervalMs: 0,
+    rawTimestamps: false,
     historyStartExclusive: opts.historyStartExclusive,
     coalesceMessages: opts.coalesceMessages,
   });

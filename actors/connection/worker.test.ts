@@ -32,12 +32,14 @@ afterEach(async () => {
 });
 
 async function start(opts: { env?: Record<string, string>; capacity?: number; rate?: number }) {
-  // Recorder lag off until the client re-asks history after HA's commit_interval (issue 23, h-conn).
+  // Recorder lag off until the client re-asks history after HA's commit_interval, and exact-µs stamps
+  // until it keys floats as CPython does (usFromTimestamp) (issue 23, h-conn).
   const sim: Simulator = await startSimulator({
     entities: 100,
     rate: 0,
     token: "t",
     recorderCommitIntervalMs: 0,
+    rawTimestamps: false,
   });
   cleanup.push(() => sim.stop());
   const dataDir = mkdtempSync(join(tmpdir(), "homeiq-conn-"));
