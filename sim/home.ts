@@ -53,7 +53,17 @@ export interface SimEntity {
   id: string;
   unique_id: string;
   kind: Kind;
+  /** The name its entity_id was made from. */
   name: string;
+  /**
+   * HA's `original_name` with `has_entity_name: true`: the entity's part of the name ("Temperature"), or
+   * null for a device's main feature, whose friendly name is the device's. null too without a device.
+   */
+  entityName: string | null;
+  /** The user's name in the entity registry (`name`), set by a registry update; null until then. */
+  registryName: string | null;
+  /** Its attributes cannot be serialised (the unserialisable fault): HA sends an error, not the state. */
+  unserialisable: boolean;
   device_id: string | null;
   area_id: string | null;
   platform: string;
@@ -217,7 +227,13 @@ export function buildHome(count: number, random: () => number, startUs: number):
   const devices: SimDevice[] = [];
   const entities: SimEntity[] = [];
   const usedIds = new Set<string>();
-  const add = (kind: Kind, name: string, device: SimDevice | null, area: string | null) => {
+  const add = (
+    kind: Kind,
+    name: string,
+    device: SimDevice | null,
+    area: string | null,
+    entityName: string | null = null,
+  ) => {
     let objectId = slug(name);
     for (let n = 2; usedIds.has(`${DOMAIN[kind]}.${objectId}`); n++) objectId = `${slug(name)}_${n}`;
     const entityId = `${DOMAIN[kind]}.${objectId}`;
@@ -229,11 +245,15 @@ export function buildHome(count: number, random: () => number, startUs: number):
       unique_id: `sim-${serial}`,
       kind,
       name,
+      entityName,
+      registryName: null,
+      unserialisable: false,
       device_id: device?.id ?? null,
       area_id: area,
       platform: kind === "person" ? "person" : kind === "weather" ? "met" : "sim",
       state: "",
-      attributes: baseAttributes(kind, name),
+      // As HA names an entity with has_entity_name: the device's name, then the entity's part if any.
+      attributes: baseAttributes(kind, device ? [device.name, entityName].filter(Boolean).join(" ") : name),
       stateJson: "",
       ctxId: "",
       attrsJson: "",
@@ -263,7 +283,8 @@ export function buildHome(count: number, random: () => number, startUs: number):
     devices.push(device);
     for (const kind of template.kinds) {
       if (entities.length >= count) break;
-      add(kind, `${device.name} ${kind}`, device, null);
+      const main = kind === "light" || kind === "switch" || kind === "climate";
+      add(kind, `${device.name} ${kind}`, device, null, main ? null : kind[0].toUpperCase() + kind.slice(1));
     }
   }
   return { areas, devices, entities, byId: new Map(entities.map((e) => [e.entity_id, e])) };

@@ -6,7 +6,7 @@
  * test double of the connection actor and the embedded demo. Faults can be injected to test recovery.
  *
  * HTTP control for out-of-process use: `GET /sim/stats`, `GET /sim/digest`, `POST /sim/rate?value=N`,
- * `POST /sim/fault?kind=drop|stall|malformed|huge|reject-token|accept-token|reuse-ids|rename|fail-history|history-max-bytes|remove|big-attributes|clock-step&arg=...`.
+ * `POST /sim/fault?kind=drop|stall|malformed|huge|reject-token|accept-token|reuse-ids|rename|fail-history|history-max-bytes|remove|big-attributes|clock-step|unserialisable|registry-burst&arg=...`.
  *
  * @example
  * const sim = await startSimulator({ entities: 300, rate: 100, token: "t" });
@@ -115,6 +115,17 @@ export interface SimulatorOptions {
    * exact-µs doubles (the float and the ISO text always agree).
    */
   rawTimestamps?: boolean;
+  /**
+   * HA starts its websocket API before `recorder` and `history` finish loading: history commands answer
+   * `unknown_command` until this many ms after the simulator started (default 0: an HA already up).
+   */
+  historyAvailableAfterMs?: number;
+  /**
+   * Registry entries as modern integrations make them (default true): an entity of a device has
+   * `has_entity_name: true` and only its own part as `original_name` ("Temperature"), or null for the
+   * device's main feature. false gives every entry its full name and `has_entity_name: false`.
+   */
+  registryHasEntityName?: boolean;
 }
 
 export type FaultKind =
@@ -130,7 +141,9 @@ export type FaultKind =
   | "history-max-bytes"
   | "remove"
   | "big-attributes"
-  | "clock-step";
+  | "clock-step"
+  | "unserialisable"
+  | "registry-burst";
 
 export interface SimStats {
   /** State changes emitted, including each entity's initial state. */
@@ -432,6 +445,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const entities = home.entities;
     for (let k = 0; k < n; k++) {
       const e = entities[Math.floor(random() * entities.length)];
+      // An entity whose attributes HA cannot serialise stays out of the random walk until healed.
+      if (e.unserialisable && entities.length > 1) {
+        k--;
+        continue;
+      }
       const old = want.events ? stateJsonOf(e) : "";
       const vary = attributesVary(e);
       const before = want.diffs && vary ? varyingValues(e) : null;
@@ -463,6 +481,80 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     }
     broadcast("state_changed", outEvents);
     broadcastEntities(outDiffs);
+  };
+
+  const startedAt = performance.now();
+  const historyAfterMs = opts.historyAvailableAfterMs ?? 0;
+  const serialisable = () => home.entities.filter((e) => !e.unserialisable);
+
+  /** HA's `INVALID_JSON_PARTIAL_MESSAGE` with the subscription's id appended (`messages.py`). */
+  const invalidJson = (sub: number) =>
+    `{"type":"result","success":false,"error":{"code":"unknown_error","message":"Invalid JSON in response"},"id":${sub}}`;
+  /** Sends every subscriber of state changes (events and entity diffs) HA's error in place of the event. */
+  const broadcastInvalid = (events: boolean, diffs: boolean) => {
+    for (const ws of clients) {
+      if (!ws.data.authed) continue;
+      if (events)
+        for (const [sub, type] of ws.data.subs)
+          if (type === "state_changed" || type === "*") send(ws, invalidJson(sub));
+      if (diffs && ws.data.entitySub !== null) send(ws, invalidJson(ws.data.entitySub));
+    }
+  };
+  /**
+   * An update HA cannot serialise (an integration put a non-JSON value in an attribute): every
+   * subscriber gets the error in place of the event and the diff; the recorder does not store it
+   * ("State is not JSON serializable"); get_states and the `a` snapshot leave the entity out.
+   */
+  const poison = (e: SimEntity) => {
+    e.unserialisable = true;
+    e.ctxId = contextId(++seq, stamp(e, false));
+    e.stateJson = "";
+    broadcastInvalid(true, true);
+  };
+  /**
+   * The integration drops the bad attribute: the diff (against the bad state) serialises again and
+   * removes it (`-`); the full event still carries the bad old_state, so it is the error once more.
+   */
+  const heal = (e: SimEntity) => {
+    if (!e.unserialisable) return;
+    e.unserialisable = false;
+    const us = stamp(e, false);
+    e.ctxId = contextId(++seq, us);
+    e.stateJson = "";
+    record(e);
+    broadcastInvalid(true, false);
+    broadcastEntities([
+      `{"c":{${JSON.stringify(e.entity_id)}:{"+":{"lu":${jsonFloat(e.lastUpdatedTs)},"c":"${e.ctxId}"},"-":{"a":["unserialisable"]}}}}`,
+    ]);
+  };
+
+  /** Registry updates still to come in a burst (registry-burst fault), one per list request. */
+  const registryChanges: { e: SimEntity; name: string }[] = [];
+  /** An entity registry update: the user's name changes and `entity_registry_updated` fires. */
+  const fireRegistryChange = () => {
+    const next = registryChanges.shift();
+    if (!next) return;
+    const old = next.e.registryName;
+    next.e.registryName = next.name;
+    nextTs();
+    broadcast("entity_registry_updated", [
+      eventEnvelope(
+        "entity_registry_updated",
+        JSON.stringify({ action: "update", entity_id: next.e.entity_id, changes: { name: old } }),
+        isoFromUs(lastUs),
+        contextId(++seq, lastUs),
+      ),
+    ]);
+  };
+  /**
+   * `config/entity_registry/list`. While a burst of registry updates is under way, the next update lands
+   * just after the list was taken: its event reaches the client before the (already stale) answer, as
+   * HA's bursts of entity_registry_updated do while a client refreshes.
+   */
+  const registryList = (ws: Socket, id: number) => {
+    const body = registry.entities(home, opts.registryHasEntityName !== false);
+    fireRegistryChange();
+    result(ws, id, body);
   };
 
   /** HA's `async_set` with new attributes and the same state: an attribute-only change (`+lu`, `+a`). */
@@ -539,7 +631,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   }, TICK_MS);
 
   const historyPeriod = (ws: Socket, id: number, msg: Record<string, unknown>) => {
-    if (historyFails) return error(ws, id, "unknown_command", "Unknown command.");
+    if (historyFails || performance.now() - startedAt < historyAfterMs)
+      return error(ws, id, "unknown_command", "Unknown command.");
     const start = typeof msg.start_time === "string" ? usFromIso(msg.start_time) : Number.NaN;
     if (Number.isNaN(start)) return error(ws, id, "invalid_format", "Invalid start_time");
     const end = typeof msg.end_time === "string" ? usFromIso(msg.end_time) : Number.POSITIVE_INFINITY;
@@ -591,7 +684,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       case "ping":
         return send(ws, `{"id":${id},"type":"pong"}`);
       case "get_states":
-        return result(ws, id, `[${home.entities.map(stateJsonOf).join(",")}]`);
+        // As HA's fallback loop: a state it cannot serialise is left out.
+        return result(ws, id, `[${serialisable().map(stateJsonOf).join(",")}]`);
       case "subscribe_entities":
         if (opts.subscribeEntities === false) return error(ws, id, "unknown_command", "Unknown command.");
         c.entitySub = id;
@@ -600,7 +694,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         // callback one event with every entity's compressed state, id first; coalesced, one frame.
         return send(
           ws,
-          `{"id":${id},"type":"event","event":{"a":{${home.entities.map((e) => `${JSON.stringify(e.entity_id)}:${renderCompressed(e)}`).join(",")}}}}`,
+          `{"id":${id},"type":"event","event":{"a":{${serialisable()
+            .map((e) => `${JSON.stringify(e.entity_id)}:${renderCompressed(e)}`)
+            .join(",")}}}}`,
         );
       case "get_config":
         return result(ws, id, config());
@@ -620,7 +716,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       case "config/device_registry/list":
         return result(ws, id, registry.devices(home));
       case "config/entity_registry/list":
-        return result(ws, id, registry.entities(home));
+        return registryList(ws, id);
       case "history/history_during_period":
         return historyPeriod(ws, id, msg);
       default:
@@ -747,6 +843,22 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         lastUs = Number.NEGATIVE_INFINITY;
         return { steppedMs: ms, offsetMs: clockOffsetMs };
       }
+      case "unserialisable": {
+        const [target, mode] = typeof arg === "string" ? arg.split("=") : [];
+        const e = target ? home.byId.get(target) : home.entities.find((x) => x.kind === "temperature");
+        if (!e) throw new Error(`sim unserialisable: no entity "${target}"`);
+        if (mode === "off") heal(e);
+        else poison(e);
+        return { entity_id: e.entity_id, unserialisable: e.unserialisable };
+      }
+      case "registry-burst": {
+        const e = home.entities.find((x) => x.kind === "temperature");
+        if (!e) throw new Error("sim registry-burst: no temperature sensor to rename");
+        const n = Number(arg ?? 3);
+        for (let i = 1; i <= n; i++) registryChanges.push({ e, name: `${e.entityName ?? e.name} ${i}` });
+        fireRegistryChange();
+        return { entity_id: e.entity_id, changes: n };
+      }
       case "remove":
         return remove(String(arg ?? home.entities[home.entities.length - 1]?.entity_id));
       case "big-attributes": {
@@ -761,7 +873,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       }
       default:
         throw new Error(
-          `unknown fault "${kind}"; expected one of drop, stall, malformed, huge, reject-token, accept-token, reuse-ids, rename, fail-history, history-max-bytes, remove, big-attributes, clock-step`,
+          `unknown fault "${kind}"; expected one of drop, stall, malformed, huge, reject-token, accept-token, reuse-ids, rename, fail-history, history-max-bytes, remove, big-attributes, clock-step, unserialisable, registry-burst`,
         );
     }
   };

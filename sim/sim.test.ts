@@ -589,6 +589,134 @@ describe("simulated Home Assistant", () => {
     c.ws.close();
   });
 
+  test("a change HA cannot serialise arrives as HA's error in place of the event; the state is left out and not recorded", async () => {
+    const s = await sim({ entities: 10, recorderCommitIntervalMs: 0 });
+    const c = await authed(s);
+    c.send({ id: 1, type: "subscribe_events", event_type: "state_changed" });
+    c.send({ id: 2, type: "subscribe_entities" });
+    await c.next((m) => m.id === 2 && m.type === "event");
+    const id = "sensor.living_room_multisensor_7_1_temperature";
+    const keys = s.emittedKeys().length;
+    const seen = c.messages.length;
+    expect(s.fault("unserialisable", id)).toEqual({ entity_id: id, unserialisable: true });
+    await waitFor(() => c.messages.length === seen + 2, { timeoutMs: 5000, what: "the errors" });
+    expect(c.messages.slice(seen)).toEqual([
+      {
+        type: "result",
+        success: false,
+        error: { code: "unknown_error", message: "Invalid JSON in response" },
+        id: 1,
+      },
+      {
+        type: "result",
+        success: false,
+        error: { code: "unknown_error", message: "Invalid JSON in response" },
+        id: 2,
+      },
+    ]);
+    expect(s.emittedKeys().length).toBe(keys);
+    c.send({ id: 3, type: "get_states" });
+    const states = (await c.next((m) => m.id === 3)) as { result: { entity_id: string }[] };
+    expect(states.result.map((x) => x.entity_id)).not.toContain(id);
+    // Healed: the diff against the bad state serialises again; the full event (bad old_state) does not.
+    s.fault("unserialisable", `${id}=off`);
+    const diff = (await c.next(
+      (m) => m.id === 2 && m.type === "event" && JSON.stringify(m.event).includes('"-"'),
+    )) as { event: { c: Record<string, Record<string, unknown>> } };
+    expect(diff.event.c[id]["-"]).toEqual({ a: ["unserialisable"] });
+    expect(c.messages.filter((m) => m.id === 1 && m.success === false).length).toBe(2);
+    expect(s.emittedKeys().length).toBe(keys + 1);
+    c.ws.close();
+  });
+
+  test("history answers unknown_command until HA has loaded it (historyAvailableAfterMs)", async () => {
+    const s = await sim({ entities: 5, historyAvailableAfterMs: 400, recorderCommitIntervalMs: 0 });
+    const c = await authed(s);
+    c.send(historyAsk(1, ["weather.home"]));
+    expect(await c.next((m) => m.id === 1)).toMatchObject({
+      success: false,
+      error: { code: "unknown_command", message: "Unknown command." },
+    });
+    let next = 1;
+    const ok = await waitFor(
+      async () => {
+        const id = ++next;
+        c.send(historyAsk(id, ["weather.home"]));
+        const r = await c.next((m) => m.id === id);
+        return r.success === true ? r : null;
+      },
+      { timeoutMs: 5000, intervalMs: 50, what: "history to load" },
+    );
+    expect(Object.keys(ok.result as object)).toEqual(["weather.home"]);
+    c.ws.close();
+  });
+
+  test("during a burst of registry updates, the next update's event arrives before the stale list answer", async () => {
+    const s = await sim({ entities: 10 });
+    const c = await authed(s);
+    c.send({ id: 1, type: "subscribe_events", event_type: "entity_registry_updated" });
+    await c.next((m) => m.id === 1 && m.type === "result");
+    const { entity_id } = s.fault("registry-burst", 3) as { entity_id: string };
+    type Entry = { entity_id: string; name: string | null };
+    const updates = () => c.messages.filter((m) => m.id === 1 && m.type === "event");
+    await waitFor(() => updates().length === 1, { timeoutMs: 5000, what: "the first update" });
+    const names: (string | null)[] = [];
+    for (const id of [2, 3, 4]) {
+      c.send({ id, type: "config/entity_registry/list" });
+      const r = (await c.next((m) => m.id === id)) as { result: Entry[] };
+      names.push(r.result.find((e) => e.entity_id === entity_id)?.name ?? null);
+    }
+    // Each of the first two answers predates an update whose event came just before it.
+    expect(names).toEqual(["Temperature 1", "Temperature 2", "Temperature 3"]);
+    expect(updates().map((m) => (m.event as { data: { changes: unknown } }).data.changes)).toEqual([
+      { name: null },
+      { name: "Temperature 1" },
+      { name: "Temperature 2" },
+    ]);
+    const order = c.messages
+      .filter((m) => m.id === 1 || m.id === 2 || m.id === 3)
+      .map((m) => `${m.id}:${m.type}`);
+    expect(order).toEqual(["1:result", "1:event", "1:event", "2:result", "1:event", "3:result"]);
+    c.ws.close();
+  });
+
+  test("registry entries of device entities have has_entity_name and only their own part as original_name", async () => {
+    const s = await sim({ entities: 20 });
+    const c = await authed(s);
+    c.send({ id: 1, type: "config/entity_registry/list" });
+    c.send({ id: 2, type: "get_states" });
+    type Entry = { entity_id: string; has_entity_name: boolean; original_name: string | null; name: null };
+    const entries = ((await c.next((m) => m.id === 1)) as { result: Entry[] }).result;
+    const friendly = new Map(
+      (
+        (await c.next((m) => m.id === 2)) as {
+          result: { entity_id: string; attributes: { friendly_name: string } }[];
+        }
+      ).result.map((x) => [x.entity_id, x.attributes.friendly_name]),
+    );
+    const by = (id: string) => entries.find((e) => e.entity_id === id);
+    expect(by("sensor.living_room_multisensor_7_1_temperature")).toMatchObject({
+      has_entity_name: true,
+      original_name: "Temperature",
+      name: null,
+    });
+    expect(friendly.get("sensor.living_room_multisensor_7_1_temperature")).toBe(
+      "Living Room Multisensor 7 1 Temperature",
+    );
+    const light = entries.find((e) => e.entity_id.startsWith("light."));
+    expect(light).toMatchObject({ has_entity_name: true, original_name: null });
+    expect(friendly.get(light?.entity_id ?? "")).toBe("Living Room Hue Bulb 1");
+    expect(by("weather.home")).toMatchObject({ has_entity_name: false, original_name: "Home" });
+
+    const old = await sim({ entities: 20, registryHasEntityName: false });
+    const d = await authed(old);
+    d.send({ id: 1, type: "config/entity_registry/list" });
+    const flat = ((await d.next((m) => m.id === 1)) as { result: Entry[] }).result;
+    expect(flat.every((e) => !e.has_entity_name && typeof e.original_name === "string")).toBe(true);
+    c.ws.close();
+    d.ws.close();
+  });
+
   test("HTTP control: stats, rate and faults for out-of-process use", async () => {
     const s = await sim({ entities: 5 });
     const http = s.url.replace("ws://", "http://").replace("/api/websocket", "");
