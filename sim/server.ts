@@ -6,7 +6,7 @@
  * test double of the connection actor and the embedded demo. Faults can be injected to test recovery.
  *
  * HTTP control for out-of-process use: `GET /sim/stats`, `GET /sim/digest`, `POST /sim/rate?value=N`,
- * `POST /sim/fault?kind=drop|stall|malformed|huge|reject-token|accept-token|reuse-ids|rename|fail-history|history-max-bytes|remove|big-attributes&arg=...`.
+ * `POST /sim/fault?kind=drop|stall|malformed|huge|reject-token|accept-token|reuse-ids|rename|fail-history|history-max-bytes|remove|big-attributes|clock-step|unserialisable|registry-burst&arg=...`.
  *
  * @example
  * const sim = await startSimulator({ entities: 300, rate: 100, token: "t" });
@@ -15,6 +15,7 @@
  */
 import type { Server, ServerWebSocket } from "bun";
 import { usFromIso } from "../actors/connection/time.ts";
+import { jsonFloat, usFromTimestamp } from "../runtime/cpython-time.ts";
 import { EmittedHistory } from "./history.ts";
 import {
   advance,
@@ -27,7 +28,6 @@ import {
   renderCompressed,
   renderState,
   type SimEntity,
-  secondsFromUs,
   seededRandom,
   varyingValues,
 } from "./home.ts";
@@ -108,6 +108,24 @@ export interface SimulatorOptions {
    * (recorder.ts). false keeps the live attributes in history.
    */
   recorderExcludesAttributes?: boolean;
+  /**
+   * Stamp changes with the raw `time.time()` double as HA does (default true): compressed `lu`/`lc` and
+   * history carry sub-µs doubles whose µs CPython rounds half-to-even (runtime/cpython-time.ts), so a
+   * client using `Math.round(s * 1e6)` keys about 1 in 8 of them 1 µs off the ISO text. false stamps
+   * exact-µs doubles (the float and the ISO text always agree).
+   */
+  rawTimestamps?: boolean;
+  /**
+   * HA starts its websocket API before `recorder` and `history` finish loading: history commands answer
+   * `unknown_command` until this many ms after the simulator started (default 0: an HA already up).
+   */
+  historyAvailableAfterMs?: number;
+  /**
+   * Registry entries as modern integrations make them (default true): an entity of a device has
+   * `has_entity_name: true` and only its own part as `original_name` ("Temperature"), or null for the
+   * device's main feature. false gives every entry its full name and `has_entity_name: false`.
+   */
+  registryHasEntityName?: boolean;
 }
 
 export type FaultKind =
@@ -122,7 +140,10 @@ export type FaultKind =
   | "fail-history"
   | "history-max-bytes"
   | "remove"
-  | "big-attributes";
+  | "big-attributes"
+  | "clock-step"
+  | "unserialisable"
+  | "registry-burst";
 
 export interface SimStats {
   /** State changes emitted, including each entity's initial state. */
@@ -187,19 +208,47 @@ interface Client {
 
 type Socket = ServerWebSocket<Client>;
 
-function nowUs(): number {
-  return Math.floor((performance.timeOrigin + performance.now()) * 1000);
-}
-
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
   const token = opts.token ?? "sim-token";
   const random = seededRandom(opts.seed ?? 42);
-  let lastUs = nowUs();
-  const nextUs = () => {
-    lastUs = Math.max(nowUs(), lastUs + 1);
+  const rawTimestamps = opts.rawTimestamps !== false;
+  /** The wall clock's offset from the machine's (a clock-step fault moves it). */
+  let clockOffsetMs = 0;
+  let lastTs = 0;
+  let lastUs = Number.NEGATIVE_INFINITY;
+  const wallSeconds = () => (performance.timeOrigin + performance.now() + clockOffsetMs) / 1000;
+  /**
+   * HA's `time.time()` for the next change, and the µs CPython makes of it (`lastUs` after the call).
+   * HA's own slowness keeps its stamps µs apart; the simulator makes changes faster than that, so it moves
+   * the double on by one ulp at a time until its µs is new, which keeps (entity_id, last_updated) keys
+   * distinct without leaving the wall clock (until a clock step moves it back).
+   */
+  const nextTs = (): number => {
+    let t: number;
+    if (rawTimestamps) {
+      t = Math.max(wallSeconds(), lastTs);
+      while (usFromTimestamp(t) <= lastUs) t += 2.5e-7;
+      lastUs = usFromTimestamp(t);
+    } else {
+      lastUs = Math.max(Math.floor(wallSeconds() * 1e6), lastUs + 1);
+      t = lastUs / 1e6;
+    }
+    lastTs = t;
+    return t;
+  };
+  /** Stamps an update (and, when the state changed, a change) on the entity; returns its µs. */
+  const stamp = (e: SimEntity, changed: boolean): number => {
+    const t = nextTs();
+    e.lastUpdatedTs = t;
+    e.lastUpdatedUs = lastUs;
+    if (changed) {
+      e.lastChangedTs = t;
+      e.lastChangedUs = lastUs;
+      e.lastChangedIso = isoFromUs(lastUs);
+    }
     return lastUs;
   };
-  const home: Home = buildHome(opts.entities ?? 300, random, lastUs);
+  const home: Home = buildHome(opts.entities ?? 300, random, Math.floor(wallSeconds() * 1e6));
   const history = new EmittedHistory(opts.historyMax ?? 2_000_000);
   const commitIntervalMs = opts.recorderCommitIntervalMs ?? 5000;
   if (!(commitIntervalMs >= 0))
@@ -245,7 +294,15 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     return e.recordedJson;
   };
   const record = (e: SimEntity) => {
-    history.push(e.entity_id, e.state, recordedOf(e), e.lastUpdatedUs, e.lastChangedUs, performance.now());
+    history.push(
+      e.entity_id,
+      e.state,
+      recordedOf(e),
+      e.lastUpdatedTs,
+      e.lastUpdatedUs,
+      e.lastChangedUs,
+      performance.now(),
+    );
     stats.sent++;
     let d = digest.get(e.entity_id);
     if (!d) {
@@ -258,8 +315,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   // Initial states: each entity's first state is part of what was emitted (it is in get_states and history).
   for (const e of home.entities) {
     advance(e, random);
-    e.lastUpdatedUs = e.lastChangedUs = nextUs();
-    e.lastChangedIso = isoFromUs(e.lastChangedUs);
+    stamp(e, true);
     e.attrsJson = JSON.stringify(e.attributes);
     e.ctxId = contextId(++seq, e.lastUpdatedUs);
     record(e);
@@ -389,16 +445,16 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const entities = home.entities;
     for (let k = 0; k < n; k++) {
       const e = entities[Math.floor(random() * entities.length)];
+      // An entity whose attributes HA cannot serialise stays out of the random walk until healed.
+      if (e.unserialisable && entities.length > 1) {
+        k--;
+        continue;
+      }
       const old = want.events ? stateJsonOf(e) : "";
       const vary = attributesVary(e);
       const before = want.diffs && vary ? varyingValues(e) : null;
       const changed = advance(e, random);
-      const us = nextUs();
-      e.lastUpdatedUs = us;
-      if (changed) {
-        e.lastChangedUs = us;
-        e.lastChangedIso = isoFromUs(us);
-      }
+      const us = stamp(e, changed);
       if (vary) e.attrsJson = JSON.stringify(e.attributes);
       e.ctxId = contextId(++seq, us);
       e.stateJson = "";
@@ -417,8 +473,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         // HA's diff: the state and last_changed when the state changed, else last_updated; the context;
         // the attributes whose value changed.
         const when = changed
-          ? `"s":${JSON.stringify(e.state)},"lc":${secondsFromUs(us)}`
-          : `"lu":${secondsFromUs(us)}`;
+          ? `"s":${JSON.stringify(e.state)},"lc":${jsonFloat(e.lastChangedTs)}`
+          : `"lu":${jsonFloat(e.lastUpdatedTs)}`;
         const attrs = before ? changedAttributes(e, before) : "";
         outDiffs.push(`{"c":{${id}:{"+":{${when},"c":"${e.ctxId}"${attrs && `,"a":${attrs}`}}}}}`);
       }
@@ -427,14 +483,87 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     broadcastEntities(outDiffs);
   };
 
+  const startedAt = performance.now();
+  const historyAfterMs = opts.historyAvailableAfterMs ?? 0;
+  const serialisable = () => home.entities.filter((e) => !e.unserialisable);
+
+  /** HA's `INVALID_JSON_PARTIAL_MESSAGE` with the subscription's id appended (`messages.py`). */
+  const invalidJson = (sub: number) =>
+    `{"type":"result","success":false,"error":{"code":"unknown_error","message":"Invalid JSON in response"},"id":${sub}}`;
+  /** Sends every subscriber of state changes (events and entity diffs) HA's error in place of the event. */
+  const broadcastInvalid = (events: boolean, diffs: boolean) => {
+    for (const ws of clients) {
+      if (!ws.data.authed) continue;
+      if (events)
+        for (const [sub, type] of ws.data.subs)
+          if (type === "state_changed" || type === "*") send(ws, invalidJson(sub));
+      if (diffs && ws.data.entitySub !== null) send(ws, invalidJson(ws.data.entitySub));
+    }
+  };
+  /**
+   * An update HA cannot serialise (an integration put a non-JSON value in an attribute): every
+   * subscriber gets the error in place of the event and the diff; the recorder does not store it
+   * ("State is not JSON serializable"); get_states and the `a` snapshot leave the entity out.
+   */
+  const poison = (e: SimEntity) => {
+    e.unserialisable = true;
+    e.ctxId = contextId(++seq, stamp(e, false));
+    e.stateJson = "";
+    broadcastInvalid(true, true);
+  };
+  /**
+   * The integration drops the bad attribute: the diff (against the bad state) serialises again and
+   * removes it (`-`); the full event still carries the bad old_state, so it is the error once more.
+   */
+  const heal = (e: SimEntity) => {
+    if (!e.unserialisable) return;
+    e.unserialisable = false;
+    const us = stamp(e, false);
+    e.ctxId = contextId(++seq, us);
+    e.stateJson = "";
+    record(e);
+    broadcastInvalid(true, false);
+    broadcastEntities([
+      `{"c":{${JSON.stringify(e.entity_id)}:{"+":{"lu":${jsonFloat(e.lastUpdatedTs)},"c":"${e.ctxId}"},"-":{"a":["unserialisable"]}}}}`,
+    ]);
+  };
+
+  /** Registry updates still to come in a burst (registry-burst fault), one per list request. */
+  const registryChanges: { e: SimEntity; name: string }[] = [];
+  /** An entity registry update: the user's name changes and `entity_registry_updated` fires. */
+  const fireRegistryChange = () => {
+    const next = registryChanges.shift();
+    if (!next) return;
+    const old = next.e.registryName;
+    next.e.registryName = next.name;
+    nextTs();
+    broadcast("entity_registry_updated", [
+      eventEnvelope(
+        "entity_registry_updated",
+        JSON.stringify({ action: "update", entity_id: next.e.entity_id, changes: { name: old } }),
+        isoFromUs(lastUs),
+        contextId(++seq, lastUs),
+      ),
+    ]);
+  };
+  /**
+   * `config/entity_registry/list`. While a burst of registry updates is under way, the next update lands
+   * just after the list was taken: its event reaches the client before the (already stale) answer, as
+   * HA's bursts of entity_registry_updated do while a client refreshes.
+   */
+  const registryList = (ws: Socket, id: number) => {
+    const body = registry.entities(home, opts.registryHasEntityName !== false);
+    fireRegistryChange();
+    result(ws, id, body);
+  };
+
   /** HA's `async_set` with new attributes and the same state: an attribute-only change (`+lu`, `+a`). */
   const setAttributes = (e: SimEntity, attrs: Record<string, unknown>) => {
     const want = audience();
     const old = want.events ? stateJsonOf(e) : "";
     Object.assign(e.attributes, attrs);
     e.attrsJson = JSON.stringify(e.attributes);
-    const us = nextUs();
-    e.lastUpdatedUs = us;
+    const us = stamp(e, false);
     e.ctxId = contextId(++seq, us);
     e.stateJson = "";
     record(e);
@@ -450,7 +579,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       ]);
     if (want.diffs)
       broadcastEntities([
-        `{"c":{${id}:{"+":{"lu":${secondsFromUs(us)},"c":"${e.ctxId}","a":${JSON.stringify(attrs)}}}}}`,
+        `{"c":{${id}:{"+":{"lu":${jsonFloat(e.lastUpdatedTs)},"c":"${e.ctxId}","a":${JSON.stringify(attrs)}}}}}`,
       ]);
   };
 
@@ -464,8 +593,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const old = stateJsonOf(e);
     home.byId.delete(entityId);
     home.entities.splice(home.entities.indexOf(e), 1);
-    const us = nextUs();
-    history.push(entityId, null, "{}", us, us, performance.now());
+    const ts = nextTs();
+    const us = lastUs;
+    history.push(entityId, null, "{}", ts, us, us, performance.now());
     const id = JSON.stringify(entityId);
     broadcast("state_changed", [
       eventEnvelope(
@@ -501,7 +631,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   }, TICK_MS);
 
   const historyPeriod = (ws: Socket, id: number, msg: Record<string, unknown>) => {
-    if (historyFails) return error(ws, id, "unknown_command", "Unknown command.");
+    if (historyFails || performance.now() - startedAt < historyAfterMs)
+      return error(ws, id, "unknown_command", "Unknown command.");
     const start = typeof msg.start_time === "string" ? usFromIso(msg.start_time) : Number.NaN;
     if (Number.isNaN(start)) return error(ws, id, "invalid_format", "Invalid start_time");
     const end = typeof msg.end_time === "string" ? usFromIso(msg.end_time) : Number.POSITIVE_INFINITY;
@@ -553,7 +684,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       case "ping":
         return send(ws, `{"id":${id},"type":"pong"}`);
       case "get_states":
-        return result(ws, id, `[${home.entities.map(stateJsonOf).join(",")}]`);
+        // As HA's fallback loop: a state it cannot serialise is left out.
+        return result(ws, id, `[${serialisable().map(stateJsonOf).join(",")}]`);
       case "subscribe_entities":
         if (opts.subscribeEntities === false) return error(ws, id, "unknown_command", "Unknown command.");
         c.entitySub = id;
@@ -562,7 +694,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         // callback one event with every entity's compressed state, id first; coalesced, one frame.
         return send(
           ws,
-          `{"id":${id},"type":"event","event":{"a":{${home.entities.map((e) => `${JSON.stringify(e.entity_id)}:${renderCompressed(e)}`).join(",")}}}}`,
+          `{"id":${id},"type":"event","event":{"a":{${serialisable()
+            .map((e) => `${JSON.stringify(e.entity_id)}:${renderCompressed(e)}`)
+            .join(",")}}}}`,
         );
       case "get_config":
         return result(ws, id, config());
@@ -582,7 +716,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       case "config/device_registry/list":
         return result(ws, id, registry.devices(home));
       case "config/entity_registry/list":
-        return result(ws, id, registry.entities(home));
+        return registryList(ws, id);
       case "history/history_during_period":
         return historyPeriod(ws, id, msg);
       default:
@@ -623,7 +757,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     e.entity_id = target;
     e.stateJson = "";
     home.byId.set(target, e);
-    const us = nextUs();
+    nextTs();
+    const us = lastUs;
     broadcast("entity_registry_updated", [
       eventEnvelope(
         "entity_registry_updated",
@@ -698,6 +833,32 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       case "fail-history":
         historyFails = arg !== "off";
         return { historyFails };
+      case "clock-step": {
+        // HA stamps time.time(): an NTP step, a VM restore or a manual change moves it, back as well.
+        const ms = Number(arg ?? -5000);
+        if (!Number.isFinite(ms))
+          throw new Error(`sim clock-step: arg must be ms (negative = back), got ${arg}`);
+        clockOffsetMs += ms;
+        lastTs = 0;
+        lastUs = Number.NEGATIVE_INFINITY;
+        return { steppedMs: ms, offsetMs: clockOffsetMs };
+      }
+      case "unserialisable": {
+        const [target, mode] = typeof arg === "string" ? arg.split("=") : [];
+        const e = target ? home.byId.get(target) : home.entities.find((x) => x.kind === "temperature");
+        if (!e) throw new Error(`sim unserialisable: no entity "${target}"`);
+        if (mode === "off") heal(e);
+        else poison(e);
+        return { entity_id: e.entity_id, unserialisable: e.unserialisable };
+      }
+      case "registry-burst": {
+        const e = home.entities.find((x) => x.kind === "temperature");
+        if (!e) throw new Error("sim registry-burst: no temperature sensor to rename");
+        const n = Number(arg ?? 3);
+        for (let i = 1; i <= n; i++) registryChanges.push({ e, name: `${e.entityName ?? e.name} ${i}` });
+        fireRegistryChange();
+        return { entity_id: e.entity_id, changes: n };
+      }
       case "remove":
         return remove(String(arg ?? home.entities[home.entities.length - 1]?.entity_id));
       case "big-attributes": {
@@ -712,7 +873,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       }
       default:
         throw new Error(
-          `unknown fault "${kind}"; expected one of drop, stall, malformed, huge, reject-token, accept-token, reuse-ids, rename, fail-history, history-max-bytes, remove, big-attributes`,
+          `unknown fault "${kind}"; expected one of drop, stall, malformed, huge, reject-token, accept-token, reuse-ids, rename, fail-history, history-max-bytes, remove, big-attributes, clock-step, unserialisable, registry-burst`,
         );
     }
   };
