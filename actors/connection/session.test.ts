@@ -574,6 +574,31 @@ describe("HASession against HA's other unkind parts", () => {
     expect(col.connectedCount()).toBe(2);
   });
 
+  test("removals, live and in a backfilled gap (history's s: null), are counted as skipped, not as bad frames", async () => {
+    const { sim, col, open } = await setup({
+      legacy: true,
+      recorderCommitIntervalMs: 500,
+      ha: { backfillSettleMs: 1000 },
+    });
+    const s = open();
+    await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
+    sim.fault("remove", "person.alice");
+    await waitFor(() => col.skipped.get("removed") === 1, { timeoutMs: 5000, what: "the live removal" });
+    sim.emit(20);
+    await waitFor(() => col.bySource.live === 20, { timeoutMs: 5000 });
+    s.pause("test");
+    sim.emit(50);
+    sim.fault("remove", "person.bob");
+    sim.emit(50);
+    s.resume();
+    await expectExactlyOnce(sim, col);
+    await waitFor(() => (col.skipped.get("removed") ?? 0) >= 2, {
+      timeoutMs: 10000,
+      what: "the backfilled removal",
+    });
+    expect(col.rejected.get("missing_fields") ?? 0).toBe(0);
+  });
+
   test("a burst of registry updates: the list is read again until it reflects the last one", async () => {
     const { sim, col, open } = await setup();
     open();

@@ -464,7 +464,11 @@ export class HASession {
     }
     if (event.event_type === "state_changed") {
       const ns = event.data.new_state;
-      if (ns === null) return null; // the entity was removed: nothing to store
+      if (ns === null) {
+        // The entity was removed: nothing to store (as history's `"s": null` rows).
+        this.opts.sink.skipped("removed", 1);
+        return null;
+      }
       const c = stateToChange(
         ns,
         `state_changed event (subscription ${msg.id})`,
