@@ -134,7 +134,12 @@ export interface Simulator {
   emittedKeys(): string[];
   /** Per-entity count and timestamp checksum of everything emitted (also `GET /sim/digest`). */
   digest(): SimDigest;
-  /** Emits exactly `n` state changes now (tests use this with rate 0 for exact sequences). */
+  /**
+   * Emits exactly `n` state changes now (tests use this with rate 0 for exact sequences). They are one
+   * burst, like n changes in one HA callback: queued before the writer runs, so above 4,095 messages
+   * for one client HA's `MAX_PENDING_MSG` closes it. Emit larger numbers in several calls with an
+   * `await` between (the ticker slices its changes by 256 for the same reason).
+   */
   emit(n: number): void;
   stop(): Promise<void>;
 }
