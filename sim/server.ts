@@ -606,8 +606,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         ws.close(1000, "auth_invalid");
         return;
       }
-      c.authed = true;
+      // As HA: auth_ok goes straight to the socket; the queue and its writer start after it.
       send(ws, `{"type":"auth_ok","ha_version":"${SIM_HA_VERSION}"}`);
+      c.authed = true;
       return;
     }
     command(ws, msg);
