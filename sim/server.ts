@@ -15,7 +15,8 @@
  */
 import type { Server, ServerWebSocket } from "bun";
 import { usFromIso } from "../actors/connection/time.ts";
-import { jsonFloat, usFromTimestamp } from "../runtime/cpython-time.ts";
+import { jsonFloat } from "../runtime/cpython-time.ts";
+import { HaClock } from "./ha-clock.ts";
 import { EmittedHistory } from "./history.ts";
 import {
   advance,
@@ -76,44 +77,20 @@ type Socket = ServerWebSocket<Client>;
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
   const token = opts.token ?? "sim-token";
   const random = seededRandom(opts.seed ?? 42);
-  const rawTimestamps = opts.rawTimestamps !== false;
-  /** The wall clock's offset from the machine's (a clock-step fault moves it). */
-  let clockOffsetMs = 0;
-  let lastTs = 0;
-  let lastUs = Number.NEGATIVE_INFINITY;
-  const wallSeconds = () => (performance.timeOrigin + performance.now() + clockOffsetMs) / 1000;
-  /**
-   * HA's `time.time()` for the next change, and the µs CPython makes of it (`lastUs` after the call).
-   * HA's own slowness keeps its stamps µs apart; the simulator makes changes faster than that, so it moves
-   * the double on by one ulp at a time until its µs is new, which keeps (entity_id, last_updated) keys
-   * distinct without leaving the wall clock (until a clock step moves it back).
-   */
-  const nextTs = (): number => {
-    let t: number;
-    if (rawTimestamps) {
-      t = Math.max(wallSeconds(), lastTs);
-      while (usFromTimestamp(t) <= lastUs) t += 2.5e-7;
-      lastUs = usFromTimestamp(t);
-    } else {
-      lastUs = Math.max(Math.floor(wallSeconds() * 1e6), lastUs + 1);
-      t = lastUs / 1e6;
-    }
-    lastTs = t;
-    return t;
-  };
+  const clock = new HaClock(opts.rawTimestamps !== false);
   /** Stamps an update (and, when the state changed, a change) on the entity; returns its µs. */
   const stamp = (e: SimEntity, changed: boolean): number => {
-    const t = nextTs();
+    const t = clock.next();
     e.lastUpdatedTs = t;
-    e.lastUpdatedUs = lastUs;
+    e.lastUpdatedUs = clock.lastUs;
     if (changed) {
       e.lastChangedTs = t;
-      e.lastChangedUs = lastUs;
-      e.lastChangedIso = isoFromUs(lastUs);
+      e.lastChangedUs = clock.lastUs;
+      e.lastChangedIso = isoFromUs(clock.lastUs);
     }
-    return lastUs;
+    return clock.lastUs;
   };
-  const home: Home = buildHome(opts.entities ?? 300, random, Math.floor(wallSeconds() * 1e6));
+  const home: Home = buildHome(opts.entities ?? 300, random, Math.floor(clock.seconds() * 1e6));
   const history = new EmittedHistory(opts.historyMax ?? 2_000_000);
   const commitIntervalMs = opts.recorderCommitIntervalMs ?? 5000;
   if (!(commitIntervalMs >= 0))
@@ -401,13 +378,13 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (!next) return;
     const old = next.e.registryName;
     next.e.registryName = next.name;
-    nextTs();
+    clock.next();
     broadcast("entity_registry_updated", [
       eventEnvelope(
         "entity_registry_updated",
         JSON.stringify({ action: "update", entity_id: next.e.entity_id, changes: { name: old } }),
-        isoFromUs(lastUs),
-        contextId(++seq, lastUs),
+        isoFromUs(clock.lastUs),
+        contextId(++seq, clock.lastUs),
       ),
     ]);
   };
@@ -458,8 +435,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const old = stateJsonOf(e);
     home.byId.delete(entityId);
     home.entities.splice(home.entities.indexOf(e), 1);
-    const ts = nextTs();
-    const us = lastUs;
+    const ts = clock.next();
+    const us = clock.lastUs;
     history.push(entityId, null, "{}", ts, us, us, performance.now());
     const id = JSON.stringify(entityId);
     broadcast("state_changed", [
@@ -623,8 +600,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     e.entity_id = target;
     e.stateJson = "";
     home.byId.set(target, e);
-    nextTs();
-    const us = lastUs;
+    clock.next();
+    const us = clock.lastUs;
     broadcast("entity_registry_updated", [
       eventEnvelope(
         "entity_registry_updated",
@@ -704,10 +681,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         const ms = Number(arg ?? -5000);
         if (!Number.isFinite(ms))
           throw new Error(`sim clock-step: arg must be ms (negative = back), got ${arg}`);
-        clockOffsetMs += ms;
-        lastTs = 0;
-        lastUs = Number.NEGATIVE_INFINITY;
-        return { steppedMs: ms, offsetMs: clockOffsetMs };
+        clock.step(ms);
+        return { steppedMs: ms, offsetMs: clock.offsetMs };
       }
       case "unserialisable": {
         const [target, mode] = typeof arg === "string" ? arg.split("=") : [];
