@@ -153,6 +153,10 @@ async function run() {
     bytes_per_event_on_disk: round(stack.bytesPerEvent(exact.stored)),
     cold_start_ms: Math.round(stack.coldStartMs),
     sim_pending_bytes_max: sim.pendingBytesMax,
+    // HA's view of HomeIQ keeping up: its send queue at worst, and how often HA's slow-client rules
+    // (4,096 queued, or over 1,024 for 10 s) cut the connection; the simulator never waits for it.
+    sim_pending_messages_max: sim.pendingMessagesMax,
+    sim_slow_client_closes: sim.slowClientsDropped,
     spool_bytes_max: spoolMax,
     homeiq_exit_code: exitCode,
   };

@@ -155,6 +155,46 @@ describe("Continuity", () => {
     );
   });
 
+  test("a live change older than its entity's newest (HA's clock stepped back) is forwarded and reported; only an equal key is a duplicate", () => {
+    const skipped: string[] = [];
+    const late: string[] = [];
+    const c = new Continuity({
+      skipped: (reason, ch) => skipped.push(`${reason} ${key(ch)}`),
+      outOfOrder: (ch, newest) => late.push(`${key(ch)} < ${newest}`),
+    });
+    c.connected();
+    c.gapClosed();
+    expect(c.live([change("s.a", 100), change("s.a", 200)]).map(key)).toEqual(["s.a@100", "s.a@200"]);
+    // NTP stepped HA's clock back by 150 µs: the next changes are new, however old they look.
+    expect(c.live([change("s.a", 50), change("s.a", 60), change("s.a", 60)]).map(key)).toEqual([
+      "s.a@50",
+      "s.a@60",
+    ]);
+    expect(late).toEqual(["s.a@50 < 200"]);
+    expect(skipped).toEqual(["duplicate s.a@60"]);
+    // The next gap starts where HA's clock now is, not at the pre-step high.
+    expect(c.newestForwardedUs).toBe(60);
+  });
+
+  test("every catch-up row not forwarded is reported with its reason", () => {
+    const skipped: string[] = [];
+    const c = new Continuity({
+      skipped: (reason, ch) => skipped.push(`${reason} ${key(ch)}`),
+      outOfOrder: () => {},
+    });
+    c.connected();
+    c.gapClosed();
+    c.live([change("s.a", 100)]);
+    c.connected(); // a reconnect: a gap after s.a@100
+    c.live([change("s.b", 300)]);
+    expect(
+      c
+        .catchUp([change("s.a", 90), change("s.a", 150), change("s.a", 150), change("s.b", 310)], "backfill")
+        .map(key),
+    ).toEqual(["s.a@150"]);
+    expect(skipped).toEqual(["before_gap s.a@90", "duplicate s.a@150", "live_covered s.b@310"]);
+  });
+
   test("a rename carries the entity's continuity to the new id", () => {
     const c = new Continuity();
     c.connected();

@@ -32,6 +32,7 @@ afterEach(async () => {
 });
 
 async function start(opts: { env?: Record<string, string>; capacity?: number; rate?: number }) {
+  // HA's default recorder: history sees a change only after its 5 s commit_interval.
   const sim: Simulator = await startSimulator({ entities: 100, rate: 0, token: "t" });
   cleanup.push(() => sim.stop());
   const dataDir = mkdtempSync(join(tmpdir(), "homeiq-conn-"));

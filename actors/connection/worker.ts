@@ -41,10 +41,19 @@ runActor({
     const spoolFull = m.counter("spool_full_total", "Times the spool bound was hit and reading paused");
     const backfillFailed = m.counter(
       "backfill_failed_total",
-      "Gap backfills HA answered with an error (retried at the next connect)",
+      "Gap backfills HA answered with an error (retried with backoff on the same connection)",
     );
     const spoolMax = m.gauge("spool_max_bytes", "The spool bound (ha.spoolMaxBytes)");
     spoolMax.set(ha.spoolMaxBytes);
+    m.gauge("ha_max_attribute_depth", "Deepest attribute nesting stored (ha.maxAttributeDepth)").set(
+      ha.maxAttributeDepth,
+    );
+    const skippedBy = new Map<string, ReturnType<typeof m.counter>>();
+    const outOfOrder = m.counter(
+      "events_out_of_order_total",
+      "Live changes older than their entity's newest (HA's clock stepped back); stored all the same",
+    );
+    let outOfOrderLoggedAt = 0;
 
     const spool = new Spool(join(dataDir, "spool"), {
       maxBytes: ha.spoolMaxBytes,
@@ -190,11 +199,35 @@ runActor({
             });
             lastLogged.set(r.reason, { at: now, suppressed: 0 });
           },
+          skipped: (reason, count) => {
+            let c = skippedBy.get(reason);
+            if (!c) {
+              c = m.counter(
+                "events_skipped_total",
+                "State changes HA sent that were not forwarded, by reason (duplicate, before_gap, live_covered: already forwarded; removed, too_deep, entity_unknown)",
+                { reason },
+              );
+              skippedBy.set(reason, c);
+            }
+            c.inc(count);
+          },
+          outOfOrder: (entityId, lastUpdatedUs, newestUs) => {
+            outOfOrder.inc();
+            const now = Date.now();
+            if (now - outOfOrderLoggedAt < 60_000) return;
+            outOfOrderLoggedAt = now;
+            log.warn(
+              "Home Assistant's clock stepped back: a change is older than its entity's newest; stored",
+              {
+                entityId,
+                lastUpdatedUs,
+                newestUs,
+              },
+            );
+          },
           backfillFailed: (detail) => {
             backfillFailed.inc();
-            log.error(
-              `${detail}; state changes in the gap are missing until a later connection backfills them`,
-            );
+            log.error(`${detail}; state changes in the gap are missing until a retry backfills them`);
           },
           log: (level, msg, fields) => log[level](msg, fields),
         },

@@ -77,6 +77,31 @@ export const ConfigSchema = T.Object({
       1024 * 1024 * 1024,
       "size of one spool segment file (the drain reads a segment at a time)",
     ),
+    backfillSettleMs: int(
+      7000,
+      0,
+      600000,
+      "after a reconnect's backfill, the wait before history is asked again for the tail HA's recorder had not committed yet; repeated until a pass finds nothing new. Set it to HA's recorder commit_interval plus ~2 s: 7000 for the default 5 s, 32000 for the 30 s advised on SD cards; 0 trusts the first pass",
+    ),
+    backfillRetryMinMs: int(
+      2000,
+      100,
+      3600000,
+      "first wait before a backfill HA refused (e.g. history not loaded yet) is retried on the same connection; doubles up to backfillRetryMaxMs",
+    ),
+    backfillRetryMaxMs: int(300000, 100, 24 * 3600000, "longest wait between backfill retries"),
+    requestTimeoutMs: int(
+      120000,
+      1000,
+      3600000,
+      "a request HA has not answered within this long reconnects (the gap is backfilled): no silent stall",
+    ),
+    maxAttributeDepth: int(
+      254,
+      2,
+      5000,
+      "state records whose attributes nest deeper are skipped and counted in events_skipped_total{reason=too_deep}; HA's encoder writes at most 254 levels, so deeper is hostile",
+    ),
   }),
 
   sim: T.Object({
