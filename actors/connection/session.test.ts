@@ -137,8 +137,8 @@ async function expectExactlyOnce(sim: Simulator, col: ReturnType<typeof collecto
       return emitted.every((k) => got.has(k));
     },
     // HA's recorder lag: the gap's tail arrives ha.backfillSettleMs (7 s) after a reconnect, later again
-    // when the connection drops meanwhile.
-    { timeoutMs: 30000, what: "every emitted state change to arrive" },
+    // when the connection drops meanwhile (each drop adds a settle; a loaded box adds more).
+    { timeoutMs: 45000, what: "every emitted state change to arrive" },
   );
   const keys = col.keys();
   expect(new Set(keys).size).toBe(keys.length);
@@ -324,7 +324,7 @@ describe("HASession against the simulator", () => {
       what: "backfill after the socket died on large answers",
     });
     await expectExactlyOnce(sim, col);
-  });
+  }, 90_000);
 
   test("HA refusing the history backfill keeps the session and retries on it with backoff until the gap is filled", async () => {
     const { sim, col, open } = await setup({ ha: { backfillRetryMinMs: 100, backfillRetryMaxMs: 400 } });
