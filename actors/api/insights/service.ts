@@ -94,7 +94,7 @@ export class InsightsService {
     if (from >= to)
       throw new ApiError(400, `invalid query.from: ${from} is not before query.to ${to}`, {
         field: "query.from",
-        expected: "a time before query.to (both milliseconds since the Unix epoch)",
+        expected: "a time before query.to",
       });
     try {
       const page = this.open().search({

@@ -10,6 +10,7 @@ import { CONTENT_TYPES, exportStream } from "../../ops/export.ts";
 import { ImportError } from "../../ops/import.ts";
 import type { BackupSchedule } from "../../ops/run-backup.ts";
 import type { ApiDeps } from "../deps.ts";
+import { msTimes } from "../time-param.ts";
 import { CrashQuery, ExportQuery, ImportQuery } from "./model.ts";
 import { batches, listBackups, parseImport } from "./service.ts";
 
@@ -52,7 +53,8 @@ export function ops(deps: Pick<ApiDeps, "config" | "store" | "ops">, now: () => 
     )
     .get(
       "/api/v1/export",
-      ({ query }) => {
+      ({ query: raw }) => {
+        const query = msTimes(raw);
         const format = query.format ?? "ndjson";
         const to = query.to ?? now();
         if (query.from >= to)
