@@ -147,6 +147,22 @@ describe("dashboard in Chromium against HomeIQ on the simulator", () => {
       },
       { timeoutMs: 20_000, what: "only sensor rows" },
     );
+    // Beside each id its friendly name, and numbers with their unit (the simulator's sensors carry both).
+    await waitFor(
+      async () => {
+        const rows = await page.locator("hiq-live-events .row").evaluateAll((els) =>
+          els.map((r) => ({
+            id: r.querySelector(".entity")?.textContent ?? "",
+            name: r.querySelector(".name")?.textContent ?? "",
+            state: r.querySelector(".state")?.textContent?.trim() ?? "",
+          })),
+        );
+        return rows.some(
+          (r) => r.name !== "" && r.name !== r.id && /^-?\d+(\.\d+)? (°C|%|W|kWh)$/.test(r.state),
+        );
+      },
+      { timeoutMs: 20_000, what: "a row with a friendly name and a state with its unit" },
+    );
     await page.getByRole("button", { name: "Pause" }).click();
     await waitFor(async () => Number(await live.getAttribute("data-received")) > before + 5, {
       timeoutMs: 20_000,
@@ -181,6 +197,14 @@ describe("dashboard in Chromium against HomeIQ on the simulator", () => {
       timeoutMs: 15_000,
       what: "history points",
     });
+    // The page is titled with the friendly name (the simulator's registry sets no name of its own) and
+    // the state shows its unit.
+    const title = (await page.locator("#entity-title").textContent())?.trim() ?? "";
+    expect(title).not.toBe(sensor);
+    expect(title.length).toBeGreaterThan(0);
+    expect((await page.locator("hiq-entity-detail .state").textContent())?.trim()).toMatch(
+      /^-?\d+(\.\d+)? (°C|%|W|kWh)$/,
+    );
     expect(await page.locator("hiq-history-chart canvas").count()).toBeGreaterThan(0);
     await page.getByRole("button", { name: "1 hour" }).click();
     await waitFor(async () => Number(await chart.getAttribute("data-points")) > 0, { timeoutMs: 15_000 });
