@@ -98,6 +98,13 @@ describe("dashboard in Chromium against HomeIQ on the simulator", () => {
       timeoutMs: 20_000,
       what: "a rising event count",
     });
+    // No InfluxDB in this run: the overview says so and how to set it, rather than "Exported 0".
+    const influx = page.locator('hiq-stat[data-metric="influx"]');
+    const parts = await Promise.all(
+      [".label", ".value", ".sub"].map(async (part) => (await influx.locator(part).textContent())?.trim()),
+    );
+    expect(parts).toEqual(["InfluxDB", "not configured", "set HOMEIQ_INFLUX_URL to mirror events"]);
+    expect(await page.locator('hiq-stat[data-metric="exported"]').count()).toBe(0);
     // The process's resident memory, from the same poll: a real figure, not a placeholder.
     const memory = Number(await page.locator('hiq-stat[data-metric="memory"]').getAttribute("value"));
     expect(memory).toBeGreaterThan(20 * 1024 * 1024);

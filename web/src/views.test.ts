@@ -16,6 +16,7 @@ describe("toMetricsView", () => {
       influx_dead_letter_total: 0,
       live_dropped_total: 2,
     },
+    influx: { configured: true },
     lag: { influxEvents: 10, influxSeconds: 1.5 },
     store: { bytes: 2048, events: 90 },
     spool: { bytes: 0, events: 0 },
@@ -67,6 +68,13 @@ describe("toMetricsView", () => {
     expect(view.ha).toEqual({ state: "connected", url: "ws://ha", since: 5, version: "2025.1", error: null });
     expect([view.received, view.stored, view.exported, view.receivedRate]).toEqual([100, 90, 80, 10]);
     expect([view.rssBytes, view.cpuSeconds]).toEqual([150_000_000, 40]);
+  });
+
+  test("knows whether InfluxDB is configured, reading an older server without the field as configured", () => {
+    expect(toMetricsView(metrics, null).influxConfigured).toBe(true);
+    expect(toMetricsView({ ...metrics, influx: { configured: false } }, null).influxConfigured).toBe(false);
+    const { influx: _, ...older } = metrics;
+    expect(toMetricsView(older as typeof metrics, null).influxConfigured).toBe(true);
   });
 
   test("without the deep health report, depths are unknown rather than zero", () => {
