@@ -7,23 +7,25 @@
 /** The key tests compare: the same (entity_id, last_updated µs) pair the store deduplicates on. */
 export const changeKey = (entityId: string, lastUpdatedUs: number) => `${entityId}@${lastUpdatedUs}`;
 
+/** Rows the ring holds room for at first; it doubles up to its capacity as rows arrive. */
+const INITIAL_ROWS = 4096;
+
 export class EmittedHistory {
   readonly capacity: number;
-  private readonly ids: string[];
-  private readonly states: string[];
-  private readonly attrs: string[];
-  private readonly lu: Float64Array;
-  private readonly lc: Float64Array;
+  private readonly ids: string[] = [];
+  private readonly states: string[] = [];
+  private readonly attrs: string[] = [];
+  private lu: Float64Array;
+  private lc: Float64Array;
   /** Rows ever written; the ring holds the last `capacity` of them. */
   total = 0;
 
   constructor(capacity: number) {
     this.capacity = capacity;
-    this.ids = new Array(capacity);
-    this.states = new Array(capacity);
-    this.attrs = new Array(capacity);
-    this.lu = new Float64Array(capacity);
-    this.lc = new Float64Array(capacity);
+    // Grown on demand: the default capacity (2M rows) preallocated was ~80 MB of a freshly started demo.
+    const initial = Math.min(capacity, INITIAL_ROWS);
+    this.lu = new Float64Array(initial);
+    this.lc = new Float64Array(initial);
   }
 
   push(
@@ -34,6 +36,16 @@ export class EmittedHistory {
     lastChangedUs: number,
   ): void {
     const i = this.total % this.capacity;
+    // Before the ring first wraps, rows are appended (i === total); the columns double when full.
+    if (i >= this.lu.length) {
+      const size = Math.min(this.capacity, this.lu.length * 2);
+      const lu = new Float64Array(size);
+      lu.set(this.lu);
+      this.lu = lu;
+      const lc = new Float64Array(size);
+      lc.set(this.lc);
+      this.lc = lc;
+    }
     this.ids[i] = entityId;
     this.states[i] = state;
     this.attrs[i] = attrsJson;
