@@ -13,7 +13,7 @@ import { heapSize } from "bun:jsc";
 import { type Clock, systemClock } from "./clock.ts";
 import type { HomeIQConfig } from "./config/schema.ts";
 import { control, type EdgePort, type FromWorker, messageType, type ToWorker } from "./control.ts";
-import { threadCpuMeter } from "./cpu.ts";
+import { threadCpuMeter, threadCpuSeconds } from "./cpu.ts";
 import { HeavyTurn } from "./heavy-turn.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { Inbox, Outbox } from "./mailbox.ts";
@@ -81,7 +81,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
   const outboxes = new Map<string, Outbox<unknown>>();
   let metrics = new Registry({ actor: definition.name });
   let metricsTimer: ReturnType<typeof setInterval> | undefined;
-  let settleTimer: ReturnType<typeof setTimeout> | undefined;
+  let cancelSettle = () => {};
   let dead = false;
 
   const die = (error: unknown) => {
@@ -224,7 +224,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
     metricsTimer = setInterval(shipMetrics, msg.metricsIntervalMs);
     shipMetrics();
     post(control.ready());
-    settleTimer = setTimeout(giveBackMemory, SETTLE_MS);
+    cancelSettle = whenSettled(giveBackMemory);
   };
 
   const stop = async () => {
@@ -233,7 +233,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
     await Promise.all([...outboxes.values()].map((o) => o.drained()));
     await instance?.close?.();
     if (metricsTimer) clearInterval(metricsTimer);
-    clearTimeout(settleTimer);
+    cancelSettle();
     post(control.metrics(metrics.snapshot()));
     post(control.stopped());
   };
@@ -276,8 +276,38 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
   };
 }
 
-/** How long after an actor is ready its start-up leftovers are given back (giveBackMemory). */
+/** Window over which a thread must stay near idle before its start-up leftovers are given back. */
 const SETTLE_MS = 5_000;
+/** Share of one core below which a thread counts as settled over SETTLE_MS. */
+const SETTLED_CPU_SHARE = 0.05;
+
+/**
+ * Runs `fn` once the calling thread has used under SETTLED_CPU_SHARE of a core over a SETTLE_MS window
+ * (checked every window; a busy thread — the batcher under load — is left alone). Returns a cancel.
+ */
+export function whenSettled(
+  fn: () => void,
+  opts: { windowMs?: number; cpuSeconds?: () => number | null } = {},
+): () => void {
+  const windowMs = opts.windowMs ?? SETTLE_MS;
+  const cpuSeconds = opts.cpuSeconds ?? threadCpuSeconds;
+  let last = cpuSeconds();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const check = () => {
+    const now = cpuSeconds();
+    const busy = now !== null && last !== null && now - last > (SETTLED_CPU_SHARE * windowMs) / 1000;
+    last = now;
+    if (busy) arm();
+    else fn();
+  };
+  const arm = () => {
+    timer = setTimeout(check, windowMs);
+    // Never what keeps a thread alive.
+    (timer as { unref?: () => void }).unref?.();
+  };
+  arm();
+  return () => clearTimeout(timer);
+}
 
 /**
  * Asks JavaScriptCore to return what it holds but does not use — free heap blocks, the allocator's cached

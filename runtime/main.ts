@@ -14,7 +14,7 @@ import { openMetadataReader } from "../actors/metadata/reader.ts";
 import { scheduleBackups } from "../actors/ops/run-backup.ts";
 import { openStoreReader } from "../actors/store/index.ts";
 import { startSimulator } from "../sim/server.ts";
-import { giveBackMemory } from "./actor.ts";
+import { giveBackMemory, whenSettled } from "./actor.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import type { HomeIQConfig } from "./config/schema.ts";
 import { createLogger, errorMessage } from "./log.ts";
@@ -164,4 +164,4 @@ const tokenNote = apiToken.generated
     : `API token: in ${apiToken.path}`;
 process.stdout.write(`HomeIQ dashboard: ${api.url}/  (${tokenNote})\n`);
 // Start-up is done: what it left in the main thread's VM goes back to the OS (the actors do the same).
-setTimeout(giveBackMemory, 5_000).unref();
+whenSettled(giveBackMemory);

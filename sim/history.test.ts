@@ -21,8 +21,10 @@ describe("EmittedHistory", () => {
         const kept = Math.min(n, capacity);
         expect([h.size, h.overwritten]).toEqual([kept, n - kept]);
         const keys = h.keys();
-        expect(keys[0]).toBe(kept ? changeKey(`sensor.s${(n - kept) % 7}`, 1000 + n - kept) : undefined);
-        expect(keys.at(-1)).toBe(kept ? changeKey(`sensor.s${(n - 1) % 7}`, 1000 + n - 1) : undefined);
+        expect(keys[0] as string | undefined).toEqual(
+          kept ? changeKey(`sensor.s${(n - kept) % 7}`, 1000 + n - kept) : undefined,
+        );
+        expect(keys.at(-1)).toEqual(kept ? changeKey(`sensor.s${(n - 1) % 7}`, 1000 + n - 1) : undefined);
         // The time-ordered search still works across the grown columns.
         const period = JSON.parse(
           h.renderPeriod(1000 + n - 1, 1000 + n, null, {
