@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { heapCollector } from "./actor.ts";
+import { heapCollector, whenSettled } from "./actor.ts";
+import { waitFor } from "./clock.ts";
 
 const MB = 1024 * 1024;
 
@@ -64,5 +65,47 @@ describe("heapCollector", () => {
     let collected = 0;
     for (let s = 0; s < 600; s++) if (calm.due(live + (s % 3) * MB, s * 1000)) collected++;
     expect(collected).toBe(0);
+  });
+});
+
+describe("whenSettled", () => {
+  test("gives back memory once a window passes with the thread under 5% of a core, not while it is busy", async () => {
+    // A fake CPU clock: 40 ms of CPU per 20 ms window (busy) for three windows, then none (settled).
+    let cpu = 0;
+    let windows = 0;
+    const at: number[] = [];
+    whenSettled(() => at.push(windows), {
+      windowMs: 20,
+      cpuSeconds: () => {
+        windows++;
+        if (windows <= 4) cpu += 0.04;
+        return cpu;
+      },
+    });
+    await waitFor(() => at.length === 1, { timeoutMs: 5000, what: "the settled call" });
+    // Read at start, then once per window: busy in windows 1-3, quiet in window 5.
+    expect(at).toEqual([5]);
+  });
+
+  test("a cancelled wait never calls back", async () => {
+    let checks = 0;
+    let called = false;
+    const cancel = whenSettled(
+      () => {
+        called = true;
+      },
+      { windowMs: 10, cpuSeconds: () => ++checks * 0 },
+    );
+    cancel();
+    // A second wait with the same window proves time passed beyond the first one's window.
+    let second = false;
+    whenSettled(
+      () => {
+        second = true;
+      },
+      { windowMs: 30, cpuSeconds: () => 0 },
+    );
+    await waitFor(() => second, { timeoutMs: 5000 });
+    expect([called, checks]).toEqual([false, 1]);
   });
 });

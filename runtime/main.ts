@@ -19,6 +19,7 @@ import { openMetadataReader } from "../actors/metadata/reader.ts";
 import { scheduleBackups } from "../actors/ops/run-backup.ts";
 import { openStoreReader } from "../actors/store/index.ts";
 import { startSimulator } from "../sim/server.ts";
+import { giveBackMemory, whenSettled } from "./actor.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import type { HomeIQConfig } from "./config/schema.ts";
 import { createLogger, errorMessage } from "./log.ts";
@@ -180,3 +181,5 @@ if (api.ingress)
   process.stdout.write(
     `HomeIQ ingress: ${api.ingress.url}/  (only from ${config.api.ingressFrom}, Home Assistant's ingress proxy; no token)\n`,
   );
+// Start-up is done: what it left in the main thread's VM goes back to the OS (the actors do the same).
+whenSettled(giveBackMemory);

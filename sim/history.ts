@@ -13,19 +13,22 @@ import { jsonFloat } from "../runtime/cpython-time.ts";
 /** The key tests compare: the same (entity_id, last_updated µs) pair the store deduplicates on. */
 export const changeKey = (entityId: string, lastUpdatedUs: number) => `${entityId}@${lastUpdatedUs}`;
 
+/** Rows the ring holds room for at first; it doubles up to its capacity as rows arrive. */
+const INITIAL_ROWS = 4096;
+
 export class EmittedHistory {
   readonly capacity: number;
-  private readonly ids: string[];
+  private readonly ids: string[] = [];
   /** null: the entity was removed (HA's recorder stores a removal as state None). */
-  private readonly states: (string | null)[];
-  private readonly attrs: string[];
+  private readonly states: (string | null)[] = [];
+  private readonly attrs: string[] = [];
   /** `last_updated_ts` as HA's recorder stores it: the raw `time.time()` double. */
-  private readonly luTs: Float64Array;
+  private luTs: Float64Array;
   /** The µs CPython derives from it (the key), and the last change's µs (`last_changed.timestamp()`). */
-  private readonly luUs: Float64Array;
-  private readonly lcUs: Float64Array;
+  private luUs: Float64Array;
+  private lcUs: Float64Array;
   /** When each row was written (monotonic ms), to decide which rows a recorder commit has covered. */
-  private readonly writtenMs: Float64Array;
+  private writtenMs: Float64Array;
   /** Rows ever written; the ring holds the last `capacity` of them. */
   total = 0;
   /** Rows are in last_updated order (no clock step back since the oldest row held); binary search holds. */
@@ -34,13 +37,26 @@ export class EmittedHistory {
 
   constructor(capacity: number) {
     this.capacity = capacity;
-    this.ids = new Array(capacity);
-    this.states = new Array(capacity);
-    this.attrs = new Array(capacity);
-    this.luTs = new Float64Array(capacity);
-    this.luUs = new Float64Array(capacity);
-    this.lcUs = new Float64Array(capacity);
-    this.writtenMs = new Float64Array(capacity);
+    // Grown on demand: the default capacity (2M rows) preallocated was ~80 MB of a freshly started demo.
+    const initial = Math.min(capacity, INITIAL_ROWS);
+    this.luTs = new Float64Array(initial);
+    this.luUs = new Float64Array(initial);
+    this.lcUs = new Float64Array(initial);
+    this.writtenMs = new Float64Array(initial);
+  }
+
+  /** Doubles the numeric columns (up to capacity); before the ring first wraps, rows are appended. */
+  private grow(): void {
+    const size = Math.min(this.capacity, this.luTs.length * 2);
+    const grown = (a: Float64Array) => {
+      const b = new Float64Array(size);
+      b.set(a);
+      return b;
+    };
+    this.luTs = grown(this.luTs);
+    this.luUs = grown(this.luUs);
+    this.lcUs = grown(this.lcUs);
+    this.writtenMs = grown(this.writtenMs);
   }
 
   push(
@@ -57,6 +73,7 @@ export class EmittedHistory {
       this.sortedSince = this.total;
     }
     const i = this.total % this.capacity;
+    if (i >= this.luTs.length) this.grow();
     this.ids[i] = entityId;
     this.states[i] = state;
     this.attrs[i] = attrsJson;

@@ -101,6 +101,13 @@ describe("dashboard in Chromium against HomeIQ on the simulator", () => {
       timeoutMs: 20_000,
       what: "a rising event count",
     });
+    // No InfluxDB in this run: the overview says so and how to set it, rather than "Exported 0".
+    const influx = page.locator('hiq-stat[data-metric="influx"]');
+    const parts = await Promise.all(
+      [".label", ".value", ".sub"].map(async (part) => (await influx.locator(part).textContent())?.trim()),
+    );
+    expect(parts).toEqual(["InfluxDB", "not configured", "set HOMEIQ_INFLUX_URL to mirror events"]);
+    expect(await page.locator('hiq-stat[data-metric="exported"]').count()).toBe(0);
     // The process's resident memory, from the same poll: a real figure, not a placeholder.
     const memory = Number(await page.locator('hiq-stat[data-metric="memory"]').getAttribute("value"));
     expect(memory).toBeGreaterThan(20 * 1024 * 1024);
@@ -150,6 +157,22 @@ describe("dashboard in Chromium against HomeIQ on the simulator", () => {
       },
       { timeoutMs: 20_000, what: "only sensor rows" },
     );
+    // Beside each id its friendly name, and numbers with their unit (the simulator's sensors carry both).
+    await waitFor(
+      async () => {
+        const rows = await page.locator("hiq-live-events .row").evaluateAll((els) =>
+          els.map((r) => ({
+            id: r.querySelector(".entity")?.textContent ?? "",
+            name: r.querySelector(".name")?.textContent ?? "",
+            state: r.querySelector(".state")?.textContent?.trim() ?? "",
+          })),
+        );
+        return rows.some(
+          (r) => r.name !== "" && r.name !== r.id && /^-?\d+(\.\d+)? (°C|%|W|kWh)$/.test(r.state),
+        );
+      },
+      { timeoutMs: 20_000, what: "a row with a friendly name and a state with its unit" },
+    );
     await page.getByRole("button", { name: "Pause" }).click();
     await waitFor(async () => Number(await live.getAttribute("data-received")) > before + 5, {
       timeoutMs: 20_000,
@@ -184,6 +207,14 @@ describe("dashboard in Chromium against HomeIQ on the simulator", () => {
       timeoutMs: 15_000,
       what: "history points",
     });
+    // The page is titled with the friendly name (the simulator's registry sets no name of its own) and
+    // the state shows its unit.
+    const title = (await page.locator("#entity-title").textContent())?.trim() ?? "";
+    expect(title).not.toBe(sensor);
+    expect(title.length).toBeGreaterThan(0);
+    expect((await page.locator("hiq-entity-detail .state").textContent())?.trim()).toMatch(
+      /^-?\d+(\.\d+)? (°C|%|W|kWh)$/,
+    );
     expect(await page.locator("hiq-history-chart canvas").count()).toBeGreaterThan(0);
     await page.getByRole("button", { name: "1 hour" }).click();
     await waitFor(async () => Number(await chart.getAttribute("data-points")) > 0, { timeoutMs: 15_000 });

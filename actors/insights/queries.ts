@@ -18,7 +18,7 @@ import { decodeContextId, encodeContextId } from "../store/codec.ts";
 import { configureConnection, ENTITY_BITS, EVENTS_DB, entityRowsSql, readBaseUs } from "../store/schema.ts";
 import { metaPosition, StoredPosition, TailReader } from "../store/tail.ts";
 import { StateTermMatcher } from "./state-terms.ts";
-import { type EventStats, matchEntity, parseQuery, StatsAccumulator } from "./stats.ts";
+import { type EventStats, matchEntity, parseQuery, StatsAccumulator, type StatsOptions } from "./stats.ts";
 import { type ContextLookup, type Trace, traceEvent } from "./trace.ts";
 import { domainOf, type InsightEvent } from "./types.ts";
 
@@ -110,7 +110,7 @@ export interface EntityColumns {
 
 export interface InsightsReader {
   search(query: SearchQuery): SearchPage;
-  stats(query: { from: number; to: number; bucketMs: number; top: number }): EventStats;
+  stats(query: StatsOptions & { top: number }): EventStats;
   /** The trace of one event, by store id, or by entity and time (the latest event at or before `ts`). */
   trace(ref: { id: string } | { entityId: string; ts: number }): (Trace & { id: string }) | null;
   /**
@@ -441,7 +441,7 @@ class SqliteInsights implements InsightsReader {
     };
   }
 
-  stats(query: { from: number; to: number; bucketMs: number; top: number }): EventStats {
+  stats(query: StatsOptions & { top: number }): EventStats {
     this.refreshEntities();
     const acc = new StatsAccumulator(query);
     let counted = false;

@@ -368,7 +368,10 @@ export const ConfigSchema = T.Object({
     intervalMs: int(6 * 3600 * 1000, 60000, 7 * 24 * 3600 * 1000, "how often the miner runs"),
     days: int(30, 1, 365, "history the miner reads"),
     startDelayMs: int(60000, 0, 24 * 3600 * 1000, "delay of the first scheduled run after start"),
-    timeZone: str("", "IANA time zone of the home, e.g. Europe/Berlin; empty uses the system zone"),
+    timeZone: str(
+      "",
+      "IANA time zone of the home for suggestions and insights (local hours and days), e.g. Europe/Berlin; empty uses Home Assistant's time_zone (get_config), else the system zone",
+    ),
     minOccurrences: int(5, 2, 1000, "fewest occurrences (days) before a habit is proposed"),
     minConfidence: num(0.6, 0.1, 1, "smallest share of opportunities on which a habit must hold"),
     coWindowMs: int(30000, 1000, 600000, "an action this soon after a trigger counts as following it"),

@@ -8,6 +8,7 @@
 import { Elysia } from "elysia";
 import type { ApiDeps } from "../deps.ts";
 import { knownQuery } from "../fields.ts";
+import { msTimes } from "../time-param.ts";
 import { DEFAULT_EVENTS_PAGE, eventModels } from "./model.ts";
 import { entityHistory, listEvents } from "./service.ts";
 
@@ -17,7 +18,7 @@ export function events(deps: Pick<ApiDeps, "store" | "config">, now: () => numbe
   return new Elysia({ detail: { tags: ["events"] } })
     .get(
       "/api/v1/events",
-      ({ query }) => listEvents(deps.store, { ...query, limit: query.limit ?? defaultLimit }),
+      ({ query }) => listEvents(deps.store, { ...msTimes(query), limit: query.limit ?? defaultLimit }),
       {
         query: EventsQuery,
         beforeHandle: knownQuery(EventsQuery),
@@ -27,7 +28,7 @@ export function events(deps: Pick<ApiDeps, "store" | "config">, now: () => numbe
     .get(
       "/api/v1/entities/:entity_id/history",
       ({ params, query }) =>
-        entityHistory(deps.store, params.entity_id, query, now(), deps.config.api.pageMax),
+        entityHistory(deps.store, params.entity_id, msTimes(query), now(), deps.config.api.pageMax),
       {
         params: HistoryParams,
         query: HistoryQuery,

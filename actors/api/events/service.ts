@@ -9,7 +9,7 @@ function checkRange(from: number | undefined, to: number | undefined): void {
   if (from !== undefined && to !== undefined && from >= to)
     throw new ApiError(400, `invalid query.from: ${from} is not before query.to ${to}`, {
       field: "query.from",
-      expected: "a time before query.to (both milliseconds since the Unix epoch)",
+      expected: "a time before query.to",
     });
 }
 

@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { HomeIQConfig } from "../../../runtime/config/schema.ts";
+import { homeTimeZone, type LocalClock, localClock } from "../../../runtime/local-time.ts";
 import { errorMessage } from "../../../runtime/log.ts";
 import type { HealthReport } from "../../insights/analyses.ts";
 import type { EnergyReport } from "../../insights/energy.ts";
@@ -83,6 +84,17 @@ export class InsightsService {
     return this.names;
   }
 
+  /** The home's zone: `suggestions.timeZone` if set, else HA's time_zone as metadata recorded it. */
+  private homeClock(): LocalClock {
+    let haZone: unknown;
+    try {
+      haZone = this.deps.metadata?.haConfig()?.time_zone;
+    } catch {
+      // Without metadata the system zone is the best guess.
+    }
+    return localClock(homeTimeZone(this.deps.config.suggestions.timeZone, haZone));
+  }
+
   private async call<T>(body: unknown): Promise<T> {
     try {
       return (await this.deps.supervisor.call(ACTOR, body, CALL_TIMEOUT_MS)) as T;
@@ -99,7 +111,7 @@ export class InsightsService {
     if (from >= to)
       throw new ApiError(400, `invalid query.from: ${from} is not before query.to ${to}`, {
         field: "query.from",
-        expected: "a time before query.to (both milliseconds since the Unix epoch)",
+        expected: "a time before query.to",
       });
     try {
       const page = this.open().search({
@@ -142,6 +154,7 @@ export class InsightsService {
       to: now,
       bucketMs,
       top: this.deps.config.insights.statsTop,
+      clock: this.homeClock(),
     });
     return { window, computedAt: now, ...stats };
   }

@@ -14,6 +14,7 @@ import type { Precision } from "../../ops/import.ts";
 import type { ImportFormat } from "../../ops/import-stream.ts";
 import type { BackupSchedule } from "../../ops/run-backup.ts";
 import type { ApiDeps } from "../deps.ts";
+import { msTimes } from "../time-param.ts";
 import { CrashQuery, ExportQuery, ImportQuery } from "./model.ts";
 import { importThroughSpool, listBackups } from "./service.ts";
 
@@ -73,7 +74,8 @@ export function ops(deps: Pick<ApiDeps, "config" | "store" | "ops" | "registry">
     )
     .get(
       "/api/v1/export",
-      ({ query }) => {
+      ({ query: raw }) => {
+        const query = msTimes(raw);
         const format = query.format ?? "ndjson";
         const to = query.to ?? now();
         if (query.from >= to)
