@@ -317,7 +317,7 @@ export function whenSettled(
 /**
  * Asks JavaScriptCore to return what it holds but does not use — free heap blocks, the allocator's cached
  * pages, code compiled for run-once start-up functions — to the OS. Each worker is a VM of its own, so
- * with ten actors this was ~10 MB of the demo's idle RSS (152 -> 143 MB after 20 s, see README).
+ * with ten actors this was ~10 MB of the demo's idle RSS (152 -> 143 MB after 20 s, see docs/performance.md).
  * `Bun.shrink` is marked deprecated in bun-types but has no replacement; without it nothing breaks.
  */
 export function giveBackMemory(): void {

@@ -421,7 +421,7 @@ async function store(
     return refuse(
       422,
       `no line could be mapped to a state change (${report.skippedLines} skipped; reasons and examples listed)`,
-      "line protocol written by Home Assistant's influxdb integration or a Node-RED flow (see the README)",
+      "line protocol written by Home Assistant's influxdb integration or a Node-RED flow (see docs/operations.md)",
     );
   return { ok: true, ...report };
 }

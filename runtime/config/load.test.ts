@@ -107,7 +107,7 @@ describe("config", () => {
         JSON.stringify({ port: 9100, influx: { bukket: "x" }, batcher: { maxEvents: -5 } }),
       );
       expect(problems({}, file)).toEqual([
-        `influx.bukket in ${file}: unknown key. Fix: remove it or check its spelling against the README's configuration table.`,
+        `influx.bukket in ${file}: unknown key. Fix: remove it or check its spelling against docs/configuration.md.`,
         `batcher.maxEvents in ${file}: expected a whole number between 1 and 1000000, got -5. Fix: most events per store transaction and per live-feed batch; default 10000.`,
       ]);
       writeFileSync(file, JSON.stringify({ port: 9100 }));

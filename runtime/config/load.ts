@@ -165,7 +165,7 @@ export function loadConfig(opts: LoadOptions = {}): HomeIQConfig {
         }
         for (const key of unknownKeys(parsed, ConfigSchema)) {
           problems.push(
-            `${key} in ${file}: unknown key. Fix: remove it or check its spelling against the README's configuration table.`,
+            `${key} in ${file}: unknown key. Fix: remove it or check its spelling against docs/configuration.md.`,
           );
         }
       } catch (error) {
@@ -208,7 +208,7 @@ export function loadConfig(opts: LoadOptions = {}): HomeIQConfig {
     const where = source.get(path.join(".")) ?? `${path.join(".")} (${envName(path)})`;
     const schema = leaf?.schema ?? error.schema;
     problems.push(
-      `${where}: expected ${expected(schema)}, got ${show(error.value, path)}. Fix: ${hint(schema) || "see the README"}.`,
+      `${where}: expected ${expected(schema)}, got ${show(error.value, path)}. Fix: ${hint(schema) || "see docs/configuration.md"}.`,
     );
   }
   problems.push(...crossChecks(config as HomeIQConfig));
@@ -294,7 +294,7 @@ function dedupe(xs: string[]): string[] {
   return [...new Set(xs)];
 }
 
-/** Every config key with its environment variable, default and description: the README table. */
+/** Every config key with its environment variable, default and description: docs/configuration.md's table. */
 export function configReference(): { env: string; key: string; default: unknown; description: string }[] {
   return LEAVES.map((l) => ({
     env: envName(l.path),
