@@ -97,6 +97,7 @@ function measure(withContext: boolean) {
     dailyDays: 90,
     maxBytes: 1e13,
     rollupChunk: 50_000,
+    unexportedHoldBytes: 0,
   });
   const rate = ingest(store, maintenance, N, withContext);
   while (maintenance.indexStep(50_000) > 0);

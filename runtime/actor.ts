@@ -18,6 +18,7 @@ import { HeavyTurn } from "./heavy-turn.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { Inbox, Outbox } from "./mailbox.ts";
 import { Registry } from "./metrics.ts";
+import { tickClock } from "./progress.ts";
 import type { MessageCheck } from "./schema.ts";
 
 export interface ActorContext {
@@ -82,6 +83,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
   let metrics = new Registry({ actor: definition.name });
   let metricsTimer: ReturnType<typeof setInterval> | undefined;
   let dead = false;
+  let watch: { actor: SharedArrayBuffer; now: () => number } | undefined;
 
   const die = (error: unknown) => {
     if (dead) return;
@@ -101,6 +103,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
       capacity: spec.capacity,
       retain: spec.retain,
       metrics,
+      watch: watch && spec.slot ? { edge: spec.slot, actor: watch.actor, now: watch.now } : undefined,
     });
     out.onPoison = (message) =>
       log.error("message set aside: it crashed its receiver on every redelivery", {
@@ -158,10 +161,12 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
       heap.set(heapSize());
       post(control.metrics(metrics.snapshot()));
     };
+    watch = { actor: msg.watch.actor, now: tickClock(msg.watch.tick) };
     for (const spec of msg.outboxes) addOutbox(spec);
     inbox = new Inbox({
       actor: definition.name,
       metrics,
+      progress: msg.watch.actor,
       handle: ({ edge, message }) => {
         const checked = definition.check(message);
         if (!checked.ok) {

@@ -3,15 +3,19 @@
  * `homeiq <command>`: what people do by hand. Every command has --help, prints errors as
  * "homeiq <command>: <what is wrong>. Fix: ...", and exits 0 on success, 1 on failure, 2 on bad usage.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fchmodSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { importKeyCeiling } from "../actors/batcher/logic.ts";
 import { backupFileName, createBackup, restoreBackup, verifyBackup } from "../actors/ops/backup.ts";
 import { EXPORT_FORMATS, type ExportFormat, exportChunks } from "../actors/ops/export.ts";
-import { type Precision, parseLineProtocol } from "../actors/ops/import.ts";
+import type { Precision } from "../actors/ops/import.ts";
+import { IMPORT_FORMATS, type ImportFormat, runImport, writerTarget } from "../actors/ops/import-stream.ts";
 import { openStoreReader } from "../actors/store/reader.ts";
+import { MAX_ENTITY_KEY } from "../actors/store/schema.ts";
 import { openStoreWriter } from "../actors/store/writer.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
+import { PRIVATE_UMASK, privateDir } from "./private-files.ts";
 
 type Flags = Record<string, string | boolean | undefined>;
 interface Command {
@@ -51,6 +55,18 @@ function runningPid(dataDir: string): number | null {
   } catch {
     return null;
   }
+}
+
+/** An import's refusal as text: what, then the lines refused. */
+function describeRefusal(answer: Record<string, unknown> | null): string {
+  if (!answer) return "no JSON answer";
+  const rejections = (answer.rejections as { line: number; reason: string }[] | undefined) ?? [];
+  const more = Number(answer.rejected ?? 0) - rejections.length;
+  return [
+    String(answer.error),
+    ...rejections.map((r) => `  - line ${r.line}: ${r.reason}`),
+    ...(more > 0 ? [`  - ... and ${more} more`] : []),
+  ].join("\n");
 }
 
 function dataDirOf(flags: Flags): string {
@@ -131,7 +147,9 @@ const commands: Record<string, Command> = {
       if (!EXPORT_FORMATS.includes(format))
         throw new UsageError(`--format ${String(flags.format)} is unknown. Fix: use lp, csv or ndjson`);
       const reader = openStoreReader(dataDirOf(flags));
-      const fd = typeof flags.out === "string" ? openSync(flags.out, "w") : 1;
+      // An export is the home's history: owner-only, even when it replaces a looser existing file.
+      const fd = typeof flags.out === "string" ? openSync(flags.out, "w", 0o600) : 1;
+      if (fd !== 1) fchmodSync(fd, 0o600);
       let lines = 0;
       try {
         const entityIds = typeof flags.entity === "string" ? flags.entity.split(",") : undefined;
@@ -148,11 +166,16 @@ const commands: Record<string, Command> = {
     },
   },
   import: {
-    summary: "import line protocol into the store (all lines valid or nothing written)",
-    usage: "homeiq import FILE [--precision ns|us|ms|s] [--data-dir DIR] [--url URL --token TOKEN]",
+    summary: "import line protocol or NDJSON into the store (all lines valid or nothing written; streamed)",
+    usage:
+      "homeiq import FILE [--format lp|ndjson] [--precision ns|us|ms|s] [--data-dir DIR] [--url URL --token TOKEN]",
     options: {
       ...dataDirOption,
       precision: { type: "string", description: "timestamp precision (default: the export header, else ns)" },
+      format: {
+        type: "string",
+        description: "lp or ndjson (default: ndjson when the first line starts with {, else lp)",
+      },
       url: {
         type: "string",
         description: "a running HomeIQ to import through (default: direct when none runs)",
@@ -164,8 +187,9 @@ const commands: Record<string, Command> = {
       const precision = flags.precision as Precision | undefined;
       if (precision && !["ns", "us", "ms", "s"].includes(precision))
         throw new UsageError("--precision must be ns, us, ms or s");
-      const text = readFileSync(file, "utf8");
-      const events = parseLineProtocol(text, precision); // refuses the whole file on any bad line
+      const format = flags.format as ImportFormat | undefined;
+      if (format && !IMPORT_FORMATS.includes(format)) throw new UsageError("--format must be lp or ndjson");
+      if (!existsSync(file)) throw new UsageError(`${file} does not exist`);
       const dataDir = dataDirOf(flags);
       const pid = runningPid(dataDir);
       if (typeof flags.url === "string" || pid !== null) {
@@ -173,34 +197,53 @@ const commands: Record<string, Command> = {
           throw new UsageError(
             `HomeIQ is running on ${dataDir} (pid ${pid}). Fix: import through it with --url http://HOST:PORT --token TOKEN, or stop it first`,
           );
-        const q = precision ? `?precision=${precision}` : "";
+        const params = new URLSearchParams();
+        if (precision) params.set("precision", precision);
+        if (format) params.set("format", format);
+        const q = params.size ? `?${params}` : "";
         const r = await fetch(`${flags.url}/api/v1/import${q}`, {
           method: "POST",
-          body: text,
+          body: Bun.file(file),
           headers: { authorization: `Bearer ${String(flags.token ?? "")}`, "content-type": "text/plain" },
         });
-        if (!r.ok) {
-          console.error(`homeiq import: ${flags.url} answered ${r.status}: ${await r.text()}`);
+        const answer = (await r.json().catch(() => null)) as Record<string, unknown> | null;
+        if (!r.ok || !answer) {
+          console.error(`homeiq import: ${flags.url} answered ${r.status}: ${describeRefusal(answer)}`);
           return 1;
         }
-        console.log(`imported ${events.length} state changes through ${flags.url}`);
+        console.log(
+          `imported ${answer.stored} state changes through ${flags.url} (${answer.duplicates} already stored, ${answer.received} read)`,
+        );
         return 0;
       }
-      mkdirSync(dataDir, { recursive: true });
+      const limits = loadConfig().ops;
+      privateDir(dataDir);
       const writer = openStoreWriter(dataDir, { dictionaryCache: 10000 });
-      let inserted = 0;
-      let duplicates = 0;
       try {
-        for (let i = 0; i < events.length; i += 5000) {
-          const result = writer.writeEvents(events.slice(i, i + 5000));
-          inserted += result.inserted.length;
-          duplicates += result.duplicates;
+        const outcome = await runImport(Bun.file(file).stream(), {
+          limits: {
+            maxBytes: Number.MAX_SAFE_INTEGER, // a local file: its size is the user's business
+            maxLineBytes: limits.importMaxLineBytes,
+            maxNewEntities: limits.importMaxNewEntities,
+            futureSkewMs: limits.importFutureSkewMs,
+          },
+          precision,
+          format,
+          nowUs: Date.now() * 1000,
+          target: writerTarget(writer, importKeyCeiling(MAX_ENTITY_KEY, limits.importEntityKeyReserve)),
+          reread: () => Bun.file(file).stream(),
+        });
+        if (!outcome.ok) {
+          console.error(`homeiq import: ${describeRefusal(outcome)}`);
+          return 1;
         }
+        console.log(
+          `imported ${outcome.stored} state changes into ${dataDir} (${outcome.duplicates} already stored)`,
+        );
+        return 0;
       } finally {
         writer.close();
       }
-      console.log(`imported ${inserted} state changes into ${dataDir} (${duplicates} already stored)`);
-      return 0;
     },
   },
   "check-config": {
@@ -317,4 +360,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) process.exit(await main(process.argv.slice(2)));
+if (import.meta.main) {
+  process.umask(PRIVATE_UMASK); // restores, backups, imports and exports are owner-only, like main.ts
+  process.exit(await main(process.argv.slice(2)));
+}

@@ -129,6 +129,7 @@ export function buildTree(config: HomeIQConfig): TreeSpec {
     backoffMinMs: config.supervisor.backoffMinMs,
     backoffMaxMs: config.supervisor.backoffMaxMs,
     startTimeoutMs: config.supervisor.startTimeoutMs,
+    stuckAfterMs: config.supervisor.stuckAfterMs,
     metricsIntervalMs: config.metricsIntervalMs,
     logLevel: config.logLevel,
     config,

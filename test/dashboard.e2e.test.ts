@@ -89,7 +89,10 @@ afterAll(async () => {
 describe("dashboard in Chromium against HomeIQ on the simulator", () => {
   test("asks for the token once, then shows the overview with a rising event count", async () => {
     const page = await newPage();
-    await page.goto(base);
+    const served = await page.goto(base);
+    // Served under a policy that allows no inline script or style: a violation would be a console error
+    // ("no console errors on any page" below).
+    expect(served?.headers()["content-security-policy"]).toContain("script-src 'self'");
     await page.getByLabel("API token").fill(TOKEN);
     await page.getByRole("button", { name: "Connect" }).click();
     await waitFor(async () => (await receivedOnOverview(page)) > 0, { timeoutMs: 20_000, what: "events" });
@@ -269,6 +272,15 @@ describe("dashboard in Chromium against HomeIQ on the simulator", () => {
       .getByText(/events/)
       .first()
       .waitFor({ timeout: 30_000 });
+    // The activity bars take their heights from style properties, which the CSP allows only through the
+    // CSSOM, not as an inline style attribute: a violation would be a console error.
+    await page.locator("hiq-insights .bars span").first().waitFor({ state: "attached", timeout: 30_000 });
+    expect(
+      await page
+        .locator("hiq-insights .bars span")
+        .first()
+        .evaluate((el) => (el as HTMLElement).style.height),
+    ).toMatch(/%$/);
     await page.context().close();
   }, 150_000);
 

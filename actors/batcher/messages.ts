@@ -104,15 +104,25 @@ export const batcherMessage = {
 
 /**
  * What the batcher sends on after a batch is committed (to the webhook dispatcher and the API's live feed):
- * only the state changes that were new to the store, never duplicates.
+ * only the state changes that were new to the store, never duplicates. `source` says where they came from
+ * when all did from one (always so on batcher->webhooks, where rules fire on live changes only by
+ * default); the live feed's coalesced batches may mix sources and leave it out.
  */
-export type StoredBatch = { type: "stored"; events: PackedEvents };
-export const storedBatch = (events: readonly StateChange[] | PackedEvents): StoredBatch => ({
+export type StoredBatch = { type: "stored"; events: PackedEvents; source?: EventSource };
+export const storedBatch = (
+  events: readonly StateChange[] | PackedEvents,
+  source?: EventSource,
+): StoredBatch => ({
   type: "stored",
   events: Array.isArray(events) ? packEvents(events) : (events as PackedEvents),
+  ...(source === undefined ? {} : { source }),
 });
 export const storedSchemas = {
-  stored: T.Object({ type: T.Literal("stored"), events: PackedEventsSchema }),
+  stored: T.Object({
+    type: T.Literal("stored"),
+    events: PackedEventsSchema,
+    source: T.Optional(EventSourceSchema),
+  }),
 };
 
 /**
@@ -120,3 +130,36 @@ export const storedSchemas = {
  * connection actor), so the checked value is narrowed to `BatcherMessage`.
  */
 export const check = messageChecker("batcher", batcherSchemas) as MessageCheck<BatcherMessage>;
+
+/**
+ * Requests the hub makes of the batcher with `supervisor.call("batcher", body)` (answered, unlike mailbox
+ * messages): totals for the API, and the import's two steps, so an import learns what was really stored.
+ */
+export type BatcherCall =
+  | { type: "totals" }
+  /** Which of these entity ids the store has never seen, and how many keys an import may still take. */
+  | { type: "import-check"; entityIds: string[] }
+  /** Stores one batch of an import (new entities only below the import ceiling) and answers what happened. */
+  | { type: "import"; events: PackedEvents };
+
+export const batcherCall = {
+  importCheck: (entityIds: string[]): BatcherCall => ({ type: "import-check", entityIds }),
+  import: (events: readonly StateChange[]): BatcherCall => ({ type: "import", events: packEvents(events) }),
+};
+
+export interface ImportCheckResult {
+  /** The asked entity ids the store has never seen. */
+  unknown: string[];
+  /** New entities imports may still add before reaching the keys kept for live entities. */
+  keysLeft: number;
+  /** last_updated (µs) the store can hold: within ±4.4 years of its time origin. */
+  minUs: number;
+  maxUs: number;
+}
+
+export interface ImportWriteResult {
+  stored: number;
+  duplicates: number;
+  /** Refused records by index into the batch, with the store's reason. */
+  rejected: { index: number; error: string }[];
+}

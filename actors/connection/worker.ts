@@ -83,7 +83,8 @@ runActor({
         while (!closing) {
           const record = spool.peek();
           if (!record) break;
-          await toBatcher.send(batcherMessage.events("spool", record.events));
+          // The record's own source (live, snapshot, backfill): webhook rules fire by source.
+          await toBatcher.send(batcherMessage.events(record.source, record.events));
           spool.shift();
           gauges();
         }

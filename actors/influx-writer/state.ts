@@ -111,18 +111,19 @@ export class InfluxState {
 }
 
 /**
- * The writer's journal seq as seen by another connection (the batcher trims events.db's journal behind
- * it). 0 while influx.db does not exist yet: nothing may be trimmed before the writer has run.
+ * Where the writer stands in events.db, as seen by another connection: the batcher trims events.db's
+ * journal behind it and never expires or evicts a row it has not passed. Before influx.db exists (or has a
+ * position) nothing has been exported: `base` (events.db's tail_base) with journal seq 0.
  */
-export function readExportCursor(dataDir: string): number {
+export function readExportPosition(dataDir: string, base: { t: number; e: number }): TailPosition {
   const path = join(dataDir, INFLUX_DB);
-  if (!existsSync(path)) return 0;
+  const none = { t: base.t, e: base.e, seq: 0 };
+  if (!existsSync(path)) return none;
   const db = new Database(path, { readonly: true });
   try {
-    const row = db.query("SELECT seq FROM cursors WHERE name = 'events'").get() as { seq: number } | null;
-    return row?.seq ?? 0;
+    return new StoredPosition(db, "events").load(base);
   } catch {
-    return 0;
+    return none; // the writer has not created its tables yet
   } finally {
     db.close();
   }

@@ -57,6 +57,10 @@ runActor({
     );
     metrics.gauge("insights_history_days", "Bound: days of history the analyses read").set(s.historyDays);
     metrics.gauge("insights_search_scan_rows", "Bound: raw rows one search page scans").set(s.searchScanRows);
+    metrics.gauge("insights_search_terms_max", "Bound: terms one search may hold").set(s.searchTermsMax);
+    metrics
+      .gauge("insights_search_states_max", "Bound: newest distinct states one search matches terms against")
+      .set(s.searchStatesMax);
 
     let health: HealthReport | null = null;
     let energy: (EnergyReport & { computedAt: number }) | null = null;

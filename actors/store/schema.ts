@@ -8,7 +8,8 @@
  *   `id = ((last_updated_us - base_us) << 16) | e`. So `INSERT OR IGNORE` dedupes replays and backfill with
  *   no extra unique index, a time range is a rowid range (no time index), and `e`'s index (which carries
  *   the rowid) gives one entity's history in time order. `base_us` is fixed per database (table `meta`),
- *   which leaves ±4.46 years of microseconds around it and 65,535 entity keys.
+ *   which leaves ±4.46 years of microseconds around it and 65,535 entity keys (why that is enough and what
+ *   protects it: `ENTITY_BITS`).
  * - Entity ids, non-numeric states, attribute JSON and user ids are dictionaries; an event row holds small
  *   integers. A numeric state is stored only as `v` (REAL; SQLite keeps integral reals as small integers).
  * - Nothing but the row itself is written per live event. Tailers (rollup, Influx writer) follow the table
@@ -33,7 +34,8 @@ export const TABLES = {
   /**
    * `key TEXT PRIMARY KEY, value`: `base_us` (time origin of event ids), `raw_count` (rows in `events`),
    * `hwm` (the highest id ever inserted), `indexed_to` (entity_index holds every row up to this id),
-   * `tail_base` (rows up to this id were journaled before version 3).
+   * `tail_base` (rows up to this id were journaled before version 3), `pruned_to` (the newest time, µs
+   * after base_us, retention or the disk bound deleted), `tw_from` (where version 4 re-rolled from).
    */
   meta: "meta",
   /** `e INTEGER PRIMARY KEY` (stable key, never reused), `entity_id` (current name), `stable_id` (first name ever; the Influx tag). */
@@ -67,19 +69,46 @@ export const TABLES = {
    */
   cursors: "cursors",
   /**
-   * Rollup tiers, `PRIMARY KEY (e, t)` with `t` = bucket start in unix seconds (UTC hour / UTC day).
-   * Numeric: `n` count, `sum`, `min`, `max` (mean = sum / n). Text: `tn` count, `last_s` (states.s of the
-   * latest text state), `last_us` (its last_updated).
+   * Rollup tiers, `PRIMARY KEY (e, t)` with `t` = bucket start in unix seconds (UTC hour / UTC day), as
+   * Home Assistant's long-term statistics compute them (./rollup.ts). Time-weighted: `tw` (Σ value ×
+   * seconds held), `tws` (seconds a numeric value held; mean = tw / tws), `min`/`max` of the values held,
+   * `growth` (a meter's increase, reset-aware), `ts`/`on_s` (seconds in any / an on-like text state).
+   * Samples: `n` numeric count and their `sum` (mean = sum / n where tws = 0: buckets from before
+   * version 4), `tn` text count, `last_s` (states.s of the latest text state), `last_us` (its last_updated).
    */
   hourly: "hourly",
   daily: "daily",
+  /**
+   * `e INTEGER PRIMARY KEY, us, v, s, a`: each entity's newest rolled-up sample, whose held interval is
+   * credited when the next one arrives.
+   */
+  rollupCarry: "rollup_carry",
   /** `k INTEGER PRIMARY KEY, source, metric`: enrichment series (e.g. weather / temperature). */
   series: "series",
   /** `seq INTEGER PRIMARY KEY AUTOINCREMENT, k, ts_ms, value`, `UNIQUE (k, ts_ms)`: enrichment readings. */
   readings: "readings",
 } as const;
 
-/** Bits of the event id that hold the entity key. */
+/**
+ * Bits of the event id that hold the entity key.
+ *
+ * Why 16 bits (65,535 entities ever seen) is kept, and what protects it:
+ * - A home has a few thousand entities. Renames keep their key (`StoreWriter.rename` joins the history),
+ *   so the space is spent only by entities that are new under every name: ~1,000 new entities a year (a
+ *   busy home re-adding integrations and devices) is 60 years of keys.
+ * - Widening is not cheap in this layout: the id is `(t << 16) | e` in a signed 64-bit rowid, so each bit
+ *   given to `e` halves the time range (47 bits of µs = ±4.46 years around `base_us`; 20 bits of key would
+ *   leave ±101 days). It would mean a coarser clock or re-basing every id, a full table rewrite.
+ * - Reusing keys of entities with no rows left is possible in principle (no raw, hourly or daily rows),
+ *   but the key is also the Influx series identity (`stable_id`) and readers cache key -> name; a reused
+ *   key could label a tailer's in-flight rows with the wrong name. Not done: the protections below make
+ *   exhaustion a slow, visible, non-fatal condition instead.
+ * - Protections: an import may add at most `ops.importMaxNewEntities` new entities and never takes the
+ *   last `ops.importEntityKeyReserve` keys (refused before anything is written); when the space is full
+ *   anyway, a new entity's events are refused alone and counted (`store_entity_keys_refused_total`),
+ *   never thrown inside the batch transaction, so known entities keep being stored; the keys in use are
+ *   a gauge (`store_entity_keys_used` against `store_entity_keys_max`) to alert on long before that.
+ */
 export const ENTITY_BITS = 16;
 export const MAX_ENTITY_KEY = 2 ** ENTITY_BITS - 1;
 /** Largest |last_updated_us - base_us| an event id can hold. */
@@ -93,6 +122,11 @@ const tier = (name: string) => `CREATE TABLE IF NOT EXISTS ${name} (
   n INTEGER NOT NULL DEFAULT 0, sum REAL NOT NULL DEFAULT 0, min REAL, max REAL,
   tn INTEGER NOT NULL DEFAULT 0, last_s INTEGER, last_us INTEGER,
   PRIMARY KEY (e, t)) WITHOUT ROWID`;
+
+const DAY_US_SQL = "86400000000";
+const BASE_US_SQL = "(SELECT value FROM meta WHERE key = 'base_us')";
+const TW_FROM_SQL = "(SELECT value FROM meta WHERE key = 'tw_from')";
+const TW_FROM_SECONDS_SQL = `((${TW_FROM_SQL} + ${BASE_US_SQL}) / 1000000)`;
 
 /** Migrations by target `user_version`; each runs once, in one transaction, and is append-only. */
 export const MIGRATIONS: readonly string[][] = [
@@ -146,6 +180,34 @@ export const MIGRATIONS: readonly string[][] = [
       SELECT k.key, coalesce((SELECT max(id) FROM events), ${MIN_ID_SQL})
       FROM (SELECT 'hwm' AS key UNION ALL SELECT 'indexed_to' UNION ALL SELECT 'tail_base') k`,
     "INSERT OR IGNORE INTO cursors (name, seq) SELECT 'rollup.id', value FROM meta WHERE key = 'tail_base'",
+  ],
+  // 4: time-weighted tiers (./rollup.ts). Buckets from the first whole UTC day the raw tier still holds on
+  // are rolled up again from raw (the rollup position moves back there; each entity's value at that
+  // midnight seeds its carry); older buckets keep their sample means (tws = 0).
+  [
+    ...["hourly", "daily"].flatMap((tier) =>
+      ["tw", "tws", "growth", "on_s", "ts"].map(
+        (col) => `ALTER TABLE ${tier} ADD COLUMN ${col} REAL NOT NULL DEFAULT 0`,
+      ),
+    ),
+    `CREATE TABLE IF NOT EXISTS rollup_carry (e INTEGER PRIMARY KEY, us INTEGER NOT NULL, v REAL, s INTEGER,
+      a INTEGER NOT NULL)`,
+    // Retention may have taken rows before the oldest one left: no hour before it is whole in raw.
+    `INSERT OR REPLACE INTO meta (key, value)
+      SELECT 'pruned_to', o - 1 FROM (SELECT min(id) >> ${ENTITY_BITS} AS o FROM events) WHERE o IS NOT NULL`,
+    `INSERT OR REPLACE INTO meta (key, value)
+      SELECT 'tw_from', (o / ${DAY_US_SQL}) * ${DAY_US_SQL} + CASE WHEN o % ${DAY_US_SQL} > 0 THEN ${DAY_US_SQL} ELSE 0 END
+      FROM (SELECT min(id) >> ${ENTITY_BITS} AS o FROM events) WHERE o IS NOT NULL`,
+    `DELETE FROM hourly WHERE t >= ${TW_FROM_SECONDS_SQL}`,
+    `DELETE FROM daily WHERE t >= ${TW_FROM_SECONDS_SQL}`,
+    `INSERT OR REPLACE INTO rollup_carry (e, us, v, s, a)
+      SELECT ev.e, ${TW_FROM_SQL} + ${BASE_US_SQL}, ev.v, ev.s, ev.a FROM events ev
+      WHERE ev.id IN (SELECT max(id) FROM events WHERE id < (${TW_FROM_SQL} << ${ENTITY_BITS}) GROUP BY e)`,
+    // Only ever back: a rollup that has not reached tw_from yet rolls those rows for the first time.
+    `INSERT OR REPLACE INTO cursors (name, seq)
+      SELECT 'rollup.id', (${TW_FROM_SQL} << ${ENTITY_BITS}) - 1
+      WHERE ${TW_FROM_SQL} IS NOT NULL AND coalesce((SELECT seq FROM cursors WHERE name = 'rollup.id'),
+        (SELECT value FROM meta WHERE key = 'tail_base')) >= (${TW_FROM_SQL} << ${ENTITY_BITS}) - 1`,
   ],
 ];
 

@@ -34,6 +34,7 @@ const maintenanceOf = (w: ReturnType<typeof openStoreWriter>, over: Partial<Main
     dailyDays: 90,
     maxBytes: 1e12,
     rollupChunk: 1000,
+    unexportedHoldBytes: 0,
     ...over,
   });
 
@@ -252,68 +253,111 @@ const genEvents = fc.array(
   { maxLength: 300 },
 );
 
+/** The tiers as HA's statistics define them, computed directly from all events sorted by time. */
+function referenceTiers(events: StateChange[], size: number) {
+  type Ref = {
+    n: number;
+    sum: number;
+    min: number;
+    max: number;
+    tn: number;
+    last: string | null;
+    lastUs: number;
+    tw: number;
+    tws: number;
+    growth: number;
+    onS: number;
+    ts: number;
+  };
+  const out = new Map<string, Ref>();
+  const at = (id: string, us: number) => {
+    const t = Math.floor(us / 1e6 / size) * size;
+    const key = `${id}|${t}`;
+    let r = out.get(key) as Ref;
+    if (!r) {
+      const sample = { n: 0, sum: 0, min: Infinity, max: -Infinity, tn: 0, last: null, lastUs: -1 };
+      r = { ...sample, tw: 0, tws: 0, growth: 0, onS: 0, ts: 0 };
+      out.set(key, r);
+    }
+    return r;
+  };
+  const num = (e: StateChange) => (Number.isFinite(Number(e.state)) ? Number(e.state) : null);
+  const byEntity = Map.groupBy(events, (e) => e.entity_id);
+  for (const [id, list] of byEntity) {
+    list.sort((a, b) => a.last_updated - b.last_updated);
+    list.forEach((e, i) => {
+      const v = num(e);
+      const r = at(id, e.last_updated);
+      const prev = i > 0 ? list[i - 1] : null;
+      if (v !== null) {
+        r.n++;
+        r.sum += v;
+        r.min = Math.min(r.min, v);
+        r.max = Math.max(r.max, v);
+        const pv = prev ? num(prev) : null;
+        if (pv !== null && e.attributes.includes("total_increasing")) r.growth += v < 0.9 * pv ? v : v - pv;
+      } else {
+        r.tn++;
+        if (e.last_updated > r.lastUs) [r.lastUs, r.last] = [e.last_updated, e.state];
+      }
+      const next = list[i + 1];
+      if (!next) return;
+      // What e held from its own time to the next event, split at bucket edges.
+      for (let from = e.last_updated; from < next.last_updated; ) {
+        const edge = (Math.floor(from / 1e6 / size) + 1) * size * 1e6;
+        const to = Math.min(edge, next.last_updated);
+        const b = at(id, from);
+        const secs = (to - from) / 1e6;
+        if (v !== null) {
+          b.tw += v * secs;
+          b.tws += secs;
+          b.min = Math.min(b.min, v);
+          b.max = Math.max(b.max, v);
+        } else {
+          b.ts += secs;
+          if (e.state === "on") b.onS += secs;
+        }
+        from = to;
+      }
+    });
+  }
+  return out;
+}
+
 describe("store rollups", () => {
-  test("hourly and daily tiers equal aggregates computed from raw, whatever the chunking and order", () => {
+  test("hourly and daily tiers equal HA-style statistics computed from raw, whatever the chunking and order", () => {
     fc.assert(
-      fc.property(genEvents, fc.integer({ min: 1, max: 50 }), (gens: Gen[], chunk) => {
+      fc.property(genEvents, fc.integer({ min: 1, max: 50 }), fc.boolean(), (gens: Gen[], chunk, split) => {
         const dir = mkdtempSync(join(tmpdir(), "homeiq-rollup-"));
         try {
           const w = openStoreWriter(dir, { dictionaryCache: 1000 });
           const m = maintenanceOf(w, { rollupChunk: chunk });
+          const now = T0 / 1000 + 4 * 86_400_000;
+          // Entity e3 is a meter (state_class total_increasing): its growth is checked too.
           const events = gens.map((g, i) =>
-            ev(`sensor.e${g.entity}`, g.numeric ? String(g.value) : g.text, T0 + g.offsetS * 1e6 + i),
+            ev(`sensor.e${g.entity}`, g.numeric ? String(g.value) : g.text, T0 + g.offsetS * 1e6 + i, {
+              attributes:
+                g.entity === 3 ? '{"state_class":"total_increasing"}' : '{"unit_of_measurement":"°C"}',
+            }),
           );
-          // Insert in two halves with rollup steps between, as ingest and maintenance interleave.
+          // Insert in two parts with rollup steps between, as ingest and maintenance interleave; the
+          // second part lands behind what was rolled up (a backfill) when `split` picks the later half first.
           const half = Math.floor(events.length / 2);
-          w.writeEvents(events.slice(half));
-          m.rollupStep();
-          w.writeEvents(events.slice(0, half));
-          while (m.rollupStep() > 0);
+          const [first, second] = split
+            ? [events.slice(half), events.slice(0, half)]
+            : [events.slice(0, half), events.slice(half)];
+          w.writeEvents(first);
+          m.rollupStep(now);
+          w.writeEvents(second);
+          while (m.rollupStep(now) > 0);
           for (const [tier, size] of [
             ["hourly", 3600],
             ["daily", 86400],
           ] as const) {
-            const expected = new Map<
-              string,
-              {
-                n: number;
-                sum: number;
-                min: number;
-                max: number;
-                tn: number;
-                last: string | null;
-                lastUs: number;
-              }
-            >();
-            for (const e of events) {
-              const t = Math.floor(e.last_updated / 1e6 / size) * size;
-              const key = `${e.entity_id}|${t}`;
-              const a = expected.get(key) ?? {
-                n: 0,
-                sum: 0,
-                min: Infinity,
-                max: -Infinity,
-                tn: 0,
-                last: null,
-                lastUs: -1,
-              };
-              const v = Number(e.state);
-              if (Number.isFinite(v)) {
-                a.n++;
-                a.sum += v;
-                a.min = Math.min(a.min, v);
-                a.max = Math.max(a.max, v);
-              } else {
-                a.tn++;
-                if (e.last_updated > a.lastUs) {
-                  a.lastUs = e.last_updated;
-                  a.last = e.state;
-                }
-              }
-              expected.set(key, a);
-            }
+            const expected = referenceTiers(events, size);
             const rows = w.db
-              .query(`SELECT en.entity_id AS id, r.t, r.n, r.sum, r.min, r.max, r.tn, st.state AS last
+              .query(`SELECT en.entity_id AS id, r.t, r.n, r.sum, r.min, r.max, r.tn, st.state AS last,
+                        r.tw, r.tws, r.growth, r.on_s AS onS, r.ts
                       FROM ${tier} r JOIN entities en ON en.e = r.e LEFT JOIN states st ON st.s = r.last_s`)
               .all() as {
               id: string;
@@ -324,14 +368,19 @@ describe("store rollups", () => {
               max: number | null;
               tn: number;
               last: string | null;
+              tw: number;
+              tws: number;
+              growth: number;
+              onS: number;
+              ts: number;
             }[];
-            expect(rows.length).toBe(expected.size);
+            expect(rows.map((r) => `${r.id}|${r.t}`).sort()).toEqual([...expected.keys()].sort());
             for (const row of rows) {
               const x = expected.get(`${row.id}|${row.t}`)!;
               expect([row.n, row.tn, row.last]).toEqual([x.n, x.tn, x.last]);
-              expect(row.sum).toBeCloseTo(x.sum, 6);
-              expect(row.min).toBe(x.n ? x.min : null);
-              expect(row.max).toBe(x.n ? x.max : null);
+              expect([row.min, row.max]).toEqual(x.min <= x.max ? [x.min, x.max] : [null, null]);
+              for (const k of ["sum", "tw", "tws", "growth", "onS", "ts"] as const)
+                expect(Math.abs(row[k] - x[k])).toBeLessThan(1e-6 * Math.max(1, Math.abs(x[k])));
             }
           }
           w.close();
@@ -339,8 +388,63 @@ describe("store rollups", () => {
           rmSync(dir, { recursive: true, force: true });
         }
       }),
-      { numRuns: 40 },
+      { numRuns: 60 },
     );
+  });
+
+  test("a value that held for 59 minutes outweighs one that held for a second; on/off is worth its time", () => {
+    const dir = tempDir();
+    const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+    const m = maintenanceOf(w);
+    const hour = Math.floor(T0 / 3_600_000_000) * 3_600_000_000;
+    w.writeEvents([
+      ev("sensor.t", "10", hour),
+      ev("sensor.t", "100", hour + 59 * 60e6),
+      ev("sensor.t", "10", hour + 59 * 60e6 + 1e6),
+      ev("switch.s", "on", hour),
+      ev("switch.s", "off", hour + 15 * 60e6),
+      ev("sensor.t", "10", hour + 3_600e6), // closes the first hour's intervals
+      ev("switch.s", "off", hour + 3_600e6),
+    ]);
+    while (m.rollupStep(T0 / 1000) > 0);
+    const r = openStoreReader(dir);
+    const from = hour / 1000;
+    const [t] = r.history("sensor.t", { from, to: from + 3_600_000 - 1, resolution: "hourly" }).points;
+    // A sample mean would say (10 + 100 + 10) / 3 = 40.
+    expect(t.value).toBeCloseTo((10 * 3540 + 100 * 1 + 10 * 59) / 3600, 9);
+    expect([t.min, t.max, t.count]).toEqual([10, 100, 3]);
+    const [s] = r.history("switch.s", { from, to: from + 3_600_000 - 1, resolution: "hourly" }).points;
+    expect(s.onShare).toBeCloseTo(0.25, 9);
+    r.close();
+    w.close();
+  });
+
+  test("a meter's growth survives a reset, as HA's statistics sum does", () => {
+    const dir = tempDir();
+    const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+    const m = maintenanceOf(w);
+    const hour = Math.floor(T0 / 3_600_000_000) * 3_600_000_000;
+    const meter = (v: string, us: number) =>
+      ev("sensor.energy", v, us, {
+        attributes: '{"state_class":"total_increasing","unit_of_measurement":"kWh"}',
+      });
+    // 100 -> 105 (+5), reset to 2 (+2: counted from 0), 2 -> 4 (+2).
+    w.writeEvents([
+      meter("100", hour),
+      meter("105", hour + 60e6),
+      meter("2", hour + 120e6),
+      meter("4", hour + 180e6),
+    ]);
+    while (m.rollupStep(T0 / 1000) > 0);
+    const r = openStoreReader(dir);
+    const [p] = r.history("sensor.energy", {
+      from: hour / 1000,
+      to: hour / 1000 + 3_599_999,
+      resolution: "hourly",
+    }).points;
+    expect(p.growth).toBe(9);
+    r.close();
+    w.close();
   });
 
   test("retention drops raw events past rawDays only after they are rolled up", () => {
@@ -363,9 +467,11 @@ describe("store rollups", () => {
     expect(w.rawCount).toBe(2);
     const r = openStoreReader(dir);
     expect(r.totals().events).toBe(2);
-    expect(
-      r.history("sensor.a", { from: T0 / 1000, to: now, resolution: "daily" }).points.map((p) => p.value),
-    ).toEqual([1, 2, 3]);
+    // Daily means are time-weighted: 1 all day, then 1 and 2 half a day each, then 2 (3 came 1 µs before
+    // the day's end; its own day's value waits for the next sample).
+    const daily = r.history("sensor.a", { from: T0 / 1000, to: now, resolution: "daily" }).points;
+    expect(daily.map((p) => p.value)).toEqual([1, 1.5, expect.closeTo(2, 6)]);
+    expect(daily.map((p) => p.count)).toEqual([1, 1, 1]);
     r.close();
     w.close();
   });
@@ -412,6 +518,36 @@ describe("store rollups", () => {
   });
 });
 
+describe("store retention with a sink", () => {
+  test("late rows behind the sink's id position are kept until its journal seq passes them", () => {
+    const w = openStoreWriter(tempDir(), { dictionaryCache: 1000 });
+    w.writeEvents([ev("sensor.a", "1", T0), ev("sensor.a", "2", T0 + 2e6)]);
+    // The sink has passed both rows by id and no journal row yet.
+    let sink = { t: T0 + 2e6 - w.baseUs, e: 1, seq: 0 };
+    const m = new StoreMaintenance(
+      w,
+      {
+        rawDays: 7,
+        hourlyDays: 30,
+        dailyDays: 90,
+        maxBytes: 1,
+        rollupChunk: 1000,
+        unexportedHoldBytes: 1e12,
+      },
+      () => sink,
+    );
+    w.writeEvents([ev("sensor.a", "late", T0 + 1e6)]); // behind the newest: journaled as seq 1
+    while (m.rollupStep() > 0);
+    const now = T0 / 1000;
+    expect(m.retentionStep(now)).toMatchObject({ evicted: 2, droppedUnexported: 0 });
+    expect(m.retentionStep(now)).toMatchObject({ evicted: 0, holdingUnexported: true });
+    expect(w.db.query("SELECT count(*) AS n FROM events").get()).toEqual({ n: 1 });
+    sink = { ...sink, seq: 1 };
+    expect(m.retentionStep(now)).toMatchObject({ evicted: 1, droppedUnexported: 0 });
+    w.close();
+  });
+});
+
 describe("store reader edges", () => {
   test("a range far beyond what event ids hold is clamped, not overflowed", () => {
     const dataDir = tempDir();
@@ -447,6 +583,77 @@ describe("store reader edges", () => {
     ]);
     expect(reader.enrichmentHistory("weather", { from: 0, to: 1500, limit: 10 }).points).toHaveLength(2);
     reader.close();
+  });
+});
+
+describe("history paging", () => {
+  /** Follows nextFrom from `from` until the range is done; every page within `limit` (+1000 in one ms). */
+  const allPages = (
+    r: ReturnType<typeof openStoreReader>,
+    entity: string,
+    q: { from: number; to: number; resolution: "raw" | "hourly"; limit: number },
+  ) => {
+    const ts: number[] = [];
+    let from = q.from;
+    for (let pages = 0; pages < 10_000; pages++) {
+      const page = r.history(entity, { ...q, from });
+      ts.push(...page.points.map((p) => p.t));
+      if (page.nextFrom === null) return { ts, pages: pages + 1 };
+      expect(page.nextFrom).toBeGreaterThan(from);
+      from = page.nextFrom;
+    }
+    throw new Error("history paging did not end");
+  };
+
+  test("raw history holds at most `limit` points and nextFrom reaches every point exactly once", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 0, max: 20_000 }), { minLength: 0, maxLength: 300 }),
+        fc.integer({ min: 1, max: 40 }),
+        (offsetsUs, limit) => {
+          const dir = tempDir();
+          const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+          // Several points share a millisecond (µs offsets), the case a page must not cut through.
+          w.writeEvents(offsetsUs.map((o, i) => ev("sensor.fast", String(i), T0 + o)));
+          const r = openStoreReader(dir);
+          const from = T0 / 1000;
+          const to = T0 / 1000 + 21;
+          const whole = r.history("sensor.fast", { from, to, resolution: "raw" });
+          const paged = allPages(r, "sensor.fast", { from, to, resolution: "raw", limit });
+          const first = r.history("sensor.fast", { from, to, resolution: "raw", limit });
+          r.close();
+          w.close();
+          expect(whole.nextFrom).toBeNull();
+          expect(paged.ts).toEqual(whole.points.map((p) => p.t));
+          expect(first.points.length).toBeLessThanOrEqual(limit + 1000);
+          expect(first.nextFrom === null).toBe(whole.points.length <= limit);
+          if (whole.points.length > limit && first.points.length > 0) {
+            // A page holds at most `limit` unless one millisecond alone holds more.
+            const ms = new Set(first.points.map((p) => Math.floor(p.t)));
+            expect(first.points.length <= limit || ms.size === 1).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  test("the hourly tier pages the same way, bucket by bucket", () => {
+    const dir = tempDir();
+    const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+    w.writeEvents(Array.from({ length: 30 }, (_, h) => ev("sensor.a", String(h), T0 + h * 3600e6)));
+    const m = maintenanceOf(w);
+    while (m.rollupStep() > 0);
+    const r = openStoreReader(dir);
+    const q = { from: T0 / 1000, to: T0 / 1000 + 30 * 3600_000, resolution: "hourly" as const };
+    const first = r.history("sensor.a", { ...q, limit: 7 });
+    expect([first.points.length, first.nextFrom]).toEqual([7, T0 / 1000 + 7 * 3600_000]);
+    expect(allPages(r, "sensor.a", { ...q, limit: 7 })).toEqual({
+      ts: Array.from({ length: 30 }, (_, h) => T0 / 1000 + h * 3600_000),
+      pages: 5,
+    });
+    r.close();
+    w.close();
   });
 });
 

@@ -8,6 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { SchemaTooNewError } from "../../runtime/sqlite.ts";
 import { tempDirs } from "../../test/lib/temp-dirs.ts";
+import { StoreMaintenance } from "./maintenance.ts";
 import { openStoreReader } from "./reader.ts";
 import { configureConnection, ENTITY_BITS, EVENTS_DB, MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
 import { openStoreWriter } from "./writer.ts";
@@ -72,7 +73,14 @@ describe("events.db upgrades", () => {
     // Every row of every earlier table is kept; version 3 adds the entity index (all rows, by entity) and
     // the tail positions: everything so far was journaled, so tailers continue by id after the newest row.
     const maxId = (before.events as { id: number }[]).reduce((m, r) => Math.max(m, r.id), -Infinity);
-    const { entity_index: index, ...kept } = after;
+    const { entity_index: index, rollup_carry: carry, ...kept } = after;
+    // Version 4 (time-weighted tiers): no whole day is in raw here (the rows lie in the first day's
+    // second hour), so nothing is rolled again; each entity's newest row seeds its carry at that midnight.
+    const twFrom = 86_400_000_000;
+    expect(carry).toEqual([
+      { e: 1, us: BASE_US + twFrom, v: 23.8, s: null, a: 1 },
+      { e: 2, us: BASE_US + twFrom, v: null, s: 2, a: 2 },
+    ]);
     expect(index).toEqual(
       (before.events as { e: number; id: number }[])
         .map(({ e, id }) => ({ e, id }))
@@ -85,6 +93,8 @@ describe("events.db upgrades", () => {
         { key: "hwm", value: maxId },
         { key: "indexed_to", value: maxId },
         { key: "tail_base", value: maxId },
+        { key: "pruned_to", value: 3_600_000_000 - 1 },
+        { key: "tw_from", value: twFrom },
       ].sort((a, b) => a.key.localeCompare(b.key)),
       cursors: [...(before.cursors as unknown[]), { name: "rollup.id", seq: maxId }],
     });
@@ -125,6 +135,59 @@ describe("events.db upgrades", () => {
     expect(journal[40].id).toBe(3_600_500_000 * 2 ** ENTITY_BITS + 2);
     expect(reader.events({ entityIds: ["light.hall"], limit: 100 }).items).toHaveLength(22);
     reader.close();
+  });
+
+  test("version 4 rolls the whole days raw still holds again, time-weighted, and keeps older buckets", () => {
+    // A version-3 store: a sensor at 10 for 50 minutes then 70 for 10 minutes, every hour for 3 days, its
+    // tiers as version 3 rolled them up (sample means: 40 for every hour).
+    const dir = tempDir();
+    const db = new Database(join(dir, EVENTS_DB), { create: true });
+    configureConnection(db);
+    const HOUR = 3_600_000_000;
+    const start = 12 * HOUR; // raw starts at noon of the first day: day 2 is the first whole one
+    db.transaction(() => {
+      for (const v of [0, 1, 2]) for (const sql of MIGRATIONS[v]) db.run(sql);
+      db.run("INSERT INTO meta (key, value) VALUES ('base_us', ?), ('raw_count', ?)", [BASE_US, 120]);
+      db.run("INSERT INTO entities (e, entity_id, stable_id) VALUES (1, 'sensor.t', 'sensor.t')");
+      db.run("INSERT INTO entity_names (name, e) VALUES ('sensor.t', 1)");
+      db.run(`INSERT INTO attrs (a, h, json) VALUES (1, 7, '{}')`);
+      const insert = db.prepare("INSERT INTO events (id, e, v, s, a, lc) VALUES (?, 1, ?, NULL, 1, 0)");
+      const hourly = db.prepare(
+        "INSERT INTO hourly (e, t, n, sum, min, max, tn) VALUES (1, ?, 2, 80, 10, 70, 0)",
+      );
+      for (let h = 0; h < 60; h++) {
+        const rel = start + h * HOUR;
+        insert.run(rel * 2 ** ENTITY_BITS + 1, 10);
+        insert.run((rel + 50 * 60_000_000) * 2 ** ENTITY_BITS + 1, 70);
+        hourly.run((BASE_US + rel) / 1e6);
+      }
+      const maxId = (start + 59 * HOUR + 50 * 60_000_000) * 2 ** ENTITY_BITS + 1;
+      db.run("UPDATE meta SET value = ? WHERE key IN ('hwm', 'indexed_to', 'tail_base')", [maxId]);
+      db.run("INSERT OR REPLACE INTO cursors (name, seq) VALUES ('rollup', 0), ('rollup.id', ?)", [maxId]);
+      db.run("PRAGMA user_version = 3");
+    })();
+    db.close();
+
+    const writer = openStoreWriter(dir, { dictionaryCache: 100 });
+    const m = new StoreMaintenance(writer, {
+      rawDays: 7,
+      hourlyDays: 30,
+      dailyDays: 90,
+      maxBytes: 1e12,
+      rollupChunk: 50,
+      unexportedHoldBytes: 0,
+    });
+    const nowMs = (BASE_US + 4 * 86_400_000_000) / 1000;
+    while (m.rollupStep(nowMs) > 0);
+    const reader = openStoreReader(dir);
+    const means = reader
+      .history("sensor.t", { from: BASE_US / 1000, to: nowMs, resolution: "hourly" })
+      .points.map((p) => [(p.t * 1000 - BASE_US) / HOUR, p.value]);
+    // Day 1 (hours 12-23) keeps its sample means; from day 2 on each hour is 10 for 50 min, 70 for 10.
+    expect(means.slice(0, 12)).toEqual(Array.from({ length: 12 }, (_, i) => [12 + i, 40]));
+    expect(means.slice(12, -1)).toEqual(Array.from({ length: 47 }, (_, i) => [24 + i, 20]));
+    reader.close();
+    writer.close();
   });
 
   test("a data dir from a newer HomeIQ is refused, naming the file and both versions", () => {

@@ -124,6 +124,15 @@ export const ConfigSchema = T.Object({
     backoffMinMs: int(100, 1, 60000, "first restart delay"),
     backoffMaxMs: int(5000, 1, 600000, "longest restart delay"),
     startTimeoutMs: int(15000, 100, 600000, "time an actor has to report ready"),
+    // 30 s: ten times the longest turn a healthy actor takes (a batcher transaction behind an SD card's
+    // fsync stall, a WAL checkpoint), while the connection spools to disk so storage loses nothing in the
+    // wait; past it, webhooks have waited long enough that a restart is the lesser harm.
+    stuckAfterMs: int(
+      30000,
+      100,
+      3600000,
+      "an actor with messages waiting that finishes none for this long is stuck: /health/deep degrades and it is restarted",
+    ),
   }),
 
   debugFaults: bool(
@@ -148,6 +157,12 @@ export const ConfigSchema = T.Object({
   batcher: T.Object({
     maxEvents: int(10000, 1, 1000000, "most events per store transaction and per live-feed batch"),
     maxDelayMs: int(50, 1, 60000, "longest a stored event waits for the live feed and Influx wake-up"),
+    webhooksBacklogEvents: int(
+      20000,
+      0,
+      10000000,
+      "stored events held for a slow webhook dispatcher; beyond it the oldest are dropped (counted), never storage",
+    ),
   }),
 
   store: T.Object({
@@ -159,6 +174,12 @@ export const ConfigSchema = T.Object({
       1024 * 1024,
       16 * 1024 ** 4,
       "disk bound of the store; oldest rolled-up raw events go first",
+    ),
+    unexportedHoldBytes: int(
+      1024 ** 3,
+      0,
+      16 * 1024 ** 4,
+      "while InfluxDB is configured, how far past maxBytes the store may grow holding raw events InfluxDB has not acknowledged; past it the oldest are dropped, counted and logged as errors",
     ),
     rollupIntervalMs: int(5000, 100, 3600000, "how often rollups and retention run"),
     rollupChunk: int(50000, 100, 10000000, "raw events rolled up per step, so ingest never stalls"),
@@ -193,6 +214,12 @@ export const ConfigSchema = T.Object({
     corsOrigins: list("origins allowed by CORS; empty means closed"),
     pageMax: int(1000, 1, 100000, "hard limit of rows per page"),
     sseQueueMax: int(1000, 1, 1000000, "events buffered per SSE client before it is cut off"),
+    sseMaxClients: int(
+      100,
+      1,
+      100000,
+      "live streams (SSE) open at once; one more is refused with 503 (each holds up to sseQueueMax events)",
+    ),
     rateLimitClients: int(
       10000,
       1,
@@ -200,6 +227,16 @@ export const ConfigSchema = T.Object({
       "clients the rate limiter tracks; the least recent is forgotten",
     ),
     rateWindowMs: int(10000, 1000, 3600000, "window over which real-time-metrics computes events/s"),
+    ingressFrom: optStr(
+      "peer address of Home Assistant's ingress proxy (the Supervisor, 172.30.32.2 in the add-on); when set, HomeIQ also listens on api.ingressPort, answers only connections from this address there and treats them as authenticated (Home Assistant has logged the user in). Unset: no ingress listener, the token is needed everywhere",
+      { pattern: "^[0-9A-Fa-f.:]+$" },
+    ),
+    ingressPort: int(
+      8099,
+      0,
+      65535,
+      "port of the ingress listener, used only when api.ingressFrom is set (0 picks a free port)",
+    ),
   }),
 
   webhooks: T.Object({
@@ -210,7 +247,21 @@ export const ConfigSchema = T.Object({
     retryMaxMs: int(5 * 60 * 1000, 1, 24 * 3600 * 1000, "longest retry delay"),
     concurrencyPerTarget: int(4, 1, 1000, "deliveries in flight per target host"),
     timeoutMs: int(10000, 100, 600000, "timeout of one delivery"),
-    allowHosts: list("if set, only these hosts may be webhook targets"),
+    allowHosts: list(
+      "hosts (names or IP addresses) webhook targets may name besides Home Assistant's own host (that of ha.url, or the simulator's 127.0.0.1); every other host is refused",
+    ),
+    responseMaxBytes: int(
+      64 * 1024,
+      0,
+      64 * 1024 * 1024,
+      "bytes of a webhook answer read; a longer answer is cut off (its status still counts)",
+    ),
+    maxEventAgeMs: int(
+      60000,
+      0,
+      7 * 24 * 3600 * 1000,
+      "a live state change older than this (its last_updated against HomeIQ's clock) fires no webhook; 0 turns the check off",
+    ),
     maxRules: int(10000, 1, 1000000, "bound on stored rules"),
     breakerThreshold: int(
       5,
@@ -284,7 +335,26 @@ export const ConfigSchema = T.Object({
       256 * 1024 * 1024,
       1024,
       16 * 1024 ** 3,
-      "largest line-protocol upload POST /api/v1/import accepts",
+      "largest line-protocol upload POST /api/v1/import accepts (counted while the body streams in)",
+    ),
+    importMaxLineBytes: int(1024 * 1024, 1024, 64 * 1024 * 1024, "longest line an import accepts"),
+    importMaxNewEntities: int(
+      2000,
+      0,
+      65535,
+      "most entities new to the store one import may add; a larger import is refused before anything is written",
+    ),
+    importEntityKeyReserve: int(
+      8192,
+      0,
+      65535,
+      "entity keys (of 65,535) imports never take, kept for the home's own new entities",
+    ),
+    importFutureSkewMs: int(
+      5 * 60000,
+      0,
+      24 * 3600000,
+      "an imported row dated more than this ahead of the clock is refused",
     ),
     exportPageSize: int(
       5000,
@@ -315,6 +385,18 @@ export const ConfigSchema = T.Object({
       1000,
       100000000,
       "raw events one search page may scan before it returns with a cursor",
+    ),
+    searchTermsMax: int(
+      8,
+      1,
+      100,
+      "terms one search may hold (each is matched against the state dictionary)",
+    ),
+    searchStatesMax: int(
+      100000,
+      1000,
+      100000000,
+      "newest distinct states one search matches its terms against; older ones are skipped and the page says statesTruncated",
     ),
     statsTop: int(20, 1, 1000, "busiest entities listed by the stats endpoint"),
     statsRefreshMs: int(

@@ -71,7 +71,8 @@ export function toHistoryColumns(raw: unknown): HistoryColumns {
     if (!isObj(p)) continue;
     const t = timeMs(p);
     if (t === null) continue;
-    const y = value(p.value ?? p.mean ?? p.avg ?? p.state ?? p.last);
+    // A bucket of an on/off entity plots its share of time on (0..1), like its raw points' 1/0.
+    const y = value(p.value ?? p.onShare ?? p.mean ?? p.avg ?? p.state ?? p.last);
     const lo = value(p.min);
     const hi = value(p.max);
     if (lo !== null || hi !== null) hasRange = true;

@@ -30,16 +30,24 @@ describe("toMetricsView", () => {
     const view = toMetricsView(metrics, {
       status: "ok",
       actors: [
-        { name: "batcher", state: "running", restarts: 1, mailboxDepth: 3 },
-        { name: "connection", state: "running", restarts: 0, mailboxDepth: 0, lastError: "boom" },
+        { name: "batcher", state: "running", restarts: 1, mailboxDepth: 3, mailboxOldestAgeMs: 0 },
+        {
+          name: "connection",
+          state: "running",
+          restarts: 0,
+          mailboxDepth: 0,
+          mailboxOldestAgeMs: 0,
+          lastError: "boom",
+        },
       ],
+      reasons: [],
       edges: [
         { edge: "batcher->hub", outstanding: 2 },
         { edge: "connection->batcher", outstanding: 4 },
       ],
       ha: null,
       influx: { lagEvents: 10, lagSeconds: 1.5 },
-      store: { bytes: 2048, events: 90 },
+      store: { bytes: 2048, events: 90, holdingUnexported: false, droppedUnexported: 0 },
       live: { clients: 1 },
     });
     expect(view.actors).toEqual([

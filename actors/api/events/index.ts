@@ -1,6 +1,7 @@
 /**
  * `GET /api/v1/events` (time range, entity or domain filter, cursor pagination, hard limit `api.pageMax`)
- * and `GET /api/v1/entities/:entity_id/history` (range + resolution; the store picks the tier). Both read
+ * and `GET /api/v1/entities/:entity_id/history` (range + resolution; the store picks the tier; at most
+ * `api.pageMax` points, then `truncated: true` and `nextFrom` to continue from). Both read
  * through the store reader's own SQLite connection, so they never wait behind the ingest writer (WAL).
  */
 
@@ -25,12 +26,16 @@ export function events(deps: Pick<ApiDeps, "store" | "config">, now: () => numbe
     )
     .get(
       "/api/v1/entities/:entity_id/history",
-      ({ params, query }) => entityHistory(deps.store, params.entity_id, query, now()),
+      ({ params, query }) =>
+        entityHistory(deps.store, params.entity_id, query, now(), deps.config.api.pageMax),
       {
         params: HistoryParams,
         query: HistoryQuery,
         beforeHandle: knownQuery(HistoryQuery),
-        detail: { summary: "An entity's history over a range; raw, hourly or daily tier" },
+        detail: {
+          summary:
+            "An entity's history over a range; raw, hourly or daily tier; at most api.pageMax points, then truncated with nextFrom",
+        },
       },
     );
 }

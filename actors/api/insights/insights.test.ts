@@ -73,6 +73,8 @@ describe("GET /api/v1/insights/search", () => {
       ["/api/v1/insights/search?q=a&cursor=abc", "query.cursor"],
       ["/api/v1/insights/search?q=a&domain=Light!", "query.domain"],
       ["/api/v1/insights/search?q=a&to=yesterday", "query.to"],
+      // More than insights.searchTermsMax (8) terms: each would be matched against the state dictionary.
+      ["/api/v1/insights/search?q=a%20b%20c%20d%20e%20f%20g%20h%20i", "query.q"],
     ]) {
       const r = await get(path);
       expect([path, r.status, r.body.field]).toEqual([path, 400, field]);

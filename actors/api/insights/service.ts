@@ -10,7 +10,12 @@ import { errorMessage } from "../../../runtime/log.ts";
 import type { HealthReport } from "../../insights/analyses.ts";
 import type { EnergyReport } from "../../insights/energy.ts";
 import { ACTOR, insightsRequest } from "../../insights/messages.ts";
-import { CursorError, type InsightsReader, openInsightsReader } from "../../insights/queries.ts";
+import {
+  CursorError,
+  type InsightsReader,
+  openInsightsReader,
+  SearchTermsError,
+} from "../../insights/queries.ts";
 import { type EventStats, STATS_WINDOWS, type StatsWindow } from "../../insights/stats.ts";
 import { EVENTS_DB } from "../../store/schema.ts";
 import type { MetadataReader, SupervisorView } from "../deps.ts";
@@ -107,6 +112,11 @@ export class InsightsService {
       });
       return { q: q.q, from, to, ...page };
     } catch (error) {
+      if (error instanceof SearchTermsError)
+        throw new ApiError(400, `invalid query.q: ${error.message}`, {
+          field: "query.q",
+          expected: `at most ${error.max} terms (HOMEIQ_INSIGHTS_SEARCH_TERMS_MAX); quote a phrase to make it one term`,
+        });
       if (error instanceof CursorError)
         throw new ApiError(400, `invalid query.cursor: ${error.message}`, {
           field: "query.cursor",
@@ -141,6 +151,11 @@ export class InsightsService {
     try {
       trace = this.open().trace(ref);
     } catch (error) {
+      if (error instanceof SearchTermsError)
+        throw new ApiError(400, `invalid query.q: ${error.message}`, {
+          field: "query.q",
+          expected: `at most ${error.max} terms (HOMEIQ_INSIGHTS_SEARCH_TERMS_MAX); quote a phrase to make it one term`,
+        });
       if (error instanceof CursorError)
         throw new ApiError(400, `invalid params.event_id: ${error.message}`, { field: "params.event_id" });
       throw error;

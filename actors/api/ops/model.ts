@@ -13,13 +13,24 @@ export const ExportQuery = t.Object({
   domain: t.Optional(fields.domain("query.domain", "only entities of this domain")),
 });
 
+/**
+ * A plain optional string, not `fields.oneOf`: Elysia fills an absent optional union with its first member,
+ * which made every import "ns" and overrode the `precision=us` header of HomeIQ's own export.
+ */
 export const ImportQuery = t.Object({
   precision: t.Optional(
-    fields.oneOf(
-      "query.precision",
-      ["ns", "us", "ms", "s"] as const,
-      "timestamp precision (default: the export's header, else ns)",
-    ),
+    t.String({
+      pattern: "^(ns|us|ms|s)$",
+      description: "timestamp precision: ns, us, ms or s (default: the export's header, else ns)",
+      error: () => ({ field: "query.precision", expected: "one of ns, us, ms, s" }),
+    }),
+  ),
+  format: t.Optional(
+    t.String({
+      pattern: "^(lp|ndjson)$",
+      description: "lp or ndjson (default: ndjson when the first line starts with {, else lp)",
+      error: () => ({ field: "query.format", expected: "one of lp, ndjson" }),
+    }),
   ),
 });
 
