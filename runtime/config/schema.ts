@@ -111,6 +111,13 @@ export const ConfigSchema = T.Object({
     rate: num(20, 0, 1000000, "state changes per second the simulated home emits"),
     seed: int(42, 0, 2 ** 31 - 1, "random seed of the simulated home"),
     historyMax: int(2000000, 1000, 100000000, "state changes the simulator keeps for history requests"),
+    historyDays: int(10, 0, 3650, "days of recorded history the simulated home has from before it started"),
+    statisticsDays: int(
+      90,
+      0,
+      3650,
+      "days of hourly long-term statistics the simulated home has from before it started",
+    ),
   }),
 
   mailbox: T.Object({
