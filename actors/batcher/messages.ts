@@ -30,6 +30,8 @@ export const EventSourceSchema = T.Union([
   T.Literal("backfill"),
   T.Literal("spool"),
   T.Literal("import"),
+  /** HA's recorded past, read by the history import (actors/history-import/); no webhook rule selects it. */
+  T.Literal("history"),
 ]);
 export type EventSource = Static<typeof EventSourceSchema>;
 

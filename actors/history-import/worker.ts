@@ -5,8 +5,9 @@
  *
  * Bounded and paced: one request in flight, one step's answer in memory, `ha.importPaceMs` between
  * requests, and a step counts as done only once the batcher acknowledged its data (committed), so a
- * restart resumes at the step in flight. Rows go in as source "backfill": deduplicated against live
- * events by (entity, last_updated µs), and webhooks (which fire on live changes) never see them.
+ * restart resumes at the step in flight. Rows go in as source "history": deduplicated against live
+ * events by (entity, last_updated µs); no webhook rule can select that source, so imported history never
+ * fires one.
  */
 import { runActor } from "../../runtime/actor.ts";
 import { EDGES } from "../../runtime/tree.ts";
@@ -159,7 +160,7 @@ runActor<{ type: "never" }>({
             const msgs: BatcherMessage[] = [];
             const size = ctx.config.batcher.maxEvents;
             for (let i = 0; i < changes.length; i += size)
-              msgs.push(batcherMessage.events("backfill", changes.slice(i, i + size)));
+              msgs.push(batcherMessage.events("history", changes.slice(i, i + size)));
             await sendAll(msgs);
             eventsTotal.inc(changes.length);
             progress.stepDone(job, changes.length, 0);
