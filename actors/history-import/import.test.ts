@@ -178,6 +178,21 @@ describe("history import", () => {
     db.close();
   });
 
+  test("a window whose answer is over ha.maxFrameBytes is asked again in halves, and nothing is lost", async () => {
+    const sim = await startSim();
+    const dataDir = tempDir();
+    const hub = await startHub(sim, dataDir, { HOMEIQ_HA_MAX_FRAME_BYTES: "40000" });
+    await waitFor(() => hub.status()?.state === "done", { timeoutMs: 90000, what: "import done" });
+    await waitFor(() => hub.metrics.counter("history_import_splits_total") > 0, {
+      timeoutMs: 5000,
+      what: "splits",
+    });
+    await hub.stop();
+    const got = storedKeys(dataDir);
+    expect(new Set(got).size).toBe(got.length);
+    expect(got.sort()).toEqual(expectedKeys(sim, dataDir));
+  });
+
   test("a restart mid-import resumes at the step in flight: nothing re-asked, nothing stored twice", async () => {
     const sim = await startSim();
     const dataDir = tempDir();

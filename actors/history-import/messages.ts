@@ -26,6 +26,8 @@ export interface HistoryImportStatus {
   fromMs: number | null;
   toMs: number | null;
   lastError: string | null;
+  /** Requests this process made of HA for history imports (get_states, history, statistics). */
+  requests: number;
 }
 
 export type StartAnswer = { ok: true; status: HistoryImportStatus } | { ok: false; error: string };

@@ -13,11 +13,15 @@ import { runActor } from "../../runtime/actor.ts";
 import { EDGES } from "../../runtime/tree.ts";
 import { type BatcherMessage, batcherMessage } from "../batcher/messages.ts";
 import { historyToChanges } from "../connection/frames.ts";
+import { RequestError } from "../connection/request-error.ts";
 import { isoFromUs } from "../connection/time.ts";
 import { ImportSession } from "./client.ts";
-import { planImport, STATS_WINDOW_US, statisticsToHours, stepAt, stepCounts } from "./logic.ts";
+import { HOUR_US, planImport, STATS_WINDOW_US, statisticsToHours, stepAt, stepCounts } from "./logic.ts";
 import { check, type HistoryImportCall, type HistoryImportStatus, type StartAnswer } from "./messages.ts";
 import { ImportProgress, type SavedImport } from "./progress.ts";
+
+/** History windows too large for one answer are split down to a minute (then refused for good). */
+const MIN_SPLIT_US = 60_000_000;
 
 runActor<{ type: "never" }>({
   name: "history-import",
@@ -45,6 +49,10 @@ runActor<{ type: "never" }>({
       "history_import_failures_total",
       "History import runs stopped by an error (retried, resuming)",
     );
+    const splits = m.counter(
+      "history_import_splits_total",
+      "History windows asked again in halves because the answer was over ha.maxFrameBytes",
+    );
     const badRows = m.counter(
       "history_import_rows_rejected_total",
       "History or statistics rows HA sent that could not be read",
@@ -63,6 +71,8 @@ runActor<{ type: "never" }>({
     let saved: SavedImport | null = progress.load();
     let state: HistoryImportStatus["state"] = "idle";
     let lastError: string | null = null;
+    /** Requests this process made of HA for imports. */
+    let requestsTotal = 0;
     let stopping = false;
     let session: ImportSession | null = null;
     let retryTimer: unknown = null;
@@ -80,6 +90,7 @@ runActor<{ type: "never" }>({
         fromMs: saved ? Math.round(Math.min(saved.plan.statsFromUs, saved.plan.fromUs) / 1000) : null,
         toMs: saved ? Math.round(saved.plan.toUs / 1000) : null,
         lastError,
+        requests: requestsTotal,
       };
     };
     const report = () => {
@@ -93,6 +104,34 @@ runActor<{ type: "never" }>({
       for (const msg of msgs) await out.send(msg);
       // Acknowledged = handled by the batcher = committed: only then is the step done.
       await out.drained();
+    };
+
+    /**
+     * Fetches and stores [startUs, endUs) with `fetch`; a part whose answer is over ha.maxFrameBytes is
+     * asked again in halves (aligned to `minUs`, never shorter), paced like steps. Returns what `fetch`
+     * counted. The step is done when all parts are committed; a restart redoes it and the store dedupes.
+     */
+    const inHalves = async (
+      startUs: number,
+      endUs: number,
+      minUs: number,
+      fetch: (startUs: number, endUs: number) => Promise<number>,
+    ): Promise<number> => {
+      const parts: [number, number][] = [[startUs, endUs]];
+      let n = 0;
+      for (let part = parts.shift(); part; part = parts.shift()) {
+        const [a, b] = part;
+        try {
+          n += await fetch(a, b);
+        } catch (error) {
+          const mid = a + Math.floor((b - a) / 2 / minUs) * minUs;
+          if (!(error instanceof RequestError && error.code === "too_large" && mid > a)) throw error;
+          parts.unshift([a, mid], [mid, b]);
+          splits.inc();
+        }
+        if (parts.length > 0 && ha.importPaceMs > 0) await sleep(ha.importPaceMs);
+      }
+      return n;
     };
 
     /** Runs the plan from where it stands; `fresh` makes a new plan first (HA's entity ids right now). */
@@ -114,6 +153,7 @@ runActor<{ type: "never" }>({
       let requestsSeen = 0;
       const counted = () => {
         requests.inc(s.requests - requestsSeen);
+        requestsTotal += s.requests - requestsSeen;
         requestsSeen = s.requests;
       };
       try {
@@ -145,39 +185,45 @@ runActor<{ type: "never" }>({
         report();
         for (let step = stepAt(job.plan, job.done); step && !stopping; step = stepAt(job.plan, job.done)) {
           if (step.kind === "history") {
-            const answer = await s.request("history/history_during_period", {
-              // HA's bounds are exclusive: 1 µs wider on each side; the overlap with the next window dedupes.
-              start_time: isoFromUs(step.startUs - 1),
-              end_time: isoFromUs(step.endUs),
-              entity_ids: step.entityIds,
-              include_start_time_state: false,
-              significant_changes_only: false,
-              minimal_response: false,
-              no_attributes: false,
+            const events = await inHalves(step.startUs, step.endUs, MIN_SPLIT_US, async (startUs, endUs) => {
+              const answer = await s.request("history/history_during_period", {
+                // HA's bounds are exclusive: 1 µs wider at the start; the end is the next window's start.
+                start_time: isoFromUs(startUs - 1),
+                end_time: isoFromUs(endUs),
+                entity_ids: step.entityIds,
+                include_start_time_state: false,
+                significant_changes_only: false,
+                minimal_response: false,
+                no_attributes: false,
+              });
+              const { changes, rejected } = historyToChanges(answer, { maxDepth: ha.maxAttributeDepth });
+              if (rejected.length > 0) badRows.inc(rejected.length);
+              const msgs: BatcherMessage[] = [];
+              const size = ctx.config.batcher.maxEvents;
+              for (let i = 0; i < changes.length; i += size)
+                msgs.push(batcherMessage.events("history", changes.slice(i, i + size)));
+              await sendAll(msgs);
+              eventsTotal.inc(changes.length);
+              return changes.length;
             });
-            const { changes, rejected } = historyToChanges(answer, { maxDepth: ha.maxAttributeDepth });
-            if (rejected.length > 0) badRows.inc(rejected.length);
-            const msgs: BatcherMessage[] = [];
-            const size = ctx.config.batcher.maxEvents;
-            for (let i = 0; i < changes.length; i += size)
-              msgs.push(batcherMessage.events("history", changes.slice(i, i + size)));
-            await sendAll(msgs);
-            eventsTotal.inc(changes.length);
-            progress.stepDone(job, changes.length, 0);
+            progress.stepDone(job, events, 0);
           } else {
-            // From an hour early: a meter's growth in the first hour is the change of `sum` from the one before.
-            const answer = await s.request("recorder/statistics_during_period", {
-              start_time: isoFromUs(step.startUs - 3_600_000_000),
-              end_time: isoFromUs(step.endUs),
-              statistic_ids: step.entityIds,
-              period: "hour",
-              types: ["mean", "min", "max", "sum", "state"],
+            const hours = await inHalves(step.startUs, step.endUs, HOUR_US, async (startUs, endUs) => {
+              // From an hour early: a meter's growth in the first hour is the change of `sum` from the one before.
+              const answer = await s.request("recorder/statistics_during_period", {
+                start_time: isoFromUs(startUs - HOUR_US),
+                end_time: isoFromUs(endUs),
+                statistic_ids: step.entityIds,
+                period: "hour",
+                types: ["mean", "min", "max", "sum", "state"],
+              });
+              const { hours, bad } = statisticsToHours(answer, startUs, endUs);
+              if (bad > 0) badRows.inc(bad);
+              await sendAll(hours.length > 0 ? [batcherMessage.statistics(hours)] : []);
+              hoursTotal.inc(hours.length);
+              return hours.length;
             });
-            const { hours, bad } = statisticsToHours(answer, step.startUs, step.endUs);
-            if (bad > 0) badRows.inc(bad);
-            await sendAll(hours.length > 0 ? [batcherMessage.statistics(hours)] : []);
-            hoursTotal.inc(hours.length);
-            progress.stepDone(job, 0, hours.length);
+            progress.stepDone(job, 0, hours);
           }
           counted();
           report();

@@ -15,6 +15,7 @@ const idle: HistoryImportStatus = {
   fromMs: null,
   toMs: null,
   lastError: null,
+  requests: 0,
 };
 
 /** The API over a fake history-import actor that records the calls it gets. */
