@@ -281,7 +281,8 @@ runActor<BatcherMessage>({
           else ctx.log.info("rename of an entity the store has not seen: nothing to join", msg);
           return;
         case "statistics": {
-          const r = writeStatisticHours(store, msg.hours);
+          const hourlyFromS = Math.floor(ctx.clock.now() / 1000) - storeConfig.hourlyDays * 86400;
+          const r = writeStatisticHours(store, msg.hours, { hourlyFromS });
           statHours.inc(r.written);
           if (r.rejected.length > 0) {
             rejected.inc(r.rejected.length);

@@ -181,7 +181,7 @@ describe("history import", () => {
   test("a window whose answer is over ha.maxFrameBytes is asked again in halves, and nothing is lost", async () => {
     const sim = await startSim();
     const dataDir = tempDir();
-    const hub = await startHub(sim, dataDir, { HOMEIQ_HA_MAX_FRAME_BYTES: "40000" });
+    const hub = await startHub(sim, dataDir, { HOMEIQ_HA_MAX_FRAME_BYTES: "60000" });
     await waitFor(() => hub.status()?.state === "done", { timeoutMs: 90000, what: "import done" });
     await waitFor(() => hub.metrics.counter("history_import_splits_total") > 0, {
       timeoutMs: 5000,

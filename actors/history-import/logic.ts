@@ -49,9 +49,10 @@ export function planImport(p: PlanInput): ImportPlan {
   for (let i = 0; i < ids.length; i += p.batchSize) batches.push(ids.slice(i, i + p.batchSize));
   const fromUs = p.nowUs - p.days * DAY_US;
   const rawHourUs = Math.floor(fromUs / HOUR_US) * HOUR_US;
+  // Day-aligned, so each day's hours come in one request (the store writes days past hourly retention whole).
   const statsFromUs = Math.min(
     rawHourUs,
-    Math.floor((p.nowUs - p.statisticsDays * DAY_US) / HOUR_US) * HOUR_US,
+    Math.floor((p.nowUs - p.statisticsDays * DAY_US) / DAY_US) * DAY_US,
   );
   return {
     fromUs,

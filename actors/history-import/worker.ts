@@ -16,7 +16,15 @@ import { historyToChanges } from "../connection/frames.ts";
 import { RequestError } from "../connection/request-error.ts";
 import { isoFromUs } from "../connection/time.ts";
 import { ImportSession } from "./client.ts";
-import { HOUR_US, planImport, STATS_WINDOW_US, statisticsToHours, stepAt, stepCounts } from "./logic.ts";
+import {
+  DAY_US,
+  HOUR_US,
+  planImport,
+  STATS_WINDOW_US,
+  statisticsToHours,
+  stepAt,
+  stepCounts,
+} from "./logic.ts";
 import { check, type HistoryImportCall, type HistoryImportStatus, type StartAnswer } from "./messages.ts";
 import { ImportProgress, type SavedImport } from "./progress.ts";
 
@@ -166,7 +174,8 @@ runActor<{ type: "never" }>({
           const plan = planImport({
             nowUs: ctx.clock.now() * 1000,
             days: fresh.days,
-            statisticsDays: ha.importStatisticsDays,
+            // The daily tier keeps store.dailyDays: statistics older than that would be deleted at once.
+            statisticsDays: Math.min(ha.importStatisticsDays, ctx.config.store.dailyDays),
             windowUs: ha.importWindowMs * 1000,
             statsWindowUs: STATS_WINDOW_US,
             entityIds: ids,
@@ -208,7 +217,8 @@ runActor<{ type: "never" }>({
             });
             progress.stepDone(job, events, 0);
           } else {
-            const hours = await inHalves(step.startUs, step.endUs, HOUR_US, async (startUs, endUs) => {
+            // Split in whole days only: the store writes a day before hourly retention from one answer.
+            const hours = await inHalves(step.startUs, step.endUs, DAY_US, async (startUs, endUs) => {
               // From an hour early: a meter's growth in the first hour is the change of `sum` from the one before.
               const answer = await s.request("recorder/statistics_during_period", {
                 start_time: isoFromUs(startUs - HOUR_US),
