@@ -81,7 +81,7 @@ const ROOT = new URL("..", import.meta.url).pathname;
     throw new Error(r.detail);
   };
   for (const m of (parseFrame(opening, 64 << 20) as { messages: HAMessage[] }).messages)
-    entities.apply(m.event, sink, fail);
+    if (m.type === "event") entities.apply(m.event, sink, fail);
   const viaEntities = () => {
     const r = parseFrame(diffs, 16 * 1024 * 1024);
     if (!r.ok) throw new Error("frame rejected");
@@ -194,7 +194,9 @@ try {
   const simCpu = cpuSeconds(simProc.proc.pid) - simCpu0;
   await fetch(`${simHttp}/sim/rate?value=0`, { method: "POST" });
   const sentTotal = (await simStats()).sent;
-  await waitFor(async () => (await count()) >= sentTotal, { timeoutMs: 30000, what: "the tail to arrive" });
+  // Against HA's slow-client rules a client that falls behind is cut off, and what its reconnect cannot
+  // backfill is missing: report it rather than wait for it.
+  await waitFor(async () => (await count()) >= sentTotal, { timeoutMs: 30000 }).catch(() => undefined);
   const secs = (t1 - t0) / 1000;
   const delivered = (c1 - c0) / secs;
   console.log(
@@ -206,7 +208,7 @@ try {
     `connection CPU: ${perEvent.toFixed(2)} µs per event in HomeIQ's process (connection worker + next mailbox) -> ${Math.round(1e6 / perEvent).toLocaleString("en")} events/s per core; simulator ${((simCpu / Math.max(1, s1.sent - s0.sent)) * 1e6).toFixed(2)} µs per event; load average ${(await Bun.file("/proc/loadavg").text()).split(" ")[0]}`,
   );
   console.log(
-    `simulator pending: now ${s1.pendingBytes} B, max ${s1.pendingBytesMax} B, ${s1.pendingMessagesMax} messages queued at most (HA drops a client at 4,096); clients dropped as slow ${s1.slowClientsDropped}; all ${sentTotal.toLocaleString("en")} emitted changes arrived: ${(await count()) >= sentTotal}`,
+    `simulator pending: now ${s1.pendingBytes} B, max ${s1.pendingBytesMax} B, ${s1.pendingMessagesMax} messages queued at most (HA drops a client at 4,096); clients dropped as slow ${(await simStats()).slowClientsDropped}; ${(await count()).toLocaleString("en")} of ${sentTotal.toLocaleString("en")} emitted changes arrived`,
   );
 } finally {
   await supervisor.stop(5000);

@@ -15,7 +15,8 @@
  */
 import type { Server, ServerWebSocket } from "bun";
 import { usFromIso } from "../actors/connection/time.ts";
-import { jsonFloat, usFromTimestamp } from "../runtime/cpython-time.ts";
+import { jsonFloat } from "../runtime/cpython-time.ts";
+import { HaClock } from "./ha-clock.ts";
 import { EmittedHistory } from "./history.ts";
 import {
   advance,
@@ -31,6 +32,7 @@ import {
   seededRandom,
   varyingValues,
 } from "./home.ts";
+import type { FaultKind, SimStats, Simulator, SimulatorOptions } from "./options.ts";
 import { PastHistory } from "./past.ts";
 import { recordedAttributesJson } from "./recorder.ts";
 import { config, registry, SIM_HA_VERSION } from "./registries.ts";
@@ -44,6 +46,7 @@ import {
   WRITER_LIMIT_BYTES,
 } from "./writer.ts";
 
+export type { FaultKind, SimDigest, SimStats, Simulator, SimulatorOptions } from "./options.ts";
 export { SIM_HA_VERSION };
 
 const TICK_MS = 10;
@@ -55,152 +58,6 @@ const TICK_EVENTS_MAX = 20_000;
  * (`PENDING_MSG_MAX_FORCE_READY`). `emit(n)` from a test is one burst, like n changes in one callback.
  */
 const TICK_SLICE = PENDING_MSG_MAX_FORCE_READY;
-
-/** Defaults are what a stock Home Assistant does; each unkind behaviour can be switched off for a test. */
-export interface SimulatorOptions {
-  port?: number;
-  hostname?: string;
-  entities?: number;
-  rate?: number;
-  seed?: number;
-  token?: string;
-  historyMax?: number;
-  /** Answer `subscribe_entities` (default); false plays an HA without it (`unknown_command`). */
-  subscribeEntities?: boolean;
-  /**
-   * HA's recorder `commit_interval` in ms (default 5000, HA's default; HA's docs suggest 30000 on SD
-   * cards). The recorder commits in batches at every multiple of this interval since the simulator
-   * started; `history/history_during_period` sees only rows committed by then, so the newest changes
-   * are missing from history for up to one interval. 0 commits every change at once (no lag).
-   */
-  recorderCommitIntervalMs?: number;
-  /**
-   * History's start bound is exclusive, as HA's query (`last_updated_ts > start_time_ts`; default true):
-   * a row stamped exactly at `start_time` is in neither the start state nor the period. false includes it
-   * in the period (the end bound is always exclusive).
-   */
-  historyStartExclusive?: boolean;
-  /**
-   * Honour a client's `supported_features: {coalesce_messages}` as HA does (default true): everything
-   * queued for it goes out as one JSON array frame (a lone message unwrapped), so the subscribe_entities
-   * result and its snapshot arrive together as `[result, event]`. false sends one message per frame.
-   */
-  coalesceMessages?: boolean;
-  /**
-   * HA's slow-client rules on its per-client queue (messages not yet handed to the socket): disconnect
-   * at `slowClientMaxPending` queued (default 4096, `MAX_PENDING_MSG`), or when more than
-   * `slowClientPeakPending` (default 1024, `PENDING_MSG_PEAK`) stay queued for `slowClientPeakMs`
-   * (default 10000, `PENDING_MSG_PEAK_TIME`). The close is code 1000 with no reason, as HA's.
-   */
-  slowClientMaxPending?: number;
-  /** See `slowClientMaxPending`. */
-  slowClientPeakPending?: number;
-  /** See `slowClientMaxPending`. */
-  slowClientPeakMs?: number;
-  /**
-   * The writer hands the socket more while the socket buffers less than this (default 1 MiB: the aiohttp
-   * writer limit HA sets after auth); past it, messages wait in the queue HA counts.
-   */
-  socketLimitBytes?: number;
-  /**
-   * History returns attributes as HA's recorder stores them (default true): without `attribution`,
-   * `restored`, `supported_features` and each domain's unrecorded attributes (climate `hvac_modes`,
-   * `min_temp`, ...; light `brightness`, `color_mode`, ...), and `{}` for attributes over 16 KiB
-   * (recorder.ts). false keeps the live attributes in history.
-   */
-  recorderExcludesAttributes?: boolean;
-  /**
-   * Stamp changes with the raw `time.time()` double as HA does (default true): compressed `lu`/`lc` and
-   * history carry sub-µs doubles whose µs CPython rounds half-to-even (runtime/cpython-time.ts), so a
-   * client using `Math.round(s * 1e6)` keys about 1 in 8 of them 1 µs off the ISO text. false stamps
-   * exact-µs doubles (the float and the ISO text always agree).
-   */
-  rawTimestamps?: boolean;
-  /**
-   * HA starts its websocket API before `recorder` and `history` finish loading: history commands answer
-   * `unknown_command` until this many ms after the simulator started (default 0: an HA already up).
-   */
-  historyAvailableAfterMs?: number;
-  /**
-   * Registry entries as modern integrations make them (default true): an entity of a device has
-   * `has_entity_name: true` and only its own part as `original_name` ("Temperature"), or null for the
-   * device's main feature. false gives every entry its full name and `has_entity_name: false`.
-   */
-  registryHasEntityName?: boolean;
-  /**
-   * Days of recorded history before the simulator started (default 0), generated per request from the
-   * seed (past.ts), as the recorder of a home that ran before HomeIQ came (HA keeps 10 by default).
-   */
-  historyDays?: number;
-  /** Days of hourly long-term statistics before the simulator started (default 0; HA keeps them for good). */
-  statisticsDays?: number;
-}
-
-export type FaultKind =
-  | "drop"
-  | "stall"
-  | "malformed"
-  | "huge"
-  | "reject-token"
-  | "accept-token"
-  | "reuse-ids"
-  | "rename"
-  | "fail-history"
-  | "history-max-bytes"
-  | "remove"
-  | "big-attributes"
-  | "clock-step"
-  | "unserialisable"
-  | "registry-burst";
-
-export interface SimStats {
-  /** State changes emitted, including each entity's initial state. */
-  sent: number;
-  rate: number;
-  entities: number;
-  clients: number;
-  connections: number;
-  authFailures: number;
-  framesSent: number;
-  bytesSent: number;
-  /** Bytes queued in sockets now, and the most ever seen (a client falling behind shows here). */
-  pendingBytes: number;
-  pendingBytesMax: number;
-  /** Messages queued for the most behind client now, and the most ever (HA disconnects at 4096). */
-  pendingMessages: number;
-  pendingMessagesMax: number;
-  /** Clients HA's rules disconnected for falling behind: all, and those cut by the 10 s peak rule. */
-  slowClientsDropped: number;
-  slowClientsDroppedPeak: number;
-  historySize: number;
-  historyOverwritten: number;
-  /** Rows the recorder has committed (visible to history); `historySize - historyCommitted` are pending. */
-  historyCommitted: number;
-  /** Commands refused with `id_reuse` (a client whose ids did not strictly increase). */
-  idReuse: number;
-}
-
-/** Per entity: changes emitted and the sum of (last_updated µs mod 1e9), to compare with a store cheaply. */
-export type SimDigest = Record<string, { count: number; sum: number }>;
-
-export interface Simulator {
-  url: string;
-  token: string;
-  port: number;
-  stats(): SimStats;
-  setRate(perSecond: number): void;
-  /** Injects a fault; returns what it did (e.g. `{from, to}` for a rename). */
-  fault(kind: FaultKind, arg?: string | number): unknown;
-  /** Keys (`entity_id@last_updated_us`) of every state change emitted, oldest first. */
-  emittedKeys(): string[];
-  /** The recorded past before the simulator started (history and statistics; `historyDays`). */
-  past: PastHistory;
-  /** Per-entity count and timestamp checksum of everything emitted (also `GET /sim/digest`). */
-  digest(): SimDigest;
-  /** Emits exactly `n` state changes now (tests use this with rate 0 for exact sequences). */
-  emit(n: number): void;
-  stop(): Promise<void>;
-}
 
 interface Client {
   authed: boolean;
@@ -221,44 +78,20 @@ type Socket = ServerWebSocket<Client>;
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
   const token = opts.token ?? "sim-token";
   const random = seededRandom(opts.seed ?? 42);
-  const rawTimestamps = opts.rawTimestamps !== false;
-  /** The wall clock's offset from the machine's (a clock-step fault moves it). */
-  let clockOffsetMs = 0;
-  let lastTs = 0;
-  let lastUs = Number.NEGATIVE_INFINITY;
-  const wallSeconds = () => (performance.timeOrigin + performance.now() + clockOffsetMs) / 1000;
-  /**
-   * HA's `time.time()` for the next change, and the µs CPython makes of it (`lastUs` after the call).
-   * HA's own slowness keeps its stamps µs apart; the simulator makes changes faster than that, so it moves
-   * the double on by one ulp at a time until its µs is new, which keeps (entity_id, last_updated) keys
-   * distinct without leaving the wall clock (until a clock step moves it back).
-   */
-  const nextTs = (): number => {
-    let t: number;
-    if (rawTimestamps) {
-      t = Math.max(wallSeconds(), lastTs);
-      while (usFromTimestamp(t) <= lastUs) t += 2.5e-7;
-      lastUs = usFromTimestamp(t);
-    } else {
-      lastUs = Math.max(Math.floor(wallSeconds() * 1e6), lastUs + 1);
-      t = lastUs / 1e6;
-    }
-    lastTs = t;
-    return t;
-  };
+  const clock = new HaClock(opts.rawTimestamps !== false);
   /** Stamps an update (and, when the state changed, a change) on the entity; returns its µs. */
   const stamp = (e: SimEntity, changed: boolean): number => {
-    const t = nextTs();
+    const t = clock.next();
     e.lastUpdatedTs = t;
-    e.lastUpdatedUs = lastUs;
+    e.lastUpdatedUs = clock.lastUs;
     if (changed) {
       e.lastChangedTs = t;
-      e.lastChangedUs = lastUs;
-      e.lastChangedIso = isoFromUs(lastUs);
+      e.lastChangedUs = clock.lastUs;
+      e.lastChangedIso = isoFromUs(clock.lastUs);
     }
-    return lastUs;
+    return clock.lastUs;
   };
-  const homeStartUs = Math.floor(wallSeconds() * 1e6);
+  const homeStartUs = Math.floor(clock.seconds() * 1e6);
   const home: Home = buildHome(opts.entities ?? 300, random, homeStartUs);
   const history = new EmittedHistory(opts.historyMax ?? 2_000_000);
   const commitIntervalMs = opts.recorderCommitIntervalMs ?? 5000;
@@ -563,13 +396,13 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (!next) return;
     const old = next.e.registryName;
     next.e.registryName = next.name;
-    nextTs();
+    clock.next();
     broadcast("entity_registry_updated", [
       eventEnvelope(
         "entity_registry_updated",
         JSON.stringify({ action: "update", entity_id: next.e.entity_id, changes: { name: old } }),
-        isoFromUs(lastUs),
-        contextId(++seq, lastUs),
+        isoFromUs(clock.lastUs),
+        contextId(++seq, clock.lastUs),
       ),
     ]);
   };
@@ -620,8 +453,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const old = stateJsonOf(e);
     home.byId.delete(entityId);
     home.entities.splice(home.entities.indexOf(e), 1);
-    const ts = nextTs();
-    const us = lastUs;
+    const ts = clock.next();
+    const us = clock.lastUs;
     history.push(entityId, null, "{}", ts, us, us, performance.now());
     const id = JSON.stringify(entityId);
     broadcast("state_changed", [
@@ -819,8 +652,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         ws.close(1000, "auth_invalid");
         return;
       }
-      c.authed = true;
+      // As HA: auth_ok goes straight to the socket; the queue and its writer start after it.
       send(ws, `{"type":"auth_ok","ha_version":"${SIM_HA_VERSION}"}`);
+      c.authed = true;
       return;
     }
     command(ws, msg);
@@ -835,8 +669,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     e.entity_id = target;
     e.stateJson = "";
     home.byId.set(target, e);
-    nextTs();
-    const us = lastUs;
+    clock.next();
+    const us = clock.lastUs;
     broadcast("entity_registry_updated", [
       eventEnvelope(
         "entity_registry_updated",
@@ -916,10 +750,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         const ms = Number(arg ?? -5000);
         if (!Number.isFinite(ms))
           throw new Error(`sim clock-step: arg must be ms (negative = back), got ${arg}`);
-        clockOffsetMs += ms;
-        lastTs = 0;
-        lastUs = Number.NEGATIVE_INFINITY;
-        return { steppedMs: ms, offsetMs: clockOffsetMs };
+        clock.step(ms);
+        return { steppedMs: ms, offsetMs: clock.offsetMs };
       }
       case "unserialisable": {
         const [target, mode] = typeof arg === "string" ? arg.split("=") : [];

@@ -82,7 +82,7 @@ export class Backfiller {
     if (rows === null) return;
     // The recorder's tail: what was not committed when the first pass ran. Live changes cover everything
     // after the subscriptions (up to a clock-skew margin past them), so the tail ends there.
-    const settle = tailPassRange(plan.startUs, endUs, r.ha);
+    const settle = tailPassRange(plan.startUs, endUs, r.continuity.newestLiveUs, r.ha);
     let passes = 1;
     while (settle) {
       await r.sleep(r.ha.backfillSettleMs);
@@ -163,16 +163,21 @@ export class Backfiller {
 /**
  * The range the settle passes re-read: from `ha.backfillSettleMs` (and the reconnect margin) before the
  * subscriptions to the reconnect margin after them, never before the gap; null when settling is off.
+ * "The subscriptions" is taken on both clocks, ours and HA's (the last live change, at HA's now):
+ * HA's stamps are its wall clock, which may be off ours or have stepped.
  */
 export function tailPassRange(
   gapStartUs: number,
   subscribedUs: number,
+  haNowUs: number | null,
   ha: Pick<HomeIQConfig["ha"], "backfillSettleMs" | "reconnectBackfillMarginMs">,
 ): { startUs: number; endUs: number } | null {
   if (ha.backfillSettleMs <= 0) return null;
   const margin = ha.reconnectBackfillMarginMs * 1000;
+  const early = haNowUs === null ? subscribedUs : Math.min(subscribedUs, haNowUs);
+  const late = haNowUs === null ? subscribedUs : Math.max(subscribedUs, haNowUs);
   return {
-    startUs: Math.max(gapStartUs, subscribedUs - ha.backfillSettleMs * 1000 - margin),
-    endUs: subscribedUs + margin,
+    startUs: Math.max(gapStartUs, early - ha.backfillSettleMs * 1000 - margin),
+    endUs: late + margin,
   };
 }

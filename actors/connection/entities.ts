@@ -70,8 +70,9 @@ export class EntityStates {
 
   /**
    * Applies one `subscribe_entities` event: appends the state changes it makes to `out` (additions and
-   * changes, in message order) and reports each bad part, applying the rest. Returns how many diffs of
-   * known entities could not be applied: their state is stale from then on, so the caller must resync.
+   * changes, in message order) and reports each bad part, applying the rest. Returns how many diffs
+   * could not be applied (bad, or for an entity never added): a change is lost or an entity's state is
+   * stale from then on, so the caller must resync.
    */
   apply(event: unknown, out: StateChange[], reportTo: ApplyReport | ((r: Rejected) => void)): number {
     // A bare function takes rejections and skips alike (as rejections).
@@ -102,8 +103,11 @@ export class EntityStates {
       else
         for (const id in changed) {
           if (!this.states.has(id)) {
-            // HA leaves an entity out of `a` when it cannot serialise it; its diffs have no base.
+            // HA leaves an entity out of `a` while it cannot serialise it; its first diff after has no
+            // base. Counted, and reported like a failed diff: a resync's fresh `a` includes the entity
+            // and its backfill brings this change.
             report.skipped("entity_unknown", `change for ${id}, which was never added (no "a" for it first)`);
+            failed++;
             continue;
           }
           const problem = this.change(id, changed[id], out, report);

@@ -36,6 +36,8 @@ interface OpenGap {
   filled: Map<string, number>;
   /** Snapshot rows forwarded since the gap opened (at most one per entity per connection). */
   snapshot: Set<string>;
+  /** The highest last_updated seen before HA's clock stepped back, while the new clock is below it. */
+  stepHighUs: number | null;
 }
 
 export class Continuity {
@@ -45,6 +47,10 @@ export class Continuity {
   private connection = 0;
   /** Newest last_updated this process has forwarded (µs; after a clock step, the newest since), or null. */
   newestForwardedUs: number | null = null;
+  /** last_updated of the last live change forwarded: HA's clock as it now runs (it may have stepped). */
+  newestLiveUs: number | null = null;
+  /** The highest last_updated seen before HA's clock last stepped back, until the clock passes it again. */
+  private stepHighUs: number | null = null;
   private readonly events: ContinuityEvents;
 
   constructor(events: ContinuityEvents = ignore) {
@@ -65,6 +71,7 @@ export class Continuity {
       live: new Map(),
       filled: new Map(),
       snapshot: new Set(),
+      stepHighUs: this.stepHighUs,
     };
   }
 
@@ -76,6 +83,8 @@ export class Continuity {
   /** The gap has been backfilled completely. */
   gapClosed(): void {
     this.gap = null;
+    if (this.stepHighUs !== null && this.newestLiveUs !== null && this.newestLiveUs > this.stepHighUs)
+      this.stepHighUs = null;
   }
 
   /**
@@ -108,9 +117,12 @@ export class Continuity {
       }
       if (prev !== undefined && lu < prev) {
         this.events.outOfOrder(c, prev);
+        if (this.stepHighUs === null || prev > this.stepHighUs) this.stepHighUs = prev;
+        if (gap && (gap.stepHighUs === null || prev > gap.stepHighUs)) gap.stepHighUs = prev;
         this.newestForwardedUs = lu;
       } else if (this.newestForwardedUs === null || lu > this.newestForwardedUs) this.newestForwardedUs = lu;
       this.newest.set(id, lu);
+      this.newestLiveUs = lu;
       out.push(c);
     }
     return out;
@@ -124,7 +136,11 @@ export class Continuity {
       const id = c.entity_id;
       const lu = c.last_updated;
       if (gap) {
-        const before = gap.frozen.get(id);
+        // Never above where the gap starts: after HA's clock stepped back, an entity's newest can lie in
+        // the future of the new clock, and its changes in the gap are below it but new.
+        const frozen = gap.frozen.get(id);
+        const before =
+          frozen !== undefined && gap.startUs !== null && frozen > gap.startUs ? gap.startUs : frozen;
         if (before !== undefined && lu <= before) {
           this.events.skipped("before_gap", c);
           continue;
@@ -134,13 +150,18 @@ export class Continuity {
           continue;
         }
         const key = `${id}@${lu}`;
-        const filled = gap.filled.get(id);
+        // Between the gap's start and the pre-step high, HA's clock ran twice: a row there may be one
+        // forwarded before the step or a new one, and backfill rows are no longer in time order. Forward
+        // (the store keeps each (entity_id, last_updated) once) rather than lose; `filled` stays clean.
+        const ambiguous =
+          gap.stepHighUs !== null && lu <= gap.stepHighUs && (gap.startUs === null || lu > gap.startUs);
+        const filled = ambiguous ? undefined : gap.filled.get(id);
         if (gap.snapshot.has(key) || (filled !== undefined && lu <= filled)) {
           this.events.skipped("duplicate", c);
           continue;
         }
         if (kind === "snapshot") gap.snapshot.add(key);
-        else gap.filled.set(id, lu);
+        else if (!ambiguous) gap.filled.set(id, lu);
       } else {
         // No gap: the stream has been continuous, so only something newer than what was forwarded is new.
         const prev = this.newest.get(id);

@@ -7,7 +7,7 @@ import { type Simulator, startSimulator } from "../../sim/server.ts";
 import type { StateChange } from "../batcher/messages.ts";
 import { type ChangeSource, HASession, type HAStatus, type RegistryKind } from "./session.ts";
 
-setDefaultTimeout(30000);
+setDefaultTimeout(60000);
 const base = loadConfig({ env: {} });
 const haConfig = (over: Partial<HomeIQConfig["ha"]> = {}): HomeIQConfig["ha"] => ({
   ...base.ha,
@@ -93,6 +93,7 @@ async function setup(
     historyStartExclusive?: boolean;
     coalesceMessages?: boolean;
     recorderCommitIntervalMs?: number;
+    historyAvailableAfterMs?: number;
   } = {},
 ) {
   const sim = await startSimulator({
@@ -104,6 +105,7 @@ async function setup(
     recorderCommitIntervalMs: opts.recorderCommitIntervalMs,
     historyStartExclusive: opts.historyStartExclusive,
     coalesceMessages: opts.coalesceMessages,
+    historyAvailableAfterMs: opts.historyAvailableAfterMs,
   });
   sims.push(sim);
   const col = collector();
@@ -134,7 +136,9 @@ async function expectExactlyOnce(sim: Simulator, col: ReturnType<typeof collecto
       const got = new Set(col.keys());
       return emitted.every((k) => got.has(k));
     },
-    { timeoutMs: 15000, what: "every emitted state change to arrive" },
+    // HA's recorder lag: the gap's tail arrives ha.backfillSettleMs (7 s) after a reconnect, later again
+    // when the connection drops meanwhile.
+    { timeoutMs: 30000, what: "every emitted state change to arrive" },
   );
   const keys = col.keys();
   expect(new Set(keys).size).toBe(keys.length);
@@ -485,5 +489,125 @@ describe("HASession against HA's recorder commit lag", () => {
       }
     }
     expect(checked).toBeGreaterThan(0);
+  });
+});
+
+describe("HASession against HA's other unkind parts", () => {
+  test("HA's clock steps back mid-stream, then a gap: the changes that look older are stored and counted, none lost", async () => {
+    const { sim, col, open } = await setup({ recorderCommitIntervalMs: 500, ha: { backfillSettleMs: 1000 } });
+    open();
+    await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
+    sim.setRate(1000);
+    await waitFor(() => col.bySource.live > 500, { timeoutMs: 10000, what: "live changes" });
+    const emittedAtStep = sim.emittedKeys().length;
+    sim.fault("clock-step", -3000);
+    const before = col.bySource.live;
+    await waitFor(() => col.bySource.live > before + 500, {
+      timeoutMs: 10000,
+      what: "changes after the step",
+    });
+    // And a gap right after it: the backfill must not take the pre-step high as already forwarded.
+    sim.fault("drop");
+    await waitFor(() => col.connectedCount() === 2, { timeoutMs: 10000, what: "reconnect" });
+    // Every change is stored; the store keeps (entity_id, last_updated) once. Only rows from before the
+    // step, which the new clock runs over again, may come twice (a gap's overlap cannot tell them apart).
+    sim.setRate(0);
+    const emitted = sim.emittedKeys();
+    await waitFor(
+      () => {
+        const got = new Set(col.keys());
+        return emitted.every((k) => got.has(k));
+      },
+      { timeoutMs: 30000, what: "every emitted state change to arrive" },
+    );
+    expect(new Set(col.keys())).toEqual(new Set(emitted));
+    const seen = new Set<string>();
+    const twice: string[] = [];
+    for (const k of col.keys()) {
+      if (seen.has(k)) twice.push(k);
+      seen.add(k);
+    }
+    const beforeStep = new Set(emitted.slice(0, emittedAtStep));
+    expect(twice.filter((k) => !beforeStep.has(k))).toEqual([]);
+    expect(col.outOfOrder).toBeGreaterThan(0);
+  });
+
+  for (const legacy of [false, true])
+    test(`a change HA cannot serialise (its error in place of the ${legacy ? "event" : "diff"}) resyncs; the entity's later changes arrive exactly once`, async () => {
+      const { sim, col, open } = await setup({
+        legacy,
+        recorderCommitIntervalMs: 500,
+        ha: { backfillSettleMs: 1000 },
+      });
+      open();
+      await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
+      sim.setRate(500);
+      await waitFor(() => col.bySource.live > 200, { timeoutMs: 10000, what: "live changes" });
+      const { entity_id } = sim.fault("unserialisable") as { entity_id: string };
+      await waitFor(() => col.connectedCount() === 2, { timeoutMs: 10000, what: "the resync" });
+      const before = col.bySource.live;
+      await waitFor(() => col.bySource.live > before + 200, { timeoutMs: 10000, what: "changes after it" });
+      sim.fault("unserialisable", `${entity_id}=off`);
+      await expectExactlyOnce(sim, col);
+      // The healed change (its diff has no base on the resynced stream) came too.
+      expect(col.changes.filter((c) => c.entity_id === entity_id).length).toBe(
+        sim.emittedKeys().filter((k) => k.startsWith(`${entity_id}@`)).length,
+      );
+    });
+
+  test("history still loading after an HA restart (unknown_command): the backfill retries on the same connection", async () => {
+    const { sim, col, open } = await setup({
+      historyAvailableAfterMs: 3000,
+      recorderCommitIntervalMs: 500,
+      ha: { backfillSettleMs: 1000, backfillRetryMinMs: 200, backfillRetryMaxMs: 1000 },
+    });
+    const s = open();
+    await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
+    sim.emit(20);
+    await waitFor(() => col.bySource.live === 20, { timeoutMs: 5000 });
+    s.pause("test");
+    sim.emit(300);
+    s.resume();
+    await waitFor(() => col.backfillFailures.length > 0, { timeoutMs: 5000, what: "unknown_command" });
+    expect(col.backfillFailures[0]).toContain("unknown_command");
+    await expectExactlyOnce(sim, col);
+    expect(col.connectedCount()).toBe(2);
+  });
+
+  test("removals, live and in a backfilled gap (history's s: null), are counted as skipped, not as bad frames", async () => {
+    const { sim, col, open } = await setup({
+      legacy: true,
+      recorderCommitIntervalMs: 500,
+      ha: { backfillSettleMs: 1000 },
+    });
+    const s = open();
+    await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
+    sim.fault("remove", "person.alice");
+    await waitFor(() => col.skipped.get("removed") === 1, { timeoutMs: 5000, what: "the live removal" });
+    sim.emit(20);
+    await waitFor(() => col.bySource.live === 20, { timeoutMs: 5000 });
+    s.pause("test");
+    sim.emit(50);
+    sim.fault("remove", "person.bob");
+    sim.emit(50);
+    s.resume();
+    await expectExactlyOnce(sim, col);
+    await waitFor(() => (col.skipped.get("removed") ?? 0) >= 2, {
+      timeoutMs: 10000,
+      what: "the backfilled removal",
+    });
+    expect(col.rejected.get("missing_fields") ?? 0).toBe(0);
+  });
+
+  test("a burst of registry updates: the list is read again until it reflects the last one", async () => {
+    const { sim, col, open } = await setup();
+    open();
+    await waitFor(() => col.registries.size === 3, { timeoutMs: 5000 });
+    const { entity_id } = sim.fault("registry-burst", 3) as { entity_id: string };
+    const nameOf = () =>
+      (col.registries.get("entities") as { entity_id: string; name: string | null }[]).find(
+        (e) => e.entity_id === entity_id,
+      )?.name;
+    await waitFor(() => nameOf()?.endsWith(" 3"), { timeoutMs: 5000, what: "the last name in the list" });
   });
 });

@@ -464,7 +464,11 @@ export class HASession {
     }
     if (event.event_type === "state_changed") {
       const ns = event.data.new_state;
-      if (ns === null) return null; // the entity was removed: nothing to store
+      if (ns === null) {
+        // The entity was removed: nothing to store (as history's `"s": null` rows).
+        this.opts.sink.skipped("removed", 1);
+        return null;
+      }
       const c = stateToChange(
         ns,
         `state_changed event (subscription ${msg.id})`,
@@ -549,12 +553,23 @@ export class HASession {
   private onResult(msg: HAMessage): void {
     const id = msg.id;
     const p = typeof id === "number" ? this.pending.get(id) : undefined;
-    if (!p && id === this.entitySub && this.entitySub !== null && msg.success === false) {
-      // HA could not serialise a diff (INVALID_JSON_PARTIAL_MESSAGE) and sent this instead: a change is
-      // lost and an entity's state is stale from here on.
+    if (
+      !p &&
+      typeof id === "number" &&
+      msg.success === false &&
+      ((id === this.entitySub && this.entitySub !== null) || this.subs.has(id))
+    ) {
+      // HA could not serialise an event or diff (INVALID_JSON_PARTIAL_MESSAGE) and sent this instead: a
+      // change is lost (and with diffs an entity's state is stale from here on). A registry event only
+      // means its list must be read again.
+      const kind = REGISTRY_EVENTS[this.subs.get(id) ?? ""];
+      if (kind) {
+        void this.refreshRegistry(kind, this.generation);
+        return;
+      }
       const err = (msg.error ?? {}) as { code?: unknown; message?: unknown };
       this.resync(
-        `Home Assistant could not send a subscribe_entities change (${haText(err.code)}: ${haText(err.message)})`,
+        `Home Assistant could not send a state change on subscription ${id} (${haText(err.code)}: ${haText(err.message)})`,
       );
       return;
     }
