@@ -7,6 +7,7 @@
  *                                                                │  └──batcher->influx──▶ influx-writer ──▶ InfluxDB
  *   enrichers (weather, air-quality, carbon, prices) ──enricher-*->batcher──▶ batcher
  *   store ──read-only──▶ suggestions (mines the history; no edges, the API calls it)
+ *   Home Assistant ──ws (own, short-lived)──▶ history-import ──history-import->batcher──▶ batcher
  *
  * Children start in the order listed and stop in reverse: consumers first, producers last, so on shutdown
  * the producers stop and drain into consumers that are still running.
