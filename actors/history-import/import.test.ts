@@ -43,7 +43,7 @@ async function startSim(): Promise<Simulator> {
   return sim;
 }
 
-async function startHub(sim: Simulator, dataDir: string, env: Record<string, string> = {}) {
+async function startHub(sim: Simulator, dataDir: string, env: Record<string, string> = {}, withLive = false) {
   const config = loadConfig({
     env: {
       HOMEIQ_DATA_DIR: dataDir,
@@ -61,7 +61,10 @@ async function startHub(sim: Simulator, dataDir: string, env: Record<string, str
   const metrics = new MetricsHub();
   const supervisor = new Supervisor(
     {
-      children: [actor("batcher"), actor("history-import")],
+      // With the live session too: the connection and its metadata consumer.
+      children: withLive
+        ? [actor("metadata"), actor("batcher"), actor("connection"), actor("history-import")]
+        : [actor("batcher"), actor("history-import")],
       edges: [
         {
           name: EDGES.historyImportToBatcher,
@@ -70,6 +73,24 @@ async function startHub(sim: Simulator, dataDir: string, env: Record<string, str
           capacity: 16,
           retain: true,
         },
+        ...(withLive
+          ? [
+              {
+                name: EDGES.connectionToBatcher,
+                from: "connection",
+                to: "batcher",
+                capacity: 64,
+                retain: true,
+              },
+              {
+                name: EDGES.connectionToMetadata,
+                from: "connection",
+                to: "metadata",
+                capacity: 16,
+                retain: true,
+              },
+            ]
+          : []),
       ],
       maxRestarts: 3,
       periodMs: 30000,
@@ -191,6 +212,25 @@ describe("history import", () => {
     const got = storedKeys(dataDir);
     expect(new Set(got).size).toBe(got.length);
     expect(got.sort()).toEqual(expectedKeys(sim, dataDir));
+  });
+
+  test("next to the live session, every change is stored once: the recorder's past and everything live", async () => {
+    const sim = await startSim();
+    sim.setRate(200);
+    const dataDir = tempDir();
+    const hub = await startHub(sim, dataDir, { HOMEIQ_HA_IMPORT_PACE_MS: "10" }, true);
+    await waitFor(() => hub.status()?.state === "done", { timeoutMs: 90000, what: "import done" });
+    sim.setRate(0);
+    const expected = expectedKeys(sim, dataDir);
+    await waitFor(() => storedKeys(dataDir).length >= expected.length, {
+      timeoutMs: 30000,
+      what: "every live change stored",
+    });
+    await hub.stop();
+    const got = storedKeys(dataDir);
+    expect(new Set(got).size).toBe(got.length);
+    expect(got.sort()).toEqual(expected);
+    expect(sim.stats().sent).toBeGreaterThan(200);
   });
 
   test("a restart mid-import resumes at the step in flight: nothing re-asked, nothing stored twice", async () => {
