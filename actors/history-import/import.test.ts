@@ -30,8 +30,9 @@ afterEach(async () => {
   cleanup = [];
 });
 
-async function startSim(): Promise<Simulator> {
+async function startSim(extra: Parameters<typeof startSimulator>[0] = {}): Promise<Simulator> {
   const sim = await startSimulator({
+    ...extra,
     entities: 40,
     rate: 0,
     token: "t",
@@ -231,6 +232,22 @@ describe("history import", () => {
     expect(new Set(got).size).toBe(got.length);
     expect(got.sort()).toEqual(expected);
     expect(sim.stats().sent).toBeGreaterThan(200);
+  });
+
+  test("an HA whose history is still loading is asked again later; the import then completes exactly", async () => {
+    const sim = await startSim({ historyAvailableAfterMs: 1500 });
+    const dataDir = tempDir();
+    const hub = await startHub(sim, dataDir, {
+      HOMEIQ_HA_RECONNECT_MIN_MS: "50",
+      HOMEIQ_HA_RECONNECT_MAX_MS: "300",
+    });
+    await waitFor(() => hub.status()?.state === "waiting", { timeoutMs: 10000, what: "a refused first try" });
+    expect(hub.status()?.lastError).toContain("Unknown command");
+    await waitFor(() => hub.status()?.state === "done", { timeoutMs: 90000, what: "import done" });
+    expect(hub.metrics.counter("history_import_failures_total")).toBeGreaterThan(0);
+    await hub.stop();
+    const got = storedKeys(dataDir);
+    expect(got.sort()).toEqual(expectedKeys(sim, dataDir));
   });
 
   test("a restart mid-import resumes at the step in flight: nothing re-asked, nothing stored twice", async () => {

@@ -158,6 +158,7 @@ runActor<{ type: "never" }>({
         maxFrameBytes: ha.maxFrameBytes,
       });
       session = s;
+      let planned = false;
       let requestsSeen = 0;
       const counted = () => {
         requests.inc(s.requests - requestsSeen);
@@ -182,6 +183,7 @@ runActor<{ type: "never" }>({
             batchSize: ha.importEntityBatch,
           });
           saved = progress.begin(plan, fresh.reason, ctx.clock.now());
+          planned = true;
           ctx.log.info("history import planned", {
             reason: fresh.reason,
             days: fresh.days,
@@ -256,7 +258,8 @@ runActor<{ type: "never" }>({
         });
         retryTimer = ctx.clock.setTimeout(() => {
           retryTimer = null;
-          void run(saved ? null : fresh);
+          // A fresh run that failed before its plan was saved asks again for the plan it meant to make.
+          void run(fresh && !planned ? fresh : null);
         }, ha.reconnectMaxMs);
       } finally {
         s.close();
