@@ -66,6 +66,10 @@ runActor<{ type: "never" }>({
       "History or statistics rows HA sent that could not be read",
     );
     m.gauge("history_import_days", "Bound: days of raw history imported (ha.importDays)").set(ha.importDays);
+    m.gauge(
+      "history_import_statistics_days",
+      "Bound: days of hourly statistics imported (ha.importStatisticsDays, capped at store.dailyDays)",
+    ).set(Math.min(ha.importStatisticsDays, ctx.config.store.dailyDays));
     m.gauge("history_import_window_ms", "Bound: one history request's window (ha.importWindowMs)").set(
       ha.importWindowMs,
     );
