@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { TEST_TOKEN, testApi } from "../actors/api/fixtures.ts";
+import type { HistoryImportCall } from "../actors/history-import/messages.ts";
 import { TarWriter } from "../actors/ops/tar.ts";
 import { tempDirs } from "../test/lib/temp-dirs.ts";
 import { openDatabase } from "./sqlite.ts";
@@ -205,6 +207,54 @@ describe("homeiq CLI", () => {
     const db = openDatabase(join(data, "events.db"), { readonly: true });
     expect(db.query("SELECT count(*) AS n FROM events").get()).toEqual({ n: 1 });
     db.close();
+  });
+
+  test("import-history starts an import of --days through the API and --wait follows it to the end", async () => {
+    const api = testApi();
+    const calls: HistoryImportCall[] = [];
+    let polls = 0;
+    const status = (state: string, stepsDone: number) => ({
+      state,
+      reason: "on-demand",
+      stepsDone,
+      stepsTotal: 4,
+      events: stepsDone * 100,
+      hours: 0,
+      fromMs: null,
+      toMs: null,
+      lastError: null,
+    });
+    api.deps.supervisor.call = async (_actor, body) => {
+      calls.push(body as HistoryImportCall);
+      if ((body as HistoryImportCall).type === "start") return { ok: true, status: status("running", 0) };
+      polls++;
+      return polls < 2 ? status("running", 2) : status("done", 4);
+    };
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (r) => api.app.handle(r) });
+    try {
+      const url = `http://127.0.0.1:${server.port}`;
+      const r = await homeiq([
+        "import-history",
+        "--days",
+        "3",
+        "--wait",
+        "--url",
+        url,
+        "--token",
+        TEST_TOKEN,
+      ]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("2/4 steps, 200 events");
+      expect(r.stdout).toContain("4/4 steps, 400 events");
+      expect(calls[0]).toEqual({ type: "start", days: 3 });
+      const bad = await homeiq(["import-history", "--days", "ten", "--url", url, "--token", TEST_TOKEN]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain("--days ten");
+    } finally {
+      server.stop(true);
+      api.close();
+    }
   });
 
   test("status says clearly when nothing is running", async () => {

@@ -75,6 +75,18 @@ function dataDirOf(flags: Flags): string {
   return loadConfig().dataDir;
 }
 
+/** A running HomeIQ's URL and API token, from the flags, the config or the data dir's token file. */
+function apiTarget(flags: Flags): { url: string; token: string } {
+  const config = loadConfig();
+  const url = typeof flags.url === "string" ? flags.url : `http://127.0.0.1:${config.port}`;
+  const tokenFile = join(dataDirOf(flags), "api-token");
+  const token =
+    (typeof flags.token === "string" && flags.token) ||
+    config.apiToken ||
+    (existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : "");
+  return { url, token };
+}
+
 const commands: Record<string, Command> = {
   backup: {
     summary: "write an online backup of all state to one file (safe while HomeIQ runs)",
@@ -306,6 +318,64 @@ const commands: Record<string, Command> = {
       return 0;
     },
   },
+  "import-history": {
+    summary:
+      "import Home Assistant's recorded history of the last N days (and older hourly statistics) into a running HomeIQ",
+    usage: "homeiq import-history [--days N] [--wait] [--url URL] [--token TOKEN]",
+    options: {
+      days: { type: "string", description: "days back (default ha.importDays, or 10 when that is 0)" },
+      wait: { type: "boolean", description: "print progress until the import is done" },
+      url: { type: "string", description: "HomeIQ's URL (default http://127.0.0.1:HOMEIQ_PORT)" },
+      token: { type: "string", description: "API token (default HOMEIQ_API_TOKEN or DATA_DIR/api-token)" },
+      ...dataDirOption,
+    },
+    async run(flags) {
+      const days = typeof flags.days === "string" ? Number(flags.days) : undefined;
+      if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650))
+        throw new UsageError(
+          `--days ${String(flags.days)} is not a whole number of days. Fix: e.g. --days 10 (1 to 3650)`,
+        );
+      const { url, token } = apiTarget(flags);
+      const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+      let response: Response;
+      try {
+        response = await fetch(`${url}/api/v1/import/history`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify(days === undefined ? {} : { days }),
+        });
+      } catch {
+        console.error(
+          `homeiq import-history: nothing answers at ${url}. Fix: start HomeIQ (npm start) or pass --url.`,
+        );
+        return 1;
+      }
+      let answer = (await response.json().catch(() => null)) as Record<string, unknown> | null;
+      if (!response.ok || !answer) {
+        console.error(
+          `homeiq import-history: ${url} answered ${response.status}: ${String(answer?.error ?? "no JSON answer")}`,
+        );
+        return 1;
+      }
+      console.log(`history import started (${days ?? "ha.importDays"} days) on ${url}`);
+      while (flags.wait && answer && (answer.state === "running" || answer.state === "idle")) {
+        await Bun.sleep(1000);
+        const r = await fetch(`${url}/api/v1/import/history`, { headers });
+        answer = (await r.json().catch(() => null)) as Record<string, unknown> | null;
+        if (answer)
+          console.log(
+            `  ${answer.stepsDone}/${answer.stepsTotal} steps, ${answer.events} events, ${answer.hours} statistics hours`,
+          );
+      }
+      if (flags.wait && answer?.state !== "done") {
+        console.error(
+          `homeiq import-history: the import stopped: ${String(answer?.lastError ?? answer?.state)}`,
+        );
+        return 1;
+      }
+      return 0;
+    },
+  },
   status: {
     summary: "show a running HomeIQ's health: actors, HA connection, totals",
     usage: "homeiq status [--url URL] [--token TOKEN]",
@@ -315,13 +385,7 @@ const commands: Record<string, Command> = {
       ...dataDirOption,
     },
     async run(flags) {
-      const config = loadConfig();
-      const url = typeof flags.url === "string" ? flags.url : `http://127.0.0.1:${config.port}`;
-      const tokenFile = join(dataDirOf(flags), "api-token");
-      const token =
-        (typeof flags.token === "string" && flags.token) ||
-        config.apiToken ||
-        (existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : "");
+      const { url, token } = apiTarget(flags);
       let response: Response;
       try {
         response = await fetch(`${url}/health/deep`, { headers: { authorization: `Bearer ${token}` } });

@@ -58,6 +58,8 @@ const sim =
         entities: config.sim.entities,
         seed: config.sim.seed,
         historyMax: config.sim.historyMax,
+        historyDays: config.sim.historyDays,
+        statisticsDays: config.sim.statisticsDays,
         token: randomBytes(24).toString("base64url"),
       })
     : null;

@@ -2,6 +2,8 @@
  * The simulator's public shapes: its options (each of HA's unkind behaviours, on by default, can be
  * switched off for a test), its faults, its stats and its handle.
  */
+import type { PastHistory } from "./past.ts";
+
 /** Defaults are what a stock Home Assistant does; each unkind behaviour can be switched off for a test. */
 export interface SimulatorOptions {
   port?: number;
@@ -73,6 +75,13 @@ export interface SimulatorOptions {
    * device's main feature. false gives every entry its full name and `has_entity_name: false`.
    */
   registryHasEntityName?: boolean;
+  /**
+   * Days of recorded history before the simulator started (default 0), generated per request from the
+   * seed (past.ts), as the recorder of a home that ran before HomeIQ came (HA keeps 10 by default).
+   */
+  historyDays?: number;
+  /** Days of hourly long-term statistics before the simulator started (default 0; HA keeps them for good). */
+  statisticsDays?: number;
 }
 
 export type FaultKind =
@@ -132,6 +141,8 @@ export interface Simulator {
   fault(kind: FaultKind, arg?: string | number): unknown;
   /** Keys (`entity_id@last_updated_us`) of every state change emitted, oldest first. */
   emittedKeys(): string[];
+  /** The recorded past before the simulator started (history and statistics; `historyDays`). */
+  past: PastHistory;
   /** Per-entity count and timestamp checksum of everything emitted (also `GET /sim/digest`). */
   digest(): SimDigest;
   /**

@@ -33,6 +33,7 @@ import {
   varyingValues,
 } from "./home.ts";
 import type { FaultKind, SimStats, Simulator, SimulatorOptions } from "./options.ts";
+import { PastHistory } from "./past.ts";
 import { recordedAttributesJson } from "./recorder.ts";
 import { config, registry, SIM_HA_VERSION } from "./registries.ts";
 import {
@@ -90,7 +91,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     }
     return clock.lastUs;
   };
-  const home: Home = buildHome(opts.entities ?? 300, random, Math.floor(clock.seconds() * 1e6));
+  const homeStartUs = Math.floor(clock.seconds() * 1e6);
+  const home: Home = buildHome(opts.entities ?? 300, random, homeStartUs);
   const history = new EmittedHistory(opts.historyMax ?? 2_000_000);
   const commitIntervalMs = opts.recorderCommitIntervalMs ?? 5000;
   if (!(commitIntervalMs >= 0))
@@ -154,6 +156,22 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     d.count++;
     d.sum += e.lastUpdatedUs % 1e9;
   };
+  // The recorded past ends a second before the first live state; rows are generated per request.
+  const past = new PastHistory(
+    home.entities.map((e) => ({
+      entityId: e.entity_id,
+      kind: e.kind,
+      attrsJson: recorderFilters
+        ? recordedAttributesJson(e.entity_id.slice(0, e.entity_id.indexOf(".")), e.attributes)
+        : JSON.stringify(e.attributes),
+    })),
+    {
+      seed: opts.seed ?? 42,
+      days: opts.historyDays ?? 0,
+      statisticsDays: opts.statisticsDays ?? 0,
+      endUs: homeStartUs - 1_000_000,
+    },
+  );
   // Initial states: each entity's first state is part of what was emitted (it is in get_states and history).
   for (const e of home.entities) {
     advance(e, random);
@@ -481,7 +499,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (Number.isNaN(end)) return error(ws, id, "invalid_format", "Invalid end_time");
     if (!Array.isArray(msg.entity_ids) || msg.entity_ids.length === 0)
       return error(ws, id, "invalid_format", "required key not provided @ data['entity_ids']");
-    const body = history.renderPeriod(
+    const ring = history.renderPeriod(
       start,
       end,
       new Set(msg.entity_ids as string[]),
@@ -494,11 +512,60 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       },
       committedRows(),
     );
+    const body = start < past.endUs ? withPast(ring, start, end, msg) : ring;
     if (body.length > historyMaxBytes) {
       ws.close(1009, "history answer too large");
       return;
     }
     result(ws, id, body);
+  };
+
+  /** Joins the generated past's rows (older) before the ring's for each entity. */
+  const withPast = (ring: string, start: number, end: number, msg: Record<string, unknown>): string => {
+    const ids = (msg.entity_ids as unknown[]).filter((x): x is string => typeof x === "string");
+    const groups = past.renderGroups(start, end, ids, {
+      noAttributes: msg.no_attributes === true,
+      includeStart: msg.include_start_time_state !== false,
+      startExclusive: opts.historyStartExclusive !== false,
+    });
+    if (groups.size === 0) return ring;
+    const recent = JSON.parse(ring) as Record<string, unknown[]>;
+    const parts: string[] = [];
+    for (const [id, rows] of groups) {
+      // The ring's start state (stamped with the start) is the past's last row: keep the past's.
+      const more = (recent[id] ?? []).filter((r) => (r as { lu: number }).lu * 1e6 > past.endUs);
+      parts.push(`${JSON.stringify(id)}:[${[...rows, ...more.map((r) => JSON.stringify(r))].join(",")}]`);
+      delete recent[id];
+    }
+    for (const [id, rows] of Object.entries(recent))
+      parts.push(`${JSON.stringify(id)}:${JSON.stringify(rows)}`);
+    return `{${parts.join(",")}}`;
+  };
+
+  /** `recorder/statistics_during_period` (period "hour" only), from the generated past (past.ts). */
+  const statisticsPeriod = (ws: Socket, id: number, msg: Record<string, unknown>) => {
+    if (historyFails || performance.now() - startedAt < historyAfterMs)
+      return error(ws, id, "unknown_command", "Unknown command.");
+    const start = typeof msg.start_time === "string" ? usFromIso(msg.start_time) : Number.NaN;
+    if (Number.isNaN(start)) return error(ws, id, "invalid_start_time", "Invalid start_time");
+    const end = typeof msg.end_time === "string" ? usFromIso(msg.end_time) : Number.POSITIVE_INFINITY;
+    if (Number.isNaN(end)) return error(ws, id, "invalid_end_time", "Invalid end_time");
+    if (msg.period !== "hour")
+      return error(
+        ws,
+        id,
+        "invalid_format",
+        `the simulator answers period "hour" only, got ${String(msg.period)}`,
+      );
+    const ids = Array.isArray(msg.statistic_ids)
+      ? msg.statistic_ids.filter((x) => typeof x === "string")
+      : [];
+    const types = new Set(
+      Array.isArray(msg.types)
+        ? (msg.types as string[])
+        : ["change", "last_reset", "max", "mean", "min", "state", "sum"],
+    );
+    result(ws, id, JSON.stringify(past.statistics(start, end, ids, types)));
   };
 
   const command = (ws: Socket, msg: Record<string, unknown>) => {
@@ -561,6 +628,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         return registryList(ws, id);
       case "history/history_during_period":
         return historyPeriod(ws, id, msg);
+      case "recorder/statistics_during_period":
+        return statisticsPeriod(ws, id, msg);
       default:
         return error(ws, id, "unknown_command", "Unknown command.");
     }
@@ -823,6 +892,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     setRate,
     fault,
     emittedKeys: () => history.keys(),
+    past,
     digest: () => Object.fromEntries(digest),
     emit: (n) => emit(n),
     async stop() {

@@ -119,6 +119,20 @@ describe("dashboard in Chromium against HomeIQ on the simulator", () => {
     await page.context().close();
   }, 150_000);
 
+  test("shows the import of Home Assistant's recorded history as a rising progress bar on the overview", async () => {
+    // The simulated home has 10 days of recorded history (sim.historyDays); a fresh store imports them.
+    const page = await newPage({ token: true });
+    await page.goto(base);
+    const bar = page.locator("hiq-history-import progress");
+    await bar.waitFor({ timeout: 20_000 });
+    const value = async () => Number((await bar.getAttribute("value")) ?? "NaN");
+    const first = await value();
+    expect(Number(await bar.getAttribute("max"))).toBeGreaterThan(first);
+    await waitFor(async () => (await value()) > first, { timeoutMs: 20_000, what: "the import progressing" });
+    expect(await page.locator("hiq-history-import .sub").textContent()).toContain("events");
+    await page.context().close();
+  }, 60_000);
+
   test("measures first meaningful paint: the overview's figures on screen", async () => {
     const page = await newPage({ token: true });
     await page.goto(base);

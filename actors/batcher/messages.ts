@@ -30,6 +30,8 @@ export const EventSourceSchema = T.Union([
   T.Literal("backfill"),
   T.Literal("spool"),
   T.Literal("import"),
+  /** HA's recorded past, read by the history import (actors/history-import/); no webhook rule selects it. */
+  T.Literal("history"),
 ]);
 export type EventSource = Static<typeof EventSourceSchema>;
 
@@ -45,6 +47,18 @@ export const ReadingSchema = T.Object({
   value: T.Number(),
 });
 export type Reading = Static<typeof ReadingSchema>;
+
+/** One hour of HA's long-term statistics of one entity (actors/store/statistics.ts). */
+export const StatisticHourSchema = T.Object({
+  entity_id: T.String({ minLength: 3 }),
+  t: T.Integer(),
+  mean: T.Union([T.Number(), T.Null()]),
+  min: T.Union([T.Number(), T.Null()]),
+  max: T.Union([T.Number(), T.Null()]),
+  state: T.Union([T.Number(), T.Null()]),
+  growth: T.Number(),
+});
+export type StatisticHour = Static<typeof StatisticHourSchema>;
 
 /** A packed batch (./packed.ts): one string and one Float64Array; its contents are checked on opening. */
 export const PackedEventsSchema = T.Object({
@@ -80,12 +94,18 @@ export const batcherSchemas = {
     source: T.String({ minLength: 1, maxLength: 64, pattern: "^[a-z0-9_-]+$" }),
     readings: T.Array(ReadingSchema, { maxItems: 100_000 }),
   }),
+  /** Home Assistant's hourly long-term statistics for hours before the raw history (actors/history-import). */
+  statistics: T.Object({
+    type: T.Literal("statistics"),
+    hours: T.Array(StatisticHourSchema, { maxItems: 100_000 }),
+  }),
 };
 
 export type BatcherMessage =
   | { type: "events"; source: EventSource; events: PackedEvents }
   | { type: "rename"; from: string; to: string }
-  | { type: "enrichment"; source: string; readings: Reading[] };
+  | { type: "enrichment"; source: string; readings: Reading[] }
+  | { type: "statistics"; hours: StatisticHour[] };
 
 export const batcherMessage = {
   /** Packs `events` when given as records (imports, tests); the connection packs as it parses. */
@@ -95,6 +115,7 @@ export const batcherMessage = {
     events: Array.isArray(events) ? packEvents(events) : (events as PackedEvents),
   }),
   rename: (from: string, to: string): BatcherMessage => ({ type: "rename", from, to }),
+  statistics: (hours: StatisticHour[]): BatcherMessage => ({ type: "statistics", hours }),
   enrichment: (source: string, readings: Reading[]): BatcherMessage => ({
     type: "enrichment",
     source,

@@ -8,6 +8,7 @@ import { WAKE } from "../influx-writer/messages.ts";
 import { readExportPosition } from "../influx-writer/state.ts";
 import { StoreMaintenance } from "../store/maintenance.ts";
 import { MAX_ENTITY_KEY, MAX_REL_US } from "../store/schema.ts";
+import { writeStatisticHours } from "../store/statistics.ts";
 import { metaPosition } from "../store/tail.ts";
 import { openStoreWriter } from "../store/writer.ts";
 import { addStored, flushDue, importKeyCeiling, initialFanOut } from "./logic.ts";
@@ -59,6 +60,10 @@ runActor<BatcherMessage>({
     const importCeiling = importKeyCeiling(MAX_ENTITY_KEY, ctx.config.ops.importEntityKeyReserve);
     const liveDropped = m.counter("live_dropped_total", "Stored batches the live feed could not take");
     const readings = m.counter("readings_stored_total", "Enrichment readings newly stored");
+    const statHours = m.counter(
+      "statistics_hours_stored_total",
+      "Hours of HA long-term statistics stored as rollup buckets (hours with a bucket already are kept)",
+    );
     const renames = m.counter("entity_renames_total", "Entity renames joined to their history");
     const rolled = m.counter("store_rolled_up_total", "Raw events folded into the hourly/daily tiers");
     const expired = m.counter("store_expired_total", "Raw events deleted by retention (store.rawDays)");
@@ -275,6 +280,16 @@ runActor<BatcherMessage>({
           if (store.rename(msg.from, msg.to)) renames.inc();
           else ctx.log.info("rename of an entity the store has not seen: nothing to join", msg);
           return;
+        case "statistics": {
+          const hourlyFromS = Math.floor(ctx.clock.now() / 1000) - storeConfig.hourlyDays * 86400;
+          const r = writeStatisticHours(store, msg.hours, { hourlyFromS });
+          statHours.inc(r.written);
+          if (r.rejected.length > 0) {
+            rejected.inc(r.rejected.length);
+            ctx.log.warn(`store refused ${r.rejected.length} statistics hours: ${r.rejected[0].error}`);
+          }
+          return;
+        }
         case "enrichment":
           readings.inc(store.writeReadings(msg.source, msg.readings));
           influx?.trySend(WAKE);

@@ -96,6 +96,26 @@ export const ConfigSchema = T.Object({
       3600000,
       "a request HA has not answered within this long reconnects (the gap is backfilled): no silent stall",
     ),
+    importDays: int(
+      10,
+      0,
+      3650,
+      "days of HA's recorded history imported on the first start (HA's default purge_keep_days is 10); 0 disables it (homeiq import-history --days N still works)",
+    ),
+    importStatisticsDays: int(
+      365,
+      0,
+      3650,
+      "days of HA's hourly long-term statistics imported into the hourly/daily tiers, for the hours before the raw history",
+    ),
+    importWindowMs: int(3600000, 60000, 24 * 3600000, "one history import request covers this long"),
+    importEntityBatch: int(100, 1, 10000, "entities named in one history import request"),
+    importPaceMs: int(
+      100,
+      0,
+      60000,
+      "wait between history import requests, so HA stays responsive (one request is in flight at a time)",
+    ),
     maxAttributeDepth: int(
       254,
       2,
@@ -111,6 +131,13 @@ export const ConfigSchema = T.Object({
     rate: num(20, 0, 1000000, "state changes per second the simulated home emits"),
     seed: int(42, 0, 2 ** 31 - 1, "random seed of the simulated home"),
     historyMax: int(2000000, 1000, 100000000, "state changes the simulator keeps for history requests"),
+    historyDays: int(10, 0, 3650, "days of recorded history the simulated home has from before it started"),
+    statisticsDays: int(
+      90,
+      0,
+      3650,
+      "days of hourly long-term statistics the simulated home has from before it started",
+    ),
   }),
 
   mailbox: T.Object({

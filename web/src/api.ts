@@ -117,6 +117,7 @@ export const api = {
     unwrap(client(token).api.v1.events.get({ query: { entity_id: entityId, limit: 1 } })).then(
       (page) => page.items[0] ?? null,
     ),
+  historyImport: (token: string) => unwrap(client(token).api.v1.import.history.get(), [503]),
   enrichment: (token: string) => unwrap(client(token).api.v1.enrichment.get()),
   webhooks: (token: string) => unwrap(client(token).api.v1.webhooks.get()),
   createWebhook: (token: string, body: WebhookInput) => unwrap(client(token).api.v1.webhooks.post(body)),

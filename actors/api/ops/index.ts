@@ -6,8 +6,14 @@
  * `from=ha-influxdb`, HA's influxdb history, unmappable lines skipped and counted, ../../ops/ha-influx-import.ts) and, only with
  * `debugFaults`, `POST /api/v1/debug/crash` for soak and failure tests.
  */
-import { Elysia } from "elysia";
+import { Elysia, t } from "elysia";
 import type { ImportCheckResult, ImportWriteResult, StateChange } from "../../batcher/messages.ts";
+import {
+  HISTORY_IMPORT,
+  type HistoryImportStatus,
+  historyImportCall,
+  type StartAnswer,
+} from "../../history-import/messages.ts";
 import { CONTENT_TYPES, exportStream } from "../../ops/export.ts";
 import { runHaInfluxImport } from "../../ops/ha-influx-import.ts";
 import type { Precision } from "../../ops/import.ts";
@@ -15,7 +21,11 @@ import type { ImportFormat } from "../../ops/import-stream.ts";
 import type { BackupSchedule } from "../../ops/run-backup.ts";
 import type { ApiDeps } from "../deps.ts";
 import { msTimes } from "../time-param.ts";
-import { CrashQuery, ExportQuery, ImportQuery } from "./model.ts";
+import { CrashQuery, ExportQuery, HistoryImportBody, ImportQuery } from "./model.ts";
+
+/** How long the API waits for the history import actor to answer (it answers from memory). */
+const HISTORY_CALL_MS = 5000;
+
 import { importThroughSpool, listBackups } from "./service.ts";
 
 /** What main.ts provides for the operations routes. */
@@ -30,7 +40,10 @@ export interface OpsHooks {
   crash: (actor: string) => boolean;
 }
 
-export function ops(deps: Pick<ApiDeps, "config" | "store" | "ops" | "registry">, now: () => number) {
+export function ops(
+  deps: Pick<ApiDeps, "config" | "store" | "ops" | "registry"> & Partial<Pick<ApiDeps, "supervisor">>,
+  now: () => number,
+) {
   const hooks = deps.ops;
   const r = deps.registry;
   r?.gauge("import_max_bytes", "Bound: largest import body (ops.importMaxBytes)").set(
@@ -168,6 +181,47 @@ export function ops(deps: Pick<ApiDeps, "config" | "store" | "ops" | "registry">
             "Import line protocol or NDJSON into the store (all lines valid, or nothing written); answers what was stored",
         },
       },
+    )
+    .post(
+      "/api/v1/import/history",
+      async ({ body }) => {
+        if (!deps.supervisor) return unavailable();
+        const days = body?.days ?? (deps.config.ha.importDays || 10);
+        try {
+          const answer = (await deps.supervisor.call(
+            HISTORY_IMPORT,
+            historyImportCall.start(days),
+            HISTORY_CALL_MS,
+          )) as StartAnswer;
+          if (!answer.ok) return problem(409, answer.error, "body.days", "no import running");
+          return answer.status;
+        } catch (error) {
+          return problem(503, `the history import is not running: ${String(error)}`, null, null);
+        }
+      },
+      {
+        body: t.Optional(HistoryImportBody),
+        detail: {
+          summary:
+            "Import Home Assistant's recorded history (and older hourly statistics) for the last `days`; progress in GET",
+        },
+      },
+    )
+    .get(
+      "/api/v1/import/history",
+      async () => {
+        if (!deps.supervisor) return unavailable();
+        try {
+          return (await deps.supervisor.call(
+            HISTORY_IMPORT,
+            historyImportCall.status(),
+            HISTORY_CALL_MS,
+          )) as HistoryImportStatus;
+        } catch (error) {
+          return problem(503, `the history import is not running: ${String(error)}`, null, null);
+        }
+      },
+      { detail: { summary: "Progress of the history import (steps, events, statistics hours)" } },
     )
     .post(
       "/api/v1/debug/crash",

@@ -52,3 +52,15 @@ export const BackupInfo = t.Object({
   bytes: t.Number(),
   createdAt: t.String(),
 });
+
+/** `POST /api/v1/import/history`: how many days back (default ha.importDays, or 10 when that is 0). */
+export const HistoryImportBody = t.Object({
+  days: t.Optional(
+    t.Integer({
+      minimum: 1,
+      maximum: 3650,
+      description: "days of recorded history to import (HA keeps 10 by default; statistics go further back)",
+      error: () => ({ field: "body.days", expected: "an integer from 1 to 3650" }),
+    }),
+  ),
+});

@@ -10,6 +10,7 @@ import { type ActorView, INFLUX_NOT_CONFIGURED, type MetricsView } from "../metr
 import { $liveEvents } from "../stores/live-events.ts";
 import { $metrics } from "../stores/metrics.ts";
 import { shared } from "../styles.ts";
+import "./hiq-history-import.ts";
 import "./hiq-notice.ts";
 import "./hiq-stat.ts";
 
@@ -51,6 +52,7 @@ export class HiqOverview extends LitElement {
           >`
           : ""
       }
+      <hiq-history-import></hiq-history-import>
       ${this._figures(data)}
       <section class="card" aria-labelledby="actors-title">
         <h2 id="actors-title">Actors</h2>
