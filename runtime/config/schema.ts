@@ -78,7 +78,7 @@ export const ConfigSchema = T.Object({
       "history rows one backfill request aims at (windows are sized from the answers); each answer is held whole as text and parsed rows, so this bounds a backfill's memory (a 10 s gap at 170,000 changes/s is 1.7M rows)",
     ),
     forwardMaxEvents: int(
-      4096,
+      2048,
       16,
       1000000,
       "most state changes in one batch handed to the batcher (or the spool): a history answer or a coalesced frame is split, so the memory in flight on the event edge is bounded by mailbox.eventsCapacity × this",
@@ -127,7 +127,12 @@ export const ConfigSchema = T.Object({
 
   mailbox: T.Object({
     capacity: int(16, 1, 100000, "default messages (batches) an edge may have outstanding"),
-    eventsCapacity: int(32, 1, 100000, "capacity of the event edges (connection -> batcher -> ...)"),
+    eventsCapacity: int(
+      16,
+      1,
+      100000,
+      "capacity of the event edges (connection -> batcher -> ...); each message is up to ha.forwardMaxEvents changes and is held by both ends until acknowledged",
+    ),
   }),
 
   supervisor: T.Object({
@@ -153,7 +158,7 @@ export const ConfigSchema = T.Object({
   ),
 
   actorHeapCollectBytes: int(
-    32 * 1024 * 1024,
+    8 * 1024 * 1024,
     0,
     4 * 1024 ** 3,
     "an actor whose JavaScript heap grows this far past what its last full collection left collects at once (checked every 100 ms): under a burst (a backfill, a spool drain, a catch-up) the heap, mostly big strings, would otherwise grow by hundreds of MB first; 0 leaves it to the engine",
