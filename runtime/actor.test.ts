@@ -66,6 +66,27 @@ describe("heapCollector", () => {
     for (let s = 0; s < 600; s++) if (calm.due(live + (s % 3) * MB, s * 1000)) collected++;
     expect(collected).toBe(0);
   });
+
+  test("under pressure: collects as soon as the heap is the pressure slack past the last collection, even while it grows", () => {
+    const c = heapCollector(16 * MB, 4 * MB, 60_000, 32 * MB);
+    c.collected(20 * MB, 0);
+    // A burst: +10 MB every 100 ms check. The quiet and tidy rules say nothing while it grows.
+    const pressedAt: number[] = [];
+    let size = 20 * MB;
+    for (let i = 1; i <= 20; i++) {
+      size += 10 * MB;
+      expect(c.due(size, i * 100)).toBeNull();
+      if (c.pressed(size)) {
+        pressedAt.push(size / MB);
+        size = 22 * MB; // what the collection left
+        c.collected(size, i * 100);
+      }
+    }
+    expect(pressedAt).toEqual([60, 62, 62, 62, 62]);
+    // Off (0): never pressed, however large.
+    const off = heapCollector(16 * MB, 4 * MB, 60_000);
+    expect(off.pressed(4096 * MB)).toBe(false);
+  });
 });
 
 describe("whenSettled", () => {

@@ -83,6 +83,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
   let metrics = new Registry({ actor: definition.name });
   let metricsTimer: ReturnType<typeof setInterval> | undefined;
   let cancelSettle = () => {};
+  let pressureTimer: ReturnType<typeof setInterval> | undefined;
   let dead = false;
   let watch: { actor: SharedArrayBuffer; now: () => number } | undefined;
 
@@ -90,6 +91,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
     if (dead) return;
     dead = true;
     if (metricsTimer) clearInterval(metricsTimer);
+    if (pressureTimer) clearInterval(pressureTimer);
     post(control.metrics(metrics.snapshot()));
     post(control.fatal(errorMessage(error)));
   };
@@ -133,8 +135,20 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
         "actor_burst_gc_total",
         "Full collections run right after a heavy run (ctx.heavyRun), before the turn passes on",
       ),
+      pressure: metrics.counter(
+        "actor_pressure_gc_total",
+        "Full collections run because the heap grew actorHeapCollectBytes past what the last one left",
+      ),
     };
     const config = msg.config as HomeIQConfig;
+    // Trees in the runtime's own tests hand actors a partial config.
+    const collectAbove = (config as Partial<HomeIQConfig>).actorHeapCollectBytes ?? 0;
+    metrics
+      .gauge(
+        "actor_heap_collect_bytes",
+        "Heap growth past the last full collection that triggers the next one (actorHeapCollectBytes; 0 = off)",
+      )
+      .set(collectAbove);
     const heavyTurn = new HeavyTurn({
       slot: msg.heavyTurn.slot,
       holder: msg.heavyTurn.holder,
@@ -148,15 +162,29 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
           fix: "look for a stuck analysis or mining run in the logs, or raise HOMEIQ_HEAVY_RUN_MAX_WAIT_MS",
         }),
     });
-    const collector = heapCollector();
+    const collector = heapCollector(
+      QUIET_GC_SLACK_BYTES,
+      TIDY_GC_SLACK_BYTES,
+      TIDY_GC_EVERY_MS,
+      collectAbove,
+    );
     const cpu = threadCpuMeter(metrics);
-    const collect = (reason: CollectReason | "burst") => {
+    const collect = (reason: CollectReason | "burst" | "pressure") => {
       Bun.gc(true);
       // Quiet now (or a heavy run just ended): the freed memory can go back to the OS too. Not under a
       // steady load ("tidy"), where the code and pages are about to be used again.
       if (reason !== "tidy") giveBackMemory();
       collector.collected(heapSize(), performance.now());
       collections[reason].inc();
+    };
+    // Checked from a timer and before each delivery: a busy actor's timers may wait behind its messages.
+    let pressureCheckedAt = 0;
+    const pressure = () => {
+      if (collectAbove <= 0) return;
+      const now = performance.now();
+      if (now - pressureCheckedAt < PRESSURE_CHECK_MS) return;
+      pressureCheckedAt = now;
+      if (collector.pressed(heapSize())) collect("pressure");
     };
     const shipMetrics = () => {
       cpu.sample();
@@ -172,6 +200,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
       metrics,
       progress: msg.watch.actor,
       handle: ({ edge, message }) => {
+        pressure();
         const checked = definition.check(message);
         if (!checked.ok) {
           rejected.inc();
@@ -212,6 +241,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
     const handleMany = instance.handleMany?.bind(instance);
     if (handleMany) {
       inbox.batchWith((deliveries) => {
+        pressure();
         const valid: { message: In; edge: string }[] = [];
         for (const { edge, message } of deliveries) {
           const checked = definition.check(message);
@@ -227,6 +257,9 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
     // Inboxes attach only once the instance exists, so no message arrives before there is a handler.
     for (const spec of msg.inboxes) inbox.attach(spec.edge, spec.port, spec.capacity);
     metricsTimer = setInterval(shipMetrics, msg.metricsIntervalMs);
+    // Under a burst an actor's heap (mostly big strings: frames, packed batches) can grow by hundreds of MB
+    // between two metrics intervals before JavaScriptCore's own heuristics collect it; checked more often.
+    if (collectAbove > 0) pressureTimer = setInterval(pressure, PRESSURE_CHECK_MS);
     shipMetrics();
     post(control.ready());
     cancelSettle = whenSettled(giveBackMemory);
@@ -239,6 +272,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
     await instance?.close?.();
     if (metricsTimer) clearInterval(metricsTimer);
     cancelSettle();
+    if (pressureTimer) clearInterval(pressureTimer);
     post(control.metrics(metrics.snapshot()));
     post(control.stopped());
   };
@@ -329,6 +363,8 @@ const QUIET_GC_SLACK_BYTES = 16 * 1024 * 1024;
 /** Heap above what the last collection left, past which a busy actor collects once a TIDY_GC_EVERY_MS. */
 const TIDY_GC_SLACK_BYTES = 4 * 1024 * 1024;
 const TIDY_GC_EVERY_MS = 60_000;
+/** How often an actor compares its heap with actorHeapCollectBytes (heapSize() is a field read). */
+const PRESSURE_CHECK_MS = 100;
 
 export type CollectReason = "quiet" | "tidy";
 
@@ -349,6 +385,7 @@ export function heapCollector(
   quietSlack = QUIET_GC_SLACK_BYTES,
   tidySlack = TIDY_GC_SLACK_BYTES,
   tidyEveryMs = TIDY_GC_EVERY_MS,
+  pressureSlack = 0,
 ) {
   let floor = Number.POSITIVE_INFINITY;
   let last = 0;
@@ -363,6 +400,10 @@ export function heapCollector(
       if (above > quietSlack && grew < quietSlack / 8) return "quiet";
       if (above > tidySlack && now - collectedAt >= tidyEveryMs) return "tidy";
       return null;
+    },
+    /** True when the heap is `pressureSlack` (> 0) above what the last collection left: collect now. */
+    pressed(size: number): boolean {
+      return pressureSlack > 0 && size - Math.min(floor, last) > pressureSlack;
     },
     collected(size: number, now: number): void {
       floor = last = size;

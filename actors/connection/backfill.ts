@@ -1,9 +1,9 @@
 /**
  * Filling a gap from Home Assistant's history (`history/history_during_period`), window by window.
  *
- * Each answer is one frame, so windows are sized to bring about a quarter of `ha.maxFrameBytes`: the first
- * from the live rate last seen, later ones from the answers (doubling after small ones, halving after
- * large ones). A window whose answer is refused as too large is asked again in halves; a socket that dies
+ * Each answer is one frame, parsed whole, so windows are sized to bring about `ha.backfillWindowRows` rows
+ * (and at most a quarter of `ha.maxFrameBytes`): the first, a probe, from the live rate last seen, later
+ * ones from the answers (doubling after small ones, shrunk in proportion after large ones). A window whose answer is refused as too large is asked again in halves; a socket that dies
  * while an answer is on its way halves the window and caps its growth for the next connections, until a
  * gap is closed. Rows go through `Continuity`, so overlap with live changes and snapshots is forwarded once.
  *
@@ -109,7 +109,12 @@ export class Backfiller {
     endUs: number,
     openEnd: boolean,
   ): Promise<number | null> {
-    const targetRows = Math.max(1, Math.floor(r.ha.maxFrameBytes / 4 / HISTORY_ROW_BYTES));
+    // Each answer is one frame held whole as text and then as parsed rows: bounded by rows (the memory)
+    // and by a quarter of ha.maxFrameBytes (an answer over it is refused and asked again in halves).
+    const targetRows = Math.max(
+      1,
+      Math.min(r.ha.backfillWindowRows, Math.floor(r.ha.maxFrameBytes / 4 / HISTORY_ROW_BYTES)),
+    );
     const maxUs = Math.min(r.ha.backfillWindowMs * 1000, this.ceiling);
     let windowUs = Math.min(maxUs, this.window ?? firstWindowUs(maxUs, r.liveRate, targetRows));
     let start = startUs;

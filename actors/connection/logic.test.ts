@@ -229,15 +229,18 @@ describe("backfillStart", () => {
   test("with nothing forwarded or stored there is no gap", () => {
     expect(backfillStart({ ...base, gapStartUs: null, newestStoredUs: null })).toBeNull();
   });
-  test("the first window asks for about targetRows at the last live rate, within [1 ms, max]", () => {
+  test("the first window probes a quarter of targetRows at the last live rate, within [1 ms, max]; 1 s without a rate", () => {
     const max = 300_000_000;
-    expect(firstWindowUs(max, null, 16_000)).toBe(max);
-    expect(firstWindowUs(max, 200_000, 16_000)).toBe(80_000); // 80 ms at 200,000 changes/s
-    expect(firstWindowUs(max, 10, 16_000)).toBe(max);
+    expect(firstWindowUs(max, null, 16_000)).toBe(1_000_000);
+    expect(firstWindowUs(500_000, null, 16_000)).toBe(500_000);
+    expect(firstWindowUs(max, 200_000, 16_000)).toBe(20_000); // 20 ms at 200,000 changes/s: ~4,000 rows
+    expect(firstWindowUs(max, 1, 16_000)).toBe(max);
     expect(firstWindowUs(max, 1e12, 16_000)).toBe(MIN_WINDOW_US);
   });
-  test("later windows follow the answers: halved after a large one, doubled after a small one", () => {
-    expect(nextWindowUs(80_000, 40_000, 16_000, 300_000_000)).toBe(40_000);
+  test("later windows follow the answers: shrunk in proportion after a large one, doubled after a small one", () => {
+    expect(nextWindowUs(80_000, 40_000, 16_000, 300_000_000)).toBe(32_000);
+    // An answer ten times too large (a gap denser than the live rate) is not followed by another one.
+    expect(nextWindowUs(80_000, 160_000, 16_000, 300_000_000)).toBe(8_000);
     expect(nextWindowUs(80_000, 10_000, 16_000, 300_000_000)).toBe(80_000);
     expect(nextWindowUs(80_000, 100, 16_000, 300_000_000)).toBe(160_000);
     expect(nextWindowUs(200_000_000, 0, 16_000, 300_000_000)).toBe(300_000_000);

@@ -234,18 +234,26 @@ export const HISTORY_ROW_BYTES = 256;
 export const MIN_WINDOW_US = 1000;
 
 /**
- * How long (µs) the first history window of a backfill is: about `targetRows` rows at the live rate last
- * seen, never longer than `maxUs`. Without a rate (first connection of the process) it is `maxUs`, and the
- * answers size the windows that follow (`nextWindowUs`).
+ * How long (µs) the first history window of a backfill is: a probe of about a quarter of `targetRows` at
+ * the live rate last seen, never longer than `maxUs`. A quarter, because the gap is usually denser than
+ * what HomeIQ read live: HA drops a client precisely when it sends faster than that. Without a rate (first
+ * connection of the process) it is `FIRST_WINDOW_WITHOUT_RATE_US`. The answers size the windows that follow
+ * (`nextWindowUs`): each answer is parsed whole, so one far past `targetRows` is memory spent at once.
  */
 export function firstWindowUs(maxUs: number, ratePerS: number | null, targetRows: number): number {
-  if (!ratePerS || ratePerS <= 0) return maxUs;
-  return Math.max(MIN_WINDOW_US, Math.min(maxUs, Math.floor((targetRows / ratePerS) * 1e6)));
+  if (!ratePerS || ratePerS <= 0) return Math.min(maxUs, FIRST_WINDOW_WITHOUT_RATE_US);
+  return Math.max(MIN_WINDOW_US, Math.min(maxUs, Math.floor((targetRows / 4 / ratePerS) * 1e6)));
 }
 
-/** The next window after an answer of `rows`: doubled when it was small, halved when it was large. */
+/** The first window when no live rate is known: 1 s (doubling reaches 5 min in 9 answers). */
+export const FIRST_WINDOW_WITHOUT_RATE_US = 1_000_000;
+
+/**
+ * The next window after an answer of `rows`: shrunk in proportion after a large one (so the next brings
+ * about `targetRows`), doubled after a small one.
+ */
 export function nextWindowUs(currentUs: number, rows: number, targetRows: number, maxUs: number): number {
-  if (rows > targetRows) return Math.max(MIN_WINDOW_US, Math.floor(currentUs / 2));
+  if (rows > targetRows) return Math.max(MIN_WINDOW_US, Math.floor((currentUs * targetRows) / rows));
   if (rows < targetRows / 4) return Math.min(maxUs, currentUs * 2);
   return currentUs;
 }

@@ -45,6 +45,14 @@ runActor({
     );
     const spoolMax = m.gauge("spool_max_bytes", "The spool bound (ha.spoolMaxBytes)");
     spoolMax.set(ha.spoolMaxBytes);
+    m.gauge(
+      "ha_backfill_window_rows",
+      "History rows one backfill request aims at (ha.backfillWindowRows)",
+    ).set(ha.backfillWindowRows);
+    m.gauge(
+      "ha_forward_max_events",
+      "Most state changes in one batch handed to the batcher (ha.forwardMaxEvents)",
+    ).set(ha.forwardMaxEvents);
     m.gauge("ha_max_attribute_depth", "Deepest attribute nesting stored (ha.maxAttributeDepth)").set(
       ha.maxAttributeDepth,
     );
@@ -69,8 +77,11 @@ runActor({
     const toMeta = ctx.hasOutbox(EDGES.connectionToMetadata)
       ? ctx.outbox<MetadataMessage>(EDGES.connectionToMetadata)
       : null;
-    /** The one batch that did not fit in a full spool; reading is paused until it is handed on. */
-    let overflow: BatcherMessage | null = null;
+    /**
+     * The batches that did not fit in a full spool (the rest of the one call that filled it: a split answer
+     * goes on past the bound by at most that call); reading is paused until they are handed on.
+     */
+    const overflow: BatcherMessage[] = [];
     let draining = false;
     /** Set at shutdown: the drain hands on nothing more (what is left stays on disk for the next start). */
     let closing = false;
@@ -88,9 +99,8 @@ runActor({
           spool.shift();
           gauges();
         }
-        if (overflow && !closing) {
-          const held = overflow;
-          overflow = null;
+        while (overflow.length > 0 && !closing) {
+          const held = overflow.shift()!;
           await toBatcher.send(held);
         }
         if (session?.isPaused) {
@@ -103,17 +113,30 @@ runActor({
       if (!spool.empty && !closing) void drain();
     };
 
+    /**
+     * Hands changes on in batches of at most ha.forwardMaxEvents: the event edge bounds messages, not their
+     * size, and a history answer or a coalesced frame can carry 100,000s of changes. Each message is held
+     * by this side until acknowledged (retained edge), by the batcher's queue and by its transaction, so
+     * the bytes in flight are eventsCapacity × forwardMaxEvents × ~3, whatever HA sends.
+     */
     const forward = (source: ChangeSource, events: StateChange[]) => {
+      const max = ha.forwardMaxEvents;
+      if (events.length <= max) return forwardBatch(source, events);
+      for (let i = 0; i < events.length; i += max) forwardBatch(source, events.slice(i, i + max));
+    };
+
+    const forwardBatch = (source: ChangeSource, events: StateChange[]) => {
       received[source].inc(events.length);
       const packed = packEvents(events);
       const msg = batcherMessage.events(source as EventSource, packed);
-      if (spool.empty && !overflow && toBatcher.trySend(msg)) return;
-      if (!overflow && spool.append({ source, events: packed })) {
+      if (spool.empty && overflow.length === 0 && toBatcher.trySend(msg)) return;
+      if (overflow.length === 0 && spool.append({ source, events: packed })) {
         gauges();
         void drain();
         return;
       }
-      overflow = msg;
+      overflow.push(msg);
+      if (overflow.length > 1) return;
       spoolFull.inc();
       log.error(
         "SPOOL FULL: the pipeline is too slow and ha.spoolMaxBytes is reached; closing the HA connection until it drains. Nothing is lost: the gap is backfilled from HA's history on resume. Raise HOMEIQ_HA_SPOOL_MAX_BYTES or find the slow stage (mailbox_outstanding, batcher metrics).",
@@ -251,7 +274,15 @@ runActor({
       },
       close() {
         // The one batch held while the spool was full goes to disk too, so the next start hands it on.
-        if (overflow?.type === "events") spool.append({ source: "live", events: overflow.events }, true);
+        for (const held of overflow)
+          if (held.type === "events")
+            spool.append(
+              {
+                source: held.source === "snapshot" || held.source === "backfill" ? held.source : "live",
+                events: held.events,
+              },
+              true,
+            );
         spool.close();
       },
     };

@@ -71,6 +71,18 @@ export const ConfigSchema = T.Object({
       24 * 3600 * 1000,
       "one history request covers at most this long (halved when an answer exceeds maxFrameBytes)",
     ),
+    backfillWindowRows: int(
+      8192,
+      100,
+      10000000,
+      "history rows one backfill request aims at (windows are sized from the answers); each answer is held whole as text and parsed rows, so this bounds a backfill's memory (a 10 s gap at 170,000 changes/s is 1.7M rows)",
+    ),
+    forwardMaxEvents: int(
+      2048,
+      16,
+      1000000,
+      "most state changes in one batch handed to the batcher (or the spool): a history answer or a coalesced frame is split, so the memory in flight on the event edge is bounded by mailbox.eventsCapacity × this",
+    ),
     spoolSegmentBytes: int(
       8 * 1024 * 1024,
       64 * 1024,
@@ -142,7 +154,12 @@ export const ConfigSchema = T.Object({
 
   mailbox: T.Object({
     capacity: int(16, 1, 100000, "default messages (batches) an edge may have outstanding"),
-    eventsCapacity: int(32, 1, 100000, "capacity of the event edges (connection -> batcher -> ...)"),
+    eventsCapacity: int(
+      16,
+      1,
+      100000,
+      "capacity of the event edges (connection -> batcher -> ...); each message is up to ha.forwardMaxEvents changes and is held by both ends until acknowledged",
+    ),
   }),
 
   supervisor: T.Object({
@@ -167,6 +184,12 @@ export const ConfigSchema = T.Object({
     "allow fault injection through the API (POST /api/v1/debug/crash); for soak and failure tests only",
   ),
 
+  actorHeapCollectBytes: int(
+    8 * 1024 * 1024,
+    0,
+    4 * 1024 ** 3,
+    "an actor whose JavaScript heap grows this far past what its last full collection left collects at once (checked every 100 ms): under a burst (a backfill, a spool drain, a catch-up) the heap, mostly big strings, would otherwise grow by hundreds of MB first; 0 leaves it to the engine",
+  ),
   heavyRunMaxWaitMs: int(
     15 * 60000,
     0,
