@@ -148,7 +148,12 @@ export function statisticsToHours(
       const sum = num(r.sum);
       const growth = sum !== null && prevSum !== null ? sum - prevSum : 0;
       if (sum !== null) prevSum = sum;
-      if (us < startUs || us >= endUs || us % HOUR_US !== 0) continue;
+      // The hour before the window is asked only for its sum (the first hour's growth): not stored.
+      if (us < startUs || us >= endUs) continue;
+      if (us % HOUR_US !== 0) {
+        bad++; // HA's hourly statistics start on the hour; anything else is not a row we understand
+        continue;
+      }
       const mean = num(r.mean);
       const state = num(r.state);
       if (mean === null && state === null) {
