@@ -109,6 +109,8 @@ async function run() {
   await Promise.all([sampler, prober]);
   const cpu = cpuSeconds(pid) - cpuBefore;
   const actorCpu = await stack.metricBy("actor_cpu_seconds_total", "actor");
+  const received = await stack.metricBy("events_received_total", "source");
+  const pressureCollections = await stack.metric("actor_pressure_gc_total");
   const exitCode = await stack.homeiq!.stop("SIGTERM", 30000);
   const exact = await stack.exactness();
   const storedDuringRun = storedTotal - storedBefore;
@@ -153,7 +155,15 @@ async function run() {
     bytes_per_event_on_disk: round(stack.bytesPerEvent(exact.stored)),
     cold_start_ms: Math.round(stack.coldStartMs),
     sim_pending_bytes_max: sim.pendingBytesMax,
+    // HA's view of HomeIQ keeping up: its send queue at worst, and how often HA's slow-client rules
+    // (4,096 queued, or over 1,024 for 10 s) cut the connection; the simulator never waits for it.
+    sim_pending_messages_max: sim.pendingMessagesMax,
+    sim_slow_client_closes: sim.slowClientsDropped,
     spool_bytes_max: spoolMax,
+    // How much came back from HA's history after a slow-client close (or any reconnect), and how often an
+    // actor's heap grew actorHeapCollectBytes past its last collection and was collected at once.
+    events_backfilled: received.backfill ?? 0,
+    heap_pressure_collections: pressureCollections,
     homeiq_exit_code: exitCode,
   };
 }

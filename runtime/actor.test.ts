@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { heapCollector } from "./actor.ts";
+import { heapCollector, whenSettled } from "./actor.ts";
+import { waitFor } from "./clock.ts";
 
 const MB = 1024 * 1024;
 
@@ -64,5 +65,68 @@ describe("heapCollector", () => {
     let collected = 0;
     for (let s = 0; s < 600; s++) if (calm.due(live + (s % 3) * MB, s * 1000)) collected++;
     expect(collected).toBe(0);
+  });
+
+  test("under pressure: collects as soon as the heap is the pressure slack past the last collection, even while it grows", () => {
+    const c = heapCollector(16 * MB, 4 * MB, 60_000, 32 * MB);
+    c.collected(20 * MB, 0);
+    // A burst: +10 MB every 100 ms check. The quiet and tidy rules say nothing while it grows.
+    const pressedAt: number[] = [];
+    let size = 20 * MB;
+    for (let i = 1; i <= 20; i++) {
+      size += 10 * MB;
+      expect(c.due(size, i * 100)).toBeNull();
+      if (c.pressed(size)) {
+        pressedAt.push(size / MB);
+        size = 22 * MB; // what the collection left
+        c.collected(size, i * 100);
+      }
+    }
+    expect(pressedAt).toEqual([60, 62, 62, 62, 62]);
+    // Off (0): never pressed, however large.
+    const off = heapCollector(16 * MB, 4 * MB, 60_000);
+    expect(off.pressed(4096 * MB)).toBe(false);
+  });
+});
+
+describe("whenSettled", () => {
+  test("gives back memory once a window passes with the thread under 5% of a core, not while it is busy", async () => {
+    // A fake CPU clock: 40 ms of CPU per 20 ms window (busy) for three windows, then none (settled).
+    let cpu = 0;
+    let windows = 0;
+    const at: number[] = [];
+    whenSettled(() => at.push(windows), {
+      windowMs: 20,
+      cpuSeconds: () => {
+        windows++;
+        if (windows <= 4) cpu += 0.04;
+        return cpu;
+      },
+    });
+    await waitFor(() => at.length === 1, { timeoutMs: 5000, what: "the settled call" });
+    // Read at start, then once per window: busy in windows 1-3, quiet in window 5.
+    expect(at).toEqual([5]);
+  });
+
+  test("a cancelled wait never calls back", async () => {
+    let checks = 0;
+    let called = false;
+    const cancel = whenSettled(
+      () => {
+        called = true;
+      },
+      { windowMs: 10, cpuSeconds: () => ++checks * 0 },
+    );
+    cancel();
+    // A second wait with the same window proves time passed beyond the first one's window.
+    let second = false;
+    whenSettled(
+      () => {
+        second = true;
+      },
+      { windowMs: 30, cpuSeconds: () => 0 },
+    );
+    await waitFor(() => second, { timeoutMs: 5000 });
+    expect([called, checks]).toEqual([false, 1]);
   });
 });

@@ -13,11 +13,12 @@ import { heapSize } from "bun:jsc";
 import { type Clock, systemClock } from "./clock.ts";
 import type { HomeIQConfig } from "./config/schema.ts";
 import { control, type EdgePort, type FromWorker, messageType, type ToWorker } from "./control.ts";
-import { threadCpuMeter } from "./cpu.ts";
+import { threadCpuMeter, threadCpuSeconds } from "./cpu.ts";
 import { HeavyTurn } from "./heavy-turn.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { Inbox, Outbox } from "./mailbox.ts";
 import { Registry } from "./metrics.ts";
+import { tickClock } from "./progress.ts";
 import type { MessageCheck } from "./schema.ts";
 
 export interface ActorContext {
@@ -81,12 +82,16 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
   const outboxes = new Map<string, Outbox<unknown>>();
   let metrics = new Registry({ actor: definition.name });
   let metricsTimer: ReturnType<typeof setInterval> | undefined;
+  let cancelSettle = () => {};
+  let pressureTimer: ReturnType<typeof setInterval> | undefined;
   let dead = false;
+  let watch: { actor: SharedArrayBuffer; now: () => number } | undefined;
 
   const die = (error: unknown) => {
     if (dead) return;
     dead = true;
     if (metricsTimer) clearInterval(metricsTimer);
+    if (pressureTimer) clearInterval(pressureTimer);
     post(control.metrics(metrics.snapshot()));
     post(control.fatal(errorMessage(error)));
   };
@@ -101,6 +106,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
       capacity: spec.capacity,
       retain: spec.retain,
       metrics,
+      watch: watch && spec.slot ? { edge: spec.slot, actor: watch.actor, now: watch.now } : undefined,
     });
     out.onPoison = (message) =>
       log.error("message set aside: it crashed its receiver on every redelivery", {
@@ -129,8 +135,20 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
         "actor_burst_gc_total",
         "Full collections run right after a heavy run (ctx.heavyRun), before the turn passes on",
       ),
+      pressure: metrics.counter(
+        "actor_pressure_gc_total",
+        "Full collections run because the heap grew actorHeapCollectBytes past what the last one left",
+      ),
     };
     const config = msg.config as HomeIQConfig;
+    // Trees in the runtime's own tests hand actors a partial config.
+    const collectAbove = (config as Partial<HomeIQConfig>).actorHeapCollectBytes ?? 0;
+    metrics
+      .gauge(
+        "actor_heap_collect_bytes",
+        "Heap growth past the last full collection that triggers the next one (actorHeapCollectBytes; 0 = off)",
+      )
+      .set(collectAbove);
     const heavyTurn = new HeavyTurn({
       slot: msg.heavyTurn.slot,
       holder: msg.heavyTurn.holder,
@@ -144,12 +162,29 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
           fix: "look for a stuck analysis or mining run in the logs, or raise HOMEIQ_HEAVY_RUN_MAX_WAIT_MS",
         }),
     });
-    const collector = heapCollector();
+    const collector = heapCollector(
+      QUIET_GC_SLACK_BYTES,
+      TIDY_GC_SLACK_BYTES,
+      TIDY_GC_EVERY_MS,
+      collectAbove,
+    );
     const cpu = threadCpuMeter(metrics);
-    const collect = (reason: CollectReason | "burst") => {
+    const collect = (reason: CollectReason | "burst" | "pressure") => {
       Bun.gc(true);
+      // Quiet now (or a heavy run just ended): the freed memory can go back to the OS too. Not under a
+      // steady load ("tidy"), where the code and pages are about to be used again.
+      if (reason !== "tidy") giveBackMemory();
       collector.collected(heapSize(), performance.now());
       collections[reason].inc();
+    };
+    // Checked from a timer and before each delivery: a busy actor's timers may wait behind its messages.
+    let pressureCheckedAt = 0;
+    const pressure = () => {
+      if (collectAbove <= 0) return;
+      const now = performance.now();
+      if (now - pressureCheckedAt < PRESSURE_CHECK_MS) return;
+      pressureCheckedAt = now;
+      if (collector.pressed(heapSize())) collect("pressure");
     };
     const shipMetrics = () => {
       cpu.sample();
@@ -158,11 +193,14 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
       heap.set(heapSize());
       post(control.metrics(metrics.snapshot()));
     };
+    watch = { actor: msg.watch.actor, now: tickClock(msg.watch.tick) };
     for (const spec of msg.outboxes) addOutbox(spec);
     inbox = new Inbox({
       actor: definition.name,
       metrics,
+      progress: msg.watch.actor,
       handle: ({ edge, message }) => {
+        pressure();
         const checked = definition.check(message);
         if (!checked.ok) {
           rejected.inc();
@@ -203,6 +241,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
     const handleMany = instance.handleMany?.bind(instance);
     if (handleMany) {
       inbox.batchWith((deliveries) => {
+        pressure();
         const valid: { message: In; edge: string }[] = [];
         for (const { edge, message } of deliveries) {
           const checked = definition.check(message);
@@ -218,8 +257,12 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
     // Inboxes attach only once the instance exists, so no message arrives before there is a handler.
     for (const spec of msg.inboxes) inbox.attach(spec.edge, spec.port, spec.capacity);
     metricsTimer = setInterval(shipMetrics, msg.metricsIntervalMs);
+    // Under a burst an actor's heap (mostly big strings: frames, packed batches) can grow by hundreds of MB
+    // between two metrics intervals before JavaScriptCore's own heuristics collect it; checked more often.
+    if (collectAbove > 0) pressureTimer = setInterval(pressure, PRESSURE_CHECK_MS);
     shipMetrics();
     post(control.ready());
+    cancelSettle = whenSettled(giveBackMemory);
   };
 
   const stop = async () => {
@@ -228,6 +271,8 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
     await Promise.all([...outboxes.values()].map((o) => o.drained()));
     await instance?.close?.();
     if (metricsTimer) clearInterval(metricsTimer);
+    cancelSettle();
+    if (pressureTimer) clearInterval(pressureTimer);
     post(control.metrics(metrics.snapshot()));
     post(control.stopped());
   };
@@ -270,11 +315,56 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
   };
 }
 
+/** Window over which a thread must stay near idle before its start-up leftovers are given back. */
+const SETTLE_MS = 5_000;
+/** Share of one core below which a thread counts as settled over SETTLE_MS. */
+const SETTLED_CPU_SHARE = 0.05;
+
+/**
+ * Runs `fn` once the calling thread has used under SETTLED_CPU_SHARE of a core over a SETTLE_MS window
+ * (checked every window; a busy thread — the batcher under load — is left alone). Returns a cancel.
+ */
+export function whenSettled(
+  fn: () => void,
+  opts: { windowMs?: number; cpuSeconds?: () => number | null } = {},
+): () => void {
+  const windowMs = opts.windowMs ?? SETTLE_MS;
+  const cpuSeconds = opts.cpuSeconds ?? threadCpuSeconds;
+  let last = cpuSeconds();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const check = () => {
+    const now = cpuSeconds();
+    const busy = now !== null && last !== null && now - last > (SETTLED_CPU_SHARE * windowMs) / 1000;
+    last = now;
+    if (busy) arm();
+    else fn();
+  };
+  const arm = () => {
+    timer = setTimeout(check, windowMs);
+    // Never what keeps a thread alive.
+    (timer as { unref?: () => void }).unref?.();
+  };
+  arm();
+  return () => clearTimeout(timer);
+}
+
+/**
+ * Asks JavaScriptCore to return what it holds but does not use — free heap blocks, the allocator's cached
+ * pages, code compiled for run-once start-up functions — to the OS. Each worker is a VM of its own, so
+ * with ten actors this was ~10 MB of the demo's idle RSS (152 -> 143 MB after 20 s, see docs/performance.md).
+ * `Bun.shrink` is marked deprecated in bun-types but has no replacement; without it nothing breaks.
+ */
+export function giveBackMemory(): void {
+  (Bun as { shrink?: () => void }).shrink?.();
+}
+
 /** Heap above what the last collection left, past which a quiet actor collects (see heapCollector). */
 const QUIET_GC_SLACK_BYTES = 16 * 1024 * 1024;
 /** Heap above what the last collection left, past which a busy actor collects once a TIDY_GC_EVERY_MS. */
 const TIDY_GC_SLACK_BYTES = 4 * 1024 * 1024;
 const TIDY_GC_EVERY_MS = 60_000;
+/** How often an actor compares its heap with actorHeapCollectBytes (heapSize() is a field read). */
+const PRESSURE_CHECK_MS = 100;
 
 export type CollectReason = "quiet" | "tidy";
 
@@ -295,6 +385,7 @@ export function heapCollector(
   quietSlack = QUIET_GC_SLACK_BYTES,
   tidySlack = TIDY_GC_SLACK_BYTES,
   tidyEveryMs = TIDY_GC_EVERY_MS,
+  pressureSlack = 0,
 ) {
   let floor = Number.POSITIVE_INFINITY;
   let last = 0;
@@ -309,6 +400,10 @@ export function heapCollector(
       if (above > quietSlack && grew < quietSlack / 8) return "quiet";
       if (above > tidySlack && now - collectedAt >= tidyEveryMs) return "tidy";
       return null;
+    },
+    /** True when the heap is `pressureSlack` (> 0) above what the last collection left: collect now. */
+    pressed(size: number): boolean {
+      return pressureSlack > 0 && size - Math.min(floor, last) > pressureSlack;
     },
     collected(size: number, now: number): void {
       floor = last = size;

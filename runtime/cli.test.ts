@@ -1,6 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { TEST_TOKEN, testApi } from "../actors/api/fixtures.ts";
+import type { HistoryImportCall } from "../actors/history-import/messages.ts";
+import { TarWriter } from "../actors/ops/tar.ts";
 import { tempDirs } from "../test/lib/temp-dirs.ts";
 import { openDatabase } from "./sqlite.ts";
 
@@ -85,6 +88,44 @@ describe("homeiq CLI", () => {
     expect((await homeiq(["verify", file])).code).toBe(1);
   });
 
+  test("verify and restore of a backup whose manifest names ../ files say what is wrong and write nothing", async () => {
+    const root = tempDir();
+    const file = join(root, "evil.tar");
+    const payload = Buffer.from("pwned\n");
+    const name = "../../PWNED.txt"; // from the staging dir <root>/.X/data, this would be <root>/PWNED.txt
+    const tar = new TarWriter(file);
+    tar.addBytes(
+      "manifest.json",
+      Buffer.from(
+        JSON.stringify({
+          format: "homeiq-backup",
+          formatVersion: 1,
+          createdAt: new Date().toISOString(),
+          databases: [],
+          files: [
+            {
+              file: name,
+              bytes: payload.length,
+              sha256: new Bun.CryptoHasher("sha256").update(payload).digest("hex"),
+            },
+          ],
+        }),
+      ),
+    );
+    tar.addBytes(name, payload);
+    tar.finish();
+    const verify = await homeiq(["verify", file]);
+    expect(verify.code).toBe(1);
+    expect(verify.stderr).toStartWith(
+      `homeiq verify: ${file}: manifest.json files[0].file "${name}" climbs out of the data dir with ".."`,
+    );
+    const restore = await homeiq(["restore", file, "--data-dir", join(root, "data")]);
+    expect(restore.code).toBe(1);
+    expect(restore.stderr).toContain("climbs out of the data dir");
+    expect(existsSync(join(root, "PWNED.txt"))).toBe(false);
+    expect(readdirSync(root)).toEqual(["evil.tar"]);
+  });
+
   test("import then export round-trips line protocol, and a bad file imports nothing", async () => {
     const root = tempDir();
     const data = join(root, "data");
@@ -102,7 +143,11 @@ describe("homeiq CLI", () => {
       stdout: `imported 2 state changes into ${data} (0 already stored)\n`,
     });
     expect((await homeiq(["import", lp, "--data-dir", data])).stdout).toContain("(2 already stored)");
+    expect([statSync(data).mode & 0o777, statSync(join(data, "events.db")).mode & 0o777]).toEqual([
+      0o700, 0o600,
+    ]);
     const out = join(root, "out.csv");
+    writeFileSync(out, "an older, world-readable export", { mode: 0o644 });
     const exp = await homeiq([
       "export",
       "--data-dir",
@@ -117,6 +162,7 @@ describe("homeiq CLI", () => {
       out,
     ]);
     expect(exp.code).toBe(0);
+    expect(statSync(out).mode & 0o777).toBe(0o600); // the home's history is the owner's only
     const csv = readFileSync(out, "utf8").trim().split("\n");
     expect(csv).toHaveLength(3);
     expect(csv[1]).toStartWith(`${new Date(t + 1000).toISOString()},sensor.t,21.5,21.5`);
@@ -124,6 +170,91 @@ describe("homeiq CLI", () => {
     const bad = await homeiq(["import", lp, "--data-dir", data]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain("line 2:");
+  });
+
+  test("import reads HomeIQ's own export back at its stated precision, and refuses too many new entities, future rows and bad lines before writing", async () => {
+    const root = tempDir();
+    const data = join(root, "data");
+    const lp = join(root, "in.lp");
+    const t = Date.now() - 3_600_000; // ms
+    writeFileSync(
+      lp,
+      `# homeiq export precision=us\nlight,entity_id=light.hall,domain=light state="on" ${t}000\n`,
+    );
+    expect(await homeiq(["import", lp, "--data-dir", data])).toMatchObject({
+      code: 0,
+      stdout: `imported 1 state changes into ${data} (0 already stored)\n`,
+    });
+    const many = Array.from({ length: 6 }, (_, i) => `sensor,entity_id=sensor.n${i} value=1 ${t + i}`);
+    writeFileSync(lp, many.join("\n"));
+    const tooMany = await homeiq(["import", lp, "--precision", "ms", "--data-dir", data], {
+      HOMEIQ_OPS_IMPORT_MAX_NEW_ENTITIES: "5",
+    });
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.stderr).toContain(
+      "import would add 6 entities new to the store; one import may add at most 5",
+    );
+    writeFileSync(
+      lp,
+      [many[0], `light,entity_id=light.hall state="x" ${t + 86_400_000}`, "nonsense"].join("\n"),
+    );
+    const bad = await homeiq(["import", lp, "--precision", "ms", "--data-dir", data]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("2 bad lines");
+    expect(bad.stderr).toContain("  - line 2: timestamp");
+    expect(bad.stderr).toContain("s in the future");
+    expect(bad.stderr).toContain("  - line 3: expected");
+    const db = openDatabase(join(data, "events.db"), { readonly: true });
+    expect(db.query("SELECT count(*) AS n FROM events").get()).toEqual({ n: 1 });
+    db.close();
+  });
+
+  test("import-history starts an import of --days through the API and --wait follows it to the end", async () => {
+    const api = testApi();
+    const calls: HistoryImportCall[] = [];
+    let polls = 0;
+    const status = (state: string, stepsDone: number) => ({
+      state,
+      reason: "on-demand",
+      stepsDone,
+      stepsTotal: 4,
+      events: stepsDone * 100,
+      hours: 0,
+      fromMs: null,
+      toMs: null,
+      lastError: null,
+    });
+    api.deps.supervisor.call = async (_actor, body) => {
+      calls.push(body as HistoryImportCall);
+      if ((body as HistoryImportCall).type === "start") return { ok: true, status: status("running", 0) };
+      polls++;
+      return polls < 2 ? status("running", 2) : status("done", 4);
+    };
+    const server = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: (r) => api.app.handle(r) });
+    try {
+      const url = `http://127.0.0.1:${server.port}`;
+      const r = await homeiq([
+        "import-history",
+        "--days",
+        "3",
+        "--wait",
+        "--url",
+        url,
+        "--token",
+        TEST_TOKEN,
+      ]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("2/4 steps, 200 events");
+      expect(r.stdout).toContain("4/4 steps, 400 events");
+      expect(calls[0]).toEqual({ type: "start", days: 3 });
+      const bad = await homeiq(["import-history", "--days", "ten", "--url", url, "--token", TEST_TOKEN]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toContain("--days ten");
+    } finally {
+      server.stop(true);
+      api.close();
+    }
   });
 
   test("status says clearly when nothing is running", async () => {

@@ -3,15 +3,20 @@
  * `homeiq <command>`: what people do by hand. Every command has --help, prints errors as
  * "homeiq <command>: <what is wrong>. Fix: ...", and exits 0 on success, 1 on failure, 2 on bad usage.
  */
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fchmodSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { importKeyCeiling } from "../actors/batcher/logic.ts";
 import { backupFileName, createBackup, restoreBackup, verifyBackup } from "../actors/ops/backup.ts";
 import { EXPORT_FORMATS, type ExportFormat, exportChunks } from "../actors/ops/export.ts";
-import { type Precision, parseLineProtocol } from "../actors/ops/import.ts";
+import { describeHaInflux, type HaInfluxReport, runHaInfluxImport } from "../actors/ops/ha-influx-import.ts";
+import type { Precision } from "../actors/ops/import.ts";
+import { IMPORT_FORMATS, type ImportFormat, runImport, writerTarget } from "../actors/ops/import-stream.ts";
 import { openStoreReader } from "../actors/store/reader.ts";
+import { MAX_ENTITY_KEY } from "../actors/store/schema.ts";
 import { openStoreWriter } from "../actors/store/writer.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
+import { PRIVATE_UMASK, privateDir } from "./private-files.ts";
 
 type Flags = Record<string, string | boolean | undefined>;
 interface Command {
@@ -53,9 +58,33 @@ function runningPid(dataDir: string): number | null {
   }
 }
 
+/** An import's refusal as text: what, then the lines refused. */
+function describeRefusal(answer: Record<string, unknown> | null): string {
+  if (!answer) return "no JSON answer";
+  const rejections = (answer.rejections as { line: number; reason: string }[] | undefined) ?? [];
+  const more = Number(answer.rejected ?? 0) - rejections.length;
+  return [
+    String(answer.error),
+    ...rejections.map((r) => `  - line ${r.line}: ${r.reason}`),
+    ...(more > 0 ? [`  - ... and ${more} more`] : []),
+  ].join("\n");
+}
+
 function dataDirOf(flags: Flags): string {
   if (typeof flags["data-dir"] === "string") return flags["data-dir"];
   return loadConfig().dataDir;
+}
+
+/** A running HomeIQ's URL and API token, from the flags, the config or the data dir's token file. */
+function apiTarget(flags: Flags): { url: string; token: string } {
+  const config = loadConfig();
+  const url = typeof flags.url === "string" ? flags.url : `http://127.0.0.1:${config.port}`;
+  const tokenFile = join(dataDirOf(flags), "api-token");
+  const token =
+    (typeof flags.token === "string" && flags.token) ||
+    config.apiToken ||
+    (existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : "");
+  return { url, token };
 }
 
 const commands: Record<string, Command> = {
@@ -131,7 +160,9 @@ const commands: Record<string, Command> = {
       if (!EXPORT_FORMATS.includes(format))
         throw new UsageError(`--format ${String(flags.format)} is unknown. Fix: use lp, csv or ndjson`);
       const reader = openStoreReader(dataDirOf(flags));
-      const fd = typeof flags.out === "string" ? openSync(flags.out, "w") : 1;
+      // An export is the home's history: owner-only, even when it replaces a looser existing file.
+      const fd = typeof flags.out === "string" ? openSync(flags.out, "w", 0o600) : 1;
+      if (fd !== 1) fchmodSync(fd, 0o600);
       let lines = 0;
       try {
         const entityIds = typeof flags.entity === "string" ? flags.entity.split(",") : undefined;
@@ -148,11 +179,27 @@ const commands: Record<string, Command> = {
     },
   },
   import: {
-    summary: "import line protocol into the store (all lines valid or nothing written)",
-    usage: "homeiq import FILE [--precision ns|us|ms|s] [--data-dir DIR] [--url URL --token TOKEN]",
+    summary:
+      "import line protocol or NDJSON into the store (all lines valid or nothing written; streamed), or HA's InfluxDB history (--from ha-influxdb)",
+    usage:
+      "homeiq import FILE [--from homeiq|ha-influxdb] [--format lp|ndjson] [--precision ns|us|ms|s] [--tag-attributes A,B] [--data-dir DIR] [--url URL --token TOKEN]",
     options: {
       ...dataDirOption,
+      from: {
+        type: "string",
+        description:
+          "homeiq (default: HomeIQ's export or schema) or ha-influxdb (HA's influxdb integration or Node-RED; unmappable lines skipped and counted)",
+      },
+      "tag-attributes": {
+        type: "string",
+        description:
+          "with --from ha-influxdb: tags that hold attributes (HA's tags_attributes), comma-separated",
+      },
       precision: { type: "string", description: "timestamp precision (default: the export header, else ns)" },
+      format: {
+        type: "string",
+        description: "lp or ndjson (default: ndjson when the first line starts with {, else lp)",
+      },
       url: {
         type: "string",
         description: "a running HomeIQ to import through (default: direct when none runs)",
@@ -164,8 +211,16 @@ const commands: Record<string, Command> = {
       const precision = flags.precision as Precision | undefined;
       if (precision && !["ns", "us", "ms", "s"].includes(precision))
         throw new UsageError("--precision must be ns, us, ms or s");
-      const text = readFileSync(file, "utf8");
-      const events = parseLineProtocol(text, precision); // refuses the whole file on any bad line
+      const from = flags.from ?? "homeiq";
+      if (from !== "homeiq" && from !== "ha-influxdb")
+        throw new UsageError(`--from ${String(from)} is unknown. Fix: use homeiq or ha-influxdb`);
+      const tagAttributes =
+        typeof flags["tag-attributes"] === "string" ? flags["tag-attributes"].split(",") : undefined;
+      const format = flags.format as ImportFormat | undefined;
+      if (format && !IMPORT_FORMATS.includes(format)) throw new UsageError("--format must be lp or ndjson");
+      if (from === "ha-influxdb" && format === "ndjson")
+        throw new UsageError("--from ha-influxdb reads line protocol. Fix: drop --format ndjson");
+      if (!existsSync(file)) throw new UsageError(`${file} does not exist`);
       const dataDir = dataDirOf(flags);
       const pid = runningPid(dataDir);
       if (typeof flags.url === "string" || pid !== null) {
@@ -173,34 +228,78 @@ const commands: Record<string, Command> = {
           throw new UsageError(
             `HomeIQ is running on ${dataDir} (pid ${pid}). Fix: import through it with --url http://HOST:PORT --token TOKEN, or stop it first`,
           );
-        const q = precision ? `?precision=${precision}` : "";
+        const params = new URLSearchParams();
+        if (precision) params.set("precision", precision);
+        if (from !== "homeiq") params.set("from", from);
+        if (tagAttributes) params.set("tag_attributes", tagAttributes.join(","));
+        if (format) params.set("format", format);
+        const q = params.size ? `?${params}` : "";
         const r = await fetch(`${flags.url}/api/v1/import${q}`, {
           method: "POST",
-          body: text,
+          body: Bun.file(file),
           headers: { authorization: `Bearer ${String(flags.token ?? "")}`, "content-type": "text/plain" },
         });
-        if (!r.ok) {
-          console.error(`homeiq import: ${flags.url} answered ${r.status}: ${await r.text()}`);
+        const answer = (await r.json().catch(() => null)) as Record<string, unknown> | null;
+        if (from === "ha-influxdb" && answer && "lines" in answer) {
+          const text = describeHaInflux(answer as unknown as HaInfluxReport);
+          if (r.ok) console.log(`imported through ${flags.url}: ${text}`);
+          else console.error(`homeiq import: ${flags.url} answered ${r.status}: ${answer.error}\n${text}`);
+          return r.ok ? 0 : 1;
+        }
+        if (!r.ok || !answer) {
+          console.error(`homeiq import: ${flags.url} answered ${r.status}: ${describeRefusal(answer)}`);
           return 1;
         }
-        console.log(`imported ${events.length} state changes through ${flags.url}`);
+        console.log(
+          `imported ${answer.stored} state changes through ${flags.url} (${answer.duplicates} already stored, ${answer.received} read)`,
+        );
         return 0;
       }
-      mkdirSync(dataDir, { recursive: true });
+      const limits = loadConfig().ops;
+      privateDir(dataDir);
       const writer = openStoreWriter(dataDir, { dictionaryCache: 10000 });
-      let inserted = 0;
-      let duplicates = 0;
+      const importLimits = {
+        maxBytes: Number.MAX_SAFE_INTEGER, // a local file: its size is the user's business
+        maxLineBytes: limits.importMaxLineBytes,
+        maxNewEntities: limits.importMaxNewEntities,
+        futureSkewMs: limits.importFutureSkewMs,
+      };
+      const target = writerTarget(writer, importKeyCeiling(MAX_ENTITY_KEY, limits.importEntityKeyReserve));
       try {
-        for (let i = 0; i < events.length; i += 5000) {
-          const result = writer.writeEvents(events.slice(i, i + 5000));
-          inserted += result.inserted.length;
-          duplicates += result.duplicates;
+        if (from === "ha-influxdb") {
+          const outcome = await runHaInfluxImport(Bun.file(file).stream(), {
+            limits: importLimits,
+            mapping: { precision: precision ?? "ns", tagAttributes },
+            nowUs: Date.now() * 1000,
+            target,
+            stagingDir: dataDir,
+          });
+          if (!outcome.ok) {
+            console.error(`homeiq import: ${outcome.error}\n${describeHaInflux(outcome)}`);
+            return 1;
+          }
+          console.log(`imported into ${dataDir}: ${describeHaInflux(outcome)}`);
+          return 0;
         }
+        const outcome = await runImport(Bun.file(file).stream(), {
+          limits: importLimits,
+          precision,
+          format,
+          nowUs: Date.now() * 1000,
+          target,
+          reread: () => Bun.file(file).stream(),
+        });
+        if (!outcome.ok) {
+          console.error(`homeiq import: ${describeRefusal(outcome)}`);
+          return 1;
+        }
+        console.log(
+          `imported ${outcome.stored} state changes into ${dataDir} (${outcome.duplicates} already stored)`,
+        );
+        return 0;
       } finally {
         writer.close();
       }
-      console.log(`imported ${inserted} state changes into ${dataDir} (${duplicates} already stored)`);
-      return 0;
     },
   },
   "check-config": {
@@ -219,6 +318,64 @@ const commands: Record<string, Command> = {
       return 0;
     },
   },
+  "import-history": {
+    summary:
+      "import Home Assistant's recorded history of the last N days (and older hourly statistics) into a running HomeIQ",
+    usage: "homeiq import-history [--days N] [--wait] [--url URL] [--token TOKEN]",
+    options: {
+      days: { type: "string", description: "days back (default ha.importDays, or 10 when that is 0)" },
+      wait: { type: "boolean", description: "print progress until the import is done" },
+      url: { type: "string", description: "HomeIQ's URL (default http://127.0.0.1:HOMEIQ_PORT)" },
+      token: { type: "string", description: "API token (default HOMEIQ_API_TOKEN or DATA_DIR/api-token)" },
+      ...dataDirOption,
+    },
+    async run(flags) {
+      const days = typeof flags.days === "string" ? Number(flags.days) : undefined;
+      if (days !== undefined && !(Number.isInteger(days) && days >= 1 && days <= 3650))
+        throw new UsageError(
+          `--days ${String(flags.days)} is not a whole number of days. Fix: e.g. --days 10 (1 to 3650)`,
+        );
+      const { url, token } = apiTarget(flags);
+      const headers = { authorization: `Bearer ${token}`, "content-type": "application/json" };
+      let response: Response;
+      try {
+        response = await fetch(`${url}/api/v1/import/history`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify(days === undefined ? {} : { days }),
+        });
+      } catch {
+        console.error(
+          `homeiq import-history: nothing answers at ${url}. Fix: start HomeIQ (npm start) or pass --url.`,
+        );
+        return 1;
+      }
+      let answer = (await response.json().catch(() => null)) as Record<string, unknown> | null;
+      if (!response.ok || !answer) {
+        console.error(
+          `homeiq import-history: ${url} answered ${response.status}: ${String(answer?.error ?? "no JSON answer")}`,
+        );
+        return 1;
+      }
+      console.log(`history import started (${days ?? "ha.importDays"} days) on ${url}`);
+      while (flags.wait && answer && (answer.state === "running" || answer.state === "idle")) {
+        await Bun.sleep(1000);
+        const r = await fetch(`${url}/api/v1/import/history`, { headers });
+        answer = (await r.json().catch(() => null)) as Record<string, unknown> | null;
+        if (answer)
+          console.log(
+            `  ${answer.stepsDone}/${answer.stepsTotal} steps, ${answer.events} events, ${answer.hours} statistics hours`,
+          );
+      }
+      if (flags.wait && answer?.state !== "done") {
+        console.error(
+          `homeiq import-history: the import stopped: ${String(answer?.lastError ?? answer?.state)}`,
+        );
+        return 1;
+      }
+      return 0;
+    },
+  },
   status: {
     summary: "show a running HomeIQ's health: actors, HA connection, totals",
     usage: "homeiq status [--url URL] [--token TOKEN]",
@@ -228,13 +385,7 @@ const commands: Record<string, Command> = {
       ...dataDirOption,
     },
     async run(flags) {
-      const config = loadConfig();
-      const url = typeof flags.url === "string" ? flags.url : `http://127.0.0.1:${config.port}`;
-      const tokenFile = join(dataDirOf(flags), "api-token");
-      const token =
-        (typeof flags.token === "string" && flags.token) ||
-        config.apiToken ||
-        (existsSync(tokenFile) ? readFileSync(tokenFile, "utf8").trim() : "");
+      const { url, token } = apiTarget(flags);
       let response: Response;
       try {
         response = await fetch(`${url}/health/deep`, { headers: { authorization: `Bearer ${token}` } });
@@ -317,4 +468,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) process.exit(await main(process.argv.slice(2)));
+if (import.meta.main) {
+  process.umask(PRIVATE_UMASK); // restores, backups, imports and exports are owner-only, like main.ts
+  process.exit(await main(process.argv.slice(2)));
+}

@@ -11,6 +11,8 @@ export interface EdgePort {
   port: MessagePort;
   capacity: number;
   retain: boolean;
+  /** For the sending end: the edge's slot in the stuck watch (runtime/progress.ts). */
+  slot?: SharedArrayBuffer;
 }
 
 export type ToWorker =
@@ -22,6 +24,8 @@ export type ToWorker =
       metricsIntervalMs: number;
       /** The process-wide heavy-run turn (runtime/heavy-turn.ts) and this actor's holder id in it. */
       heavyTurn: { slot: SharedArrayBuffer; holder: number };
+      /** The stuck watch (runtime/progress.ts): the shared clock and this actor's slot. */
+      watch: { tick: SharedArrayBuffer; actor: SharedArrayBuffer };
       outboxes: EdgePort[];
       inboxes: EdgePort[];
     }

@@ -1,6 +1,14 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { Inbox, Outbox, type PortLike } from "./mailbox.ts";
+import {
+  CREDIT_WAITS,
+  createActorSlot,
+  createEdgeSlot,
+  OLDEST_AT,
+  OUTSTANDING,
+  PROCESSED,
+} from "./progress.ts";
 
 /** A MessageChannel stand-in whose deliveries the test performs one at a time, in FIFO order per port. */
 class FakeChannel {
@@ -283,5 +291,66 @@ describe("mailbox", () => {
     }
     expect(poisoned).toEqual([7]);
     expect(outbox.outstanding).toBe(0);
+  });
+
+  test("a watched edge shows what waits on it and since when; a re-sent message keeps its first stamp", async () => {
+    let now = 1000;
+    let channel = new FakeChannel();
+    const edge = createEdgeSlot();
+    const sender = createActorSlot();
+    const words = new Int32Array(edge);
+    const outbox = new Outbox<number>(channel.sender, {
+      edge: "a->b",
+      capacity: 2,
+      retain: true,
+      watch: { edge, actor: sender, now: () => now },
+    });
+    const seen = () => [Atomics.load(words, OUTSTANDING), Atomics.load(words, OLDEST_AT)];
+    expect(seen()).toEqual([0, 0]);
+    void outbox.send(1);
+    now = 1100;
+    void outbox.send(2);
+    expect(seen()).toEqual([2, 1000]);
+    // No credit: the third send waits, and the sending actor shows as held up, not stuck.
+    now = 1200;
+    void outbox.send(3);
+    expect(Atomics.load(new Int32Array(sender), CREDIT_WAITS)).toBe(1);
+    // The receiver is restarted: everything unacknowledged is re-sent with the age it already had.
+    channel = new FakeChannel();
+    outbox.rewire(channel.sender);
+    expect(seen()).toEqual([2, 1000]);
+    const progress = createActorSlot();
+    const inbox = new Inbox({ actor: "b", handle: () => {}, onError: () => {}, progress });
+    inbox.attach("a->b", channel.receiver, 2);
+    channel.deliverToReceiver();
+    channel.deliverToReceiver();
+    await flush();
+    expect(Atomics.load(new Int32Array(progress), PROCESSED)).toBe(2);
+    while (channel.deliverToSender()) {}
+    await flush();
+    // 1 and 2 acknowledged; 3 took the credit and is the oldest now, stamped when it was posted.
+    expect(seen()).toEqual([1, 1200]);
+    expect(Atomics.load(new Int32Array(sender), CREDIT_WAITS)).toBe(0);
+    channel.deliverToReceiver();
+    await flush();
+    channel.deliverToSender();
+    expect(seen()[0]).toBe(0);
+  });
+
+  test("what a receiver has handled is acknowledged before its next handler runs, so a handler that never returns leaves only its own message to re-send", async () => {
+    const channel = new FakeChannel();
+    const outbox = new Outbox<number>(channel.sender, { edge: "a->b", capacity: 8, retain: true });
+    for (let id = 1; id <= 4; id++) void outbox.send(id);
+    const inbox = new Inbox({
+      actor: "b",
+      // 3 never returns (a loop the supervisor ends from outside).
+      handle: ({ message }) => (message === 3 ? new Promise<void>(() => {}) : undefined),
+      onError: () => {},
+    });
+    inbox.attach("a->b", channel.receiver, 8);
+    for (let i = 0; i < 4; i++) channel.deliverToReceiver();
+    await flush();
+    while (channel.deliverToSender()) {}
+    expect(outbox.acknowledged).toBe(2);
   });
 });

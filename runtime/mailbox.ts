@@ -12,6 +12,7 @@
  * message twice (it may have half-processed it before crashing), so retained edges carry idempotent work.
  */
 import type { Registry } from "./metrics.ts";
+import { CREDIT_WAITS, OLDEST_AT, OUTSTANDING, PROCESSED } from "./progress.ts";
 
 /** What travels on an edge's port. `k` keeps the discriminant one byte long on the hot path. */
 export type Wire<M> = { k: 0; seq: number; m: M } | { k: 1; ack: number };
@@ -29,6 +30,17 @@ export interface OutboxOptions {
   /** Keep unacknowledged messages for re-sending after a rewire. */
   retain: boolean;
   metrics?: Registry;
+  /** Shared memory the supervisor's stuck watch reads (runtime/progress.ts); absent outside a supervisor. */
+  watch?: OutboxWatch;
+}
+
+export interface OutboxWatch {
+  /** This edge's slot: messages outstanding and the stamp of the oldest (written here, read by the supervisor). */
+  edge: SharedArrayBuffer;
+  /** The sending actor's slot: its count of sends waiting for credit (so it is seen as held up, not stuck). */
+  actor?: SharedArrayBuffer;
+  /** The shared clock the stamps are taken from (`tickClock`). */
+  now: () => number;
 }
 
 /** Sending end of one edge. Per-sender order is kept: waiting senders are served first-come first-served. */
@@ -50,6 +62,11 @@ export class Outbox<M> {
   /** The oldest unacknowledged seq at the last rewires, and how many rewires in a row it has survived. */
   private oldestAtRewire = 0;
   private oldestResends = 0;
+  /** When each unacknowledged message was posted, indexed like `inflight` (only when watched). */
+  private readonly stamps?: Int32Array;
+  private readonly edgeSlot?: Int32Array;
+  private readonly actorSlot?: Int32Array;
+  private readonly now?: () => number;
   /** Called with a message set aside as poison (it crashed the receiver `maxRedeliveries` times). */
   onPoison?: (message: M) => void;
   static readonly maxRedeliveries = 2;
@@ -76,6 +93,12 @@ export class Outbox<M> {
       "Messages sent and not yet acknowledged on an edge",
       labels,
     );
+    if (opts.watch) {
+      this.stamps = new Int32Array(this.capacity);
+      this.edgeSlot = new Int32Array(opts.watch.edge);
+      this.actorSlot = opts.watch.actor ? new Int32Array(opts.watch.actor) : undefined;
+      this.now = opts.watch.now;
+    }
     this.port = port;
     this.attach(port);
   }
@@ -108,8 +131,10 @@ export class Outbox<M> {
       return Promise.resolve();
     }
     this.creditWaits?.inc();
+    if (this.actorSlot) Atomics.add(this.actorSlot, CREDIT_WAITS, 1);
     return new Promise<void>((resolve) => {
       this.waiters.push(() => {
+        if (this.actorSlot) Atomics.sub(this.actorSlot, CREDIT_WAITS, 1);
         this.post(message);
         resolve();
       });
@@ -131,6 +156,7 @@ export class Outbox<M> {
       // Nothing kept to re-send: forget the dead receiver's debt so the new one starts with full credit.
       this.acked = this.nextSeq - 1;
       this.release();
+      this.report();
       return;
     }
     // A message that was the oldest unacknowledged one through several receiver crashes is the likely cause:
@@ -155,14 +181,29 @@ export class Outbox<M> {
     // Only now may waiting senders use the freed credit: released earlier, they would post on the new port
     // and then be re-sent by the loop above (a duplicate).
     if (setAside) this.release();
+    this.report();
   }
 
   private post(message: M): void {
     const seq = this.nextSeq++;
     if (this.retain) this.inflight[seq % this.capacity] = message;
+    if (this.stamps) this.stamps[seq % this.capacity] = this.now!();
     this.port.postMessage({ k: 0, seq, m: message } satisfies Wire<M>);
     this.sentTotal?.inc();
     this.outstandingGauge?.set(this.outstanding);
+    this.report();
+  }
+
+  /**
+   * Tells the stuck watch what waits on this edge. The stamp goes first: a reader that sees messages
+   * outstanding then reads a stamp at least as new as theirs. A re-sent message keeps its first stamp.
+   */
+  private report(): void {
+    const slot = this.edgeSlot;
+    if (!slot) return;
+    const outstanding = this.outstanding;
+    if (outstanding > 0) Atomics.store(slot, OLDEST_AT, this.stamps![(this.acked + 1) % this.capacity]);
+    Atomics.store(slot, OUTSTANDING, outstanding);
   }
 
   private attach(port: PortLike): void {
@@ -174,6 +215,7 @@ export class Outbox<M> {
       }
       this.acked = Math.min(wire.ack, this.nextSeq - 1);
       this.release();
+      this.report();
     };
   }
 
@@ -210,6 +252,8 @@ export interface InboxOptions {
   handle: (delivery: Delivery) => void | Promise<void>;
   /** Called when `handle` throws or rejects; the inbox stops taking messages afterwards. */
   onError: (error: unknown, delivery: Delivery) => void;
+  /** The actor's slot (runtime/progress.ts): its count of handled messages, read by the stuck watch. */
+  progress?: SharedArrayBuffer;
 }
 
 /**
@@ -227,9 +271,11 @@ export class Inbox {
   private readonly depthGauge;
   private readonly receivedTotal;
   private readonly overflowTotal;
+  private readonly progress?: Int32Array;
 
   constructor(opts: InboxOptions) {
     this.opts = opts;
+    this.progress = opts.progress ? new Int32Array(opts.progress) : undefined;
     const labels = { actor: opts.actor };
     this.depthGauge = opts.metrics?.gauge("mailbox_depth", "Messages waiting in an actor's mailbox", labels);
     this.receivedTotal = opts.metrics?.counter(
@@ -305,6 +351,11 @@ export class Inbox {
       }
       this.depthGauge?.set(this.depth);
       const deliveries = items.map((item) => ({ edge: item.edge, message: item.message }));
+      // Everything handled so far is acknowledged before the next handler runs: if that one never returns
+      // (a crash, or a loop the supervisor ends), the sender re-sends from it, and it alone is the oldest
+      // unacknowledged message its poison count follows (see Outbox.rewire). Under load this is one ack per
+      // handler turn, and handleMany turns take many messages each.
+      this.flushAcks();
       try {
         const result = many ? many(deliveries) : this.opts.handle(deliveries[0]);
         if (result instanceof Promise) await result;
@@ -317,6 +368,7 @@ export class Inbox {
         return;
       }
       this.receivedTotal?.inc(items.length);
+      if (this.progress) Atomics.add(this.progress, PROCESSED, items.length);
       for (const item of items) this.acknowledge(item.edge, item.port, item.seq);
     }
     this.running = false;

@@ -3,21 +3,28 @@
  * With no configuration at all this runs the embedded demo: the simulated home, SQLite under ./data.
  */
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LiveFeed } from "../actors/api/live.ts";
 import { type RunningApi, startApi } from "../actors/api/server.ts";
 import { resolveApiToken } from "../actors/api/token.ts";
-import { type BatcherMessage, batcherMessage, type StoredBatch } from "../actors/batcher/messages.ts";
+import {
+  batcherCall,
+  type ImportCheckResult,
+  type ImportWriteResult,
+  type StoredBatch,
+} from "../actors/batcher/messages.ts";
 import { forwardHaLocation } from "../actors/enrichers/location.ts";
 import { openMetadataReader } from "../actors/metadata/reader.ts";
 import { scheduleBackups } from "../actors/ops/run-backup.ts";
 import { openStoreReader } from "../actors/store/index.ts";
 import { startSimulator } from "../sim/server.ts";
+import { giveBackMemory, whenSettled } from "./actor.ts";
 import { ConfigError, loadConfig } from "./config/load.ts";
 import type { HomeIQConfig } from "./config/schema.ts";
 import { createLogger, errorMessage } from "./log.ts";
 import { MetricsHub } from "./metrics.ts";
+import { PRIVATE_UMASK, privateDataDir } from "./private-files.ts";
 import { installShutdown } from "./shutdown.ts";
 import { Supervisor } from "./supervisor.ts";
 import { buildTree, EDGES } from "./tree.ts";
@@ -36,7 +43,10 @@ function readConfig(): HomeIQConfig {
 
 const config = readConfig();
 const log = createLogger({ actor: "main", level: config.logLevel });
-mkdirSync(config.dataDir, { recursive: true });
+// Everything HomeIQ writes (databases, WAL, spool, backups, exports) is for its own user only.
+process.umask(PRIVATE_UMASK);
+const tightened = privateDataDir(config.dataDir);
+if (tightened.length) log.info("data dir permissions tightened to owner-only", { paths: tightened.length });
 
 // No Home Assistant configured: run the built-in simulated home and connect to it (the demo). The user's
 // config stays as loaded; only the copy handed to the actors carries the simulator's URL and token.
@@ -48,6 +58,8 @@ const sim =
         entities: config.sim.entities,
         seed: config.sim.seed,
         historyMax: config.sim.historyMax,
+        historyDays: config.sim.historyDays,
+        statisticsDays: config.sim.statisticsDays,
         token: randomBytes(24).toString("base64url"),
       })
     : null;
@@ -87,6 +99,8 @@ try {
 const live = new LiveFeed({ queueMax: config.api.sseQueueMax, registry: supervisor.hubMetrics });
 supervisor.onHubMessage<StoredBatch>(EDGES.batcherToHub, (batch) => live.publish(batch));
 let api: RunningApi | undefined;
+/** How long an import waits for the batcher to store one batch (2,000 rows take well under a second). */
+const IMPORT_CALL_MS = 60_000;
 // Scheduled online backups (in a worker thread) with a retention count; also on demand through the API.
 const backupDir = config.ops.backupDir ?? join(config.dataDir, "backups");
 const backups = scheduleBackups({
@@ -139,26 +153,35 @@ try {
     ops: {
       backups,
       backupDir,
-      importEvents: (events) =>
-        supervisor
-          .hubOutbox<BatcherMessage>(EDGES.hubToBatcher)
-          .send(batcherMessage.events("import", events)),
+      // Imports are calls, not mailbox messages: the answer says what was stored, and a batch that fails
+      // fails its import (it is not redelivered into a crash loop).
+      importCheck: async (ids) =>
+        (await supervisor.call("batcher", batcherCall.importCheck(ids), IMPORT_CALL_MS)) as ImportCheckResult,
+      importEvents: async (events) =>
+        (await supervisor.call("batcher", batcherCall.import(events), IMPORT_CALL_MS)) as ImportWriteResult,
       crash: (actor) => supervisor.crash(actor, "crash injected through the API"),
     },
   });
 } catch (error) {
   process.stderr.write(
-    `HomeIQ could not serve the API on ${config.host}:${config.port}: ${errorMessage(error)}. Fix: set HOMEIQ_PORT to a free port (0 picks one).\n`,
+    `HomeIQ could not serve the API on ${config.host}:${config.port}: ${errorMessage(error)}. Fix: set HOMEIQ_PORT (and HOMEIQ_API_INGRESS_PORT with ingress on) to a free port (0 picks one).\n`,
   );
   await supervisor.stop(config.shutdownDeadlineMs);
   await sim?.stop();
   process.exit(1);
 }
 log.info("HomeIQ running", { actors: supervisor.status().map((s) => s.name), port: api.port });
-// The token is shown once, when it was just generated; otherwise only where it lives.
+// Never the token itself: stdout ends up in docker logs and the add-on log. The dashboard asks for it once;
+// on first start the note says it is new and where to read it (`cat <dataDir>/api-token`).
 const tokenNote = apiToken.generated
-  ? `API token: ${apiToken.token}`
+  ? `API token: new, in ${apiToken.path}`
   : apiToken.source === "config"
     ? "API token: HOMEIQ_API_TOKEN"
     : `API token: in ${apiToken.path}`;
 process.stdout.write(`HomeIQ dashboard: ${api.url}/  (${tokenNote})\n`);
+if (api.ingress)
+  process.stdout.write(
+    `HomeIQ ingress: ${api.ingress.url}/  (only from ${config.api.ingressFrom}, Home Assistant's ingress proxy; no token)\n`,
+  );
+// Start-up is done: what it left in the main thread's VM goes back to the OS (the actors do the same).
+whenSettled(giveBackMemory);

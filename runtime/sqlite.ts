@@ -5,6 +5,7 @@
  * changes nothing.
  */
 import { Database } from "bun:sqlite";
+import { privateFile } from "./private-files.ts";
 
 export interface OpenOptions {
   readonly?: boolean;
@@ -13,6 +14,7 @@ export interface OpenOptions {
 }
 
 export function openDatabase(path: string, opts: OpenOptions = {}): Database {
+  if (!opts.readonly) privateFile(path); // owner-only from the start; -wal and -shm take its mode
   const db = opts.readonly ? new Database(path, { readonly: true }) : new Database(path, { create: true });
   db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
   if (!opts.readonly) {

@@ -7,6 +7,10 @@
  * an exponential backoff; its edges get fresh channels and its peers are rewired, re-sending whatever the
  * dead actor had not acknowledged on retaining edges. More than `maxRestarts` restarts of one child within
  * `periodMs` stops the whole runtime with an error naming the actor and its last failure.
+ *
+ * An actor that is alive but stuck (messages wait for it and it has finished none of them for
+ * `stuckAfterMs`) is handled like a crash: terminated, restarted, counted. The supervisor sees that from
+ * shared memory the actor's mailboxes write (runtime/progress.ts), never by asking the stuck worker.
  */
 import { backoffDelay } from "./clock.ts";
 import { control, type EdgePort, type FromWorker, messageType } from "./control.ts";
@@ -14,6 +18,22 @@ import { createHeavyTurnSlot, releaseHeldBy } from "./heavy-turn.ts";
 import { errorMessage, type Logger, type LogLevel } from "./log.ts";
 import { type Delivery, Inbox, Outbox } from "./mailbox.ts";
 import { type MetricsHub, Registry } from "./metrics.ts";
+import {
+  ageMs,
+  CREDIT_WAITS,
+  createActorSlot,
+  createEdgeSlot,
+  createTick,
+  judge,
+  OLDEST_AT,
+  OUTSTANDING,
+  PROCESSED,
+  type ProgressReading,
+  type ProgressWatch,
+  setTick,
+  type Verdict,
+  watchIntervalMs,
+} from "./progress.ts";
 
 /** The main thread's name as an edge end. */
 export const HUB = "hub";
@@ -42,6 +62,11 @@ export interface TreeSpec {
   backoffMaxMs: number;
   startTimeoutMs: number;
   metricsIntervalMs: number;
+  /**
+   * An actor with messages waiting that finishes none of them for this long is stuck and is restarted
+   * (`supervisor.stuckAfterMs`; DEFAULT_STUCK_AFTER_MS when absent).
+   */
+  stuckAfterMs?: number;
   logLevel: LogLevel;
   /** Handed to every actor at init. */
   config: unknown;
@@ -56,7 +81,14 @@ export interface ActorStatus {
   lastError?: string;
   lastErrorAt?: number;
   startedAt?: number;
+  /** How long the oldest message sent to the actor and not yet acknowledged has waited (0: none waits). */
+  mailboxOldestAgeMs?: number;
+  /** The actor is waiting for credit to send downstream: held up by another actor, not stuck itself. */
+  heldUp?: boolean;
 }
+
+/** `supervisor.stuckAfterMs`'s default, for trees built without a config (the runtime's own tests). */
+export const DEFAULT_STUCK_AFTER_MS = 30_000;
 
 interface Child {
   spec: ChildSpec;
@@ -67,6 +99,9 @@ interface Child {
   ready?: { resolve: () => void; reject: (e: Error) => void };
   stopped?: () => void;
   restartTimer?: ReturnType<typeof setTimeout>;
+  /** The current worker's slot in the stuck watch, and what the last round saw of it. */
+  slot?: Int32Array;
+  watch?: ProgressWatch;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -91,6 +126,8 @@ export interface SupervisorOptions {
   metrics: MetricsHub;
   /** Called once when the runtime must stop (restart intensity exceeded). */
   onFatal: (error: Error) => void;
+  /** Monotonic milliseconds for the stuck watch (default `performance.now`); never the wall clock. */
+  now?: () => number;
 }
 
 export class Supervisor {
@@ -107,6 +144,12 @@ export class Supervisor {
   readonly hubMetrics = new Registry({ actor: HUB });
   /** One heavy background run at a time across all actors (runtime/heavy-turn.ts). */
   private readonly heavyTurn = createHeavyTurnSlot();
+  /** The stuck watch: the shared clock, each outbound edge's slot (by edge name), the round timer. */
+  private readonly tick = createTick();
+  private readonly edgeSlots = new Map<string, Int32Array<SharedArrayBuffer>>();
+  private watchTimer?: ReturnType<typeof setInterval>;
+  private readonly now: () => number;
+  readonly stuckAfterMs: number;
   private nextCallId = 1;
   private stopping = false;
   private fatal = false;
@@ -115,6 +158,15 @@ export class Supervisor {
     private readonly spec: TreeSpec,
     private readonly opts: SupervisorOptions,
   ) {
+    this.now = opts.now ?? (() => performance.now());
+    this.stuckAfterMs = spec.stuckAfterMs ?? DEFAULT_STUCK_AFTER_MS;
+    setTick(this.tick, this.now());
+    this.hubMetrics
+      .gauge(
+        "supervisor_stuck_after_ms",
+        "Bound: an actor finishing no waiting message this long is restarted",
+      )
+      .set(this.stuckAfterMs);
     this.hubInbox = new Inbox({
       actor: HUB,
       metrics: this.hubMetrics,
@@ -159,11 +211,23 @@ export class Supervisor {
   }
 
   status(): ActorStatus[] {
-    return [...this.children.values()].map((c) => ({ ...c.status }));
+    const now = this.now();
+    return [...this.children.values()].map((c) => {
+      const progress = this.progressOf(c, now);
+      return {
+        ...c.status,
+        mailboxOldestAgeMs: progress.oldestAgeMs,
+        ...(progress.blocked ? { heldUp: true } : {}),
+      };
+    });
   }
 
   /** Starts every child in order; resolves when all are running. */
   async start(): Promise<void> {
+    if (!this.watchTimer) {
+      this.watchTimer = setInterval(() => this.watchRound(), watchIntervalMs(this.stuckAfterMs));
+      this.watchTimer.unref?.();
+    }
     for (const child of this.children.values()) {
       if (this.fatal) throw new Error("runtime stopped during start");
       await this.spawn(child);
@@ -212,6 +276,7 @@ export class Supervisor {
    */
   async stop(deadlineMs: number): Promise<boolean> {
     this.stopping = true;
+    clearInterval(this.watchTimer);
     const deadline = Date.now() + deadlineMs;
     let clean = true;
     // The main thread is a producer too: what it has sent (or is waiting to send) goes in first.
@@ -248,6 +313,7 @@ export class Supervisor {
   /** Terminates every worker at once (second signal, or fatal error). */
   kill(): void {
     this.stopping = true;
+    clearInterval(this.watchTimer);
     for (const child of this.children.values()) {
       if (child.restartTimer) clearTimeout(child.restartTimer);
       child.worker?.terminate();
@@ -275,6 +341,8 @@ export class Supervisor {
       port: peerPort,
       capacity: edge.capacity,
       retain: edge.retain,
+      // The peer is the sender: a new outbox there reports into this edge's slot.
+      slot: selfIsSender ? undefined : this.edgeSlotFor(edge.name).buffer,
     };
     if (peer === HUB) {
       if (selfIsSender) this.hubInbox.attach(edge.name, peerPort, edge.capacity);
@@ -287,6 +355,8 @@ export class Supervisor {
             capacity: edge.capacity,
             retain: edge.retain,
             metrics: this.hubMetrics,
+            // The main thread stamps with the supervisor's clock itself: finer than the tick it publishes.
+            watch: { edge: this.edgeSlotFor(edge.name).buffer, now: () => Math.floor(this.now()) | 0 },
           });
           out.onPoison = (message) =>
             this.opts.log.error("message set aside: it crashed its receiver on every redelivery", {
@@ -308,6 +378,12 @@ export class Supervisor {
     child.status.state = "starting";
     const worker = new Worker(child.spec.module);
     child.worker = worker;
+    const actorSlot = createActorSlot();
+    child.slot = new Int32Array(actorSlot);
+    child.watch = { processed: 0, progressAt: this.now() };
+    // The new worker's outboxes start empty: fresh slots, so nothing its predecessor left shows as waiting.
+    for (const edge of this.spec.edges)
+      if (edge.from === name) this.edgeSlots.set(edge.name, new Int32Array(createEdgeSlot()));
     const outboxes: EdgePort[] = [];
     const inboxes: EdgePort[] = [];
     const transfer: MessagePort[] = [];
@@ -316,7 +392,13 @@ export class Supervisor {
       const peer = edge.from === name ? edge.to : edge.from;
       if (!this.alive(peer)) continue; // the peer wires this edge when it starts
       const { port } = this.connect(edge, name);
-      const end: EdgePort = { edge: edge.name, port, capacity: edge.capacity, retain: edge.retain };
+      const end: EdgePort = {
+        edge: edge.name,
+        port,
+        capacity: edge.capacity,
+        retain: edge.retain,
+        slot: edge.from === name ? this.edgeSlotFor(edge.name).buffer : undefined,
+      };
       (edge.from === name ? outboxes : inboxes).push(end);
       transfer.push(port);
     }
@@ -355,6 +437,7 @@ export class Supervisor {
         logLevel: this.spec.logLevel,
         metricsIntervalMs: this.spec.metricsIntervalMs,
         heavyTurn: { slot: this.heavyTurn, holder: this.holderOf(child) },
+        watch: { tick: this.tick, actor: actorSlot },
         outboxes,
         inboxes,
       }),
@@ -408,6 +491,8 @@ export class Supervisor {
     // A heavy run that died with its actor must not keep every other heavy run waiting.
     releaseHeldBy(this.heavyTurn, this.holderOf(child));
     const name = child.spec.name;
+    // What the dead worker had sent is no longer waiting on it; its restart gets fresh slots.
+    for (const edge of this.spec.edges) if (edge.from === name) this.edgeSlots.delete(edge.name);
     if (this.stopping) {
       child.stopped?.();
       return;
@@ -454,5 +539,81 @@ export class Supervisor {
         (e) => pendingReady?.reject(e),
       );
     }, delay);
+  }
+
+  private edgeSlotFor(edge: string): Int32Array<SharedArrayBuffer> {
+    let slot = this.edgeSlots.get(edge);
+    if (!slot) {
+      slot = new Int32Array(createEdgeSlot());
+      this.edgeSlots.set(edge, slot);
+    }
+    return slot;
+  }
+
+  /** What shared memory says of an actor right now: its handled count and what waits for it. */
+  private progressOf(child: Child, now: number): ProgressReading {
+    const tick = Math.floor(now) | 0;
+    let waiting = 0;
+    let oldestAgeMs = 0;
+    for (const edge of this.spec.edges) {
+      if (edge.to !== child.spec.name) continue;
+      const slot = this.edgeSlots.get(edge.name);
+      if (!slot) continue;
+      const outstanding = Atomics.load(slot, OUTSTANDING);
+      if (outstanding <= 0) continue;
+      waiting += outstanding;
+      oldestAgeMs = Math.max(oldestAgeMs, ageMs(tick, Atomics.load(slot, OLDEST_AT)));
+    }
+    const slot = child.slot;
+    return {
+      processed: slot ? Atomics.load(slot, PROCESSED) : 0,
+      waiting,
+      oldestAgeMs,
+      blocked: slot ? Atomics.load(slot, CREDIT_WAITS) > 0 : false,
+    };
+  }
+
+  /**
+   * One round of the stuck watch (every tenth of `stuckAfterMs`, 10 ms to 1 s): moves the shared clock on,
+   * publishes each actor's oldest waiting age, and restarts an actor judged stuck (progress.ts `judge`).
+   */
+  private watchRound(): void {
+    if (this.stopping) return;
+    const now = this.now();
+    setTick(this.tick, now);
+    for (const child of this.children.values()) {
+      const reading = this.progressOf(child, now);
+      this.hubMetrics
+        .gauge(
+          "mailbox_oldest_age_ms",
+          "Age of the oldest message sent to an actor and not yet acknowledged",
+          {
+            actor: child.spec.name,
+          },
+        )
+        .set(reading.oldestAgeMs);
+      const worker = child.worker;
+      if (!worker || child.status.state !== "running" || !child.watch) continue;
+      const { watch, verdict } = judge(child.watch, reading, now, this.stuckAfterMs);
+      child.watch = watch;
+      if (verdict.kind === "stuck") this.onStuck(child, worker, verdict);
+    }
+  }
+
+  /**
+   * A stuck actor is ended like a crashed one (terminate, restart with backoff, counted in the restart
+   * intensity): its retaining senders re-send what it had not acknowledged, so a stuck restart loses what a
+   * crash loses, which on event edges is nothing.
+   */
+  private onStuck(child: Child, worker: Worker, verdict: Extract<Verdict, { kind: "stuck" }>): void {
+    const name = child.spec.name;
+    this.hubMetrics
+      .counter("actor_stuck_restarts_total", "Restarts of an actor that had stopped taking messages", {
+        actor: name,
+      })
+      .inc();
+    const reason = `stuck: finished no message for ${Math.round(verdict.stalledMs)} ms while ${verdict.waiting} waited, the oldest for ${verdict.oldestAgeMs} ms (supervisor.stuckAfterMs is ${this.stuckAfterMs})`;
+    this.opts.log.error("actor stopped taking messages; terminating it", { target: name, error: reason });
+    this.onCrash(child, worker, reason);
   }
 }

@@ -7,6 +7,7 @@
  *                                                                │  └──batcher->influx──▶ influx-writer ──▶ InfluxDB
  *   enrichers (weather, air-quality, carbon, prices) ──enricher-*->batcher──▶ batcher
  *   store ──read-only──▶ suggestions (mines the history; no edges, the API calls it)
+ *   Home Assistant ──ws (own, short-lived)──▶ history-import ──history-import->batcher──▶ batcher
  *
  * Children start in the order listed and stop in reverse: consumers first, producers last, so on shutdown
  * the producers stop and drain into consumers that are still running.
@@ -28,6 +29,7 @@ export const EDGES = {
   batcherToInflux: "batcher->influx",
   insightsToWebhooks: "insights->webhooks",
   hubToBatcher: "hub->batcher",
+  historyImportToBatcher: "history-import->batcher",
 } as const;
 
 /**
@@ -79,6 +81,8 @@ export function buildTree(config: HomeIQConfig): TreeSpec {
     actor("insights"),
     actor("batcher"),
     actor("connection"),
+    // Its own short-lived HA session for the recorder's past (actors/history-import/); a producer, last.
+    actor("history-import"),
   ];
   const edges: EdgeSpec[] = [
     { name: EDGES.connectionToMetadata, from: "connection", to: "metadata", capacity: small, retain: true },
@@ -101,6 +105,14 @@ export function buildTree(config: HomeIQConfig): TreeSpec {
     },
     // The live feed is a view, not storage: when the API is behind, batches for it are counted and skipped.
     { name: EDGES.batcherToHub, from: "batcher", to: HUB, capacity: events, retain: false },
+    // Retained: a step counts as done once the batcher acknowledged (committed) it.
+    {
+      name: EDGES.historyImportToBatcher,
+      from: "history-import",
+      to: "batcher",
+      capacity: small,
+      retain: true,
+    },
     // Imports through the API enter the store the way live events do (deduped by the batcher).
     { name: EDGES.hubToBatcher, from: HUB, to: "batcher", capacity: small, retain: true },
   ];
@@ -129,6 +141,7 @@ export function buildTree(config: HomeIQConfig): TreeSpec {
     backoffMinMs: config.supervisor.backoffMinMs,
     backoffMaxMs: config.supervisor.backoffMaxMs,
     startTimeoutMs: config.supervisor.startTimeoutMs,
+    stuckAfterMs: config.supervisor.stuckAfterMs,
     metricsIntervalMs: config.metricsIntervalMs,
     logLevel: config.logLevel,
     config,

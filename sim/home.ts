@@ -3,8 +3,13 @@
  * plausible state changes. Everything that reaches a client is pre-rendered JSON text built here once per
  * state change, so the server can emit 100,000 changes per second without re-serialising objects.
  *
- * Invariant: `last_updated` is strictly increasing across the whole home (hence per entity), in µs.
+ * Timestamps are HA's: a `time.time()` double per change (`lastUpdatedTs`), and the µs CPython derives
+ * from it (`lastUpdatedUs`, the key a client stores). The home's clock gives every change a distinct µs
+ * until a clock-step fault moves it back.
  */
+import { isoFromUs, jsonFloat } from "../runtime/cpython-time.ts";
+
+export { isoFromUs };
 
 /** mulberry32: a small, fast, seedable PRNG returning [0, 1). */
 export function seededRandom(seed: number): () => number {
@@ -48,7 +53,17 @@ export interface SimEntity {
   id: string;
   unique_id: string;
   kind: Kind;
+  /** The name its entity_id was made from. */
   name: string;
+  /**
+   * HA's `original_name` with `has_entity_name: true`: the entity's part of the name ("Temperature"), or
+   * null for a device's main feature, whose friendly name is the device's. null too without a device.
+   */
+  entityName: string | null;
+  /** The user's name in the entity registry (`name`), set by a registry update; null until then. */
+  registryName: string | null;
+  /** Its attributes cannot be serialised (the unserialisable fault): HA sends an error, not the state. */
+  unserialisable: boolean;
   device_id: string | null;
   area_id: string | null;
   platform: string;
@@ -60,9 +75,16 @@ export interface SimEntity {
   ctxId: string;
   /** Attributes as JSON text (shared by history rows until they change). */
   attrsJson: string;
+  /** What HA's recorder stores of `attrsJson` (recorder.ts), and the `attrsJson` it was made from. */
+  recordedJson: string;
+  recordedFrom: string;
+  /** The `time.time()` double of the last state change, and its µs as CPython rounds them. */
+  lastChangedTs: number;
   lastChangedUs: number;
   /** `lastChangedUs` as HA's ISO text (rendered once per change, reused by every later update). */
   lastChangedIso: string;
+  /** The `time.time()` double of the last update (HA's `last_updated_timestamp`), and its µs. */
+  lastUpdatedTs: number;
   lastUpdatedUs: number;
   /** A running value for numeric kinds. */
   value: number;
@@ -79,19 +101,6 @@ const TEMPLATES: { model: string; manufacturer: string; kinds: Kind[] }[] = [
 ];
 
 const slug = (s: string) => s.toLowerCase().replace(/[^a-z0-9]+/g, "_");
-
-let isoSec = -1;
-let isoPrefix = "";
-/** HA's timestamp text: `2026-11-25T14:18:12.123456+00:00` (µs precision, UTC offset). */
-export function isoFromUs(us: number): string {
-  const sec = Math.floor(us / 1e6);
-  if (sec !== isoSec) {
-    isoSec = sec;
-    isoPrefix = new Date(sec * 1000).toISOString().slice(0, 19);
-  }
-  const frac = us - sec * 1e6;
-  return `${isoPrefix}.${String(frac).padStart(6, "0")}+00:00`;
-}
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 /** base-32 digits as JS writes them (0-9a-v) -> Crockford's alphabet, as ULIDs use. */
@@ -166,6 +175,7 @@ function baseAttributes(kind: Kind, name: string): Record<string, unknown> {
         color_mode: null,
         brightness: null,
         friendly_name: name,
+        supported_features: 40,
       };
     case "switch":
       return { friendly_name: name };
@@ -177,6 +187,7 @@ function baseAttributes(kind: Kind, name: string): Record<string, unknown> {
         current_temperature: 20,
         temperature: 21,
         friendly_name: name,
+        supported_features: 385,
       };
     case "person":
       return { source: "device_tracker.phone", friendly_name: name };
@@ -189,7 +200,9 @@ function baseAttributes(kind: Kind, name: string): Record<string, unknown> {
         pressure_unit: "hPa",
         wind_speed: 10,
         wind_speed_unit: "km/h",
+        attribution: "Weather forecast from met.no, delivered by the Norwegian Meteorological Institute.",
         friendly_name: name,
+        supported_features: 3,
       };
   }
 }
@@ -214,7 +227,13 @@ export function buildHome(count: number, random: () => number, startUs: number):
   const devices: SimDevice[] = [];
   const entities: SimEntity[] = [];
   const usedIds = new Set<string>();
-  const add = (kind: Kind, name: string, device: SimDevice | null, area: string | null) => {
+  const add = (
+    kind: Kind,
+    name: string,
+    device: SimDevice | null,
+    area: string | null,
+    entityName: string | null = null,
+  ) => {
     let objectId = slug(name);
     for (let n = 2; usedIds.has(`${DOMAIN[kind]}.${objectId}`); n++) objectId = `${slug(name)}_${n}`;
     const entityId = `${DOMAIN[kind]}.${objectId}`;
@@ -226,16 +245,24 @@ export function buildHome(count: number, random: () => number, startUs: number):
       unique_id: `sim-${serial}`,
       kind,
       name,
+      entityName,
+      registryName: null,
+      unserialisable: false,
       device_id: device?.id ?? null,
       area_id: area,
       platform: kind === "person" ? "person" : kind === "weather" ? "met" : "sim",
       state: "",
-      attributes: baseAttributes(kind, name),
+      // As HA names an entity with has_entity_name: the device's name, then the entity's part if any.
+      attributes: baseAttributes(kind, device ? [device.name, entityName].filter(Boolean).join(" ") : name),
       stateJson: "",
       ctxId: "",
       attrsJson: "",
+      recordedJson: "",
+      recordedFrom: "",
+      lastChangedTs: startUs / 1e6,
       lastChangedUs: startUs,
       lastChangedIso: "",
+      lastUpdatedTs: startUs / 1e6,
       lastUpdatedUs: startUs,
       value: initialValue(kind, random),
     });
@@ -256,7 +283,8 @@ export function buildHome(count: number, random: () => number, startUs: number):
     devices.push(device);
     for (const kind of template.kinds) {
       if (entities.length >= count) break;
-      add(kind, `${device.name} ${kind}`, device, null);
+      const main = kind === "light" || kind === "switch" || kind === "climate";
+      add(kind, `${device.name} ${kind}`, device, null, main ? null : kind[0].toUpperCase() + kind.slice(1));
     }
   }
   return { areas, devices, entities, byId: new Map(entities.map((e) => [e.entity_id, e])) };
@@ -363,11 +391,14 @@ export function renderState(e: SimEntity): string {
   return `{"entity_id":${JSON.stringify(e.entity_id)},"state":${JSON.stringify(e.state)},"attributes":${e.attrsJson},"last_changed":"${e.lastChangedIso}","last_reported":"${lu}","last_updated":"${lu}","context":{"id":"${e.ctxId}","parent_id":null,"user_id":null}}`;
 }
 
-/** HA's float-seconds timestamp of compressed states (what `last_updated_timestamp` prints). */
-export const secondsFromUs = (us: number): string => String(us / 1e6);
-
-/** The entity's compressed state, as `subscribe_entities` sends it in `a`. */
+/**
+ * The entity's compressed state, as `subscribe_entities` sends it in `a` (`State.as_compressed_state`):
+ * right after a state change `lc` is the raw double it was stamped with; after attribute-only updates
+ * `lc` is `last_changed.timestamp()` (exact µs, from the datetime) and `lu` the raw double.
+ */
 export function renderCompressed(e: SimEntity): string {
-  const lu = e.lastUpdatedUs === e.lastChangedUs ? "" : `,"lu":${secondsFromUs(e.lastUpdatedUs)}`;
-  return `{"s":${JSON.stringify(e.state)},"a":${e.attrsJson},"c":"${e.ctxId}","lc":${secondsFromUs(e.lastChangedUs)}${lu}}`;
+  const same = e.lastUpdatedTs === e.lastChangedTs;
+  const lc = same ? e.lastChangedTs : e.lastChangedUs / 1e6;
+  const lu = same ? "" : `,"lu":${jsonFloat(e.lastUpdatedTs)}`;
+  return `{"s":${JSON.stringify(e.state)},"a":${e.attrsJson},"c":"${e.ctxId}","lc":${jsonFloat(lc)}${lu}}`;
 }

@@ -39,25 +39,35 @@ export const registry = {
         labels: [],
       })),
     ),
-  entities: (home: Home) =>
+  /**
+   * With `hasEntityName` (modern integrations, HA's default for new ones) an entity of a device carries
+   * `has_entity_name: true` and only its own part as `original_name` ("Temperature"), or null for the
+   * device's main feature: a client must add the device's name. Without it, the full name.
+   */
+  entities: (home: Home, hasEntityName = true) =>
     JSON.stringify(
-      home.entities.map((e) => ({
-        entity_id: e.entity_id,
-        id: e.id,
-        unique_id: e.unique_id,
-        platform: e.platform,
-        device_id: e.device_id,
-        area_id: e.area_id,
-        name: null,
-        original_name: e.name,
-        icon: null,
-        disabled_by: null,
-        hidden_by: null,
-        entity_category: null,
-        has_entity_name: false,
-        config_entry_id: null,
-        labels: [],
-      })),
+      home.entities.map((e) => {
+        const partial = hasEntityName && e.device_id !== null;
+        return {
+          area_id: e.area_id,
+          categories: {},
+          config_entry_id: null,
+          device_id: e.device_id,
+          disabled_by: null,
+          entity_category: null,
+          entity_id: e.entity_id,
+          has_entity_name: partial,
+          hidden_by: null,
+          icon: null,
+          id: e.id,
+          labels: [],
+          name: e.registryName,
+          original_name: partial ? e.entityName : e.name,
+          platform: e.platform,
+          translation_key: null,
+          unique_id: e.unique_id,
+        };
+      }),
     ),
 };
 

@@ -6,7 +6,7 @@
  * test double of the connection actor and the embedded demo. Faults can be injected to test recovery.
  *
  * HTTP control for out-of-process use: `GET /sim/stats`, `GET /sim/digest`, `POST /sim/rate?value=N`,
- * `POST /sim/fault?kind=drop|stall|malformed|huge|reject-token|accept-token|reuse-ids|rename|fail-history|history-max-bytes&arg=...`.
+ * `POST /sim/fault?kind=drop|stall|malformed|huge|reject-token|accept-token|reuse-ids|rename|fail-history|history-max-bytes|remove|big-attributes|clock-step|unserialisable|registry-burst&arg=...`.
  *
  * @example
  * const sim = await startSimulator({ entities: 300, rate: 100, token: "t" });
@@ -15,6 +15,8 @@
  */
 import type { Server, ServerWebSocket } from "bun";
 import { usFromIso } from "../actors/connection/time.ts";
+import { jsonFloat } from "../runtime/cpython-time.ts";
+import { HaClock } from "./ha-clock.ts";
 import { EmittedHistory } from "./history.ts";
 import {
   advance,
@@ -27,95 +29,38 @@ import {
   renderCompressed,
   renderState,
   type SimEntity,
-  secondsFromUs,
   seededRandom,
   varyingValues,
 } from "./home.ts";
+import type { FaultKind, SimStats, Simulator, SimulatorOptions } from "./options.ts";
+import { PastHistory } from "./past.ts";
+import { recordedAttributesJson } from "./recorder.ts";
 import { config, registry, SIM_HA_VERSION } from "./registries.ts";
+import {
+  ClientWriter,
+  MAX_PENDING_MSG,
+  PENDING_MSG_MAX_FORCE_READY,
+  PENDING_MSG_PEAK,
+  PENDING_MSG_PEAK_TIME_MS,
+  type SlowClientReason,
+  WRITER_LIMIT_BYTES,
+} from "./writer.ts";
 
+export type { FaultKind, SimDigest, SimStats, Simulator, SimulatorOptions } from "./options.ts";
 export { SIM_HA_VERSION };
 
-/** Events per coalesced frame; HA coalesces what is pending, we cap a frame like HA's send queue does. */
-const FRAME_EVENTS_MAX = 1024;
-/** HA disconnects a client with this many messages waiting in its send queue (websocket_api MAX_PENDING_MSG). */
-const PENDING_MESSAGES_MAX = 4096;
-/** Frames go to the socket while it holds less than this unsent; the rest wait in the client's queue, as in HA. */
-const SOCKET_HIGH_BYTES = 4 * 1024 * 1024;
 const TICK_MS = 10;
 /** At most this many changes per tick: a rate beyond what the loop can make is "as fast as it can". */
 const TICK_EVENTS_MAX = 20_000;
-/** While a subscriber has this much unsent (socket and queue), the home waits a tick (`throttledTicks`). */
-const PENDING_SOFT_BYTES = 8 * 1024 * 1024;
-
-export interface SimulatorOptions {
-  port?: number;
-  hostname?: string;
-  entities?: number;
-  rate?: number;
-  seed?: number;
-  token?: string;
-  historyMax?: number;
-  /** Answer `subscribe_entities` (default); false plays an HA without it (`unknown_command`). */
-  subscribeEntities?: boolean;
-}
-
-export type FaultKind =
-  | "drop"
-  | "stall"
-  | "malformed"
-  | "huge"
-  | "reject-token"
-  | "accept-token"
-  | "reuse-ids"
-  | "rename"
-  | "fail-history"
-  | "history-max-bytes";
-
-export interface SimStats {
-  /** State changes emitted, including each entity's initial state. */
-  sent: number;
-  rate: number;
-  entities: number;
-  clients: number;
-  connections: number;
-  authFailures: number;
-  framesSent: number;
-  bytesSent: number;
-  /** Bytes queued in sockets now, and the most ever seen (a client falling behind shows here). */
-  pendingBytes: number;
-  pendingBytesMax: number;
-  slowClientsDropped: number;
-  historySize: number;
-  historyOverwritten: number;
-  /** Ticks the generator skipped because a subscriber's socket was backed up. */
-  throttledTicks: number;
-  /** Commands refused with `id_reuse` (a client whose ids did not strictly increase). */
-  idReuse: number;
-}
-
-/** Per entity: changes emitted and the sum of (last_updated µs mod 1e9), to compare with a store cheaply. */
-export type SimDigest = Record<string, { count: number; sum: number }>;
-
-export interface Simulator {
-  url: string;
-  token: string;
-  port: number;
-  stats(): SimStats;
-  setRate(perSecond: number): void;
-  /** Injects a fault; returns what it did (e.g. `{from, to}` for a rename). */
-  fault(kind: FaultKind, arg?: string | number): unknown;
-  /** Keys (`entity_id@last_updated_us`) of every state change emitted, oldest first. */
-  emittedKeys(): string[];
-  /** Per-entity count and timestamp checksum of everything emitted (also `GET /sim/digest`). */
-  digest(): SimDigest;
-  /** Emits exactly `n` state changes now (tests use this with rate 0 for exact sequences). */
-  emit(n: number): void;
-  stop(): Promise<void>;
-}
+/**
+ * A tick's changes are made in slices of this many, and every client's writer runs between slices: HA's
+ * event loop gives its writer a turn between callbacks, and forces it once this many are queued
+ * (`PENDING_MSG_MAX_FORCE_READY`). `emit(n)` from a test is one burst, like n changes in one callback.
+ */
+const TICK_SLICE = PENDING_MSG_MAX_FORCE_READY;
 
 interface Client {
   authed: boolean;
-  coalesce: boolean;
   lastId: number;
   /** Subscription id -> event type ("*" for all). */
   subs: Map<number, string>;
@@ -124,27 +69,42 @@ interface Client {
   stalledUntil: number;
   /** Ids of commands this client issued (for the reuse-ids fault). */
   firstId: number;
-  /** Messages waiting for the socket (HA's per-client send queue), and their size. */
-  queue: string[];
-  queuedBytes: number;
+  /** HA's per-client send queue and writer; set when the socket opens. */
+  writer: ClientWriter | null;
 }
 
 type Socket = ServerWebSocket<Client>;
 
-function nowUs(): number {
-  return Math.floor((performance.timeOrigin + performance.now()) * 1000);
-}
-
 export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simulator> {
   const token = opts.token ?? "sim-token";
   const random = seededRandom(opts.seed ?? 42);
-  let lastUs = nowUs();
-  const nextUs = () => {
-    lastUs = Math.max(nowUs(), lastUs + 1);
-    return lastUs;
+  const clock = new HaClock(opts.rawTimestamps !== false);
+  /** Stamps an update (and, when the state changed, a change) on the entity; returns its µs. */
+  const stamp = (e: SimEntity, changed: boolean): number => {
+    const t = clock.next();
+    e.lastUpdatedTs = t;
+    e.lastUpdatedUs = clock.lastUs;
+    if (changed) {
+      e.lastChangedTs = t;
+      e.lastChangedUs = clock.lastUs;
+      e.lastChangedIso = isoFromUs(clock.lastUs);
+    }
+    return clock.lastUs;
   };
-  const home: Home = buildHome(opts.entities ?? 300, random, lastUs);
+  const homeStartUs = Math.floor(clock.seconds() * 1e6);
+  const home: Home = buildHome(opts.entities ?? 300, random, homeStartUs);
   const history = new EmittedHistory(opts.historyMax ?? 2_000_000);
+  const commitIntervalMs = opts.recorderCommitIntervalMs ?? 5000;
+  if (!(commitIntervalMs >= 0))
+    throw new Error(`sim recorderCommitIntervalMs must be >= 0, got ${commitIntervalMs}`);
+  /** The recorder's clock starts with the simulator: commits happen at origin + k * interval. */
+  const recorderOrigin = performance.now();
+  /** Rows the recorder has committed by now (the oldest ones): what a history query can see. */
+  const committedRows = (): number => {
+    if (commitIntervalMs === 0) return history.size;
+    const elapsed = performance.now() - recorderOrigin;
+    return history.writtenBefore(recorderOrigin + Math.floor(elapsed / commitIntervalMs) * commitIntervalMs);
+  };
   let seq = 0;
   let rate = opts.rate ?? 20;
   let rejectToken = false;
@@ -160,14 +120,33 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     framesSent: 0,
     bytesSent: 0,
     pendingBytesMax: 0,
+    pendingMessagesMax: 0,
     slowClientsDropped: 0,
-    throttledTicks: 0,
+    slowClientsDroppedPeak: 0,
     idReuse: 0,
   };
   const digest = new Map<string, { count: number; sum: number }>();
 
+  const recorderFilters = opts.recorderExcludesAttributes !== false;
+  /** The attributes HA's recorder stores for the entity's current attributes (cached until they change). */
+  const recordedOf = (e: SimEntity): string => {
+    if (!recorderFilters) return e.attrsJson;
+    if (e.recordedFrom !== e.attrsJson) {
+      e.recordedJson = recordedAttributesJson(e.entity_id.slice(0, e.entity_id.indexOf(".")), e.attributes);
+      e.recordedFrom = e.attrsJson;
+    }
+    return e.recordedJson;
+  };
   const record = (e: SimEntity) => {
-    history.push(e.entity_id, e.state, e.attrsJson, e.lastUpdatedUs, e.lastChangedUs);
+    history.push(
+      e.entity_id,
+      e.state,
+      recordedOf(e),
+      e.lastUpdatedTs,
+      e.lastUpdatedUs,
+      e.lastChangedUs,
+      performance.now(),
+    );
     stats.sent++;
     let d = digest.get(e.entity_id);
     if (!d) {
@@ -177,11 +156,26 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     d.count++;
     d.sum += e.lastUpdatedUs % 1e9;
   };
+  // The recorded past ends a second before the first live state; rows are generated per request.
+  const past = new PastHistory(
+    home.entities.map((e) => ({
+      entityId: e.entity_id,
+      kind: e.kind,
+      attrsJson: recorderFilters
+        ? recordedAttributesJson(e.entity_id.slice(0, e.entity_id.indexOf(".")), e.attributes)
+        : JSON.stringify(e.attributes),
+    })),
+    {
+      seed: opts.seed ?? 42,
+      days: opts.historyDays ?? 0,
+      statisticsDays: opts.statisticsDays ?? 0,
+      endUs: homeStartUs - 1_000_000,
+    },
+  );
   // Initial states: each entity's first state is part of what was emitted (it is in get_states and history).
   for (const e of home.entities) {
     advance(e, random);
-    e.lastUpdatedUs = e.lastChangedUs = nextUs();
-    e.lastChangedIso = isoFromUs(e.lastChangedUs);
+    stamp(e, true);
     e.attrsJson = JSON.stringify(e.attributes);
     e.ctxId = contextId(++seq, e.lastUpdatedUs);
     record(e);
@@ -193,59 +187,81 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
   };
 
   /** Bytes not yet taken by the client: in the socket and in the client's queue. */
-  const pendingOf = (ws: Socket) => ws.getBufferedAmount() + ws.data.queuedBytes;
+  const pendingOf = (ws: Socket) => ws.getBufferedAmount() + (ws.data.writer?.pendingBytes ?? 0);
+  const notePending = (ws: Socket) => {
+    const pending = pendingOf(ws);
+    if (pending > stats.pendingBytesMax) stats.pendingBytesMax = pending;
+    const messages = ws.data.writer?.pendingMax ?? 0;
+    if (messages > stats.pendingMessagesMax) stats.pendingMessagesMax = messages;
+  };
+  const limits = {
+    maxPending: opts.slowClientMaxPending ?? MAX_PENDING_MSG,
+    peakPending: opts.slowClientPeakPending ?? PENDING_MSG_PEAK,
+    peakMs: opts.slowClientPeakMs ?? PENDING_MSG_PEAK_TIME_MS,
+    socketLimitBytes: opts.socketLimitBytes ?? WRITER_LIMIT_BYTES,
+    coalesce: opts.coalesceMessages !== false,
+  };
+  const writerFor = (ws: Socket) =>
+    new ClientWriter(ws, limits, {
+      sent: (frame) => {
+        stats.framesSent++;
+        stats.bytesSent += frame.length;
+      },
+      slow: (reason: SlowClientReason) => {
+        notePending(ws);
+        stats.slowClientsDropped++;
+        if (reason === "peak_pending") stats.slowClientsDroppedPeak++;
+      },
+    });
+  /** Lets every client's writer hand its socket what is queued (HA's writer task getting a turn). */
+  const flushAll = () => {
+    for (const ws of clients) {
+      const w = ws.data.writer;
+      if (!w || w.pendingMessages === 0) continue;
+      notePending(ws);
+      w.write();
+    }
+  };
 
   /**
-   * As HA's websocket writer: a message goes to the socket when it has room, else into the client's
-   * queue; a client with PENDING_MESSAGES_MAX messages queued is disconnected. One large message (a big
-   * history answer) is one message, as in HA.
+   * As HA: before auth a message goes straight to the socket; after it, into the client's queue, which
+   * the writer empties while the socket has room (see writer.ts). One large message (a big history
+   * answer) is one message, as in HA.
    */
   const send = (ws: Socket, text: string) => {
     const c = ws.data;
     if (c.stalledUntil > Date.now()) return;
+    if (c.authed && c.writer) {
+      c.writer.enqueue(text);
+      return;
+    }
     stats.framesSent++;
     stats.bytesSent += text.length;
-    if (c.queue.length === 0 && ws.getBufferedAmount() < SOCKET_HIGH_BYTES) ws.send(text);
-    else {
-      c.queue.push(text);
-      c.queuedBytes += text.length;
-      if (c.queue.length >= PENDING_MESSAGES_MAX) {
-        stats.slowClientsDropped++;
-        c.queue = [];
-        c.queuedBytes = 0;
-        ws.close(1008, "Client unable to keep up with pending messages");
-        return;
-      }
-    }
-    const pending = pendingOf(ws);
-    if (pending > stats.pendingBytesMax) stats.pendingBytesMax = pending;
-  };
-  /** The socket took what it had: hand it queued messages while it has room. */
-  const flush = (ws: Socket) => {
-    const c = ws.data;
-    while (c.queue.length > 0 && ws.getBufferedAmount() < SOCKET_HIGH_BYTES) {
-      const text = c.queue.shift() as string;
-      c.queuedBytes -= text.length;
-      ws.send(text);
-    }
+    ws.send(text);
   };
   const result = (ws: Socket, id: number, value: string) =>
     send(ws, `{"id":${id},"type":"result","success":true,"result":${value}}`);
   const error = (ws: Socket, id: number | null, code: string, message: string) =>
     send(ws, JSON.stringify({ id, type: "result", success: false, error: { code, message } }));
 
-  /** Sends event messages of one subscription to a client: one frame each, or coalesced when it asked. */
+  /**
+   * A fault's frame, straight to the socket as its own frame (after what the writer can hand over first),
+   * so a corrupt frame is not joined with HA's well-formed messages.
+   */
+  const sendFrame = (ws: Socket, text: string) => {
+    ws.data.writer?.write();
+    stats.framesSent++;
+    stats.bytesSent += text.length;
+    ws.send(text);
+  };
+
+  /**
+   * Queues event messages of one subscription for a client, in HA's shape for subscription events
+   * (`messages.py` `cached_event_message`, `cached_state_diff_message`): the id comes last.
+   */
   const sendEvents = (ws: Socket, sub: number, events: string[]) => {
-    const prefix = `{"id":${sub},"type":"event","event":`;
-    if (!ws.data.coalesce) {
-      for (const ev of events) send(ws, `${prefix}${ev}}`);
-      return;
-    }
-    for (let i = 0; i < events.length; i += FRAME_EVENTS_MAX) {
-      const chunk =
-        i === 0 && events.length <= FRAME_EVENTS_MAX ? events : events.slice(i, i + FRAME_EVENTS_MAX);
-      send(ws, `[${prefix}${chunk.join(`},${prefix}`)}}]`);
-    }
+    const suffix = `,"id":${sub}}`;
+    for (const ev of events) send(ws, `{"type":"event","event":${ev}${suffix}`);
   };
 
   /** Sends events to every client subscribed to their type. */
@@ -289,16 +305,16 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     const entities = home.entities;
     for (let k = 0; k < n; k++) {
       const e = entities[Math.floor(random() * entities.length)];
+      // An entity whose attributes HA cannot serialise stays out of the random walk until healed.
+      if (e.unserialisable && entities.length > 1) {
+        k--;
+        continue;
+      }
       const old = want.events ? stateJsonOf(e) : "";
       const vary = attributesVary(e);
       const before = want.diffs && vary ? varyingValues(e) : null;
       const changed = advance(e, random);
-      const us = nextUs();
-      e.lastUpdatedUs = us;
-      if (changed) {
-        e.lastChangedUs = us;
-        e.lastChangedIso = isoFromUs(us);
-      }
+      const us = stamp(e, changed);
       if (vary) e.attrsJson = JSON.stringify(e.attributes);
       e.ctxId = contextId(++seq, us);
       e.stateJson = "";
@@ -317,8 +333,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         // HA's diff: the state and last_changed when the state changed, else last_updated; the context;
         // the attributes whose value changed.
         const when = changed
-          ? `"s":${JSON.stringify(e.state)},"lc":${secondsFromUs(us)}`
-          : `"lu":${secondsFromUs(us)}`;
+          ? `"s":${JSON.stringify(e.state)},"lc":${jsonFloat(e.lastChangedTs)}`
+          : `"lu":${jsonFloat(e.lastUpdatedTs)}`;
         const attrs = before ? changedAttributes(e, before) : "";
         outDiffs.push(`{"c":{${id}:{"+":{${when},"c":"${e.ctxId}"${attrs && `,"a":${attrs}`}}}}}`);
       }
@@ -327,18 +343,140 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     broadcastEntities(outDiffs);
   };
 
+  const startedAt = performance.now();
+  const historyAfterMs = opts.historyAvailableAfterMs ?? 0;
+  const serialisable = () => home.entities.filter((e) => !e.unserialisable);
+
+  /** HA's `INVALID_JSON_PARTIAL_MESSAGE` with the subscription's id appended (`messages.py`). */
+  const invalidJson = (sub: number) =>
+    `{"type":"result","success":false,"error":{"code":"unknown_error","message":"Invalid JSON in response"},"id":${sub}}`;
+  /** Sends every subscriber of state changes (events and entity diffs) HA's error in place of the event. */
+  const broadcastInvalid = (events: boolean, diffs: boolean) => {
+    for (const ws of clients) {
+      if (!ws.data.authed) continue;
+      if (events)
+        for (const [sub, type] of ws.data.subs)
+          if (type === "state_changed" || type === "*") send(ws, invalidJson(sub));
+      if (diffs && ws.data.entitySub !== null) send(ws, invalidJson(ws.data.entitySub));
+    }
+  };
+  /**
+   * An update HA cannot serialise (an integration put a non-JSON value in an attribute): every
+   * subscriber gets the error in place of the event and the diff; the recorder does not store it
+   * ("State is not JSON serializable"); get_states and the `a` snapshot leave the entity out.
+   */
+  const poison = (e: SimEntity) => {
+    e.unserialisable = true;
+    e.ctxId = contextId(++seq, stamp(e, false));
+    e.stateJson = "";
+    broadcastInvalid(true, true);
+  };
+  /**
+   * The integration drops the bad attribute: the diff (against the bad state) serialises again and
+   * removes it (`-`); the full event still carries the bad old_state, so it is the error once more.
+   */
+  const heal = (e: SimEntity) => {
+    if (!e.unserialisable) return;
+    e.unserialisable = false;
+    const us = stamp(e, false);
+    e.ctxId = contextId(++seq, us);
+    e.stateJson = "";
+    record(e);
+    broadcastInvalid(true, false);
+    broadcastEntities([
+      `{"c":{${JSON.stringify(e.entity_id)}:{"+":{"lu":${jsonFloat(e.lastUpdatedTs)},"c":"${e.ctxId}"},"-":{"a":["unserialisable"]}}}}`,
+    ]);
+  };
+
+  /** Registry updates still to come in a burst (registry-burst fault), one per list request. */
+  const registryChanges: { e: SimEntity; name: string }[] = [];
+  /** An entity registry update: the user's name changes and `entity_registry_updated` fires. */
+  const fireRegistryChange = () => {
+    const next = registryChanges.shift();
+    if (!next) return;
+    const old = next.e.registryName;
+    next.e.registryName = next.name;
+    clock.next();
+    broadcast("entity_registry_updated", [
+      eventEnvelope(
+        "entity_registry_updated",
+        JSON.stringify({ action: "update", entity_id: next.e.entity_id, changes: { name: old } }),
+        isoFromUs(clock.lastUs),
+        contextId(++seq, clock.lastUs),
+      ),
+    ]);
+  };
+  /**
+   * `config/entity_registry/list`. While a burst of registry updates is under way, the next update lands
+   * just after the list was taken: its event reaches the client before the (already stale) answer, as
+   * HA's bursts of entity_registry_updated do while a client refreshes.
+   */
+  const registryList = (ws: Socket, id: number) => {
+    const body = registry.entities(home, opts.registryHasEntityName !== false);
+    fireRegistryChange();
+    result(ws, id, body);
+  };
+
+  /** HA's `async_set` with new attributes and the same state: an attribute-only change (`+lu`, `+a`). */
+  const setAttributes = (e: SimEntity, attrs: Record<string, unknown>) => {
+    const want = audience();
+    const old = want.events ? stateJsonOf(e) : "";
+    Object.assign(e.attributes, attrs);
+    e.attrsJson = JSON.stringify(e.attributes);
+    const us = stamp(e, false);
+    e.ctxId = contextId(++seq, us);
+    e.stateJson = "";
+    record(e);
+    const id = JSON.stringify(e.entity_id);
+    if (want.events)
+      broadcast("state_changed", [
+        eventEnvelope(
+          "state_changed",
+          `{"entity_id":${id},"old_state":${old},"new_state":${stateJsonOf(e)}}`,
+          isoFromUs(us),
+          e.ctxId,
+        ),
+      ]);
+    if (want.diffs)
+      broadcastEntities([
+        `{"c":{${id}:{"+":{"lu":${jsonFloat(e.lastUpdatedTs)},"c":"${e.ctxId}","a":${JSON.stringify(attrs)}}}}}`,
+      ]);
+  };
+
+  /**
+   * HA's `async_remove`: the state leaves the state machine (`new_state: null`, a `r` diff) and the
+   * recorder stores the removal as a row with state None, which history returns as `"s": null`.
+   */
+  const remove = (entityId: string) => {
+    const e = home.byId.get(entityId);
+    if (!e) throw new Error(`sim remove: no entity "${entityId}"`);
+    const old = stateJsonOf(e);
+    home.byId.delete(entityId);
+    home.entities.splice(home.entities.indexOf(e), 1);
+    const ts = clock.next();
+    const us = clock.lastUs;
+    history.push(entityId, null, "{}", ts, us, us, performance.now());
+    const id = JSON.stringify(entityId);
+    broadcast("state_changed", [
+      eventEnvelope(
+        "state_changed",
+        `{"entity_id":${id},"old_state":${old},"new_state":null}`,
+        isoFromUs(us),
+        contextId(++seq, us),
+      ),
+    ]);
+    broadcastEntities([`{"r":[${id}]}`]);
+    return { removed: entityId };
+  };
+
   let carry = 0;
   let lastTick = performance.now();
   const ticker = setInterval(() => {
+    // The home runs on the wall clock and never waits for a client: one that falls behind is HA's
+    // problem to cut off (writer.ts), not a reason to slow down.
     const now = performance.now();
     const elapsed = Math.min(now - lastTick, 1000);
     lastTick = now;
-    for (const ws of clients) {
-      if (ws.data.subs.size > 0 && pendingOf(ws) > PENDING_SOFT_BYTES) {
-        stats.throttledTicks++;
-        return;
-      }
-    }
     carry += (rate * elapsed) / 1000;
     let n = Math.floor(carry);
     carry -= n;
@@ -346,28 +484,88 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       n = TICK_EVENTS_MAX;
       carry = 0;
     }
-    if (n > 0) emit(n);
+    for (let done = 0; done < n; done += TICK_SLICE) {
+      emit(Math.min(TICK_SLICE, n - done));
+      flushAll();
+    }
   }, TICK_MS);
 
   const historyPeriod = (ws: Socket, id: number, msg: Record<string, unknown>) => {
-    if (historyFails) return error(ws, id, "unknown_command", "Unknown command.");
+    if (historyFails || performance.now() - startedAt < historyAfterMs)
+      return error(ws, id, "unknown_command", "Unknown command.");
     const start = typeof msg.start_time === "string" ? usFromIso(msg.start_time) : Number.NaN;
     if (Number.isNaN(start)) return error(ws, id, "invalid_format", "Invalid start_time");
     const end = typeof msg.end_time === "string" ? usFromIso(msg.end_time) : Number.POSITIVE_INFINITY;
     if (Number.isNaN(end)) return error(ws, id, "invalid_format", "Invalid end_time");
     if (!Array.isArray(msg.entity_ids) || msg.entity_ids.length === 0)
       return error(ws, id, "invalid_format", "required key not provided @ data['entity_ids']");
-    const body = history.renderPeriod(start, end, new Set(msg.entity_ids as string[]), {
-      noAttributes: msg.no_attributes === true,
-      significantOnly: msg.significant_changes_only !== false,
-      minimal: msg.minimal_response === true,
-      includeStart: msg.include_start_time_state !== false,
-    });
+    const ring = history.renderPeriod(
+      start,
+      end,
+      new Set(msg.entity_ids as string[]),
+      {
+        noAttributes: msg.no_attributes === true,
+        significantOnly: msg.significant_changes_only !== false,
+        minimal: msg.minimal_response === true,
+        includeStart: msg.include_start_time_state !== false,
+        startExclusive: opts.historyStartExclusive !== false,
+      },
+      committedRows(),
+    );
+    const body = start < past.endUs ? withPast(ring, start, end, msg) : ring;
     if (body.length > historyMaxBytes) {
       ws.close(1009, "history answer too large");
       return;
     }
     result(ws, id, body);
+  };
+
+  /** Joins the generated past's rows (older) before the ring's for each entity. */
+  const withPast = (ring: string, start: number, end: number, msg: Record<string, unknown>): string => {
+    const ids = (msg.entity_ids as unknown[]).filter((x): x is string => typeof x === "string");
+    const groups = past.renderGroups(start, end, ids, {
+      noAttributes: msg.no_attributes === true,
+      includeStart: msg.include_start_time_state !== false,
+      startExclusive: opts.historyStartExclusive !== false,
+    });
+    if (groups.size === 0) return ring;
+    const recent = JSON.parse(ring) as Record<string, unknown[]>;
+    const parts: string[] = [];
+    for (const [id, rows] of groups) {
+      // The ring's start state (stamped with the start) is the past's last row: keep the past's.
+      const more = (recent[id] ?? []).filter((r) => (r as { lu: number }).lu * 1e6 > past.endUs);
+      parts.push(`${JSON.stringify(id)}:[${[...rows, ...more.map((r) => JSON.stringify(r))].join(",")}]`);
+      delete recent[id];
+    }
+    for (const [id, rows] of Object.entries(recent))
+      parts.push(`${JSON.stringify(id)}:${JSON.stringify(rows)}`);
+    return `{${parts.join(",")}}`;
+  };
+
+  /** `recorder/statistics_during_period` (period "hour" only), from the generated past (past.ts). */
+  const statisticsPeriod = (ws: Socket, id: number, msg: Record<string, unknown>) => {
+    if (historyFails || performance.now() - startedAt < historyAfterMs)
+      return error(ws, id, "unknown_command", "Unknown command.");
+    const start = typeof msg.start_time === "string" ? usFromIso(msg.start_time) : Number.NaN;
+    if (Number.isNaN(start)) return error(ws, id, "invalid_start_time", "Invalid start_time");
+    const end = typeof msg.end_time === "string" ? usFromIso(msg.end_time) : Number.POSITIVE_INFINITY;
+    if (Number.isNaN(end)) return error(ws, id, "invalid_end_time", "Invalid end_time");
+    if (msg.period !== "hour")
+      return error(
+        ws,
+        id,
+        "invalid_format",
+        `the simulator answers period "hour" only, got ${String(msg.period)}`,
+      );
+    const ids = Array.isArray(msg.statistic_ids)
+      ? msg.statistic_ids.filter((x) => typeof x === "string")
+      : [];
+    const types = new Set(
+      Array.isArray(msg.types)
+        ? (msg.types as string[])
+        : ["change", "last_reset", "max", "mean", "min", "state", "sum"],
+    );
+    result(ws, id, JSON.stringify(past.statistics(start, end, ids, types)));
   };
 
   const command = (ws: Socket, msg: Record<string, unknown>) => {
@@ -388,20 +586,27 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     if (c.firstId === 0) c.firstId = id;
     switch (msg.type) {
       case "supported_features":
-        c.coalesce = (msg.features as Record<string, unknown> | undefined)?.coalesce_messages === 1;
+        // HA coalesces when the feature is named at all (`connection.py` `set_supported_features`).
+        if (c.writer)
+          c.writer.coalesce = Object.hasOwn((msg.features as object | null) ?? {}, "coalesce_messages");
         return result(ws, id, "null");
       case "ping":
         return send(ws, `{"id":${id},"type":"pong"}`);
       case "get_states":
-        return result(ws, id, `[${home.entities.map(stateJsonOf).join(",")}]`);
+        // As HA's fallback loop: a state it cannot serialise is left out.
+        return result(ws, id, `[${serialisable().map(stateJsonOf).join(",")}]`);
       case "subscribe_entities":
         if (opts.subscribeEntities === false) return error(ws, id, "unknown_command", "Unknown command.");
         c.entitySub = id;
         result(ws, id, "null");
-        // As HA: the result, then one event with every entity's compressed state.
-        return sendEvents(ws, id, [
-          `{"a":{${home.entities.map((e) => `${JSON.stringify(e.entity_id)}:${renderCompressed(e)}`).join(",")}}}`,
-        ]);
+        // As HA (`commands.py` `_send_handle_entities_init_response`): the result, then in the same
+        // callback one event with every entity's compressed state, id first; coalesced, one frame.
+        return send(
+          ws,
+          `{"id":${id},"type":"event","event":{"a":{${serialisable()
+            .map((e) => `${JSON.stringify(e.entity_id)}:${renderCompressed(e)}`)
+            .join(",")}}}}`,
+        );
       case "get_config":
         return result(ws, id, config());
       case "subscribe_events":
@@ -420,9 +625,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       case "config/device_registry/list":
         return result(ws, id, registry.devices(home));
       case "config/entity_registry/list":
-        return result(ws, id, registry.entities(home));
+        return registryList(ws, id);
       case "history/history_during_period":
         return historyPeriod(ws, id, msg);
+      case "recorder/statistics_during_period":
+        return statisticsPeriod(ws, id, msg);
       default:
         return error(ws, id, "unknown_command", "Unknown command.");
     }
@@ -445,8 +652,9 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         ws.close(1000, "auth_invalid");
         return;
       }
-      c.authed = true;
+      // As HA: auth_ok goes straight to the socket; the queue and its writer start after it.
       send(ws, `{"type":"auth_ok","ha_version":"${SIM_HA_VERSION}"}`);
+      c.authed = true;
       return;
     }
     command(ws, msg);
@@ -461,7 +669,8 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     e.entity_id = target;
     e.stateJson = "";
     home.byId.set(target, e);
-    const us = nextUs();
+    clock.next();
+    const us = clock.lastUs;
     broadcast("entity_registry_updated", [
       eventEnvelope(
         "entity_registry_updated",
@@ -498,10 +707,10 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       case "malformed":
         for (const ws of authed) {
           const sub = firstSub(ws);
-          send(ws, "{this is not json");
-          send(ws, `{"id":${sub},"type":"no_such_type"}`);
-          send(ws, `[{"id":${sub},"type":"event"}]`);
-          send(
+          sendFrame(ws, "{this is not json");
+          sendFrame(ws, `{"id":${sub},"type":"no_such_type"}`);
+          sendFrame(ws, `[{"type":"event","id":${sub}}]`);
+          sendFrame(
             ws,
             `{"id":${sub},"type":"event","event":{"event_type":"state_changed","data":{"entity_id":"sensor.x","new_state":{"state":1}}}}`,
           );
@@ -512,7 +721,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
         for (const ws of authed) {
           const sub = firstSub(ws);
           const head = `{"id":${sub},"type":"event","event":{"event_type":"state_changed","data":{"pad":"`;
-          send(ws, `${head}${"x".repeat(Math.max(0, bytes - head.length - 4))}"}}}`);
+          sendFrame(ws, `${head}${"x".repeat(Math.max(0, bytes - head.length - 4))}"}}}`);
         }
         return { frames: authed.length, bytes };
       }
@@ -536,18 +745,57 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       case "fail-history":
         historyFails = arg !== "off";
         return { historyFails };
+      case "clock-step": {
+        // HA stamps time.time(): an NTP step, a VM restore or a manual change moves it, back as well.
+        const ms = Number(arg ?? -5000);
+        if (!Number.isFinite(ms))
+          throw new Error(`sim clock-step: arg must be ms (negative = back), got ${arg}`);
+        clock.step(ms);
+        return { steppedMs: ms, offsetMs: clock.offsetMs };
+      }
+      case "unserialisable": {
+        const [target, mode] = typeof arg === "string" ? arg.split("=") : [];
+        const e = target ? home.byId.get(target) : home.entities.find((x) => x.kind === "temperature");
+        if (!e) throw new Error(`sim unserialisable: no entity "${target}"`);
+        if (mode === "off") heal(e);
+        else poison(e);
+        return { entity_id: e.entity_id, unserialisable: e.unserialisable };
+      }
+      case "registry-burst": {
+        const e = home.entities.find((x) => x.kind === "temperature");
+        if (!e) throw new Error("sim registry-burst: no temperature sensor to rename");
+        const n = Number(arg ?? 3);
+        for (let i = 1; i <= n; i++) registryChanges.push({ e, name: `${e.entityName ?? e.name} ${i}` });
+        fireRegistryChange();
+        return { entity_id: e.entity_id, changes: n };
+      }
+      case "remove":
+        return remove(String(arg ?? home.entities[home.entities.length - 1]?.entity_id));
+      case "big-attributes": {
+        // An attribute-only change whose attributes exceed HA's recorder limit (history stores {}).
+        const [target, size] =
+          typeof arg === "string" && arg.includes("=") ? arg.split("=") : [undefined, arg];
+        const e = target ? home.byId.get(target) : home.entities.find((x) => x.kind === "temperature");
+        if (!e) throw new Error(`sim big-attributes: no entity "${target}"`);
+        const bytes = Number(size ?? 17 * 1024);
+        setAttributes(e, { raw: "x".repeat(bytes) });
+        return { entity_id: e.entity_id, bytes };
+      }
       default:
         throw new Error(
-          `unknown fault "${kind}"; expected one of drop, stall, malformed, huge, reject-token, accept-token, reuse-ids, rename, fail-history, history-max-bytes`,
+          `unknown fault "${kind}"; expected one of drop, stall, malformed, huge, reject-token, accept-token, reuse-ids, rename, fail-history, history-max-bytes, remove, big-attributes, clock-step, unserialisable, registry-burst`,
         );
     }
   };
 
   const snapshot = (): SimStats => {
     let pending = 0;
+    let pendingMessages = 0;
     let authedCount = 0;
     for (const ws of clients) {
+      notePending(ws);
       pending += pendingOf(ws);
+      pendingMessages = Math.max(pendingMessages, ws.data.writer?.pendingMessages ?? 0);
       if (ws.data.authed) authedCount++;
     }
     return {
@@ -561,10 +809,13 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       bytesSent: stats.bytesSent,
       pendingBytes: pending,
       pendingBytesMax: stats.pendingBytesMax,
+      pendingMessages,
+      pendingMessagesMax: stats.pendingMessagesMax,
       slowClientsDropped: stats.slowClientsDropped,
+      slowClientsDroppedPeak: stats.slowClientsDroppedPeak,
       historySize: history.size,
       historyOverwritten: history.overwritten,
-      throttledTicks: stats.throttledTicks,
+      historyCommitted: committedRows(),
       idReuse: stats.idReuse,
     };
   };
@@ -582,13 +833,11 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       if (url.pathname === "/api/websocket") {
         const data: Client = {
           authed: false,
-          coalesce: false,
           lastId: 0,
           subs: new Map(),
           entitySub: null,
           stalledUntil: 0,
-          queue: [],
-          queuedBytes: 0,
+          writer: null,
           firstId: 0,
         };
         return srv.upgrade(req, { data })
@@ -619,14 +868,16 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
       // Never drop or close in Bun's own buffer: the client queue above is the limit, as in HA.
       backpressureLimit: 1024 * 1024 * 1024,
       closeOnBackpressureLimit: false,
-      drain: flush,
+      drain: (ws) => ws.data.writer?.write(),
       open(ws) {
         stats.connections++;
         clients.add(ws);
+        ws.data.writer = writerFor(ws);
         send(ws, `{"type":"auth_required","ha_version":"${SIM_HA_VERSION}"}`);
       },
       message: onMessage,
       close(ws) {
+        ws.data.writer?.stop();
         clients.delete(ws);
       },
     },
@@ -641,6 +892,7 @@ export async function startSimulator(opts: SimulatorOptions = {}): Promise<Simul
     setRate,
     fault,
     emittedKeys: () => history.keys(),
+    past,
     digest: () => Object.fromEntries(digest),
     emit: (n) => emit(n),
     async stop() {

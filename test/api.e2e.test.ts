@@ -1,6 +1,6 @@
 /**
  * The API as `npm start` wires it: `bun run runtime/main.ts` on the built-in simulator with no token
- * configured, so the token is generated, saved with mode 0600 and printed once; the Eden client reads the
+ * configured, so the token is generated and saved with mode 0600 (its path printed, never the token); the Eden client reads the
  * real readers, and the live stream carries the simulated home's state changes (batcher -> hub -> SSE).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -50,11 +50,11 @@ afterAll(async () => {
 }, 30_000);
 
 describe("API started by runtime/main.ts", () => {
-  test("prints the dashboard URL and the freshly generated token once; the token file is 0600", () => {
+  test("prints the dashboard URL and where the new token is, never the token; the token file is 0600", () => {
     const token = readFileSync(join(dataDir, "api-token"), "utf8").trim();
     expect(statSync(join(dataDir, "api-token")).mode & 0o777).toBe(0o600);
-    expect(line).toBe(`HomeIQ dashboard: ${base}/  (API token: ${token})`);
-    expect(homeiq!.lines.filter((l) => l.includes(token))).toHaveLength(1);
+    expect(line).toBe(`HomeIQ dashboard: ${base}/  (API token: new, in ${join(dataDir, "api-token")})`);
+    expect(homeiq!.lines.filter((l) => l.includes(token))).toEqual([]);
   });
 
   test("the Eden client reads metadata, stored events and real-time metrics from the running home", async () => {

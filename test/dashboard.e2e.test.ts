@@ -89,7 +89,10 @@ afterAll(async () => {
 describe("dashboard in Chromium against HomeIQ on the simulator", () => {
   test("asks for the token once, then shows the overview with a rising event count", async () => {
     const page = await newPage();
-    await page.goto(base);
+    const served = await page.goto(base);
+    // Served under a policy that allows no inline script or style: a violation would be a console error
+    // ("no console errors on any page" below).
+    expect(served?.headers()["content-security-policy"]).toContain("script-src 'self'");
     await page.getByLabel("API token").fill(TOKEN);
     await page.getByRole("button", { name: "Connect" }).click();
     await waitFor(async () => (await receivedOnOverview(page)) > 0, { timeoutMs: 20_000, what: "events" });
@@ -98,6 +101,13 @@ describe("dashboard in Chromium against HomeIQ on the simulator", () => {
       timeoutMs: 20_000,
       what: "a rising event count",
     });
+    // No InfluxDB in this run: the overview says so and how to set it, rather than "Exported 0".
+    const influx = page.locator('hiq-stat[data-metric="influx"]');
+    const parts = await Promise.all(
+      [".label", ".value", ".sub"].map(async (part) => (await influx.locator(part).textContent())?.trim()),
+    );
+    expect(parts).toEqual(["InfluxDB", "not configured", "set HOMEIQ_INFLUX_URL to mirror events"]);
+    expect(await page.locator('hiq-stat[data-metric="exported"]').count()).toBe(0);
     // The process's resident memory, from the same poll: a real figure, not a placeholder.
     const memory = Number(await page.locator('hiq-stat[data-metric="memory"]').getAttribute("value"));
     expect(memory).toBeGreaterThan(20 * 1024 * 1024);
@@ -108,6 +118,20 @@ describe("dashboard in Chromium against HomeIQ on the simulator", () => {
     expect(await page.locator("hiq-token-form").count()).toBe(0);
     await page.context().close();
   }, 150_000);
+
+  test("shows the import of Home Assistant's recorded history as a rising progress bar on the overview", async () => {
+    // The simulated home has 10 days of recorded history (sim.historyDays); a fresh store imports them.
+    const page = await newPage({ token: true });
+    await page.goto(base);
+    const bar = page.locator("hiq-history-import progress");
+    await bar.waitFor({ timeout: 20_000 });
+    const value = async () => Number((await bar.getAttribute("value")) ?? "NaN");
+    const first = await value();
+    expect(Number(await bar.getAttribute("max"))).toBeGreaterThan(first);
+    await waitFor(async () => (await value()) > first, { timeoutMs: 20_000, what: "the import progressing" });
+    expect(await page.locator("hiq-history-import .sub").textContent()).toContain("events");
+    await page.context().close();
+  }, 60_000);
 
   test("measures first meaningful paint: the overview's figures on screen", async () => {
     const page = await newPage({ token: true });
@@ -147,6 +171,22 @@ describe("dashboard in Chromium against HomeIQ on the simulator", () => {
       },
       { timeoutMs: 20_000, what: "only sensor rows" },
     );
+    // Beside each id its friendly name, and numbers with their unit (the simulator's sensors carry both).
+    await waitFor(
+      async () => {
+        const rows = await page.locator("hiq-live-events .row").evaluateAll((els) =>
+          els.map((r) => ({
+            id: r.querySelector(".entity")?.textContent ?? "",
+            name: r.querySelector(".name")?.textContent ?? "",
+            state: r.querySelector(".state")?.textContent?.trim() ?? "",
+          })),
+        );
+        return rows.some(
+          (r) => r.name !== "" && r.name !== r.id && /^-?\d+(\.\d+)? (°C|%|W|kWh)$/.test(r.state),
+        );
+      },
+      { timeoutMs: 20_000, what: "a row with a friendly name and a state with its unit" },
+    );
     await page.getByRole("button", { name: "Pause" }).click();
     await waitFor(async () => Number(await live.getAttribute("data-received")) > before + 5, {
       timeoutMs: 20_000,
@@ -181,6 +221,14 @@ describe("dashboard in Chromium against HomeIQ on the simulator", () => {
       timeoutMs: 15_000,
       what: "history points",
     });
+    // The page is titled with the friendly name (the simulator's registry sets no name of its own) and
+    // the state shows its unit.
+    const title = (await page.locator("#entity-title").textContent())?.trim() ?? "";
+    expect(title).not.toBe(sensor);
+    expect(title.length).toBeGreaterThan(0);
+    expect((await page.locator("hiq-entity-detail .state").textContent())?.trim()).toMatch(
+      /^-?\d+(\.\d+)? (°C|%|W|kWh)$/,
+    );
     expect(await page.locator("hiq-history-chart canvas").count()).toBeGreaterThan(0);
     await page.getByRole("button", { name: "1 hour" }).click();
     await waitFor(async () => Number(await chart.getAttribute("data-points")) > 0, { timeoutMs: 15_000 });
@@ -269,6 +317,15 @@ describe("dashboard in Chromium against HomeIQ on the simulator", () => {
       .getByText(/events/)
       .first()
       .waitFor({ timeout: 30_000 });
+    // The activity bars take their heights from style properties, which the CSP allows only through the
+    // CSSOM, not as an inline style attribute: a violation would be a console error.
+    await page.locator("hiq-insights .bars span").first().waitFor({ state: "attached", timeout: 30_000 });
+    expect(
+      await page
+        .locator("hiq-insights .bars span")
+        .first()
+        .evaluate((el) => (el as HTMLElement).style.height),
+    ).toMatch(/%$/);
     await page.context().close();
   }, 150_000);
 

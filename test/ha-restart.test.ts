@@ -73,6 +73,7 @@ const stored = (dataDir: string) => {
 describe("HA -> store across process restarts", () => {
   for (const how of ["stop", "kill"] as const) {
     test(`after a ${how === "stop" ? "graceful stop" : "kill mid-stream"} and restart, events.db holds every emitted change once`, async () => {
+      // HA's defaults: a 5 s recorder commit_interval and raw time.time() stamps.
       const sim = await startSimulator({ entities: 60, rate: 0, token: "t" });
       cleanup.push(() => sim.stop());
       const dataDir = mkdtempSync(join(tmpdir(), "homeiq-restart-"));

@@ -50,6 +50,9 @@ describe("webhooks end to end", () => {
         HOMEIQ_WEBHOOKS_RETRY_MIN_MS: "100",
         HOMEIQ_WEBHOOKS_RETRY_MAX_MS: "300",
         HOMEIQ_WEBHOOKS_BREAKER_THRESHOLD: "1000",
+        // This test is about exactly-once delivery across a crash, not freshness: a change the restarted
+        // process reads back or backfills fires whatever its age (the freshness rules have tests of their own).
+        HOMEIQ_WEBHOOKS_MAX_EVENT_AGE_MS: "0",
       },
     });
     await stack.start();
@@ -62,7 +65,12 @@ describe("webhooks end to end", () => {
     const created = await fetch(`${stack.api}/api/v1/webhooks`, {
       method: "POST",
       headers: { authorization: `Bearer ${API_TOKEN}`, "content-type": "application/json" },
-      body: JSON.stringify({ name: "everything", url: rx.url, secret, when: { kind: "state", entity: "*" } }),
+      body: JSON.stringify({
+        name: "everything",
+        url: rx.url,
+        secret,
+        when: { kind: "state", entity: "*", sources: ["live", "snapshot", "backfill"] },
+      }),
     });
     expect(created.status).toBe(201);
     const ruleId = ((await created.json()) as { id: string }).id;

@@ -88,6 +88,24 @@ describe("health", () => {
     expect(r.status).toBe(503);
     expect((await json(r)).status).toBe("failed");
   });
+
+  test("/health/deep is degraded naming an actor whose oldest message has waited past supervisor.stuckAfterMs", async () => {
+    const { get, deps } = testApi({ env: { HOMEIQ_SUPERVISOR_STUCK_AFTER_MS: "1000" } });
+    deps.supervisor.notices.set("connection/ha-status", { state: "connected" });
+    deps.supervisor.statuses[1] = { ...deps.supervisor.statuses[1], mailboxOldestAgeMs: 1000 };
+    const atBound = await json(await get("/health/deep"));
+    expect([atBound.status, atBound.reasons]).toEqual(["ok", []]);
+    deps.supervisor.statuses[1] = { ...deps.supervisor.statuses[1], mailboxOldestAgeMs: 1234.4 };
+    const past = await json(await get("/health/deep"));
+    expect(past.status).toBe("degraded");
+    expect(past.reasons).toEqual([
+      'actor "batcher": its oldest message has waited 1234 ms (supervisor.stuckAfterMs is 1000)',
+    ]);
+    expect((past.actors as { name: string; mailboxOldestAgeMs: number }[])[1]).toMatchObject({
+      name: "batcher",
+      mailboxOldestAgeMs: 1234,
+    });
+  });
 });
 
 describe("auth", () => {
@@ -355,6 +373,29 @@ describe("registry and events", () => {
     });
     expect((body.points as { value: number }[]).map((p) => p.value)).toEqual([21]);
     expect(body.tier).toBe("raw");
+    expect([body.truncated, body.nextFrom]).toEqual([false, null]);
+  });
+
+  test("raw history holds at most api.pageMax points, says truncated and where to go on (real store)", async () => {
+    const now = Date.now();
+    const { get, seed } = sqliteApi({ now: () => now, env: { HOMEIQ_API_PAGE_MAX: "100" } });
+    const t0 = now - 3600_000;
+    seed(Array.from({ length: 250 }, (_, i) => change("sensor.fast", String(i), t0 + i * 1000)));
+    const values: number[] = [];
+    let from = t0;
+    let pages = 0;
+    for (;;) {
+      const body = await json(await get(`/api/v1/entities/sensor.fast/history?resolution=raw&from=${from}`));
+      const points = body.points as { value: number }[];
+      expect(points.length).toBeLessThanOrEqual(100);
+      values.push(...points.map((p) => p.value));
+      pages++;
+      if (!body.truncated) break;
+      expect(body.nextFrom).toBe(t0 + values.length * 1000);
+      from = body.nextFrom as number;
+    }
+    expect(pages).toBe(3);
+    expect(values).toEqual(Array.from({ length: 250 }, (_, i) => i));
   });
 });
 
@@ -374,6 +415,56 @@ describe("OpenAPI and dashboard mount", () => {
       expect(paths).toContain(p);
     expect(paths).toContain("/api/v1/entities/{entity_id}/history");
     expect(paths).not.toContain("/*");
+  });
+
+  test("/openapi points at the JSON document; no docs page loads a script from elsewhere", async () => {
+    const { get } = testApi();
+    const r = await get("/openapi", { auth: false });
+    // Relative, so it resolves under a path prefix (HA ingress) as well as at the root.
+    expect([r.status, r.headers.get("location")]).toEqual([302, "openapi/json"]);
+    expect((await get("/openapi/", { auth: false })).headers.get("location")).toBe("json");
+    expect(await r.text()).not.toContain("<script");
+    const doc = await get("/openapi/json", { auth: false });
+    expect(doc.headers.get("content-type")).toStartWith("application/json");
+    expect(await doc.text()).not.toContain("cdn.jsdelivr.net");
+  });
+
+  test("every response, dashboard page, file, API answer or error, carries the security headers", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "homeiq-web-"));
+    try {
+      writeFileSync(join(dir, "index.html"), "<!doctype html><title>HomeIQ</title>");
+      writeFileSync(join(dir, "app.js"), "console.log(1)");
+      const { get } = testApi({ staticDir: dir });
+      for (const [path, auth, status] of [
+        ["/", false, 200],
+        ["/app.js", false, 200],
+        ["/health", false, 200],
+        ["/api/v1/devices", true, 200],
+        ["/api/v1/devices", false, 401],
+        ["/api/v1/nothing", true, 404],
+        ["/api/v1/events?limit=0", true, 400],
+      ] as const) {
+        const r = await get(path, { auth });
+        const h = Object.fromEntries(
+          ["content-security-policy", "x-frame-options", "x-content-type-options", "referrer-policy"].map(
+            (name) => [name, r.headers.get(name)],
+          ),
+        );
+        expect([path, r.status, h]).toEqual([
+          path,
+          status,
+          {
+            "content-security-policy":
+              "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'",
+            "x-frame-options": "SAMEORIGIN",
+            "x-content-type-options": "nosniff",
+            "referrer-policy": "no-referrer",
+          },
+        ]);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test("/ and unknown non-API paths serve index.html without a token; files are served as they are", async () => {

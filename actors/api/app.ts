@@ -21,12 +21,22 @@ import { insightsPlugin } from "./insights/index.ts";
 import { metricsRoutes } from "./metrics/index.ts";
 import { ops } from "./ops/index.ts";
 import { security } from "./security/index.ts";
-import { staticFiles } from "./static/index.ts";
+import { AccessPolicy } from "./security/service.ts";
+import { DASHBOARD_ROUTES, staticFiles } from "./static/index.ts";
 import { stream } from "./stream/index.ts";
 import { suggestionsPlugin } from "./suggestions/index.ts";
 import { webhooksPlugin } from "./webhooks/index.ts";
 
 export const API_VERSION = "1.0.0";
+
+/** The OpenAPI document's path; `/openapi` redirects to it. */
+export const OPENAPI_JSON = "/openapi/json";
+
+/**
+ * Paths served without the token. Everything else registered is protected (AccessPolicy), except the
+ * dashboard's routes (`DASHBOARD_ROUTES`), which serve only the built files and index.html.
+ */
+export const PUBLIC_PATHS = ["/health", "/openapi", OPENAPI_JSON] as const;
 
 export function createApp(deps: ApiDeps) {
   const now = deps.now ?? Date.now;
@@ -41,18 +51,23 @@ export function createApp(deps: ApiDeps) {
     rateLimitClients: deps.config.api.rateLimitClients,
     pageMax: deps.config.api.pageMax,
     sseQueueMax: deps.config.api.sseQueueMax,
+    sseMaxClients: deps.config.api.sseMaxClients,
   }))
     registry.gauge("api_bound", "The API's configured bounds (config api.*)", { bound }).set(value);
-  return new Elysia()
+  const policy = new AccessPolicy(PUBLIC_PATHS, DASHBOARD_ROUTES);
+  const app = new Elysia()
     .use(
       openapi({
         path: "/openapi",
+        // The JSON document only: the default docs page loads a script from a CDN into this origin,
+        // where the dashboard keeps its token.
+        provider: null,
         documentation: {
           info: {
             title: "HomeIQ API",
             version: API_VERSION,
             description:
-              "Read HomeIQ: devices, entities, stored events and history, live state changes (SSE), metrics and health. Every route but /health, /openapi and the dashboard needs `Authorization: Bearer <token>`. Errors are `{ error, field, expected, requestId }`.",
+              "Read HomeIQ: devices, entities, stored events and history, live state changes (SSE), metrics and health. Every route but /health, this document (/openapi/json) and the dashboard's files needs `Authorization: Bearer <token>`. Errors are `{ error, field, expected, requestId }`.",
           },
           components: { securitySchemes: { bearer: { type: "http", scheme: "bearer" } } },
           security: [{ bearer: [] }],
@@ -60,7 +75,11 @@ export function createApp(deps: ApiDeps) {
       }),
     )
     .use(errors)
-    .use(security({ config: deps.config, token, log: deps.log, registry, now }))
+    // A relative Location, so the redirect stays under a path prefix (HA ingress, a reverse proxy).
+    .get("/openapi", ({ path, redirect }) => redirect(path.endsWith("/") ? "json" : "openapi/json", 302), {
+      detail: { hide: true },
+    })
+    .use(security({ config: deps.config, token, log: deps.log, registry, now, policy }))
     .use(health(deps, now))
     .use(metricsRoutes(deps, registry, now))
     .use(devices(deps))
@@ -72,6 +91,9 @@ export function createApp(deps: ApiDeps) {
     .use(ops(deps, now))
     .use(suggestionsPlugin(deps))
     .use(staticFiles(deps.staticDir));
+  // Once every route is known: a route added to the chain above needs the token unless listed as public.
+  policy.protectRoutes(app.routes);
+  return app;
 }
 
 export type App = ReturnType<typeof createApp>;

@@ -12,8 +12,9 @@ import type { App } from "./app.ts";
 
 export type { App } from "./app.ts";
 
-export function createClient(baseUrl: string, token: string) {
-  return treaty<App>(baseUrl, { headers: { authorization: `Bearer ${token}` } });
+/** `token` null sends no Authorization header (the dashboard under HA ingress, which HA authenticates). */
+export function createClient(baseUrl: string, token: string | null) {
+  return treaty<App>(baseUrl, token === null ? {} : { headers: { authorization: `Bearer ${token}` } });
 }
 
 export type Client = ReturnType<typeof createClient>;

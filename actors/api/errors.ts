@@ -32,6 +32,8 @@ export class ApiError extends Error {
 export interface FieldError {
   field: string;
   expected: string;
+  /** The message, when it can say more than "invalid <field>" (e.g. the value given). */
+  error?: string;
 }
 
 const isFieldError = (e: unknown): e is FieldError =>
@@ -97,7 +99,7 @@ export const errors = new Elysia({ name: "homeiq/errors" })
         const custom = error.customError;
         if (isFieldError(custom))
           return reply(400, {
-            error: `invalid ${custom.field}`,
+            error: custom.error ?? `invalid ${custom.field}`,
             field: custom.field,
             expected: custom.expected,
           });

@@ -3,21 +3,37 @@
  * Elysia loses the field name when a coerced number is out of range, so each field names itself here
  * (see errors.ts, which turns the attached `error` into `{ field, expected }`).
  */
+import { FormatRegistry } from "@sinclair/typebox";
 import { t } from "elysia";
-import { ApiError } from "./errors.ts";
+import { ApiError, type FieldError } from "./errors.ts";
+import { ISO_TIME_MAX_LENGTH, MAX_TIME_MS, parseIsoTime, TIME_FORMS } from "./time-param.ts";
 
 /** Home Assistant entity ids: `<domain>.<object_id>`, lower case, digits and underscores. */
 export const ENTITY_ID_PATTERN = "^[a-z0-9_]+\\.[a-z0-9_]+$";
 const ENTITY_LIST_PATTERN = "^[a-z0-9_]+\\.[a-z0-9_]+(,[a-z0-9_]+\\.[a-z0-9_]+)*$";
 const DOMAIN_LIST_PATTERN = "^[a-z0-9_]+(,[a-z0-9_]+)*$";
-/** Largest epoch-ms a JavaScript Date can hold. */
-const MAX_TIME_MS = 8.64e15;
+/** The string form of a time field: an ISO 8601 date-time with offset naming a real instant. */
+const ISO_TIME_FORMAT = "homeiq-iso-time";
+FormatRegistry.Set(ISO_TIME_FORMAT, (value) => parseIsoTime(value) !== null);
 /** Bound on free-text and list parameters. */
 export const TEXT_MAX = 200;
 export const LIST_TEXT_MAX = 10_000;
 
 /** Elysia calls this on a failed check; errors.ts reads the returned `{ field, expected }`. */
 const err = (field: string, expected: string) => () => ({ field, expected });
+
+/**
+ * The error of a time field names what was given: Elysia passes the whole validated part (`found`, e.g.
+ * the query object), so the field's own value is looked up by its key.
+ */
+function timeError(field: string) {
+  const key = field.slice(field.indexOf(".") + 1);
+  return ({ found }: { found?: unknown }): FieldError => {
+    const given = found && typeof found === "object" ? (found as Record<string, unknown>)[key] : found;
+    const shown = JSON.stringify(typeof given === "string" ? given.slice(0, 60) : given) ?? "nothing";
+    return { field, expected: TIME_FORMS, error: `invalid ${field}: ${shown} is not a time` };
+  };
+}
 
 export const fields = {
   /** A whole number in [min, max]. */
@@ -31,14 +47,19 @@ export const fields = {
       error: err(field, expected),
     });
   },
-  /** A time as milliseconds since the Unix epoch. */
+  /**
+   * A time: milliseconds since the Unix epoch, or ISO 8601 with an offset as Home Assistant's APIs take
+   * it. Handlers turn it into epoch ms with `msTimes` / `timeMs` (time-param.ts); clients may pass either.
+   */
   time(field: string, description: string) {
-    return t.Integer({
-      minimum: 0,
-      maximum: MAX_TIME_MS,
-      description: `${description}, milliseconds since the Unix epoch`,
-      error: err(field, "milliseconds since the Unix epoch: a whole number between 0 and 8640000000000000"),
-    });
+    const error = timeError(field);
+    return t.Union(
+      [
+        t.Integer({ minimum: 0, maximum: MAX_TIME_MS, error }),
+        t.String({ format: ISO_TIME_FORMAT, maxLength: ISO_TIME_MAX_LENGTH, error }),
+      ],
+      { description: `${description}: ${TIME_FORMS}`, error },
+    );
   },
   /** One of a fixed set of words. */
   oneOf<const V extends string>(field: string, values: readonly V[], description: string) {

@@ -93,12 +93,16 @@ export class MemoryStore implements StoreReader {
     const items = rows.slice(start, start + q.limit);
     return { items, nextCursor: start + q.limit < rows.length ? String(start + q.limit) : null };
   }
-  history(entityId: string, r: { from: number; to: number; resolution: Resolution }) {
-    const points = this.events_
+  history(entityId: string, r: { from: number; to: number; resolution: Resolution; limit?: number }) {
+    const all = this.events_
       .filter((e) => e.entity_id === entityId && e.ts >= r.from && e.ts < r.to)
       .reverse()
       .map((e) => ({ t: e.ts, value: e.value, min: e.value, max: e.value, count: 1, state: e.state }));
-    return { tier: (r.resolution === "auto" ? "raw" : r.resolution) as Tier, points };
+    // Whole-millisecond times here, so the page simply ends before the first point left out.
+    const limit = r.limit ?? all.length;
+    const nextFrom = all.length > limit ? all[limit].t : null;
+    const points = nextFrom === null ? all : all.filter((p) => p.t < nextFrom);
+    return { tier: (r.resolution === "auto" ? "raw" : r.resolution) as Tier, points, nextFrom };
   }
   totals() {
     const ts = this.events_.map((e) => e.ts);

@@ -89,3 +89,85 @@ describe("query parameter fuzzing", () => {
     );
   });
 });
+
+describe("request body fuzzing", () => {
+  // Any JSON a caller can send: nested objects and arrays of hostile scalars, plus rule-shaped objects
+  // whose fields are each replaced by something else.
+  const scalar = fc.oneof(
+    value,
+    fc.integer(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constantFrom(
+      "http://127.0.0.1:1/x",
+      "http://169.254.169.254/",
+      "file:///etc/passwd",
+      "*a*a*a*a*a*a*b",
+    ),
+  );
+  const json = fc.letrec((tie) => ({
+    any: fc.oneof({ depthSize: "small" }, scalar, tie("arr"), tie("obj")),
+    arr: fc.array(tie("any"), { maxLength: 4 }),
+    obj: fc.dictionary(
+      fc.oneof(
+        fc.string({ maxLength: 8 }),
+        fc.constantFrom(
+          "name",
+          "url",
+          "when",
+          "kind",
+          "entity",
+          "sources",
+          "above",
+          "below",
+          "secret",
+          "enabled",
+        ),
+      ),
+      tie("any"),
+      { maxKeys: 6 },
+    ),
+  })).any;
+  const ruleLike = fc.record(
+    {
+      name: scalar,
+      url: scalar,
+      when: fc.oneof(
+        json,
+        fc.record(
+          { kind: fc.constantFrom("state", "threshold", "health"), entity: scalar },
+          { requiredKeys: [] },
+        ),
+      ),
+    },
+    { requiredKeys: [] },
+  );
+  const body = fc.oneof(
+    json.map((v) => JSON.stringify(v)),
+    ruleLike.map((v) => JSON.stringify(v)),
+    fc.string({ maxLength: 40 }),
+  );
+
+  for (const [method, path] of [
+    ["POST", "/api/v1/webhooks"],
+    ["PATCH", "/api/v1/webhooks/1"],
+    ["POST", "/api/v1/import/history"],
+    ["POST", "/api/v1/suggestions/x/accept"],
+  ] as const) {
+    test(`${method} ${path}: any body gets an answer below 500 (or a 503 for a missing actor), never a crash`, async () => {
+      await fc.assert(
+        fc.asyncProperty(body, async (text) => {
+          const r = await api.get(path, {
+            method,
+            body: text,
+            headers: { "content-type": "application/json" },
+          });
+          expect(r.status === 503 || r.status < 500).toBe(true);
+          await r.arrayBuffer();
+        }),
+        { numRuns: 150 },
+      );
+    });
+  }
+});

@@ -141,6 +141,7 @@ export class LiveFeed {
   private readonly clientsGauge?: Gauge;
   private readonly overflowTotal?: Counter;
   private readonly publishedTotal?: Counter;
+  private readonly refusedTotal?: Counter;
 
   constructor(
     private readonly opts: {
@@ -156,6 +157,10 @@ export class LiveFeed {
       "Live stream clients cut off because they fell api.sseQueueMax events behind",
     );
     this.publishedTotal = r?.counter("api_live_events_total", "State changes received for the live stream");
+    this.refusedTotal = r?.counter(
+      "api_sse_refused_total",
+      "Live stream clients refused because api.sseMaxClients were connected",
+    );
   }
 
   get clients(): number {
@@ -206,6 +211,18 @@ export class LiveFeed {
     this.subscriptions.add(sub);
     this.clientsGauge?.set(this.subscriptions.size);
     return sub;
+  }
+
+  /**
+   * A subscription, or null (counted) when `maxClients` are already connected: each client may hold up
+   * to `queueMax` events and every publish walks all clients, so their number is bounded too.
+   */
+  trySubscribe(filter: LiveFilter, maxClients: number): LiveSubscription | null {
+    if (this.subscriptions.size >= maxClients) {
+      this.refusedTotal?.inc();
+      return null;
+    }
+    return this.subscribe(filter);
   }
 
   /** Ends every subscription (shutdown). */

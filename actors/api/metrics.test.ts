@@ -37,6 +37,7 @@ describe("real-time metrics", () => {
     });
     expect(first.lag.influxEvents).toBe(84); // both snapshots carry the gauge; the hub sums sources
     expect(first.ha).toEqual({ connected: true, status: { state: "connected" } });
+    expect(first.influx).toEqual({ configured: false });
     now += 2000;
     deps.metrics.update("connection", counters({ events_received_total: 2100 }));
     deps.metrics.update("batcher", counters({ events_stored_total: 1090, events_duplicate_total: 10 }));
@@ -48,6 +49,19 @@ describe("real-time metrics", () => {
       windowSeconds: 2,
     });
     expect(second.actors.map((a) => a.name)).toEqual(["metadata", "batcher", "connection"]);
+  });
+
+  test("influx.configured follows HOMEIQ_INFLUX_URL, so the overview can say it is not set", async () => {
+    const view = async (env: Record<string, string>) =>
+      ((await (await testApi({ env }).get("/api/v1/real-time-metrics")).json()) as RealTimeMetrics).influx;
+    expect(await view({})).toEqual({ configured: false });
+    const influx = {
+      HOMEIQ_INFLUX_URL: "http://127.0.0.1:8086",
+      HOMEIQ_INFLUX_TOKEN: "t",
+      HOMEIQ_INFLUX_ORG: "home",
+      HOMEIQ_INFLUX_BUCKET: "ha",
+    };
+    expect(await view(influx)).toEqual({ configured: true });
   });
 
   test("each actor's CPU time and the process's memory and CPU come with the view", async () => {

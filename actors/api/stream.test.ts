@@ -96,6 +96,32 @@ describe("live stream", () => {
     await fast.sse.cancel();
   });
 
+  test("past api.sseMaxClients open streams, one more is a 503 with the reason; a freed slot is reused", async () => {
+    const api = testApi({ env: { HOMEIQ_API_SSE_MAX_CLIENTS: "2" } });
+    const first = await open(api);
+    const second = await open(api);
+    const refused = await api.get("/api/v1/stream");
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get("content-type")).toStartWith("application/json");
+    expect(await refused.json()).toMatchObject({
+      error: "the live stream already has 2 clients",
+      expected: expect.stringContaining("HOMEIQ_API_SSE_MAX_CLIENTS"),
+    });
+    expect(api.deps.live.clients).toBe(2);
+    const snapshot = api.deps.registry.snapshot();
+    expect(snapshot.counters.find((c) => c.name === "api_sse_refused_total")?.value).toBe(1);
+    expect(
+      snapshot.gauges.find((g) => g.name === "api_bound" && g.labels.bound === "sseMaxClients")?.value,
+    ).toBe(2);
+    await first.sse.cancel();
+    api.deps.live.publish([change("sensor.a", "1", 1)]);
+    await waitFor(() => api.deps.live.clients === 1, { timeoutMs: 2000, what: "the first stream to close" });
+    const third = await open(api);
+    expect(api.deps.live.clients).toBe(2);
+    await second.sse.cancel();
+    await third.sse.cancel();
+  });
+
   test("a cancelled client is unsubscribed by the next event", async () => {
     const api = testApi();
     const { sse } = await open(api);

@@ -49,3 +49,9 @@ export function flushDue(state: FanOutState): { state: FanOutState; flush: Packe
     ? { state, flush: null }
     : { state: initialFanOut(), flush: concatPacked(state.pending) };
 }
+
+/**
+ * The highest entity key an import may give a new entity: the key space less the reserve kept for the
+ * home's own new entities (ops.importEntityKeyReserve), so no import can leave live ingest without keys.
+ */
+export const importKeyCeiling = (maxKey: number, reserve: number): number => Math.max(0, maxKey - reserve);

@@ -30,6 +30,8 @@ export const EventSourceSchema = T.Union([
   T.Literal("backfill"),
   T.Literal("spool"),
   T.Literal("import"),
+  /** HA's recorded past, read by the history import (actors/history-import/); no webhook rule selects it. */
+  T.Literal("history"),
 ]);
 export type EventSource = Static<typeof EventSourceSchema>;
 
@@ -45,6 +47,18 @@ export const ReadingSchema = T.Object({
   value: T.Number(),
 });
 export type Reading = Static<typeof ReadingSchema>;
+
+/** One hour of HA's long-term statistics of one entity (actors/store/statistics.ts). */
+export const StatisticHourSchema = T.Object({
+  entity_id: T.String({ minLength: 3 }),
+  t: T.Integer(),
+  mean: T.Union([T.Number(), T.Null()]),
+  min: T.Union([T.Number(), T.Null()]),
+  max: T.Union([T.Number(), T.Null()]),
+  state: T.Union([T.Number(), T.Null()]),
+  growth: T.Number(),
+});
+export type StatisticHour = Static<typeof StatisticHourSchema>;
 
 /** A packed batch (./packed.ts): one string and one Float64Array; its contents are checked on opening. */
 export const PackedEventsSchema = T.Object({
@@ -80,12 +94,18 @@ export const batcherSchemas = {
     source: T.String({ minLength: 1, maxLength: 64, pattern: "^[a-z0-9_-]+$" }),
     readings: T.Array(ReadingSchema, { maxItems: 100_000 }),
   }),
+  /** Home Assistant's hourly long-term statistics for hours before the raw history (actors/history-import). */
+  statistics: T.Object({
+    type: T.Literal("statistics"),
+    hours: T.Array(StatisticHourSchema, { maxItems: 100_000 }),
+  }),
 };
 
 export type BatcherMessage =
   | { type: "events"; source: EventSource; events: PackedEvents }
   | { type: "rename"; from: string; to: string }
-  | { type: "enrichment"; source: string; readings: Reading[] };
+  | { type: "enrichment"; source: string; readings: Reading[] }
+  | { type: "statistics"; hours: StatisticHour[] };
 
 export const batcherMessage = {
   /** Packs `events` when given as records (imports, tests); the connection packs as it parses. */
@@ -95,6 +115,7 @@ export const batcherMessage = {
     events: Array.isArray(events) ? packEvents(events) : (events as PackedEvents),
   }),
   rename: (from: string, to: string): BatcherMessage => ({ type: "rename", from, to }),
+  statistics: (hours: StatisticHour[]): BatcherMessage => ({ type: "statistics", hours }),
   enrichment: (source: string, readings: Reading[]): BatcherMessage => ({
     type: "enrichment",
     source,
@@ -104,15 +125,25 @@ export const batcherMessage = {
 
 /**
  * What the batcher sends on after a batch is committed (to the webhook dispatcher and the API's live feed):
- * only the state changes that were new to the store, never duplicates.
+ * only the state changes that were new to the store, never duplicates. `source` says where they came from
+ * when all did from one (always so on batcher->webhooks, where rules fire on live changes only by
+ * default); the live feed's coalesced batches may mix sources and leave it out.
  */
-export type StoredBatch = { type: "stored"; events: PackedEvents };
-export const storedBatch = (events: readonly StateChange[] | PackedEvents): StoredBatch => ({
+export type StoredBatch = { type: "stored"; events: PackedEvents; source?: EventSource };
+export const storedBatch = (
+  events: readonly StateChange[] | PackedEvents,
+  source?: EventSource,
+): StoredBatch => ({
   type: "stored",
   events: Array.isArray(events) ? packEvents(events) : (events as PackedEvents),
+  ...(source === undefined ? {} : { source }),
 });
 export const storedSchemas = {
-  stored: T.Object({ type: T.Literal("stored"), events: PackedEventsSchema }),
+  stored: T.Object({
+    type: T.Literal("stored"),
+    events: PackedEventsSchema,
+    source: T.Optional(EventSourceSchema),
+  }),
 };
 
 /**
@@ -120,3 +151,36 @@ export const storedSchemas = {
  * connection actor), so the checked value is narrowed to `BatcherMessage`.
  */
 export const check = messageChecker("batcher", batcherSchemas) as MessageCheck<BatcherMessage>;
+
+/**
+ * Requests the hub makes of the batcher with `supervisor.call("batcher", body)` (answered, unlike mailbox
+ * messages): totals for the API, and the import's two steps, so an import learns what was really stored.
+ */
+export type BatcherCall =
+  | { type: "totals" }
+  /** Which of these entity ids the store has never seen, and how many keys an import may still take. */
+  | { type: "import-check"; entityIds: string[] }
+  /** Stores one batch of an import (new entities only below the import ceiling) and answers what happened. */
+  | { type: "import"; events: PackedEvents };
+
+export const batcherCall = {
+  importCheck: (entityIds: string[]): BatcherCall => ({ type: "import-check", entityIds }),
+  import: (events: readonly StateChange[]): BatcherCall => ({ type: "import", events: packEvents(events) }),
+};
+
+export interface ImportCheckResult {
+  /** The asked entity ids the store has never seen. */
+  unknown: string[];
+  /** New entities imports may still add before reaching the keys kept for live entities. */
+  keysLeft: number;
+  /** last_updated (µs) the store can hold: within ±4.4 years of its time origin. */
+  minUs: number;
+  maxUs: number;
+}
+
+export interface ImportWriteResult {
+  stored: number;
+  duplicates: number;
+  /** Refused records by index into the batch, with the store's reason. */
+  rejected: { index: number; error: string }[];
+}

@@ -46,6 +46,59 @@ describe("batcher fan-out rules", () => {
   });
 });
 
+describe("batcher to the webhook dispatcher", () => {
+  test("each stored batch names its one source, so rules can tell live changes from snapshot and backfill", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "homeiq-batcher-sources-"));
+    const supervisor = new Supervisor(
+      {
+        children: [{ name: "batcher", module: new URL("./worker.ts", import.meta.url).pathname }],
+        edges: [
+          { name: "hub->batcher", from: HUB, to: "batcher", capacity: 64, retain: true },
+          // Capacity 1: the batcher waits for each forwarded batch's ack, so what arrives meanwhile queues up.
+          { name: EDGES.batcherToWebhooks, from: "batcher", to: HUB, capacity: 1, retain: true },
+        ],
+        maxRestarts: 0,
+        periodMs: 30000,
+        backoffMinMs: 20,
+        backoffMaxMs: 200,
+        startTimeoutMs: 15000,
+        metricsIntervalMs: 50,
+        logLevel: "silent",
+        config: loadConfig({ env: { HOMEIQ_DATA_DIR: dir } }),
+      },
+      {
+        log: createLogger({ actor: "supervisor", level: "silent" }),
+        metrics: new MetricsHub(),
+        onFatal: () => {},
+      },
+    );
+    const seen: string[] = [];
+    supervisor.onHubMessage<StoredBatch>(EDGES.batcherToWebhooks, (m) => {
+      for (const e of unpackEvents(m.events)) seen.push(`${m.source}:${e.state}`);
+    });
+    await supervisor.start();
+    try {
+      const out = supervisor.hubOutbox<BatcherMessage>("hub->batcher");
+      // While the batcher waits for credit on the webhooks edge the rest queue up, and it drains them as one
+      // run of messages: the run must end at each change of source.
+      const big = Array.from({ length: 100 }, (_, i) => change(1000 + i));
+      const sources = ["snapshot", "snapshot", "backfill", "live", "live", "spool", "live"] as const;
+      await Promise.all([
+        out.send(batcherMessage.events("snapshot", big)),
+        ...sources.map((source, i) => out.send(batcherMessage.events(source, [change(i)]))),
+      ]);
+      await waitFor(() => seen.length === big.length + sources.length, {
+        timeoutMs: 20000,
+        what: "every change forwarded",
+      });
+      expect(seen.slice(big.length)).toEqual(sources.map((source, i) => `${source}:${i}`));
+    } finally {
+      await supervisor.stop(10000);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30000);
+});
+
 describe("batcher and influx-writer actors", () => {
   let vm: VictoriaMetrics;
   let dir: string;

@@ -7,11 +7,26 @@ import { EDGES } from "../../runtime/tree.ts";
 import { WAKE } from "../influx-writer/messages.ts";
 import { readExportPosition } from "../influx-writer/state.ts";
 import { StoreMaintenance } from "../store/maintenance.ts";
+import { MAX_ENTITY_KEY, MAX_REL_US } from "../store/schema.ts";
+import { writeStatisticHours } from "../store/statistics.ts";
 import { metaPosition } from "../store/tail.ts";
 import { openStoreWriter } from "../store/writer.ts";
-import { addStored, flushDue, initialFanOut } from "./logic.ts";
-import { type BatcherMessage, check, type StoredBatch, storedBatch } from "./messages.ts";
+import { addStored, flushDue, importKeyCeiling, initialFanOut } from "./logic.ts";
+import {
+  type BatcherCall,
+  type BatcherMessage,
+  check,
+  type EventSource,
+  type ImportCheckResult,
+  type ImportWriteResult,
+  type StoredBatch,
+  storedBatch,
+} from "./messages.ts";
 import { concatPacked, type EventColumns, openPacked, type PackedEvents } from "./packed.ts";
+import { WebhookFeed } from "./webhook-feed.ts";
+
+/** How often a full entity key space is logged (every refusal is counted in store_entity_keys_refused_total). */
+const KEYS_FULL_LOG_MS = 60_000;
 
 runActor<BatcherMessage>({
   name: "batcher",
@@ -31,8 +46,24 @@ runActor<BatcherMessage>({
     const stored = m.counter("events_stored_total", "State changes newly inserted into the store");
     const duplicates = m.counter("events_duplicate_total", "State changes already stored (replay, backfill)");
     const rejected = m.counter("events_rejected_total", "Malformed state changes refused by the store");
+    const keysRefused = m.counter(
+      "store_entity_keys_refused_total",
+      "State changes of new entities refused because no entity key was left (counted in events_rejected_total too)",
+    );
+    const keysUsed = m.gauge("store_entity_keys_used", "Entity keys handed out (of store_entity_keys_max)");
+    m.gauge("store_entity_keys_max", "Entity keys the store can hand out (16 bits)").set(MAX_ENTITY_KEY);
+    m.gauge(
+      "store_entity_keys_import_reserve",
+      "Bound: entity keys imports never take (ops.importEntityKeyReserve)",
+    ).set(ctx.config.ops.importEntityKeyReserve);
+    let keysFullLoggedAt = Number.NEGATIVE_INFINITY;
+    const importCeiling = importKeyCeiling(MAX_ENTITY_KEY, ctx.config.ops.importEntityKeyReserve);
     const liveDropped = m.counter("live_dropped_total", "Stored batches the live feed could not take");
     const readings = m.counter("readings_stored_total", "Enrichment readings newly stored");
+    const statHours = m.counter(
+      "statistics_hours_stored_total",
+      "Hours of HA long-term statistics stored as rollup buckets (hours with a bucket already are kept)",
+    );
     const renames = m.counter("entity_renames_total", "Entity renames joined to their history");
     const rolled = m.counter("store_rolled_up_total", "Raw events folded into the hourly/daily tiers");
     const expired = m.counter("store_expired_total", "Raw events deleted by retention (store.rawDays)");
@@ -60,9 +91,28 @@ runActor<BatcherMessage>({
     const commitMs = m.histogram("batch_commit_ms", "Time to commit one store transaction");
     maxBytes.set(storeConfig.maxBytes);
 
+    // Never awaited on the way to disk: a slow or stuck dispatcher gets a bounded backlog, then counted
+    // drops (./webhook-feed.ts says why not send, why not plain trySend).
     const webhooks = ctx.hasOutbox(EDGES.batcherToWebhooks)
-      ? ctx.outbox<StoredBatch>(EDGES.batcherToWebhooks)
+      ? new WebhookFeed({
+          out: ctx.outbox<StoredBatch>(EDGES.batcherToWebhooks),
+          backlogMax: limits.webhooksBacklogEvents,
+          batchMax: limits.maxEvents,
+          wrap: storedBatch,
+          dropped: m.counter(
+            "webhooks_feed_dropped_total",
+            "Stored events never offered to the webhook dispatcher: its backlog (batcher.webhooksBacklogEvents) was full",
+          ),
+          backlog: m.gauge(
+            "webhooks_feed_backlog_events",
+            "Stored events waiting for the webhook dispatcher",
+          ),
+        })
       : null;
+    m.gauge(
+      "webhooks_feed_backlog_max_events",
+      "Bound: stored events held for the webhook dispatcher (batcher.webhooksBacklogEvents)",
+    ).set(limits.webhooksBacklogEvents);
     const hub = ctx.hasOutbox(EDGES.batcherToHub) ? ctx.outbox<StoredBatch>(EDGES.batcherToHub) : null;
     const influx = ctx.hasOutbox(EDGES.batcherToInflux) ? ctx.outbox(EDGES.batcherToInflux) : null;
 
@@ -81,6 +131,7 @@ runActor<BatcherMessage>({
     };
     const gauges = () => {
       rows.set(store.rawCount);
+      keysUsed.set(store.entityKeysUsed());
       bytes.set(maintenance.usedBytes());
     };
     gauges();
@@ -143,14 +194,31 @@ runActor<BatcherMessage>({
       return rest?.ok ? rest.cols : null;
     };
 
-    /** Stores packed batches in transactions of at most batcher.maxEvents; new events fan out per commit. */
-    const storeEvents = async (batches: PackedEvents[]) => {
+    /**
+     * Stores packed batches (all from `source`) in transactions of at most batcher.maxEvents; new events fan
+     * out per commit. `newKeyCeiling` is the highest entity key a new entity may take (imports stop short of
+     * the reserve). Answers what happened, for imports (null: no batch could be read; each was logged and
+     * counted).
+     */
+    const storeEvents = async (
+      batches: PackedEvents[],
+      source: EventSource,
+      newKeyCeiling: number,
+    ): Promise<ImportWriteResult | null> => {
       const cols = openAll(batches);
-      if (!cols) return;
+      if (!cols) return null;
+      const answer: ImportWriteResult = { stored: 0, duplicates: 0, rejected: [] };
       for (let from = 0; from < cols.n; from += limits.maxEvents) {
         const to = Math.min(cols.n, from + limits.maxEvents);
         const started = performance.now();
-        const result = store.writeEvents(cols, from, to);
+        const result = store.writeEvents(cols, from, to, { newKeyCeiling });
+        answer.stored += result.inserted.length;
+        answer.duplicates += result.duplicates;
+        for (const r of result.rejected) answer.rejected.push({ index: r.index, error: r.error });
+        if (result.keysRefused > 0) {
+          keysRefused.inc(result.keysRefused);
+          keysUsed.set(store.entityKeysUsed());
+        }
         commitMs.observe(performance.now() - started);
         batchSize.observe(to - from);
         stored.inc(result.inserted.length);
@@ -159,15 +227,26 @@ runActor<BatcherMessage>({
         duplicates.inc(result.duplicates);
         if (result.rejected.length > 0) {
           rejected.inc(result.rejected.length);
-          for (const r of result.rejected.slice(0, 5))
-            ctx.log.warn(`store refused a state change: ${r.error}`, {
-              entity_id: r.entity_id,
-              index: r.index,
+          // A full key space refuses a new entity on every one of its events: said once a minute, not per commit.
+          if (result.keysRefused > 0 && ctx.clock.now() - keysFullLoggedAt >= KEYS_FULL_LOG_MS) {
+            keysFullLoggedAt = ctx.clock.now();
+            const first = result.rejected.find((r) => r.error.startsWith("store: "));
+            ctx.log.error(first?.error ?? "store: no entity key left", {
+              entity_id: first?.entity_id,
+              refusedTotal: keysRefused.value,
             });
+          }
+          if (result.keysRefused < result.rejected.length)
+            for (const r of result.rejected.filter((x) => !x.error.startsWith("store: ")).slice(0, 5))
+              ctx.log.warn(`store refused a state change: ${r.error}`, {
+                entity_id: r.entity_id,
+                index: r.index,
+              });
         }
         if (result.inserted.length === 0) continue;
+        if (newKeyCeiling !== MAX_ENTITY_KEY) keysUsed.set(store.entityKeysUsed());
         const fresh = cols.select(result.inserted);
-        if (webhooks) await webhooks.send(storedBatch(fresh));
+        webhooks?.offer(fresh, source);
         const next = addStored(fanOut, fresh, ctx.clock.now(), limits);
         fanOut = next.state;
         publish(next.flush);
@@ -175,17 +254,42 @@ runActor<BatcherMessage>({
           fanOutTimer = ctx.clock.setTimeout(onFanOutTimer, next.armMs);
       }
       rows.set(store.rawCount);
+      return answer;
+    };
+
+    const ceilingOf = (source: string) => (source === "import" ? importCeiling : MAX_ENTITY_KEY);
+
+    /** The import's pre-check: which of these ids are new, and how many keys imports may still take. */
+    const importCheck = (entityIds: unknown): ImportCheckResult => {
+      if (!Array.isArray(entityIds) || entityIds.some((id) => typeof id !== "string"))
+        throw new Error("batcher: import-check expects entityIds: string[]");
+      return {
+        unknown: entityIds.filter((id) => !store.knowsEntity(id)),
+        keysLeft: Math.max(0, importCeiling - store.entityKeysUsed()),
+        minUs: store.baseUs - MAX_REL_US,
+        maxUs: store.baseUs + MAX_REL_US,
+      };
     };
 
     const handleOne = async (msg: BatcherMessage) => {
       switch (msg.type) {
         case "events":
-          await storeEvents([msg.events]);
+          await storeEvents([msg.events], msg.source, ceilingOf(msg.source));
           return;
         case "rename":
           if (store.rename(msg.from, msg.to)) renames.inc();
           else ctx.log.info("rename of an entity the store has not seen: nothing to join", msg);
           return;
+        case "statistics": {
+          const hourlyFromS = Math.floor(ctx.clock.now() / 1000) - storeConfig.hourlyDays * 86400;
+          const r = writeStatisticHours(store, msg.hours, { hourlyFromS });
+          statHours.inc(r.written);
+          if (r.rejected.length > 0) {
+            rejected.inc(r.rejected.length);
+            ctx.log.warn(`store refused ${r.rejected.length} statistics hours: ${r.rejected[0].error}`);
+          }
+          return;
+        }
         case "enrichment":
           readings.inc(store.writeReadings(msg.source, msg.readings));
           influx?.trySend(WAKE);
@@ -196,26 +300,44 @@ runActor<BatcherMessage>({
     return {
       // A backlog of small batches (one per HA frame) becomes one transaction of up to batcher.maxEvents:
       // the per-commit cost dominates small transactions. Order is kept: a rename or enrichment message
-      // ends the run of events before it.
+      // ends the run of events before it, and so does a change of source (the webhook dispatcher fires on
+      // live changes, not on the connect snapshot or a backfill, so each stored batch has one source).
       drainMax: 256,
       async handleMany(msgs) {
         let run: PackedEvents[] = [];
+        let runSource: EventSource = "live";
         for (const { message } of msgs) {
-          if (message.type === "events") {
+          // A run is one source: imports are stored under their own key ceiling, and webhooks fire per source.
+          if (message.type === "events" && (run.length === 0 || message.source === runSource)) {
             run.push(message.events);
+            runSource = message.source;
             continue;
           }
-          if (run.length) await storeEvents(run);
+          if (run.length) await storeEvents(run, runSource, ceilingOf(runSource));
           run = [];
-          await handleOne(message);
+          if (message.type === "events") {
+            run.push(message.events);
+            runSource = message.source;
+          } else await handleOne(message);
         }
-        if (run.length) await storeEvents(run);
+        if (run.length) await storeEvents(run, runSource, ceilingOf(runSource));
       },
       handle: handleOne,
-      call(body) {
-        if ((body as { type?: string })?.type === "totals")
-          return { events: store.rawCount, bytes: maintenance.usedBytes() };
-        throw new Error('batcher: unknown call; expected {type: "totals"}');
+      async call(raw) {
+        const body = raw as BatcherCall;
+        switch (body?.type) {
+          case "totals":
+            return { events: store.rawCount, bytes: maintenance.usedBytes() };
+          case "import-check":
+            return importCheck(body.entityIds);
+          case "import": {
+            const answer = await storeEvents([body.events], "import", importCeiling);
+            if (!answer)
+              throw new Error("batcher: the import batch does not add up; nothing of it was stored");
+            return answer;
+          }
+        }
+        throw new Error('batcher: unknown call; expected {type: "totals" | "import-check" | "import"}');
       },
       close() {
         closing = true;
@@ -223,6 +345,10 @@ runActor<BatcherMessage>({
         if (fanOutTimer !== null) ctx.clock.clearTimeout(fanOutTimer);
         publish(flushDue(fanOut).flush);
         fanOut = initialFanOut();
+        // Stored, so the dispatcher's next start catches up on them from events.db; counted here as not sent.
+        const held = webhooks?.discard() ?? 0;
+        if (held > 0)
+          ctx.log.warn("stopped with stored events not yet offered to the webhook dispatcher", { held });
         store.close();
       },
     };

@@ -1,13 +1,23 @@
 /**
  * Filling a gap from Home Assistant's history (`history/history_during_period`), window by window.
  *
- * Each answer is one frame, so windows are sized to bring about a quarter of `ha.maxFrameBytes`: the first
- * from the live rate last seen, later ones from the answers (doubling after small ones, halving after
- * large ones). A window whose answer is refused as too large is asked again in halves; a socket that dies
+ * Each answer is one frame, parsed whole, so windows are sized to bring about `ha.backfillWindowRows` rows
+ * (and at most a quarter of `ha.maxFrameBytes`): the first, a probe, from the live rate last seen, later
+ * ones from the answers (doubling after small ones, shrunk in proportion after large ones). A window whose answer is refused as too large is asked again in halves; a socket that dies
  * while an answer is on its way halves the window and caps its growth for the next connections, until a
  * gap is closed. Rows go through `Continuity`, so overlap with live changes and snapshots is forwarded once.
+ *
+ * HA answers history from its database, which sees only what the recorder has committed: every
+ * `commit_interval` (5 s by default, 30 s advised on SD cards), later when its queue backs up. A pass right
+ * after a reconnect misses the changes of the last interval before it, which for a short gap is nearly all
+ * of them. So the gap closes only after a later pass over that tail, `ha.backfillSettleMs` after the first,
+ * finds nothing new (HA's own `history/stream` re-queries after a recorder sync for the same reason).
+ *
+ * HA's bounds are exclusive (`last_updated_ts > start` and `< end`): each window asks for 1 µs more on
+ * both sides, so a row on a boundary is not skipped by both neighbours; the overlap is deduplicated.
  */
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import type { KnownAttributes } from "./attributes.ts";
 import { historyToChanges } from "./frames.ts";
 import {
   backfillStart,
@@ -26,16 +36,21 @@ export interface BackfillRun {
   request(type: string, fields: Record<string, unknown>): Promise<unknown>;
   /** False once the connection this run belongs to is gone. */
   current(): boolean;
+  /** Resolves after `ms` on the session's clock (never, once the connection is gone). */
+  sleep(ms: number): Promise<void>;
   continuity: Continuity;
   sink: SessionSink;
   ha: HomeIQConfig["ha"];
-  nowMs: number;
+  /** Now on the session's clock (ms); read at the start and before each settle pass. */
+  nowMs(): number;
   /** The newest stored change when the process started (µs), for the restart backfill. */
   storedAtStartUs: number | null;
   /** Entities to ask about (history requests must name them). */
   entityIds: string[];
   /** Live changes per second on the last connection, or null. */
   liveRate: number | null;
+  /** The entity's attributes live before and after the gap (completes what the recorder strips). */
+  knownAttributes(entityId: string): KnownAttributes | undefined;
 }
 
 /** Keeps the window the answers have settled on across connections; one per session. */
@@ -45,13 +60,14 @@ export class Backfiller {
 
   /** Fills the open gap; rejects (the gap stays open) when HA refuses or the connection goes. */
   async run(r: BackfillRun): Promise<void> {
+    const subscribedMs = r.nowMs();
     const plan = backfillStart({
       gapStartUs: r.continuity.gapStartUs,
       newestStoredUs: r.storedAtStartUs,
       reconnectMarginMs: r.ha.reconnectBackfillMarginMs,
       restartMarginMs: r.ha.backfillMarginMs,
       maxMs: r.ha.backfillMaxMs,
-      nowMs: r.nowMs,
+      nowMs: subscribedMs,
     });
     if (!plan || r.entityIds.length === 0) {
       r.continuity.gapClosed();
@@ -61,11 +77,47 @@ export class Backfiller {
       r.sink.log("warn", "gap is longer than ha.backfillMaxMs; backfilling only the most recent part", {
         backfillMaxMs: r.ha.backfillMaxMs,
       });
-    const endUs = r.nowMs * 1000;
-    const targetRows = Math.max(1, Math.floor(r.ha.maxFrameBytes / 4 / HISTORY_ROW_BYTES));
+    const endUs = subscribedMs * 1000;
+    let rows = await this.pass(r, plan.startUs, endUs, true);
+    if (rows === null) return;
+    // The recorder's tail: what was not committed when the first pass ran. Live changes cover everything
+    // after the subscriptions (up to a clock-skew margin past them), so the tail ends there.
+    const settle = tailPassRange(plan.startUs, endUs, r.continuity.newestLiveUs, r.ha);
+    let passes = 1;
+    while (settle) {
+      await r.sleep(r.ha.backfillSettleMs);
+      if (!r.current()) return;
+      const more = await this.pass(r, settle.startUs, settle.endUs, false);
+      if (more === null) return;
+      passes++;
+      rows += more;
+      if (more === 0) break;
+    }
+    r.continuity.gapClosed();
+    this.window = null;
+    this.ceiling = Number.POSITIVE_INFINITY;
+    r.sink.log("info", "gap backfilled", { fromUs: plan.startUs, toUs: endUs, forwarded: rows, passes });
+  }
+
+  /**
+   * One pass over [startUs, endUs] in windows; the last window is open-ended when `openEnd`. Returns the
+   * rows forwarded, or null when the connection went while an answer was awaited.
+   */
+  private async pass(
+    r: BackfillRun,
+    startUs: number,
+    endUs: number,
+    openEnd: boolean,
+  ): Promise<number | null> {
+    // Each answer is one frame held whole as text and then as parsed rows: bounded by rows (the memory)
+    // and by a quarter of ha.maxFrameBytes (an answer over it is refused and asked again in halves).
+    const targetRows = Math.max(
+      1,
+      Math.min(r.ha.backfillWindowRows, Math.floor(r.ha.maxFrameBytes / 4 / HISTORY_ROW_BYTES)),
+    );
     const maxUs = Math.min(r.ha.backfillWindowMs * 1000, this.ceiling);
     let windowUs = Math.min(maxUs, this.window ?? firstWindowUs(maxUs, r.liveRate, targetRows));
-    let start = plan.startUs;
+    let start = startUs;
     let rows = 0;
     while (start < endUs) {
       const end = Math.min(endUs, start + windowUs);
@@ -73,9 +125,10 @@ export class Backfiller {
       let result: unknown;
       try {
         result = await r.request("history/history_during_period", {
-          start_time: isoFromUs(start),
-          // The last window is open-ended: HA answers up to its own "now", which overlaps live events.
-          ...(last ? {} : { end_time: isoFromUs(end) }),
+          // HA's bounds are exclusive: one µs wider on each side (the overlap is deduplicated).
+          start_time: isoFromUs(start - 1),
+          // The first pass's last window is open-ended: HA answers up to its own "now".
+          ...(last && openEnd ? {} : { end_time: isoFromUs(end + 1) }),
           entity_ids: r.entityIds,
           include_start_time_state: false,
           significant_changes_only: false,
@@ -93,9 +146,13 @@ export class Backfiller {
         }
         throw e;
       }
-      if (!r.current()) return;
-      const { changes, rejected } = historyToChanges(result);
+      if (!r.current()) return null;
+      const { changes, rejected, skipped } = historyToChanges(result, {
+        maxDepth: r.ha.maxAttributeDepth,
+        known: r.knownAttributes,
+      });
       for (const x of rejected) r.sink.rejected(x);
+      for (const reason of skipped) r.sink.skipped(reason, 1);
       changes.sort((a, b) => a.last_updated - b.last_updated);
       const fresh = r.continuity.catchUp(changes, "backfill");
       rows += fresh.length;
@@ -104,9 +161,28 @@ export class Backfiller {
       windowUs = nextWindowUs(windowUs, changes.length, targetRows, maxUs);
       this.window = windowUs;
     }
-    r.continuity.gapClosed();
-    this.window = null;
-    this.ceiling = Number.POSITIVE_INFINITY;
-    r.sink.log("info", "gap backfilled", { fromUs: plan.startUs, toUs: endUs, forwarded: rows });
+    return rows;
   }
+}
+
+/**
+ * The range the settle passes re-read: from `ha.backfillSettleMs` (and the reconnect margin) before the
+ * subscriptions to the reconnect margin after them, never before the gap; null when settling is off.
+ * "The subscriptions" is taken on both clocks, ours and HA's (the last live change, at HA's now):
+ * HA's stamps are its wall clock, which may be off ours or have stepped.
+ */
+export function tailPassRange(
+  gapStartUs: number,
+  subscribedUs: number,
+  haNowUs: number | null,
+  ha: Pick<HomeIQConfig["ha"], "backfillSettleMs" | "reconnectBackfillMarginMs">,
+): { startUs: number; endUs: number } | null {
+  if (ha.backfillSettleMs <= 0) return null;
+  const margin = ha.reconnectBackfillMarginMs * 1000;
+  const early = haNowUs === null ? subscribedUs : Math.min(subscribedUs, haNowUs);
+  const late = haNowUs === null ? subscribedUs : Math.max(subscribedUs, haNowUs);
+  return {
+    startUs: Math.max(gapStartUs, early - ha.backfillSettleMs * 1000 - margin),
+    endUs: late + margin,
+  };
 }

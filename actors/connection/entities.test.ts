@@ -12,8 +12,14 @@ function run(...events: unknown[]) {
   const entities = new EntityStates();
   const out: StateChange[] = [];
   const rejected: Rejected[] = [];
-  for (const e of events) entities.apply(e, out, (r) => rejected.push(r));
-  return { out, rejected, entities };
+  const skipped: string[] = [];
+  let failed = 0;
+  for (const e of events)
+    failed += entities.apply(e, out, {
+      reject: (r) => rejected.push(r),
+      skipped: (reason, detail) => skipped.push(`${reason}: ${detail}`),
+    });
+  return { out, rejected, skipped, failed, entities };
 }
 
 const added = {
@@ -104,8 +110,8 @@ describe("EntityStates (subscribe_entities)", () => {
     ]);
   });
 
-  test("`r` forgets an entity: a later diff for it is refused until an `a` brings it back", () => {
-    const { out, rejected } = run(
+  test("`r` forgets an entity: a later diff for it is skipped (counted) until an `a` brings it back", () => {
+    const { out, rejected, skipped, failed } = run(
       added,
       { r: ["light.hall"] },
       { c: { "light.hall": { "+": { s: "on", lc: T + 1 } } } },
@@ -116,13 +122,16 @@ describe("EntityStates (subscribe_entities)", () => {
       ["sensor.t", "21.5"],
       ["light.hall", "on"],
     ]);
-    expect(rejected.map((r) => r.detail)).toEqual([
-      'change for light.hall, which was never added (no "a" for it first)',
+    expect(rejected).toEqual([]);
+    expect(skipped).toEqual([
+      'entity_unknown: change for light.hall, which was never added (no "a" for it first)',
     ]);
+    // The change itself is lost on this stream: reported, so the session resyncs (and backfills it).
+    expect(failed).toBe(1);
   });
 
   test("a bad part is refused with what and where, and changes nothing; the rest of the event applies", () => {
-    const { out, rejected } = run(
+    const { out, rejected, failed } = run(
       added,
       {
         c: {
@@ -139,6 +148,8 @@ describe("EntityStates (subscribe_entities)", () => {
       "subscribe_entities event has none of a, c, r",
       'entity id must be "domain.object_id", got "nodot"',
     ]);
+    // The refused diff of a known entity is reported, so the session resyncs it.
+    expect(failed).toBe(1);
     // The refused diff left light.hall as it was: the next good one starts from "off" at T.
     expect(out.slice(2).map((c) => [c.entity_id, c.state, c.last_updated])).toEqual([
       ["sensor.t", "22.0", US + 5_000_000],
@@ -158,5 +169,24 @@ describe("EntityStates (subscribe_entities)", () => {
       state: "23.0",
       context_parent_id: "01PARENT",
     });
+  });
+
+  test("attributes nested deeper than the bound skip the record (never throw); the state stays current", () => {
+    const deep = (n: number) => {
+      let v: unknown = 1;
+      for (let i = 0; i < n; i++) v = { v };
+      return v;
+    };
+    const entities = new EntityStates(10);
+    const out: StateChange[] = [];
+    const skipped: string[] = [];
+    const report = { reject: () => {}, skipped: (reason: string) => skipped.push(reason) };
+    entities.apply({ a: { "sensor.x": { s: "1", a: { d: deep(200_000) }, lc: T } } }, out, report);
+    entities.apply({ c: { "sensor.x": { "+": { s: "2", lu: T + 1 } } } }, out, report);
+    expect(out).toEqual([]);
+    expect(skipped).toEqual(["too_deep", "too_deep"]);
+    // Replacing the deep attribute brings its records back, with the state the diffs kept current.
+    entities.apply({ c: { "sensor.x": { "+": { s: "3", lu: T + 2, a: { d: deep(3) } } } } }, out, report);
+    expect(out.map((c) => [c.state, c.attributes])).toEqual([["3", '{"d":{"v":{"v":{"v":1}}}}']]);
   });
 });

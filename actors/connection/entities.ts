@@ -8,18 +8,22 @@
  * This keeps each entity's current state so every change becomes a whole `StateChange` record, exactly as
  * `state_changed` would have given it. Times are HA's float seconds (as in history), turned into µs the
  * same way (`usFromSeconds`), so keys match the backfill's. Pure: no I/O; bad parts become `Rejected`.
+ * Attributes nested deeper than the depth bound keep the entity's state current but skip its records
+ * (`too_deep`) until they are shallow again: this never throws, whatever HA sends.
  *
  * Compressed state: `{s, a, c, lc, lu?}` — state, attributes, context (its id as a string when parent and
  * user are null, else `{id, parent_id, user_id}`), last_changed and, only when different, last_updated.
  */
 import type { StateChange } from "../batcher/messages.ts";
+import { attributesJson, MAX_ATTRIBUTE_DEPTH, type SkipReason } from "./attributes.ts";
 import type { Rejected } from "./frames.ts";
 import { usFromSeconds } from "./time.ts";
 
 interface Current {
   state: string;
   attrs: Record<string, unknown>;
-  attrsJson: string;
+  /** null while the attributes nest deeper than the bound: the entity's records are skipped. */
+  attrsJson: string | null;
   lc: number;
   lu: number;
   ctxId: string | null;
@@ -32,8 +36,20 @@ const isObject = (x: unknown): x is Record<string, unknown> =>
 
 const bad = (detail: string): Rejected => ({ reason: "missing_fields", detail });
 
+/** Where `apply` reports what it did not turn into records. */
+export interface ApplyReport {
+  reject(r: Rejected): void;
+  skipped(reason: SkipReason, detail: string): void;
+}
+
 export class EntityStates {
   private readonly states = new Map<string, Current>();
+  private readonly maxDepth: number;
+
+  /** `maxDepth`: `ha.maxAttributeDepth`. */
+  constructor(maxDepth = MAX_ATTRIBUTE_DEPTH) {
+    this.maxDepth = maxDepth;
+  }
 
   get size(): number {
     return this.states.size;
@@ -54,19 +70,31 @@ export class EntityStates {
 
   /**
    * Applies one `subscribe_entities` event: appends the state changes it makes to `out` (additions and
-   * changes, in message order) and reports each bad part to `reject`, applying the rest.
+   * changes, in message order) and reports each bad part, applying the rest. Returns how many diffs
+   * could not be applied (bad, or for an entity never added): a change is lost or an entity's state is
+   * stale from then on, so the caller must resync.
    */
-  apply(event: unknown, out: StateChange[], reject: (r: Rejected) => void): void {
+  apply(event: unknown, out: StateChange[], reportTo: ApplyReport | ((r: Rejected) => void)): number {
+    // A bare function takes rejections and skips alike (as rejections).
+    const report: ApplyReport =
+      typeof reportTo === "function"
+        ? {
+            reject: reportTo,
+            skipped: (reason, detail) => reportTo({ reason: "unexpected", detail: `${reason}: ${detail}` }),
+          }
+        : reportTo;
+    const reject = (r: Rejected) => report.reject(r);
+    let failed = 0;
     if (!isObject(event)) {
       reject(bad("subscribe_entities event must be an object with a, c or r"));
-      return;
+      return failed;
     }
     const { a: added, c: changed, r: removed } = event;
     if (added !== undefined) {
       if (!isObject(added)) reject(bad('subscribe_entities "a" must map entity ids to compressed states'));
       else
         for (const id in added) {
-          const problem = this.add(id, added[id], out);
+          const problem = this.add(id, added[id], out, report);
           if (problem) reject(bad(problem));
         }
     }
@@ -74,8 +102,19 @@ export class EntityStates {
       if (!isObject(changed)) reject(bad('subscribe_entities "c" must map entity ids to diffs'));
       else
         for (const id in changed) {
-          const problem = this.change(id, changed[id], out);
-          if (problem) reject(bad(problem));
+          if (!this.states.has(id)) {
+            // HA leaves an entity out of `a` while it cannot serialise it; its first diff after has no
+            // base. Counted, and reported like a failed diff: a resync's fresh `a` includes the entity
+            // and its backfill brings this change.
+            report.skipped("entity_unknown", `change for ${id}, which was never added (no "a" for it first)`);
+            failed++;
+            continue;
+          }
+          const problem = this.change(id, changed[id], out, report);
+          if (problem) {
+            reject(bad(problem));
+            failed++;
+          }
         }
     }
     if (removed !== undefined) {
@@ -84,10 +123,11 @@ export class EntityStates {
     }
     if (added === undefined && changed === undefined && removed === undefined)
       reject(bad("subscribe_entities event has none of a, c, r"));
+    return failed;
   }
 
   /** Takes a full compressed state; returns what is wrong with it instead (nothing changes then). */
-  private add(id: string, s: unknown, out: StateChange[]): string | null {
+  private add(id: string, s: unknown, out: StateChange[], report: ApplyReport): string | null {
     if (!id.includes(".")) return `entity id must be "domain.object_id", got ${JSON.stringify(id)}`;
     if (!isObject(s) || typeof s.s !== "string" || typeof s.lc !== "number" || !Number.isFinite(s.lc))
       return `compressed state of ${id} needs string "s" and number "lc"`;
@@ -100,7 +140,7 @@ export class EntityStates {
     const cur: Current = {
       state: s.s,
       attrs,
-      attrsJson: JSON.stringify(attrs),
+      attrsJson: attributesJson(attrs, this.maxDepth),
       lc,
       lu: s.lu === undefined ? lc : usFromSeconds(s.lu as number),
       ctxId: null,
@@ -109,14 +149,22 @@ export class EntityStates {
     };
     if (!setContext(cur, s.c, true)) return `compressed state of ${id}: bad context "c"`;
     this.states.set(id, cur);
-    out.push(record(id, cur));
+    this.emit(id, cur, out, report);
     return null;
   }
 
+  private emit(id: string, cur: Current, out: StateChange[], report: ApplyReport): void {
+    if (cur.attrsJson !== null) out.push(record(id, cur));
+    else
+      report.skipped(
+        "too_deep",
+        `attributes of ${id} nest deeper than ha.maxAttributeDepth (${this.maxDepth})`,
+      );
+  }
+
   /** Applies a diff; returns what is wrong with it instead (nothing changes then). */
-  private change(id: string, diff: unknown, out: StateChange[]): string | null {
-    const cur = this.states.get(id);
-    if (!cur) return `change for ${id}, which was never added (no "a" for it first)`;
+  private change(id: string, diff: unknown, out: StateChange[], report: ApplyReport): string | null {
+    const cur = this.states.get(id) as Current;
     if (!isObject(diff)) return `diff of ${id} must be an object with "+" and/or "-"`;
     const plus = diff["+"];
     const minus = diff["-"];
@@ -143,10 +191,10 @@ export class EntityStates {
       const attrs = { ...cur.attrs, ...(p.a as Record<string, unknown> | undefined) };
       for (const k of (gone as string[] | undefined) ?? []) delete attrs[k];
       next.attrs = attrs;
-      next.attrsJson = JSON.stringify(attrs);
+      next.attrsJson = attributesJson(attrs, this.maxDepth);
     }
     this.states.set(id, next);
-    out.push(record(id, next));
+    this.emit(id, next, out, report);
     return null;
   }
 }
@@ -178,7 +226,7 @@ function setContext(cur: Current, c: unknown, full: boolean): boolean {
 const record = (id: string, cur: Current): StateChange => ({
   entity_id: id,
   state: cur.state,
-  attributes: cur.attrsJson,
+  attributes: cur.attrsJson as string,
   last_changed: cur.lc,
   last_updated: cur.lu,
   context_id: cur.ctxId,

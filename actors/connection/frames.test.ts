@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { historyToChanges, parseFrame, peekId, stateToChange } from "./frames.ts";
+import { historyToChanges, parseFrame, scanMessages, stateToChange } from "./frames.ts";
 import { isoFromUs, usFromIso, usFromSeconds } from "./time.ts";
 
 describe("timestamps", () => {
@@ -42,9 +42,37 @@ describe("parseFrame", () => {
       detail: 'message 1 of the frame is not an object with a string "type": {"id":3}',
     });
   });
-  test("peekId reads the id of an oversized result without parsing it", () => {
-    expect(peekId('{"id":42,"type":"result","success":true,"result":{...')).toBe(42);
-    expect(peekId('[{"id":42')).toBeNull();
+});
+
+describe("scanMessages (frames too large to parse)", () => {
+  test("reads type and id of every message of a coalesced frame, id first or last", () => {
+    // HA's writer joins what is queued: the subscribe_entities result and its `a` come in one frame,
+    // and diff events carry their id last.
+    const frame =
+      '[{"id":7,"type":"result","success":true,"result":null},{"id":7,"type":"event","event":{"a":{"light.x":{"s":"on","a":{"id":9,"type":"result"},"lc":1}}}},{"type":"event","event":{"c":{}},"id":7},{"id":8,"type":"pong"}]';
+    expect(scanMessages(frame)).toEqual({
+      messages: [
+        { type: "result", id: 7 },
+        { type: "event", id: 7 },
+        { type: "event", id: 7 },
+        { type: "pong", id: 8 },
+      ],
+      truncated: false,
+    });
+  });
+  test("keys inside strings or attributes never count; a single message is one message", () => {
+    const frame =
+      '{"type":"event","event":{"data":{"x":"\\"id\\":5,\\"type\\":\\"result\\"","id":3}},"id":12}';
+    expect(scanMessages(frame).messages).toEqual([{ type: "event", id: 12 }]);
+    // Cut short (as a frame refused by size may be read only in part): what was read, no throw.
+    expect(scanMessages('[{"id":4,"type":"result","result":{"a":[1,2').messages).toEqual([
+      { type: "result", id: 4 },
+    ]);
+  });
+  test("stops after maxMessages", () => {
+    const frame = `[${'{"id":1,"type":"pong"},'.repeat(10)}{"id":1,"type":"pong"}]`;
+    expect(scanMessages(frame, 5)).toMatchObject({ truncated: true });
+    expect(scanMessages(frame, 5).messages.length).toBe(5);
   });
 });
 
@@ -98,5 +126,60 @@ describe("historyToChanges", () => {
     ]);
     expect(rejected.length).toBe(1);
     expect(rejected[0].detail).toContain('history row of light.a needs string "s"');
+  });
+});
+
+describe("historyToChanges (what HA's recorder really returns)", () => {
+  test("a removal (`s`: null) is skipped as removed, not rejected as malformed", () => {
+    const r = historyToChanges({
+      "light.a": [
+        { s: "on", a: {}, lu: 1 },
+        { s: null, a: {}, lu: 2 },
+      ],
+    });
+    expect(r.changes.length).toBe(1);
+    expect(r.rejected).toEqual([]);
+    expect(r.skipped).toEqual(["removed"]);
+  });
+  test("stripped attributes are completed where the live copies around the gap agree, in live order", () => {
+    const before = {
+      hvac_modes: ["off", "heat"],
+      brightness: 10,
+      current_temperature: 19,
+      supported_features: 17,
+      friendly_name: "Hall",
+    };
+    const after = {
+      hvac_modes: ["off", "heat"],
+      brightness: 200,
+      current_temperature: 20,
+      supported_features: 17,
+      friendly_name: "Hall",
+    };
+    const r = historyToChanges(
+      { "climate.hall": [{ s: "heat", a: { current_temperature: 21.5, friendly_name: "Hall" }, lu: 1 }] },
+      { maxDepth: 254, known: (id) => (id === "climate.hall" ? { before, after } : undefined) },
+    );
+    // Static keys come back; brightness changed across the gap, so the row's value is unknown: left out.
+    expect(r.changes[0].attributes).toBe(
+      '{"hvac_modes":["off","heat"],"current_temperature":21.5,"supported_features":17,"friendly_name":"Hall"}',
+    );
+    // Without both sides (after a process restart) the row is stored as the recorder returned it.
+    const bare = historyToChanges({
+      "climate.hall": [{ s: "heat", a: { current_temperature: 21.5 }, lu: 1 }],
+    });
+    expect(bare.changes[0].attributes).toBe('{"current_temperature":21.5}');
+  });
+  test("too deeply nested attributes skip the row, and never throw", () => {
+    let deep: unknown = 0;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const r = historyToChanges({
+      "sensor.a": [
+        { s: "1", a: { deep }, lu: 1 },
+        { s: "2", a: {}, lu: 2 },
+      ],
+    });
+    expect(r.skipped).toEqual(["too_deep"]);
+    expect(r.changes.map((c) => c.state)).toEqual(["2"]);
   });
 });

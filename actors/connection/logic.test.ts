@@ -155,6 +155,46 @@ describe("Continuity", () => {
     );
   });
 
+  test("a live change older than its entity's newest (HA's clock stepped back) is forwarded and reported; only an equal key is a duplicate", () => {
+    const skipped: string[] = [];
+    const late: string[] = [];
+    const c = new Continuity({
+      skipped: (reason, ch) => skipped.push(`${reason} ${key(ch)}`),
+      outOfOrder: (ch, newest) => late.push(`${key(ch)} < ${newest}`),
+    });
+    c.connected();
+    c.gapClosed();
+    expect(c.live([change("s.a", 100), change("s.a", 200)]).map(key)).toEqual(["s.a@100", "s.a@200"]);
+    // NTP stepped HA's clock back by 150 µs: the next changes are new, however old they look.
+    expect(c.live([change("s.a", 50), change("s.a", 60), change("s.a", 60)]).map(key)).toEqual([
+      "s.a@50",
+      "s.a@60",
+    ]);
+    expect(late).toEqual(["s.a@50 < 200"]);
+    expect(skipped).toEqual(["duplicate s.a@60"]);
+    // The next gap starts where HA's clock now is, not at the pre-step high.
+    expect(c.newestForwardedUs).toBe(60);
+  });
+
+  test("every catch-up row not forwarded is reported with its reason", () => {
+    const skipped: string[] = [];
+    const c = new Continuity({
+      skipped: (reason, ch) => skipped.push(`${reason} ${key(ch)}`),
+      outOfOrder: () => {},
+    });
+    c.connected();
+    c.gapClosed();
+    c.live([change("s.a", 100)]);
+    c.connected(); // a reconnect: a gap after s.a@100
+    c.live([change("s.b", 300)]);
+    expect(
+      c
+        .catchUp([change("s.a", 90), change("s.a", 150), change("s.a", 150), change("s.b", 310)], "backfill")
+        .map(key),
+    ).toEqual(["s.a@150"]);
+    expect(skipped).toEqual(["before_gap s.a@90", "duplicate s.a@150", "live_covered s.b@310"]);
+  });
+
   test("a rename carries the entity's continuity to the new id", () => {
     const c = new Continuity();
     c.connected();
@@ -189,15 +229,18 @@ describe("backfillStart", () => {
   test("with nothing forwarded or stored there is no gap", () => {
     expect(backfillStart({ ...base, gapStartUs: null, newestStoredUs: null })).toBeNull();
   });
-  test("the first window asks for about targetRows at the last live rate, within [1 ms, max]", () => {
+  test("the first window probes a quarter of targetRows at the last live rate, within [1 ms, max]; 1 s without a rate", () => {
     const max = 300_000_000;
-    expect(firstWindowUs(max, null, 16_000)).toBe(max);
-    expect(firstWindowUs(max, 200_000, 16_000)).toBe(80_000); // 80 ms at 200,000 changes/s
-    expect(firstWindowUs(max, 10, 16_000)).toBe(max);
+    expect(firstWindowUs(max, null, 16_000)).toBe(1_000_000);
+    expect(firstWindowUs(500_000, null, 16_000)).toBe(500_000);
+    expect(firstWindowUs(max, 200_000, 16_000)).toBe(20_000); // 20 ms at 200,000 changes/s: ~4,000 rows
+    expect(firstWindowUs(max, 1, 16_000)).toBe(max);
     expect(firstWindowUs(max, 1e12, 16_000)).toBe(MIN_WINDOW_US);
   });
-  test("later windows follow the answers: halved after a large one, doubled after a small one", () => {
-    expect(nextWindowUs(80_000, 40_000, 16_000, 300_000_000)).toBe(40_000);
+  test("later windows follow the answers: shrunk in proportion after a large one, doubled after a small one", () => {
+    expect(nextWindowUs(80_000, 40_000, 16_000, 300_000_000)).toBe(32_000);
+    // An answer ten times too large (a gap denser than the live rate) is not followed by another one.
+    expect(nextWindowUs(80_000, 160_000, 16_000, 300_000_000)).toBe(8_000);
     expect(nextWindowUs(80_000, 10_000, 16_000, 300_000_000)).toBe(80_000);
     expect(nextWindowUs(80_000, 100, 16_000, 300_000_000)).toBe(160_000);
     expect(nextWindowUs(200_000_000, 0, 16_000, 300_000_000)).toBe(300_000_000);

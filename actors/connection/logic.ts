@@ -3,11 +3,26 @@
  * HA emitted is forwarded exactly once even though the connect snapshot, the gap backfill and live events
  * overlap. Across process restarts the store's (entity_id, last_updated) key removes what overlaps.
  *
- * Invariants (HA guarantees them; the simulator too): live events of one entity arrive in last_updated
- * order, and everything fired after `subscribe_events` is answered arrives live. A gap opens at a
- * reconnect and closes only when its backfill completed, so a drop during a backfill loses nothing.
+ * Invariants: HA sends every change once per connection, and everything fired after `subscribe_events` is
+ * answered arrives live, before any later answer. A gap opens at a reconnect and closes only when its
+ * backfill completed (including the recorder's uncommitted tail, see backfill.ts), so a drop during a
+ * backfill loses nothing.
+ *
+ * `last_updated` is HA's wall clock, which can step backwards (NTP, VM restore): a live change older than
+ * its entity's newest is still a new change and is forwarded (counted as out of order); only an equal key
+ * is a duplicate. Every change not forwarded is reported with its reason (`events_skipped_total`).
  */
 import type { StateChange } from "../batcher/messages.ts";
+import type { SkipReason } from "./attributes.ts";
+
+/** What Continuity reports besides what it forwards (the session counts these in metrics). */
+export interface ContinuityEvents {
+  skipped(reason: SkipReason, change: StateChange): void;
+  /** A live change older than the newest of its entity (HA's clock stepped back); it was forwarded. */
+  outOfOrder(change: StateChange, newestUs: number): void;
+}
+
+const ignore: ContinuityEvents = { skipped() {}, outOfOrder() {} };
 
 /** A gap that is not yet backfilled; it stays open across reconnects until a backfill completes. */
 interface OpenGap {
@@ -15,12 +30,14 @@ interface OpenGap {
   startUs: number | null;
   /** Per-entity newest forwarded when the gap opened: catch-up rows at or before it are old. */
   frozen: Map<string, number>;
-  /** Per entity, the live stretches forwarded since the gap opened: [first, last, connection]. */
+  /** Per entity, the live stretches forwarded since the gap opened: [oldest, newest, connection]. */
   live: Map<string, [number, number, number][]>;
   /** Per entity, the newest backfill row forwarded (backfill windows go forward in time). */
   filled: Map<string, number>;
   /** Snapshot rows forwarded since the gap opened (at most one per entity per connection). */
   snapshot: Set<string>;
+  /** The highest last_updated seen before HA's clock stepped back, while the new clock is below it. */
+  stepHighUs: number | null;
 }
 
 export class Continuity {
@@ -28,8 +45,17 @@ export class Continuity {
   private readonly newest = new Map<string, number>();
   private gap: OpenGap | null = null;
   private connection = 0;
-  /** Newest last_updated this process has forwarded, from any source (µs), or null. */
+  /** Newest last_updated this process has forwarded (µs; after a clock step, the newest since), or null. */
   newestForwardedUs: number | null = null;
+  /** last_updated of the last live change forwarded: HA's clock as it now runs (it may have stepped). */
+  newestLiveUs: number | null = null;
+  /** The highest last_updated seen before HA's clock last stepped back, until the clock passes it again. */
+  private stepHighUs: number | null = null;
+  private readonly events: ContinuityEvents;
+
+  constructor(events: ContinuityEvents = ignore) {
+    this.events = events;
+  }
 
   /** A new connection. Opens a gap unless one is still open from an earlier, unfinished backfill. */
   connected(): void {
@@ -45,6 +71,7 @@ export class Continuity {
       live: new Map(),
       filled: new Map(),
       snapshot: new Set(),
+      stepHighUs: this.stepHighUs,
     };
   }
 
@@ -56,9 +83,15 @@ export class Continuity {
   /** The gap has been backfilled completely. */
   gapClosed(): void {
     this.gap = null;
+    if (this.stepHighUs !== null && this.newestLiveUs !== null && this.newestLiveUs > this.stepHighUs)
+      this.stepHighUs = null;
   }
 
-  /** Live events: forwards each unless it was already forwarded (by a backfill that reached past it). */
+  /**
+   * Live events: forwards each unless its exact key was the entity's newest forwarded (a snapshot or
+   * backfill that reached it). An older one is a clock step back: forwarded, and the entity's newest
+   * follows HA's clock down so the next gap starts where HA now is.
+   */
   live(changes: StateChange[]): StateChange[] {
     const out: StateChange[] = [];
     const gap = this.gap;
@@ -72,13 +105,24 @@ export class Continuity {
           gap.live.set(id, stretches);
         }
         const last = stretches[stretches.length - 1];
-        if (last && last[2] === this.connection) last[1] = lu;
-        else stretches.push([lu, lu, this.connection]);
+        if (last && last[2] === this.connection) {
+          if (lu < last[0]) last[0] = lu;
+          if (lu > last[1]) last[1] = lu;
+        } else stretches.push([lu, lu, this.connection]);
       }
       const prev = this.newest.get(id);
-      if (prev !== undefined && lu <= prev) continue;
+      if (prev === lu) {
+        this.events.skipped("duplicate", c);
+        continue;
+      }
+      if (prev !== undefined && lu < prev) {
+        this.events.outOfOrder(c, prev);
+        if (this.stepHighUs === null || prev > this.stepHighUs) this.stepHighUs = prev;
+        if (gap && (gap.stepHighUs === null || prev > gap.stepHighUs)) gap.stepHighUs = prev;
+        this.newestForwardedUs = lu;
+      } else if (this.newestForwardedUs === null || lu > this.newestForwardedUs) this.newestForwardedUs = lu;
       this.newest.set(id, lu);
-      if (this.newestForwardedUs === null || lu > this.newestForwardedUs) this.newestForwardedUs = lu;
+      this.newestLiveUs = lu;
       out.push(c);
     }
     return out;
@@ -92,19 +136,39 @@ export class Continuity {
       const id = c.entity_id;
       const lu = c.last_updated;
       if (gap) {
-        const before = gap.frozen.get(id);
-        if (before !== undefined && lu <= before) continue;
-        if (this.coveredLive(gap, id, lu)) continue;
+        // Never above where the gap starts: after HA's clock stepped back, an entity's newest can lie in
+        // the future of the new clock, and its changes in the gap are below it but new.
+        const frozen = gap.frozen.get(id);
+        const before =
+          frozen !== undefined && gap.startUs !== null && frozen > gap.startUs ? gap.startUs : frozen;
+        if (before !== undefined && lu <= before) {
+          this.events.skipped("before_gap", c);
+          continue;
+        }
+        if (this.coveredLive(gap, id, lu)) {
+          this.events.skipped("live_covered", c);
+          continue;
+        }
         const key = `${id}@${lu}`;
-        if (gap.snapshot.has(key)) continue;
-        const filled = gap.filled.get(id);
-        if (filled !== undefined && lu <= filled) continue;
+        // Between the gap's start and the pre-step high, HA's clock ran twice: a row there may be one
+        // forwarded before the step or a new one, and backfill rows are no longer in time order. Forward
+        // (the store keeps each (entity_id, last_updated) once) rather than lose; `filled` stays clean.
+        const ambiguous =
+          gap.stepHighUs !== null && lu <= gap.stepHighUs && (gap.startUs === null || lu > gap.startUs);
+        const filled = ambiguous ? undefined : gap.filled.get(id);
+        if (gap.snapshot.has(key) || (filled !== undefined && lu <= filled)) {
+          this.events.skipped("duplicate", c);
+          continue;
+        }
         if (kind === "snapshot") gap.snapshot.add(key);
-        else gap.filled.set(id, lu);
+        else if (!ambiguous) gap.filled.set(id, lu);
       } else {
         // No gap: the stream has been continuous, so only something newer than what was forwarded is new.
         const prev = this.newest.get(id);
-        if (prev !== undefined && lu <= prev) continue;
+        if (prev !== undefined && lu <= prev) {
+          this.events.skipped("live_covered", c);
+          continue;
+        }
       }
       const prev = this.newest.get(id);
       if (prev === undefined || lu > prev) this.newest.set(id, lu);
@@ -170,18 +234,26 @@ export const HISTORY_ROW_BYTES = 256;
 export const MIN_WINDOW_US = 1000;
 
 /**
- * How long (µs) the first history window of a backfill is: about `targetRows` rows at the live rate last
- * seen, never longer than `maxUs`. Without a rate (first connection of the process) it is `maxUs`, and the
- * answers size the windows that follow (`nextWindowUs`).
+ * How long (µs) the first history window of a backfill is: a probe of about a quarter of `targetRows` at
+ * the live rate last seen, never longer than `maxUs`. A quarter, because the gap is usually denser than
+ * what HomeIQ read live: HA drops a client precisely when it sends faster than that. Without a rate (first
+ * connection of the process) it is `FIRST_WINDOW_WITHOUT_RATE_US`. The answers size the windows that follow
+ * (`nextWindowUs`): each answer is parsed whole, so one far past `targetRows` is memory spent at once.
  */
 export function firstWindowUs(maxUs: number, ratePerS: number | null, targetRows: number): number {
-  if (!ratePerS || ratePerS <= 0) return maxUs;
-  return Math.max(MIN_WINDOW_US, Math.min(maxUs, Math.floor((targetRows / ratePerS) * 1e6)));
+  if (!ratePerS || ratePerS <= 0) return Math.min(maxUs, FIRST_WINDOW_WITHOUT_RATE_US);
+  return Math.max(MIN_WINDOW_US, Math.min(maxUs, Math.floor((targetRows / 4 / ratePerS) * 1e6)));
 }
 
-/** The next window after an answer of `rows`: doubled when it was small, halved when it was large. */
+/** The first window when no live rate is known: 1 s (doubling reaches 5 min in 9 answers). */
+export const FIRST_WINDOW_WITHOUT_RATE_US = 1_000_000;
+
+/**
+ * The next window after an answer of `rows`: shrunk in proportion after a large one (so the next brings
+ * about `targetRows`), doubled after a small one.
+ */
 export function nextWindowUs(currentUs: number, rows: number, targetRows: number, maxUs: number): number {
-  if (rows > targetRows) return Math.max(MIN_WINDOW_US, Math.floor(currentUs / 2));
+  if (rows > targetRows) return Math.max(MIN_WINDOW_US, Math.floor((currentUs * targetRows) / rows));
   if (rows < targetRows / 4) return Math.min(maxUs, currentUs * 2);
   return currentUs;
 }

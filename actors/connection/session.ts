@@ -7,23 +7,32 @@
  * State changes come from `subscribe_entities` (compressed diffs, ./entities.ts; its first event is the
  * connect snapshot). An HA that does not know that command gets `subscribe_events state_changed` and
  * `get_states` instead; both paths give the same records.
+ *
+ * No silent stall: whenever this connection may have lost a change it cannot get back by itself — a frame
+ * over `ha.maxFrameBytes` that carried live events, a diff HA could not send (`subscribe_entities` error),
+ * a diff that cannot be applied, a snapshot that never came, a request unanswered for
+ * `ha.requestTimeoutMs` — it resyncs: reconnects, which opens a gap that the backfill fills.
  */
 
 import { backoffDelay, type Clock, type Random } from "../../runtime/clock.ts";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
 import type { StateChange } from "../batcher/messages.ts";
+import { type KnownAttributes, previewJson, type SkipReason } from "./attributes.ts";
 import { Backfiller } from "./backfill.ts";
-import { EntityStates } from "./entities.ts";
+import { type ApplyReport, EntityStates } from "./entities.ts";
 import {
   type HAMessage,
   parseFrame,
-  peekId,
   type Rejected,
   type RejectReason,
+  scanMessages,
   stateToChange,
 } from "./frames.ts";
 import { Continuity } from "./logic.ts";
 import { RequestError } from "./request-error.ts";
+
+/** A value HA sent, as text for a message: strings as they are, anything else previewed (never throws). */
+const haText = (v: unknown): string => (typeof v === "string" ? v : previewJson(v));
 
 export type HAState = "connecting" | "connected" | "disconnected" | "auth_invalid";
 export interface HAStatus {
@@ -44,7 +53,11 @@ export interface SessionSink {
   haConfig(config: Record<string, unknown>): void;
   status(status: HAStatus): void;
   rejected(r: Rejected): void;
-  /** HA answered the gap backfill with an error; the gap stays open and is retried on the next connect. */
+  /** State changes not forwarded on purpose, by reason (duplicates, removals, too deep, ...). */
+  skipped(reason: SkipReason, count: number): void;
+  /** A live change older than its entity's newest (HA's clock stepped back); it was forwarded. */
+  outOfOrder(entityId: string, lastUpdatedUs: number, newestUs: number): void;
+  /** HA answered the gap backfill with an error; the gap stays open and the backfill is retried. */
   backfillFailed(detail: string): void;
   /** Something worth a log line (reconnects, backfill ranges); level and fields. */
   log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
@@ -91,9 +104,10 @@ export class HASession {
   private paused = false;
   private pongTimer: unknown = null;
   private haVersion: string | undefined;
-  private readonly continuity = new Continuity();
+  private readonly continuity: Continuity;
   /** Entity states behind `subscribe_entities` diffs, its subscription id, and whether its snapshot came. */
-  private readonly entities = new EntityStates();
+  private readonly entities: EntityStates;
+  private readonly applyReport: ApplyReport;
   private entitySub: number | null = null;
   private entitiesLoaded = false;
   /** The entities snapshot was larger than ha.maxFrameBytes: this connection reads state_changed instead. */
@@ -102,6 +116,12 @@ export class HASession {
   /** Generation of the current socket; callbacks from older sockets are ignored. */
   private generation = 0;
   private refreshing = new Set<RegistryKind>();
+  /** Registry events that came while that list was being read: read it once more after. */
+  private refreshAgain = new Set<RegistryKind>();
+  /** Each entity's attributes (JSON) as last forwarded live or in a snapshot, and as they were when the
+   * open gap began: the two sides a backfilled row's stripped attributes are completed from. */
+  private liveAttrs = new Map<string, string>();
+  private gapAttrs: Map<string, string> | null = null;
   /** The newest stored change when this process started (µs), for the restart backfill. */
   private storedAtStartUs: number | null = null;
   /** Live changes this connection forwarded and since when, and the rate of the last connection (per s). */
@@ -113,6 +133,16 @@ export class HASession {
 
   constructor(opts: SessionOptions) {
     this.opts = opts;
+    const sink = opts.sink;
+    this.continuity = new Continuity({
+      skipped: (reason) => sink.skipped(reason, 1),
+      outOfOrder: (c, newest) => sink.outOfOrder(c.entity_id, c.last_updated, newest),
+    });
+    this.entities = new EntityStates(opts.ha.maxAttributeDepth);
+    this.applyReport = {
+      reject: (r) => sink.rejected(r),
+      skipped: (reason) => sink.skipped(reason, 1),
+    };
   }
 
   start(): void {
@@ -252,7 +282,10 @@ export class HASession {
     this.entitiesTooLarge = false;
     this.entities.clear();
     this.refreshing.clear();
+    this.refreshAgain.clear();
     const wasUp = this.phase !== "idle";
+    // A gap begins (unless one is still open): remember each entity's attributes on its near side.
+    if (this.phase === "ready" && this.gapAttrs === null) this.gapAttrs = new Map(this.liveAttrs);
     if (this.phase === "ready") {
       const seconds = (this.opts.clock.now() - this.connectedAtMs) / 1000;
       if (seconds >= 1 && this.liveEvents > 0) this.liveRate = this.liveEvents / seconds;
@@ -265,43 +298,100 @@ export class HASession {
     this.ws?.send(JSON.stringify(msg));
   }
 
-  /** Sends a command with the next id and resolves with its result (rejects with HA's error code). */
+  /**
+   * Sends a command with the next id and resolves with its result (rejects with HA's error code). An
+   * answer later than `ha.requestTimeoutMs` resyncs the connection (its caller sees `disconnected`).
+   */
   private request(type: string, fields: Record<string, unknown> = {}): Promise<unknown> {
     const id = this.nextId++;
+    const gen = this.generation;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      const timeout = this.timer(
+        () =>
+          this.fail(
+            gen,
+            `no answer to ${type} (id ${id}) within ha.requestTimeoutMs (${this.opts.ha.requestTimeoutMs} ms); reconnecting`,
+          ),
+        this.opts.ha.requestTimeoutMs,
+      );
+      this.pending.set(id, {
+        resolve: (v) => {
+          this.clearTimer(timeout);
+          resolve(v);
+        },
+        reject: (e) => {
+          this.clearTimer(timeout);
+          reject(e);
+        },
+      });
       this.send({ id, type, ...fields });
     });
   }
 
+  /** This connection may have lost changes it cannot get back: reconnect, so the gap is backfilled. */
+  private resync(why: string): void {
+    this.opts.sink.log("warn", `resyncing with Home Assistant: ${why}`);
+    this.fail(this.generation, `resync: ${why}`);
+  }
+
   private onFrame(text: string, authTimer: unknown): void {
+    // Whatever HA sends, the reader must not throw: that would crash the actor (and loop on reconnect).
+    try {
+      this.readFrame(text, authTimer);
+    } catch (e) {
+      this.reject("unexpected", `frame could not be handled (${(e as Error).message}); resyncing`);
+      if (this.phase === "ready") this.resync("a frame could not be handled");
+    }
+  }
+
+  /**
+   * A frame over ha.maxFrameBytes: its messages are scanned, not parsed. Every request it answers fails
+   * with `too_large` (its caller asks for less, or goes on without), the entity snapshot makes this
+   * connection read state_changed instead, lost registry events re-read their lists, and lost live events
+   * (or anything the scan cannot account for) resync the connection.
+   */
+  private onTooLarge(text: string, detail: string): void {
+    const { messages, truncated } = scanMessages(text);
+    const entitySub = this.entitySub;
+    let lost: string | null = truncated ? "a frame with too many messages to scan" : null;
+    for (const m of messages) {
+      if (m.type === "result" && m.id !== null) {
+        const p = this.pending.get(m.id);
+        if (p) {
+          this.pending.delete(m.id);
+          p.reject(new RequestError("too_large", detail));
+        } else if (m.id === entitySub) lost = "a subscribe_entities error in an oversized frame";
+      } else if (m.type === "event" && m.id !== null && m.id === entitySub) {
+        if (!this.entitiesLoaded) {
+          // The entities snapshot itself (every entity's state) did not fit: without it no diff can be
+          // read, so this connection reads full state_changed events instead (see initialise); the
+          // changes meanwhile come from the backfill.
+          this.entitiesTooLarge = true;
+          this.entitySub = null;
+        } else lost = "live state changes in a frame over ha.maxFrameBytes";
+      } else if (m.type === "event" && m.id !== null && this.subs.has(m.id)) {
+        const kind = REGISTRY_EVENTS[this.subs.get(m.id) as string];
+        if (kind) void this.refreshRegistry(kind, this.generation);
+        else lost = "live state changes in a frame over ha.maxFrameBytes";
+      } else if (m.type === "pong") this.onPong();
+      else if (m.type !== "event" && m.type !== "result")
+        lost = `an unreadable message (type ${JSON.stringify(m.type)}) in a frame over ha.maxFrameBytes`;
+    }
+    if (lost && this.phase === "ready") this.resync(lost);
+  }
+
+  private readFrame(text: string, authTimer: unknown): void {
     const parsed = parseFrame(text, this.opts.ha.maxFrameBytes);
     if (!parsed.ok) {
       this.opts.sink.rejected(parsed.rejected);
-      if (parsed.rejected.reason === "too_large") {
-        // The entities snapshot itself (every entity's state) did not fit: without it no diff can be
-        // read, so this connection reads full state_changed events instead (see initialise).
-        const sub = this.entitySub;
-        if (
-          sub !== null &&
-          !this.entitiesLoaded &&
-          text.slice(0, 200).includes(`"id":${sub},"type":"event"`)
-        ) {
-          this.entitiesTooLarge = true;
-          this.entitySub = null;
-        }
-        // If it answered one of our requests, fail that request so its caller can ask for less.
-        const id = peekId(text);
-        const p = id === null ? undefined : this.pending.get(id);
-        if (p && id !== null) {
-          this.pending.delete(id);
-          p.reject(new RequestError("too_large", parsed.rejected.detail));
-        }
-      }
+      if (parsed.rejected.reason === "too_large") this.onTooLarge(text, parsed.rejected.detail);
       return;
     }
     let live: StateChange[] | null = null;
+    const gen = this.generation;
     for (const msg of parsed.messages) {
+      // A resync tore this connection down: the rest of its frame belongs to no subscription any more.
+      if (gen !== this.generation) break;
       if (this.phase === "auth") this.onAuthMessage(msg, authTimer);
       else if (msg.type === "event") {
         const got =
@@ -311,13 +401,14 @@ export class HASession {
           else live = got;
         }
       } else if (msg.type === "result") this.onResult(msg);
-      else if (msg.type === "pong") this.onPong(msg);
+      else if (msg.type === "pong") this.onPong();
       else this.reject("unknown_type", `unknown message type ${JSON.stringify(msg.type)}`);
     }
     // One batch per frame: a coalesced frame of 1,000 events becomes one message downstream.
     if (live && live.length > 0) {
       const fresh = this.continuity.live(live);
       this.liveEvents += fresh.length;
+      for (const c of fresh) this.liveAttrs.set(c.entity_id, c.attributes);
       if (fresh.length > 0) this.opts.sink.changes("live", fresh);
     }
   }
@@ -348,7 +439,7 @@ export class HASession {
         return;
       case "auth_invalid": {
         // A bad token never gets better by retrying: stop, and say how to fix it.
-        const detail = `Home Assistant rejected the access token (${String(msg.message ?? "auth_invalid")}); create a long-lived access token in HA (Profile -> Security) and set HOMEIQ_HA_TOKEN, then restart HomeIQ`;
+        const detail = `Home Assistant rejected the access token (${haText(msg.message ?? "auth_invalid")}); create a long-lived access token in HA (Profile -> Security) and set HOMEIQ_HA_TOKEN, then restart HomeIQ`;
         this.stopped = true;
         this.teardown(detail);
         this.status("auth_invalid", detail);
@@ -363,7 +454,7 @@ export class HASession {
   private onEvent(msg: HAMessage): StateChange[] | null {
     const type = typeof msg.id === "number" ? this.subs.get(msg.id) : undefined;
     if (type === undefined) {
-      this.reject("unknown_id", `event for id ${JSON.stringify(msg.id)}, which is no subscription of ours`);
+      this.reject("unknown_id", `event for id ${previewJson(msg.id)}, which is no subscription of ours`);
       return null;
     }
     const event = msg.event as { event_type?: unknown; data?: Record<string, unknown> } | undefined;
@@ -373,13 +464,20 @@ export class HASession {
     }
     if (event.event_type === "state_changed") {
       const ns = event.data.new_state;
-      if (ns === null) return null; // the entity was removed: nothing to store
-      const c = stateToChange(ns, `state_changed event (subscription ${msg.id})`);
-      if (!c.ok) {
-        this.opts.sink.rejected(c.rejected);
+      if (ns === null) {
+        // The entity was removed: nothing to store (as history's `"s": null` rows).
+        this.opts.sink.skipped("removed", 1);
         return null;
       }
-      return [c.change];
+      const c = stateToChange(
+        ns,
+        `state_changed event (subscription ${msg.id})`,
+        this.opts.ha.maxAttributeDepth,
+      );
+      if (c.ok) return [c.change];
+      if (c.skipped) this.opts.sink.skipped(c.skipped, 1);
+      else this.opts.sink.rejected(c.rejected);
+      return null;
     }
     const kind = REGISTRY_EVENTS[event.event_type];
     if (kind) this.onRegistryEvent(kind, event.data);
@@ -389,7 +487,13 @@ export class HASession {
   /** A `subscribe_entities` event: the first is the connect snapshot, the rest are live changes. */
   private onEntities(msg: HAMessage): StateChange[] | null {
     const changes: StateChange[] = [];
-    this.entities.apply(msg.event, changes, (r) => this.opts.sink.rejected(r));
+    const failed = this.entities.apply(msg.event, changes, this.applyReport);
+    if (failed > 0) {
+      // A diff that cannot be applied leaves its entity's state stale for every later diff: take the
+      // changes before it, then resync (a fresh `a` and a backfill of what came after).
+      this.resync(`${failed} subscribe_entities diff(s) could not be applied`);
+      return this.entitiesLoaded ? changes : null;
+    }
     if (this.entitiesLoaded) return changes;
     this.entitiesLoaded = true;
     this.snapshot(changes);
@@ -407,6 +511,13 @@ export class HASession {
     ) {
       const from = changes.entity_id;
       this.continuity.rename(from, data.entity_id);
+      for (const map of [this.liveAttrs, this.gapAttrs]) {
+        const attrs = map?.get(from);
+        if (map && attrs !== undefined) {
+          map.delete(from);
+          map.set(data.entity_id, attrs);
+        }
+      }
       this.entities.rename(from, data.entity_id);
       this.opts.sink.rename(from, data.entity_id);
     }
@@ -414,27 +525,58 @@ export class HASession {
     void this.refreshRegistry(kind, this.generation);
   }
 
+  /**
+   * Re-reads one registry list. An event during a read may postdate the list being answered, so it
+   * asks for one more read after (HA fires bursts of registry events at startup and on reloads).
+   */
   private async refreshRegistry(kind: RegistryKind, gen: number): Promise<void> {
-    if (this.refreshing.has(kind)) return;
+    if (this.refreshing.has(kind)) {
+      this.refreshAgain.add(kind);
+      return;
+    }
     this.refreshing.add(kind);
     try {
-      const items = await this.request(LIST_COMMANDS[kind]);
-      if (gen === this.generation && Array.isArray(items)) this.opts.sink.registry(kind, items);
+      do {
+        this.refreshAgain.delete(kind);
+        const items = await this.request(LIST_COMMANDS[kind]);
+        if (gen !== this.generation) return;
+        if (Array.isArray(items)) this.opts.sink.registry(kind, items);
+      } while (this.refreshAgain.has(kind));
     } catch (e) {
       if (gen === this.generation)
         this.opts.sink.log("warn", "registry refresh failed", { kind, error: (e as Error).message });
     } finally {
-      this.refreshing.delete(kind);
+      if (gen === this.generation) this.refreshing.delete(kind);
     }
   }
 
   private onResult(msg: HAMessage): void {
     const id = msg.id;
     const p = typeof id === "number" ? this.pending.get(id) : undefined;
+    if (
+      !p &&
+      typeof id === "number" &&
+      msg.success === false &&
+      ((id === this.entitySub && this.entitySub !== null) || this.subs.has(id))
+    ) {
+      // HA could not serialise an event or diff (INVALID_JSON_PARTIAL_MESSAGE) and sent this instead: a
+      // change is lost (and with diffs an entity's state is stale from here on). A registry event only
+      // means its list must be read again.
+      const kind = REGISTRY_EVENTS[this.subs.get(id) ?? ""];
+      if (kind) {
+        void this.refreshRegistry(kind, this.generation);
+        return;
+      }
+      const err = (msg.error ?? {}) as { code?: unknown; message?: unknown };
+      this.resync(
+        `Home Assistant could not send a state change on subscription ${id} (${haText(err.code)}: ${haText(err.message)})`,
+      );
+      return;
+    }
     if (!p || typeof id !== "number") {
       this.reject(
         "unknown_id",
-        `result for id ${JSON.stringify(id)}, which we did not ask for (or already answered)`,
+        `result for id ${previewJson(id)}, which we did not ask for (or already answered)`,
       );
       return;
     }
@@ -443,7 +585,7 @@ export class HASession {
     else {
       const err = (msg.error ?? {}) as { code?: unknown; message?: unknown };
       p.reject(
-        new RequestError(String(err.code ?? "unknown_error"), String(err.message ?? "request failed")),
+        new RequestError(haText(err.code ?? "unknown_error"), haText(err.message ?? "request failed")),
       );
     }
   }
@@ -460,7 +602,7 @@ export class HASession {
     }, this.opts.ha.pingIntervalMs);
   }
 
-  private onPong(_msg: HAMessage): void {
+  private onPong(): void {
     this.clearTimer(this.pongTimer);
     this.pongTimer = null;
     this.armPing(this.generation);
@@ -504,6 +646,10 @@ export class HASession {
     // HA answers in order: once get_config's answer is here, so is the snapshot event sent before it.
     const config = await this.request("get_config");
     if (gen !== this.generation) return;
+    if (this.entitySub !== null && !this.entitiesLoaded && !this.entitiesTooLarge) {
+      this.resync("the subscribe_entities snapshot did not come before later answers");
+      return;
+    }
     if (this.entitiesTooLarge) {
       this.entitySub = null;
       this.opts.sink.log(
@@ -533,23 +679,57 @@ export class HASession {
       await this.refreshRegistry(kind, gen);
     }
     if (gen !== this.generation) return;
+    await this.backfill(gen, 0);
+  }
+
+  /**
+   * Fills the open gap. HA refusing (e.g. `unknown_command` while its history integration is still
+   * loading after a restart) keeps the session and retries on it with backoff
+   * (`ha.backfillRetryMinMs`..`ha.backfillRetryMaxMs`); a reconnect starts over anyway.
+   */
+  private async backfill(gen: number, attempt: number): Promise<void> {
     try {
       await this.backfiller.run({
         request: (type, fields) => this.request(type, fields),
         current: () => gen === this.generation,
+        sleep: (ms) => new Promise<void>((resolve) => this.timer(resolve, ms)),
         continuity: this.continuity,
         sink: this.opts.sink,
         ha: this.opts.ha,
-        nowMs: this.opts.clock.now(),
+        nowMs: () => this.opts.clock.now(),
         storedAtStartUs: this.storedAtStartUs,
         entityIds: [...new Set([...this.snapshotIds, ...this.continuity.entityIds()])],
         liveRate: this.liveRate,
+        knownAttributes: (id) => this.knownAttributes(id),
       });
+      if (gen === this.generation) this.gapAttrs = null;
     } catch (e) {
       if (gen !== this.generation || !(e instanceof RequestError) || e.code === "disconnected") throw e;
-      // HA refused (e.g. no history integration): keep the session; the gap stays open for the next connect.
-      this.opts.sink.backfillFailed(`history/history_during_period failed: ${e.code}: ${e.message}`);
+      const delay = backoffDelay(
+        attempt,
+        this.opts.ha.backfillRetryMinMs,
+        this.opts.ha.backfillRetryMaxMs,
+        this.opts.random,
+      );
+      this.opts.sink.backfillFailed(
+        `history/history_during_period failed: ${e.code}: ${e.message} (retrying in ${delay} ms)`,
+      );
+      this.timer(() => {
+        if (gen !== this.generation) return;
+        this.backfill(gen, attempt + 1).catch((err) => {
+          if (gen === this.generation) this.fail(gen, `gap backfill failed: ${(err as Error).message}`);
+        });
+      }, delay);
     }
+  }
+
+  /** The entity's attributes on both sides of the open gap, or undefined when a side is unknown. */
+  private knownAttributes(id: string): KnownAttributes | undefined {
+    const before = this.gapAttrs?.get(id);
+    const after = this.liveAttrs.get(id);
+    if (before === undefined || after === undefined) return undefined;
+    // Our own JSON text, written from depth-checked attributes: it parses back.
+    return { before: JSON.parse(before), after: JSON.parse(after) };
   }
 
   private onSnapshot(states: unknown): void {
@@ -559,8 +739,9 @@ export class HASession {
     }
     const changes: StateChange[] = [];
     for (const s of states) {
-      const c = stateToChange(s, "get_states result");
+      const c = stateToChange(s, "get_states result", this.opts.ha.maxAttributeDepth);
       if (c.ok) changes.push(c.change);
+      else if (c.skipped) this.opts.sink.skipped(c.skipped, 1);
       else this.opts.sink.rejected(c.rejected);
     }
     this.snapshot(changes);
@@ -569,11 +750,10 @@ export class HASession {
   /** Every entity's current state at connect: forwarded where it falls in the gap; names the backfill. */
   private snapshot(changes: StateChange[]): void {
     this.snapshotIds = changes.map((c) => c.entity_id);
+    for (const c of changes) this.liveAttrs.set(c.entity_id, c.attributes);
     const fresh = this.continuity.catchUp(changes, "snapshot");
     if (fresh.length > 0) this.opts.sink.changes("snapshot", fresh);
   }
 
   private snapshotIds: string[] = [];
-
-  /** Fetches the gap with history/history_during_period, window by window; halves a window that is too large. */
 }

@@ -55,7 +55,7 @@ export class Spool {
   constructor(dir: string, opts: SpoolOptions) {
     this.dir = dir;
     this.opts = opts;
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 }); // spooled events are the home's history: owner-only
     for (const name of readdirSync(dir).sort()) {
       const m = SEGMENT.exec(name);
       if (!m) continue;
@@ -98,7 +98,7 @@ export class Spool {
     const n = (this.segments.length > 0 ? this.segments[this.segments.length - 1] : 0) + 1;
     this.segments.push(n);
     this.writeSeg = n;
-    this.writeFd = openSync(this.path(n), "a");
+    this.writeFd = openSync(this.path(n), "a", 0o600);
     this.writeSize = 0;
   }
 

@@ -32,6 +32,7 @@ afterEach(async () => {
 });
 
 async function start(opts: { env?: Record<string, string>; capacity?: number; rate?: number }) {
+  // HA's default recorder: history sees a change only after its 5 s commit_interval.
   const sim: Simulator = await startSimulator({ entities: 100, rate: 0, token: "t" });
   cleanup.push(() => sim.stop());
   const dataDir = mkdtempSync(join(tmpdir(), "homeiq-conn-"));
@@ -73,9 +74,12 @@ async function start(opts: { env?: Record<string, string>; capacity?: number; ra
     { log: createLogger({ actor: "supervisor", level: "silent" }), metrics, onFatal: () => {} },
   );
   const got: string[] = [];
+  /** Changes per events message, in arrival order. */
+  const sizes: number[] = [];
   const renames: [string, string][] = [];
   const consumer = { delayMs: 0 };
   supervisor.onHubMessage<BatcherMessage>(EDGES.connectionToBatcher, async (m) => {
+    if (m.type === "events") sizes.push(m.events.n);
     if (m.type === "events")
       for (const e of unpackEvents(m.events)) got.push(changeKey(e.entity_id, e.last_updated));
     else if (m.type === "rename") renames.push([m.from, m.to]);
@@ -85,7 +89,7 @@ async function start(opts: { env?: Record<string, string>; capacity?: number; ra
   cleanup.push(async () => {
     await supervisor.stop(5000);
   });
-  return { sim, dataDir, supervisor, metrics, got, renames, consumer };
+  return { sim, dataDir, supervisor, metrics, got, sizes, renames, consumer };
 }
 
 async function expectExactlyOnce(sim: Simulator, got: string[]) {
@@ -133,6 +137,38 @@ describe("connection actor (worker) with a slow pipeline", () => {
       what: "resume after drain",
     });
     await expectExactlyOnce(t.sim, t.got);
+  });
+});
+
+describe("connection actor (worker) batch bound", () => {
+  test("hands changes on in batches of at most ha.forwardMaxEvents (the snapshot, a coalesced frame, a backfill)", async () => {
+    const t = await start({ env: { HOMEIQ_HA_FORWARD_MAX_EVENTS: "16" } });
+    await waitFor(() => t.got.length === 100, { timeoutMs: 10000, what: "snapshot" });
+    // The 100-entity snapshot came as one answer: split in 16s.
+    expect(t.sizes.slice(0, 7)).toEqual([16, 16, 16, 16, 16, 16, 4]);
+    t.sim.setRate(5000);
+    await waitFor(() => t.got.length >= 1100, { timeoutMs: 10000, what: "live changes" });
+    await expectExactlyOnce(t.sim, t.got);
+    expect(Math.max(...t.sizes)).toBeLessThanOrEqual(16);
+    expect(t.metrics.gauge("ha_forward_max_events")).toBe(16);
+  });
+
+  test("split batches past a full spool are all held and handed on after the drain: nothing lost or doubled", async () => {
+    const t = await start({
+      capacity: 1,
+      env: { HOMEIQ_HA_SPOOL_MAX_BYTES: String(1024 * 1024), HOMEIQ_HA_FORWARD_MAX_EVENTS: "16" },
+    });
+    await waitFor(() => t.got.length === 100, { timeoutMs: 10000, what: "snapshot" });
+    t.consumer.delayMs = 40;
+    t.sim.setRate(8000);
+    await waitFor(() => t.metrics.counter("spool_full_total") > 0, { timeoutMs: 20000, what: "spool full" });
+    t.consumer.delayMs = 0;
+    await waitFor(() => t.metrics.gauge("ha_connected") === 1 && t.sim.stats().connections >= 2, {
+      timeoutMs: 20000,
+      what: "resume after drain",
+    });
+    await expectExactlyOnce(t.sim, t.got);
+    expect(Math.max(...t.sizes)).toBeLessThanOrEqual(16);
   });
 });
 

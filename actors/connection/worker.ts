@@ -41,10 +41,27 @@ runActor({
     const spoolFull = m.counter("spool_full_total", "Times the spool bound was hit and reading paused");
     const backfillFailed = m.counter(
       "backfill_failed_total",
-      "Gap backfills HA answered with an error (retried at the next connect)",
+      "Gap backfills HA answered with an error (retried with backoff on the same connection)",
     );
     const spoolMax = m.gauge("spool_max_bytes", "The spool bound (ha.spoolMaxBytes)");
     spoolMax.set(ha.spoolMaxBytes);
+    m.gauge(
+      "ha_backfill_window_rows",
+      "History rows one backfill request aims at (ha.backfillWindowRows)",
+    ).set(ha.backfillWindowRows);
+    m.gauge(
+      "ha_forward_max_events",
+      "Most state changes in one batch handed to the batcher (ha.forwardMaxEvents)",
+    ).set(ha.forwardMaxEvents);
+    m.gauge("ha_max_attribute_depth", "Deepest attribute nesting stored (ha.maxAttributeDepth)").set(
+      ha.maxAttributeDepth,
+    );
+    const skippedBy = new Map<string, ReturnType<typeof m.counter>>();
+    const outOfOrder = m.counter(
+      "events_out_of_order_total",
+      "Live changes older than their entity's newest (HA's clock stepped back); stored all the same",
+    );
+    let outOfOrderLoggedAt = 0;
 
     const spool = new Spool(join(dataDir, "spool"), {
       maxBytes: ha.spoolMaxBytes,
@@ -60,8 +77,11 @@ runActor({
     const toMeta = ctx.hasOutbox(EDGES.connectionToMetadata)
       ? ctx.outbox<MetadataMessage>(EDGES.connectionToMetadata)
       : null;
-    /** The one batch that did not fit in a full spool; reading is paused until it is handed on. */
-    let overflow: BatcherMessage | null = null;
+    /**
+     * The batches that did not fit in a full spool (the rest of the one call that filled it: a split answer
+     * goes on past the bound by at most that call); reading is paused until they are handed on.
+     */
+    const overflow: BatcherMessage[] = [];
     let draining = false;
     /** Set at shutdown: the drain hands on nothing more (what is left stays on disk for the next start). */
     let closing = false;
@@ -74,13 +94,13 @@ runActor({
         while (!closing) {
           const record = spool.peek();
           if (!record) break;
-          await toBatcher.send(batcherMessage.events("spool", record.events));
+          // The record's own source (live, snapshot, backfill): webhook rules fire by source.
+          await toBatcher.send(batcherMessage.events(record.source, record.events));
           spool.shift();
           gauges();
         }
-        if (overflow && !closing) {
-          const held = overflow;
-          overflow = null;
+        while (overflow.length > 0 && !closing) {
+          const held = overflow.shift()!;
           await toBatcher.send(held);
         }
         if (session?.isPaused) {
@@ -93,17 +113,30 @@ runActor({
       if (!spool.empty && !closing) void drain();
     };
 
+    /**
+     * Hands changes on in batches of at most ha.forwardMaxEvents: the event edge bounds messages, not their
+     * size, and a history answer or a coalesced frame can carry 100,000s of changes. Each message is held
+     * by this side until acknowledged (retained edge), by the batcher's queue and by its transaction, so
+     * the bytes in flight are eventsCapacity × forwardMaxEvents × ~3, whatever HA sends.
+     */
     const forward = (source: ChangeSource, events: StateChange[]) => {
+      const max = ha.forwardMaxEvents;
+      if (events.length <= max) return forwardBatch(source, events);
+      for (let i = 0; i < events.length; i += max) forwardBatch(source, events.slice(i, i + max));
+    };
+
+    const forwardBatch = (source: ChangeSource, events: StateChange[]) => {
       received[source].inc(events.length);
       const packed = packEvents(events);
       const msg = batcherMessage.events(source as EventSource, packed);
-      if (spool.empty && !overflow && toBatcher.trySend(msg)) return;
-      if (!overflow && spool.append({ source, events: packed })) {
+      if (spool.empty && overflow.length === 0 && toBatcher.trySend(msg)) return;
+      if (overflow.length === 0 && spool.append({ source, events: packed })) {
         gauges();
         void drain();
         return;
       }
-      overflow = msg;
+      overflow.push(msg);
+      if (overflow.length > 1) return;
       spoolFull.inc();
       log.error(
         "SPOOL FULL: the pipeline is too slow and ha.spoolMaxBytes is reached; closing the HA connection until it drains. Nothing is lost: the gap is backfilled from HA's history on resume. Raise HOMEIQ_HA_SPOOL_MAX_BYTES or find the slow stage (mailbox_outstanding, batcher metrics).",
@@ -189,11 +222,35 @@ runActor({
             });
             lastLogged.set(r.reason, { at: now, suppressed: 0 });
           },
+          skipped: (reason, count) => {
+            let c = skippedBy.get(reason);
+            if (!c) {
+              c = m.counter(
+                "events_skipped_total",
+                "State changes HA sent that were not forwarded, by reason (duplicate, before_gap, live_covered: already forwarded; removed, too_deep, entity_unknown)",
+                { reason },
+              );
+              skippedBy.set(reason, c);
+            }
+            c.inc(count);
+          },
+          outOfOrder: (entityId, lastUpdatedUs, newestUs) => {
+            outOfOrder.inc();
+            const now = Date.now();
+            if (now - outOfOrderLoggedAt < 60_000) return;
+            outOfOrderLoggedAt = now;
+            log.warn(
+              "Home Assistant's clock stepped back: a change is older than its entity's newest; stored",
+              {
+                entityId,
+                lastUpdatedUs,
+                newestUs,
+              },
+            );
+          },
           backfillFailed: (detail) => {
             backfillFailed.inc();
-            log.error(
-              `${detail}; state changes in the gap are missing until a later connection backfills them`,
-            );
+            log.error(`${detail}; state changes in the gap are missing until a retry backfills them`);
           },
           log: (level, msg, fields) => log[level](msg, fields),
         },
@@ -217,7 +274,15 @@ runActor({
       },
       close() {
         // The one batch held while the spool was full goes to disk too, so the next start hands it on.
-        if (overflow?.type === "events") spool.append({ source: "live", events: overflow.events }, true);
+        for (const held of overflow)
+          if (held.type === "events")
+            spool.append(
+              {
+                source: held.source === "snapshot" || held.source === "backfill" ? held.source : "live",
+                events: held.events,
+              },
+              true,
+            );
         spool.close();
       },
     };

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { markCaughtUp } from "../store/tail.ts";
 import { openStoreWriter, type StoreWriter } from "../store/writer.ts";
-import { type InsightsReader, openInsightsReader } from "./queries.ts";
+import { type InsightsReader, openInsightsReader, SearchTermsError } from "./queries.ts";
 import { toStateChange } from "./seed-store.ts";
 import { PLANTED, syntheticHome } from "./synthetic-home.ts";
 import type { InsightEvent } from "./types.ts";
@@ -23,7 +23,13 @@ function write(writer: StoreWriter, events: InsightEvent[]): void {
 
 let dir: string;
 let reader: InsightsReader;
-const limits = { searchScanRows: 1_000_000, traceMaxDepth: 8, traceMaxEvents: 500 };
+const limits = {
+  searchScanRows: 1_000_000,
+  searchTermsMax: 8,
+  searchStatesMax: 1_000_000,
+  traceMaxDepth: 8,
+  traceMaxEvents: 500,
+};
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), "insights-q-"));
@@ -78,6 +84,24 @@ describe("InsightsReader.search", () => {
     small.close();
     expect(seen).toEqual([...expected].reverse());
     expect(pages).toBeGreaterThan(expected.length / 7);
+  });
+
+  test("a query with more than searchTermsMax terms is refused before any state is matched", () => {
+    expect(() => reader.search({ q: "a b c d e f g h i", ...all, limit: 5 })).toThrow(SearchTermsError);
+    expect(reader.search({ q: "a b c d e f g h", ...all, limit: 5 }).items).toBeArray();
+  });
+
+  test("only the newest searchStatesMax states are matched, and the page says so", () => {
+    const full = reader.search({ q: "unavailable", ...all, limit: 50 });
+    expect(full.statesTruncated).toBe(false);
+    const few = openInsightsReader(dir, { ...limits, searchStatesMax: 1 }, () => home.names);
+    const cut = few.search({ q: "unavailable", ...all, limit: 50 });
+    // Every entity id holds a dot: no state is looked at, so nothing is skipped.
+    const byId = few.search({ q: ".", ...all, limit: 5 });
+    few.close();
+    expect(cut.statesTruncated).toBe(true);
+    expect(cut.items.length).toBeLessThan(full.items.length);
+    expect(byId.statesTruncated).toBe(false);
   });
 
   test("restricts to a domain", () => {

@@ -24,7 +24,8 @@ import {
   readBaseUs,
 } from "../store/schema.ts";
 import { metaPosition, StoredPosition, TailReader } from "../store/tail.ts";
-import { type EventStats, matchEntity, parseQuery, StatsAccumulator } from "./stats.ts";
+import { StateTermMatcher } from "./state-terms.ts";
+import { type EventStats, matchEntity, parseQuery, StatsAccumulator, type StatsOptions } from "./stats.ts";
 import { type ContextLookup, type Trace, traceEvent } from "./trace.ts";
 import { domainOf, type InsightEvent } from "./types.ts";
 
@@ -50,6 +51,10 @@ const entityRow = (id: string) =>
 
 export interface InsightsLimits {
   searchScanRows: number;
+  /** Terms one search may hold; each is matched against the state dictionary. */
+  searchTermsMax: number;
+  /** Newest distinct states a search matches its terms against. */
+  searchStatesMax: number;
   traceMaxDepth: number;
   traceMaxEvents: number;
 }
@@ -81,6 +86,11 @@ export interface SearchPage {
   scannedFrom: number;
   /** Entities that can match: by id or name, or by having a matching state. */
   candidates: number;
+  /**
+   * True when terms had to be matched against states and the state dictionary holds more than
+   * `insights.searchStatesMax` of them: only the newest were matched, so older states' events may be missing.
+   */
+  statesTruncated: boolean;
 }
 
 /**
@@ -107,7 +117,7 @@ export interface EntityColumns {
 
 export interface InsightsReader {
   search(query: SearchQuery): SearchPage;
-  stats(query: { from: number; to: number; bucketMs: number; top: number }): EventStats;
+  stats(query: StatsOptions & { top: number }): EventStats;
   /** The trace of one event, by store id, or by entity and time (the latest event at or before `ts`). */
   trace(ref: { id: string } | { entityId: string; ts: number }): (Trace & { id: string }) | null;
   /**
@@ -170,6 +180,7 @@ class SqliteInsights implements InsightsReader {
   private namesVersion = -1;
   private readonly entityName = new Map<number, string>();
   private readonly states: string[] = [];
+  private readonly statesLower: string[] = [];
   private readonly users = new Map<number, string>();
   private readonly attrs = new Map<number, Record<string, unknown>>();
   private readonly columns = new ColumnBuffers(
@@ -251,6 +262,16 @@ class SqliteInsights implements InsightsReader {
     this.namesVersion = v;
   }
 
+  /** A state's text in lower case, computed once per state (search matches terms against it). */
+  private lowerState(s: number): string | undefined {
+    let lower = this.statesLower[s];
+    if (lower === undefined && this.states[s] !== undefined) {
+      lower = this.states[s].toLowerCase();
+      this.statesLower[s] = lower;
+    }
+    return lower;
+  }
+
   /** The state dictionary only grows (ids are never reused), so new rows are appended. */
   private refreshStates(): void {
     const rows = this.q.newStates.all(this.states.length - 1) as { s: number; state: string }[];
@@ -310,6 +331,8 @@ class SqliteInsights implements InsightsReader {
 
   search(query: SearchQuery): SearchPage {
     const terms = parseQuery(query.q);
+    if (terms.length > this.limits.searchTermsMax)
+      throw new SearchTermsError(terms.length, this.limits.searchTermsMax);
     this.refreshEntities();
     this.refreshStates();
     const names = this.names();
@@ -327,24 +350,24 @@ class SqliteInsights implements InsightsReader {
       }
     }
     // Each group of entities still needs its remaining terms in the state text (or an exact number).
+    const matcher = new StateTermMatcher(this.states.length, this.limits.searchStatesMax, (s) =>
+      this.lowerState(s),
+    );
     const stateGroups: { es: number[]; sids: number[]; num: number }[] = [];
     let candidates = full.length;
     for (const { remaining, es } of groups.values()) {
-      const sids: number[] = [];
-      for (let s = 0; s < this.states.length; s++) {
-        const text = this.states[s]?.toLowerCase();
-        if (text !== undefined && remaining.every((t) => text.includes(t))) sids.push(s);
-      }
+      const sids = matcher.statesWithAll(remaining);
       const num = remaining.length === 1 && remaining[0] !== "" ? Number(remaining[0]) : Number.NaN;
       if (!sids.length && !Number.isFinite(num)) continue;
       candidates += es.length;
       stateGroups.push({ es, sids, num });
     }
+    const statesTruncated = matcher.truncated;
     const fromId = this.idAt(query.from);
     const toId = this.idAt(query.to);
     const upper = query.cursor !== undefined ? minBig(parseCursor(query.cursor), toId) : toId;
     if ((!full.length && !stateGroups.length) || upper <= fromId)
-      return { items: [], nextCursor: null, scannedFrom: query.from, candidates };
+      return { items: [], nextCursor: null, scannedFrom: query.from, candidates, statesTruncated };
     const hit = (r: Row): SearchHit => {
       const entity_id = this.entityName.get(r.e) ?? `unknown.${r.e}`;
       return {
@@ -369,6 +392,7 @@ class SqliteInsights implements InsightsReader {
         nextCursor: more && page.length ? page[page.length - 1].k : null,
         scannedFrom: more && page.length ? this.ms(page[page.length - 1].t) : query.from,
         candidates,
+        statesTruncated,
       };
     }
     // Otherwise scan the rowid range newest first (`+e` keeps SQLite off the entity index, which would read
@@ -410,6 +434,7 @@ class SqliteInsights implements InsightsReader {
         nextCursor: rows[rows.length - 1].k,
         scannedFrom: items[items.length - 1].ts,
         candidates,
+        statesTruncated,
       };
     const exhausted = lower <= fromId;
     return {
@@ -417,10 +442,11 @@ class SqliteInsights implements InsightsReader {
       nextCursor: exhausted ? null : lower.toString(),
       scannedFrom: exhausted ? query.from : Number((lower >> SHIFT) + BigInt(this.baseUs)) / 1000,
       candidates,
+      statesTruncated,
     };
   }
 
-  stats(query: { from: number; to: number; bucketMs: number; top: number }): EventStats {
+  stats(query: StatsOptions & { top: number }): EventStats {
     this.refreshEntities();
     const acc = new StatsAccumulator(query);
     let counted = false;
@@ -642,6 +668,17 @@ export function parseCursor(text: string): bigint {
 }
 
 const INT64_MAX = 2n ** 63n - 1n;
+
+/** A search with more terms than `insights.searchTermsMax`. */
+export class SearchTermsError extends Error {
+  constructor(
+    readonly terms: number,
+    readonly max: number,
+  ) {
+    super(`${terms} search terms, more than the ${max} allowed`);
+    this.name = "SearchTermsError";
+  }
+}
 
 export class CursorError extends Error {
   constructor(readonly value: string) {

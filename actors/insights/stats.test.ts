@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { LocalClock } from "../../runtime/local-time.ts";
 import { countRows, foldStats, matchesEvent, parseQuery } from "./stats.ts";
 import { PLANTED, syntheticHome } from "./synthetic-home.ts";
 import { domainOf, type InsightEvent } from "./types.ts";
@@ -51,6 +52,55 @@ describe("foldStats", () => {
         },
       ),
     );
+  });
+});
+
+describe("foldStats in the home's time zone", () => {
+  const HOUR = 3_600_000;
+  const rows = (times: number[]) => times.map((t) => ({ entity_id: "light.a", bucket: t, count: 1 }));
+
+  test("hour of day is the local hour, also in half-hour zones (Kolkata, UTC+5:30)", () => {
+    // 00:40 UTC is 06:10 in Kolkata; 18:29 UTC is 23:59; 18:30 UTC is 00:00 the next day.
+    const day = Date.UTC(2026, 5, 1);
+    const times = [day + 40 * 60_000, day + 18 * HOUR + 29 * 60_000, day + 18 * HOUR + 30 * 60_000];
+    const kolkata = foldStats(rows(times), {
+      from: day,
+      to: day + 24 * HOUR,
+      bucketMs: HOUR,
+      top: 1,
+      clock: new LocalClock("Asia/Kolkata"),
+    });
+    const hours = kolkata.hourOfDay.flatMap((n, h) => (n ? [[h, n]] : []));
+    expect(hours).toEqual([
+      [0, 1],
+      [6, 1],
+      [23, 1],
+    ]);
+    expect(kolkata.timeZone).toBe("Asia/Kolkata");
+    const utc = foldStats(rows(times), { from: day, to: day + 24 * HOUR, bucketMs: HOUR, top: 1 });
+    expect(utc.hourOfDay.flatMap((n, h) => (n ? [h] : []))).toEqual([0, 18]);
+    expect(utc.timeZone).toBe("UTC");
+  });
+
+  test("day buckets are local days, 23 hours long on the spring DST change (Berlin)", () => {
+    const clock = new LocalClock("Europe/Berlin");
+    // Local midnights of 2026-03-28 (CET, UTC+1), 03-29 (clocks go forward) and 03-30 (CEST, UTC+2).
+    const m28 = Date.UTC(2026, 2, 27, 23);
+    const m29 = Date.UTC(2026, 2, 28, 23);
+    const m30 = Date.UTC(2026, 2, 29, 22);
+    const s = foldStats(rows([m28, m29 - 1, m29, m30 - 1, m30 + HOUR]), {
+      from: m28 + 5 * HOUR,
+      to: m30 + 2 * HOUR,
+      bucketMs: 24 * HOUR,
+      top: 1,
+      clock,
+    });
+    expect(s.series.map((p) => [p.ts, p.count])).toEqual([
+      [m28, 2],
+      [m29, 2],
+      [m30, 1],
+    ]);
+    expect(s.series[1].perMinute).toBe(2 / (23 * 60));
   });
 });
 

@@ -3,7 +3,11 @@
  * (entity, time bucket) — and these functions turn them into the answer, so the arithmetic is tested on
  * plain arrays and the database only does what it is fast at (indexed range scans and GROUP BY).
  */
+import { LocalClock } from "../../runtime/local-time.ts";
 import { domainOf, type InsightEvent } from "./types.ts";
+
+const DAY_MS = 86_400_000;
+const UTC = new LocalClock("UTC");
 
 /** A stats window the API offers, with the bucket width its chart uses. */
 export const STATS_WINDOWS = {
@@ -31,10 +35,27 @@ export interface EventStats {
   busiest: { entity_id: string; name: string | null; count: number }[];
   /** Distinct entities with at least one event in the window. */
   entities: number;
-  /** One point per bucket across the whole window (empty buckets are 0), for charts. */
+  /**
+   * One point per bucket across the whole window (empty buckets are 0), for charts. Day buckets are the
+   * home's local days (23 or 25 hours long on a DST change; `perMinute` divides by the real length).
+   */
   series: { ts: number; count: number; perMinute: number }[];
-  /** Events per hour of the day (0..23, UTC), for a daily-pattern chart; rows finer than an hour count exactly. */
+  /**
+   * Events per local hour of the day (0..23, in `timeZone`), for a daily-pattern chart. Rows finer than an
+   * hour count exactly; an hourly rollup row counts at its start (in zones offset by :30 or :45 from UTC
+   * its hour straddles two local hours).
+   */
   hourOfDay: number[];
+  /** The IANA zone hours and days are counted in: the home's (HA's time_zone), or UTC. */
+  timeZone: string;
+}
+
+/** What a stats fold covers; `clock` is the home's zone (default UTC). */
+export interface StatsOptions {
+  from: number;
+  to: number;
+  bucketMs: number;
+  clock?: LocalClock;
 }
 
 /**
@@ -48,15 +69,28 @@ export class StatsAccumulator {
   private perEntity = new Float64Array(1024);
   private readonly hourOfDay = new Float64Array(24);
   private total = 0;
+  private readonly clock: LocalClock;
+  /** Day buckets: local day number of the first bucket; NaN for fixed-width buckets. */
+  private readonly firstDay: number = Number.NaN;
 
-  constructor(private readonly opts: { from: number; to: number; bucketMs: number }) {
-    this.first = Math.floor(opts.from / opts.bucketMs) * opts.bucketMs;
-    this.series = new Float64Array(Math.max(0, Math.ceil((opts.to - this.first) / opts.bucketMs)));
+  constructor(private readonly opts: StatsOptions) {
+    this.clock = opts.clock ?? UTC;
+    if (opts.bucketMs === DAY_MS) {
+      this.firstDay = this.clock.dayOf(opts.from);
+      this.first = this.clock.startOfDay(this.firstDay);
+      const lastDay = this.clock.dayOf(Math.max(opts.from, opts.to - 1));
+      this.series = new Float64Array(opts.to > opts.from ? lastDay - this.firstDay + 1 : 0);
+    } else {
+      this.first = Math.floor(opts.from / opts.bucketMs) * opts.bucketMs;
+      this.series = new Float64Array(Math.max(0, Math.ceil((opts.to - this.first) / opts.bucketMs)));
+    }
   }
 
   /** Counts `count` events of entity `key` at time `ts` (ms; an event's time or a rollup hour's start). */
   add(key: number, ts: number, count: number): void {
-    const i = Math.floor((ts - this.first) / this.opts.bucketMs);
+    const i = Number.isNaN(this.firstDay)
+      ? Math.floor((ts - this.first) / this.opts.bucketMs)
+      : this.clock.dayOf(ts) - this.firstDay;
     if (i < 0 || i >= this.series.length) return;
     this.series[i] += count;
     this.total += count;
@@ -66,7 +100,7 @@ export class StatsAccumulator {
       this.perEntity = grown;
     }
     this.perEntity[key] += count;
-    this.hourOfDay[Math.floor(ts / 3600_000) % 24] += count;
+    this.hourOfDay[this.clock.hourOf(ts)] += count;
   }
 
   /** The answer; `entityOf(key)` names an entity key (null: unknown key, skipped in lists). */
@@ -99,12 +133,14 @@ export class StatsAccumulator {
         .slice(0, top)
         .map(({ entity_id, count }) => ({ entity_id, name: names?.get(entity_id) ?? null, count })),
       entities: entities.length,
-      series: Array.from(this.series, (count, i) => ({
-        ts: this.first + i * this.opts.bucketMs,
-        count,
-        perMinute: count / minutes,
-      })),
+      series: Array.from(this.series, (count, i) => {
+        if (Number.isNaN(this.firstDay))
+          return { ts: this.first + i * this.opts.bucketMs, count, perMinute: count / minutes };
+        const ts = this.clock.startOfDay(this.firstDay + i);
+        return { ts, count, perMinute: count / (this.clock.dayLengthMs(this.firstDay + i) / 60_000) };
+      }),
       hourOfDay: Array.from(this.hourOfDay),
+      timeZone: this.clock.timeZone,
     };
   }
 }
@@ -112,7 +148,7 @@ export class StatsAccumulator {
 /** Folds count rows into stats; `names` maps entity ids to friendly names where known. */
 export function foldStats(
   rows: Iterable<CountRow>,
-  opts: { from: number; to: number; bucketMs: number; top: number; names?: ReadonlyMap<string, string> },
+  opts: StatsOptions & { top: number; names?: ReadonlyMap<string, string> },
 ): EventStats {
   const acc = new StatsAccumulator(opts);
   const keys = new Map<string, number>();

@@ -8,8 +8,9 @@
  */
 import { runActor } from "../../runtime/actor.ts";
 import { type JobThread, startJobThread } from "../../runtime/job-thread.ts";
+import { homeTimeZone, localClock } from "../../runtime/local-time.ts";
 import { errorMessage } from "../../runtime/log.ts";
-import { openMetadataReader } from "../metadata/reader.ts";
+import { openMetadataReader, readHaTimeZone } from "../metadata/reader.ts";
 import { openStoreReader } from "../store/reader.ts";
 import type { HealthMessage } from "../webhook-dispatcher/messages.ts";
 import type { HealthReport } from "./analyses.ts";
@@ -57,6 +58,10 @@ runActor({
     );
     metrics.gauge("insights_history_days", "Bound: days of history the analyses read").set(s.historyDays);
     metrics.gauge("insights_search_scan_rows", "Bound: raw rows one search page scans").set(s.searchScanRows);
+    metrics.gauge("insights_search_terms_max", "Bound: terms one search may hold").set(s.searchTermsMax);
+    metrics
+      .gauge("insights_search_states_max", "Bound: newest distinct states one search matches terms against")
+      .set(s.searchStatesMax);
 
     let health: HealthReport | null = null;
     let energy: (EnergyReport & { computedAt: number }) | null = null;
@@ -178,8 +183,10 @@ runActor({
       for (const window of ["7d", "30d"] as const) {
         const now = clock.now();
         const { spanMs, bucketMs } = STATS_WINDOWS[window];
+        // Days and hours of the day in the home's zone (HA's time_zone; read per run, HA may change it).
+        const home = localClock(homeTimeZone(config.suggestions.timeZone, readHaTimeZone(config.dataDir)));
         const result = timed("stats", () =>
-          reader.stats({ from: now - spanMs, to: now, bucketMs, top: s.statsTop }),
+          reader.stats({ from: now - spanMs, to: now, bucketMs, top: s.statsTop, clock: home }),
         );
         if (result) stats.set(window, { computedAt: now, ...result });
       }

@@ -5,15 +5,16 @@
  */
 
 import { Database } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { privateDir, privateFile } from "../../runtime/private-files.ts";
 import { migrate } from "../../runtime/sqlite.ts";
 import type { AreaRow, DeviceRow, EntityRow } from "./logic.ts";
 
 export const METADATA_DB = "metadata.db";
 
 export function openMetadataDb(dataDir: string, opts: { readonly?: boolean } = {}): Database {
-  mkdirSync(dataDir, { recursive: true });
+  privateDir(dataDir);
+  privateFile(join(dataDir, METADATA_DB));
   const db = new Database(join(dataDir, METADATA_DB), { create: true, readwrite: true });
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { tempDirs } from "../../test/lib/temp-dirs.ts";
 import { MetadataWriter, openMetadataDb } from "./db.ts";
 import { mapAreas, mapDevices, mapEntities } from "./logic.ts";
-import { MetadataQueryError, openMetadataReader } from "./reader.ts";
+import { MetadataQueryError, openMetadataReader, readHaTimeZone } from "./reader.ts";
 
 const tempDir = tempDirs("homeiq-meta-");
 
@@ -131,6 +131,14 @@ describe("metadata reader", () => {
     const { reader, writer } = setup();
     writer.haConfig({ latitude: 1.5, unit_system: { temperature: "°C" } });
     expect(reader.haConfig()).toEqual({ latitude: 1.5, unit_system: { temperature: "°C" } });
+    reader.close();
+  });
+
+  test("readHaTimeZone gives HA's time_zone once get_config is recorded, undefined before", () => {
+    const { reader, writer, dir } = setup();
+    expect(readHaTimeZone(dir)).toBeUndefined();
+    writer.haConfig({ time_zone: "Australia/Adelaide", latitude: 1 });
+    expect(readHaTimeZone(dir)).toBe("Australia/Adelaide");
     reader.close();
   });
 });

@@ -258,3 +258,20 @@ const clause = (where: string[]) => (where.length ? `WHERE ${where.join(" AND ")
 export function openMetadataReader(dataDir: string): MetadataReader {
   return new SqliteMetadataReader(openMetadataDb(dataDir));
 }
+
+/**
+ * Home Assistant's `time_zone` (get_config) as recorded in metadata.db, or undefined before the first
+ * connection or without a metadata database. For actors that count local hours and days.
+ */
+export function readHaTimeZone(dataDir: string): string | undefined {
+  let reader: MetadataReader | undefined;
+  try {
+    reader = openMetadataReader(dataDir);
+    const zone = reader.haConfig()?.time_zone;
+    return typeof zone === "string" ? zone : undefined;
+  } catch {
+    return undefined;
+  } finally {
+    reader?.close();
+  }
+}

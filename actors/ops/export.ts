@@ -45,9 +45,17 @@ function lpLine(e: StoredEvent): string {
   return `${line} ${Math.round(e.ts * 1000)}`;
 }
 
-function csvField(value: unknown): string {
+const PLAIN_NUMBER = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
+
+/**
+ * A CSV cell. Text that a spreadsheet would run as a formula or DDE (starting with = + - @, tab or CR;
+ * HA states such as an input_text are set by any HA user) gets a leading `'`, as OWASP advises. Numbers
+ * stay numbers: a value of -3.5, or a numeric state "-3.5", is a plain decimal no spreadsheet runs.
+ */
+export function csvField(value: unknown): string {
   if (value === null || value === undefined) return "";
-  const text = typeof value === "string" ? value : String(value);
+  let text = typeof value === "string" ? value : String(value);
+  if (typeof value === "string" && /^[=+\-@\t\r]/.test(text) && !PLAIN_NUMBER.test(text)) text = `'${text}`;
   return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 

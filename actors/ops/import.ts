@@ -1,5 +1,7 @@
 /**
- * Import of line protocol into the store. The whole input is parsed and checked first; any bad line makes
+ * Import of line protocol into the store: the parser of one line (pure; a bad line is a reason, never a
+ * throw). ./import-stream.ts runs a whole upload through it with bounded memory; `parseLineProtocol` is
+ * the all-in-memory form for small texts. Either way the whole input is checked first; any bad line makes
  * the import fail with the line number and what is wrong, and nothing is written (no partial import).
  * Each line must carry an `entity_id` tag and a `state` (string) or `value` (number) field; other scalar
  * fields become attributes (`attr_value`/`attr_state` map back to `value`/`state`). Timestamps use the
@@ -14,6 +16,33 @@ const TO_US: Record<Precision, (t: bigint) => number> = {
   ms: (t) => Number(t * 1000n),
   s: (t) => Number(t * 1_000_000n),
 };
+
+/** A line refused by an import: its number (from 1) and why. */
+export interface ImportRejection {
+  line: number;
+  reason: string;
+}
+
+/** The precision a HomeIQ export states in its first line (`# homeiq export precision=us`), if any. */
+export function declaredPrecision(firstLine: string): Precision | undefined {
+  return /^# homeiq export precision=(ns|us|ms|s)\b/.exec(firstLine)?.[1] as Precision | undefined;
+}
+
+/**
+ * Why an imported time cannot be taken, or null. Rows dated ahead of the clock would pose as the newest
+ * state (muting webhooks for that entity and moving the restart backfill into the future), so more than
+ * `skewUs` ahead is refused; `minUs`/`maxUs` is what the store can hold.
+ */
+export function timeProblem(
+  us: number,
+  limits: { nowUs: number; skewUs: number; minUs?: number; maxUs?: number },
+): string | null {
+  if (us > limits.nowUs + limits.skewUs)
+    return `timestamp ${new Date(us / 1000).toISOString()} is ${Math.round((us - limits.nowUs) / 1e6)} s in the future (more than ops.importFutureSkewMs = ${limits.skewUs / 1000} ms ahead of this clock); fix the clock or the timestamp precision (?precision=ns|us|ms|s)`;
+  if ((limits.minUs !== undefined && us < limits.minUs) || (limits.maxUs !== undefined && us > limits.maxUs))
+    return `timestamp ${us} µs is outside what the store holds (within ±4.4 years of its time origin); check the timestamp precision (?precision=ns|us|ms|s)`;
+  return null;
+}
 
 export class ImportError extends Error {
   constructor(readonly problems: string[]) {
@@ -78,7 +107,8 @@ export function parseLine(line: string, precision: Precision): StateChange | str
   const entityId = tags.get("entity_id");
   if (!entityId || !/^[a-z0-9_]+\.[a-z0-9_]+$/.test(entityId))
     return `missing or invalid entity_id tag ${entityId ?? ""}`.trim();
-  const attributes: Record<string, unknown> = {};
+  // No prototype: a field named __proto__ is an attribute like any other, not a silent no-op.
+  const attributes: Record<string, unknown> = Object.create(null);
   let state: string | undefined;
   for (const field of splitUnescaped(fieldPart, ",", true)) {
     const eq = splitUnescaped(field, "=", true);
@@ -118,10 +148,7 @@ export function parseLine(line: string, precision: Precision): StateChange | str
  */
 export function parseLineProtocol(text: string, precision?: Precision, maxProblems = 20): StateChange[] {
   const lines = text.split(/\r?\n/);
-  const declared = /^# homeiq export precision=(ns|us|ms|s)\b/.exec(lines[0] ?? "")?.[1] as
-    | Precision
-    | undefined;
-  const p = precision ?? declared ?? "ns";
+  const p = precision ?? declaredPrecision(lines[0] ?? "") ?? "ns";
   const out: StateChange[] = [];
   const problems: string[] = [];
   let bad = 0;
@@ -137,4 +164,61 @@ export function parseLineProtocol(text: string, precision?: Precision, maxProble
   if (bad > problems.length) problems.push(`... and ${bad - problems.length} more`);
   if (problems.length) throw new ImportError(problems);
   return out;
+}
+
+const isText = (v: unknown): v is string | null | undefined =>
+  v === null || v === undefined || typeof v === "string";
+
+/**
+ * Parses one line of HomeIQ's NDJSON export (`GET /api/v1/export?format=ndjson`): an object with
+ * `entity_id`, `state` (or a numeric `value`), `ts` (last_updated, ms with a µs fraction; or `time`, ISO),
+ * optional `last_changed` (ms), `attributes` (object) and context ids. Returns the state change or a reason.
+ */
+export function parseNdjsonLine(line: string): StateChange | string {
+  let o: unknown;
+  try {
+    o = JSON.parse(line);
+  } catch (error) {
+    return `not JSON (${String((error as Error).message).slice(0, 60)})`;
+  }
+  if (o === null || typeof o !== "object" || Array.isArray(o)) return "expected one JSON object per line";
+  const r = o as Record<string, unknown>;
+  const entityId = r.entity_id;
+  if (typeof entityId !== "string" || !/^[a-z0-9_]+\.[a-z0-9_]+$/.test(entityId))
+    return `missing or invalid entity_id ${typeof entityId === "string" ? entityId.slice(0, 40) : ""}`.trim();
+  let state: string;
+  if (typeof r.state === "string") state = r.state;
+  else if (typeof r.value === "number" && Number.isFinite(r.value)) state = String(r.value);
+  else return "no state (string) or value (number)";
+  const attrs = r.attributes ?? {};
+  if (attrs === null || typeof attrs !== "object" || Array.isArray(attrs))
+    return "attributes must be an object";
+  let attributes: string;
+  try {
+    attributes = JSON.stringify(attrs);
+  } catch {
+    return "attributes are nested too deeply";
+  }
+  const us =
+    typeof r.ts === "number"
+      ? Math.round(r.ts * 1000)
+      : typeof r.time === "string"
+        ? Date.parse(r.time) * 1000
+        : Number.NaN;
+  if (!Number.isSafeInteger(us)) return "no time: expected ts (ms since the epoch) or time (ISO 8601)";
+  const lastChanged = typeof r.last_changed === "number" ? Math.round(r.last_changed * 1000) : us;
+  if (!Number.isSafeInteger(lastChanged) || lastChanged > us)
+    return "last_changed must be ms since the epoch, not after ts";
+  for (const k of ["context_id", "context_parent_id", "context_user_id"] as const)
+    if (!isText(r[k])) return `${k} must be a string or null`;
+  return {
+    entity_id: entityId,
+    state,
+    attributes,
+    last_changed: lastChanged,
+    last_updated: us,
+    context_id: (r.context_id as string | null | undefined) ?? null,
+    context_parent_id: (r.context_parent_id as string | null | undefined) ?? null,
+    context_user_id: (r.context_user_id as string | null | undefined) ?? null,
+  };
 }

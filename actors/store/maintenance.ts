@@ -289,7 +289,14 @@ export class StoreMaintenance {
     const lastHour = Math.floor(newest.us / HOUR_US) * HOUR_US;
     const maxKey = 2 ** ENTITY_BITS - 1;
     const before = this.q.entityBefore.get(e, firstHour - base, 0) as RawRow | null;
-    const rows = this.q.entityRange.all(e, firstHour - base, 0, newest.us - base, maxKey) as RawRow[];
+    // Streamed, not gathered: a late row days back means every row of the entity since then.
+    const rows = this.q.entityRange.iterate(
+      e,
+      firstHour - base,
+      0,
+      newest.us - base,
+      maxKey,
+    ) as IterableIterator<RawRow>;
     const fold = new TierFold(this.lookups, false);
     let prev: Sample | null = before ? { us: before.t + base, v: before.v, s: before.s, a: before.a } : null;
     for (const r of rows) {

@@ -9,6 +9,7 @@
  */
 import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
+import { privateFile } from "../../runtime/private-files.ts";
 import { contextKeys, decodeContextId, ulidTimeMs } from "./codec.ts";
 import {
   configureConnection,
@@ -86,12 +87,18 @@ export interface StoreTotals {
 
 export interface StoreReader {
   events(query: EventsQuery): { items: StoredEvent[]; nextCursor: string | null };
+  /**
+   * At most `limit` points (default HISTORY_POINTS_MAX), oldest first. When there are more, `nextFrom` is
+   * the time (whole ms) to ask `from` again for the rest: the page ends on a millisecond boundary, so no
+   * point is lost or repeated.
+   */
   history(
     entityId: string,
-    query: { from: number; to: number; resolution: Resolution },
+    query: { from: number; to: number; resolution: Resolution; limit?: number },
   ): {
     tier: Tier;
     points: HistoryPoint[];
+    nextFrom: number | null;
   };
   totals(): StoreTotals;
   /** Current entity ids, sorted. */
@@ -130,10 +137,13 @@ const MERGE_ENTITIES_MAX = 32;
 /** Windows `auto` resolution uses: raw up to 2 days, hourly up to 62 days, daily beyond. */
 const RAW_SPAN_MS = 2 * 86_400_000;
 const HOURLY_SPAN_MS = 62 * 86_400_000;
+/** Points one history answer holds when the caller passes no `limit` (the API passes `api.pageMax`). */
+export const HISTORY_POINTS_MAX = 1_000_000;
 
 /** Opens (creating if needed) `events.db` under `dataDir` for reading. */
 export function openStoreReader(dataDir: string): StoreReader {
   const path = join(dataDir, EVENTS_DB);
+  privateFile(path);
   const db = new Database(path, { create: true, readwrite: true });
   configureConnection(db);
   migrate(db, Date.now() * 1000);
@@ -208,10 +218,10 @@ class SqliteStoreReader implements StoreReader {
         ),
       ),
       hourly: db.prepare(
-        "SELECT t, n, sum, min, max, tn, last_s, tw, tws, growth, on_s, ts FROM hourly WHERE e = ? AND t >= ? AND t < ? ORDER BY t",
+        "SELECT t, n, sum, min, max, tn, last_s, tw, tws, growth, on_s, ts FROM hourly WHERE e = ? AND t >= ? AND t < ? ORDER BY t LIMIT ?",
       ),
       daily: db.prepare(
-        "SELECT t, n, sum, min, max, tn, last_s, tw, tws, growth, on_s, ts FROM daily WHERE e = ? AND t >= ? AND t < ? ORDER BY t",
+        "SELECT t, n, sum, min, max, tn, last_s, tw, tws, growth, on_s, ts FROM daily WHERE e = ? AND t >= ? AND t < ? ORDER BY t LIMIT ?",
       ),
       entityKey: db.prepare("SELECT e FROM entity_names WHERE name = ?"),
       name: db.prepare("SELECT entity_id FROM entities WHERE e = ?"),
@@ -288,26 +298,39 @@ class SqliteStoreReader implements StoreReader {
     return this.q.byIds.all(`[${ids.map((r) => r.k).join(",")}]`) as EventRow[];
   }
 
-  history(entityId: string, query: { from: number; to: number; resolution: Resolution }) {
+  history(entityId: string, query: { from: number; to: number; resolution: Resolution; limit?: number }) {
     const key = this.q.entityKey.get(entityId) as { e: number } | null;
     const tier = this.pickTier(key?.e ?? null, query);
-    if (!key) return { tier, points: [] };
+    const limit = Math.max(1, query.limit ?? HISTORY_POINTS_MAX);
+    if (!key) return { tier, points: [], nextFrom: null };
     if (tier === "raw") {
-      const rows = this.q.rawHistory.all(
-        this.clampUs(Math.ceil(query.from * 1000)),
-        this.clampUs(Math.ceil(query.to * 1000)),
-        "9223372036854775807",
-        1_000_000,
-        key.e,
-      ) as EventRow[];
+      const fromUs = this.clampUs(Math.ceil(query.from * 1000));
+      const raw = (toUs: number, n: number) =>
+        this.q.rawHistory.all(fromUs, toUs, "9223372036854775807", n, key.e) as EventRow[];
+      let rows = raw(this.clampUs(Math.ceil(query.to * 1000)), limit + 1);
+      let nextFrom: number | null = null;
+      if (rows.length > limit) {
+        // Cut before the millisecond of the first point left out; `from` is whole milliseconds.
+        nextFrom = Math.floor((rows[limit].t + this.baseUs) / 1000);
+        let n = limit;
+        while (n > 0 && rows[n - 1].t + this.baseUs >= nextFrom * 1000) n--;
+        if (n > 0) rows = rows.slice(0, n);
+        else {
+          // More than `limit` points in one millisecond: that millisecond whole (one entity's points are
+          // whole µs apart, so at most 1000 more).
+          nextFrom += 1;
+          rows = raw(this.clampUs(nextFrom * 1000), limit + 1000);
+          if (nextFrom >= query.to) nextFrom = null;
+        }
+      }
       const points: HistoryPoint[] = rows.map((r) => {
         const state = r.s === null ? null : this.stateText(r.s);
         return { t: (r.t + this.baseUs) / 1000, value: r.v, min: r.v, max: r.v, count: 1, state };
       });
-      return { tier, points };
+      return { tier, points, nextFrom };
     }
     const stmt = tier === "hourly" ? this.q.hourly : this.q.daily;
-    const rows = stmt.all(key.e, Math.floor(query.from / 1000), Math.ceil(query.to / 1000)) as {
+    let rows = stmt.all(key.e, Math.floor(query.from / 1000), Math.ceil(query.to / 1000), limit + 1) as {
       t: number;
       n: number;
       sum: number;
@@ -321,6 +344,9 @@ class SqliteStoreReader implements StoreReader {
       on_s: number;
       ts: number;
     }[];
+    // Buckets have distinct starts, so the first one left out is where the next page begins.
+    const nextFrom = rows.length > limit ? rows[limit].t * 1000 : null;
+    if (nextFrom !== null) rows = rows.slice(0, limit);
     const points: HistoryPoint[] = rows.map((r) => ({
       t: r.t * 1000,
       value: r.tws > 0 ? r.tw / r.tws : r.n > 0 ? r.sum / r.n : null,
@@ -331,7 +357,7 @@ class SqliteStoreReader implements StoreReader {
       growth: r.growth,
       onShare: r.ts > 0 ? r.on_s / r.ts : null,
     }));
-    return { tier, points };
+    return { tier, points, nextFrom };
   }
 
   private pickTier(e: number | null, query: { from: number; to: number; resolution: Resolution }): Tier {

@@ -9,9 +9,10 @@
  *   `id = ((last_updated_us - base_us) << 16) | e`. So `INSERT OR IGNORE` dedupes replays and backfill with
  *   no extra unique index, a time range is a rowid range (no time index), and `e`'s index (which carries
  *   the rowid) gives one entity's history in time order. `base_us` is fixed per database (table `meta`),
- *   which leaves ±4.46 years of microseconds around it and 65,535 entity keys.
+ *   which leaves ±4.46 years of microseconds around it and 65,535 entity keys (why that is enough and what
+ *   protects it: `ENTITY_BITS`).
  * - Entity ids, non-numeric states, attribute JSON and user ids are dictionaries; an event row holds small
- *   integers. Since version 5 (≈ 20 bytes less per row; README "Store"): the entity key is only the id's
+ *   integers. Since version 5 (≈ 20 bytes less per row; docs/architecture.md "Event pipeline"): the entity key is only the id's
  *   low bits, a number state is a short decimal (`x`, `RAW_EVENTS_SQL`), a context id is its 10 random
  *   bytes (./codec.ts `encodeContextId`), and attribute objects that change in a value are a JSON merge
  *   patch of a whole one (`ATTRS_VIEW_SQL`). The views `events` and `attrs` decode them: read those.
@@ -102,7 +103,26 @@ export const TABLES = {
   readings: "readings",
 } as const;
 
-/** Bits of the event id that hold the entity key. */
+/**
+ * Bits of the event id that hold the entity key.
+ *
+ * Why 16 bits (65,535 entities ever seen) is kept, and what protects it:
+ * - A home has a few thousand entities. Renames keep their key (`StoreWriter.rename` joins the history),
+ *   so the space is spent only by entities that are new under every name: ~1,000 new entities a year (a
+ *   busy home re-adding integrations and devices) is 60 years of keys.
+ * - Widening is not cheap in this layout: the id is `(t << 16) | e` in a signed 64-bit rowid, so each bit
+ *   given to `e` halves the time range (47 bits of µs = ±4.46 years around `base_us`; 20 bits of key would
+ *   leave ±101 days). It would mean a coarser clock or re-basing every id, a full table rewrite.
+ * - Reusing keys of entities with no rows left is possible in principle (no raw, hourly or daily rows),
+ *   but the key is also the Influx series identity (`stable_id`) and readers cache key -> name; a reused
+ *   key could label a tailer's in-flight rows with the wrong name. Not done: the protections below make
+ *   exhaustion a slow, visible, non-fatal condition instead.
+ * - Protections: an import may add at most `ops.importMaxNewEntities` new entities and never takes the
+ *   last `ops.importEntityKeyReserve` keys (refused before anything is written); when the space is full
+ *   anyway, a new entity's events are refused alone and counted (`store_entity_keys_refused_total`),
+ *   never thrown inside the batch transaction, so known entities keep being stored; the keys in use are
+ *   a gauge (`store_entity_keys_used` against `store_entity_keys_max`) to alert on long before that.
+ */
 export const ENTITY_BITS = 16;
 export const MAX_ENTITY_KEY = 2 ** ENTITY_BITS - 1;
 /** Largest |last_updated_us - base_us| an event id can hold. */
@@ -257,7 +277,7 @@ export const MIGRATIONS: readonly string[][] = [
       WHERE ${TW_FROM_SQL} IS NOT NULL AND coalesce((SELECT seq FROM cursors WHERE name = 'rollup.id'),
         (SELECT value FROM meta WHERE key = 'tail_base')) >= (${TW_FROM_SQL} << ${ENTITY_BITS}) - 1`,
   ],
-  // 5: fewer bytes per row (README "Store"). The rows move to `raw_events` (`RAW_EVENTS_SQL`) and `events`
+  // 5: fewer bytes per row (docs/architecture.md "Event pipeline"). The rows move to `raw_events` (`RAW_EVENTS_SQL`) and `events`
   // becomes a view decoding them, so every reader's SQL stays as it was. Old rows are converted here, all
   // but their contexts: a 16-byte context stays readable as it is (decodeContextId) and leaves with
   // retention.

@@ -762,6 +762,77 @@ describe("store reader edges", () => {
   });
 });
 
+describe("history paging", () => {
+  /** Follows nextFrom from `from` until the range is done; every page within `limit` (+1000 in one ms). */
+  const allPages = (
+    r: ReturnType<typeof openStoreReader>,
+    entity: string,
+    q: { from: number; to: number; resolution: "raw" | "hourly"; limit: number },
+  ) => {
+    const ts: number[] = [];
+    let from = q.from;
+    for (let pages = 0; pages < 10_000; pages++) {
+      const page = r.history(entity, { ...q, from });
+      ts.push(...page.points.map((p) => p.t));
+      if (page.nextFrom === null) return { ts, pages: pages + 1 };
+      expect(page.nextFrom).toBeGreaterThan(from);
+      from = page.nextFrom;
+    }
+    throw new Error("history paging did not end");
+  };
+
+  test("raw history holds at most `limit` points and nextFrom reaches every point exactly once", () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.integer({ min: 0, max: 20_000 }), { minLength: 0, maxLength: 300 }),
+        fc.integer({ min: 1, max: 40 }),
+        (offsetsUs, limit) => {
+          const dir = tempDir();
+          const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+          // Several points share a millisecond (µs offsets), the case a page must not cut through.
+          w.writeEvents(offsetsUs.map((o, i) => ev("sensor.fast", String(i), T0 + o)));
+          const r = openStoreReader(dir);
+          const from = T0 / 1000;
+          const to = T0 / 1000 + 21;
+          const whole = r.history("sensor.fast", { from, to, resolution: "raw" });
+          const paged = allPages(r, "sensor.fast", { from, to, resolution: "raw", limit });
+          const first = r.history("sensor.fast", { from, to, resolution: "raw", limit });
+          r.close();
+          w.close();
+          expect(whole.nextFrom).toBeNull();
+          expect(paged.ts).toEqual(whole.points.map((p) => p.t));
+          expect(first.points.length).toBeLessThanOrEqual(limit + 1000);
+          expect(first.nextFrom === null).toBe(whole.points.length <= limit);
+          if (whole.points.length > limit && first.points.length > 0) {
+            // A page holds at most `limit` unless one millisecond alone holds more.
+            const ms = new Set(first.points.map((p) => Math.floor(p.t)));
+            expect(first.points.length <= limit || ms.size === 1).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  test("the hourly tier pages the same way, bucket by bucket", () => {
+    const dir = tempDir();
+    const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+    w.writeEvents(Array.from({ length: 30 }, (_, h) => ev("sensor.a", String(h), T0 + h * 3600e6)));
+    const m = maintenanceOf(w);
+    while (m.rollupStep() > 0);
+    const r = openStoreReader(dir);
+    const q = { from: T0 / 1000, to: T0 / 1000 + 30 * 3600_000, resolution: "hourly" as const };
+    const first = r.history("sensor.a", { ...q, limit: 7 });
+    expect([first.points.length, first.nextFrom]).toEqual([7, T0 / 1000 + 7 * 3600_000]);
+    expect(allPages(r, "sensor.a", { ...q, limit: 7 })).toEqual({
+      ts: Array.from({ length: 30 }, (_, h) => T0 / 1000 + h * 3600_000),
+      pages: 5,
+    });
+    r.close();
+    w.close();
+  });
+});
+
 describe("history tier choice", () => {
   test("auto reads raw for a day-long range on a young store, and hourly once raw has been pruned", () => {
     const dataDir = tempDir();

@@ -7,6 +7,7 @@
  */
 import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
+import { privateFile } from "../../runtime/private-files.ts";
 import type { Reading, StateChange } from "../batcher/messages.ts";
 import { EventColumns, ownString, PackedBuilder } from "../batcher/packed.ts";
 import {
@@ -39,7 +40,19 @@ export interface WriteResult {
   duplicates: number;
   /** Records refused with a precise reason; nothing of them was written. */
   rejected: { index: number; entity_id: unknown; error: string }[];
+  /** Of `rejected`, those of new entities refused because no entity key was left for them. */
+  keysRefused: number;
 }
+
+export interface WriteOptions {
+  /**
+   * The highest entity key a new entity may take in this write. Live ingest may use the whole key space;
+   * imports stop short of it, so a reserve is always left for the home's own new entities.
+   */
+  newKeyCeiling?: number;
+}
+
+const emptyResult = (): WriteResult => ({ inserted: [], duplicates: 0, rejected: [], keysRefused: 0 });
 
 export interface StoreWriterOptions {
   /** Entries in each dictionary cache (attribute texts, states, users) before it is cleared. */
@@ -48,6 +61,7 @@ export interface StoreWriterOptions {
 
 /** Opens `events.db` under `dataDir` for writing (creating and migrating it as needed). */
 export function openStoreWriter(dataDir: string, opts: StoreWriterOptions): StoreWriter {
+  privateFile(join(dataDir, EVENTS_DB)); // the whole history: owner-only, whatever the umask
   const db = new Database(join(dataDir, EVENTS_DB), { create: true, readwrite: true });
   configureConnection(db);
   // Checkpoint every ~40 MB of WAL instead of ~4 MB: fewer copies of the same hot index pages (measured
@@ -99,6 +113,7 @@ export class StoreWriter {
          VALUES (((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS}) | ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
       ),
       entityByName: db.prepare("SELECT e FROM entity_names WHERE name = ?"),
+      maxEntityKey: db.prepare("SELECT max(e) AS e FROM entities"),
       newEntity: db.prepare("INSERT INTO entities (entity_id, stable_id) VALUES (?1, ?1)"),
       newName: db.prepare("INSERT OR REPLACE INTO entity_names (name, e) VALUES (?, ?)"),
       stateByText: db.prepare("SELECT s FROM states WHERE state = ?"),
@@ -123,27 +138,37 @@ export class StoreWriter {
       newSeries: db.prepare("INSERT INTO series (source, metric) VALUES (?, ?)"),
       reading: db.prepare("INSERT OR IGNORE INTO readings (k, ts_ms, value) VALUES (?, ?, ?)"),
     };
-    this.writeTx = db.transaction((cols: EventColumns, from: number, to: number, out: WriteResult) => {
-      let added = 0;
-      const hwmT = this.hwmT;
-      const hwmE = this.hwmE;
-      for (let i = from; i < to; i++) {
-        const entityId = cols.entityId(i);
-        const lastUpdated = cols.lastUpdated(i);
-        const problem = this.invalid(entityId, lastUpdated, cols.lastChanged(i));
-        if (problem) {
-          out.rejected.push({ index: i, entity_id: entityId, error: problem });
-          continue;
+    this.writeTx = db.transaction(
+      (cols: EventColumns, from: number, to: number, out: WriteResult, ceiling: number) => {
+        let added = 0;
+        const hwmT = this.hwmT;
+        const hwmE = this.hwmE;
+        for (let i = from; i < to; i++) {
+          const entityId = cols.entityId(i);
+          const lastUpdated = cols.lastUpdated(i);
+          const problem = this.invalid(entityId, lastUpdated, cols.lastChanged(i));
+          if (problem) {
+            out.rejected.push({ index: i, entity_id: entityId, error: problem });
+            continue;
+          }
+          // Never thrown inside the transaction: one entity without a key is refused alone, and the rest of
+          // the batch (other entities' events) is stored as usual.
+          const e = this.entityKey(entityId, ceiling);
+          if (e === null) {
+            out.rejected.push({ index: i, entity_id: entityId, error: this.keysFull(ceiling) });
+            out.keysRefused++;
+            continue;
+          }
+          if (this.insertOne(cols, i, e, lastUpdated)) {
+            out.inserted.push(i);
+            added++;
+          } else out.duplicates++;
         }
-        if (this.insertOne(cols, i, entityId, lastUpdated)) {
-          out.inserted.push(i);
-          added++;
-        } else out.duplicates++;
-      }
-      if (added > 0) this.q.addRaw.run(added);
-      if (this.hwmT !== hwmT || this.hwmE !== hwmE) this.q.setHwm.run(this.hwmT, this.hwmE);
-      this.rawCount += added;
-    });
+        if (added > 0) this.q.addRaw.run(added);
+        if (this.hwmT !== hwmT || this.hwmE !== hwmE) this.q.setHwm.run(this.hwmT, this.hwmE);
+        this.rawCount += added;
+      },
+    );
   }
 
   /**
@@ -152,10 +177,16 @@ export class StoreWriter {
    * Records (tests, imports, tools) are checked field by field and packed first; a packed batch from an
    * edge has string fields by construction.
    */
-  writeEvents(events: readonly StateChange[] | EventColumns, from = 0, to?: number): WriteResult {
-    const out: WriteResult = { inserted: [], duplicates: 0, rejected: [] };
+  writeEvents(
+    events: readonly StateChange[] | EventColumns,
+    from = 0,
+    to?: number,
+    opts: WriteOptions = {},
+  ): WriteResult {
+    const ceiling = Math.min(opts.newKeyCeiling ?? MAX_ENTITY_KEY, MAX_ENTITY_KEY);
+    const out = emptyResult();
     if (events instanceof EventColumns) {
-      this.writeTx.immediate(events, from, to ?? events.n, out);
+      this.writeTx.immediate(events, from, to ?? events.n, out, ceiling);
       return out;
     }
     // Records: those of the wrong shape are refused here; the rest go through the packed path, and
@@ -178,10 +209,11 @@ export class StoreWriter {
       }
     }
     const cols = new EventColumns(builder.finish());
-    const packedOut: WriteResult = { inserted: [], duplicates: 0, rejected: [] };
-    this.writeTx.immediate(cols, 0, cols.n, packedOut);
+    const packedOut = emptyResult();
+    this.writeTx.immediate(cols, 0, cols.n, packedOut, ceiling);
     out.inserted = packedOut.inserted.map((k) => index[k]);
     out.duplicates = packedOut.duplicates;
+    out.keysRefused = packedOut.keysRefused;
     for (const r of packedOut.rejected) out.rejected.push({ ...r, index: index[r.index] });
     out.rejected.sort((a, b) => a.index - b.index);
     return out;
@@ -197,8 +229,7 @@ export class StoreWriter {
     return null;
   }
 
-  private insertOne(cols: EventColumns, i: number, entityId: string, lastUpdated: number): boolean {
-    const e = this.entityKey(entityId);
+  private insertOne(cols: EventColumns, i: number, e: number, lastUpdated: number): boolean {
     const state = cols.state(i);
     const canonical = canonicalNumber(state);
     // raw_events.x (./schema.ts): a decimal number in 1-4 bytes, else a code (and the number in vl).
@@ -253,22 +284,40 @@ export class StoreWriter {
     if (t < ix.t || (t === ix.t && e <= ix.e)) this.q.indexRow.run(t, e);
   }
 
-  /** The entity key of a name, creating the entity on first sight. */
-  entityKey(name: string): number {
+  /**
+   * The entity key of a name, creating the entity on first sight, or null when the new key would pass
+   * `ceiling` (the key space, or the share of it this write may use, is full). Never throws for that:
+   * see ./schema.ts on why keys are 16 bits and what protects them.
+   */
+  entityKey(name: string, ceiling = MAX_ENTITY_KEY): number | null {
     let e = this.entityKeys.get(name);
     if (e !== undefined) return e;
     const row = this.q.entityByName.get(name) as { e: number } | null;
     if (row) e = row.e;
     else {
+      // SQLite gives max(e) + 1 to a new row; checked first, so a refused entity leaves nothing behind.
+      if (this.entityKeysUsed() >= ceiling) return null;
       e = Number(this.q.newEntity.run(name).lastInsertRowid);
-      if (e > MAX_ENTITY_KEY)
-        throw new Error(
-          `store: entity key space is full (${MAX_ENTITY_KEY} entities ever seen); remove unused entities from events.db`,
-        );
       this.q.newName.run(name, e);
     }
     this.entityKeys.set(ownString(name), e);
     return e;
+  }
+
+  /** Whether the store has seen this entity id (under this name, now or before a rename). */
+  knowsEntity(name: string): boolean {
+    return this.entityKeys.has(name) || this.q.entityByName.get(name) !== null;
+  }
+
+  /** Entity keys handed out: the highest key in use (keys are given in order, see ./schema.ts). */
+  entityKeysUsed(): number {
+    return (this.q.maxEntityKey.get() as { e: number | null }).e ?? 0;
+  }
+
+  private keysFull(ceiling: number): string {
+    return ceiling >= MAX_ENTITY_KEY
+      ? `store: the entity key space is full (${MAX_ENTITY_KEY} entities ever seen); this new entity's events are refused and counted (store_entity_keys_refused_total), known entities are stored as usual`
+      : `store: no entity key left for imports (they may use keys up to ${ceiling}; the last ${MAX_ENTITY_KEY - ceiling} are kept for the home's live entities, ops.importEntityKeyReserve)`;
   }
 
   /** `raw_events.x` of a text state: its id in `states` and whether it reads as a number; cached whole. */

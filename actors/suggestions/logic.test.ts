@@ -45,8 +45,20 @@ describe("minerOptionsFor", () => {
 
   test("rejects an unknown time zone with the variable and the fix", () => {
     expect(() => resolveTimeZone("Mars/Olympus")).toThrow(
-      'suggestions.timeZone (HOMEIQ_SUGGESTIONS_TIME_ZONE): unknown time zone "Mars/Olympus". Fix: use an IANA name like Europe/Berlin, or leave it empty for the system zone.',
+      'suggestions.timeZone (HOMEIQ_SUGGESTIONS_TIME_ZONE): unknown time zone "Mars/Olympus". Fix: use an IANA name like Europe/Berlin, or leave it empty for Home Assistant\'s time zone.',
     );
     expect(resolveTimeZone("")).toBeTruthy();
+  });
+
+  test("counts in Home Assistant's time_zone unless a zone is configured; an unknown HA zone falls back", () => {
+    const now = Date.UTC(2026, 10, 25);
+    expect(minerOptionsFor(loadConfig({ env: {} }), now, "Australia/Adelaide").timeZone).toBe(
+      "Australia/Adelaide",
+    );
+    const berlin = loadConfig({ env: { HOMEIQ_SUGGESTIONS_TIME_ZONE: "Europe/Berlin" } });
+    expect(minerOptionsFor(berlin, now, "Australia/Adelaide").timeZone).toBe("Europe/Berlin");
+    expect(resolveTimeZone("", "Mars/Olympus")).toBe(
+      Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC",
+    );
   });
 });

@@ -3,30 +3,29 @@
  * injected) and when the next scheduled run is due.
  */
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import { homeTimeZone } from "../../runtime/local-time.ts";
 import type { MinerOptions } from "./miner/types.ts";
 
 const DAY_MS = 86_400_000;
 
-/** The configured zone, or the system's when empty; throws a precise error for an unknown zone. */
-export function resolveTimeZone(configured: string): string {
-  const zone = configured || Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: zone });
-  } catch {
-    throw new Error(
-      `suggestions.timeZone (HOMEIQ_SUGGESTIONS_TIME_ZONE): unknown time zone "${zone}". Fix: use an IANA name like Europe/Berlin, or leave it empty for the system zone.`,
-    );
-  }
-  return zone;
+/**
+ * The home's zone: `suggestions.timeZone` when set, else Home Assistant's `time_zone` (from get_config),
+ * else the system's; throws a precise error for an unknown configured zone.
+ */
+export function resolveTimeZone(configured: string, haTimeZone?: unknown): string {
+  return homeTimeZone(configured, haTimeZone, "suggestions.timeZone (HOMEIQ_SUGGESTIONS_TIME_ZONE)");
 }
 
-/** Miner options for a run at `now`: the last `suggestions.days` days up to now. */
-export function minerOptionsFor(config: HomeIQConfig, now: number): MinerOptions {
+/**
+ * Miner options for a run at `now`: the last `suggestions.days` days up to now, days and times of day
+ * counted in the home's zone (`haTimeZone`: HA's `time_zone`, when the metadata actor has recorded it).
+ */
+export function minerOptionsFor(config: HomeIQConfig, now: number, haTimeZone?: unknown): MinerOptions {
   const s = config.suggestions;
   return {
     from: now - s.days * DAY_MS,
     to: now,
-    timeZone: resolveTimeZone(s.timeZone),
+    timeZone: resolveTimeZone(s.timeZone, haTimeZone),
     minOccurrences: s.minOccurrences,
     minConfidence: s.minConfidence,
     coWindowMs: s.coWindowMs,

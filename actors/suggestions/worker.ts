@@ -7,6 +7,7 @@
  */
 import { runActor } from "../../runtime/actor.ts";
 import { errorMessage } from "../../runtime/log.ts";
+import { readHaTimeZone } from "../metadata/reader.ts";
 import { rewriteSuggestion } from "./llm.ts";
 import { minerOptionsFor, nextRunDelay, resolveTimeZone } from "./logic.ts";
 import { check, type SuggestionsRequest } from "./messages.ts";
@@ -105,7 +106,8 @@ runActor({
             {
               dataDir: config.dataDir,
               store,
-              options: minerOptionsFor(config, clock.now()),
+              // Local days and times of day in HA's time zone (read per run: HA may change it).
+              options: minerOptionsFor(config, clock.now(), readHaTimeZone(config.dataDir)),
               chunkEvents: s.chunkEvents,
               maxOpen: s.maxOpen,
               now: () => clock.now(),

@@ -11,8 +11,11 @@ export interface RetryPolicy {
   retryMaxMs: number;
 }
 
-/** What one POST came back with: an HTTP status (and Retry-After), or a network error. */
-export type Outcome = { status: number; retryAfter?: string | null } | { error: string };
+/**
+ * What one POST came back with: an HTTP status (and Retry-After), or an error: a network error, or with
+ * `refused` the target policy's refusal (targets.ts; nothing was sent, and retrying will not change it).
+ */
+export type Outcome = { status: number; retryAfter?: string | null } | { error: string; refused?: true };
 
 export type Verdict =
   | { kind: "delivered" }
@@ -45,6 +48,7 @@ export function decide(
 ): Verdict {
   let reason: string;
   let after: number | undefined;
+  if ("error" in outcome && outcome.refused) return { kind: "dead", reason: outcome.error };
   if ("error" in outcome) reason = outcome.error;
   else if (outcome.status >= 200 && outcome.status < 300) return { kind: "delivered" };
   else if (!retryable(outcome.status))
@@ -96,6 +100,11 @@ export class Breaker {
     if (this.trialInFlight || now < this.openUntil) return false;
     this.trialInFlight = true;
     return true;
+  }
+
+  /** An attempt that never reached the target (refused by policy): counts neither way, frees the trial. */
+  release(): void {
+    this.trialInFlight = false;
   }
 
   success(): void {

@@ -13,6 +13,7 @@ import { storedSince } from "./catch-up.ts";
 import { Dispatcher, deliveryId, type WebhookConfig } from "./dispatcher.ts";
 import type { Rule, Trigger } from "./rules.ts";
 import { WebhookStore } from "./store.ts";
+import { TargetPolicy } from "./targets.ts";
 import { startReceiver } from "./test-receiver.ts";
 import { verify } from "./verify.ts";
 
@@ -51,6 +52,8 @@ function open(
     clock: { ...systemClock, now: () => Date.now() + clockOffsetMs },
     random: () => 0.5,
     fetch: fetcher,
+    // The receivers listen on 127.0.0.1 (the simulator's host); a test's allowHosts replaces it.
+    targets: new TargetPolicy(over.allowHosts ?? ["127.0.0.1"]),
     ...(catchUp ? { catchUp: (fromUs: number, max: number) => storedSince(dir, fromUs, max) } : {}),
     metrics,
     log: createLogger({ actor: "test", level: "silent" }),
@@ -80,7 +83,8 @@ const rule = (id: string, url: string, when: Trigger): Rule => ({
   updatedAt: 1,
 });
 
-let t = 1_700_000_000_000_000;
+// Changes happen now (in µs, as HA stamps them): live changes older than webhooks.maxEventAgeMs fire nothing.
+let t = Date.now() * 1000;
 const ev = (entity_id: string, state: string): StateChange => {
   t += 1000;
   return {
@@ -396,7 +400,7 @@ describe("Dispatcher idempotency and bounds", () => {
     dispatcher.start();
     dispatcher.onStored([ev("light.a", "on")]);
     expect(store.deadLetters(10).map((d) => d.reason)).toEqual([
-      "host 127.0.0.1 is not in webhooks.allowHosts",
+      'host "127.0.0.1" is not an allowed webhook target; webhooks may reach Home Assistant\'s host and webhooks.allowHosts (ha.local). Fix: point the rule at an allowed host, or add the host to HOMEIQ_WEBHOOKS_ALLOW_HOSTS.',
     ]);
     expect(calls).toBe(0);
   });
@@ -461,5 +465,44 @@ describe("Dispatcher catch-up from events.db", () => {
     b.dispatcher.onStored(first);
     expect(b.count("webhooks_fired_total")).toBe(2);
     expect(b.store.db.query("SELECT count(*) AS n FROM deliveries").get()).toEqual({ n: 2 });
+  });
+});
+
+describe("Dispatcher fires for fresh changes only", () => {
+  test("snapshot and backfilled changes and an old live one do not fire; a fresh live one does, carrying its time and source", async () => {
+    const bodies: Record<string, unknown>[] = [];
+    const capture = async (_url: string, init: RequestInit) => {
+      bodies.push(JSON.parse(String(init.body)));
+      return new Response(null, { status: 200 });
+    };
+    const { store, dispatcher, metrics } = open(tempDir(), {}, 0, capture);
+    const skipped = (reason: string) => metrics.counter("webhooks_fires_skipped_total", "", { reason }).value;
+    store.putRule(rule("any", "http://127.0.0.1:9/x", { kind: "state", domain: "light" }));
+    store.putRule(
+      rule("sync", "http://127.0.0.1:9/x", { kind: "state", entity: "light.a", sources: ["snapshot"] }),
+    );
+    dispatcher.start();
+    const change = (state: string, agoMs: number): StateChange => ({
+      ...ev("light.a", state),
+      last_changed: (Date.now() - agoMs) * 1000,
+      last_updated: (Date.now() - agoMs) * 1000,
+    });
+    dispatcher.onStored([change("on", 3_600_000)], "snapshot"); // changed an hour ago: only "sync" fires
+    dispatcher.onStored([change("off", 600_000)], "backfill");
+    dispatcher.onStored([change("on", 120_000)], "live"); // live, but two minutes old
+    const fresh = change("off", 0);
+    dispatcher.onStored([fresh], "live");
+    await waitFor(() => bodies.length === 2, { timeoutMs: 2000, what: "two deliveries" });
+    const byRule = (id: string) => bodies.find((b) => (b.rule as { id: string }).id === id);
+    expect(byRule("sync")).toMatchObject({ state: "on", source: "snapshot" });
+    expect(byRule("any")).toMatchObject({
+      state: "off",
+      source: "live",
+      time: new Date(fresh.last_updated / 1000).toISOString(),
+    });
+    // source: "any" on the snapshot and backfill, "sync" (snapshot only) on the backfill and both live ones;
+    // stale: "any" on the two-minute-old live change.
+    expect([skipped("source"), skipped("stale")]).toEqual([5, 1]);
+    expect(metrics.gauge("webhooks_max_event_age_ms", "").value).toBe(60_000);
   });
 });

@@ -10,20 +10,21 @@ import type { Clock, Random } from "../../runtime/clock.ts";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
 import { errorMessage, type Logger } from "../../runtime/log.ts";
 import type { Registry } from "../../runtime/metrics.ts";
-import type { StateChange } from "../batcher/messages.ts";
+import type { EventSource, StateChange } from "../batcher/messages.ts";
 import { type EventView, viewOf } from "../batcher/packed.ts";
 import { Breaker, decide, type Outcome, retryable } from "./delivery.ts";
 import { type Fire, Matcher, ruleKey } from "./logic.ts";
 import type { EnrichmentMessage, HealthMessage } from "./messages.ts";
 import { deliveryBody, deliveryId, iso } from "./payload.ts";
 import type { Rule } from "./rules.ts";
+import { type FetchLike, sendSigned } from "./send.ts";
 import type { DeliveryRow, NewDelivery, WebhookStore } from "./store.ts";
-import { HEADERS, sign } from "./verify.ts";
+import { type Lookup, systemLookup, type TargetPolicy } from "./targets.ts";
 
 export { deliveryBody, deliveryId } from "./payload.ts";
+export type { FetchLike } from "./send.ts";
 
 export type WebhookConfig = HomeIQConfig["webhooks"];
-export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
 
 export interface DispatcherOptions {
   store: WebhookStore;
@@ -31,6 +32,10 @@ export interface DispatcherOptions {
   clock: Clock;
   random: Random;
   fetch: FetchLike;
+  /** Where webhooks may go (targets.ts): built from ha.url / the simulator and webhooks.allowHosts. */
+  targets: TargetPolicy;
+  /** Name resolution at send time; node:dns by default. */
+  lookup?: Lookup;
   metrics: Registry;
   log: Logger;
   /**
@@ -77,6 +82,8 @@ export class Dispatcher {
   private stopped = false;
   private commits = 0;
   private skippedSeen = 0;
+  private skippedSourceSeen = 0;
+  private skippedStaleSeen = 0;
   private readonly m;
 
   constructor(private readonly o: DispatcherOptions) {
@@ -96,6 +103,20 @@ export class Dispatcher {
         "webhooks_events_skipped_total",
         "State changes not evaluated: not newer than their entity's last evaluated change",
       ),
+      firesSkippedSource: r.counter(
+        "webhooks_fires_skipped_total",
+        "Rule matches not fired, by reason: source (a snapshot, backfilled or imported change the rule does not select), stale (a live change older than webhooks.maxEventAgeMs)",
+        { reason: "source" },
+      ),
+      firesSkippedStale: r.counter(
+        "webhooks_fires_skipped_total",
+        "Rule matches not fired, by reason: source (a snapshot, backfilled or imported change the rule does not select), stale (a live change older than webhooks.maxEventAgeMs)",
+        { reason: "stale" },
+      ),
+      maxEventAge: r.gauge(
+        "webhooks_max_event_age_ms",
+        "Live changes older than this fire no webhook (webhooks.maxEventAgeMs; 0: no bound)",
+      ),
       latency: r.histogram("webhook_latency_ms", "Time from sending a webhook POST to its response"),
       dispatch: r.histogram(
         "webhook_dispatch_delay_ms",
@@ -105,8 +126,22 @@ export class Dispatcher {
       pendingMax: r.gauge("webhooks_pending_max", "Bound on pending deliveries (webhooks.maxPending)"),
       rules: r.gauge("webhooks_rules", "Enabled rules being evaluated"),
       breakersOpen: r.gauge("webhooks_breakers_open", "Target hosts whose circuit breaker is open"),
+      refused: r.counter(
+        "webhooks_targets_refused_total",
+        "Sends refused by the target policy (host not allowed, or resolved to an address webhooks may not reach)",
+      ),
+      truncated: r.counter(
+        "webhooks_responses_truncated_total",
+        "Webhook answers longer than webhooks.responseMaxBytes, cut off unread",
+      ),
+      responseMax: r.gauge(
+        "webhooks_response_max_bytes",
+        "Bound on the bytes of a webhook answer read (webhooks.responseMaxBytes)",
+      ),
     };
     this.m.pendingMax.set(o.config.maxPending);
+    this.m.responseMax.set(o.config.responseMaxBytes);
+    this.m.maxEventAge.set(o.config.maxEventAgeMs);
   }
 
   /** Loads rules, evaluation state and pending deliveries (a restart resumes them with their ids). */
@@ -126,7 +161,9 @@ export class Dispatcher {
     let events = 0;
     for (const batch of batches) {
       events += batch.length;
-      this.onStored(batch);
+      // events.db does not record where a change came from: caught-up changes are judged as live ones,
+      // so after a short crash they fire, and after a long outage (older than maxEventAgeMs) they do not.
+      this.onStored(batch, "live");
     }
     this.m.caughtUp.inc(events);
     if (truncated)
@@ -149,8 +186,12 @@ export class Dispatcher {
     return enabled;
   }
 
-  /** Evaluates a batch the batcher stored. Idempotent: a batch seen before (same first event) is skipped. */
-  onStored(events: readonly StateChange[] | EventView): void {
+  /**
+   * Evaluates a batch the batcher stored, all from `source`. Idempotent: a batch seen before (same first
+   * event) is skipped. Rules fire for live changes younger than webhooks.maxEventAgeMs, and for snapshot or
+   * backfilled changes only when they select that source (logic.ts).
+   */
+  onStored(events: readonly StateChange[] | EventView, source: EventSource = "live"): void {
     const view = Array.isArray(events) ? viewOf(events as readonly StateChange[]) : (events as EventView);
     if (view.n === 0) return;
     const key = `s:${view.entityId(0)}@${view.lastUpdated(0)}`;
@@ -159,7 +200,11 @@ export class Dispatcher {
       return;
     }
     const fires: Fire[] = [];
-    this.matcher.matchStates(view, fires);
+    this.matcher.matchStates(view, fires, {
+      source,
+      nowMs: this.o.clock.now(),
+      maxAgeMs: this.o.config.maxEventAgeMs,
+    });
     this.commit(key, fires);
   }
 
@@ -208,6 +253,10 @@ export class Dispatcher {
     );
     this.m.skipped.inc(this.matcher.skipped - this.skippedSeen);
     this.skippedSeen = this.matcher.skipped;
+    this.m.firesSkippedSource.inc(this.matcher.skippedSource - this.skippedSourceSeen);
+    this.skippedSourceSeen = this.matcher.skippedSource;
+    this.m.firesSkippedStale.inc(this.matcher.skippedStale - this.skippedStaleSeen);
+    this.skippedStaleSeen = this.matcher.skippedStale;
     this.m.fired.inc(inserted.length);
     for (const d of inserted) {
       if (this.pending.size >= this.o.config.maxPending) {
@@ -334,9 +383,10 @@ export class Dispatcher {
         continue;
       }
       const url = new URL(rule.url);
-      const allow = this.o.config.allowHosts;
-      if (allow.length > 0 && !allow.includes(url.hostname)) {
-        this.giveUp(p, `host ${url.hostname} is not in webhooks.allowHosts`, null, now);
+      const allowed = this.o.targets.checkHost(url.hostname);
+      if (!allowed.ok) {
+        this.m.refused.inc();
+        this.giveUp(p, allowed.error, null, now);
         continue;
       }
       const t = this.target(url.host);
@@ -392,29 +442,23 @@ export class Dispatcher {
   /** One signed POST; never throws. The timestamp is per attempt, so retries stay within tolerance. */
   private async post(rule: Rule, id: string, event: string, body: string): Promise<Outcome> {
     const started = this.o.clock.now();
-    const timestamp = Math.floor(started / 1000);
-    try {
-      const res = await this.o.fetch(rule.url, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "user-agent": "HomeIQ-Webhooks/1",
-          [HEADERS.delivery]: id,
-          [HEADERS.event]: event,
-          [HEADERS.timestamp]: String(timestamp),
-          [HEADERS.signature]: sign(rule.secret, timestamp, body),
-        },
-        body,
-        redirect: "manual",
-        signal: AbortSignal.timeout(this.o.config.timeoutMs),
-      });
-      await res.arrayBuffer().catch(() => undefined);
-      return { status: res.status, retryAfter: res.headers.get("retry-after") };
-    } catch (error) {
-      return { error: errorMessage(error) };
-    } finally {
-      this.m.latency.observe(this.o.clock.now() - started);
-    }
+    const sent = await sendSigned(
+      {
+        fetch: this.o.fetch,
+        targets: this.o.targets,
+        lookup: this.o.lookup ?? systemLookup,
+        timeoutMs: this.o.config.timeoutMs,
+        responseMaxBytes: this.o.config.responseMaxBytes,
+      },
+      rule.url,
+      rule.secret,
+      { id, event, body },
+      Math.floor(started / 1000),
+    );
+    if ("refused" in sent.outcome) this.m.refused.inc();
+    else this.m.latency.observe(this.o.clock.now() - started);
+    if (sent.truncated) this.m.truncated.inc();
+    return sent.outcome;
   }
 
   private settle(p: Pending, t: Target, outcome: Outcome): void {
@@ -425,7 +469,9 @@ export class Dispatcher {
     const verdict = decide(outcome, p, now, this.o.config, this.o.random);
     const status = "status" in outcome ? outcome.status : null;
     // A target that answered (2xx, or a refusal that will not change) is healthy; errors and 5xx/429 are not.
-    if ("error" in outcome || retryable(outcome.status)) t.breaker.failure(now);
+    // A send the target policy refused never reached the target, so it says nothing about its health.
+    if ("error" in outcome && outcome.refused) t.breaker.release();
+    else if ("error" in outcome || retryable(outcome.status)) t.breaker.failure(now);
     else t.breaker.success();
     if (verdict.kind === "delivered") {
       this.o.store.finish(p.id, "delivered", p.attempts, now, status, null);

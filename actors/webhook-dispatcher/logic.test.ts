@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import type { StateChange } from "../batcher/messages.ts";
+import type { EventSource, StateChange } from "../batcher/messages.ts";
 import { type Fire, Matcher, Side, stepThreshold } from "./logic.ts";
-import { globToRegExp, type Rule, type Trigger } from "./rules.ts";
+import type { Rule, Trigger } from "./rules.ts";
 
 let seq = 0;
 const rule = (id: string, when: Trigger, enabled = true): Rule => ({
@@ -30,36 +30,6 @@ const run = (m: Matcher, events: StateChange[]): string[] => {
   m.matchStates(events, out);
   return out.map((f) => `${f.rule.id}:${f.subject}:${f.event?.state}`);
 };
-
-describe("globToRegExp", () => {
-  test("* spans any characters, ? exactly one, everything else is literal", () => {
-    const re = globToRegExp("sensor.*_temp?");
-    expect(["sensor.office_temp1", "sensor.a.b_tempX"].map((s) => re.test(s))).toEqual([true, true]);
-    expect(
-      ["sensor.office_temp", "sensor.office_temp12", "sensorXoffice_temp1"].map((s) => re.test(s)),
-    ).toEqual([false, false, false]);
-  });
-
-  test("a pattern without wildcards matches only itself", () => {
-    fc.assert(
-      fc.property(
-        fc.stringMatching(/^[a-z0-9_.]{1,20}$/),
-        fc.stringMatching(/^[a-z0-9_.]{1,20}$/),
-        (a, b) => globToRegExp(a).test(b) === (a === b),
-      ),
-    );
-  });
-
-  test("prefix* matches exactly the ids that start with the prefix", () => {
-    fc.assert(
-      fc.property(
-        fc.stringMatching(/^[a-z_.]{0,10}$/),
-        fc.stringMatching(/^[a-z_.]{0,20}$/),
-        (prefix, id) => globToRegExp(`${prefix}*`).test(id) === id.startsWith(prefix),
-      ),
-    );
-  });
-});
 
 describe("Matcher selectors", () => {
   test("exact entity, domain, glob with literal domain, glob with wildcard domain and catch-all each select their entities", () => {
@@ -276,5 +246,80 @@ describe("Matcher enrichment and health", () => {
     m.matchHealth("sensor.a", "ok", 2, {}, out);
     m.matchHealth("light.a", "stale", 3, {}, out);
     expect(out.map((f) => f.subject)).toEqual(["health:sensor.a:stale"]);
+  });
+});
+
+describe("Matcher freshness", () => {
+  const NOW = 1_800_000_000_000; // ms
+  const at = (entity_id: string, state: string, agoMs: number): StateChange => ({
+    ...ev(entity_id, state),
+    last_changed: (NOW - agoMs) * 1000,
+    last_updated: (NOW - agoMs) * 1000 + ++seq, // distinct, increasing per call
+  });
+  const fire = (m: Matcher, source: EventSource, events: StateChange[], maxAgeMs = 60_000) => {
+    const out: Fire[] = [];
+    m.matchStates(events, out, { source, nowMs: NOW, maxAgeMs });
+    return out.map((f) => `${f.rule.id}:${f.subject}:${f.event?.state}:${f.source}`);
+  };
+
+  test("snapshot and backfilled changes do not fire; a fresh live one does, with its source; an old live one does not", () => {
+    const m = new Matcher();
+    m.setRules([rule("door", { kind: "state", entity: "binary_sensor.door", from: "off", to: "on" })]);
+    expect(fire(m, "snapshot", [at("binary_sensor.door", "off", 3_600_000)])).toEqual([]);
+    // The snapshot still set the previous state: the backfilled off -> on is a real transition, not fired.
+    expect(fire(m, "backfill", [at("binary_sensor.door", "on", 120_000)])).toEqual([]);
+    expect([m.skippedSource, m.skippedStale]).toEqual([1, 0]);
+    expect(
+      fire(m, "live", [at("binary_sensor.door", "off", 100_000), at("binary_sensor.door", "on", 90_000)]),
+    ).toEqual([]);
+    expect([m.skippedSource, m.skippedStale]).toEqual([1, 1]);
+    expect(
+      fire(m, "live", [at("binary_sensor.door", "off", 2_000), at("binary_sensor.door", "on", 1_000)]),
+    ).toEqual(["door:binary_sensor.door:on:live"]);
+    // Imports (and anything no rule can select) never fire.
+    expect(
+      fire(m, "import", [at("binary_sensor.door", "off", 500), at("binary_sensor.door", "on", 400)]),
+    ).toEqual([]);
+    expect([m.skippedSource, m.skippedStale]).toEqual([2, 1]);
+  });
+
+  test("a rule that opts in fires for snapshot and backfilled changes, whatever their age", () => {
+    const m = new Matcher();
+    m.setRules([
+      rule("sync", { kind: "state", domain: "light", sources: ["live", "snapshot"] }),
+      rule("gaps", { kind: "state", domain: "light", sources: ["backfill"] }),
+      rule("default", { kind: "state", domain: "light" }),
+    ]);
+    expect(fire(m, "snapshot", [at("light.a", "on", 3_600_000)])).toEqual(["sync:light.a:on:snapshot"]);
+    expect(fire(m, "backfill", [at("light.a", "off", 1_800_000)])).toEqual(["gaps:light.a:off:backfill"]);
+    expect(fire(m, "live", [at("light.a", "on", 10)])).toEqual([
+      "sync:light.a:on:live",
+      "default:light.a:on:live",
+    ]);
+    expect(m.skippedSource).toBe(5); // snapshot: gaps, default; backfill: sync, default; live: gaps
+  });
+
+  test("maxAgeMs 0 turns the age check off; a change stamped ahead of HomeIQ's clock is fresh", () => {
+    const m = new Matcher();
+    m.setRules([rule("all", { kind: "state" })]);
+    expect(fire(m, "live", [at("light.b", "on", 86_400_000)], 0)).toEqual(["all:light.b:on:live"]);
+    expect(fire(m, "live", [at("light.b", "off", -5_000)])).toEqual(["all:light.b:off:live"]);
+  });
+
+  test("a ReDoS glob from the security review costs microseconds per entity, not seconds", () => {
+    const m = new Matcher();
+    m.setRules([
+      rule("redos", { kind: "state", entity: "*?*?*?*?*?*?*?*?*?*?*?*?*?*?zzq" }),
+      rule("redos2", { kind: "state", entity: `sensor.${"*a".repeat(12)}*b` }),
+    ]);
+    const ids = Array.from({ length: 200 }, (_, i) => `sensor.${"a".repeat(40)}_${i}`);
+    const started = performance.now();
+    expect(
+      run(
+        m,
+        ids.map((id) => ev(id, "1")),
+      ),
+    ).toEqual([]);
+    expect(performance.now() - started).toBeLessThan(1000); // RegExp: 13-20 s for each id
   });
 });

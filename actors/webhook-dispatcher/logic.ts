@@ -11,10 +11,28 @@
  *   evaluated in time order, once: a change not newer than the last one evaluated (a re-sent batch, a
  *   catch-up overlap, a backfilled gap arriving after newer live changes) is skipped and counted;
  * - per (rule, entity) threshold side (`Side`), which is what makes a noisy sensor fire once per crossing.
+ *
+ * Fresh changes only: every change is evaluated (so previous states and threshold sides stay true), but a
+ * state rule fires only for changes from a source it selects (`sources`, default live only: not the
+ * connect snapshot, not a backfilled gap), and a live change only while it is younger than
+ * `maxAgeMs`. Suppressed fires are counted by reason (`skippedSource`, `skippedStale`).
  */
-import type { StateChange } from "../batcher/messages.ts";
+import type { EventSource, StateChange } from "../batcher/messages.ts";
 import { type EventView, ownString, viewOf } from "../batcher/packed.ts";
-import { globToRegExp, isGlob, literalDomain, type Rule } from "./rules.ts";
+import { matchGlob } from "./glob.ts";
+import { isGlob, literalDomain, type Rule, sourcesOf } from "./rules.ts";
+
+/** Where a batch of state changes came from and when it is evaluated, for the freshness rules. */
+export interface Arrival {
+  source: EventSource;
+  /** HomeIQ's clock (ms) at evaluation. */
+  nowMs: number;
+  /** A live change older than this fires nothing; 0 turns the check off. */
+  maxAgeMs: number;
+}
+
+/** Evaluation without a known arrival (tests, the benchmark): live, no age bound. */
+const ANY_AGE: Arrival = { source: "live", nowMs: 0, maxAgeMs: 0 };
 
 /** Threshold side of one (rule, entity): nothing seen yet, armed (quiet side), fired (waiting to re-arm). */
 export const Side = { unknown: 0, armed: 1, fired: 2 } as const;
@@ -57,6 +75,8 @@ export interface Fire {
   subject: string;
   /** Event time: last_updated in microseconds for state changes, ms for enrichment and health. */
   at: number;
+  /** Where a state change came from (live, snapshot, backfill); absent for enrichment and health. */
+  source?: EventSource;
   event: StateChange | null;
   previous: string | null;
   value: number | null;
@@ -67,7 +87,8 @@ interface Compiled {
   rule: Rule;
   /** id@updatedAt: an edited rule starts with fresh threshold state. */
   key: string;
-  regex?: RegExp;
+  /** The entity selector when it holds wildcards (matched by glob.ts, linear time). */
+  glob?: string;
   domain?: string;
   from?: string;
   to?: string;
@@ -110,7 +131,7 @@ function compile(rule: Rule): Compiled {
     if (w.above !== undefined || w.below !== undefined) c.threshold = w;
     return c;
   }
-  if (w.entity !== undefined && isGlob(w.entity)) c.regex = globToRegExp(w.entity);
+  if (w.entity !== undefined && isGlob(w.entity)) c.glob = w.entity;
   c.domain = w.domain ?? (w.entity !== undefined ? literalDomain(w.entity) : undefined);
   if (w.kind === "state") {
     if (w.above !== undefined || w.below !== undefined) c.threshold = w;
@@ -131,7 +152,7 @@ function selects(c: Compiled, entityId: string): boolean {
   const w = c.rule.when;
   if (w.kind === "enrichment") return false;
   if (c.domain !== undefined && domainOf(entityId) !== c.domain) return false;
-  if (c.regex) return c.regex.test(entityId);
+  if (c.glob !== undefined) return matchGlob(c.glob, entityId);
   return w.entity === undefined || w.entity === entityId;
 }
 
@@ -146,6 +167,10 @@ export class Matcher {
   private readonly seenState = new Map<string, Seen>();
   /** Changes skipped because they were not newer than their entity's last evaluated change. */
   skipped = 0;
+  /** Fires suppressed because the rule does not select the change's source (snapshot, backfill, ...). */
+  skippedSource = 0;
+  /** Fires suppressed because the live change was older than the arrival's maxAgeMs. */
+  skippedStale = 0;
   /** Newest last_updated (µs) evaluated, over all entities: where a catch-up from the store starts. */
   watermarkUs = 0;
   private readonly sideState = new Map<string, Side>();
@@ -178,7 +203,7 @@ export class Matcher {
       const w = rule.when;
       if (w.kind === "enrichment") push(this.enrichment, `${w.source}/${w.metric}`, c);
       else if (w.kind === "health") this.health.push(c);
-      else if (w.entity !== undefined && !c.regex) push(this.exact, w.entity, c);
+      else if (w.entity !== undefined && c.glob === undefined) push(this.exact, w.entity, c);
       else if (c.domain !== undefined) push(this.byDomain, c.domain, c);
       else this.anyDomain.push(c);
     }
@@ -240,8 +265,11 @@ export class Matcher {
    * Evaluates a batch of stored state changes, appending what fired to `out`. An entity no rule selects
    * costs a lookup and its state text; the whole record is read only for entities some rule selects.
    */
-  matchStates(events: EventView | readonly StateChange[], out: Fire[]): void {
+  matchStates(events: EventView | readonly StateChange[], out: Fire[], arrival: Arrival = ANY_AGE): void {
     const view = Array.isArray(events) ? viewOf(events as readonly StateChange[]) : (events as EventView);
+    const ageCheck = arrival.source === "live" && arrival.maxAgeMs > 0;
+    const oldestUs = (arrival.nowMs - arrival.maxAgeMs) * 1000;
+    const fired = out.length;
     for (let e = 0; e < view.n; e++) {
       const slot = this.slot(view.entityId(e));
       const lastUpdated = view.lastUpdated(e);
@@ -284,6 +312,21 @@ export class Matcher {
         }
       }
     }
+    // Evaluated in full above (states and sides move on); what may not fire is taken back out here
+    // (fires are few next to events, so this costs nothing per event).
+    let kept = fired;
+    for (let i = fired; i < out.length; i++) {
+      const f = out[i];
+      const w = f.rule.when;
+      if (w.kind === "state" && !(sourcesOf(w) as readonly string[]).includes(arrival.source))
+        this.skippedSource++;
+      else if (ageCheck && f.at < oldestUs) this.skippedStale++;
+      else {
+        f.source = arrival.source;
+        out[kept++] = f;
+      }
+    }
+    out.length = kept;
   }
 
   /** Evaluates one enrichment value (`ts` in ms). */

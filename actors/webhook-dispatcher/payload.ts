@@ -31,6 +31,9 @@ export function deliveryBody(id: string, fire: Fire, firedAt: number): string {
       ...base,
       entity_id: e.entity_id,
       state: e.state,
+      // The change's own time and where it came from (live, snapshot, backfill): fired_at is when it matched.
+      time: iso(e.last_updated / 1000),
+      source: fire.source ?? "live",
       previous_state: fire.previous,
       value: fire.value,
       attributes: parseAttributes(e.attributes),

@@ -6,6 +6,8 @@
  * - `state`: a Home Assistant state change. Selectors `entity` (exact id or glob with `*`/`?`) and
  *   `domain` narrow which entities; then either a transition (`from`/`to`) or a numeric threshold
  *   (`above` or `below`, with `hysteresis`), or neither (every change of a selected entity fires).
+ *   `sources` says which changes may fire: `live` (default; only while younger than webhooks.maxEventAgeMs),
+ *   `snapshot` (the states HA reports on connect) and `backfill` (changes fetched after an outage).
  * - `enrichment`: a value from an enricher (`source`, `metric`) crossing `above`/`below` with hysteresis.
  * - `health`: an entity-health verdict from the insights actor (provisional shape; see messages.ts).
  *
@@ -14,6 +16,17 @@
  *   when: { kind: "state", entity: "sensor.office_*_temperature", above: 26, hysteresis: 0.5 } }
  */
 import { type Static, Type as T } from "@sinclair/typebox";
+import { Value } from "@sinclair/typebox/value";
+import type { TargetPolicy } from "./targets.ts";
+
+/** Bounds on an entity glob: matching is linear (glob.ts), these keep each rule's cost small and fixed. */
+export const GLOB_MAX_LENGTH = 128;
+export const GLOB_MAX_WILDCARDS = 16;
+
+/** Where a state change came from, as a rule can select it (see `sources`). */
+export const RULE_SOURCES = ["live", "snapshot", "backfill"] as const;
+export type RuleSource = (typeof RULE_SOURCES)[number];
+export const DEFAULT_SOURCES: readonly RuleSource[] = ["live"];
 
 const Selector = {
   entity: T.Optional(
@@ -36,6 +49,15 @@ export const StateTriggerSchema = T.Object(
     from: T.Optional(T.String({ maxLength: 255 })),
     to: T.Optional(T.String({ maxLength: 255 })),
     ...Threshold,
+    sources: T.Optional(
+      T.Array(T.Union([T.Literal("live"), T.Literal("snapshot"), T.Literal("backfill")]), {
+        minItems: 1,
+        maxItems: RULE_SOURCES.length,
+        uniqueItems: true,
+        description:
+          'which changes fire: "live" (default; younger than webhooks.maxEventAgeMs), "snapshot" (states reported on connect), "backfill" (fetched after an outage)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -110,16 +132,14 @@ const DOMAIN_CHARS = /^[a-z0-9_]+$/;
 
 export const isGlob = (pattern: string): boolean => GLOB_CHARS.test(pattern);
 
-/** `sensor.*_temp?` -> /^sensor\..*_temp.$/ ; `*` is any run of characters (dots included), `?` one. */
-export function globToRegExp(glob: string): RegExp {
-  let source = "^";
-  for (const ch of glob) {
-    if (ch === "*") source += ".*";
-    else if (ch === "?") source += ".";
-    else source += ch.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+const wildcards = (glob: string): number => {
+  let n = 0;
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob.charCodeAt(i);
+    if (c === 42 || c === 63) n++;
   }
-  return new RegExp(`${source}$`);
-}
+  return n;
+};
 
 /** The domain part of an entity id or glob, or undefined when the domain part holds a wildcard. */
 export function literalDomain(pattern: string): string | undefined {
@@ -143,10 +163,10 @@ function checkThreshold(t: { above?: number; below?: number; hysteresis?: number
 }
 
 /**
- * Checks what the schema cannot: URL scheme and host allowlist, glob syntax, field combinations.
- * Throws `RuleError` naming the field and the fix; returns normally when the rule is valid.
+ * Checks what the schema cannot: URL scheme and target host (targets.ts), glob syntax and size, field
+ * combinations. Throws `RuleError` naming the field and the fix; returns normally when the rule is valid.
  */
-export function checkRule(input: { url: string; when: Trigger }, allowHosts: readonly string[]): void {
+export function checkRule(input: { url: string; when: Trigger }, targets: TargetPolicy): void {
   let url: URL;
   try {
     url = new URL(input.url);
@@ -163,11 +183,8 @@ export function checkRule(input: { url: string; when: Trigger }, allowHosts: rea
     );
   if (url.username || url.password)
     throw new RuleError("url", "credentials in the URL are not allowed. Fix: remove user:password@.");
-  if (allowHosts.length > 0 && !allowHosts.includes(url.hostname))
-    throw new RuleError(
-      "url",
-      `host "${url.hostname}" is not in webhooks.allowHosts (${allowHosts.join(", ")}). Fix: use an allowed host or add it to HOMEIQ_WEBHOOKS_ALLOW_HOSTS.`,
-    );
+  const host = targets.checkHost(url.hostname);
+  if (!host.ok) throw new RuleError("url", host.error);
   const w = input.when;
   if (w.kind === "enrichment") {
     checkThreshold(w, "when");
@@ -178,6 +195,19 @@ export function checkRule(input: { url: string; when: Trigger }, allowHosts: rea
       "when.entity",
       `"${w.entity}" has characters an entity id cannot have. Fix: use lowercase letters, digits, _ and ., with * or ? as wildcards.`,
     );
+  if (w.entity !== undefined && isGlob(w.entity)) {
+    if (w.entity.length > GLOB_MAX_LENGTH)
+      throw new RuleError(
+        "when.entity",
+        `a glob may be at most ${GLOB_MAX_LENGTH} characters long (this one has ${w.entity.length}). Fix: shorten it, or select by domain.`,
+      );
+    const n = wildcards(w.entity);
+    if (n > GLOB_MAX_WILDCARDS)
+      throw new RuleError(
+        "when.entity",
+        `a glob may hold at most ${GLOB_MAX_WILDCARDS} wildcards (* and ?; this one has ${n}). Fix: use fewer; one * spans any run of characters.`,
+      );
+  }
   if (w.domain !== undefined && !DOMAIN_CHARS.test(w.domain))
     throw new RuleError(
       "when.domain",
@@ -193,9 +223,60 @@ export function checkRule(input: { url: string; when: Trigger }, allowHosts: rea
   }
   if (w.kind === "health") return;
   checkThreshold(w, "when");
+  if (w.sources !== undefined) {
+    if (
+      w.sources.length === 0 ||
+      w.sources.some((x) => !RULE_SOURCES.includes(x)) ||
+      new Set(w.sources).size !== w.sources.length
+    )
+      throw new RuleError(
+        "when.sources",
+        `sources must list each of ${RULE_SOURCES.join(", ")} at most once, and at least one. Fix: e.g. ["live", "snapshot"], or leave it out for live changes only.`,
+      );
+  }
   if ((w.above !== undefined || w.below !== undefined) && (w.from !== undefined || w.to !== undefined))
     throw new RuleError(
       "when.from",
       "a rule is either a transition (from/to) or a threshold (above/below). Fix: split it into two rules.",
     );
+}
+
+const TRIGGERS: Record<
+  string,
+  typeof StateTriggerSchema | typeof EnrichmentTriggerSchema | typeof HealthTriggerSchema
+> = { state: StateTriggerSchema, enrichment: EnrichmentTriggerSchema, health: HealthTriggerSchema };
+
+/** A rule's sources, with the default for rules that do not say. */
+export const sourcesOf = (w: StateTrigger): readonly RuleSource[] => w.sources ?? DEFAULT_SOURCES;
+
+/**
+ * Untrusted input (a request body, a row read back) to a checked rule input, or a `RuleError` naming the
+ * first problem. Never throws.
+ */
+export function parseRuleInput(
+  input: unknown,
+  targets: TargetPolicy,
+): { ok: true; value: RuleInput } | { ok: false; error: RuleError } {
+  if (!Value.Check(RuleInputSchema, input)) {
+    // A union reports only "expected union value": check `when` against the member its kind names instead.
+    const when = (input as { when?: { kind?: unknown } } | null)?.when;
+    const kind = String(when?.kind);
+    const member = Object.hasOwn(TRIGGERS, kind) ? TRIGGERS[kind] : undefined;
+    const first =
+      member && !Value.Check(member, when)
+        ? { ...Value.Errors(member, when).First(), at: "when" }
+        : { ...Value.Errors(RuleInputSchema, input).First(), at: "" };
+    const path = `${first.at}${first.path ?? ""}`.replace(/^\//, "").replaceAll("/", ".");
+    return {
+      ok: false,
+      error: new RuleError(path || "body", `${first.message ?? "invalid rule"}. Fix: see the rule schema.`),
+    };
+  }
+  try {
+    checkRule(input, targets);
+    return { ok: true, value: input };
+  } catch (error) {
+    if (error instanceof RuleError) return { ok: false, error };
+    throw error; // a bug in checkRule, not bad input: let it surface
+  }
 }

@@ -8,8 +8,8 @@
  */
 
 import { Database, type Statement } from "bun:sqlite";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { privateDir, privateFile } from "../../runtime/private-files.ts";
 import { migrate } from "../../runtime/sqlite.ts";
 import type { Seen, Side } from "./logic.ts";
 import type { Rule, Trigger } from "./rules.ts";
@@ -107,7 +107,8 @@ export class WebhookStore {
   };
 
   constructor(dataDir: string) {
-    mkdirSync(dataDir, { recursive: true });
+    privateDir(dataDir);
+    privateFile(webhooksDbPath(dataDir)); // every rule's HMAC secret: owner-only, whatever the umask
     this.db = new Database(webhooksDbPath(dataDir), { create: true, strict: true });
     this.db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;");
     migrate(this.db, "webhooks.db", MIGRATIONS);

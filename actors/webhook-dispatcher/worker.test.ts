@@ -31,7 +31,8 @@ const config = loadConfig({
   },
 });
 
-let t = 1_700_000_000_000_000;
+// Changes happen now (µs): live changes older than webhooks.maxEventAgeMs fire nothing.
+let t = Date.now() * 1000;
 const ev = (entity_id: string, state: string): StateChange => {
   t += 1000;
   return {

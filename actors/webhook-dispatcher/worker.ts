@@ -5,6 +5,7 @@ import { storedSince } from "./catch-up.ts";
 import { Dispatcher } from "./dispatcher.ts";
 import { ACTOR, check, checkCall } from "./messages.ts";
 import { WebhookStore } from "./store.ts";
+import { TargetPolicy } from "./targets.ts";
 
 runActor({
   name: ACTOR,
@@ -17,6 +18,7 @@ runActor({
       clock: ctx.clock,
       random: Math.random,
       fetch: (url, init) => fetch(url, init),
+      targets: TargetPolicy.fromConfig(ctx.config),
       metrics: ctx.metrics,
       log: ctx.log,
       catchUp: (fromUs, max) => storedSince(ctx.config.dataDir, fromUs, max),
@@ -26,7 +28,7 @@ runActor({
       handle(msg) {
         if (msg.type === "stored") {
           const opened = openPacked(msg.events);
-          if (opened.ok) dispatcher.onStored(opened.cols);
+          if (opened.ok) dispatcher.onStored(opened.cols, msg.source ?? "live");
           else ctx.log.warn(`skipped a stored batch: ${opened.error}`);
         } else if (msg.type === "enrichment") dispatcher.onEnrichment(msg);
         else dispatcher.onHealth(msg);

@@ -41,6 +41,16 @@ export interface Exactness {
   mismatched: number;
 }
 
+/** The simulator's counters a benchmark reports (`GET /sim/stats`). */
+export interface SimStatsSeen {
+  sent: number;
+  pendingBytesMax: number;
+  /** The most messages HA's queue held for HomeIQ (HA drops a client at 4,096). */
+  pendingMessagesMax: number;
+  /** Times HA's slow-client rules closed HomeIQ's connection. */
+  slowClientsDropped: number;
+}
+
 export class Stack {
   readonly dataDir = mkdtempSync(join(tmpdir(), "homeiq-stack-"));
   sim?: Child;
@@ -156,11 +166,8 @@ export class Stack {
     return out;
   }
 
-  async simStats(): Promise<{ sent: number; pendingBytesMax: number }> {
-    return (await (await fetch(`${this.simHttp}/sim/stats`)).json()) as {
-      sent: number;
-      pendingBytesMax: number;
-    };
+  async simStats(): Promise<SimStatsSeen> {
+    return (await (await fetch(`${this.simHttp}/sim/stats`)).json()) as SimStatsSeen;
   }
 
   async setRate(perSecond: number): Promise<void> {

@@ -46,6 +46,24 @@ describe("config", () => {
     ]);
   });
 
+  test("a too-short API token is refused by its length, never echoed (nor any other credential)", () => {
+    const short = "abc-secret";
+    const got = problems({ HOMEIQ_API_TOKEN: short });
+    expect(got).toEqual([
+      "HOMEIQ_API_TOKEN (environment): expected text of at least 16 characters, got 10 characters (not shown). Fix: bearer token for the API; generated and saved in the data dir when unset.",
+    ]);
+    expect(got.join("\n")).not.toContain(short);
+    const dir = mkdtempSync(join(tmpdir(), "homeiq-cfg-"));
+    const file = join(dir, "c.json");
+    writeFileSync(file, JSON.stringify({ apiToken: "tiny", influx: { token: 42 } }));
+    const fromFile = problems({}, file).join("\n");
+    rmSync(dir, { recursive: true, force: true });
+    expect(fromFile).toContain("got 4 characters (not shown)");
+    expect(fromFile).toContain("got a value (not shown)");
+    expect(fromFile).not.toContain("tiny");
+    expect(fromFile).not.toContain("42");
+  });
+
   test("an out-of-range value is refused", () => {
     expect(problems({ HOMEIQ_PORT: "70000" })[0]).toStartWith(
       "HOMEIQ_PORT (environment): expected a whole number between 0 and 65535, got 70000.",
@@ -89,7 +107,7 @@ describe("config", () => {
         JSON.stringify({ port: 9100, influx: { bukket: "x" }, batcher: { maxEvents: -5 } }),
       );
       expect(problems({}, file)).toEqual([
-        `influx.bukket in ${file}: unknown key. Fix: remove it or check its spelling against the README's configuration table.`,
+        `influx.bukket in ${file}: unknown key. Fix: remove it or check its spelling against docs/configuration.md.`,
         `batcher.maxEvents in ${file}: expected a whole number between 1 and 1000000, got -5. Fix: most events per store transaction and per live-feed batch; default 10000.`,
       ]);
       writeFileSync(file, JSON.stringify({ port: 9100 }));

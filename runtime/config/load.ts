@@ -122,7 +122,12 @@ function setPath(obj: Record<string, unknown>, path: string[], value: unknown): 
   cur[path[path.length - 1]] = value;
 }
 
-function show(value: unknown): string {
+/** Keys whose values are credentials: an error names their length, never their text. */
+const SECRET_KEY = /token|secret|password/i;
+
+function show(value: unknown, path: readonly string[] = []): string {
+  if (SECRET_KEY.test(path[path.length - 1] ?? ""))
+    return typeof value === "string" ? `${value.length} characters (not shown)` : "a value (not shown)";
   const text = JSON.stringify(value);
   return text === undefined ? String(value) : text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
@@ -160,7 +165,7 @@ export function loadConfig(opts: LoadOptions = {}): HomeIQConfig {
         }
         for (const key of unknownKeys(parsed, ConfigSchema)) {
           problems.push(
-            `${key} in ${file}: unknown key. Fix: remove it or check its spelling against the README's configuration table.`,
+            `${key} in ${file}: unknown key. Fix: remove it or check its spelling against docs/configuration.md.`,
           );
         }
       } catch (error) {
@@ -184,7 +189,7 @@ export function loadConfig(opts: LoadOptions = {}): HomeIQConfig {
     const result = coerce(raw, leaf.schema);
     if ("error" in result) {
       problems.push(
-        `${name} (environment): ${result.error}, got ${show(raw)}. Fix: set it to ${expected(leaf.schema)} (${hint(leaf.schema)}).`,
+        `${name} (environment): ${result.error}, got ${show(raw, leaf.path)}. Fix: set it to ${expected(leaf.schema)} (${hint(leaf.schema)}).`,
       );
       continue;
     }
@@ -203,7 +208,7 @@ export function loadConfig(opts: LoadOptions = {}): HomeIQConfig {
     const where = source.get(path.join(".")) ?? `${path.join(".")} (${envName(path)})`;
     const schema = leaf?.schema ?? error.schema;
     problems.push(
-      `${where}: expected ${expected(schema)}, got ${show(error.value)}. Fix: ${hint(schema) || "see the README"}.`,
+      `${where}: expected ${expected(schema)}, got ${show(error.value, path)}. Fix: ${hint(schema) || "see docs/configuration.md"}.`,
     );
   }
   problems.push(...crossChecks(config as HomeIQConfig));
@@ -289,7 +294,7 @@ function dedupe(xs: string[]): string[] {
   return [...new Set(xs)];
 }
 
-/** Every config key with its environment variable, default and description: the README table. */
+/** Every config key with its environment variable, default and description: docs/configuration.md's table. */
 export function configReference(): { env: string; key: string; default: unknown; description: string }[] {
   return LEAVES.map((l) => ({
     env: envName(l.path),

@@ -1,7 +1,7 @@
 /**
- * Writes the configuration table into README.md between the config-table markers, from the schema, so
+ * Writes the configuration table into docs/configuration.md between the config-table markers, from the schema, so
  * the documentation cannot drift from the code: `bun run runtime/config/reference.ts`.
- * A test checks that the README is current.
+ * A test checks that the page is current.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { configReference } from "./load.ts";
@@ -14,17 +14,17 @@ export function configTable(): string {
   return ["| variable | JSON key | default | meaning |", "|---|---|---|---|", ...rows].join("\n");
 }
 
-export function withConfigTable(readme: string): string {
+export function withConfigTable(page: string): string {
   const start = "<!-- config-table:start -->";
   const end = "<!-- config-table:end -->";
-  const a = readme.indexOf(start);
-  const b = readme.indexOf(end);
-  if (a < 0 || b < a) throw new Error("README.md has no config-table markers");
-  return `${readme.slice(0, a + start.length)}\n${configTable()}\n${readme.slice(b)}`;
+  const a = page.indexOf(start);
+  const b = page.indexOf(end);
+  if (a < 0 || b < a) throw new Error("docs/configuration.md has no config-table markers");
+  return `${page.slice(0, a + start.length)}\n${configTable()}\n${page.slice(b)}`;
 }
 
 if (import.meta.main) {
-  const path = new URL("../../README.md", import.meta.url).pathname;
+  const path = new URL("../../docs/configuration.md", import.meta.url).pathname;
   writeFileSync(path, withConfigTable(readFileSync(path, "utf8")));
-  console.log("README.md configuration table updated");
+  console.log("docs/configuration.md: configuration table updated");
 }

@@ -71,11 +71,68 @@ export const ConfigSchema = T.Object({
       24 * 3600 * 1000,
       "one history request covers at most this long (halved when an answer exceeds maxFrameBytes)",
     ),
+    backfillWindowRows: int(
+      8192,
+      100,
+      10000000,
+      "history rows one backfill request aims at (windows are sized from the answers); each answer is held whole as text and parsed rows, so this bounds a backfill's memory (a 10 s gap at 170,000 changes/s is 1.7M rows)",
+    ),
+    forwardMaxEvents: int(
+      2048,
+      16,
+      1000000,
+      "most state changes in one batch handed to the batcher (or the spool): a history answer or a coalesced frame is split, so the memory in flight on the event edge is bounded by mailbox.eventsCapacity × this",
+    ),
     spoolSegmentBytes: int(
       8 * 1024 * 1024,
       64 * 1024,
       1024 * 1024 * 1024,
       "size of one spool segment file (the drain reads a segment at a time)",
+    ),
+    backfillSettleMs: int(
+      7000,
+      0,
+      600000,
+      "after a reconnect's backfill, the wait before history is asked again for the tail HA's recorder had not committed yet; repeated until a pass finds nothing new. Set it to HA's recorder commit_interval plus ~2 s: 7000 for the default 5 s, 32000 for the 30 s advised on SD cards; 0 trusts the first pass",
+    ),
+    backfillRetryMinMs: int(
+      2000,
+      100,
+      3600000,
+      "first wait before a backfill HA refused (e.g. history not loaded yet) is retried on the same connection; doubles up to backfillRetryMaxMs",
+    ),
+    backfillRetryMaxMs: int(300000, 100, 24 * 3600000, "longest wait between backfill retries"),
+    requestTimeoutMs: int(
+      120000,
+      1000,
+      3600000,
+      "a request HA has not answered within this long reconnects (the gap is backfilled): no silent stall",
+    ),
+    importDays: int(
+      10,
+      0,
+      3650,
+      "days of HA's recorded history imported on the first start (HA's default purge_keep_days is 10); 0 disables it (homeiq import-history --days N still works)",
+    ),
+    importStatisticsDays: int(
+      365,
+      0,
+      3650,
+      "days of HA's hourly long-term statistics imported into the hourly/daily tiers, for the hours before the raw history",
+    ),
+    importWindowMs: int(3600000, 60000, 24 * 3600000, "one history import request covers this long"),
+    importEntityBatch: int(100, 1, 10000, "entities named in one history import request"),
+    importPaceMs: int(
+      100,
+      0,
+      60000,
+      "wait between history import requests, so HA stays responsive (one request is in flight at a time)",
+    ),
+    maxAttributeDepth: int(
+      254,
+      2,
+      5000,
+      "state records whose attributes nest deeper are skipped and counted in events_skipped_total{reason=too_deep}; HA's encoder writes at most 254 levels, so deeper is hostile",
     ),
   }),
 
@@ -86,11 +143,23 @@ export const ConfigSchema = T.Object({
     rate: num(20, 0, 1000000, "state changes per second the simulated home emits"),
     seed: int(42, 0, 2 ** 31 - 1, "random seed of the simulated home"),
     historyMax: int(2000000, 1000, 100000000, "state changes the simulator keeps for history requests"),
+    historyDays: int(10, 0, 3650, "days of recorded history the simulated home has from before it started"),
+    statisticsDays: int(
+      90,
+      0,
+      3650,
+      "days of hourly long-term statistics the simulated home has from before it started",
+    ),
   }),
 
   mailbox: T.Object({
     capacity: int(16, 1, 100000, "default messages (batches) an edge may have outstanding"),
-    eventsCapacity: int(32, 1, 100000, "capacity of the event edges (connection -> batcher -> ...)"),
+    eventsCapacity: int(
+      16,
+      1,
+      100000,
+      "capacity of the event edges (connection -> batcher -> ...); each message is up to ha.forwardMaxEvents changes and is held by both ends until acknowledged",
+    ),
   }),
 
   supervisor: T.Object({
@@ -99,6 +168,15 @@ export const ConfigSchema = T.Object({
     backoffMinMs: int(100, 1, 60000, "first restart delay"),
     backoffMaxMs: int(5000, 1, 600000, "longest restart delay"),
     startTimeoutMs: int(15000, 100, 600000, "time an actor has to report ready"),
+    // 30 s: ten times the longest turn a healthy actor takes (a batcher transaction behind an SD card's
+    // fsync stall, a WAL checkpoint), while the connection spools to disk so storage loses nothing in the
+    // wait; past it, webhooks have waited long enough that a restart is the lesser harm.
+    stuckAfterMs: int(
+      30000,
+      100,
+      3600000,
+      "an actor with messages waiting that finishes none for this long is stuck: /health/deep degrades and it is restarted",
+    ),
   }),
 
   debugFaults: bool(
@@ -106,6 +184,12 @@ export const ConfigSchema = T.Object({
     "allow fault injection through the API (POST /api/v1/debug/crash); for soak and failure tests only",
   ),
 
+  actorHeapCollectBytes: int(
+    8 * 1024 * 1024,
+    0,
+    4 * 1024 ** 3,
+    "an actor whose JavaScript heap grows this far past what its last full collection left collects at once (checked every 100 ms): under a burst (a backfill, a spool drain, a catch-up) the heap, mostly big strings, would otherwise grow by hundreds of MB first; 0 leaves it to the engine",
+  ),
   heavyRunMaxWaitMs: int(
     15 * 60000,
     0,
@@ -123,6 +207,12 @@ export const ConfigSchema = T.Object({
   batcher: T.Object({
     maxEvents: int(10000, 1, 1000000, "most events per store transaction and per live-feed batch"),
     maxDelayMs: int(50, 1, 60000, "longest a stored event waits for the live feed and Influx wake-up"),
+    webhooksBacklogEvents: int(
+      20000,
+      0,
+      10000000,
+      "stored events held for a slow webhook dispatcher; beyond it the oldest are dropped (counted), never storage",
+    ),
   }),
 
   store: T.Object({
@@ -174,6 +264,12 @@ export const ConfigSchema = T.Object({
     corsOrigins: list("origins allowed by CORS; empty means closed"),
     pageMax: int(1000, 1, 100000, "hard limit of rows per page"),
     sseQueueMax: int(1000, 1, 1000000, "events buffered per SSE client before it is cut off"),
+    sseMaxClients: int(
+      100,
+      1,
+      100000,
+      "live streams (SSE) open at once; one more is refused with 503 (each holds up to sseQueueMax events)",
+    ),
     rateLimitClients: int(
       10000,
       1,
@@ -181,6 +277,16 @@ export const ConfigSchema = T.Object({
       "clients the rate limiter tracks; the least recent is forgotten",
     ),
     rateWindowMs: int(10000, 1000, 3600000, "window over which real-time-metrics computes events/s"),
+    ingressFrom: optStr(
+      "peer address of Home Assistant's ingress proxy (the Supervisor, 172.30.32.2 in the add-on); when set, HomeIQ also listens on api.ingressPort, answers only connections from this address there and treats them as authenticated (Home Assistant has logged the user in). Unset: no ingress listener, the token is needed everywhere",
+      { pattern: "^[0-9A-Fa-f.:]+$" },
+    ),
+    ingressPort: int(
+      8099,
+      0,
+      65535,
+      "port of the ingress listener, used only when api.ingressFrom is set (0 picks a free port)",
+    ),
   }),
 
   webhooks: T.Object({
@@ -191,7 +297,21 @@ export const ConfigSchema = T.Object({
     retryMaxMs: int(5 * 60 * 1000, 1, 24 * 3600 * 1000, "longest retry delay"),
     concurrencyPerTarget: int(4, 1, 1000, "deliveries in flight per target host"),
     timeoutMs: int(10000, 100, 600000, "timeout of one delivery"),
-    allowHosts: list("if set, only these hosts may be webhook targets"),
+    allowHosts: list(
+      "hosts (names or IP addresses) webhook targets may name besides Home Assistant's own host (that of ha.url, or the simulator's 127.0.0.1); every other host is refused",
+    ),
+    responseMaxBytes: int(
+      64 * 1024,
+      0,
+      64 * 1024 * 1024,
+      "bytes of a webhook answer read; a longer answer is cut off (its status still counts)",
+    ),
+    maxEventAgeMs: int(
+      60000,
+      0,
+      7 * 24 * 3600 * 1000,
+      "a live state change older than this (its last_updated against HomeIQ's clock) fires no webhook; 0 turns the check off",
+    ),
     maxRules: int(10000, 1, 1000000, "bound on stored rules"),
     breakerThreshold: int(
       5,
@@ -265,7 +385,26 @@ export const ConfigSchema = T.Object({
       256 * 1024 * 1024,
       1024,
       16 * 1024 ** 3,
-      "largest line-protocol upload POST /api/v1/import accepts",
+      "largest line-protocol upload POST /api/v1/import accepts (counted while the body streams in)",
+    ),
+    importMaxLineBytes: int(1024 * 1024, 1024, 64 * 1024 * 1024, "longest line an import accepts"),
+    importMaxNewEntities: int(
+      2000,
+      0,
+      65535,
+      "most entities new to the store one import may add; a larger import is refused before anything is written",
+    ),
+    importEntityKeyReserve: int(
+      8192,
+      0,
+      65535,
+      "entity keys (of 65,535) imports never take, kept for the home's own new entities",
+    ),
+    importFutureSkewMs: int(
+      5 * 60000,
+      0,
+      24 * 3600000,
+      "an imported row dated more than this ahead of the clock is refused",
     ),
     exportPageSize: int(
       5000,
@@ -279,7 +418,10 @@ export const ConfigSchema = T.Object({
     intervalMs: int(6 * 3600 * 1000, 60000, 7 * 24 * 3600 * 1000, "how often the miner runs"),
     days: int(30, 1, 365, "history the miner reads"),
     startDelayMs: int(60000, 0, 24 * 3600 * 1000, "delay of the first scheduled run after start"),
-    timeZone: str("", "IANA time zone of the home, e.g. Europe/Berlin; empty uses the system zone"),
+    timeZone: str(
+      "",
+      "IANA time zone of the home for suggestions and insights (local hours and days), e.g. Europe/Berlin; empty uses Home Assistant's time_zone (get_config), else the system zone",
+    ),
     minOccurrences: int(5, 2, 1000, "fewest occurrences (days) before a habit is proposed"),
     minConfidence: num(0.6, 0.1, 1, "smallest share of opportunities on which a habit must hold"),
     coWindowMs: int(30000, 1000, 600000, "an action this soon after a trigger counts as following it"),
@@ -296,6 +438,18 @@ export const ConfigSchema = T.Object({
       1000,
       100000000,
       "raw events one search page may scan before it returns with a cursor",
+    ),
+    searchTermsMax: int(
+      8,
+      1,
+      100,
+      "terms one search may hold (each is matched against the state dictionary)",
+    ),
+    searchStatesMax: int(
+      100000,
+      1000,
+      100000000,
+      "newest distinct states one search matches its terms against; older ones are skipped and the page says statesTruncated",
     ),
     statsTop: int(20, 1, 1000, "busiest entities listed by the stats endpoint"),
     statsRefreshMs: int(

@@ -8,7 +8,7 @@
  * form reappears.
  */
 import { type Client, createClient } from "../../actors/api/client.ts";
-import { rejectToken } from "./stores/token.ts";
+import { INGRESS_TOKEN, rejectToken } from "./stores/token.ts";
 
 export class ApiError extends Error {
   constructor(
@@ -20,13 +20,30 @@ export class ApiError extends Error {
   }
 }
 
-/** The dashboard is served by the API (or proxied to it by Vite in development): same origin. */
-export const apiBase = (): string => (typeof location === "undefined" ? "http://127.0.0.1" : location.origin);
+/**
+ * The dashboard is served by the API (or proxied to it by Vite in development), so the API lives in the
+ * page's own directory: `document.baseURI` (the server's `<base href>` under HA ingress) resolved to its
+ * folder. At the root that is the origin; under HA ingress it is `<origin>/api/hassio_ingress/<token>`,
+ * so no call ever leaves the path prefix (HA's own `/api/...` is next door). No trailing slash: Eden
+ * appends `/api/v1/...`.
+ */
+export function apiBase(): string {
+  const page =
+    typeof document !== "undefined"
+      ? document.baseURI
+      : typeof location !== "undefined"
+        ? (location.href ?? `${location.origin}/`)
+        : "http://127.0.0.1/";
+  return new URL(".", page).href.replace(/\/$/, "");
+}
+
+/** The bearer token to send, or null under HA ingress, where the Supervisor has authenticated the user. */
+export const bearerFor = (token: string): string | null => (token === INGRESS_TOKEN ? null : token);
 
 let cached: { token: string; client: Client } | null = null;
 
 function client(token: string): Client {
-  if (cached?.token !== token) cached = { token, client: createClient(apiBase(), token) };
+  if (cached?.token !== token) cached = { token, client: createClient(apiBase(), bearerFor(token)) };
   return cached.client;
 }
 
@@ -100,6 +117,7 @@ export const api = {
     unwrap(client(token).api.v1.events.get({ query: { entity_id: entityId, limit: 1 } })).then(
       (page) => page.items[0] ?? null,
     ),
+  historyImport: (token: string) => unwrap(client(token).api.v1.import.history.get(), [503]),
   enrichment: (token: string) => unwrap(client(token).api.v1.enrichment.get()),
   webhooks: (token: string) => unwrap(client(token).api.v1.webhooks.get()),
   createWebhook: (token: string, body: WebhookInput) => unwrap(client(token).api.v1.webhooks.post(body)),
@@ -128,5 +146,5 @@ export const api = {
         ? client(token).api.v1.suggestions({ id }).accept.post()
         : client(token).api.v1.suggestions({ id }).dismiss.post(),
     ),
-  streamUrl: (): string => new URL("/api/v1/stream", apiBase()).toString(),
+  streamUrl: (): string => `${apiBase()}/api/v1/stream`,
 };

@@ -68,6 +68,32 @@ export function toEntityView(raw: unknown): EntityView | null {
   };
 }
 
+/** What the newest stored event of an entity adds to its registry entry. */
+export interface LatestEvent {
+  state: string;
+  last_changed: number;
+  attributes: Record<string, unknown>;
+}
+
+/**
+ * The entity with its newest event's state and attributes. The registry's name wins (the user set it);
+ * without one, HA's `friendly_name` attribute names the entity rather than its id; the registry's unit
+ * wins over `unit_of_measurement` likewise.
+ */
+export function withLatest(entity: EntityView, latest: LatestEvent | null): EntityView {
+  if (!latest) return entity;
+  const attrs = latest.attributes ?? {};
+  const named = entity.name !== entity.entityId;
+  return {
+    ...entity,
+    state: latest.state,
+    lastChanged: latest.last_changed,
+    attributes: { ...entity.attributes, ...attrs },
+    name: named ? entity.name : (s(attrs.friendly_name) ?? entity.name),
+    unit: entity.unit ?? s(attrs.unit_of_measurement),
+  };
+}
+
 export function toEntityPage(raw: unknown): EntityPage {
   const list = Array.isArray(raw) ? raw : isObj(raw) ? (raw.items ?? raw.entities ?? raw.data) : [];
   const items: EntityView[] = [];

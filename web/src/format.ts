@@ -49,6 +49,27 @@ export function formatDateTime(ms: number | null | undefined): string {
   return ms == null || !Number.isFinite(ms) ? "—" : dateTime.format(ms);
 }
 
+/**
+ * A state as Home Assistant's frontend shows it: a number with its unit (`22.3 °C`, `45 %`), anything
+ * else (`on`, `unavailable`) as it is. A missing state is "—".
+ *
+ * @example formatState("22.3", "°C") // "22.3 °C"
+ */
+export function formatState(state: string | null | undefined, unit: string | null | undefined): string {
+  const p = stateParts(state, unit);
+  return p.unit ? `${p.value} ${p.unit}` : p.value;
+}
+
+/** formatState's parts, for views that style the unit apart: the unit is null where it is not shown. */
+export function stateParts(
+  state: string | null | undefined,
+  unit: string | null | undefined,
+): { value: string; unit: string | null } {
+  if (state == null || state === "") return { value: "—", unit: null };
+  const numeric = state.trim() !== "" && Number.isFinite(Number(state));
+  return { value: state, unit: unit && numeric ? unit : null };
+}
+
 /** The part of an entity id before the dot: `light.kitchen` -> `light`. */
 export function domainOf(entityId: string): string {
   const dot = entityId.indexOf(".");

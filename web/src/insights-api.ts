@@ -4,7 +4,7 @@
  * token rejected. Kept beside api.ts so the insights view lands without touching the shared call table.
  */
 import { createClient } from "../../actors/api/client.ts";
-import { ApiError, apiBase } from "./api.ts";
+import { ApiError, apiBase, bearerFor } from "./api.ts";
 import { rejectToken } from "./stores/token.ts";
 
 type EdenResult<T> = { data: T | null; error: { status: unknown; value: unknown } | null };
@@ -35,7 +35,7 @@ async function unwrap<T>(call: Promise<EdenResult<T>>): Promise<NonNullable<T>> 
   return result.data as NonNullable<T>;
 }
 
-const insights = (token: string) => createClient(apiBase(), token).api.v1.insights;
+const insights = (token: string) => createClient(apiBase(), bearerFor(token)).api.v1.insights;
 
 export const insightsApi = {
   health: (token: string) => unwrap(insights(token).health.get({ query: { limit: 200 } })),

@@ -1,7 +1,8 @@
 /**
  * The live feed's record, normalised from whatever shape a stream message carries: the pipeline's
  * StateChange (times in microseconds, attributes as JSON text) or the store's StoredEvent (times in ms).
- * Attributes stay unparsed: at 1,000 events/s the list only needs id, state and time.
+ * Of the attributes only the two the list shows are kept (friendly name, unit): at 1,000 events/s a
+ * StateChange's attribute text is parsed only when it holds one of them.
  */
 import { domainOf } from "./format.ts";
 
@@ -13,6 +14,29 @@ export interface LiveEvent {
   state: string;
   /** Milliseconds since the epoch. */
   ts: number;
+  /** HA's `friendly_name` attribute, when the event carries one. */
+  name: string | null;
+  /** HA's `unit_of_measurement` attribute, when the event carries one. */
+  unit: string | null;
+}
+
+const text = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
+
+/** The friendly name and unit from attributes given as an object (StoredEvent) or JSON text (StateChange). */
+function shownAttributes(attributes: unknown): { name: string | null; unit: string | null } {
+  let a = attributes;
+  if (typeof a === "string") {
+    if (!a.includes('"friendly_name"') && !a.includes('"unit_of_measurement"'))
+      return { name: null, unit: null };
+    try {
+      a = JSON.parse(a);
+    } catch {
+      return { name: null, unit: null };
+    }
+  }
+  if (!a || typeof a !== "object") return { name: null, unit: null };
+  const r = a as Record<string, unknown>;
+  return { name: text(r.friendly_name), unit: text(r.unit_of_measurement) };
 }
 
 let nextSeq = 1;
@@ -33,6 +57,7 @@ function toEvent(raw: unknown): LiveEvent | null {
     domain: domainOf(entityId),
     state: typeof r.state === "string" ? r.state : String(r.state ?? ""),
     ts,
+    ...shownAttributes(r.attributes),
   };
 }
 

@@ -6,6 +6,9 @@
 import type { DeepHealth } from "../../actors/api/health/model.ts";
 import type { RealTimeMetrics } from "../../actors/api/metrics/model.ts";
 
+/** What the overview says when no InfluxDB is configured (instead of "Exported 0"). */
+export const INFLUX_NOT_CONFIGURED = "InfluxDB not configured — set HOMEIQ_INFLUX_URL to mirror events";
+
 export interface ActorView {
   name: string;
   state: string;
@@ -36,6 +39,8 @@ export interface MetricsView {
     version: string | null;
     error: string | null;
   };
+  /** False when HOMEIQ_INFLUX_URL is unset: nothing is mirrored, so export figures mean nothing. */
+  influxConfigured: boolean;
   influxLagEvents: number;
   influxLagSeconds: number;
   storeBytes: number;
@@ -80,6 +85,8 @@ export function toMetricsView(m: RealTimeMetrics, deep: DeepHealth | null): Metr
     storedRate: m.rates.storedPerSecond,
     exportedRate: m.rates.exportedPerSecond,
     ha: haView(m),
+    // An older server without the field has always reported export figures: read it as configured.
+    influxConfigured: m.influx?.configured ?? true,
     influxLagEvents: m.lag.influxEvents,
     influxLagSeconds: m.lag.influxSeconds,
     storeBytes: m.store.bytes,

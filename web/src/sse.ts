@@ -73,7 +73,8 @@ export type StreamEnd =
  */
 export async function readSse(
   url: string,
-  token: string,
+  /** Null sends no Authorization header (HA ingress: the Supervisor authenticated the user). */
+  token: string | null,
   signal: AbortSignal,
   onOpen: () => void,
   onMessage: (message: SseMessage) => void,
@@ -81,7 +82,10 @@ export async function readSse(
   let response: Response;
   try {
     response = await fetch(url, {
-      headers: { Authorization: `Bearer ${token}`, Accept: "text/event-stream" },
+      headers:
+        token === null
+          ? { Accept: "text/event-stream" }
+          : { Authorization: `Bearer ${token}`, Accept: "text/event-stream" },
       signal,
       cache: "no-store",
     });

@@ -5,6 +5,7 @@
  */
 import { Elysia } from "elysia";
 import type { ApiDeps } from "../deps.ts";
+import { msTimes } from "../time-param.ts";
 import { EnrichmentOverview, enrichmentModels } from "./model.ts";
 import { type EnrichmentDeps, history, historyReader, overview } from "./service.ts";
 
@@ -21,7 +22,7 @@ export function enrichment(
     })
     .get(
       "/api/v1/enrichment/:source/history",
-      ({ params, query }) => history(deps, params.source, query, now()),
+      ({ params, query }) => history(deps, params.source, msTimes(query), now()),
       {
         params: SourceParams,
         query: HistoryQuery,

@@ -9,7 +9,7 @@ function checkRange(from: number | undefined, to: number | undefined): void {
   if (from !== undefined && to !== undefined && from >= to)
     throw new ApiError(400, `invalid query.from: ${from} is not before query.to ${to}`, {
       field: "query.from",
-      expected: "a time before query.to (both milliseconds since the Unix epoch)",
+      expected: "a time before query.to",
     });
 }
 
@@ -27,16 +27,23 @@ export function listEvents(
   return readerCall(() => store.events(q));
 }
 
+/**
+ * At most `pageMax` points; past it `truncated` is true and `nextFrom` is the `from` to ask for the rest
+ * (the page ends on a millisecond boundary, so nothing is lost or repeated).
+ */
 export function entityHistory(
   store: StoreReader,
   entityId: string,
   query: { from?: number; to?: number; resolution?: Resolution },
   now: number,
+  pageMax: number,
 ) {
   const to = query.to ?? now;
   const from = query.from ?? Math.max(0, to - DEFAULT_HISTORY_MS);
   checkRange(from, to);
   const resolution = query.resolution ?? "auto";
-  const { tier, points } = readerCall(() => store.history(entityId, { from, to, resolution }));
-  return { entity_id: entityId, from, to, resolution, tier, points };
+  const { tier, points, nextFrom } = readerCall(() =>
+    store.history(entityId, { from, to, resolution, limit: pageMax }),
+  );
+  return { entity_id: entityId, from, to, resolution, tier, points, truncated: nextFrom !== null, nextFrom };
 }

@@ -15,13 +15,25 @@ export const ActorHealth = t.Object({
   lastErrorAt: t.Optional(t.Number()),
   startedAt: t.Optional(t.Number()),
   mailboxDepth: t.Number({ description: "messages waiting in the actor's mailbox" }),
+  mailboxOldestAgeMs: t.Number({
+    description:
+      "ms the oldest message sent to the actor and not yet acknowledged has waited (0: none waits)",
+  }),
+  heldUp: t.Optional(
+    t.Boolean({
+      description: "true while the actor waits for credit to send downstream (held up, not stuck)",
+    }),
+  ),
 });
 export type ActorHealth = typeof ActorHealth.static;
 
 export const DeepHealth = t.Object({
   status: t.UnionEnum(["ok", "degraded", "failed"], {
     description:
-      "failed: an actor gave up restarting; degraded: an actor is restarting, HA is not connected, or the store is over its bound holding (or has dropped) events InfluxDB has not received",
+      "failed: an actor gave up restarting; degraded: an actor is not running, an actor's oldest waiting message is older than supervisor.stuckAfterMs, HA is not connected, or the store is over its bound holding (or has dropped) events InfluxDB has not received",
+  }),
+  reasons: t.Array(t.String(), {
+    description: "what makes the status degraded or failed, one line per cause",
   }),
   actors: t.Array(ActorHealth),
   edges: t.Array(t.Object({ edge: t.String(), outstanding: t.Number() }), {

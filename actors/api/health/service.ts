@@ -13,15 +13,22 @@ export function haState(notice: unknown): string | undefined {
   return notice && typeof notice === "object" ? String((notice as { state?: unknown }).state) : undefined;
 }
 
+/**
+ * The deep view. Degraded names each cause in `reasons`: an actor not running, HA not connected, or an actor
+ * whose oldest waiting message has waited past `stuckAfterMs` (`supervisor.stuckAfterMs`). That age comes
+ * from the supervisor's own reading of shared memory, so it grows even when the actor answers nothing.
+ */
 export function deepHealth(deps: {
   supervisor: SupervisorView;
   metrics: MetricsHub;
-  live: LiveFeed;
+  live: Pick<LiveFeed, "clients">;
+  stuckAfterMs: number;
 }): DeepHealth {
   const { supervisor, metrics } = deps;
   const actors: ActorHealth[] = supervisor.status().map((s) => ({
     ...s,
     mailboxDepth: metrics.gauge("mailbox_depth", { actor: s.name }),
+    mailboxOldestAgeMs: Math.round(s.mailboxOldestAgeMs ?? 0),
   }));
   const edges = new Map<string, number>();
   for (const g of metrics.merged().gauges) {
@@ -38,12 +45,27 @@ export function deepHealth(deps: {
     droppedUnexported: metrics.counter("events_dropped_unexported_total"),
   };
   const failed = actors.some((a) => a.state === "failed");
-  const haDown = ha !== null && haState(ha) !== "connected";
+  const reasons: string[] = [];
+  for (const a of actors) {
+    if (a.state !== "running") reasons.push(`actor "${a.name}" is ${a.state}`);
+    if (a.mailboxOldestAgeMs > deps.stuckAfterMs)
+      reasons.push(
+        `actor "${a.name}": its oldest message has waited ${a.mailboxOldestAgeMs} ms (supervisor.stuckAfterMs is ${deps.stuckAfterMs})${a.heldUp ? "; it is held up waiting for credit downstream" : ""}`,
+      );
+  }
+  if (ha !== null && haState(ha) !== "connected") reasons.push(`HA is ${haState(ha)}`);
   // Events InfluxDB never got are data loss: degraded from the first one until a restart.
-  const storeAtRisk = store.holdingUnexported || store.droppedUnexported > 0;
-  const degraded = haDown || storeAtRisk || actors.some((a) => a.state !== "running");
+  if (store.holdingUnexported)
+    reasons.push(
+      "the store is over store.maxBytes holding events InfluxDB has not acknowledged (bring InfluxDB back)",
+    );
+  if (store.droppedUnexported > 0)
+    reasons.push(
+      `${store.droppedUnexported} events were dropped before InfluxDB received them (the disk bound won past store.unexportedHoldBytes)`,
+    );
   return {
-    status: failed ? "failed" : degraded ? "degraded" : "ok",
+    status: failed ? "failed" : reasons.length > 0 ? "degraded" : "ok",
+    reasons,
     actors,
     edges: [...edges].map(([edge, outstanding]) => ({ edge, outstanding })),
     ha,

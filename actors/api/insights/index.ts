@@ -9,6 +9,7 @@
  */
 import { Elysia } from "elysia";
 import type { ApiDeps } from "../deps.ts";
+import { msTimes, timeMs } from "../time-param.ts";
 import { insightsModels } from "./model.ts";
 import { InsightsService, type InsightsServiceDeps } from "./service.ts";
 
@@ -21,10 +22,14 @@ export function insightsPlugin(
   const service = new InsightsService(deps, now);
   const m = insightsModels(deps.config.api.pageMax);
   return new Elysia({ name: "homeiq/insights", detail: { tags: ["insights"] } })
-    .get("/api/v1/insights/search", ({ query }) => service.search({ ...query, limit: query.limit ?? 50 }), {
-      query: m.SearchQuery,
-      detail: { summary: "Search events by entity id, friendly name and state; newest first, paged" },
-    })
+    .get(
+      "/api/v1/insights/search",
+      ({ query }) => service.search({ ...msTimes(query), limit: query.limit ?? 50 }),
+      {
+        query: m.SearchQuery,
+        detail: { summary: "Search events by entity id, friendly name and state; newest first, paged" },
+      },
+    )
     .get("/api/v1/insights/stats", ({ query }) => service.stats(query.window ?? "24h"), {
       query: m.StatsQuery,
       detail: { summary: "Event counts per domain, entity and time bucket over 1h, 24h, 7d or 30d" },
@@ -35,7 +40,7 @@ export function insightsPlugin(
     })
     .get(
       "/api/v1/insights/trace",
-      ({ query }) => service.trace({ entityId: query.entity_id, ts: query.ts }),
+      ({ query }) => service.trace({ entityId: query.entity_id, ts: timeMs(query.ts) }),
       {
         query: m.TraceQuery,
         detail: { summary: "The trace of an entity's event at or before a time" },

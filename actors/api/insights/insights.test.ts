@@ -8,6 +8,7 @@ import { metaFromNames } from "../../insights/inputs.ts";
 import { type InsightsReader, openInsightsReader } from "../../insights/queries.ts";
 import { seedStore } from "../../insights/seed-store.ts";
 import { PLANTED, syntheticHome } from "../../insights/synthetic-home.ts";
+import type { MetadataReader } from "../deps.ts";
 import { errors } from "../errors.ts";
 import { FakeSupervisor, testConfig } from "../fixtures.ts";
 import { insightsPlugin } from "./index.ts";
@@ -73,6 +74,8 @@ describe("GET /api/v1/insights/search", () => {
       ["/api/v1/insights/search?q=a&cursor=abc", "query.cursor"],
       ["/api/v1/insights/search?q=a&domain=Light!", "query.domain"],
       ["/api/v1/insights/search?q=a&to=yesterday", "query.to"],
+      // More than insights.searchTermsMax (8) terms: each would be matched against the state dictionary.
+      ["/api/v1/insights/search?q=a%20b%20c%20d%20e%20f%20g%20h%20i", "query.q"],
     ]) {
       const r = await get(path);
       expect([path, r.status, r.body.field]).toEqual([path, 400, field]);
@@ -89,6 +92,23 @@ describe("GET /api/v1/insights/stats", () => {
     const week = await get("/api/v1/insights/stats?window=7d");
     expect(week.body.window).toBe("7d");
     expect(week.body.total).toBeGreaterThan(day.body.total as number);
+  });
+  test("counts hours of the day in Home Assistant's time_zone, as metadata recorded it", async () => {
+    const metadata = {
+      haConfig: () => ({ time_zone: "Asia/Kolkata" }),
+      entities: () => ({ items: [], nextCursor: null, total: 0 }),
+    } as unknown as MetadataReader;
+    const inKolkata = new Elysia()
+      .use(errors)
+      .use(insightsPlugin({ config, supervisor, insights: reader, metadata }, () => NOW));
+    const res = await inKolkata.handle(new Request("http://localhost/api/v1/insights/stats?window=24h"));
+    const body = (await res.json()) as { timeZone: string; hourOfDay: number[] };
+    expect(body.timeZone).toBe("Asia/Kolkata");
+    // The same events as in UTC, shifted by 5:30 (hourly rows count at their start): the totals agree and
+    // the busiest hour moves.
+    const utc = (await get("/api/v1/insights/stats?window=24h")).body as { hourOfDay: number[] };
+    expect(body.hourOfDay.reduce((a, b) => a + b, 0)).toBe(utc.hourOfDay.reduce((a, b) => a + b, 0));
+    expect(body.hourOfDay).not.toEqual(utc.hourOfDay);
   });
   test("the window defaults to 24h", async () => {
     expect((await get("/api/v1/insights/stats")).body.window).toBe("24h");

@@ -6,11 +6,17 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { HomeIQConfig } from "../../../runtime/config/schema.ts";
+import { homeTimeZone, type LocalClock, localClock } from "../../../runtime/local-time.ts";
 import { errorMessage } from "../../../runtime/log.ts";
 import type { HealthReport } from "../../insights/analyses.ts";
 import type { EnergyReport } from "../../insights/energy.ts";
 import { ACTOR, insightsRequest } from "../../insights/messages.ts";
-import { CursorError, type InsightsReader, openInsightsReader } from "../../insights/queries.ts";
+import {
+  CursorError,
+  type InsightsReader,
+  openInsightsReader,
+  SearchTermsError,
+} from "../../insights/queries.ts";
 import { type EventStats, STATS_WINDOWS, type StatsWindow } from "../../insights/stats.ts";
 import { EVENTS_DB } from "../../store/schema.ts";
 import type { MetadataReader, SupervisorView } from "../deps.ts";
@@ -78,6 +84,17 @@ export class InsightsService {
     return this.names;
   }
 
+  /** The home's zone: `suggestions.timeZone` if set, else HA's time_zone as metadata recorded it. */
+  private homeClock(): LocalClock {
+    let haZone: unknown;
+    try {
+      haZone = this.deps.metadata?.haConfig()?.time_zone;
+    } catch {
+      // Without metadata the system zone is the best guess.
+    }
+    return localClock(homeTimeZone(this.deps.config.suggestions.timeZone, haZone));
+  }
+
   private async call<T>(body: unknown): Promise<T> {
     try {
       return (await this.deps.supervisor.call(ACTOR, body, CALL_TIMEOUT_MS)) as T;
@@ -94,7 +111,7 @@ export class InsightsService {
     if (from >= to)
       throw new ApiError(400, `invalid query.from: ${from} is not before query.to ${to}`, {
         field: "query.from",
-        expected: "a time before query.to (both milliseconds since the Unix epoch)",
+        expected: "a time before query.to",
       });
     try {
       const page = this.open().search({
@@ -107,6 +124,11 @@ export class InsightsService {
       });
       return { q: q.q, from, to, ...page };
     } catch (error) {
+      if (error instanceof SearchTermsError)
+        throw new ApiError(400, `invalid query.q: ${error.message}`, {
+          field: "query.q",
+          expected: `at most ${error.max} terms (HOMEIQ_INSIGHTS_SEARCH_TERMS_MAX); quote a phrase to make it one term`,
+        });
       if (error instanceof CursorError)
         throw new ApiError(400, `invalid query.cursor: ${error.message}`, {
           field: "query.cursor",
@@ -132,6 +154,7 @@ export class InsightsService {
       to: now,
       bucketMs,
       top: this.deps.config.insights.statsTop,
+      clock: this.homeClock(),
     });
     return { window, computedAt: now, ...stats };
   }
@@ -141,6 +164,11 @@ export class InsightsService {
     try {
       trace = this.open().trace(ref);
     } catch (error) {
+      if (error instanceof SearchTermsError)
+        throw new ApiError(400, `invalid query.q: ${error.message}`, {
+          field: "query.q",
+          expected: `at most ${error.max} terms (HOMEIQ_INSIGHTS_SEARCH_TERMS_MAX); quote a phrase to make it one term`,
+        });
       if (error instanceof CursorError)
         throw new ApiError(400, `invalid params.event_id: ${error.message}`, { field: "params.event_id" });
       throw error;

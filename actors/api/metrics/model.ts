@@ -19,6 +19,11 @@ export const RealTimeMetrics = t.Object({
     influx_dead_letter_total: t.Number(),
     live_dropped_total: t.Number(),
   }),
+  influx: t.Object({
+    configured: t.Boolean({
+      description: "whether influx.url (HOMEIQ_INFLUX_URL) is set; without it no events are mirrored",
+    }),
+  }),
   lag: t.Object({ influxEvents: t.Number(), influxSeconds: t.Number() }),
   store: t.Object({ bytes: t.Number(), events: t.Number() }),
   spool: t.Object({ bytes: t.Number(), events: t.Number() }),

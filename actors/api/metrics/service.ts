@@ -53,7 +53,13 @@ export function refreshHub(metrics: MetricsHub, registry: Registry): void {
 }
 
 export function realTimeMetrics(
-  deps: { supervisor: SupervisorView; metrics: MetricsHub; live: LiveFeed; registry: Registry },
+  deps: {
+    supervisor: SupervisorView;
+    metrics: MetricsHub;
+    live: LiveFeed;
+    registry: Registry;
+    config: { influx: { url?: string | undefined } };
+  },
   rates: RateTracker,
   now: number,
 ): RealTimeMetrics {
@@ -80,6 +86,7 @@ export function realTimeMetrics(
       windowSeconds,
     },
     totals,
+    influx: { configured: !!deps.config.influx.url },
     lag: { influxEvents: g("influx_lag_events"), influxSeconds: g("influx_lag_seconds") },
     store: { bytes: g("store_bytes"), events: g("store_events") },
     spool: { bytes: g("spool_bytes"), events: g("spool_events") },

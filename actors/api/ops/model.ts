@@ -13,13 +13,35 @@ export const ExportQuery = t.Object({
   domain: t.Optional(fields.domain("query.domain", "only entities of this domain")),
 });
 
+/**
+ * A plain optional string, not `fields.oneOf`: Elysia fills an absent optional union with its first member,
+ * which made every import "ns" and overrode the `precision=us` header of HomeIQ's own export.
+ */
 export const ImportQuery = t.Object({
   precision: t.Optional(
-    fields.oneOf(
-      "query.precision",
-      ["ns", "us", "ms", "s"] as const,
-      "timestamp precision (default: the export's header, else ns)",
-    ),
+    t.String({
+      pattern: "^(ns|us|ms|s)$",
+      description: "timestamp precision: ns, us, ms or s (default: the export's header, else ns)",
+      error: () => ({ field: "query.precision", expected: "one of ns, us, ms, s" }),
+    }),
+  ),
+  from: t.Optional(
+    t.String({
+      pattern: "^(homeiq|ha-influxdb)$",
+      description:
+        "homeiq (default: HomeIQ's export or schema; any bad line refuses the import) or ha-influxdb (HA's influxdb integration or Node-RED; unmappable lines skipped and counted)",
+      error: () => ({ field: "query.from", expected: "homeiq or ha-influxdb" }),
+    }),
+  ),
+  tag_attributes: t.Optional(
+    fields.text("query.tag_attributes", "with from=ha-influxdb: tags that hold attributes, comma-separated"),
+  ),
+  format: t.Optional(
+    t.String({
+      pattern: "^(lp|ndjson)$",
+      description: "lp or ndjson (default: ndjson when the first line starts with {, else lp)",
+      error: () => ({ field: "query.format", expected: "one of lp, ndjson" }),
+    }),
   ),
 });
 
@@ -29,4 +51,16 @@ export const BackupInfo = t.Object({
   file: t.String(),
   bytes: t.Number(),
   createdAt: t.String(),
+});
+
+/** `POST /api/v1/import/history`: how many days back (default ha.importDays, or 10 when that is 0). */
+export const HistoryImportBody = t.Object({
+  days: t.Optional(
+    t.Integer({
+      minimum: 1,
+      maximum: 3650,
+      description: "days of recorded history to import (HA keeps 10 by default; statistics go further back)",
+      error: () => ({ field: "body.days", expected: "an integer from 1 to 3650" }),
+    }),
+  ),
 });

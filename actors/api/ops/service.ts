@@ -1,8 +1,8 @@
-/** Operations without HTTP: list backups, parse an import, plan an export. */
-import { existsSync, readdirSync, statSync } from "node:fs";
+/** Operations without HTTP: list backups, run an import through a spool file. */
+import { existsSync, readdirSync, rmSync, statSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { join } from "node:path";
-import type { StateChange } from "../../batcher/messages.ts";
-import { type Precision, parseLineProtocol } from "../../ops/import.ts";
+import { type ImportOptions, type ImportOutcome, runImport } from "../../ops/import-stream.ts";
 
 export function listBackups(dir: string): { file: string; bytes: number; createdAt: string }[] {
   if (!existsSync(dir)) return [];
@@ -16,11 +16,27 @@ export function listBackups(dir: string): { file: string; bytes: number; created
     });
 }
 
-/** Batches of at most `size` state changes, for the hub's edge into the batcher. */
-export function* batches(events: StateChange[], size: number): Generator<StateChange[]> {
-  for (let i = 0; i < events.length; i += size) yield events.slice(i, i + size);
-}
+let spools = 0;
 
-export function parseImport(text: string, precision?: Precision): StateChange[] {
-  return parseLineProtocol(text, precision);
+/**
+ * Runs an import of a request body: pass 1 checks it while copying it to a spool file in the data dir
+ * (owner-only, bounded by ops.importMaxBytes), pass 2 stores it from there, so memory stays bounded by a
+ * batch whatever the upload. The spool is removed whatever happens.
+ */
+export async function importThroughSpool(
+  body: ReadableStream<Uint8Array> | null,
+  opts: Omit<ImportOptions, "tee" | "reread"> & { dataDir: string },
+): Promise<ImportOutcome> {
+  const path = join(opts.dataDir, `.import-${process.pid}-${++spools}.spool`);
+  const file = await open(path, "wx", 0o600);
+  try {
+    return await runImport(body ?? new Response("").body!, {
+      ...opts,
+      tee: (chunk) => file.write(chunk),
+      reread: () => Bun.file(path).stream(),
+    });
+  } finally {
+    await file.close();
+    rmSync(path, { force: true });
+  }
 }

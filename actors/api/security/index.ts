@@ -1,18 +1,24 @@
 /**
  * The request pipeline every route shares, in order: request id (accepted or created, echoed as
  * `X-Request-ID` and carried as `cid` in every log line of the request), CORS (closed unless
- * `api.corsOrigins` lists the origin), body size limit, per-client rate limit and the bearer token.
- * Runs in `onRequest`, before routing and validation, so an unauthenticated caller learns nothing about
- * the API's parameters and a flood is refused before any work is done.
+ * `api.corsOrigins` lists the origin), declared body size, per-client rate limit, the bearer token (default
+ * deny: see AccessPolicy; not asked of requests the ingress listener vouched for, see ingress.ts), then
+ * the body itself read under its limit. Runs in `onRequest`, before routing and validation, so an
+ * unauthenticated caller learns nothing about the API's parameters, a flood is refused before any work is
+ * done, and no route ever sees a body past its limit, chunked or not.
  */
 import { Elysia } from "elysia";
 import type { HomeIQConfig } from "../../../runtime/config/schema.ts";
 import type { Logger } from "../../../runtime/log.ts";
 import type { Registry } from "../../../runtime/metrics.ts";
+import { readBounded } from "./body.ts";
+import { SECURITY_HEADERS } from "./headers.ts";
+import { ingressOf } from "./ingress.ts";
 import {
+  type AccessPolicy,
   attachRequestContext,
   bearerToken,
-  isProtected,
+  canonicalPath,
   originAllowed,
   RateLimiter,
   requestContext,
@@ -26,7 +32,18 @@ export interface SecurityOptions {
   log: Logger;
   registry: Registry;
   now: () => number;
+  /** Which paths are public; the app protects its routes in it once they are all registered. */
+  policy: AccessPolicy;
 }
+
+/**
+ * Routes that read their own body as a stream under their own cap (the import parses line by line under
+ * `ops.importMaxBytes`); every other body is read here, whole, under `api.bodyLimitBytes`.
+ */
+export const STREAMED_BODIES: ReadonlyMap<string, { limit: (c: HomeIQConfig) => number; name: string }> =
+  new Map([["/api/v1/import", { limit: (c) => c.ops.importMaxBytes, name: "HOMEIQ_OPS_IMPORT_MAX_BYTES" }]]);
+
+const NO_BODY = new Set(["GET", "HEAD", "OPTIONS"]);
 
 const ALLOW_HEADERS = "authorization, content-type, x-request-id";
 const EXPOSE_HEADERS = "x-request-id, retry-after";
@@ -48,6 +65,10 @@ export function security(opts: SecurityOptions) {
   const refusedRate = refused("rate_limited");
   const refusedBody = refused("body_too_large");
   const refusedCors = refused("cors");
+  const ingressAccepted = registry.counter(
+    "api_ingress_requests_total",
+    "Requests taken without the token because they came from Home Assistant's ingress proxy (api.ingressFrom)",
+  );
   const clientsGauge = registry.gauge("api_rate_limit_clients", "Clients tracked by the API rate limiter");
   const durations = new Map<string, ReturnType<Registry["histogram"]>>();
   const counts = new Map<string, ReturnType<Registry["counter"]>>();
@@ -58,8 +79,11 @@ export function security(opts: SecurityOptions) {
       const id = requestIdFor(request.headers.get("x-request-id"));
       const path = pathOf(request.url);
       const log = opts.log.child({ cid: id });
-      attachRequestContext(request, { id, log, startedAt });
+      // Only the ingress listener marks requests, after checking the socket's peer (ingress.ts).
+      const ingress = ingressOf(request);
+      attachRequestContext(request, { id, log, startedAt, ingress });
       set.headers["x-request-id"] = id;
+      Object.assign(set.headers, SECURITY_HEADERS);
       const fail = (status: number, error: string, extra: Record<string, string> = {}) => {
         set.status = status;
         set.headers["content-type"] = "application/json";
@@ -87,12 +111,12 @@ export function security(opts: SecurityOptions) {
         });
       }
 
+      const canonical = canonicalPath(path);
+      const streamed = canonical === null ? undefined : STREAMED_BODIES.get(canonical);
+      const [limit, limitName] = streamed
+        ? [streamed.limit(config), streamed.name]
+        : [config.api.bodyLimitBytes, "HOMEIQ_API_BODY_LIMIT_BYTES"];
       const length = Number(request.headers.get("content-length") ?? 0);
-      // Line-protocol imports are the one body allowed past api.bodyLimitBytes (bounded by ops.importMaxBytes).
-      const [limit, limitName] =
-        path === "/api/v1/import"
-          ? [config.ops.importMaxBytes, "HOMEIQ_OPS_IMPORT_MAX_BYTES"]
-          : [config.api.bodyLimitBytes, "HOMEIQ_API_BODY_LIMIT_BYTES"];
       if (length > limit) {
         refusedBody.inc();
         return fail(413, `request body of ${length} bytes is larger than the limit`, {
@@ -101,8 +125,8 @@ export function security(opts: SecurityOptions) {
         });
       }
 
-      if (!isProtected(path)) return;
-      const client = server?.requestIP(request)?.address ?? "local";
+      if (opts.policy.isPublic(path)) return;
+      const client = ingress ? `ingress:${ingress.peer}` : (server?.requestIP(request)?.address ?? "local");
       const waitMs = limiter.take(client);
       clientsGauge.set(limiter.clients);
       if (waitMs > 0) {
@@ -113,9 +137,15 @@ export function security(opts: SecurityOptions) {
         });
       }
 
+      // Home Assistant authenticated the user before its Supervisor proxied the request to the ingress port.
+      if (ingress) {
+        ingressAccepted.inc();
+        return;
+      }
+
       // EventSource cannot send headers, so the stream alone also takes ?access_token=.
       let presented = bearerToken(request.headers.get("authorization"));
-      if (presented === null && path === "/api/v1/stream")
+      if (presented === null && canonical === "/api/v1/stream")
         presented = new URL(request.url).searchParams.get("access_token");
       if (!tokenMatches(presented, token)) {
         refusedAuth.inc();
@@ -126,6 +156,50 @@ export function security(opts: SecurityOptions) {
             "Authorization: Bearer <API token> (HOMEIQ_API_TOKEN, or the token in <dataDir>/api-token)",
         });
       }
+    })
+    .onRequest(async (ctx) => {
+      // Reached only when the hook above let the request through (authenticated, or a public path).
+      const { request, set } = ctx;
+      if (NO_BODY.has(request.method) || request.body === null) return;
+      const path = pathOf(request.url);
+      // No public route takes a body: an anonymous caller's body is never read.
+      if (opts.policy.isPublic(path)) return;
+      const canonical = canonicalPath(path);
+      if (canonical !== null && STREAMED_BODIES.has(canonical)) return;
+      const limit = config.api.bodyLimitBytes;
+      const read = await readBounded(request.body, limit);
+      if (read.ok) {
+        // Routes parse the bytes already read; the original stream is spent.
+        const bounded = new Request(request.url, {
+          method: request.method,
+          headers: request.headers,
+          body: read.bytes,
+          signal: request.signal,
+        });
+        const context = requestContext(request);
+        if (context) attachRequestContext(bounded, context);
+        (ctx as { request: Request }).request = bounded;
+        return;
+      }
+      const id = requestContext(request)?.id ?? "";
+      set.headers["content-type"] = "application/json";
+      if (read.error === "too_large") {
+        refusedBody.inc();
+        set.status = 413;
+        return {
+          error: `request body is larger than the limit (read ${read.bytesRead} bytes and stopped)`,
+          field: "body",
+          expected: `at most ${limit} bytes (HOMEIQ_API_BODY_LIMIT_BYTES)`,
+          requestId: id,
+        };
+      }
+      set.status = 400;
+      return {
+        error: "the request body could not be read (the client went away or sent a broken body)",
+        field: "body",
+        expected: "a complete request body",
+        requestId: id,
+      };
     })
     .derive({ as: "global" }, ({ request }) => {
       const ctx = requestContext(request);

@@ -4,6 +4,7 @@
  */
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import type { Logger } from "../../../runtime/log.ts";
+import type { IngressInfo } from "./ingress.ts";
 
 /** Compares a presented token with the real one in time independent of where they differ. */
 export function tokenMatches(presented: string | null | undefined, token: string): boolean {
@@ -34,6 +35,8 @@ export interface RequestContext {
   /** Logger whose lines carry `cid: id`. */
   log: Logger;
   startedAt: number;
+  /** Set when the request came through Home Assistant's ingress listener (ingress.ts). */
+  ingress?: IngressInfo;
 }
 
 const contexts = new WeakMap<Request, RequestContext>();
@@ -93,7 +96,83 @@ export function originAllowed(origin: string | null, allowed: readonly string[])
   return allowed.includes("*") || allowed.includes(origin);
 }
 
-/** Paths that need the bearer token: the API, the Prometheus endpoint and the deep health check. */
-export function isProtected(path: string): boolean {
-  return path.startsWith("/api/") || path === "/metrics" || path.startsWith("/health/");
+/** How many rounds of percent-decoding a path gets before it is judged (`%252F` -> `%2F` -> `/`). */
+const DECODE_ROUNDS = 3;
+
+/**
+ * The path as the access decision sees it: percent-decoded until stable (so `%2F` is a slash and `%61` an
+ * `a`), lower case, runs of slashes collapsed, no trailing slash. Null when it does not decode, still holds
+ * a `%` after DECODE_ROUNDS, or has a `.`/`..` segment, a backslash or a NUL: such a path is never public.
+ */
+export function canonicalPath(path: string): string | null {
+  let decoded = path;
+  for (let round = 0; decoded.includes("%"); round++) {
+    if (round === DECODE_ROUNDS) return null;
+    try {
+      decoded = decodeURIComponent(decoded);
+    } catch {
+      return null;
+    }
+  }
+  if (decoded.includes("\\") || decoded.includes("\0")) return null;
+  const segments = decoded
+    .toLowerCase()
+    .split("/")
+    .filter((s) => s !== "");
+  if (segments.some((s) => s === "." || s === "..")) return null;
+  return `/${segments.join("/")}`;
+}
+
+/**
+ * Who may call what, default deny. Public: the exact paths in `publicPaths` and the dashboard's files,
+ * which are every path whose first segment no protected route uses. Every other registered route is
+ * protected by its first segment (`/api`, `/health`, `/metrics`, ...), so a route added later needs the
+ * token without anyone listing it; a route whose first segment is a parameter or wildcard protects
+ * everything but `publicPaths`. Both the raw path and its canonical form must be public.
+ *
+ * @example
+ * const policy = new AccessPolicy(["/health"], ["/", "/*"]);
+ * policy.protectRoutes(app.routes);
+ * policy.isPublic("/metrics/"); // false once /metrics is a route
+ */
+export class AccessPolicy {
+  private readonly publicPaths: ReadonlySet<string>;
+  private readonly dashboardRoutes: ReadonlySet<string>;
+  private readonly reserved = new Set<string>();
+  private reserveAll = false;
+
+  constructor(publicPaths: readonly string[], dashboardRoutes: readonly string[]) {
+    this.publicPaths = new Set(publicPaths.map((p) => canonicalPath(p) ?? p));
+    this.dashboardRoutes = new Set(dashboardRoutes);
+  }
+
+  /** Protects every route that is neither a public path nor the dashboard's (call with `app.routes`). */
+  protectRoutes(routes: readonly { path: string }[]): void {
+    for (const { path } of routes) {
+      if (this.dashboardRoutes.has(path) || this.publicPaths.has(canonicalPath(path) ?? "")) continue;
+      const first = path.split("/").find((s) => s !== "") ?? "";
+      if (first === "" || first.startsWith(":") || first.includes("*")) this.reserveAll = true;
+      else this.reserved.add(first.toLowerCase());
+    }
+  }
+
+  /** Whether a request path may be served without the token. */
+  isPublic(path: string): boolean {
+    const canonical = canonicalPath(path);
+    if (canonical === null) return false;
+    // The raw form too: a router that decodes less than canonicalPath must not find a protected route.
+    const raw = `/${path
+      .toLowerCase()
+      .split("/")
+      .filter((s) => s !== "")
+      .join("/")}`;
+    return this.publicView(canonical) && this.publicView(raw);
+  }
+
+  private publicView(path: string): boolean {
+    if (this.publicPaths.has(path)) return true;
+    if (this.reserveAll) return false;
+    const end = path.indexOf("/", 1);
+    return !this.reserved.has(path.slice(1, end < 0 ? undefined : end));
+  }
 }

@@ -2,14 +2,21 @@
  * The dashboard mount point: when `staticDir` (the built `web/dist`) holds an index.html, `/` serves it,
  * files under it are served as they are, and any other non-API path falls back to index.html (the
  * dashboard routes in the browser). Static files need no token: they hold no data; the dashboard asks for
- * the token and sends it to `/api/v1`. API-looking paths never fall back, so a wrong API URL is a 404.
+ * the token and sends it to `/api/v1`. Every URL in the build is relative (Vite `base: "./"`), so the
+ * dashboard also works under a path prefix such as Home Assistant's ingress. API-looking paths never fall
+ * back, so a wrong API URL is a 404.
  */
 import { statSync } from "node:fs";
 import { extname, join, resolve, sep } from "node:path";
 import { Elysia } from "elysia";
 import { ApiError } from "../errors.ts";
+import { ingressIndexHtml } from "../security/ingress.ts";
+import { requestContext } from "../security/service.ts";
 
 const API_PREFIXES = ["/api/", "/health/", "/metrics", "/openapi"];
+
+/** The routes this plugin registers: public, as they serve only the dashboard's files (see AccessPolicy). */
+export const DASHBOARD_ROUTES = ["/", "/*"];
 
 function isFile(path: string): boolean {
   try {
@@ -39,15 +46,19 @@ export function staticFiles(staticDir?: string) {
   const noDashboard = () =>
     new ApiError(404, "the dashboard is not built", {
       expected:
-        "build it with `npm run build:web` (web/dist), or use the API under /api/v1 (docs at /openapi)",
+        "build it with `npm run build:web` (web/dist), or use the API under /api/v1 (described at /openapi/json)",
     });
-  const indexPage = (set: { headers: Record<string, string | number> }) => {
+  const indexPage = async (request: Request, set: { headers: Record<string, string | number> }) => {
     if (!index || !isFile(index)) throw noDashboard();
     set.headers["cache-control"] = "no-cache";
-    return Bun.file(index);
+    const ingress = requestContext(request)?.ingress;
+    if (!ingress) return Bun.file(index);
+    // Through HA's ingress: the page says where it lives and that HA authenticates it (ingress.ts).
+    set.headers["content-type"] = "text/html; charset=utf-8";
+    return ingressIndexHtml(await Bun.file(index).text(), ingress);
   };
   return new Elysia()
-    .get("/", ({ set }) => indexPage(set), { detail: { hide: true } })
+    .get("/", ({ request, set }) => indexPage(request, set), { detail: { hide: true } })
     .get(
       "/*",
       ({ path, request, set }) => {
@@ -65,7 +76,7 @@ export function staticFiles(staticDir?: string) {
           return Bun.file(file);
         }
         if (extname(path)) throw new ApiError(404, `no file ${path} in the dashboard build`);
-        return indexPage(set);
+        return indexPage(request, set);
       },
       { detail: { hide: true } },
     );

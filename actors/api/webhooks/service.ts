@@ -17,6 +17,7 @@ import {
   type RulePatch,
 } from "../../webhook-dispatcher/rules.ts";
 import type { DeadLetterRow, DeliveryRow, WebhookStore } from "../../webhook-dispatcher/store.ts";
+import { TargetPolicy } from "../../webhook-dispatcher/targets.ts";
 import type { SupervisorView } from "../deps.ts";
 import { ApiError } from "../errors.ts";
 
@@ -70,7 +71,12 @@ const offsetOf = (cursor: string | undefined): number => {
 };
 
 export class WebhookService {
-  constructor(private readonly d: WebhookServiceDeps) {}
+  /** Built once from the config: HA's host (or the simulator's) and webhooks.allowHosts. */
+  private readonly targets: TargetPolicy;
+
+  constructor(private readonly d: WebhookServiceDeps) {
+    this.targets = TargetPolicy.fromConfig(d.config);
+  }
 
   list(): { items: PublicRule[]; total: number } {
     const items = this.d.store().rules().map(publicRule);
@@ -173,7 +179,7 @@ export class WebhookService {
 
   private check(rule: { url: string; when: RuleInput["when"] }): void {
     try {
-      checkRule(rule, this.d.config.webhooks.allowHosts);
+      checkRule(rule, this.targets);
     } catch (error) {
       if (error instanceof RuleError)
         throw new ApiError(400, `invalid body.${error.message}`, {

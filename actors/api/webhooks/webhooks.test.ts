@@ -8,6 +8,7 @@ import { Registry } from "../../../runtime/metrics.ts";
 import { Dispatcher } from "../../webhook-dispatcher/dispatcher.ts";
 import { checkCall } from "../../webhook-dispatcher/messages.ts";
 import { WebhookStore } from "../../webhook-dispatcher/store.ts";
+import { TargetPolicy } from "../../webhook-dispatcher/targets.ts";
 import { startReceiver } from "../../webhook-dispatcher/test-receiver.ts";
 import { change, testApi } from "../fixtures.ts";
 
@@ -30,6 +31,7 @@ const dispatcher = new Dispatcher({
   clock: systemClock,
   random: () => 0.5,
   fetch: (url, init) => fetch(url, init),
+  targets: TargetPolicy.fromConfig(api.deps.config),
   metrics: new Registry(),
   log: createLogger({ actor: "webhook-dispatcher", level: "silent" }),
 });
@@ -94,6 +96,20 @@ describe("webhooks API", () => {
     expect((await send("DELETE", `/api/v1/webhooks/${id}`)).status).toBe(404);
   });
 
+  test("a rule may opt in to snapshot and backfilled changes; rules without sources read back unchanged", async () => {
+    const when = { kind: "state", domain: "light", sources: ["live", "snapshot"] };
+    const created = await json(await send("POST", "/api/v1/webhooks", { ...valid, when }));
+    expect(created.when).toEqual(when);
+    const read = await json(await api.get(`/api/v1/webhooks/${created.id}`));
+    expect(read.when).toEqual(when);
+    const bad = await send("POST", "/api/v1/webhooks", { ...valid, when: { ...when, sources: ["spool"] } });
+    expect(bad.status).toBe(400);
+    const plain = await json(await send("POST", "/api/v1/webhooks", valid));
+    expect(plain.when).toEqual(valid.when);
+    expect((await send("DELETE", `/api/v1/webhooks/${created.id}`)).status).toBe(204);
+    expect((await send("DELETE", `/api/v1/webhooks/${plain.id}`)).status).toBe(204);
+  });
+
   test("bad rules get a 400 naming the field and the fix, and nothing is saved", async () => {
     const before = (await json(await api.get("/api/v1/webhooks"))).total;
     const cases: [unknown, string, string][] = [
@@ -113,6 +129,14 @@ describe("webhooks API", () => {
         { ...valid, when: { kind: "state", entity: "light.a", domain: "switch" } },
         "body.when.domain",
         "never fire",
+      ],
+      // Not Home Assistant's host (here the simulator's 127.0.0.1) nor in webhooks.allowHosts.
+      [{ ...valid, url: "http://169.254.169.254/latest/" }, "body.url", "is not an allowed webhook target"],
+      [{ ...valid, url: "http://0x7f000002:8123/" }, "body.url", 'host "127.0.0.2" is not an allowed'],
+      [
+        { ...valid, when: { kind: "state", entity: "*?*?*?*?*?*?*?*?*?*?*?*?*?*?zzq" } },
+        "body.when.entity",
+        "at most 16 wildcards",
       ],
     ];
     for (const [body, field, text] of cases) {
@@ -145,7 +169,7 @@ describe("webhooks API", () => {
     const created = await json(
       await send("POST", "/api/v1/webhooks", { ...valid, when: { kind: "state", entity: "lock.back" } }),
     );
-    dispatcher.onStored([change("lock.back", "unlocked", 5_000)]);
+    dispatcher.onStored([change("lock.back", "unlocked", Date.now())]); // live and fresh: it fires
     await waitFor(
       async () =>
         ((await json(await api.get("/api/v1/webhooks/dead-letters"))).items as unknown[]).length === 1,

@@ -4,11 +4,12 @@
  * distinct trigger seen shortly before it. A pair is proposed when the action follows the trigger on most
  * occasions (support) and far more often than the action's own rate would explain by chance (lift).
  */
+
+import type { LocalClock } from "../../../runtime/local-time.ts";
 import { actionStep, automationYaml, stableId } from "./automation.ts";
 import { ByEntityState } from "./by-entity-state.ts";
 import { nameFromId, verbFor } from "./entities.ts";
 import { evidence, round } from "./evidence.ts";
-import type { LocalClock } from "./local-time.ts";
 import { RoundedMedians } from "./rounded-medians.ts";
 import { pastTense } from "./time-of-day.ts";
 import type { MinerOptions, Suggestion } from "./types.ts";

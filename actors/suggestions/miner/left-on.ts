@@ -4,10 +4,11 @@
  * is watched; if it stays on for at least `leftOnMinMs` while the home is empty, that counts. Devices
  * switched on while nobody is home (presence simulation, a guest) are not counted: only "left" on.
  */
+
+import type { LocalClock } from "../../../runtime/local-time.ts";
 import { automationYaml, duration, stableId } from "./automation.ts";
 import { domainOf, nameFromId } from "./entities.ts";
 import { evidence, round } from "./evidence.ts";
-import type { LocalClock } from "./local-time.ts";
 import type { MinerOptions, Suggestion } from "./types.ts";
 
 /** How long the home must be empty before the suggested automation acts. */

@@ -8,10 +8,11 @@
  * for await (const chunk of source) miner.feed(chunk);
  * const suggestions = miner.finish();
  */
+
+import { LocalClock } from "../../../runtime/local-time.ts";
 import { CoOccurrenceDetector } from "./co-occurrence.ts";
 import { canBeLeftOn, domainOf, isAction, sensorKindFromId, triggerState } from "./entities.ts";
 import { LeftOnDetector } from "./left-on.ts";
-import { LocalClock } from "./local-time.ts";
 import { ThresholdDetector } from "./threshold.ts";
 import { TimeOfDayDetector } from "./time-of-day.ts";
 import type { MinerEvent, MinerOptions, SensorKind, Suggestion } from "./types.ts";

@@ -4,11 +4,12 @@
  * also samples every such sensor once an hour as the baseline. A sensor explains the habit when nearly all
  * actions happened beyond a threshold that the baseline rarely crosses.
  */
+
+import type { LocalClock } from "../../../runtime/local-time.ts";
 import { actionStep, automationYaml, stableId } from "./automation.ts";
 import { ByEntityState } from "./by-entity-state.ts";
 import { domainOf, nameFromId, verbFor } from "./entities.ts";
 import { evidence, pushBounded, round } from "./evidence.ts";
-import type { LocalClock } from "./local-time.ts";
 import { pastTense } from "./time-of-day.ts";
 import type { MinerOptions, SensorKind, Suggestion } from "./types.ts";
 import { ValueCounts } from "./value-counts.ts";

@@ -4,11 +4,12 @@
  * finds the busiest 30-minute window of the day, and proposes a time trigger when that window is both
  * specific (far denser than the entity's average: lift) and regular (it holds on most eligible days).
  */
+
+import { clockTime, isWeekend, type LocalClock, weekdayOf } from "../../../runtime/local-time.ts";
 import { actionStep, automationYaml, stableId } from "./automation.ts";
 import { ByEntityState } from "./by-entity-state.ts";
 import { nameFromId, verbFor } from "./entities.ts";
 import { evidence, median, pushBounded, round } from "./evidence.ts";
-import { clockTime, isWeekend, type LocalClock, weekdayOf } from "./local-time.ts";
 import type { MinerOptions, Suggestion } from "./types.ts";
 
 const BIN_MIN = 5;
@@ -26,7 +27,6 @@ interface Found {
 }
 /** How much denser than the entity's daily average the window must be. */
 const MIN_LIFT = 5;
-const DAY_MS = 86_400_000;
 
 type DaySet = "daily" | "weekdays" | "weekends";
 const WEEKDAY_LIST = ["mon", "tue", "wed", "thu", "fri"];
@@ -71,8 +71,7 @@ export class TimeOfDayDetector {
     let weekdays = 0;
     let weekends = 0;
     for (let d = first; d <= last; d++) {
-      const approx = d * DAY_MS + minute * 60_000;
-      const instant = approx - this.clock.offsetMs(approx);
+      const instant = this.clock.instantOf(d, minute);
       if (instant < this.opts.from || instant > this.opts.to) continue;
       if (isWeekend(d)) weekends++;
       else weekdays++;

@@ -6,7 +6,7 @@ import { StoreController } from "@nanostores/lit";
 import { css, html, LitElement } from "lit";
 import { customElement } from "lit/decorators.js";
 import { $route, hrefFor, type View } from "../stores/route.ts";
-import { $token, forgetToken } from "../stores/token.ts";
+import { $token, forgetToken, UNDER_INGRESS } from "../stores/token.ts";
 import { shared } from "../styles.ts";
 import "./hiq-enrichment.ts";
 import "./hiq-entities.ts";
@@ -52,9 +52,14 @@ export class HiqApp extends LitElement {
               </nav>
               <div class="status">
                 <hiq-stream-badge></hiq-stream-badge>
-                <button type="button" class="quiet" @click=${forgetToken} title="Forget the saved API token">
-                  Sign out
-                </button>
+                ${
+                  // Under HA ingress, HA's own login is the sign-in; there is no token to forget.
+                  UNDER_INGRESS
+                    ? ""
+                    : html`<button type="button" class="quiet" @click=${forgetToken} title="Forget the saved API token">
+                      Sign out
+                    </button>`
+                }
               </div>`
             : ""
         }

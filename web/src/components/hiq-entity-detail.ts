@@ -6,7 +6,7 @@
 import { StoreController } from "@nanostores/lit";
 import { css, html, LitElement, type PropertyValues } from "lit";
 import { customElement, property, state } from "lit/decorators.js";
-import { formatDateTime } from "../format.ts";
+import { formatDateTime, stateParts } from "../format.ts";
 import type { Resolution } from "../history-view.ts";
 import { $entityDetail, loadEntity } from "../stores/entity-detail.ts";
 import {
@@ -67,9 +67,14 @@ export class HiqEntityDetail extends LitElement {
         </div>
       </div>
       <div class="state" aria-label="Current state">
-        ${e.state ?? "—"}${e.unit && e.state ? html`<span class="unit"> ${e.unit}</span>` : ""}
+        ${this._state(e.state, e.unit)}
       </div>
     </section>`;
+  }
+
+  private _state(state: string | null, unit: string | null) {
+    const p = stateParts(state, unit);
+    return html`${p.value}${p.unit ? html`<span class="unit"> ${p.unit}</span>` : ""}`;
   }
 
   private _chart() {

@@ -113,12 +113,14 @@ export class HiqInsights extends LitElement {
         ? html`<hiq-notice kind="error" .detail=${errors.stats}>Activity is not available.</hiq-notice>`
         : "";
     const peak = Math.max(1, ...stats.series.map((p) => p.count));
+    // Bar heights through the CSSOM (`.style` property): the CSP refuses inline style attributes, and
+    // Lit's styleMap writes one on first render.
     return html`<section class="card" aria-labelledby="ins-activity">
       <h2 id="ins-activity">Last 24 h: ${formatCount(stats.total)} events</h2>
       <div class="bars" role="img" aria-label="Events per hour over the last 24 hours">
         ${stats.series.map(
           (p) =>
-            html`<span style="height:${(100 * p.count) / peak}%" title="${formatDateTime(p.ts)}: ${formatCount(p.count)}"></span>`,
+            html`<span .style=${`height:${(100 * p.count) / peak}%`} title="${formatDateTime(p.ts)}: ${formatCount(p.count)}"></span>`,
         )}
       </div>
       <p class="small">

@@ -11,7 +11,7 @@ import "@lit-labs/virtualizer";
 import { StoreController } from "@nanostores/lit";
 import { css, html, LitElement } from "lit";
 import { customElement } from "lit/decorators.js";
-import { formatClock, formatCount, formatRate } from "../format.ts";
+import { formatClock, formatCount, formatRate, formatState } from "../format.ts";
 import { type LiveEvent, matchesFilter } from "../live-event.ts";
 import {
   $liveEvents,
@@ -111,8 +111,15 @@ export class HiqLiveEvents extends LitElement {
               .renderItem=${(e: LiveEvent) =>
                 html`<div class="row" role="listitem">
                   <span class="time mono">${formatClock(e.ts)}</span>
-                  <a class="entity mono" tabindex="-1" href=${hrefFor("entity", e.entityId)}>${e.entityId}</a>
-                  <span class="state">${e.state}</span>
+                  <span class="who"
+                    >${e.name ? html`<span class="name">${e.name}</span> ` : ""}<a
+                      class="entity mono"
+                      tabindex="-1"
+                      href=${hrefFor("entity", e.entityId)}
+                      >${e.entityId}</a
+                    ></span
+                  >
+                  <span class="state">${formatState(e.state, e.unit)}</span>
                 </div>`}
             ></lit-virtualizer>`
       }
@@ -168,6 +175,10 @@ export class HiqLiveEvents extends LitElement {
       }
       .entity {
         text-decoration: none;
+      }
+      .name + .entity {
+        color: var(--hiq-muted, #5b6470);
+        font-size: 0.78rem;
       }
       .entity:hover {
         text-decoration: underline;

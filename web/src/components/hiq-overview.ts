@@ -6,10 +6,11 @@ import { StoreController } from "@nanostores/lit";
 import { css, html, LitElement } from "lit";
 import { customElement } from "lit/decorators.js";
 import { formatBytes, formatCount, formatDateTime, formatDuration, formatRate } from "../format.ts";
-import type { ActorView, MetricsView } from "../metrics-view.ts";
+import { type ActorView, INFLUX_NOT_CONFIGURED, type MetricsView } from "../metrics-view.ts";
 import { $liveEvents } from "../stores/live-events.ts";
 import { $metrics } from "../stores/metrics.ts";
 import { shared } from "../styles.ts";
+import "./hiq-history-import.ts";
 import "./hiq-notice.ts";
 import "./hiq-stat.ts";
 
@@ -51,6 +52,7 @@ export class HiqOverview extends LitElement {
           >`
           : ""
       }
+      <hiq-history-import></hiq-history-import>
       ${this._figures(data)}
       <section class="card" aria-labelledby="actors-title">
         <h2 id="actors-title">Actors</h2>
@@ -65,7 +67,6 @@ export class HiqOverview extends LitElement {
 
   private _figures(m: MetricsView) {
     const live = this._live.value;
-    const lagTone = m.influxLagSeconds > 60 ? "warn" : "";
     return html`<section class="grid" aria-label="Key figures">
       <hiq-stat
         data-metric="ha"
@@ -95,22 +96,7 @@ export class HiqOverview extends LitElement {
         .display=${formatCount(m.stored)}
         .sub=${`${formatRate(m.storedRate)} · ${formatCount(m.duplicates)} duplicates`}
       ></hiq-stat>
-      <hiq-stat
-        data-metric="exported"
-        label="Exported to InfluxDB"
-        .value=${m.exported}
-        .display=${formatCount(m.exported)}
-        .sub=${`${formatRate(m.exportedRate)}${m.deadLetters > 0 ? ` · ${formatCount(m.deadLetters)} dead letters` : ""}`}
-        tone=${m.deadLetters > 0 ? "warn" : ""}
-      ></hiq-stat>
-      <hiq-stat
-        data-metric="influx-lag"
-        label="InfluxDB lag"
-        .value=${m.influxLagEvents}
-        .display=${`${formatCount(m.influxLagEvents)} events`}
-        .sub=${formatDuration(m.influxLagSeconds * 1000)}
-        tone=${lagTone}
-      ></hiq-stat>
+      ${m.influxConfigured ? this._influx(m) : this._noInflux()}
       <hiq-stat
         data-metric="store"
         label="Store size"
@@ -126,6 +112,36 @@ export class HiqOverview extends LitElement {
         .sub=${`resident · ${formatDuration(m.cpuSeconds * 1000)} CPU`}
       ></hiq-stat>
     </section>`;
+  }
+
+  private _influx(m: MetricsView) {
+    return html`<hiq-stat
+        data-metric="exported"
+        label="Exported to InfluxDB"
+        .value=${m.exported}
+        .display=${formatCount(m.exported)}
+        .sub=${`${formatRate(m.exportedRate)}${m.deadLetters > 0 ? ` · ${formatCount(m.deadLetters)} dead letters` : ""}`}
+        tone=${m.deadLetters > 0 ? "warn" : ""}
+      ></hiq-stat>
+      <hiq-stat
+        data-metric="influx-lag"
+        label="InfluxDB lag"
+        .value=${m.influxLagEvents}
+        .display=${`${formatCount(m.influxLagEvents)} events`}
+        .sub=${formatDuration(m.influxLagSeconds * 1000)}
+        tone=${m.influxLagSeconds > 60 ? "warn" : ""}
+      ></hiq-stat>`;
+  }
+
+  /** Without InfluxDB, "Exported 0" would read as a fault; say what is missing and how to add it. */
+  private _noInflux() {
+    return html`<hiq-stat
+      data-metric="influx"
+      label="InfluxDB"
+      display="not configured"
+      sub="set HOMEIQ_INFLUX_URL to mirror events"
+      title=${INFLUX_NOT_CONFIGURED}
+    ></hiq-stat>`;
   }
 
   private _actors(actors: ActorView[]) {

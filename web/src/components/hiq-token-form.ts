@@ -18,8 +18,8 @@ export class HiqTokenForm extends LitElement {
     return html`<form class="card" @submit=${this._submit} aria-labelledby="token-title">
       <h2 id="token-title">Connect to HomeIQ</h2>
       <p class="muted">
-        Enter the API token. HomeIQ printed it on first start and saved it as <code>api-token</code> in its data
-        directory (or it is the value of <code>HOMEIQ_API_TOKEN</code>). This browser remembers it.
+        Enter the API token: the contents of <code>api-token</code> in HomeIQ's data directory (its path is
+        printed at start), or the value of <code>HOMEIQ_API_TOKEN</code>. This browser remembers it.
       </p>
       ${rejected ? html`<p class="error" role="alert">The saved token was rejected. Enter the current one.</p>` : ""}
       <label class="field" for="token">API token</label>

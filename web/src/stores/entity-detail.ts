@@ -1,7 +1,7 @@
 /** The entity detail view's entity: registry entry plus current state and attributes, loaded by id. */
 import { atom } from "nanostores";
 import { ApiError, api } from "../api.ts";
-import { type EntityView, toEntityView } from "../entity-view.ts";
+import { type EntityView, toEntityView, withLatest } from "../entity-view.ts";
 import { $token } from "./token.ts";
 
 export interface EntityDetailState {
@@ -30,14 +30,8 @@ export async function loadEntity(entityId: string): Promise<void> {
       api.latestEvent(token, entityId).catch(() => null),
     ]);
     if ($entityDetail.get().entityId !== entityId) return;
-    const entity = toEntityView(raw);
-    if (entity && latest) {
-      entity.state = latest.state;
-      entity.lastChanged = latest.last_changed;
-      entity.attributes = { ...entity.attributes, ...latest.attributes };
-      if (!entity.unit && typeof latest.attributes.unit_of_measurement === "string")
-        entity.unit = latest.attributes.unit_of_measurement;
-    }
+    const view = toEntityView(raw);
+    const entity = view ? withLatest(view, latest) : null;
     $entityDetail.set({ entityId, status: entity ? "ready" : "not_found", entity, error: null });
   } catch (error) {
     if ($entityDetail.get().entityId !== entityId) return;

@@ -19,6 +19,25 @@ export const HISTORY_RANGES = [
 /** Fewer rollup points than this (under `auto`) and the raw tier is tried instead. */
 export const MIN_ROLLUP_POINTS = 3;
 
+/**
+ * Pages of one history the chart reads: the API answers at most `api.pageMax` points (1000 by default)
+ * and says `truncated` with the `nextFrom` to go on from; past this many pages the chart shows what it has.
+ */
+export const HISTORY_PAGES_MAX = 20;
+
+type HistoryQuery = { from: number; to: number; resolution: Resolution };
+
+/** One history, its pages followed up to HISTORY_PAGES_MAX. */
+async function fetchHistory(token: string, entityId: string, query: HistoryQuery) {
+  let answer = await api.history(token, entityId, query);
+  const points = [...answer.points];
+  for (let page = 1; answer.nextFrom !== null && page < HISTORY_PAGES_MAX; page++) {
+    answer = await api.history(token, entityId, { ...query, from: answer.nextFrom });
+    points.push(...answer.points);
+  }
+  return toHistoryColumns({ ...answer, points });
+}
+
 export interface HistoryState {
   entityId: string | null;
   from: number;
@@ -56,11 +75,11 @@ async function load(entityId: string, from: number, to: number, resolution: Reso
     error: null,
   });
   try {
-    let columns = toHistoryColumns(await api.history(token, entityId, { from, to, resolution }));
+    let columns = await fetchHistory(token, entityId, { from, to, resolution });
     // A store younger than the range answers `auto` from a rollup tier, which for a fresh install is a
     // single bucket; so little data is cheap to read raw, and a line beats one dot.
     if (resolution === "auto" && columns.tier !== "raw" && columns.xs.length < MIN_ROLLUP_POINTS) {
-      const raw = toHistoryColumns(await api.history(token, entityId, { from, to, resolution: "raw" }));
+      const raw = await fetchHistory(token, entityId, { from, to, resolution: "raw" });
       if (raw.xs.length > columns.xs.length) columns = raw;
     }
     if (mine !== generation) return;

@@ -5,7 +5,7 @@
  */
 import { atom, onMount } from "nanostores";
 import { backoffDelay } from "../../../runtime/clock.ts";
-import { api } from "../api.ts";
+import { api, bearerFor } from "../api.ts";
 import { decodeEvents, type LiveEvent } from "../live-event.ts";
 import { readSse, type StreamEnd } from "../sse.ts";
 import { receiveEvents } from "./live-events.ts";
@@ -85,7 +85,7 @@ onMount($stream, () => {
       $stream.set({ ...$stream.get(), status: attempt === 0 ? "connecting" : "reconnecting", retryAt: null });
       const end = await readSse(
         api.streamUrl(),
-        token,
+        bearerFor(token),
         controller.signal,
         () => {
           attempt = 0;
