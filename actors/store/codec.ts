@@ -222,6 +222,23 @@ const POW10 = Array.from({ length: DECIMALS_MAX + 1 }, (_, k) => 10 ** k);
 const MANTISSA_MAX = 2 ** 48;
 
 /**
+ * The number a stored state holds (`v` of the `events` view), from `raw_events.x` and `vl`: what the view's
+ * SQL gives, computed in JS (the store's readers; cheaper than the view's CASE per row). `x` is a whole
+ * number below 2^53 (mantissa below 2^48), so `%` and `/` are exact; `(x >> 4)` in SQL floors.
+ */
+export function stateValue(x: number, vl: number | null): number | null {
+  const k = ((x % 16) + 16) % 16;
+  if (k < X_NUMBER) return (x - k) / 16 / POW10[k];
+  return k === X_TEXT ? null : vl;
+}
+
+/** The `states.s` of a stored state (`s` of the `events` view), or null for a number. */
+export function stateId(x: number): number | null {
+  const k = ((x % 16) + 16) % 16;
+  return k >= X_TEXT_NUMBER ? (x - k) / 16 : null;
+}
+
+/**
  * `raw_events.x` for a canonical number state (`canonicalNumber(state)` = `value`): the decimal mantissa
  * times 16 plus the number of decimals (`"21.5"` → 215 * 16 + 1), an integer of 1-4 bytes where the REAL
  * was 8; `(x >> 4) / 10^(x & 15)` gives back the very same double (both sides are exact, and IEEE division

@@ -10,9 +10,10 @@
 import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
 import { privateFile } from "../../runtime/private-files.ts";
-import { contextKeys, decodeContextId, ulidTimeMs } from "./codec.ts";
+import { contextKeys, decodeContextId, stateId, stateValue, ulidTimeMs } from "./codec.ts";
 import {
   configureConnection,
+  contextLoFirst,
   contextRowsSql,
   ENTITY_BITS,
   EVENTS_DB,
@@ -115,20 +116,25 @@ export interface StoreReader {
   close(): void;
 }
 
+/** A row as stored in `raw_events`: the state is decoded here (`decodeState`), not by the `events` view. */
 type EventRow = {
   t: number;
   e: number;
-  v: number | null;
-  s: number | null;
+  x: number;
+  vl: number | null;
   a: number;
-  lc: number;
+  lc: number | null;
   c: unknown;
   cp: unknown;
   cu: number | null;
   k: string;
 };
 
-const EVENT_COLS = `(id >> ${ENTITY_BITS}) AS t, e, v, s, a, lc, c, cp, cu, CAST(id AS TEXT) AS k`;
+/** The stored columns (`raw_events`, ./schema.ts), read by the store's own queries. */
+const EVENT_COLS = `(id >> ${ENTITY_BITS}) AS t, id & ${MAX_ENTITY_KEY} AS e, x, vl, a, lc, c, cp, cu, CAST(id AS TEXT) AS k`;
+const rawCols = (id: string) =>
+  `(${id} >> ${ENTITY_BITS}) AS t, ${id} & ${MAX_ENTITY_KEY} AS e, ev.x AS x, ev.vl AS vl, ev.a AS a,
+   ev.lc AS lc, ev.c AS c, ev.cp AS cp, ev.cu AS cu, CAST(${id} AS TEXT) AS k, ${id} AS id`;
 /**
  * Up to this many entities, a filtered page is read entity by entity through the entity index and merged;
  * beyond, the time range is scanned newest first with the filter (many entities fill a page quickly).
@@ -171,14 +177,14 @@ class SqliteStoreReader implements StoreReader {
          WHERE s.source = ?1 AND (?2 IS NULL OR s.metric = ?2) AND r.ts_ms >= ?3 AND r.ts_ms < ?4
          ORDER BY r.ts_ms, s.metric LIMIT ?5`,
       ),
-      all: db.prepare(`SELECT ${EVENT_COLS} FROM events WHERE ${range} ORDER BY id DESC LIMIT ?4`),
+      all: db.prepare(`SELECT ${EVENT_COLS} FROM raw_events WHERE ${range} ORDER BY id DESC LIMIT ?4`),
       keysByName: db.prepare(
         "SELECT DISTINCT n.e AS e FROM json_each(?1) j JOIN entity_names n ON n.name = j.value ORDER BY n.e",
       ),
       keysOfDomain: db.prepare("SELECT e FROM entities WHERE entity_id >= ?1 AND entity_id < ?2 ORDER BY e"),
       byKeys: db.prepare(
-        `SELECT ${EVENT_COLS} FROM events WHERE ${range}
-         AND e IN (SELECT value FROM json_each(?5)) ORDER BY id DESC LIMIT ?4`,
+        `SELECT ${EVENT_COLS} FROM raw_events WHERE ${range}
+         AND id & ${MAX_ENTITY_KEY} IN (SELECT value FROM json_each(?5)) ORDER BY id DESC LIMIT ?4`,
       ),
       // Ids only, then the page's rows by id: decoding every candidate row of every entity cost more.
       entityNewest: db.prepare(
@@ -187,35 +193,37 @@ class SqliteStoreReader implements StoreReader {
             `${id} AS id, (${id} >> ${ENTITY_BITS}) AS t, ${id} & ${MAX_ENTITY_KEY} AS e, CAST(${id} AS TEXT) AS k`,
           "?5",
           rangeOf,
+          "raw_events",
         )} ORDER BY id DESC LIMIT ?4`,
       ),
       entityPage: db.prepare(
-        `${entityRowsSql(
-          (id) =>
-            `${id} AS id, (${id} >> ${ENTITY_BITS}) AS t, ev.e AS e, ev.v AS v, ev.s AS s, ev.a AS a, ev.lc AS lc,
-             ev.c AS c, ev.cp AS cp, ev.cu AS cu, CAST(${id} AS TEXT) AS k`,
-          "?5",
-          rangeOf,
-        )} ORDER BY id DESC LIMIT ?4`,
+        `${entityRowsSql(rawCols, "?5", rangeOf, "raw_events")} ORDER BY id DESC LIMIT ?4`,
       ),
       byIds: db.prepare(
-        `SELECT ${EVENT_COLS} FROM events WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id DESC`,
+        `SELECT ${EVENT_COLS} FROM raw_events WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id DESC`,
       ),
       // Only what a history point needs.
       rawHistory: db.prepare(
         `${entityRowsSql(
-          (id) => `${id} AS id, (${id} >> ${ENTITY_BITS}) AS t, ev.v AS v, ev.s AS s`,
+          (id) => `${id} AS id, (${id} >> ${ENTITY_BITS}) AS t, ev.x AS x, ev.vl AS vl`,
           "?5",
           rangeOf,
+          "raw_events",
         )} ORDER BY id LIMIT ?4`,
       ),
-      context: db.prepare(
-        contextRowsSql(
-          `${EVENT_COLS}, id`,
-          `((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS})`,
-          `((CAST(?2 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS})`,
-          { full: "?3", lo: "?4", hi: "?5" },
-        ),
+      ...Object.fromEntries(
+        [true, false].map((loFirst) => [
+          loFirst ? "contextLo" : "contextHi",
+          db.prepare(
+            contextRowsSql(
+              `${EVENT_COLS}, id`,
+              `((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS})`,
+              `((CAST(?2 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS})`,
+              { full: "?3", lo: "?4", hi: "?5" },
+              { table: "raw_events", loFirst },
+            ),
+          ),
+        ]),
       ),
       hourly: db.prepare(
         "SELECT t, n, sum, min, max, tn, last_s, tw, tws, growth, on_s, ts FROM hourly WHERE e = ? AND t >= ? AND t < ? ORDER BY t LIMIT ?",
@@ -324,8 +332,10 @@ class SqliteStoreReader implements StoreReader {
         }
       }
       const points: HistoryPoint[] = rows.map((r) => {
-        const state = r.s === null ? null : this.stateText(r.s);
-        return { t: (r.t + this.baseUs) / 1000, value: r.v, min: r.v, max: r.v, count: 1, state };
+        const v = stateValue(r.x, r.vl);
+        const s = stateId(r.x);
+        const state = s === null ? null : this.stateText(s);
+        return { t: (r.t + this.baseUs) / 1000, value: v, min: v, max: v, count: 1, state };
       });
       return { tier, points, nextFrom };
     }
@@ -405,7 +415,8 @@ class SqliteStoreReader implements StoreReader {
     const fromUs = this.clampUs(startMs === null ? -Infinity : (startMs - 1000) * 1000);
     const toUs = this.clampUs(startMs === null ? Infinity : (startMs + windowMs) * 1000);
     this.refreshNames();
-    const rows = this.q.context.all(fromUs, toUs, keys.full, keys.lo, keys.hi) as EventRow[];
+    const stmt = contextLoFirst(keys.lo) ? this.q.contextLo : this.q.contextHi;
+    const rows = stmt.all(fromUs, toUs, keys.full, keys.lo, keys.hi) as EventRow[];
     // The SQL matches on the stored bytes; the decoded ids decide.
     return rows
       .map((r) => this.toEvent(r))
@@ -437,13 +448,15 @@ class SqliteStoreReader implements StoreReader {
 
   private toEvent(r: EventRow): StoredEvent {
     const lastUpdatedUs = r.t + this.baseUs;
+    const v = stateValue(r.x, r.vl);
+    const s = stateId(r.x);
     return {
       entity_id: this.entityName(r.e),
-      state: r.s === null ? String(r.v) : this.stateText(r.s),
-      value: r.v,
+      state: s === null ? String(v) : this.stateText(s),
+      value: v,
       attributes: JSON.parse(this.attrText(r.a)),
       ts: lastUpdatedUs / 1000,
-      last_changed: (lastUpdatedUs - r.lc) / 1000,
+      last_changed: (lastUpdatedUs - (r.lc ?? 0)) / 1000,
       context_id: decodeContextId(r.c, lastUpdatedUs),
       context_parent_id: decodeContextId(r.cp, lastUpdatedUs),
       context_user_id: r.cu === null ? null : this.userText(r.cu),

@@ -306,6 +306,8 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
  * after it. `cols(id)` gives the select list (table alias `ev`; it must output the id as `id`, from the
  * expression passed, for ORDER BY); `e` the entity key's parameter; `range(id)` more conditions on the id.
  * Both arms come in id order, so `ORDER BY id [DESC] LIMIT n` on the result merges them and stops after n.
+ * `table` `raw_events` reads the stored columns (the store's own readers decode them in JS, cheaper than
+ * the view's SQL); the default is the `events` view.
  *
  * @example
  * db.prepare(`${entityRowsSql((id) => `${id} AS id, ev.v AS v`, "?1", (id) => `${id} >= ?2`)} ORDER BY id LIMIT 10`)
@@ -314,12 +316,14 @@ export function entityRowsSql(
   cols: (id: string) => string,
   e: string,
   range: (id: string) => string,
+  table: "events" | "raw_events" = "events",
 ): string {
-  return `SELECT ${cols("x.id")} FROM entity_index x CROSS JOIN events ev ON ev.id = x.id
+  const tailE = table === "events" ? "ev.e" : `(ev.id & ${MAX_ENTITY_KEY})`;
+  return `SELECT ${cols("x.id")} FROM entity_index x CROSS JOIN ${table} ev ON ev.id = x.id
       WHERE x.e = ${e} AND ${range("x.id")}
     UNION ALL
-    SELECT ${cols("ev.id")} FROM events ev
-      WHERE ev.id > (SELECT value FROM meta WHERE key = 'indexed_to') AND ev.e = ${e} AND ${range("ev.id")}`;
+    SELECT ${cols("ev.id")} FROM ${table} ev
+      WHERE ev.id > (SELECT value FROM meta WHERE key = 'indexed_to') AND ${tailE} = ${e} AND ${range("ev.id")}`;
 }
 
 /**
@@ -328,22 +332,39 @@ export function entityRowsSql(
  * column (a BLOB sorts by its bytes, a TEXT by its bytes too, and every TEXT before every BLOB), plus the
  * 16-byte form on rows from before version 5 (up to `meta.compact_from`), in an arm of their own so the
  * rows after pay nothing for it. `cols` must output `id`. Candidates: compare the decoded ids.
+ *
+ * Id order without an ORDER BY: the old rows' arm comes first and each arm is a rowid range scan, so
+ * SQLite's UNION ALL (arms run one after the other) already gives it; an ORDER BY on the compound merged
+ * the arms through a sorter and cost a third of the lookup (bench/store.bench.ts, contextEvents).
+ * `loFirst`: which bound each column is compared with first. The random bytes are uniform, so with
+ * `lo`'s first byte below 128 most rows pass `>= lo` and fail `< hi`: testing `< hi` first then decides
+ * most rows in one comparison (`contextLoFirst`).
  */
 export function contextRowsSql(
   cols: string,
   from: string,
   to: string,
   keys: { full: string; lo: string; hi: string },
+  opts: { table?: "events" | "raw_events"; loFirst?: boolean } = {},
 ): string {
-  const inRange = `((c >= ${keys.lo} AND c < ${keys.hi}) OR (cp >= ${keys.lo} AND cp < ${keys.hi}))`;
+  const table = opts.table ?? "events";
+  const within = (col: string) =>
+    opts.loFirst === false
+      ? `(${col} < ${keys.hi} AND ${col} >= ${keys.lo})`
+      : `(${col} >= ${keys.lo} AND ${col} < ${keys.hi})`;
+  const inRange = `(${within("c")} OR ${within("cp")})`;
   const compactFrom = "(SELECT value FROM meta WHERE key = 'compact_from')";
   // One bound each side (max/min of two), so SQLite scans exactly the window's part of each arm.
-  return `SELECT ${cols} FROM events WHERE id >= max(${from}, ${compactFrom} + 1) AND id < ${to}
-      AND ${inRange}
-    UNION ALL
-    SELECT ${cols} FROM events WHERE id >= ${from} AND id < min(${to}, ${compactFrom} + 1)
+  return `SELECT ${cols} FROM ${table} WHERE id >= ${from} AND id < min(${to}, ${compactFrom} + 1)
       AND (${inRange} OR c = ${keys.full} OR cp = ${keys.full})
-    ORDER BY id`;
+    UNION ALL
+    SELECT ${cols} FROM ${table} WHERE id >= max(${from}, ${compactFrom} + 1) AND id < ${to}
+      AND ${inRange}`;
+}
+
+/** `loFirst` for `contextRowsSql` given `contextKeys(...).lo`: compare first with the bound most rows fail. */
+export function contextLoFirst(lo: Uint8Array | string): boolean {
+  return typeof lo === "string" || lo[0] >= 128;
 }
 
 /** SQLite settings every connection to a HomeIQ database uses. */

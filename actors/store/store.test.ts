@@ -247,6 +247,66 @@ describe("store writer and reader", () => {
     r.close();
   });
 
+  test("contextEvents finds each context whichever bound its first random byte makes it compare first", () => {
+    const dir = tempDir();
+    const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+    const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    // Random parts starting with every Crockford digit: the first byte spans 0..255, both statements run.
+    const runs = [...crockford].map(
+      (d, i) => `01JDZ5K3M8${d}${crockford[(i * 7) % 32]}W7XYZABCDEFGH${crockford[i]}`,
+    );
+    const at = (ulidTimeMs(runs[0]) as number) * 1000;
+    w.writeEvents(
+      runs.flatMap((run, i) => [
+        ev(`automation.a${i}`, "on", at + 1000 + i, { context_id: run }),
+        ev(`light.l${i}`, "on", at + 90_000 + i, {
+          context_id: `01JDZ5K3MB${runs[i].slice(10)}`,
+          context_parent_id: run,
+        }),
+      ]),
+    );
+    w.close();
+    const r = openStoreReader(dir);
+    for (const [i, run] of runs.entries())
+      expect(r.contextEvents(run).map((e) => e.entity_id)).toEqual([`automation.a${i}`, `light.l${i}`]);
+    r.close();
+  });
+
+  test("the reader decodes a stored state to the very value and text the events view gives", () => {
+    const dir = tempDir();
+    const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+    const states = [
+      "21.5",
+      "-0.25",
+      "0",
+      "-7",
+      "1e+21",
+      "21.50",
+      "on",
+      "123456789.123",
+      "-1234.5678901",
+      "NaN",
+      "",
+    ];
+    w.writeEvents(states.map((st, i) => ev(`sensor.s${i}`, st, T0 + i)));
+    w.close();
+    const r = openStoreReader(dir);
+    const db = new Database(join(dir, "events.db"), { readonly: true });
+    const view = db
+      .query(
+        "SELECT en.entity_id AS id, ev.v AS v, st.state AS s FROM events ev JOIN entities en ON en.e = ev.e LEFT JOIN states st ON st.s = ev.s",
+      )
+      .all() as { id: string; v: number | null; s: string | null }[];
+    const read = new Map(r.events({ limit: 100 }).items.map((e) => [e.entity_id, e]));
+    expect(view.length).toBe(states.length);
+    for (const row of view) {
+      expect(read.get(row.id)?.value).toBe(row.v);
+      expect(read.get(row.id)?.state).toBe(row.s ?? String(row.v));
+    }
+    db.close();
+    r.close();
+  });
+
   test("attributes that change in a value are stored as a patch and read back whole, exactly", () => {
     const dir = tempDir();
     const w = openStoreWriter(dir, { dictionaryCache: 1000 });
