@@ -317,3 +317,41 @@ export function attributesPatch(baseText: string, text: string): string | null {
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
+
+/**
+ * Most row times one entity posting holds (./entity-rows.ts): its BLOB stays under ~1 KB, inside a b-tree page (no overflow page). */
+export const POSTING_IDS_MAX = 192;
+
+/** Times `ts` (ascending, distinct) as varint deltas after the first (which is the posting's `lo`). */
+export function encodePosting(ts: readonly number[], from: number, to: number): Uint8Array {
+  const out = new Uint8Array((to - from) * 7);
+  let n = 0;
+  for (let i = from + 1; i < to; i++) {
+    let d = ts[i] - ts[i - 1];
+    while (d >= 128) {
+      out[n++] = (d % 128) | 128;
+      d = Math.floor(d / 128);
+    }
+    out[n++] = d;
+  }
+  return out.subarray(0, n);
+}
+
+/** Appends the times of a posting (`lo` and its BLOB) to `out`, ascending. */
+export function decodePosting(lo: number, blob: Uint8Array | null, out: number[]): void {
+  let t = lo;
+  out.push(t);
+  if (blob === null) return;
+  let d = 0;
+  let mul = 1;
+  for (let i = 0; i < blob.length; i++) {
+    const b = blob[i];
+    d += (b & 127) * mul;
+    if (b < 128) {
+      t += d;
+      out.push(t);
+      d = 0;
+      mul = 1;
+    } else mul *= 128;
+  }
+}

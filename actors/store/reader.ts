@@ -11,13 +11,13 @@ import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
 import { privateFile } from "../../runtime/private-files.ts";
 import { contextKeys, decodeContextId, stateId, stateValue, ulidTimeMs } from "./codec.ts";
+import { EntityRows, idRange } from "./entity-rows.ts";
 import {
   configureConnection,
   contextLoFirst,
   contextRowsSql,
   ENTITY_BITS,
   EVENTS_DB,
-  entityRowsSql,
   MAX_ENTITY_KEY,
   MAX_REL_US,
   migrate,
@@ -165,12 +165,29 @@ class SqliteStoreReader implements StoreReader {
   private readonly attrs = new Map<number, string>();
   private readonly q: Record<string, Statement>;
   private namesVersion = -1;
+  /** One entity's rows through its postings (./entity-rows.ts): a page's, ids only, a history's points. */
+  private readonly pageRows: EntityRows<EventRow>;
+  private readonly idRows: EntityRows<{ t: number; k: string }>;
+  private readonly pointRows: EntityRows<{ t: number; x: number; vl: number | null }>;
 
   constructor(private readonly db: Database) {
     this.baseUs = readBaseUs(db);
     const rangeOf = (id: string) => `${id} >= ((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS})
       AND ${id} < ((CAST(?2 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS}) AND ${id} < CAST(?3 AS INTEGER)`;
     const range = rangeOf("id");
+    this.pageRows = new EntityRows(db, rawCols, "raw_events");
+    // Ids only, then the page's rows by id: decoding every candidate row of every entity cost more.
+    this.idRows = new EntityRows(
+      db,
+      (id) => `${id} >> ${ENTITY_BITS} AS t, CAST(${id} AS TEXT) AS k`,
+      "raw_events",
+    );
+    // Only what a history point needs.
+    this.pointRows = new EntityRows(
+      db,
+      (id) => `${id} >> ${ENTITY_BITS} AS t, ev.x AS x, ev.vl AS vl`,
+      "raw_events",
+    );
     this.q = {
       readings: db.prepare(
         `SELECT s.metric AS metric, r.ts_ms AS ts, r.value AS value FROM readings r JOIN series s ON s.k = r.k
@@ -186,30 +203,8 @@ class SqliteStoreReader implements StoreReader {
         `SELECT ${EVENT_COLS} FROM raw_events WHERE ${range}
          AND id & ${MAX_ENTITY_KEY} IN (SELECT value FROM json_each(?5)) ORDER BY id DESC LIMIT ?4`,
       ),
-      // Ids only, then the page's rows by id: decoding every candidate row of every entity cost more.
-      entityNewest: db.prepare(
-        `${entityRowsSql(
-          (id) =>
-            `${id} AS id, (${id} >> ${ENTITY_BITS}) AS t, ${id} & ${MAX_ENTITY_KEY} AS e, CAST(${id} AS TEXT) AS k`,
-          "?5",
-          rangeOf,
-          "raw_events",
-        )} ORDER BY id DESC LIMIT ?4`,
-      ),
-      entityPage: db.prepare(
-        `${entityRowsSql(rawCols, "?5", rangeOf, "raw_events")} ORDER BY id DESC LIMIT ?4`,
-      ),
       byIds: db.prepare(
         `SELECT ${EVENT_COLS} FROM raw_events WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id DESC`,
-      ),
-      // Only what a history point needs.
-      rawHistory: db.prepare(
-        `${entityRowsSql(
-          (id) => `${id} AS id, (${id} >> ${ENTITY_BITS}) AS t, ev.x AS x, ev.vl AS vl`,
-          "?5",
-          rangeOf,
-          "raw_events",
-        )} ORDER BY id LIMIT ?4`,
       ),
       ...Object.fromEntries(
         [true, false].map((loFirst) => [
@@ -293,11 +288,14 @@ class SqliteStoreReader implements StoreReader {
     if (keys.length === 0) return [];
     if (keys.length > MERGE_ENTITIES_MAX)
       return this.q.byKeys.all(fromUs, toUs, cursor, limit, JSON.stringify(keys)) as EventRow[];
-    if (keys.length === 1) return this.q.entityPage.all(fromUs, toUs, cursor, limit, keys[0]) as EventRow[];
+    const range = (e: number) => ({
+      fromT: fromUs - this.baseUs,
+      toT: Math.min(toUs - this.baseUs, idRange(e, null, BigInt(cursor)).toT as number),
+    });
+    if (keys.length === 1) return this.pageRows.get(keys[0], range(keys[0]), "desc", limit);
     const ids: { t: number; e: number; k: string }[] = [];
     for (const e of keys)
-      for (const r of this.q.entityNewest.all(fromUs, toUs, cursor, limit, e))
-        ids.push(r as { t: number; e: number; k: string });
+      for (const r of this.idRows.get(e, range(e), "desc", limit)) ids.push({ t: r.t, e, k: r.k });
     // Newest first by id = (t, e); each entity's rows are already in order, so this merges short lists.
     ids.sort((a, b) => b.t - a.t || b.e - a.e);
     if (ids.length > limit) ids.length = limit;
@@ -314,7 +312,7 @@ class SqliteStoreReader implements StoreReader {
     if (tier === "raw") {
       const fromUs = this.clampUs(Math.ceil(query.from * 1000));
       const raw = (toUs: number, n: number) =>
-        this.q.rawHistory.all(fromUs, toUs, "9223372036854775807", n, key.e) as EventRow[];
+        this.pointRows.get(key.e, { fromT: fromUs - this.baseUs, toT: toUs - this.baseUs }, "asc", n);
       let rows = raw(this.clampUs(Math.ceil(query.to * 1000)), limit + 1);
       let nextFrom: number | null = null;
       if (rows.length > limit) {

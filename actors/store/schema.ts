@@ -19,12 +19,13 @@
  * - Nothing but the row itself is written per live event. Tailers (rollup, Influx writer) follow the table
  *   in id order (see ./tail.ts); only a row inserted behind the newest id (`meta.hwm`: backfill, import,
  *   a rename's moved rows) is also recorded in `journal`, so a tailer that has passed its id still sees it.
- * - `entity_index (e, id)` gives one entity's rows in time order. It is filled in sorted bulk by the
- *   batcher's maintenance up to `meta.indexed_to`; newer rows are found by scanning the table's tail
- *   (`entityRowsSql`). A per-row index on `events(e)` dirtied one page per entity per commit and cost
- *   more than the row itself (bench/store.bench.ts).
+ * - `entity_postings` gives one entity's rows in time order: posting lists of row times (version 5;
+ *   ./entity-rows.ts, ~4 bytes an event where a b-tree entry per row, `entity_index`, cost 17). They are
+ *   filled in bulk by the batcher's maintenance up to `meta.indexed_to`; newer rows are found by scanning
+ *   the table's tail. A per-row index on `events(e)` dirtied one page per entity per commit and cost more
+ *   than the row itself (bench/store.bench.ts).
  *
- * @example SQL for miners (read-only connection; one entity's rows: `entityRowsSql`):
+ * @example SQL for miners (read-only connection; one entity's rows: ./entity-rows.ts `EntityRows`):
  *   SELECT (ev.id >> 16) + (SELECT value FROM meta WHERE key = 'base_us') AS last_updated_us,
  *          en.entity_id, coalesce(st.state, ev.v) AS state
  *   FROM events ev JOIN entities en ON en.e = ev.e LEFT JOIN states st ON st.s = ev.s
@@ -32,12 +33,13 @@
  */
 import type { Database } from "bun:sqlite";
 import { SchemaTooNewError } from "../../runtime/sqlite.ts";
+import { encodePosting, POSTING_IDS_MAX } from "./codec.ts";
 
 /** Table names, for SQL written elsewhere. */
 export const TABLES = {
   /**
    * `key TEXT PRIMARY KEY, value`: `base_us` (time origin of event ids), `raw_count` (rows in `events`),
-   * `hwm` (the highest id ever inserted), `indexed_to` (entity_index holds every row up to this id),
+   * `hwm` (the highest id ever inserted), `indexed_to` (entity_postings hold every row up to this id),
    * `tail_base` (rows up to this id were journaled before version 3), `pruned_to` (the newest time, µs
    * after base_us, retention or the disk bound deleted), `tw_from` (where version 4 re-rolled from),
    * `compact_from` (rows up to this id may hold 16-byte contexts, as before version 5).
@@ -75,8 +77,11 @@ export const TABLES = {
    * Rows up to `meta.tail_base` were all journaled (schema versions before 3).
    */
   journal: "journal",
-  /** `e, id` (primary key, WITHOUT ROWID): one entity's rows in time order, up to `meta.indexed_to`. */
-  entityIndex: "entity_index",
+  /**
+   * `e, hi, lo, ts` (primary key `(e, hi)`, WITHOUT ROWID): one entity's row times in time order, up to
+   * `meta.indexed_to`, as posting lists (version 5; read them with ./entity-rows.ts `EntityRows`).
+   */
+  entityPostings: "entity_postings",
   /**
    * `name TEXT PRIMARY KEY, seq`: the rollup's tail position (`rollup` = journal seq, `rollup.id` = event id).
    * The Influx writer's lives in influx.db.
@@ -170,8 +175,12 @@ const EVENTS_VIEW_SQL = `CREATE VIEW events AS SELECT id, id & ${2 ** 16 - 1} AS
   CASE WHEN x & 15 >= 14 THEN x >> 4 END AS s,
   a, coalesce(lc, 0) AS lc, c, cp, cu FROM raw_events`;
 
-const UNINDEX_TRIGGER_SQL = `CREATE TRIGGER raw_events_unindex AFTER DELETE ON raw_events
-  BEGIN DELETE FROM entity_index WHERE e = old.id & ${2 ** 16 - 1} AND id = old.id; END`;
+/**
+ * One entity's row times, up to `POSTING_IDS_MAX` per row (./entity-rows.ts): `hi` the last, `lo` the
+ * first, `ts` the rest as varint deltas (NULL for one). An entity's postings never overlap.
+ */
+const POSTINGS_SQL = `CREATE TABLE entity_postings (e INTEGER NOT NULL, hi INTEGER NOT NULL, lo INTEGER NOT NULL,
+  ts BLOB, PRIMARY KEY (e, hi)) WITHOUT ROWID`;
 
 /**
  * `x` of a version-4 row (REAL `v`, state id `s`) in SQL: what `encodeDecimal` gives for its state text
@@ -289,7 +298,8 @@ export const MIGRATIONS: readonly string[][] = [
         SELECT id, ${xFromVs()} AS x, v, a, nullif(lc, 0) AS lc, c, cp, cu FROM events) ORDER BY id`,
     "DROP TABLE events",
     EVENTS_VIEW_SQL,
-    UNINDEX_TRIGGER_SQL,
+    // The entity index becomes posting lists, built from it by `MIGRATION_STEPS[5]`.
+    POSTINGS_SQL,
     // Contexts of rows up to here may be 16 bytes, time first (see codec.ts encodeContextId).
     `INSERT OR REPLACE INTO meta (key, value) SELECT 'compact_from', coalesce(max(id), ${MIN_ID_SQL}) FROM raw_events`,
     // Attributes: a row may hold a patch of a whole one (`base`); the view `attrs` gives the whole JSON.
@@ -301,30 +311,34 @@ export const MIGRATIONS: readonly string[][] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/**
- * SQL for the rows of one entity: through `entity_index` up to `meta.indexed_to`, then the table's tail
- * after it. `cols(id)` gives the select list (table alias `ev`; it must output the id as `id`, from the
- * expression passed, for ORDER BY); `e` the entity key's parameter; `range(id)` more conditions on the id.
- * Both arms come in id order, so `ORDER BY id [DESC] LIMIT n` on the result merges them and stops after n.
- * `table` `raw_events` reads the stored columns (the store's own readers decode them in JS, cheaper than
- * the view's SQL); the default is the `events` view.
- *
- * @example
- * db.prepare(`${entityRowsSql((id) => `${id} AS id, ev.v AS v`, "?1", (id) => `${id} >= ?2`)} ORDER BY id LIMIT 10`)
- */
-export function entityRowsSql(
-  cols: (id: string) => string,
-  e: string,
-  range: (id: string) => string,
-  table: "events" | "raw_events" = "events",
-): string {
-  const tailE = table === "events" ? "ev.e" : `(ev.id & ${MAX_ENTITY_KEY})`;
-  return `SELECT ${cols("x.id")} FROM entity_index x CROSS JOIN ${table} ev ON ev.id = x.id
-      WHERE x.e = ${e} AND ${range("x.id")}
-    UNION ALL
-    SELECT ${cols("ev.id")} FROM ${table} ev
-      WHERE ev.id > (SELECT value FROM meta WHERE key = 'indexed_to') AND ${tailE} = ${e} AND ${range("ev.id")}`;
-}
+/** What a migration does beyond SQL, after its statements, in the same transaction (by target version). */
+const MIGRATION_STEPS: Record<number, (db: Database) => void> = {
+  // entity_index (e, id) in key order becomes postings of `POSTING_IDS_MAX` times each.
+  5: (db) => {
+    const put = db.prepare("INSERT INTO entity_postings (e, hi, lo, ts) VALUES (?1, ?2, ?3, ?4)");
+    let e = -1;
+    const ts: number[] = [];
+    const flush = () => {
+      for (let from = 0; from < ts.length; from += POSTING_IDS_MAX) {
+        const to = Math.min(ts.length, from + POSTING_IDS_MAX);
+        put.run(e, ts[to - 1], ts[from], to - from > 1 ? encodePosting(ts, from, to) : null);
+      }
+      ts.length = 0;
+    };
+    const rows = db
+      .query(`SELECT e, id >> ${ENTITY_BITS} AS t FROM entity_index ORDER BY e, id`)
+      .iterate() as IterableIterator<{ e: number; t: number }>;
+    for (const r of rows) {
+      if (r.e !== e) {
+        flush();
+        e = r.e;
+      }
+      ts.push(r.t);
+    }
+    flush();
+    db.run("DROP TABLE entity_index");
+  },
+};
 
 /**
  * SQL for the rows with id in [`from`, `to`) whose context or parent context may be the one of
@@ -389,7 +403,10 @@ export function migrate(db: Database, nowUs: number): void {
   db.transaction(() => {
     const from = version();
     refuseNewer(from);
-    for (let v = from; v < SCHEMA_VERSION; v++) for (const sql of MIGRATIONS[v]) db.run(sql);
+    for (let v = from; v < SCHEMA_VERSION; v++) {
+      for (const sql of MIGRATIONS[v]) db.run(sql);
+      MIGRATION_STEPS[v + 1]?.(db);
+    }
     // A UTC midnight as time origin: ids stay readable and every database started the same day agrees.
     const day = 86_400_000_000;
     db.run("INSERT OR IGNORE INTO meta (key, value) VALUES ('base_us', ?)", [Math.floor(nowUs / day) * day]);

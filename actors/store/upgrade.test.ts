@@ -8,7 +8,7 @@ import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { SchemaTooNewError } from "../../runtime/sqlite.ts";
 import { tempDirs } from "../../test/lib/temp-dirs.ts";
-import { encodeUlid } from "./codec.ts";
+import { decodePosting, encodeUlid } from "./codec.ts";
 import { StoreMaintenance } from "./maintenance.ts";
 import { openStoreReader } from "./reader.ts";
 import { configureConnection, ENTITY_BITS, EVENTS_DB, MIGRATIONS, SCHEMA_VERSION } from "./schema.ts";
@@ -79,7 +79,7 @@ describe("events.db upgrades", () => {
     // Version 5 moves the rows to raw_events; the view `events` reads them back as they were.
     // Attribute objects likewise move to attr_rows (each whole: base NULL), read through the view `attrs`.
     const {
-      entity_index: index,
+      entity_postings: postings,
       rollup_carry: carry,
       raw_events: rows,
       attr_rows: attrRows,
@@ -94,6 +94,12 @@ describe("events.db upgrades", () => {
       { e: 1, us: BASE_US + twFrom, v: 23.8, s: null, a: 1 },
       { e: 2, us: BASE_US + twFrom, v: null, s: 2, a: 2 },
     ]);
+    // Version 5: the entity index becomes postings, each entity's row times in order.
+    const index = (postings as { e: number; lo: number; ts: Uint8Array | null }[]).flatMap((p) => {
+      const ts: number[] = [];
+      decodePosting(p.lo, p.ts, ts);
+      return ts.map((t) => ({ e: p.e, id: t * 65536 + p.e }));
+    });
     expect(index).toEqual(
       (before.events as { e: number; id: number }[])
         .map(({ e, id }) => ({ e, id }))

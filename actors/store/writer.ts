@@ -22,11 +22,11 @@ import {
   X_TEXT,
   X_TEXT_NUMBER,
 } from "./codec.ts";
+import { EntityRows, PostingWriter } from "./entity-rows.ts";
 import {
   configureConnection,
   ENTITY_BITS,
   EVENTS_DB,
-  entityRowsSql,
   MAX_ENTITY_KEY,
   MAX_REL_US,
   migrate,
@@ -84,6 +84,9 @@ export class StoreWriter {
   private readonly cacheMax: number;
   private readonly entityKeys = new Map<string, number>();
   private readonly stateXs = new Map<string, number>();
+  /** Row times placed behind `indexed_to` in the current transaction, by entity (`flushLate`). */
+  private readonly late = new Map<number, number[]>();
+  private readonly postings: PostingWriter;
   private readonly userIds = new Map<string, number>();
   private readonly attrIds = new Map<string, number>();
   /** The last attribute text and id per entity key: attributes rarely change between two events. */
@@ -107,6 +110,7 @@ export class StoreWriter {
     this.hwmT = hwm.t;
     this.hwmE = hwm.e;
     this.indexedTo = metaPosition(db, "indexed_to");
+    this.postings = new PostingWriter(db);
     this.q = {
       insert: db.prepare(
         `INSERT OR IGNORE INTO raw_events (id, x, a, c, lc, cp, cu, vl)
@@ -131,9 +135,6 @@ export class StoreWriter {
       addRaw: db.prepare("UPDATE meta SET value = value + ? WHERE key = 'raw_count'"),
       setHwm: db.prepare(`UPDATE meta SET value = ${positionIdSql("?1", "?2")} WHERE key = 'hwm'`),
       journal: db.prepare(`INSERT INTO journal (id) VALUES (${positionIdSql("?1", "?2")})`),
-      indexRow: db.prepare(
-        `INSERT OR IGNORE INTO entity_index (e, id) VALUES (?2, ${positionIdSql("?1", "?2")})`,
-      ),
       series: db.prepare("SELECT k FROM series WHERE source = ? AND metric = ?"),
       newSeries: db.prepare("INSERT INTO series (source, metric) VALUES (?, ?)"),
       reading: db.prepare("INSERT OR IGNORE INTO readings (k, ts_ms, value) VALUES (?, ?, ?)"),
@@ -166,6 +167,7 @@ export class StoreWriter {
         }
         if (added > 0) this.q.addRaw.run(added);
         if (this.hwmT !== hwmT || this.hwmE !== hwmE) this.q.setHwm.run(this.hwmT, this.hwmE);
+        this.flushLate();
         this.rawCount += added;
       },
     );
@@ -281,7 +283,22 @@ export class StoreWriter {
     }
     this.q.journal.run(t, e);
     const ix = this.indexedTo;
-    if (t < ix.t || (t === ix.t && e <= ix.e)) this.q.indexRow.run(t, e);
+    if (t < ix.t || (t === ix.t && e <= ix.e)) {
+      const ts = this.late.get(e);
+      if (ts) ts.push(t);
+      else this.late.set(e, [t]);
+    }
+  }
+
+  /** Rows placed behind `indexed_to` in this transaction go into their entity's postings, once each. */
+  private flushLate(): void {
+    if (this.late.size === 0) return;
+    for (const [e, ts] of this.late)
+      this.postings.add(
+        e,
+        ts.sort((a, b) => a - b),
+      );
+    this.late.clear();
   }
 
   /**
@@ -397,38 +414,27 @@ export class StoreWriter {
       if (!old) return false;
       const target = this.q.entityByName.get(to) as { e: number } | null;
       if (target && target.e !== old.e) {
-        const rows = this.db
-          .query(
-            `${entityRowsSql(
-              (id) => `${id} >> ${ENTITY_BITS} AS t, ${id} AS id`,
-              "?1",
-              () => "1",
-            )} ORDER BY id`,
-          )
-          // Streamed, not gathered: an entity may have millions of rows. The rows it adds go to `from`'s
-          // key, which this query does not read.
-          .iterate(target.e) as IterableIterator<{ t: number }>;
+        // Streamed, not gathered: an entity may have millions of rows. The rows it adds go to `from`'s
+        // key, which this walk does not read.
+        const times = new EntityRows(this.db, () => "1").times(target.e, {}, "asc");
         const move = this.db.prepare(
           `INSERT OR IGNORE INTO raw_events (id, x, a, c, lc, cp, cu, vl)
            SELECT ${positionIdSql("?1", "?3")}, x, a, c, lc, cp, cu, vl FROM raw_events
            WHERE id = ${positionIdSql("?1", "?2")}`,
         );
+        const remove = this.db.prepare(`DELETE FROM raw_events WHERE id = ${positionIdSql("?1", "?2")}`);
         let moved = 0;
-        for (const { t } of rows) {
-          if (move.run(t, target.e, old.e).changes !== 1) continue;
-          moved++;
-          this.placed(t, old.e);
+        let removed = 0;
+        for (const t of times) {
+          if (move.run(t, target.e, old.e).changes === 1) {
+            moved++;
+            this.placed(t, old.e);
+          }
+          removed += remove.run(t, target.e).changes;
         }
         this.q.setHwm.run(this.hwmT, this.hwmE);
-        const removed = this.db
-          .query(
-            `DELETE FROM raw_events WHERE id IN (${entityRowsSql(
-              (id) => `${id} AS id`,
-              "?1",
-              () => "1",
-            )})`,
-          )
-          .run(target.e).changes;
+        this.flushLate();
+        this.postings.dropEntity(target.e);
         for (const tier of ["hourly", "daily", "rollup_carry"])
           this.db.query(`DELETE FROM ${tier} WHERE e = ?`).run(target.e);
         this.db.query("UPDATE entity_names SET e = ?1 WHERE e = ?2").run(old.e, target.e);

@@ -13,7 +13,8 @@ import { Database, type Statement } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { looseNumber } from "../store/codec.ts";
-import { ENTITY_BITS, EVENTS_DB, entityRowsSql } from "../store/schema.ts";
+import { EntityRows } from "../store/entity-rows.ts";
+import { ENTITY_BITS, EVENTS_DB } from "../store/schema.ts";
 import { domainOf, sensorKindFromAttributes, sensorKindFromId } from "./miner/entities.ts";
 import { sensorKindsUsedBy } from "./miner/threshold.ts";
 import type { MinerEvent, SensorKind } from "./miner/types.ts";
@@ -72,18 +73,11 @@ class SqliteHistorySource implements HistorySource {
 
   constructor(private readonly db: Database) {
     this.baseUs = (db.query("SELECT value FROM meta WHERE key = 'base_us'").get() as { value: number }).value;
-    // ORDER BY on the compound itself: as a subquery's, SQLite read every row of the entity to sort them
-    // (2.8 s for a 2.7M-event store, at each mining run); this way it merges the arms and stops at one.
-    const latestA = db.prepare(
-      `${entityRowsSql(
-        (id) => `ev.a AS a, ${id} AS id`,
-        "?1",
-        () => "1",
-      )} ORDER BY id DESC LIMIT 1`,
-    );
+    // The newest row only, through the entity's postings (../store/entity-rows.ts).
+    const latestA = new EntityRows<{ a: number }>(db, () => "ev.a AS a");
     const attrsJson = db.prepare("SELECT json FROM attrs WHERE a = ?1");
     const latestAttrs = (e: number) => {
-      const last = latestA.get(e) as { a: number } | null;
+      const last = latestA.get(e, {}, "desc", 1)[0] ?? null;
       return last ? (attrsJson.get(last.a) as { json: string } | null) : null;
     };
     const all = db.query("SELECT e, entity_id FROM entities").all() as { e: number; entity_id: string }[];
