@@ -209,7 +209,7 @@ function ulidMsOf(full: Uint8Array): number {
 
 /** Bits of `raw_events.x` (schema version 5) below the mantissa or state id. */
 export const X_BITS = 4;
-/** `x` of a number without the short form (`"1e+21"`): the number is `raw_events.vl`. */
+/** `x` of a number without the short form (`"1e+21"`): the number is in `raw_events.m`. */
 export const X_NUMBER = 13;
 /** `x & 15`: a text state that reads as a number (`"21.50"`): `s = x >> 4`, the number in `vl`. */
 export const X_TEXT_NUMBER = 14;
@@ -222,7 +222,7 @@ const POW10 = Array.from({ length: DECIMALS_MAX + 1 }, (_, k) => 10 ** k);
 const MANTISSA_MAX = 2 ** 48;
 
 /**
- * The number a stored state holds (`v` of the `events` view), from `raw_events.x` and `vl`: what the view's
+ * The number a stored state holds (`v` of the `events` view), from `raw_events.x` and `vl` (in `raw_events.m`): what the view's
  * SQL gives, computed in JS (the store's readers; cheaper than the view's CASE per row). `x` is a whole
  * number below 2^53 (mantissa below 2^48), so `%` and `/` are exact; `(x >> 4)` in SQL floors.
  */

@@ -121,20 +121,27 @@ type EventRow = {
   t: number;
   e: number;
   x: number;
-  vl: number | null;
+  /** `raw_events.m`: NULL, last_updated - last_changed, or the JSON `[lc, cu, vl]` (./schema.ts). */
+  m: number | string | null;
   a: number;
-  lc: number | null;
   c: unknown;
   cp: unknown;
-  cu: number | null;
   k: string;
 };
 
+/** `lc`, `cu` and `vl` of a row from its `m`. */
+function rareColumns(m: number | string | null): { lc: number; cu: number | null; vl: number | null } {
+  if (m === null) return { lc: 0, cu: null, vl: null };
+  if (typeof m === "number") return { lc: m, cu: null, vl: null };
+  const [lc, cu, vl] = JSON.parse(m) as [number, number | null, number | null];
+  return { lc, cu, vl };
+}
+
 /** The stored columns (`raw_events`, ./schema.ts), read by the store's own queries. */
-const EVENT_COLS = `(id >> ${ENTITY_BITS}) AS t, id & ${MAX_ENTITY_KEY} AS e, x, vl, a, lc, c, cp, cu, CAST(id AS TEXT) AS k`;
+const EVENT_COLS = `(id >> ${ENTITY_BITS}) AS t, id & ${MAX_ENTITY_KEY} AS e, x, m, a, c, cp, CAST(id AS TEXT) AS k`;
 const rawCols = (id: string) =>
-  `(${id} >> ${ENTITY_BITS}) AS t, ${id} & ${MAX_ENTITY_KEY} AS e, ev.x AS x, ev.vl AS vl, ev.a AS a,
-   ev.lc AS lc, ev.c AS c, ev.cp AS cp, ev.cu AS cu, CAST(${id} AS TEXT) AS k, ${id} AS id`;
+  `(${id} >> ${ENTITY_BITS}) AS t, ${id} & ${MAX_ENTITY_KEY} AS e, ev.x AS x, ev.m AS m, ev.a AS a,
+   ev.c AS c, ev.cp AS cp, CAST(${id} AS TEXT) AS k, ${id} AS id`;
 /**
  * Up to this many entities, a filtered page is read entity by entity through the entity index and merged;
  * beyond, the time range is scanned newest first with the filter (many entities fill a page quickly).
@@ -168,7 +175,7 @@ class SqliteStoreReader implements StoreReader {
   /** One entity's rows through its postings (./entity-rows.ts): a page's, ids only, a history's points. */
   private readonly pageRows: EntityRows<EventRow>;
   private readonly idRows: EntityRows<{ t: number; k: string }>;
-  private readonly pointRows: EntityRows<{ t: number; x: number; vl: number | null }>;
+  private readonly pointRows: EntityRows<{ t: number; x: number; m: number | string | null }>;
 
   constructor(private readonly db: Database) {
     this.baseUs = readBaseUs(db);
@@ -185,7 +192,7 @@ class SqliteStoreReader implements StoreReader {
     // Only what a history point needs.
     this.pointRows = new EntityRows(
       db,
-      (id) => `${id} >> ${ENTITY_BITS} AS t, ev.x AS x, ev.vl AS vl`,
+      (id) => `${id} >> ${ENTITY_BITS} AS t, ev.x AS x, ev.m AS m`,
       "raw_events",
     );
     this.q = {
@@ -330,7 +337,7 @@ class SqliteStoreReader implements StoreReader {
         }
       }
       const points: HistoryPoint[] = rows.map((r) => {
-        const v = stateValue(r.x, r.vl);
+        const v = stateValue(r.x, r.m === null || typeof r.m === "number" ? null : rareColumns(r.m).vl);
         const s = stateId(r.x);
         const state = s === null ? null : this.stateText(s);
         return { t: (r.t + this.baseUs) / 1000, value: v, min: v, max: v, count: 1, state };
@@ -446,7 +453,8 @@ class SqliteStoreReader implements StoreReader {
 
   private toEvent(r: EventRow): StoredEvent {
     const lastUpdatedUs = r.t + this.baseUs;
-    const v = stateValue(r.x, r.vl);
+    const { lc, cu, vl } = rareColumns(r.m);
+    const v = stateValue(r.x, vl);
     const s = stateId(r.x);
     return {
       entity_id: this.entityName(r.e),
@@ -454,10 +462,10 @@ class SqliteStoreReader implements StoreReader {
       value: v,
       attributes: JSON.parse(this.attrText(r.a)),
       ts: lastUpdatedUs / 1000,
-      last_changed: (lastUpdatedUs - (r.lc ?? 0)) / 1000,
+      last_changed: (lastUpdatedUs - lc) / 1000,
       context_id: decodeContextId(r.c, lastUpdatedUs),
       context_parent_id: decodeContextId(r.cp, lastUpdatedUs),
-      context_user_id: r.cu === null ? null : this.userText(r.cu),
+      context_user_id: cu === null ? null : this.userText(cu),
     };
   }
 

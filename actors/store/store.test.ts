@@ -289,20 +289,37 @@ describe("store writer and reader", () => {
       "NaN",
       "",
     ];
-    w.writeEvents(states.map((st, i) => ev(`sensor.s${i}`, st, T0 + i)));
+    // last_changed before last_updated and a user on some rows: m holds lc alone or [lc, cu, vl].
+    w.writeEvents(
+      states.map((st, i) =>
+        ev(`sensor.s${i}`, st, T0 + 1000 * i, {
+          last_changed: i % 2 === 0 ? T0 + 1000 * i : T0 - 5_000_000 * i,
+          context_user_id: i % 3 === 0 ? `user${i % 2}` : null,
+        }),
+      ),
+    );
     w.close();
     const r = openStoreReader(dir);
     const db = new Database(join(dir, "events.db"), { readonly: true });
     const view = db
       .query(
-        "SELECT en.entity_id AS id, ev.v AS v, st.state AS s FROM events ev JOIN entities en ON en.e = ev.e LEFT JOIN states st ON st.s = ev.s",
+        `SELECT en.entity_id AS id, ev.v AS v, st.state AS s, ev.lc AS lc, u.user_id AS u FROM events ev
+         JOIN entities en ON en.e = ev.e LEFT JOIN states st ON st.s = ev.s LEFT JOIN users u ON u.u = ev.cu`,
       )
-      .all() as { id: string; v: number | null; s: string | null }[];
+      .all() as { id: string; v: number | null; s: string | null; lc: number; u: string | null }[];
     const read = new Map(r.events({ limit: 100 }).items.map((e) => [e.entity_id, e]));
     expect(view.length).toBe(states.length);
     for (const row of view) {
-      expect(read.get(row.id)?.value).toBe(row.v);
-      expect(read.get(row.id)?.state).toBe(row.s ?? String(row.v));
+      const item = read.get(row.id);
+      expect(item?.value).toBe(row.v);
+      expect(item?.state).toBe(row.s ?? String(row.v));
+      expect(item?.context_user_id).toBe(row.u);
+      expect(((item?.ts ?? 0) - (item?.last_changed ?? 0)) * 1000).toBeCloseTo(row.lc, 0);
+      expect(row.lc).toBe(
+        Number(row.id.slice(8)) % 2 === 0
+          ? 0
+          : 5_000_000 * Number(row.id.slice(8)) + 1000 * Number(row.id.slice(8)),
+      );
     }
     db.close();
     r.close();
@@ -344,7 +361,7 @@ describe("store writer and reader", () => {
     r.close();
   });
 
-  test("a sensor reading with a fresh HA context takes at most 21 bytes of row payload (33.4 before schema 5)", () => {
+  test("a sensor reading with a fresh HA context takes at most 19 bytes of row payload (33.4 before schema 5)", () => {
     const dir = tempDir();
     const w = openStoreWriter(dir, { dictionaryCache: 1000 });
     const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -369,8 +386,9 @@ describe("store writer and reader", () => {
       .get() as { cells: number; payload: number };
     w.close();
     expect(cells).toBe(2000);
-    // 8 header bytes (size + 7 columns), x 2 (1234 * 16 + 1), a 1, c 10 (random bits; made in the row's ms).
-    expect(payload / cells).toBeLessThanOrEqual(21);
+    // 6 header bytes (size + 5 columns: lc, cu and vl share m), x 2 (1234 * 16 + 1), a 1, c 10 (random
+    // bits; made in the row's ms).
+    expect(payload / cells).toBeLessThanOrEqual(19);
   });
 
   test("refuses a malformed record with its reason and stores the rest", () => {

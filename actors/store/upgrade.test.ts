@@ -269,10 +269,12 @@ describe("events.db upgrades", () => {
     const reader = openStoreReader(dir); // migrates
     const after = new Database(join(dir, EVENTS_DB), { readonly: true });
     expect(after.query("SELECT * FROM events ORDER BY id").all()).toEqual(before);
-    // Numbers without the short form (13 places, an exponent, 0.1 + 0.2) keep their REAL in vl; the
+    // Numbers without the short form (13 places, an exponent, 0.1 + 0.2) keep their number in m ([lc, cu, vl]); the
     // dictionary is as it was.
     expect(after.query("SELECT count(*) AS n FROM states").get()).toEqual({ n: 2 });
-    expect(after.query("SELECT count(*) AS n FROM raw_events WHERE vl IS NOT NULL").get()).toEqual({ n: 8 });
+    expect(after.query("SELECT count(*) AS n FROM raw_events WHERE m ->> 2 IS NOT NULL").get()).toEqual({
+      n: 8,
+    });
     after.close();
     const items = reader.events({ limit: 100 }).items.reverse();
     expect(items.map((ev) => ev.state)).toEqual(states.flatMap(([, , text]) => [text, text]));

@@ -113,8 +113,8 @@ export class StoreWriter {
     this.postings = new PostingWriter(db);
     this.q = {
       insert: db.prepare(
-        `INSERT OR IGNORE INTO raw_events (id, x, a, c, lc, cp, cu, vl)
-         VALUES (((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS}) | ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
+        `INSERT OR IGNORE INTO raw_events (id, x, a, c, cp, m)
+         VALUES (((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS}) | ?2, ?3, ?4, ?5, ?6, ?7)`,
       ),
       entityByName: db.prepare("SELECT e FROM entity_names WHERE name = ?"),
       maxEntityKey: db.prepare("SELECT max(e) AS e FROM entities"),
@@ -234,7 +234,7 @@ export class StoreWriter {
   private insertOne(cols: EventColumns, i: number, e: number, lastUpdated: number): boolean {
     const state = cols.state(i);
     const canonical = canonicalNumber(state);
-    // raw_events.x (./schema.ts): a decimal number in 1-4 bytes, else a code (and the number in vl).
+    // raw_events.x (./schema.ts): a decimal number in 1-4 bytes, else a code (and the number in m).
     let x = Number.isNaN(canonical) ? null : encodeDecimal(state, canonical);
     let vl: number | null = null;
     if (x === null) {
@@ -254,17 +254,9 @@ export class StoreWriter {
       parentId === null ? null : packContextId(parentId, lastUpdated, this.parentBuf, this.parentCompact);
     const cu = userId === null ? null : this.userId(userId);
     const lc = lastUpdated - cols.lastChanged(i);
-    const result = this.q.insert.run(
-      lastUpdated,
-      e,
-      x,
-      this.attrId(e, cols.attributes(i)),
-      c,
-      lc === 0 ? null : lc,
-      cp,
-      cu,
-      vl,
-    );
+    // raw_events.m (./schema.ts): NULL, lc alone, or [lc, cu, vl] for the rare rest.
+    const m = cu === null && vl === null ? (lc === 0 ? null : lc) : `[${lc},${cu},${vl}]`;
+    const result = this.q.insert.run(lastUpdated, e, x, this.attrId(e, cols.attributes(i)), c, cp, m);
     if (result.changes !== 1) return false;
     this.placed(lastUpdated - this.baseUs, e);
     return true;
@@ -418,8 +410,8 @@ export class StoreWriter {
         // key, which this walk does not read.
         const times = new EntityRows(this.db, () => "1").times(target.e, {}, "asc");
         const move = this.db.prepare(
-          `INSERT OR IGNORE INTO raw_events (id, x, a, c, lc, cp, cu, vl)
-           SELECT ${positionIdSql("?1", "?3")}, x, a, c, lc, cp, cu, vl FROM raw_events
+          `INSERT OR IGNORE INTO raw_events (id, x, a, c, cp, m)
+           SELECT ${positionIdSql("?1", "?3")}, x, a, c, cp, m FROM raw_events
            WHERE id = ${positionIdSql("?1", "?2")}`,
         );
         const remove = this.db.prepare(`DELETE FROM raw_events WHERE id = ${positionIdSql("?1", "?2")}`);
