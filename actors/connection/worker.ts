@@ -15,7 +15,7 @@ import {
 } from "../batcher/messages.ts";
 import { packEvents } from "../batcher/packed.ts";
 import { type MetadataMessage, metadataMessage } from "../metadata/messages.ts";
-import { newestStoredUpdateUs } from "../store/newest.ts";
+import { newestStoredUpdateUs } from "../store/probe.ts";
 import { check } from "./messages.ts";
 import { type ChangeSource, HASession, type HAStatus } from "./session.ts";
 import { Spool } from "./spool.ts";
