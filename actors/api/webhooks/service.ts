@@ -216,8 +216,8 @@ export class WebhookService {
 
   /** Turns a refused write into the error the endpoint has always answered. */
   private answered(result: RuleWriteResult, id: string): void {
-    if (result.ok) return;
-    switch (result.error) {
+    if (result?.ok === true) return;
+    switch (result?.error) {
       case "not-found":
         throw notFound(id);
       case "max-rules":
@@ -230,5 +230,9 @@ export class WebhookService {
           expected: result.message.slice(result.field.length + 2),
         });
     }
+    // Not an answer to a rule write: say so rather than report a change that may not have happened.
+    throw new ApiError(503, "the webhook dispatcher gave no answer to the rule change this API understands", {
+      expected: "GET /api/v1/webhooks shows whether it was saved; retry if not",
+    });
   }
 }

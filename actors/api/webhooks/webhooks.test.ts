@@ -40,7 +40,7 @@ dispatcher.start();
 const calls: string[] = [];
 const targets = TargetPolicy.fromConfig(api.deps.config);
 /** While set, the "actor" is down: calls fail as the supervisor's do for an actor that is restarting. */
-let down: false | "restarting" | "silent" = false;
+let down: false | "restarting" | "silent" | "garbled" = false;
 api.deps.supervisor.call = async (_actor: string, body?: unknown): Promise<unknown> => {
   const c = checkCall(body);
   if (!c.ok) throw new Error(c.error);
@@ -48,6 +48,7 @@ api.deps.supervisor.call = async (_actor: string, body?: unknown): Promise<unkno
   // The supervisor's own words (runtime/supervisor.ts `call`).
   if (down === "restarting") throw new Error('actor "webhook-dispatcher" is not running (state restarting)');
   if (down === "silent") throw new Error('actor "webhook-dispatcher" did not answer within 5000 ms');
+  if (down === "garbled") return { rules: 1 }; // an answer, but not to a rule write
   return answerCall(
     { dispatcher, store: actorStore, targets, maxRules: api.deps.config.webhooks.maxRules },
     body,
@@ -218,6 +219,10 @@ describe("webhooks API", () => {
       const late = await json(await send("POST", "/api/v1/webhooks", valid));
       expect(String(late.error)).toContain("did not confirm the change within");
       expect(String(late.expected)).toContain("GET /api/v1/webhooks shows whether it was saved");
+      down = "garbled";
+      const odd = await send("POST", "/api/v1/webhooks", valid);
+      expect(odd.status).toBe(503);
+      expect(String((await json(odd)).error)).toContain("no answer to the rule change");
     } finally {
       down = false;
     }
