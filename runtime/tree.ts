@@ -27,6 +27,7 @@ export const EDGES = {
   batcherToWebhooks: "batcher->webhooks",
   batcherToHub: "batcher->hub",
   batcherToInflux: "batcher->influx",
+  influxToBatcher: "influx->batcher",
   insightsToWebhooks: "insights->webhooks",
   hubToBatcher: "hub->batcher",
   historyImportToBatcher: "history-import->batcher",
@@ -129,6 +130,15 @@ export function buildTree(config: HomeIQConfig): TreeSpec {
       name: EDGES.batcherToInflux,
       from: "batcher",
       to: "influx-writer",
+      capacity: small,
+      retain: false,
+    });
+    // The writer's acknowledged position, so retention never takes a row InfluxDB lacks without the
+    // batcher opening influx.db. Lossy: it is re-sent about once a second, and the batcher keeps the last.
+    edges.push({
+      name: EDGES.influxToBatcher,
+      from: "influx-writer",
+      to: "batcher",
       capacity: small,
       retain: false,
     });

@@ -2,17 +2,19 @@
  * Retention and the disk bound against a real InfluxDB-protocol server (victoria-metrics): raw events the
  * sink has not acknowledged are held through an outage on a full store, and when the bound must win the
  * loss is counted. Every event ends up in the server or in `droppedUnexported`, never silently gone.
+ * The batcher learns the writer's position only by message (`export-position`, kept in events.db by
+ * actors/store/export-ack.ts): restarts of either side must not make it evict what InfluxDB lacks.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
-import type { StateChange } from "../actors/batcher/messages.ts";
+import { batcherMessage, check, type StateChange } from "../actors/batcher/messages.ts";
 import {
   exporterMetrics,
   InfluxExporter,
   influxSender,
   WriteFailure,
 } from "../actors/influx-writer/exporter.ts";
-import { readExportPosition } from "../actors/influx-writer/state.ts";
+import { ExportAcknowledged } from "../actors/store/export-ack.ts";
 import { StoreMaintenance } from "../actors/store/maintenance.ts";
 import { metaPosition } from "../actors/store/tail.ts";
 import { openStoreWriter } from "../actors/store/writer.ts";
@@ -52,22 +54,44 @@ function influxConfig(url: string): HomeIQConfig["influx"] {
   return { ...defaults, url, org: "homeiq", bucket: "homeiq", batchSize: 250, timeoutMs: 2000 };
 }
 
-/** A store with `n` old events, its maintenance following the exporter's position, and the exporter. */
+/** The writer's report as it crosses to the batcher: the message, through the batcher's boundary check. */
+function deliver(exporter: InfluxExporter, ack: ExportAcknowledged): void {
+  const checked = check(batcherMessage.exportPosition(exporter.position()));
+  if (!checked.ok) throw new Error(checked.error);
+  if (checked.value.type !== "export-position") throw new Error("not an export-position message");
+  ack.set(checked.value);
+}
+
+/** A bound every store is over, and a week's retention every event is past: only the sink holds them. */
+const limits = (unexportedHoldBytes: number) => ({
+  rawDays: 1,
+  hourlyDays: 30,
+  dailyDays: 90,
+  maxBytes: 1,
+  rollupChunk: 500,
+  unexportedHoldBytes,
+});
+
+/**
+ * A store with `n` old events, the exporter, and the batcher's side: its maintenance following the
+ * position the writer reported, delivered before every retention step (as the writer's once-a-second
+ * report would be).
+ */
 function setup(run: string, n: number, unexportedHoldBytes: number) {
   const dir = tempDir();
   const store = openStoreWriter(dir, { dictionaryCache: 1000 });
   store.writeEvents(Array.from({ length: n }, (_, i) => event(i, run)));
   const tailBase = metaPosition(store.db, "tail_base");
-  const maintenance = new StoreMaintenance(
-    store,
-    // A bound every store is over, and a week's retention every event is past: only the sink holds them.
-    { rawDays: 1, hourlyDays: 30, dailyDays: 90, maxBytes: 1, rollupChunk: 500, unexportedHoldBytes },
-    () => readExportPosition(dir, tailBase),
-  );
+  const ack = new ExportAcknowledged(store.db, { ...tailBase, seq: 0 });
+  let exporter: InfluxExporter | null = null;
+  const maintenance = new StoreMaintenance(store, limits(unexportedHoldBytes), () => {
+    if (exporter) deliver(exporter, ack);
+    return ack.current;
+  });
   while (maintenance.rollupStep() > 0);
   const metrics = exporterMetrics(new Registry({ actor: "influx-writer" }));
   const config = influxConfig(vm.url);
-  const exporter = new InfluxExporter({
+  exporter = new InfluxExporter({
     dataDir: dir,
     config,
     send: influxSender(config, systemClock, log),
@@ -75,7 +99,7 @@ function setup(run: string, n: number, unexportedHoldBytes: number) {
     log,
     metrics,
   });
-  return { store, maintenance, exporter, metrics };
+  return { dir, store, maintenance, exporter, metrics, ack };
 }
 
 /** Runs retention until a step deletes nothing; sums what it reports. */
@@ -174,4 +198,59 @@ describe("retention with an InfluxDB sink", () => {
     exporter.close();
     store.close();
   }, 90000);
+
+  test("a restarted batcher holds what the writer had not acknowledged, before the writer speaks again", async () => {
+    const n = 2000;
+    const { dir, store, exporter, metrics, ack } = setup("restart", n, 1e12);
+    await exporter.step();
+    await exporter.step();
+    const exportedBefore = metrics.exported.value;
+    expect(exportedBefore).toBeGreaterThanOrEqual(500);
+    expect(exportedBefore).toBeLessThan(n);
+    deliver(exporter, ack);
+    const reported = ack.current;
+    exporter.close();
+    store.close();
+    // The batcher restarts (its store reopened) and the writer has not reported since: the position it
+    // stored stands, so retention takes exactly the acknowledged rows and holds the rest.
+    const reopened = openStoreWriter(dir, { dictionaryCache: 1000 });
+    const base = metaPosition(reopened.db, "tail_base");
+    const again = new ExportAcknowledged(reopened.db, { ...base, seq: 0 });
+    expect(again.current).toEqual(reported);
+    const maintenance = new StoreMaintenance(reopened, limits(1e12), () => again.current);
+    const after = retainAll(maintenance, T0 / 1000 + 30 * DAY_MS);
+    expect(after).toMatchObject({ droppedUnexported: 0, holding: true });
+    expect(after.expired + after.evicted).toBe(exportedBefore);
+    expect(reopened.rawCount).toBe(n - exportedBefore);
+    // The writer restarts too: it reports the position it kept in influx.db, which is the same one.
+    const restarted = new InfluxExporter({
+      dataDir: dir,
+      config: influxConfig(vm.url),
+      send: influxSender(influxConfig(vm.url), systemClock, log),
+      clock: systemClock,
+      log,
+      metrics: exporterMetrics(new Registry({ actor: "influx-writer" })),
+    });
+    expect(restarted.position()).toEqual(reported);
+    await drain(restarted);
+    deliver(restarted, again);
+    const rest = retainAll(maintenance, T0 / 1000 + 30 * DAY_MS);
+    expect(rest).toMatchObject({ droppedUnexported: 0, holding: false });
+    expect(reopened.rawCount).toBe(0);
+    restarted.close();
+    reopened.close();
+  }, 90000);
+
+  test("a writer whose influx.db was reset reports an earlier position, and the batcher takes it", () => {
+    const dir = tempDir();
+    const store = openStoreWriter(dir, { dictionaryCache: 1000 });
+    const start = { ...metaPosition(store.db, "tail_base"), seq: 0 };
+    const ack = new ExportAcknowledged(store.db, start);
+    expect(ack.current).toEqual(start);
+    expect(ack.set({ t: 5_000_000, e: 3, seq: 7 })).toBe(true);
+    expect(ack.set({ t: 5_000_000, e: 3, seq: 7 })).toBe(false);
+    expect(ack.set(start)).toBe(true);
+    expect(new ExportAcknowledged(store.db, start).current).toEqual(start);
+    store.close();
+  });
 });

@@ -99,13 +99,24 @@ export const batcherSchemas = {
     type: T.Literal("statistics"),
     hours: T.Array(StatisticHourSchema, { maxItems: 100_000 }),
   }),
+  /**
+   * The Influx writer's acknowledged position (`influx->batcher`, ../store/export-ack.ts): rows up to it
+   * are in InfluxDB, so retention and the disk bound may take them. Sent again about once a second.
+   */
+  "export-position": T.Object({
+    type: T.Literal("export-position"),
+    t: T.Integer(),
+    e: T.Integer({ minimum: 0 }),
+    seq: T.Integer({ minimum: 0 }),
+  }),
 };
 
 export type BatcherMessage =
   | { type: "events"; source: EventSource; events: PackedEvents }
   | { type: "rename"; from: string; to: string }
   | { type: "enrichment"; source: string; readings: Reading[] }
-  | { type: "statistics"; hours: StatisticHour[] };
+  | { type: "statistics"; hours: StatisticHour[] }
+  | { type: "export-position"; t: number; e: number; seq: number };
 
 export const batcherMessage = {
   /** Packs `events` when given as records (imports, tests); the connection packs as it parses. */
@@ -116,6 +127,12 @@ export const batcherMessage = {
   }),
   rename: (from: string, to: string): BatcherMessage => ({ type: "rename", from, to }),
   statistics: (hours: StatisticHour[]): BatcherMessage => ({ type: "statistics", hours }),
+  exportPosition: (pos: { t: number; e: number; seq: number }): BatcherMessage => ({
+    type: "export-position",
+    t: pos.t,
+    e: pos.e,
+    seq: pos.seq,
+  }),
   enrichment: (source: string, readings: Reading[]): BatcherMessage => ({
     type: "enrichment",
     source,

@@ -2,6 +2,7 @@
  * The batcher and influx-writer as real worker actors under the supervisor: the hub plays the connection
  * (it re-sends overlapping batches, as snapshot + backfill + redelivery do), victoria-metrics plays InfluxDB.
  */
+import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +14,10 @@ import { MetricsHub } from "../../runtime/metrics.ts";
 import { HUB, Supervisor } from "../../runtime/supervisor.ts";
 import { EDGES } from "../../runtime/tree.ts";
 import { startVictoriaMetrics, type VictoriaMetrics } from "../../test/lib/victoria-metrics.ts";
+import { InfluxState } from "../influx-writer/state.ts";
+import { ExportAcknowledged } from "../store/export-ack.ts";
 import { openStoreReader } from "../store/reader.ts";
+import { metaPosition } from "../store/tail.ts";
 import { addStored, flushDue, initialFanOut } from "./logic.ts";
 import { type BatcherMessage, batcherMessage, type StateChange, type StoredBatch } from "./messages.ts";
 import { packEvents, unpackEvents } from "./packed.ts";
@@ -135,6 +139,7 @@ describe("batcher and influx-writer actors", () => {
           { name: "hub->batcher", from: HUB, to: "batcher", capacity: 8, retain: true },
           { name: EDGES.batcherToHub, from: "batcher", to: HUB, capacity: 64, retain: false },
           { name: EDGES.batcherToInflux, from: "batcher", to: "influx-writer", capacity: 4, retain: false },
+          { name: EDGES.influxToBatcher, from: "influx-writer", to: "batcher", capacity: 4, retain: false },
         ],
         maxRestarts: 0,
         periodMs: 30000,
@@ -190,6 +195,32 @@ describe("batcher and influx-writer actors", () => {
         await vm.countSamples('{__name__="sensor_value",entity_id=~"sensor.pipe_.*"}', { atLeast: n }),
       ).toBe(n);
       await waitFor(() => metrics.gauge("influx_lag_events") === 0, { timeoutMs: 5000, what: "lag 0" });
+      // The batcher learns the writer's position by message only, and keeps it in events.db: once caught
+      // up, what it kept is what influx.db says (retention then may take every exported row).
+      const positions = () => {
+        const events = new Database(join(dir, "events.db"), { readonly: true });
+        const influx = new InfluxState(dir);
+        try {
+          const start = { ...metaPosition(events, "tail_base"), seq: 0 };
+          return {
+            start,
+            batcher: new ExportAcknowledged(events, start).current,
+            writer: influx.eventsPosition(start),
+          };
+        } finally {
+          influx.close();
+          events.close();
+        }
+      };
+      await waitFor(
+        () => {
+          const p = positions();
+          return p.batcher.seq === p.writer.seq && p.batcher.t === p.writer.t && p.batcher.e === p.writer.e;
+        },
+        { timeoutMs: 5000, what: "the batcher holds the writer's acknowledged position" },
+      );
+      const { start, batcher } = positions();
+      expect(batcher.t).toBeGreaterThan(start.t); // it moved past the start: the rows were acknowledged
     } finally {
       await supervisor.stop(10000);
     }

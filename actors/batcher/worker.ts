@@ -5,7 +5,7 @@
 import { runActor } from "../../runtime/actor.ts";
 import { EDGES } from "../../runtime/tree.ts";
 import { WAKE } from "../influx-writer/messages.ts";
-import { readExportPosition } from "../influx-writer/state.ts";
+import { ExportAcknowledged } from "../store/export-ack.ts";
 import { StoreMaintenance } from "../store/maintenance.ts";
 import { MAX_ENTITY_KEY, MAX_REL_US } from "../store/schema.ts";
 import { writeStatisticHours } from "../store/statistics.ts";
@@ -39,9 +39,10 @@ runActor<BatcherMessage>({
       .set(storeConfig.dictionaryCache);
     const influxOn = Boolean(ctx.config.influx.url);
     const tailBase = metaPosition(store.db, "tail_base");
-    const maintenance = new StoreMaintenance(store, storeConfig, () =>
-      influxOn ? readExportPosition(dataDir, tailBase) : null,
-    );
+    // The writer reports its acknowledged position by message; the last one is kept in events.db, so a
+    // restarted batcher never takes it for further than it was (../store/export-ack.ts).
+    const exported = new ExportAcknowledged(store.db, { t: tailBase.t, e: tailBase.e, seq: 0 });
+    const maintenance = new StoreMaintenance(store, storeConfig, () => (influxOn ? exported.current : null));
     const m = ctx.metrics;
     const stored = m.counter("events_stored_total", "State changes newly inserted into the store");
     const duplicates = m.counter("events_duplicate_total", "State changes already stored (replay, backfill)");
@@ -293,6 +294,9 @@ runActor<BatcherMessage>({
         case "enrichment":
           readings.inc(store.writeReadings(msg.source, msg.readings));
           influx?.trySend(WAKE);
+          return;
+        case "export-position":
+          exported.set(msg);
           return;
       }
     };

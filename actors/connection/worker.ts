@@ -4,7 +4,6 @@
  * The session never waits on downstream: a batch goes out now (trySend) or to the spool; when even the
  * spool is full the session is paused (socket closed) and the gap is backfilled on resume.
  */
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { runActor } from "../../runtime/actor.ts";
 import { EDGES } from "../../runtime/tree.ts";
@@ -16,7 +15,7 @@ import {
 } from "../batcher/messages.ts";
 import { packEvents } from "../batcher/packed.ts";
 import { type MetadataMessage, metadataMessage } from "../metadata/messages.ts";
-import { openStoreReader } from "../store/reader.ts";
+import { newestStoredUpdateUs } from "../store/probe.ts";
 import { check } from "./messages.ts";
 import { type ChangeSource, HASession, type HAStatus } from "./session.ts";
 import { Spool } from "./spool.ts";
@@ -147,14 +146,8 @@ runActor({
     };
 
     const newestStoredUs = (): number | null => {
-      if (!existsSync(join(dataDir, "events.db"))) return null;
       try {
-        const reader = openStoreReader(dataDir);
-        try {
-          return reader.newestUpdateUs();
-        } finally {
-          reader.close();
-        }
+        return newestStoredUpdateUs(dataDir);
       } catch (e) {
         log.warn("cannot read the newest stored event; no restart backfill", { error: (e as Error).message });
         return null;

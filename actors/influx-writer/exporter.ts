@@ -1,6 +1,6 @@
 /**
- * Tails events.db (insertion order, ../store/tail.ts) and enrichment readings into InfluxDB through
- * persisted positions.
+ * Follows events.db (insertion order, through the store's export feed: ../store/export-feed.ts) and
+ * enrichment readings into InfluxDB through positions persisted in influx.db (./state.ts).
  *
  * Exactly once in effect: a point is identified in Influx by series + timestamp, so re-sending after a
  * crash between write and cursor save overwrites identical points instead of duplicating them. The cursor
@@ -10,15 +10,14 @@
  * its own retry buffer keeps failed lines in memory (up to `maxBufferLines`, then drops the oldest),
  * which is exactly the loss HomeIQ avoids; here the store is the buffer and the cursor the retry state.
  */
-import { Database, type Statement } from "bun:sqlite";
+import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { HttpError, InfluxDB, setLogger, type WriteApi } from "@influxdata/influxdb-client";
 import type { Clock, Random } from "../../runtime/clock.ts";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
 import type { Logger } from "../../runtime/log.ts";
 import type { Counter, Gauge, Registry } from "../../runtime/metrics.ts";
-import { configureConnection, EVENTS_DB, migrate, readBaseUs } from "../store/schema.ts";
-import { metaPosition, type TailPosition, TailReader } from "../store/tail.ts";
+import { type ExportFeed, type FeedRow, openExportFeed, type TailPosition } from "../store/export-feed.ts";
 import { eventLine, FieldTypes, readingLine, seriesKey } from "./lines.ts";
 import {
   type Breaker,
@@ -107,30 +106,17 @@ export function exporterMetrics(m: Registry): ExporterMetrics {
   };
 }
 
-type Row = {
-  t: number | null;
-  e: number | null;
-  v: number | null;
-  s: number | null;
-  a: number | null;
-};
-
 /** influx_lag_events counts at most this many rows (a count is a scan); the lag in seconds is exact. */
 const LAG_COUNT_CAP = 1_000_000;
 
 const ATTR_EXCLUDE: ReadonlySet<string> = new Set(["friendly_name", "icon", "entity_picture"]);
 
 export class InfluxExporter {
-  private readonly events: Database;
+  private readonly feed: ExportFeed;
   private readonly state: InfluxState;
-  private readonly baseUs: number;
   private readonly fields: FieldTypes;
-  private readonly q: Record<string, Statement>;
-  private readonly tail: TailReader<Row>;
-  /** Where rows were journaled before events.db version 3 (the start of a position kept as a seq only). */
-  private readonly tailBase: { t: number; e: number };
+  /** Series keys and attribute field texts are built from the store's dictionaries, once per key. */
   private readonly series = new Map<number, string>();
-  private readonly states = new Map<number, string>();
   private readonly attrFields = new Map<number, { measurement: string; text: string }>();
   private meta: Map<string, { device: string | null; area: string | null }> = new Map();
   private metaLoadedAt = -Infinity;
@@ -146,28 +132,22 @@ export class InfluxExporter {
       log: Logger;
       metrics: ExporterMetrics;
       random?: Random;
-      /** Entries per cache of state texts and attribute fields (`store.dictionaryCache`). */
+      /** Entries per dictionary and attribute-field cache (`store.dictionaryCache`). */
       dictionaryCache?: number;
     },
   ) {
     this.cacheMax = opts.dictionaryCache ?? 10_000;
-    this.events = new Database(join(opts.dataDir, EVENTS_DB), { create: true, readwrite: true });
-    configureConnection(this.events);
-    migrate(this.events, opts.clock.now() * 1000);
-    this.baseUs = readBaseUs(this.events);
+    this.feed = openExportFeed(opts.dataDir, {
+      nowUs: opts.clock.now() * 1000,
+      dictionaryCache: this.cacheMax,
+    });
     this.state = new InfluxState(opts.dataDir);
     this.fields = new FieldTypes(this.state.fieldTypes(), (m, f, t) => this.state.rememberType(m, f, t));
-    this.tail = new TailReader<Row>(this.events, "ev.v AS v, ev.s AS s, ev.a AS a");
-    this.tailBase = metaPosition(this.events, "tail_base");
-    this.q = {
-      readings: this.events.prepare(
-        `SELECT r.seq AS seq, s.source AS source, s.metric AS metric, r.ts_ms AS ts, r.value AS value
-         FROM readings r JOIN series s ON s.k = r.k WHERE r.seq > ? ORDER BY r.seq LIMIT ?`,
-      ),
-      entity: this.events.prepare("SELECT stable_id FROM entities WHERE e = ?"),
-      state: this.events.prepare("SELECT state FROM states WHERE s = ?"),
-      attrs: this.events.prepare("SELECT json FROM attrs WHERE a = ?"),
-    };
+  }
+
+  /** Where the export stands: every row up to it InfluxDB has acknowledged (or dead-lettered). */
+  position(): TailPosition {
+    return this.state.eventsPosition(this.feed.tailBase);
   }
 
   /**
@@ -180,14 +160,11 @@ export class InfluxExporter {
     if (wait.waitMs > 0) throw new WriteFailure("circuit breaker open", 0, wait.waitMs);
     // Up to `influx.inFlight` consecutive batches go out at once (the server works on them in parallel);
     // the cursor still moves in order, and only past batches the server accepted.
-    let pos = this.state.eventsPosition(this.tailBase);
+    let pos = this.position();
     const batches: { lines: string[]; seqs: number[]; last: TailPosition; rows: number }[] = [];
     for (let i = 0; i < this.opts.config.inFlight; i++) {
       const from = pos;
-      // One snapshot per read: the batcher commits on its own connection meanwhile.
-      const { rows, next } = this.events.transaction(() =>
-        this.tail.read(from, this.opts.config.batchSize),
-      )();
+      const { rows, next } = this.feed.read(from, this.opts.config.batchSize);
       if (rows.length === 0 && next.seq === pos.seq) break;
       if (i === 0) this.refreshMeta();
       const lines: string[] = [];
@@ -195,7 +172,7 @@ export class InfluxExporter {
       for (const r of rows) {
         if (r.t === null || r.e === null || r.a === null) continue; // expired or moved by a rename
         lines.push(this.lineOf(r));
-        seqs.push(r.t + this.baseUs);
+        seqs.push(r.t);
       }
       pos = next;
       batches.push({ lines, seqs, last: next, rows: rows.length });
@@ -219,13 +196,7 @@ export class InfluxExporter {
       return passed;
     }
     const rcursor = this.state.cursor("readings");
-    const readings = this.q.readings.all(rcursor, this.opts.config.batchSize) as {
-      seq: number;
-      source: string;
-      metric: string;
-      ts: number;
-      value: number;
-    }[];
+    const readings = this.feed.readings(rcursor, this.opts.config.batchSize);
     if (readings.length === 0) return 0;
     await this.writeReadings(
       readings.map((r) => readingLine(r.source, r.metric, r.value, r.ts)),
@@ -241,12 +212,8 @@ export class InfluxExporter {
    */
   measureLag(): { events: number; seconds: number } {
     const now = this.opts.clock.now();
-    const pos = this.state.eventsPosition(this.tailBase);
-    const { events, next } = this.events.transaction(() => ({
-      events: this.tail.pending(pos, LAG_COUNT_CAP),
-      next: this.tail.nextTime(pos),
-    }))();
-    const seconds = events > 0 && next !== null ? Math.max(0, (now * 1000 - (next + this.baseUs)) / 1e6) : 0;
+    const { events, nextUs } = this.feed.lag(this.position(), LAG_COUNT_CAP);
+    const seconds = events > 0 && nextUs !== null ? Math.max(0, (now * 1000 - nextUs) / 1e6) : 0;
     this.opts.metrics.lagEvents.set(events);
     this.opts.metrics.lagSeconds.set(seconds);
     return { events, seconds };
@@ -274,7 +241,7 @@ export class InfluxExporter {
 
   close(): void {
     this.state.close();
-    this.events.close();
+    this.feed.close();
   }
 
   private async writeReadings(lines: string[], seqs: number[], lastSeq: number): Promise<void> {
@@ -337,39 +304,23 @@ export class InfluxExporter {
     }
   }
 
-  private lineOf(r: Row): string {
+  private lineOf(r: FeedRow): string {
     const e = r.e as number;
     let series = this.series.get(e);
     if (series === undefined) {
-      const stable = (this.q.entity.get(e) as { stable_id: string } | null)?.stable_id ?? `unknown.e${e}`;
+      const stable = this.feed.stableId(e) ?? `unknown.e${e}`;
       series = seriesKey(stable, this.meta.get(stable) ?? {});
       this.series.set(e, series);
     }
     const measurement = series.slice(0, series.indexOf(","));
-    const stateText = r.v === null && r.s !== null ? this.stateText(r.s) : null;
-    return eventLine(
-      series,
-      r.v,
-      stateText,
-      this.attrs(r.a as number, measurement),
-      (r.t as number) + this.baseUs,
-    );
-  }
-
-  private stateText(s: number): string {
-    let text = this.states.get(s);
-    if (text === undefined) {
-      text = (this.q.state.get(s) as { state: string } | null)?.state ?? "";
-      if (this.states.size >= this.cacheMax) this.states.clear();
-      this.states.set(s, text);
-    }
-    return text;
+    const stateText = r.v === null && r.s !== null ? this.feed.stateText(r.s) : null;
+    return eventLine(series, r.v, stateText, this.attrs(r.a as number, measurement), r.t as number);
   }
 
   private attrs(a: number, measurement: string): string {
     const cached = this.attrFields.get(a);
     if (cached && cached.measurement === measurement) return cached.text;
-    const json = (this.q.attrs.get(a) as { json: string } | null)?.json ?? "{}";
+    const json = this.feed.attrText(a);
     const text = this.fields.attributes(measurement, json, ATTR_EXCLUDE);
     if (this.attrFields.size >= this.cacheMax) this.attrFields.clear();
     this.attrFields.set(a, { measurement, text });

@@ -4,8 +4,7 @@
  * conflicts), and the dead letters (points the server refused, with its reason).
  */
 
-import { Database } from "bun:sqlite";
-import { existsSync } from "node:fs";
+import type { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { migrate, openDatabase } from "../../runtime/sqlite.ts";
 import { StoredPosition, type TailPosition } from "../store/tail.ts";
@@ -107,24 +106,5 @@ export class InfluxState {
 
   close(): void {
     this.db.close();
-  }
-}
-
-/**
- * Where the writer stands in events.db, as seen by another connection: the batcher trims events.db's
- * journal behind it and never expires or evicts a row it has not passed. Before influx.db exists (or has a
- * position) nothing has been exported: `base` (events.db's tail_base) with journal seq 0.
- */
-export function readExportPosition(dataDir: string, base: { t: number; e: number }): TailPosition {
-  const path = join(dataDir, INFLUX_DB);
-  const none = { t: base.t, e: base.e, seq: 0 };
-  if (!existsSync(path)) return none;
-  const db = new Database(path, { readonly: true });
-  try {
-    return new StoredPosition(db, "events").load(base);
-  } catch {
-    return none; // the writer has not created its tables yet
-  } finally {
-    db.close();
   }
 }

@@ -4,6 +4,8 @@
  */
 import { runActor } from "../../runtime/actor.ts";
 import { errorMessage } from "../../runtime/log.ts";
+import { EDGES } from "../../runtime/tree.ts";
+import { type BatcherMessage, batcherMessage } from "../batcher/messages.ts";
 import { exporterMetrics, InfluxExporter, influxSender, WriteFailure } from "./exporter.ts";
 import { check } from "./messages.ts";
 
@@ -43,6 +45,16 @@ runActor({
     const status = (state: "writing" | "idle" | "retrying") =>
       ctx.notify("influx-status", { state, url: config.url, lastError, ...exporter.measureLag() });
 
+    // The acknowledged position goes to the batcher with each lag measurement (about once a second, and
+    // at once on start): retention there never takes a row past it. A full mailbox only delays it. The
+    // edge is looked up each time: the batcher starts after this actor, and wires it when it does.
+    const report = () => {
+      if (ctx.hasOutbox(EDGES.influxToBatcher))
+        ctx
+          .outbox<BatcherMessage>(EDGES.influxToBatcher)
+          .trySend(batcherMessage.exportPosition(exporter.position()));
+    };
+
     // Lag gauges once a second: measuring counts rows, and a step takes milliseconds while catching up.
     let lagAt = Number.NEGATIVE_INFINITY;
     const loop = async () => {
@@ -56,6 +68,7 @@ runActor({
           if (ctx.clock.now() - lagAt >= 1000 || n === 0) {
             lagAt = ctx.clock.now();
             exporter.measureLag();
+            report();
           }
           if (n > 0) continue; // catching up: next batch at once
           await pause(config.flushIntervalMs, true);
@@ -67,10 +80,12 @@ runActor({
             ctx.log.warn("InfluxDB write failed; will retry", { error: failure.message, waitMs });
           lastError = failure.message;
           status("retrying");
+          report();
           await pause(waitMs, false);
         }
       }
     };
+    report();
     const running = loop();
     return {
       handle() {

@@ -6,8 +6,8 @@
  *   (./rollup.ts: time-weighted), position, tiers and each entity's carried sample in one transaction.
  *   A row behind its entity's newest rolled-up sample (backfill, import) changes the intervals around it:
  *   that entity's hours from the row on are computed again from raw, and its days from those hours.
- * - Entity index: rows past `meta.indexed_to` go into `entity_index` in (entity, id) order, at most
- *   `rollupChunk` per step, so each entity's pages are touched once per step instead of once per commit.
+ * - Entity index: rows past `meta.indexed_to` go into their entities' postings (./entity-rows.ts), at
+ *   most `rollupChunk` per step, so each entity's last posting is rewritten once per step, not per commit.
  * - Retention: raw events older than `rawDays` are deleted once rolled up; hourly buckets older than
  *   `hourlyDays`, daily older than `dailyDays`, readings older than `dailyDays`.
  * - Disk bound (`maxBytes`, bytes in use = pages not on the free list): while over it, the oldest

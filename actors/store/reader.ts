@@ -11,6 +11,7 @@ import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
 import { privateFile } from "../../runtime/private-files.ts";
 import { contextKeys, decodeContextId, stateId, stateValue, ulidTimeMs } from "./codec.ts";
+import { Dictionaries } from "./dictionaries.ts";
 import { EntityRows, idRange } from "./entity-rows.ts";
 import {
   configureConnection,
@@ -165,13 +166,9 @@ export function openStoreReader(dataDir: string): StoreReader {
 
 class SqliteStoreReader implements StoreReader {
   private readonly baseUs: number;
-  private readonly names = new Map<number, string>();
-  private readonly states = new Map<number, string>();
-  private readonly users = new Map<number, string>();
-  /** Attribute JSON by id; bounded, cleared when full (the working set is small: attributes repeat). */
-  private readonly attrs = new Map<number, string>();
+  /** The store's dictionary cache (./dictionaries.ts): names, states, users, attribute JSON. */
+  private readonly dict: Dictionaries;
   private readonly q: Record<string, Statement>;
-  private namesVersion = -1;
   /** One entity's rows through its postings (./entity-rows.ts): a page's, ids only, a history's points. */
   private readonly pageRows: EntityRows<EventRow>;
   private readonly idRows: EntityRows<{ t: number; k: string }>;
@@ -179,6 +176,7 @@ class SqliteStoreReader implements StoreReader {
 
   constructor(private readonly db: Database) {
     this.baseUs = readBaseUs(db);
+    this.dict = new Dictionaries(db);
     const rangeOf = (id: string) => `${id} >= ((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS})
       AND ${id} < ((CAST(?2 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS}) AND ${id} < CAST(?3 AS INTEGER)`;
     const range = rangeOf("id");
@@ -234,10 +232,6 @@ class SqliteStoreReader implements StoreReader {
         "SELECT t, n, sum, min, max, tn, last_s, tw, tws, growth, on_s, ts FROM daily WHERE e = ? AND t >= ? AND t < ? ORDER BY t LIMIT ?",
       ),
       entityKey: db.prepare("SELECT e FROM entity_names WHERE name = ?"),
-      name: db.prepare("SELECT entity_id FROM entities WHERE e = ?"),
-      state: db.prepare("SELECT state FROM states WHERE s = ?"),
-      user: db.prepare("SELECT user_id FROM users WHERE u = ?"),
-      attr: db.prepare("SELECT json FROM attrs WHERE a = ?"),
       entityIds: db.prepare("SELECT entity_id FROM entities ORDER BY entity_id"),
       rawCount: db.prepare("SELECT value FROM meta WHERE key = 'raw_count'"),
       minMax: db.prepare(
@@ -247,9 +241,6 @@ class SqliteStoreReader implements StoreReader {
       ),
       pages: db.prepare(
         "SELECT (SELECT page_count FROM pragma_page_count()) - (SELECT freelist_count FROM pragma_freelist_count()) AS used, (SELECT page_size FROM pragma_page_size()) AS size",
-      ),
-      namesVersion: db.prepare(
-        "SELECT coalesce((SELECT value FROM meta WHERE key = 'names_version'), 0) AS value",
       ),
       oldestHourly: db.prepare("SELECT min(t) AS t FROM hourly WHERE e = ?"),
     };
@@ -470,49 +461,22 @@ class SqliteStoreReader implements StoreReader {
   }
 
   private entityName(e: number): string {
-    let name = this.names.get(e);
-    if (name === undefined) {
-      name = (this.q.name.get(e) as { entity_id: string } | null)?.entity_id ?? `unknown.${e}`;
-      this.names.set(e, name);
-    }
-    return name;
+    return this.dict.entityName(e);
   }
 
   private stateText(s: number): string {
-    let text = this.states.get(s);
-    if (text === undefined) {
-      text = (this.q.state.get(s) as { state: string } | null)?.state ?? "";
-      if (this.states.size >= 100_000) this.states.clear();
-      this.states.set(s, text);
-    }
-    return text;
+    return this.dict.stateText(s);
   }
 
   private userText(u: number): string {
-    let text = this.users.get(u);
-    if (text === undefined) {
-      text = (this.q.user.get(u) as { user_id: string } | null)?.user_id ?? "";
-      this.users.set(u, text);
-    }
-    return text;
+    return this.dict.userText(u);
   }
 
   private attrText(a: number): string {
-    let text = this.attrs.get(a);
-    if (text === undefined) {
-      text = (this.q.attr.get(a) as { json: string } | null)?.json ?? "{}";
-      if (this.attrs.size >= 10_000) this.attrs.clear();
-      this.attrs.set(a, text);
-    }
-    return text;
+    return this.dict.attrText(a);
   }
 
-  /** Entity names change on rename (the writer bumps `names_version`); then cached names are dropped. */
   private refreshNames(): void {
-    const { value } = this.q.namesVersion.get() as { value: number };
-    if (value !== this.namesVersion) {
-      this.names.clear();
-      this.namesVersion = value;
-    }
+    this.dict.refreshNames();
   }
 }

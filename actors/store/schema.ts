@@ -83,8 +83,9 @@ export const TABLES = {
    */
   entityPostings: "entity_postings",
   /**
-   * `name TEXT PRIMARY KEY, seq`: the rollup's tail position (`rollup` = journal seq, `rollup.id` = event id).
-   * The Influx writer's lives in influx.db.
+   * `name TEXT PRIMARY KEY, seq`: the rollup's tail position (`rollup` = journal seq, `rollup.id` = event id),
+   * and `export`/`export.id`: the Influx writer's acknowledged position as last reported (./export-ack.ts;
+   * the writer's own lives in influx.db).
    */
   cursors: "cursors",
   /**

@@ -4,10 +4,9 @@
  * watermark (newest last_updated evaluated); everything stored after it is new to the rules, and per-entity
  * "last evaluated change" makes any overlap harmless.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import type { StateChange } from "../batcher/messages.ts";
 import { openStoreReader, type StoredEvent } from "../store/index.ts";
+import { storeExists } from "../store/probe.ts";
 
 const PAGE = 1000;
 
@@ -32,7 +31,7 @@ export function storedSince(
   fromUs: number,
   max: number,
 ): { batches: StateChange[][]; truncated: boolean } {
-  if (max === 0 || !existsSync(join(dataDir, "events.db"))) return { batches: [], truncated: false };
+  if (max === 0 || !storeExists(dataDir)) return { batches: [], truncated: false };
   const reader = openStoreReader(dataDir);
   try {
     const newestFirst: StoredEvent[] = [];

@@ -10,6 +10,7 @@
 import { type Static, Type as T } from "@sinclair/typebox";
 import { messageChecker } from "../../runtime/schema.ts";
 import { type StoredBatch, storedSchemas } from "../batcher/messages.ts";
+import { type Rule, TriggerSchema } from "./rules.ts";
 
 export const ACTOR = "webhook-dispatcher";
 
@@ -66,9 +67,31 @@ export const webhookMessage = {
 
 export const check = messageChecker(ACTOR, webhookSchemas);
 
-/** Calls from the API (supervisor.call("webhook-dispatcher", body)). */
+/** A whole rule as the API sends it to be saved (validated again here: ./rule-writes.ts). */
+const RuleSchema = T.Object({
+  id: T.String({ minLength: 1, maxLength: 64 }),
+  name: T.String({ minLength: 1, maxLength: 200 }),
+  url: T.String({ minLength: 1, maxLength: 2048 }),
+  secret: T.String({ minLength: 1, maxLength: 256 }),
+  enabled: T.Boolean(),
+  when: TriggerSchema,
+  createdAt: T.Number(),
+  updatedAt: T.Number(),
+});
+
+/**
+ * Calls from the API (supervisor.call("webhook-dispatcher", body)). The dispatcher owns webhooks.db: rule
+ * writes (`put-rule`, `delete-rule`) are made here and answered (`RuleWriteResult`), never by the API.
+ */
 export const callSchemas = {
   "reload-rules": T.Object({ type: T.Literal("reload-rules") }),
+  /** `create` refuses past webhooks.maxRules; `update` refuses a rule that no longer exists. */
+  "put-rule": T.Object({
+    type: T.Literal("put-rule"),
+    mode: T.Union([T.Literal("create"), T.Literal("update")]),
+    rule: RuleSchema,
+  }),
+  "delete-rule": T.Object({ type: T.Literal("delete-rule"), id: T.String({ minLength: 1 }) }),
   "test-fire": T.Object({ type: T.Literal("test-fire"), ruleId: T.String({ minLength: 1 }) }),
   replay: T.Object({ type: T.Literal("replay"), deliveryId: T.String({ minLength: 1 }) }),
   status: T.Object({ type: T.Literal("status") }),
@@ -77,7 +100,16 @@ export const checkCall = messageChecker(`${ACTOR} call`, callSchemas);
 
 export const webhookCall = {
   reloadRules: () => ({ type: "reload-rules" as const }),
+  putRule: (mode: "create" | "update", rule: Rule) => ({ type: "put-rule" as const, mode, rule }),
+  deleteRule: (id: string) => ({ type: "delete-rule" as const, id }),
   testFire: (ruleId: string) => ({ type: "test-fire" as const, ruleId }),
   replay: (deliveryId: string) => ({ type: "replay" as const, deliveryId }),
   status: () => ({ type: "status" as const }),
 };
+
+/** What a rule write answers: saved (and the rules reloaded), or why not (nothing written). */
+export type RuleWriteResult =
+  | { ok: true }
+  | { ok: false; error: "max-rules"; maxRules: number }
+  | { ok: false; error: "not-found" }
+  | { ok: false; error: "invalid"; field: string; message: string };

@@ -140,7 +140,12 @@ export class WebhookStore {
     this.db.close();
   }
 
-  // ---- rules (written by the API, read by the actor) ----
+  // ---- rules (written by the actor on the API's request: ./rule-writes.ts; read by both) ----
+
+  /** Runs `fn` in one IMMEDIATE transaction (a check and the write it allows, together). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
 
   rules(): Rule[] {
     return this.q.rules.all().map(toRule);

@@ -1,9 +1,10 @@
 /** Thin adapter: mailbox and API calls <-> Dispatcher. No rules live here. */
 import { runActor } from "../../runtime/actor.ts";
 import { openPacked } from "../batcher/packed.ts";
+import { answerCall } from "./calls.ts";
 import { storedSince } from "./catch-up.ts";
 import { Dispatcher } from "./dispatcher.ts";
-import { ACTOR, check, checkCall } from "./messages.ts";
+import { ACTOR, check } from "./messages.ts";
 import { WebhookStore } from "./store.ts";
 import { TargetPolicy } from "./targets.ts";
 
@@ -12,13 +13,14 @@ runActor({
   check,
   start(ctx) {
     const store = new WebhookStore(ctx.config.dataDir);
+    const targets = TargetPolicy.fromConfig(ctx.config);
     const dispatcher = new Dispatcher({
       store,
       config: ctx.config.webhooks,
       clock: ctx.clock,
       random: Math.random,
       fetch: (url, init) => fetch(url, init),
-      targets: TargetPolicy.fromConfig(ctx.config),
+      targets,
       metrics: ctx.metrics,
       log: ctx.log,
       catchUp: (fromUs, max) => storedSince(ctx.config.dataDir, fromUs, max),
@@ -33,20 +35,8 @@ runActor({
         } else if (msg.type === "enrichment") dispatcher.onEnrichment(msg);
         else dispatcher.onHealth(msg);
       },
-      async call(body) {
-        const checked = checkCall(body);
-        if (!checked.ok) throw new Error(checked.error);
-        const c = checked.value;
-        switch (c.type) {
-          case "reload-rules":
-            return { rules: dispatcher.reloadRules() };
-          case "test-fire":
-            return (await dispatcher.testFire(c.ruleId)) ?? null;
-          case "replay":
-            return dispatcher.replay(c.deliveryId) ?? null;
-          case "status":
-            return dispatcher.status();
-        }
+      call(body) {
+        return answerCall({ dispatcher, store, targets, maxRules: ctx.config.webhooks.maxRules }, body);
       },
       async close() {
         // Attempts still in flight after this stay pending in webhooks.db and resume, same id, on start.

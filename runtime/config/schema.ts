@@ -313,6 +313,12 @@ export const ConfigSchema = T.Object({
       "a live state change older than this (its last_updated against HomeIQ's clock) fires no webhook; 0 turns the check off",
     ),
     maxRules: int(10000, 1, 1000000, "bound on stored rules"),
+    apiCallTimeoutMs: int(
+      5000,
+      100,
+      600000,
+      "how long the API waits for the webhook dispatcher (webhooks.db's owner) to save a rule change; past it the API answers 503",
+    ),
     breakerThreshold: int(
       5,
       1,

@@ -5,6 +5,10 @@ import { join } from "node:path";
 import { createLogger } from "../../../runtime/log.ts";
 import { MetricsHub, Registry } from "../../../runtime/metrics.ts";
 import type { StateChange } from "../../batcher/messages.ts";
+import { deleteRule, putRule } from "../../webhook-dispatcher/rule-writes.ts";
+import type { Rule } from "../../webhook-dispatcher/rules.ts";
+import { WebhookStore } from "../../webhook-dispatcher/store.ts";
+import { TargetPolicy } from "../../webhook-dispatcher/targets.ts";
 import { FakeSupervisor, MemoryMetadata, MemoryStore, TEST_TOKEN, testConfig } from "../fixtures.ts";
 import { LiveFeed } from "../live.ts";
 import { type RunningApi, startApi } from "../server.ts";
@@ -14,9 +18,18 @@ const dir = mkdtempSync(join(tmpdir(), "homeiq-body-"));
 const imported: StateChange[] = [];
 const supervisor = new FakeSupervisor();
 let api: RunningApi;
+let owner: WebhookStore;
 
 beforeAll(() => {
-  supervisor.call = async () => ({ rules: 1 });
+  // The webhook dispatcher's part: it saves the rules the API hands it (webhooks.db is its own).
+  owner = new WebhookStore(dir);
+  const writes = { store: owner, targets: new TargetPolicy(["127.0.0.1"]), maxRules: 10, reload: () => {} };
+  supervisor.call = async (_actor, body) => {
+    const call = body as { type: string; mode: "create" | "update"; rule: Rule; id: string };
+    if (call.type === "put-rule") return putRule(writes, call.mode, call.rule);
+    if (call.type === "delete-rule") return deleteRule(writes, call.id);
+    return { rules: 1 };
+  };
   const config = testConfig({
     HOMEIQ_HOST: "127.0.0.1",
     HOMEIQ_PORT: "0",
@@ -48,6 +61,7 @@ beforeAll(() => {
 });
 afterAll(async () => {
   await api.stop();
+  owner.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -1,7 +1,8 @@
 /**
  * `/api/v1/webhooks`: rule CRUD (validated; precise errors), `POST /:id/test` (a signed test delivery now),
  * `GET /:id/deliveries` (the delivery log), `GET /dead-letters` and `POST /dead-letters/:id/replay`.
- * Rules live in webhooks.db; the plugin writes them on its own connection and asks the actor to reload.
+ * Rules live in webhooks.db, owned by the webhook dispatcher: changes go to it as calls and are awaited;
+ * reads use the plugin's own connection through the dispatcher's store module.
  */
 import { Elysia, t } from "elysia";
 import { WebhookStore } from "../../webhook-dispatcher/store.ts";

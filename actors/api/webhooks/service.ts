@@ -1,12 +1,15 @@
 /**
- * Webhook CRUD, logs, test fires and replays without Elysia's Context. Rules are written to webhooks.db on
- * this (main-thread) connection, after full validation; then the dispatcher actor is asked to reload.
- * Bad input throws ApiError naming the field and the fix, and writes nothing.
+ * Webhook CRUD, logs, test fires and replays without Elysia's Context. The webhook dispatcher owns
+ * webhooks.db: after full validation here, a rule change goes to it as a call (`put-rule`,
+ * `delete-rule`) and the answer is awaited (webhooks.apiCallTimeoutMs); it saves and reloads in one go.
+ * Reads (rules, delivery log, dead letters) use the main thread's own connection through the dispatcher's
+ * store module. Bad input throws ApiError naming the field and the fix, and writes nothing. While the
+ * dispatcher is restarting a change is refused with a 503 and nothing is saved (the client retries).
  */
 import { randomBytes } from "node:crypto";
 import type { HomeIQConfig } from "../../../runtime/config/schema.ts";
 import { errorMessage, type Logger } from "../../../runtime/log.ts";
-import { ACTOR, webhookCall } from "../../webhook-dispatcher/messages.ts";
+import { ACTOR, type RuleWriteResult, webhookCall } from "../../webhook-dispatcher/messages.ts";
 import {
   checkRule,
   type PublicRule,
@@ -23,7 +26,7 @@ import { ApiError } from "../errors.ts";
 
 export interface WebhookServiceDeps {
   config: HomeIQConfig;
-  /** webhooks.db on the main thread's own connection, opened on first use. */
+  /** webhooks.db on the main thread's own connection, opened on first use; read only from here. */
   store: () => WebhookStore;
   supervisor: Pick<SupervisorView, "call">;
   log: Logger;
@@ -92,14 +95,6 @@ export class WebhookService {
   /** Creates a rule; the answer carries the secret (the only time it is shown). */
   async create(input: RuleInput): Promise<Rule> {
     this.check(input);
-    if (this.d.store().ruleCount() >= this.d.config.webhooks.maxRules)
-      throw new ApiError(
-        409,
-        `there are already ${this.d.config.webhooks.maxRules} webhooks (webhooks.maxRules)`,
-        {
-          expected: "delete a webhook or raise HOMEIQ_WEBHOOKS_MAX_RULES",
-        },
-      );
     const now = this.d.now();
     const rule: Rule = {
       id: `wh_${randomBytes(9).toString("hex")}`,
@@ -111,8 +106,7 @@ export class WebhookService {
       createdAt: now,
       updatedAt: now,
     };
-    this.d.store().putRule(rule);
-    await this.reload();
+    this.answered(await this.write(webhookCall.putRule("create", rule)), rule.id);
     return rule;
   }
 
@@ -126,14 +120,12 @@ export class WebhookService {
       updatedAt: Math.max(this.d.now(), current.updatedAt + 1),
     };
     this.check(next);
-    this.d.store().putRule(next);
-    await this.reload();
+    this.answered(await this.write(webhookCall.putRule("update", next)), id);
     return publicRule(next);
   }
 
   async remove(id: string): Promise<void> {
-    if (!this.d.store().deleteRule(id)) throw notFound(id);
-    await this.reload();
+    this.answered(await this.write(webhookCall.deleteRule(id)), id);
   }
 
   deliveries(id: string, limit: number, cursor?: string) {
@@ -200,14 +192,47 @@ export class WebhookService {
     }
   }
 
-  /** Rules are saved either way; a dispatcher that is restarting reads them from webhooks.db when it starts. */
-  private async reload(): Promise<void> {
+  /**
+   * A rule change, made by the dispatcher. A dispatcher that is not running (restarting) refuses at once:
+   * nothing was saved. One that does not answer in time may still save it: the 503 says so.
+   */
+  private async write(body: unknown): Promise<RuleWriteResult> {
+    const timeoutMs = this.d.config.webhooks.apiCallTimeoutMs;
     try {
-      await this.d.supervisor.call(ACTOR, webhookCall.reloadRules());
+      return (await this.d.supervisor.call(ACTOR, body, timeoutMs)) as RuleWriteResult;
     } catch (error) {
-      this.d.log.warn("webhook dispatcher did not reload rules; it reads them when it starts", {
-        error: errorMessage(error),
-      });
+      const message = errorMessage(error);
+      if (/is not running/.test(message))
+        throw new ApiError(503, `the webhook dispatcher is not running, so nothing was saved: ${message}`, {
+          expected: "retry shortly; GET /health/deep shows the actor's state",
+        });
+      throw new ApiError(
+        503,
+        `the webhook dispatcher did not confirm the change within ${timeoutMs} ms (webhooks.apiCallTimeoutMs): ${message}`,
+        { expected: "GET /api/v1/webhooks shows whether it was saved; retry if not" },
+      );
     }
+  }
+
+  /** Turns a refused write into the error the endpoint has always answered. */
+  private answered(result: RuleWriteResult, id: string): void {
+    if (result?.ok === true) return;
+    switch (result?.error) {
+      case "not-found":
+        throw notFound(id);
+      case "max-rules":
+        throw new ApiError(409, `there are already ${result.maxRules} webhooks (webhooks.maxRules)`, {
+          expected: "delete a webhook or raise HOMEIQ_WEBHOOKS_MAX_RULES",
+        });
+      case "invalid":
+        throw new ApiError(400, `invalid body.${result.message}`, {
+          field: `body.${result.field}`,
+          expected: result.message.slice(result.field.length + 2),
+        });
+    }
+    // Not an answer to a rule write: say so rather than report a change that may not have happened.
+    throw new ApiError(503, "the webhook dispatcher gave no answer to the rule change this API understands", {
+      expected: "GET /api/v1/webhooks shows whether it was saved; retry if not",
+    });
   }
 }

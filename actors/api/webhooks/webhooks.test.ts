@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { systemClock, waitFor } from "../../../runtime/clock.ts";
 import { createLogger } from "../../../runtime/log.ts";
 import { Registry } from "../../../runtime/metrics.ts";
+import { answerCall } from "../../webhook-dispatcher/calls.ts";
 import { Dispatcher } from "../../webhook-dispatcher/dispatcher.ts";
 import { checkCall } from "../../webhook-dispatcher/messages.ts";
 import { WebhookStore } from "../../webhook-dispatcher/store.ts";
@@ -37,14 +38,21 @@ const dispatcher = new Dispatcher({
 });
 dispatcher.start();
 const calls: string[] = [];
+const targets = TargetPolicy.fromConfig(api.deps.config);
+/** While set, the "actor" is down: calls fail as the supervisor's do for an actor that is restarting. */
+let down: false | "restarting" | "silent" | "garbled" = false;
 api.deps.supervisor.call = async (_actor: string, body?: unknown): Promise<unknown> => {
   const c = checkCall(body);
   if (!c.ok) throw new Error(c.error);
   calls.push(c.value.type);
-  if (c.value.type === "reload-rules") return { rules: dispatcher.reloadRules() };
-  if (c.value.type === "test-fire") return (await dispatcher.testFire(c.value.ruleId)) ?? null;
-  if (c.value.type === "replay") return dispatcher.replay(c.value.deliveryId) ?? null;
-  return dispatcher.status();
+  // The supervisor's own words (runtime/supervisor.ts `call`).
+  if (down === "restarting") throw new Error('actor "webhook-dispatcher" is not running (state restarting)');
+  if (down === "silent") throw new Error('actor "webhook-dispatcher" did not answer within 5000 ms');
+  if (down === "garbled") return { rules: 1 }; // an answer, but not to a rule write
+  return answerCall(
+    { dispatcher, store: actorStore, targets, maxRules: api.deps.config.webhooks.maxRules },
+    body,
+  );
 };
 
 afterAll(async () => {
@@ -82,7 +90,7 @@ describe("webhooks API", () => {
     expect(rule).toMatchObject({ name: valid.name, url: rx.url, enabled: true, when: valid.when });
     expect(String(rule.secret).length).toBeGreaterThanOrEqual(16);
     const id = String(rule.id);
-    expect(calls.at(-1)).toBe("reload-rules");
+    expect(calls.at(-1)).toBe("put-rule");
     const read = await json(await api.get(`/api/v1/webhooks/${id}`));
     expect(read.secret).toBeUndefined();
     expect(read.id).toBe(id);
@@ -190,5 +198,37 @@ describe("webhooks API", () => {
     await waitFor(() => rx.delivered().includes(String(dead.id)), { timeoutMs: 5000 });
     expect(((await json(await api.get("/api/v1/webhooks/dead-letters"))).items as unknown[]).length).toBe(0);
     expect((await send("POST", `/api/v1/webhooks/dead-letters/${dead.id}/replay`)).status).toBe(404);
+  });
+
+  test("the dispatcher saves rule changes: while it restarts they get a precise 503 and nothing is saved", async () => {
+    const kept = await json(await send("POST", "/api/v1/webhooks", valid));
+    const id = String(kept.id);
+    const before = await json(await api.get("/api/v1/webhooks"));
+    down = "restarting";
+    try {
+      const created = await send("POST", "/api/v1/webhooks", { ...valid, name: "while down" });
+      expect(created.status).toBe(503);
+      const body = await json(created);
+      expect(String(body.error)).toContain("not running, so nothing was saved");
+      expect(String(body.expected)).toContain("retry");
+      expect((await send("PATCH", `/api/v1/webhooks/${id}`, { name: "while down" })).status).toBe(503);
+      expect((await send("DELETE", `/api/v1/webhooks/${id}`)).status).toBe(503);
+      // Reads do not need the dispatcher; nothing changed.
+      expect(await json(await api.get("/api/v1/webhooks"))).toEqual(before);
+      down = "silent";
+      const late = await json(await send("POST", "/api/v1/webhooks", valid));
+      expect(String(late.error)).toContain("did not confirm the change within");
+      expect(String(late.expected)).toContain("GET /api/v1/webhooks shows whether it was saved");
+      down = "garbled";
+      const odd = await send("POST", "/api/v1/webhooks", valid);
+      expect(odd.status).toBe(503);
+      expect(String((await json(odd)).error)).toContain("no answer to the rule change");
+    } finally {
+      down = false;
+    }
+    expect((await send("PATCH", `/api/v1/webhooks/${id}`, { name: "after" })).status).toBe(200);
+    expect(actorStore.rule(id)?.name).toBe("after");
+    expect((await send("DELETE", `/api/v1/webhooks/${id}`)).status).toBe(204);
+    expect(actorStore.rule(id)).toBeUndefined();
   });
 });
