@@ -122,7 +122,7 @@ type EventRow = {
   t: number;
   e: number;
   x: number;
-  /** `raw_events.m`: NULL, last_updated - last_changed, or the JSON `[lc, cu, vl]` (./schema.ts). */
+  /** `raw_events.m`: NULL, last_updated - last_changed, -1 - cu, or the JSON `[lc, cu, vl]` (./schema.ts). */
   m: number | string | null;
   a: number;
   c: unknown;
@@ -133,7 +133,7 @@ type EventRow = {
 /** `lc`, `cu` and `vl` of a row from its `m`. */
 function rareColumns(m: number | string | null): { lc: number; cu: number | null; vl: number | null } {
   if (m === null) return { lc: 0, cu: null, vl: null };
-  if (typeof m === "number") return { lc: m, cu: null, vl: null };
+  if (typeof m === "number") return m >= 0 ? { lc: m, cu: null, vl: null } : { lc: 0, cu: -1 - m, vl: null };
   const [lc, cu, vl] = JSON.parse(m) as [number, number | null, number | null];
   return { lc, cu, vl };
 }

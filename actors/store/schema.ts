@@ -154,8 +154,9 @@ const TW_FROM_SECONDS_SQL = `((${TW_FROM_SQL} + ${BASE_US_SQL}) / 1000000)`;
  * (`encodeDecimal`), `s * 16 + 15` for a text state, `s * 16 + 14` for one that reads as a number
  * (`"21.50"`), 13 for a number without the short form (`"1e+21"`); `a` attrs id; `c` context; `cp` parent
  * context; `m` what most rows do without: NULL (last_changed = last_updated, no user, no number beside
- * `x`), the integer last_updated - last_changed alone, or the JSON array `[lc, cu, vl]` (`vl` the number
- * of codes 13 and 14). SQLite spends a header byte on every column, NULL or not (measured): no column that
+ * `x`), the integer last_updated - last_changed (> 0) alone, `-1 - cu` for a user alone (a switch someone
+ * flipped: lc is 0; last_changed is never after last_updated, so a negative m is free), or the JSON array
+ * `[lc, cu, vl]` (`vl` the number of codes 13 and 14). SQLite spends a header byte on every column, NULL or not (measured): no column that
  * can be derived (e, v of a short decimal), and one for the three rare ones.
  */
 const RAW_EVENTS_SQL = `CREATE TABLE raw_events (id INTEGER PRIMARY KEY, x INTEGER NOT NULL, a INTEGER NOT NULL,
@@ -175,8 +176,8 @@ const EVENTS_VIEW_SQL = `CREATE VIEW events AS SELECT id, id & ${2 ** 16 - 1} AS
     WHEN 2 THEN (x >> 4) / 100.0 WHEN 3 THEN (x >> 4) / 1000.0 WHEN 13 THEN m ->> 2 WHEN 14 THEN m ->> 2
     ELSE (x >> 4) / power(10, x & 15) END AS v,
   CASE WHEN x & 15 >= 14 THEN x >> 4 END AS s,
-  a, CASE WHEN m IS NULL THEN 0 WHEN typeof(m) = 'integer' THEN m ELSE m ->> 0 END AS lc, c, cp,
-  CASE WHEN typeof(m) = 'text' THEN m ->> 1 END AS cu FROM raw_events`;
+  a, CASE WHEN m IS NULL THEN 0 WHEN typeof(m) = 'integer' THEN max(m, 0) ELSE m ->> 0 END AS lc, c, cp,
+  CASE WHEN m < 0 THEN -1 - m WHEN typeof(m) = 'text' THEN m ->> 1 END AS cu FROM raw_events`;
 
 /**
  * One entity's row times, up to `POSTING_IDS_MAX` per row (./entity-rows.ts): `hi` the last, `lo` the
@@ -297,7 +298,8 @@ export const MIGRATIONS: readonly string[][] = [
     "DROP TRIGGER IF EXISTS events_unindex",
     RAW_EVENTS_SQL,
     `INSERT INTO raw_events (id, x, a, c, cp, m)
-      SELECT id, x, a, c, cp, CASE WHEN cu IS NULL AND vl IS NULL THEN nullif(lc, 0) ELSE json_array(lc, cu, vl) END
+      SELECT id, x, a, c, cp, CASE WHEN cu IS NULL AND vl IS NULL THEN nullif(lc, 0)
+        WHEN vl IS NULL AND lc = 0 THEN -1 - cu ELSE json_array(lc, cu, vl) END
       FROM (SELECT id, x, a, c, cp, lc, cu, CASE WHEN x & 15 BETWEEN 13 AND 14 THEN v END AS vl FROM (
         SELECT id, ${xFromVs()} AS x, v, a, lc, c, cp, cu FROM events)) ORDER BY id`,
     "DROP TABLE events",

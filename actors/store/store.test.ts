@@ -309,6 +309,12 @@ describe("store writer and reader", () => {
       .all() as { id: string; v: number | null; s: string | null; lc: number; u: string | null }[];
     const read = new Map(r.events({ limit: 100 }).items.map((e) => [e.entity_id, e]));
     expect(view.length).toBe(states.length);
+    // A user alone (lc 0) is the integer -1 - cu, not a JSON text: rows 0 and 6 (3 and 9 have lc too).
+    expect(
+      db.query("SELECT count(*) AS n FROM raw_events WHERE typeof(m) = 'integer' AND m < 0").get(),
+    ).toEqual({
+      n: 2,
+    });
     for (const row of view) {
       const item = read.get(row.id);
       expect(item?.value).toBe(row.v);

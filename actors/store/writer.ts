@@ -254,8 +254,15 @@ export class StoreWriter {
       parentId === null ? null : packContextId(parentId, lastUpdated, this.parentBuf, this.parentCompact);
     const cu = userId === null ? null : this.userId(userId);
     const lc = lastUpdated - cols.lastChanged(i);
-    // raw_events.m (./schema.ts): NULL, lc alone, or [lc, cu, vl] for the rare rest.
-    const m = cu === null && vl === null ? (lc === 0 ? null : lc) : `[${lc},${cu},${vl}]`;
+    // raw_events.m (./schema.ts): NULL, lc alone, -1 - cu alone, or [lc, cu, vl] for the rare rest.
+    const m =
+      vl !== null || (cu !== null && lc !== 0)
+        ? `[${lc},${cu},${vl}]`
+        : cu !== null
+          ? -1 - cu
+          : lc === 0
+            ? null
+            : lc;
     const result = this.q.insert.run(lastUpdated, e, x, this.attrId(e, cols.attributes(i)), c, cp, m);
     if (result.changes !== 1) return false;
     this.placed(lastUpdated - this.baseUs, e);
