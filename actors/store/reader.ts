@@ -10,7 +10,15 @@
 import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
 import { privateFile } from "../../runtime/private-files.ts";
-import { contextKeys, decodeContextId, stateId, stateValue, ulidTimeMs } from "./codec.ts";
+import {
+  contextKeys,
+  decodeContextId,
+  looseNumber,
+  stateId,
+  stateValue,
+  ulidTimeMs,
+  X_TEXT_NUMBER,
+} from "./codec.ts";
 import { Dictionaries } from "./dictionaries.ts";
 import { EntityRows, idRange } from "./entity-rows.ts";
 import {
@@ -328,9 +336,13 @@ class SqliteStoreReader implements StoreReader {
         }
       }
       const points: HistoryPoint[] = rows.map((r) => {
-        const v = stateValue(r.x, r.m === null || typeof r.m === "number" ? null : rareColumns(r.m).vl);
         const s = stateId(r.x);
         const state = s === null ? null : this.stateText(s);
+        const v = this.valueOf(
+          r.x,
+          state,
+          r.m === null || typeof r.m === "number" ? null : rareColumns(r.m).vl,
+        );
         return { t: (r.t + this.baseUs) / 1000, value: v, min: v, max: v, count: 1, state };
       });
       return { tier, points, nextFrom };
@@ -445,11 +457,12 @@ class SqliteStoreReader implements StoreReader {
   private toEvent(r: EventRow): StoredEvent {
     const lastUpdatedUs = r.t + this.baseUs;
     const { lc, cu, vl } = rareColumns(r.m);
-    const v = stateValue(r.x, vl);
     const s = stateId(r.x);
+    const text = s === null ? null : this.stateText(s);
+    const v = this.valueOf(r.x, text, vl);
     return {
       entity_id: this.entityName(r.e),
-      state: s === null ? String(v) : this.stateText(s),
+      state: text ?? String(v),
       value: v,
       attributes: JSON.parse(this.attrText(r.a)),
       ts: lastUpdatedUs / 1000,
@@ -458,6 +471,11 @@ class SqliteStoreReader implements StoreReader {
       context_parent_id: decodeContextId(r.cp, lastUpdatedUs),
       context_user_id: cu === null ? null : this.userText(cu),
     };
+  }
+
+  /** A row's number: code 14's is its text's (as the writer read it; `states.num`), else `stateValue`. */
+  private valueOf(x: number, text: string | null, vl: number | null): number | null {
+    return text !== null && x % 16 === X_TEXT_NUMBER ? looseNumber(text) : stateValue(x, vl);
   }
 
   private entityName(e: number): string {

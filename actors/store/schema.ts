@@ -33,7 +33,7 @@
  */
 import type { Database } from "bun:sqlite";
 import { SchemaTooNewError } from "../../runtime/sqlite.ts";
-import { encodePosting, POSTING_IDS_MAX } from "./codec.ts";
+import { encodePosting, looseNumber, POSTING_IDS_MAX } from "./codec.ts";
 
 /** Table names, for SQL written elsewhere. */
 export const TABLES = {
@@ -49,7 +49,10 @@ export const TABLES = {
   entities: "entities",
   /** `name TEXT PRIMARY KEY, e`: every name an entity has had (renames join the old history). */
   entityNames: "entity_names",
-  /** `s INTEGER PRIMARY KEY, state TEXT UNIQUE`: non-numeric (or non-canonical numeric) state texts. */
+  /**
+   * `s INTEGER PRIMARY KEY, state TEXT UNIQUE`: non-numeric (or non-canonical numeric) state texts; `num`
+   * (version 5) the number a text reads as (`"21.50"`: 21.5), else NULL.
+   */
   states: "states",
   /**
    * View `a, h` (crc32 of json), `json`: de-duplicated attribute objects as JSON text, over `attr_rows`
@@ -156,7 +159,7 @@ const TW_FROM_SECONDS_SQL = `((${TW_FROM_SQL} + ${BASE_US_SQL}) / 1000000)`;
  * context; `m` what most rows do without: NULL (last_changed = last_updated, no user, no number beside
  * `x`), the integer last_updated - last_changed (> 0) alone, `-1 - cu` for a user alone (a switch someone
  * flipped: lc is 0; last_changed is never after last_updated, so a negative m is free), or the JSON array
- * `[lc, cu, vl]` (`vl` the number of codes 13 and 14). SQLite spends a header byte on every column, NULL or not (measured): no column that
+ * `[lc, cu, vl]` (`vl` the number of code 13; code 14's number is its text's, `states.num`). SQLite spends a header byte on every column, NULL or not (measured): no column that
  * can be derived (e, v of a short decimal), and one for the three rare ones.
  */
 const RAW_EVENTS_SQL = `CREATE TABLE raw_events (id INTEGER PRIMARY KEY, x INTEGER NOT NULL, a INTEGER NOT NULL,
@@ -173,7 +176,8 @@ const DECIMALS = Array.from({ length: 13 }, (_, k) => k);
  */
 const EVENTS_VIEW_SQL = `CREATE VIEW events AS SELECT id, id & ${2 ** 16 - 1} AS e,
   CASE x & 15 WHEN 1 THEN (x >> 4) / 10.0 WHEN 15 THEN NULL WHEN 0 THEN x >> 4
-    WHEN 2 THEN (x >> 4) / 100.0 WHEN 3 THEN (x >> 4) / 1000.0 WHEN 13 THEN m ->> 2 WHEN 14 THEN m ->> 2
+    WHEN 2 THEN (x >> 4) / 100.0 WHEN 3 THEN (x >> 4) / 1000.0 WHEN 13 THEN m ->> 2
+    WHEN 14 THEN (SELECT num FROM states WHERE states.s = x >> 4)
     ELSE (x >> 4) / power(10, x & 15) END AS v,
   CASE WHEN x & 15 >= 14 THEN x >> 4 END AS s,
   a, CASE WHEN m IS NULL THEN 0 WHEN typeof(m) = 'integer' THEN max(m, 0) ELSE m ->> 0 END AS lc, c, cp,
@@ -296,11 +300,13 @@ export const MIGRATIONS: readonly string[][] = [
   // retention.
   [
     "DROP TRIGGER IF EXISTS events_unindex",
+    // A text that reads as a number keeps that number once, in the dictionary (`MIGRATION_STEPS[5]`).
+    "ALTER TABLE states ADD COLUMN num REAL",
     RAW_EVENTS_SQL,
     `INSERT INTO raw_events (id, x, a, c, cp, m)
       SELECT id, x, a, c, cp, CASE WHEN cu IS NULL AND vl IS NULL THEN nullif(lc, 0)
         WHEN vl IS NULL AND lc = 0 THEN -1 - cu ELSE json_array(lc, cu, vl) END
-      FROM (SELECT id, x, a, c, cp, lc, cu, CASE WHEN x & 15 BETWEEN 13 AND 14 THEN v END AS vl FROM (
+      FROM (SELECT id, x, a, c, cp, lc, cu, CASE WHEN x & 15 = 13 THEN v END AS vl FROM (
         SELECT id, ${xFromVs()} AS x, v, a, lc, c, cp, cu FROM events)) ORDER BY id`,
     "DROP TABLE events",
     EVENTS_VIEW_SQL,
@@ -321,6 +327,15 @@ export const SCHEMA_VERSION = MIGRATIONS.length;
 const MIGRATION_STEPS: Record<number, (db: Database) => void> = {
   // entity_index (e, id) in key order becomes postings of `POSTING_IDS_MAX` times each.
   5: (db) => {
+    // Each state text's number, as the writer computes it (`looseNumber`); rows of code 14 read it here.
+    const setNum = db.prepare("UPDATE states SET num = ?2 WHERE s = ?1");
+    for (const { s, state } of db.query("SELECT s, state FROM states").all() as {
+      s: number;
+      state: string;
+    }[]) {
+      const num = looseNumber(state);
+      if (num !== null) setNum.run(s, num);
+    }
     const put = db.prepare("INSERT INTO entity_postings (e, hi, lo, ts) VALUES (?1, ?2, ?3, ?4)");
     let e = -1;
     const ts: number[] = [];

@@ -107,6 +107,8 @@ describe("events.db upgrades", () => {
     );
     expect(kept).toEqual({
       ...before,
+      // Version 5: a state text's number, where it reads as one ("on" and "off" do not).
+      states: (before.states as object[]).map((r) => ({ ...r, num: null })),
       meta: [
         ...(before.meta as { key: string }[]),
         { key: "hwm", value: maxId },
@@ -269,11 +271,14 @@ describe("events.db upgrades", () => {
     const reader = openStoreReader(dir); // migrates
     const after = new Database(join(dir, EVENTS_DB), { readonly: true });
     expect(after.query("SELECT * FROM events ORDER BY id").all()).toEqual(before);
-    // Numbers without the short form (13 places, an exponent, 0.1 + 0.2) keep their number in m ([lc, cu, vl]); the
-    // dictionary is as it was.
-    expect(after.query("SELECT count(*) AS n FROM states").get()).toEqual({ n: 2 });
+    // Numbers without the short form (13 places, an exponent, 0.1 + 0.2) keep their number in m ([lc, cu,
+    // vl]); "21.50" (code 14) reads its number from the dictionary, which gains it.
+    expect(after.query("SELECT state, num FROM states ORDER BY s").all()).toEqual([
+      { state: "on", num: null },
+      { state: "21.50", num: 21.5 },
+    ]);
     expect(after.query("SELECT count(*) AS n FROM raw_events WHERE m ->> 2 IS NOT NULL").get()).toEqual({
-      n: 8,
+      n: 6,
     });
     after.close();
     const items = reader.events({ limit: 100 }).items.reverse();

@@ -121,7 +121,7 @@ export class StoreWriter {
       newEntity: db.prepare("INSERT INTO entities (entity_id, stable_id) VALUES (?1, ?1)"),
       newName: db.prepare("INSERT OR REPLACE INTO entity_names (name, e) VALUES (?, ?)"),
       stateByText: db.prepare("SELECT s FROM states WHERE state = ?"),
-      newState: db.prepare("INSERT INTO states (state) VALUES (?)"),
+      newState: db.prepare("INSERT INTO states (state, num) VALUES (?, ?)"),
       userByText: db.prepare("SELECT u FROM users WHERE user_id = ?"),
       newUser: db.prepare("INSERT INTO users (user_id) VALUES (?)"),
       attrsByHash: db.prepare("SELECT a, json FROM attrs WHERE h = ?"),
@@ -239,8 +239,8 @@ export class StoreWriter {
     let vl: number | null = null;
     if (x === null) {
       if (Number.isNaN(canonical)) {
+        // A text that reads as a number ("21.50", code 14) has it in states.num, once.
         x = this.stateX(state);
-        if ((x & 15) === X_TEXT_NUMBER) vl = looseNumber(state);
       } else {
         x = X_NUMBER;
         vl = canonical;
@@ -341,8 +341,9 @@ export class StoreWriter {
     let x = this.stateXs.get(state);
     if (x !== undefined) return x;
     const row = this.q.stateByText.get(state) as { s: number } | null;
-    const s = row ? row.s : Number(this.q.newState.run(state).lastInsertRowid);
-    x = s * 2 ** X_BITS + (looseNumber(state) === null ? X_TEXT : X_TEXT_NUMBER);
+    const num = looseNumber(state);
+    const s = row ? row.s : Number(this.q.newState.run(state, num).lastInsertRowid);
+    x = s * 2 ** X_BITS + (num === null ? X_TEXT : X_TEXT_NUMBER);
     if (this.stateXs.size >= this.cacheMax) this.stateXs.clear();
     this.stateXs.set(ownString(state), x);
     return x;
