@@ -135,7 +135,6 @@ type EventRow = {
   a: number;
   c: unknown;
   cp: unknown;
-  k: string;
 };
 
 /** `lc`, `cu` and `vl` of a row from its `m`. */
@@ -147,10 +146,12 @@ function rareColumns(m: number | string | null): { lc: number; cu: number | null
 }
 
 /** The stored columns (`raw_events`, ./schema.ts), read by the store's own queries. */
-const EVENT_COLS = `(id >> ${ENTITY_BITS}) AS t, id & ${MAX_ENTITY_KEY} AS e, x, m, a, c, cp, CAST(id AS TEXT) AS k`;
+const EVENT_COLS = `(id >> ${ENTITY_BITS}) AS t, id & ${MAX_ENTITY_KEY} AS e, x, m, a, c, cp`;
 const rawCols = (id: string) =>
   `(${id} >> ${ENTITY_BITS}) AS t, ${id} & ${MAX_ENTITY_KEY} AS e, ev.x AS x, ev.m AS m, ev.a AS a,
-   ev.c AS c, ev.cp AS cp, CAST(${id} AS TEXT) AS k, ${id} AS id`;
+   ev.c AS c, ev.cp AS cp`;
+/** An event id as text (the API's cursor): ids pass 2^53, so not as a JS number. */
+const idText = (t: number, e: number) => ((BigInt(t) << BigInt(ENTITY_BITS)) | BigInt(e)).toString();
 /**
  * Up to this many entities, a filtered page is read entity by entity through the entity index and merged;
  * beyond, the time range is scanned newest first with the filter (many entities fill a page quickly).
@@ -280,7 +281,8 @@ class SqliteStoreReader implements StoreReader {
       rows = this.q.all.all(fromUs, toUs, cursor, limit) as EventRow[];
     }
     const items = rows.map((r) => this.toEvent(r));
-    return { items, nextCursor: rows.length === limit ? rows[rows.length - 1].k : null };
+    const last = rows[rows.length - 1];
+    return { items, nextCursor: rows.length === limit ? idText(last.t, last.e) : null };
   }
 
   /** The newest `limit` events of these entity keys in [fromUs, toUs) before `cursor`, newest first. */
