@@ -15,7 +15,9 @@ import { join } from "node:path";
 import { bench, run, summary } from "mitata";
 import type { StateChange } from "../actors/batcher/messages.ts";
 import { StoreMaintenance } from "../actors/store/maintenance.ts";
+import { openStoreReader } from "../actors/store/reader.ts";
 import { openStoreWriter, type StoreWriter } from "../actors/store/writer.ts";
+import { replayHome } from "./lib/replay-home.ts";
 
 const QUICK = Boolean(process.env.HOMEIQ_BENCH_QUICK);
 const N = Number(process.env.HOMEIQ_BENCH_EVENTS ?? (QUICK ? 50_000 : 200_000));
@@ -66,13 +68,13 @@ function ingest(
   store: StoreWriter,
   maintenance: StoreMaintenance,
   n: number,
-  withContext: boolean,
+  batchAt: (offset: number, n: number) => StateChange[],
 ): { wall: number; cpu: number } {
   let wall = 0;
   let cpu = 0;
   let unindexed = 0;
   for (let off = 0; off < n; off += BATCH) {
-    const batch = makeEvents(Math.min(BATCH, n - off), off, withContext);
+    const batch = batchAt(off, Math.min(BATCH, n - off));
     const started = performance.now();
     const c0 = process.cpuUsage();
     store.writeEvents(batch);
@@ -88,7 +90,7 @@ function ingest(
   return { wall: n / (wall / 1000), cpu: n / (cpu / 1000) };
 }
 
-function measure(withContext: boolean) {
+function measure(n: number, batchAt: (offset: number, n: number) => StateChange[]) {
   const dir = mkdtempSync(join(tmpdir(), "homeiq-bench-store-"));
   const store = openStoreWriter(dir, { dictionaryCache: 10_000 });
   const maintenance = new StoreMaintenance(store, {
@@ -99,7 +101,7 @@ function measure(withContext: boolean) {
     rollupChunk: 50_000,
     unexportedHoldBytes: 0,
   });
-  const rate = ingest(store, maintenance, N, withContext);
+  const rate = ingest(store, maintenance, n, batchAt);
   while (maintenance.indexStep(50_000) > 0);
   store.db.run("PRAGMA wal_checkpoint(TRUNCATE)");
   const rolledStart = performance.now();
@@ -116,12 +118,12 @@ function measure(withContext: boolean) {
       .all() as { name: string; bytes: number }[];
     breakdown = rows
       .slice(0, 6)
-      .map((r) => `${r.name} ${(r.bytes / N).toFixed(1)}`)
+      .map((r) => `${r.name} ${(r.bytes / n).toFixed(1)}`)
       .join(", ");
   } catch {
     breakdown = "(dbstat not compiled in)";
   }
-  const perEvent = maintenance.usedBytes() / N;
+  const perEvent = maintenance.usedBytes() / n;
   store.close();
   rmSync(dir, { recursive: true, force: true });
   return { rate, rollupRate, perEvent, breakdown };
@@ -131,18 +133,76 @@ const fmt = (n: number) => Math.round(n).toLocaleString("en");
 console.log(
   `load average before the run: ${(await Bun.file("/proc/loadavg").text()).split(" ").slice(0, 3).join(" ")} (2 cores)`,
 );
-const full = measure(true);
+const full = measure(N, (off, n) => makeEvents(n, off, true));
 console.log(
   `store ingest: ${fmt(full.rate.wall)} events/s wall, ${fmt(full.rate.cpu)} events/s per CPU-second (transactions of ${BATCH}, ${fmt(N)} events, fresh ULID context per event)`,
 );
 console.log(
   `store bytes/event: ${full.perEvent.toFixed(1)} incl. indexes and dictionaries [bytes/event per table/index: ${full.breakdown}]`,
 );
-const bare = measure(false);
+const bare = measure(N, (off, n) => makeEvents(n, off, false));
 console.log(
   `store bytes/event without contexts: ${bare.perEvent.toFixed(1)} (ingest ${fmt(bare.rate.wall)} events/s wall, ${fmt(bare.rate.cpu)} per CPU-second)`,
 );
 console.log(`store rollup: ${fmt(full.rollupRate)} events/s into hourly+daily`);
+// A replay of the simulator's home (bench/lib/replay-home.ts): cadences, unchanged writes dropped, shared
+// automation-run contexts, users; a day (6 hours with HOMEIQ_BENCH_QUICK).
+const replayHours = QUICK ? 6 : 24;
+const replay = replayHome({ entities: ENTITIES, hours: replayHours, seed: 7, startUs: T0 });
+const home = measure(replay.length, (off, n) => replay.slice(off, off + n));
+console.log(
+  `store bytes/event on a replayed home: ${home.perEvent.toFixed(1)} (${fmt(replay.length)} events, ${ENTITIES} entities, ${replayHours} h) [${home.breakdown}]`,
+);
+
+// Reads on the replayed home, as the API asks them: median CPU time of each (the box is shared).
+{
+  const dir = mkdtempSync(join(tmpdir(), "homeiq-bench-store-"));
+  const store = openStoreWriter(dir, { dictionaryCache: 10_000 });
+  const maintenance = new StoreMaintenance(store, {
+    rawDays: 7,
+    hourlyDays: 30,
+    dailyDays: 90,
+    maxBytes: 1e13,
+    rollupChunk: 50_000,
+    unexportedHoldBytes: 0,
+  });
+  for (let off = 0; off < replay.length; off += BATCH) store.writeEvents(replay.slice(off, off + BATCH));
+  while (maintenance.indexStep(50_000) > 0);
+  while (maintenance.rollupStep() > 0);
+  const reader = openStoreReader(dir);
+  const sensor = replay.find((e) => e.entity_id.endsWith("_power"))?.entity_id as string;
+  const run = replay.find((e) => e.context_parent_id !== null)?.context_parent_id as string;
+  const fromMs = T0 / 1000;
+  const toMs = fromMs + replayHours * 3_600_000;
+  const cpuMedianMs = (f: () => unknown, n: number) => {
+    for (let i = 0; i < 5; i++) f();
+    const ms: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const c0 = process.cpuUsage();
+      f();
+      const c = process.cpuUsage(c0);
+      ms.push((c.user + c.system) / 1000);
+    }
+    return ms.sort((x, y) => x - y)[n >> 1].toFixed(3);
+  };
+  const n = QUICK ? 50 : 200;
+  const figures = [
+    ["events page of 100, newest", () => reader.events({ limit: 100 })],
+    ["events page of 100, one entity", () => reader.events({ limit: 100, entityIds: [sensor] })],
+    ["events page of 100, domain light", () => reader.events({ limit: 100, domain: "light" })],
+    [
+      `raw history of ${sensor}, ${replayHours} h`,
+      () => reader.history(sensor, { from: fromMs, to: toMs, resolution: "raw" }),
+    ],
+    ["contextEvents of an automation run", () => reader.contextEvents(run)],
+  ] as const;
+  console.log(
+    `store queries on the replayed home (median CPU ms): ${figures.map(([name, f]) => `${name} ${cpuMedianMs(f, n)}`).join("; ")}`,
+  );
+  reader.close();
+  store.close();
+  rmSync(dir, { recursive: true, force: true });
+}
 
 // Transaction size: what one commit costs per event, for choosing batcher.maxEvents.
 const dir = mkdtempSync(join(tmpdir(), "homeiq-bench-store-"));

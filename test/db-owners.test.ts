@@ -38,6 +38,7 @@ const EVENTS_TABLES = [
   "attr_rows",
   "journal",
   "entity_index",
+  "entity_postings",
   "hourly",
   "daily",
   "rollup_carry",

@@ -348,7 +348,7 @@ describe("registry and events", () => {
     const writer = new Database(join(dataDir!, "events.db"));
     writer.exec("PRAGMA busy_timeout = 0");
     writer.exec("BEGIN IMMEDIATE");
-    writer.exec("DELETE FROM events");
+    writer.exec("DELETE FROM raw_events");
     try {
       const r = await get(`/api/v1/events?from=${t0 - 1}`);
       expect(r.status).toBe(200);

@@ -14,8 +14,9 @@
 import { Database, type Statement } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { decodeContextId, encodeContextId } from "../store/codec.ts";
-import { configureConnection, ENTITY_BITS, EVENTS_DB, entityRowsSql, readBaseUs } from "../store/schema.ts";
+import { contextKeys, decodeContextId } from "../store/codec.ts";
+import { EntityRows, idRange } from "../store/entity-rows.ts";
+import { configureConnection, contextRowsSql, ENTITY_BITS, EVENTS_DB, readBaseUs } from "../store/schema.ts";
 import { metaPosition, StoredPosition, TailReader } from "../store/tail.ts";
 import { StateTermMatcher } from "./state-terms.ts";
 import { type EventStats, matchEntity, parseQuery, StatsAccumulator, type StatsOptions } from "./stats.ts";
@@ -37,7 +38,7 @@ const ROW = `id >> ${ENTITY_BITS} AS t, e, v, s, a, c, cp, cu, CAST(id AS TEXT) 
  * not rolled) the raw rows of the window are streamed instead.
  */
 const PENDING_ROWS_MAX = 100_000;
-/** ROW for `entityRowsSql`, plus the id to order by. */
+/** ROW for `EntityRows` (alias `ev`), plus the id. */
 const entityRow = (id: string) =>
   `${id} >> ${ENTITY_BITS} AS t, ev.e AS e, ev.v AS v, ev.s AS s, ev.a AS a, ev.c AS c, ev.cp AS cp,
    ev.cu AS cu, CAST(${id} AS TEXT) AS k, ${id} AS id`;
@@ -176,6 +177,10 @@ class SqliteInsights implements InsightsReader {
   private readonly statesLower: string[] = [];
   private readonly users = new Map<number, string>();
   private readonly attrs = new Map<number, Record<string, unknown>>();
+  /** One entity's rows through the store's postings (../store/entity-rows.ts). */
+  private readonly entityRows: EntityRows<Row>;
+  private readonly rangeRows: EntityRows<{ t: number; v: number | null; s: number | null; a: number }>;
+  private readonly attrRows: EntityRows<{ a: number }>;
   private readonly columns = new ColumnBuffers(
     (s) => this.states[s] ?? "",
     (a) => this.attributesOf(a),
@@ -187,6 +192,13 @@ class SqliteInsights implements InsightsReader {
     private readonly names: () => ReadonlyMap<string, string>,
   ) {
     this.baseUs = readBaseUs(db);
+    this.entityRows = new EntityRows(db, entityRow);
+    // Only what the analyses read (contexts and the text id are most of a row's cost), streamed.
+    this.rangeRows = new EntityRows(
+      db,
+      (id) => `${id} >> ${ENTITY_BITS} AS t, ev.v AS v, ev.s AS s, ev.a AS a`,
+    );
+    this.attrRows = new EntityRows(db, () => "ev.a AS a");
     this.q = {
       entities: db.prepare("SELECT e, entity_id FROM entities ORDER BY e"),
       entityMeta: db.prepare(
@@ -203,31 +215,7 @@ class SqliteInsights implements InsightsReader {
         `SELECT (SELECT min(id) FROM events) >> ${ENTITY_BITS} AS lo, (SELECT max(id) FROM events) >> ${ENTITY_BITS} AS hi`,
       ),
       byId: db.prepare(`SELECT ${ROW} FROM events WHERE id = CAST(?1 AS INTEGER)`),
-      atOrBefore: db.prepare(
-        `${entityRowsSql(entityRow, "?1", (id) => `${id} <= ?2 AND ${id} >= ?3`)} ORDER BY id DESC LIMIT 1`,
-      ),
-      context: db.prepare(
-        `SELECT ${ROW} FROM events WHERE id >= ?1 AND id < ?2 AND (c = ?3 OR cp = ?3) ORDER BY id`,
-      ),
-      entityNewest: db.prepare(
-        `${entityRowsSql(entityRow, "?1", (id) => `${id} >= ?2 AND ${id} < ?3`)} ORDER BY id DESC LIMIT ?4`,
-      ),
-      // Only what the analyses read (contexts and the text id are most of a row's cost), streamed.
-      entityRange: db.prepare(
-        `${entityRowsSql(
-          (id) => `${id} >> ${ENTITY_BITS} AS t, ev.v AS v, ev.s AS s, ev.a AS a, ${id} AS id`,
-          "?1",
-          (id) => `${id} >= ?2 AND ${id} < ?3`,
-        )} ORDER BY id`,
-      ),
-      // ORDER BY on the compound itself, not a subquery of it: SQLite merges the arms and stops at one row.
-      entityLastAttrs: db.prepare(
-        `${entityRowsSql(
-          (id) => `ev.a AS a, ${id} AS id`,
-          "?1",
-          (id) => `${id} >= ?2 AND ${id} < ?3`,
-        )} ORDER BY id DESC LIMIT 1`,
-      ),
+      context: db.prepare(contextRowsSql(`${ROW}, id`, "?1", "?2", { full: "?3", lo: "?4", hi: "?5" })),
       rawRows: db.prepare(`SELECT e, id >> ${ENTITY_BITS} AS t FROM events WHERE id >= ?1 AND id < ?2`),
       // Entity by entity through the primary key (e, t): a time range alone would scan the whole tier.
       hourlyCounts: db.prepare(
@@ -289,8 +277,8 @@ class SqliteInsights implements InsightsReader {
       state: this.stateText(r),
       value: r.v,
       ts: this.ms(r.t),
-      context_id: decodeContextId(r.c),
-      context_parent_id: decodeContextId(r.cp),
+      context_id: decodeContextId(r.c, r.t + this.baseUs),
+      context_parent_id: decodeContextId(r.cp, r.t + this.baseUs),
       context_user_id: user,
       attributes,
     };
@@ -378,7 +366,8 @@ class SqliteInsights implements InsightsReader {
       // Few entities matched by id or name: read each through the entity index, newest first, and merge.
       // Exact and cheap whatever the window: at most `limit` rows per entity.
       const rows: Row[] = [];
-      for (const e of full) rows.push(...(this.q.entityNewest.all(e, fromId, upper, query.limit) as Row[]));
+      for (const e of full)
+        rows.push(...this.entityRows.get(e, idRange(e, fromId, upper), "desc", query.limit));
       rows.sort((a, b) => b.t - a.t || b.e - a.e);
       const page = rows.slice(0, query.limit);
       const more = rows.length > query.limit || page.length === query.limit;
@@ -483,37 +472,33 @@ class SqliteInsights implements InsightsReader {
       if (!key) return null;
       // Ids of one entity at one microsecond differ only in the entity bits, so `| 0xffff` closes the range.
       const upper = this.idAt(ref.ts + 0.001) - 1n;
-      row = this.q.atOrBefore.get(key.e, upper, this.idAt(ref.ts - 30 * 86400_000)) as Row | null;
+      const lower = this.idAt(ref.ts - 30 * 86400_000);
+      row = this.entityRows.get(key.e, idRange(key.e, lower, upper + 1n), "desc", 1)[0] ?? null;
     }
     if (!row) return null;
-    // Contexts are looked up by the value stored in the row (not by re-encoding their text), near a time
-    // already seen for them: a context's events lie within CONTEXT_WINDOW_MS of one another.
-    const stored = new Map<string, unknown>();
+    // A context's rows are looked up near a time already seen for it: a context's events lie within
+    // CONTEXT_WINDOW_MS of one another. The SQL matches stored bytes; callers compare decoded ids.
     const seenAt = new Map<string, number>();
-    const note = (r: Row, e: InsightEvent) => {
-      for (const [text, raw] of [
-        [e.context_id, r.c],
-        [e.context_parent_id, r.cp],
-      ] as const) {
-        if (text === null) continue;
-        if (!stored.has(text)) stored.set(text, raw);
-        if (!seenAt.has(text)) seenAt.set(text, e.ts);
-      }
+    const note = (e: InsightEvent) => {
+      for (const text of [e.context_id, e.context_parent_id])
+        if (text !== null && !seenAt.has(text)) seenAt.set(text, e.ts);
       return e;
     };
-    const target = note(row, this.decode(row));
+    const target = note(this.decode(row));
     const cache = new Map<string, InsightEvent[]>();
     const around = (contextId: string): InsightEvent[] => {
       let events = cache.get(contextId);
       if (events) return events;
       const at = seenAt.get(contextId) ?? target.ts;
-      const raw = stored.get(contextId) ?? encodeContextId(contextId);
+      const keys = contextKeys(contextId);
       const rows = this.q.context.all(
         this.idAt(at - CONTEXT_WINDOW_MS),
         this.idAt(at + CONTEXT_WINDOW_MS),
-        raw as string | Uint8Array,
+        keys.full,
+        keys.lo,
+        keys.hi,
       ) as Row[];
-      events = rows.map((r) => note(r, this.decode(r)));
+      events = rows.map((r) => note(this.decode(r)));
       if (cache.size >= 256) cache.clear();
       cache.set(contextId, events);
       return events;
@@ -550,16 +535,11 @@ class SqliteInsights implements InsightsReader {
     for (const { e, entity_id } of this.entities) {
       if (only && !only(entity_id)) continue;
       if (keep) {
-        const last = this.q.entityLastAttrs.get(e, lo, hi) as { a: number } | null;
+        const last = this.attrRows.get(e, idRange(e, lo, hi), "desc", 1)[0] ?? null;
         if (!last || !keep(entity_id, this.attributesOf(last.a))) continue;
       }
       cols.clear(entity_id);
-      for (const r of this.q.entityRange.iterate(e, lo, hi) as Iterable<{
-        t: number;
-        v: number | null;
-        s: number | null;
-        a: number;
-      }>) {
+      for (const r of this.rangeRows.iterate(e, idRange(e, lo, hi), "asc")) {
         cols.push(this.ms(r.t), r.v, r.s, r.a);
       }
       if (!cols.length) continue;

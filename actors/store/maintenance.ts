@@ -6,8 +6,8 @@
  *   (./rollup.ts: time-weighted), position, tiers and each entity's carried sample in one transaction.
  *   A row behind its entity's newest rolled-up sample (backfill, import) changes the intervals around it:
  *   that entity's hours from the row on are computed again from raw, and its days from those hours.
- * - Entity index: rows past `meta.indexed_to` go into `entity_index` in (entity, id) order, at most
- *   `rollupChunk` per step, so each entity's pages are touched once per step instead of once per commit.
+ * - Entity index: rows past `meta.indexed_to` go into their entities' postings (./entity-rows.ts), at
+ *   most `rollupChunk` per step, so each entity's last posting is rewritten once per step, not per commit.
  * - Retention: raw events older than `rawDays` are deleted once rolled up; hourly buckets older than
  *   `hourlyDays`, daily older than `dailyDays`, readings older than `dailyDays`.
  * - Disk bound (`maxBytes`, bytes in use = pages not on the free list): while over it, the oldest
@@ -21,6 +21,7 @@
  * - Journal (late rows only): truncated behind both the rollup and the Influx writer (when it runs).
  */
 import type { Statement } from "bun:sqlite";
+import { EntityRows, PostingWriter } from "./entity-rows.ts";
 import {
   type Bucket,
   bucketRow,
@@ -32,7 +33,7 @@ import {
   type Sample,
   TierFold,
 } from "./rollup.ts";
-import { ENTITY_BITS, entityRowsSql } from "./schema.ts";
+import { ENTITY_BITS } from "./schema.ts";
 import { metaPosition, positionIdSql, StoredPosition, type TailPosition, TailReader } from "./tail.ts";
 import type { StoreWriter } from "./writer.ts";
 
@@ -69,6 +70,8 @@ export class StoreMaintenance {
   private readonly q: Record<string, Statement>;
   private readonly tail: TailReader<RollupRow>;
   private readonly stored: StoredPosition;
+  private readonly postings: PostingWriter;
+  private readonly entityRows: EntityRows<RawRow>;
   private rollup: TailPosition;
   /** Each entity's newest rolled-up sample (table rollup_carry), its held interval not yet credited. */
   private readonly carry = new Map<number, Sample>();
@@ -122,18 +125,22 @@ export class StoreMaintenance {
             THEN excluded.last_us ELSE last_us END`);
     this.tail = new TailReader<RollupRow>(db, "ev.v AS v, ev.s AS s, ev.a AS a");
     this.stored = new StoredPosition(db, "rollup");
+    this.postings = new PostingWriter(db);
+    this.entityRows = new EntityRows<RawRow>(
+      db,
+      (id) => `${id} >> ${ENTITY_BITS} AS t, ev.v AS v, ev.s AS s, ev.a AS a`,
+    );
     this.q = {
       hourly: upsert("hourly"),
       daily: upsert("daily"),
-      // The next `?1` rows past indexed_to, sorted by entity: appends at the end of each entity's run.
+      // The next `?1` rows past indexed_to, for the entities' postings.
       index: db.prepare(
-        `INSERT OR IGNORE INTO entity_index (e, id)
-         SELECT e, id FROM (SELECT e, id FROM events
-           WHERE id > (SELECT value FROM meta WHERE key = 'indexed_to') ORDER BY id LIMIT ?1)
-         ORDER BY e, id`,
+        `SELECT id >> ${ENTITY_BITS} AS t, id & ${2 ** ENTITY_BITS - 1} AS e FROM raw_events
+           WHERE id > (SELECT value FROM meta WHERE key = 'indexed_to') ORDER BY id LIMIT ?1`,
       ),
+      minT: db.prepare(`SELECT (SELECT min(id) FROM raw_events) >> ${ENTITY_BITS} AS t`),
       indexedTo: db.prepare(
-        `UPDATE meta SET value = coalesce((SELECT max(id) FROM (SELECT id FROM events
+        `UPDATE meta SET value = coalesce((SELECT max(id) FROM (SELECT id FROM raw_events
            WHERE id > (SELECT value FROM meta WHERE key = 'indexed_to') ORDER BY id LIMIT ?1)), value)
          WHERE key = 'indexed_to'`,
       ),
@@ -144,21 +151,6 @@ export class StoreMaintenance {
       setPrunedTo: db.prepare(
         `INSERT INTO meta (key, value) VALUES ('pruned_to', ?1)
          ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)`,
-      ),
-      // One entity's rows from (t, e) ?2/?3 to ?4/?5 inclusive, and its last row before ?2/?3.
-      entityRange: db.prepare(
-        `${entityRowsSql(
-          (id) => `${id} AS id, ${id} >> ${ENTITY_BITS} AS t, ev.v AS v, ev.s AS s, ev.a AS a`,
-          "?1",
-          (id) => `${id} >= ${positionIdSql("?2", "?3")} AND ${id} <= ${positionIdSql("?4", "?5")}`,
-        )} ORDER BY id`,
-      ),
-      entityBefore: db.prepare(
-        `${entityRowsSql(
-          (id) => `${id} AS id, ${id} >> ${ENTITY_BITS} AS t, ev.v AS v, ev.s AS s, ev.a AS a`,
-          "?1",
-          (id) => `${id} < ${positionIdSql("?2", "?3")}`,
-        )} ORDER BY id DESC LIMIT 1`,
       ),
       clearHours: db.prepare("DELETE FROM hourly WHERE e = ? AND t >= ? AND t <= ?"),
       clearDay: db.prepare("DELETE FROM daily WHERE e = ? AND t = ?"),
@@ -175,21 +167,21 @@ export class StoreMaintenance {
       journalTail: db.prepare("SELECT coalesce(min(seq), 0) AS seq FROM journal"),
       trimJournal: db.prepare("DELETE FROM journal WHERE seq <= ?"),
       deleteRawBefore: db.prepare(
-        `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id < ((CAST(?1 AS INTEGER) - ${store.baseUs}) << ${ENTITY_BITS}) ORDER BY id LIMIT ?2) RETURNING id >> ${ENTITY_BITS} AS t`,
+        `DELETE FROM raw_events WHERE id IN (SELECT id FROM raw_events WHERE id < ((CAST(?1 AS INTEGER) - ${store.baseUs}) << ${ENTITY_BITS}) ORDER BY id LIMIT ?2) RETURNING id >> ${ENTITY_BITS} AS t`,
       ),
       deleteOldestRaw: db.prepare(
-        `DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id LIMIT ?) RETURNING id >> ${ENTITY_BITS} AS t`,
+        `DELETE FROM raw_events WHERE id IN (SELECT id FROM raw_events ORDER BY id LIMIT ?) RETURNING id >> ${ENTITY_BITS} AS t`,
       ),
       // The same two deletes restricted to rows the sink acknowledged: at or behind its id position and
       // not a journal row past its seq (late rows behind its id position it has not read yet).
       deleteRawBeforeExported: db.prepare(
-        `DELETE FROM events WHERE id IN (SELECT id FROM events
+        `DELETE FROM raw_events WHERE id IN (SELECT id FROM raw_events
            WHERE id < ((CAST(?1 AS INTEGER) - ${store.baseUs}) << ${ENTITY_BITS}) AND id <= ${positionIdSql("?3", "?4")}
              AND id NOT IN (SELECT id FROM journal WHERE seq > ?5)
            ORDER BY id LIMIT ?2) RETURNING id >> ${ENTITY_BITS} AS t`,
       ),
       deleteOldestRawExported: db.prepare(
-        `DELETE FROM events WHERE id IN (SELECT id FROM events
+        `DELETE FROM raw_events WHERE id IN (SELECT id FROM raw_events
            WHERE id <= ${positionIdSql("?2", "?3")} AND id NOT IN (SELECT id FROM journal WHERE seq > ?4)
            ORDER BY id LIMIT ?1) RETURNING id >> ${ENTITY_BITS} AS t`,
       ),
@@ -287,16 +279,9 @@ export class StoreMaintenance {
     const newest = this.carry.get(e) as Sample;
     const firstHour = Math.floor(fromUs / HOUR_US) * HOUR_US;
     const lastHour = Math.floor(newest.us / HOUR_US) * HOUR_US;
-    const maxKey = 2 ** ENTITY_BITS - 1;
-    const before = this.q.entityBefore.get(e, firstHour - base, 0) as RawRow | null;
+    const before = this.entityRows.get(e, { toT: firstHour - base }, "desc", 1)[0] ?? null;
     // Streamed, not gathered: a late row days back means every row of the entity since then.
-    const rows = this.q.entityRange.iterate(
-      e,
-      firstHour - base,
-      0,
-      newest.us - base,
-      maxKey,
-    ) as IterableIterator<RawRow>;
+    const rows = this.entityRows.iterate(e, { fromT: firstHour - base, toT: newest.us - base + 1 }, "asc");
     const fold = new TierFold(this.lookups, false);
     let prev: Sample | null = before ? { us: before.t + base, v: before.v, s: before.s, a: before.a } : null;
     for (const r of rows) {
@@ -322,7 +307,14 @@ export class StoreMaintenance {
     let n = 0;
     this.store.db
       .transaction(() => {
-        n = this.q.index.run(max).changes;
+        const byEntity = new Map<number, number[]>();
+        for (const r of this.q.index.all(max) as { t: number; e: number }[]) {
+          const ts = byEntity.get(r.e);
+          if (ts) ts.push(r.t);
+          else byEntity.set(r.e, [r.t]);
+          n++;
+        }
+        for (const [e, ts] of byEntity) this.postings.add(e, ts);
         this.q.indexedTo.run(max);
       })
       .immediate();
@@ -397,6 +389,8 @@ export class StoreMaintenance {
     let t = rows[0].t;
     for (const r of rows) if (r.t > t) t = r.t;
     this.q.setPrunedTo.run(t);
+    // Postings wholly older than every row left go (rows taken from a newer one are skipped by readers).
+    this.postings.pruneBelow((this.q.minT.get() as { t: number | null }).t ?? 2 ** 47);
     return rows.length;
   }
 

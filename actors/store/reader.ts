@@ -10,13 +10,24 @@
 import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
 import { privateFile } from "../../runtime/private-files.ts";
-import { decodeContextId, encodeUlid, ulidTimeMs } from "./codec.ts";
+import {
+  contextKeys,
+  decodeContextId,
+  looseNumber,
+  stateId,
+  stateValue,
+  ulidTimeMs,
+  X_TEXT_NUMBER,
+} from "./codec.ts";
 import { Dictionaries } from "./dictionaries.ts";
+import { EntityRows, idRange } from "./entity-rows.ts";
 import {
   configureConnection,
+  contextLoFirst,
+  contextRowsSql,
   ENTITY_BITS,
   EVENTS_DB,
-  entityRowsSql,
+  MAX_ENTITY_KEY,
   MAX_REL_US,
   migrate,
   readBaseUs,
@@ -114,24 +125,33 @@ export interface StoreReader {
   close(): void;
 }
 
+/** A row as stored in `raw_events`: the state is decoded here (`decodeState`), not by the `events` view. */
 type EventRow = {
   t: number;
   e: number;
-  v: number | null;
-  s: number | null;
+  x: number;
+  /** `raw_events.m`: NULL, last_updated - last_changed, -1 - cu, or the JSON `[lc, cu, vl]` (./schema.ts). */
+  m: number | string | null;
   a: number;
-  lc: number;
   c: unknown;
   cp: unknown;
-  cu: number | null;
-  k: string;
 };
 
-const EVENT_COLS = `(id >> ${ENTITY_BITS}) AS t, e, v, s, a, lc, c, cp, cu, CAST(id AS TEXT) AS k`;
-/** The same columns for `entityRowsSql` (plus the id, to order by). */
-const entityCols = (id: string) =>
-  `${id} AS id, (${id} >> ${ENTITY_BITS}) AS t, ev.e AS e, ev.v AS v, ev.s AS s, ev.a AS a, ev.lc AS lc,
-   ev.c AS c, ev.cp AS cp, ev.cu AS cu, CAST(${id} AS TEXT) AS k`;
+/** `lc`, `cu` and `vl` of a row from its `m`. */
+function rareColumns(m: number | string | null): { lc: number; cu: number | null; vl: number | null } {
+  if (m === null) return { lc: 0, cu: null, vl: null };
+  if (typeof m === "number") return m >= 0 ? { lc: m, cu: null, vl: null } : { lc: 0, cu: -1 - m, vl: null };
+  const [lc, cu, vl] = JSON.parse(m) as [number, number | null, number | null];
+  return { lc, cu, vl };
+}
+
+/** The stored columns (`raw_events`, ./schema.ts), read by the store's own queries. */
+const EVENT_COLS = `(id >> ${ENTITY_BITS}) AS t, id & ${MAX_ENTITY_KEY} AS e, x, m, a, c, cp`;
+const rawCols = (id: string) =>
+  `(${id} >> ${ENTITY_BITS}) AS t, ${id} & ${MAX_ENTITY_KEY} AS e, ev.x AS x, ev.m AS m, ev.a AS a,
+   ev.c AS c, ev.cp AS cp`;
+/** An event id as text (the API's cursor): ids pass 2^53, so not as a JS number. */
+const idText = (t: number, e: number) => ((BigInt(t) << BigInt(ENTITY_BITS)) | BigInt(e)).toString();
 /**
  * Up to this many entities, a filtered page is read entity by entity through the entity index and merged;
  * beyond, the time range is scanned newest first with the filter (many entities fill a page quickly).
@@ -158,6 +178,10 @@ class SqliteStoreReader implements StoreReader {
   /** The store's dictionary cache (./dictionaries.ts): names, states, users, attribute JSON. */
   private readonly dict: Dictionaries;
   private readonly q: Record<string, Statement>;
+  /** One entity's rows through its postings (./entity-rows.ts): a page's, ids only, a history's points. */
+  private readonly pageRows: EntityRows<EventRow>;
+  private readonly idRows: EntityRows<{ t: number; k: string }>;
+  private readonly pointRows: EntityRows<{ t: number; x: number; m: number | string | null }>;
 
   constructor(private readonly db: Database) {
     this.baseUs = readBaseUs(db);
@@ -165,25 +189,50 @@ class SqliteStoreReader implements StoreReader {
     const rangeOf = (id: string) => `${id} >= ((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS})
       AND ${id} < ((CAST(?2 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS}) AND ${id} < CAST(?3 AS INTEGER)`;
     const range = rangeOf("id");
+    this.pageRows = new EntityRows(db, rawCols, "raw_events");
+    // Ids only, then the page's rows by id: decoding every candidate row of every entity cost more.
+    this.idRows = new EntityRows(
+      db,
+      (id) => `${id} >> ${ENTITY_BITS} AS t, CAST(${id} AS TEXT) AS k`,
+      "raw_events",
+    );
+    // Only what a history point needs.
+    this.pointRows = new EntityRows(
+      db,
+      (id) => `${id} >> ${ENTITY_BITS} AS t, ev.x AS x, ev.m AS m`,
+      "raw_events",
+    );
     this.q = {
       readings: db.prepare(
         `SELECT s.metric AS metric, r.ts_ms AS ts, r.value AS value FROM readings r JOIN series s ON s.k = r.k
          WHERE s.source = ?1 AND (?2 IS NULL OR s.metric = ?2) AND r.ts_ms >= ?3 AND r.ts_ms < ?4
          ORDER BY r.ts_ms, s.metric LIMIT ?5`,
       ),
-      all: db.prepare(`SELECT ${EVENT_COLS} FROM events WHERE ${range} ORDER BY id DESC LIMIT ?4`),
+      all: db.prepare(`SELECT ${EVENT_COLS} FROM raw_events WHERE ${range} ORDER BY id DESC LIMIT ?4`),
       keysByName: db.prepare(
         "SELECT DISTINCT n.e AS e FROM json_each(?1) j JOIN entity_names n ON n.name = j.value ORDER BY n.e",
       ),
       keysOfDomain: db.prepare("SELECT e FROM entities WHERE entity_id >= ?1 AND entity_id < ?2 ORDER BY e"),
       byKeys: db.prepare(
-        `SELECT ${EVENT_COLS} FROM events WHERE ${range}
-         AND e IN (SELECT value FROM json_each(?5)) ORDER BY id DESC LIMIT ?4`,
+        `SELECT ${EVENT_COLS} FROM raw_events WHERE ${range}
+         AND id & ${MAX_ENTITY_KEY} IN (SELECT value FROM json_each(?5)) ORDER BY id DESC LIMIT ?4`,
       ),
-      entityNewest: db.prepare(`${entityRowsSql(entityCols, "?5", rangeOf)} ORDER BY id DESC LIMIT ?4`),
-      rawHistory: db.prepare(`${entityRowsSql(entityCols, "?5", rangeOf)} ORDER BY id LIMIT ?4`),
-      context: db.prepare(
-        `SELECT ${EVENT_COLS} FROM events WHERE ${range} AND (c = ?5 OR cp = ?5) ORDER BY id`,
+      byIds: db.prepare(
+        `SELECT ${EVENT_COLS} FROM raw_events WHERE id IN (SELECT value FROM json_each(?1)) ORDER BY id DESC`,
+      ),
+      ...Object.fromEntries(
+        [true, false].map((loFirst) => [
+          loFirst ? "contextLo" : "contextHi",
+          db.prepare(
+            contextRowsSql(
+              `${EVENT_COLS}, id`,
+              `((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS})`,
+              `((CAST(?2 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS})`,
+              { full: "?3", lo: "?4", hi: "?5" },
+              { table: "raw_events", loFirst },
+            ),
+          ),
+        ]),
       ),
       hourly: db.prepare(
         "SELECT t, n, sum, min, max, tn, last_s, tw, tws, growth, on_s, ts FROM hourly WHERE e = ? AND t >= ? AND t < ? ORDER BY t LIMIT ?",
@@ -232,7 +281,8 @@ class SqliteStoreReader implements StoreReader {
       rows = this.q.all.all(fromUs, toUs, cursor, limit) as EventRow[];
     }
     const items = rows.map((r) => this.toEvent(r));
-    return { items, nextCursor: rows.length === limit ? rows[rows.length - 1].k : null };
+    const last = rows[rows.length - 1];
+    return { items, nextCursor: rows.length === limit ? idText(last.t, last.e) : null };
   }
 
   /** The newest `limit` events of these entity keys in [fromUs, toUs) before `cursor`, newest first. */
@@ -246,12 +296,20 @@ class SqliteStoreReader implements StoreReader {
     if (keys.length === 0) return [];
     if (keys.length > MERGE_ENTITIES_MAX)
       return this.q.byKeys.all(fromUs, toUs, cursor, limit, JSON.stringify(keys)) as EventRow[];
-    const rows: EventRow[] = [];
+    const range = (e: number) => ({
+      fromT: fromUs - this.baseUs,
+      toT: Math.min(toUs - this.baseUs, idRange(e, null, BigInt(cursor)).toT as number),
+    });
+    if (keys.length === 1) return this.pageRows.get(keys[0], range(keys[0]), "desc", limit);
+    const ids: { t: number; e: number; k: string }[] = [];
     for (const e of keys)
-      for (const r of this.q.entityNewest.all(fromUs, toUs, cursor, limit, e)) rows.push(r as EventRow);
+      for (const r of this.idRows.get(e, range(e), "desc", limit)) ids.push({ t: r.t, e, k: r.k });
     // Newest first by id = (t, e); each entity's rows are already in order, so this merges short lists.
-    rows.sort((a, b) => b.t - a.t || b.e - a.e);
-    return rows.length > limit ? rows.slice(0, limit) : rows;
+    ids.sort((a, b) => b.t - a.t || b.e - a.e);
+    if (ids.length > limit) ids.length = limit;
+    if (ids.length === 0) return [];
+    // Ids as JSON numbers (exact: SQLite reads them as 64-bit integers).
+    return this.q.byIds.all(`[${ids.map((r) => r.k).join(",")}]`) as EventRow[];
   }
 
   history(entityId: string, query: { from: number; to: number; resolution: Resolution; limit?: number }) {
@@ -262,7 +320,7 @@ class SqliteStoreReader implements StoreReader {
     if (tier === "raw") {
       const fromUs = this.clampUs(Math.ceil(query.from * 1000));
       const raw = (toUs: number, n: number) =>
-        this.q.rawHistory.all(fromUs, toUs, "9223372036854775807", n, key.e) as EventRow[];
+        this.pointRows.get(key.e, { fromT: fromUs - this.baseUs, toT: toUs - this.baseUs }, "asc", n);
       let rows = raw(this.clampUs(Math.ceil(query.to * 1000)), limit + 1);
       let nextFrom: number | null = null;
       if (rows.length > limit) {
@@ -280,8 +338,14 @@ class SqliteStoreReader implements StoreReader {
         }
       }
       const points: HistoryPoint[] = rows.map((r) => {
-        const state = r.s === null ? null : this.stateText(r.s);
-        return { t: (r.t + this.baseUs) / 1000, value: r.v, min: r.v, max: r.v, count: 1, state };
+        const s = stateId(r.x);
+        const state = s === null ? null : this.stateText(s);
+        const v = this.valueOf(
+          r.x,
+          state,
+          r.m === null || typeof r.m === "number" ? null : rareColumns(r.m).vl,
+        );
+        return { t: (r.t + this.baseUs) / 1000, value: v, min: v, max: v, count: 1, state };
       });
       return { tier, points, nextFrom };
     }
@@ -356,16 +420,17 @@ class SqliteStoreReader implements StoreReader {
 
   contextEvents(contextId: string, windowMs = 10 * 60_000): StoredEvent[] {
     const startMs = ulidTimeMs(contextId);
-    const stored = (() => {
-      const out = new Uint8Array(16);
-      return startMs !== null && encodeUlid(contextId, out) ? out : contextId;
-    })();
+    const keys = contextKeys(contextId);
     // A ULID's time is when the context began; what it caused happens after (allow 1 s of clock skew).
     const fromUs = this.clampUs(startMs === null ? -Infinity : (startMs - 1000) * 1000);
     const toUs = this.clampUs(startMs === null ? Infinity : (startMs + windowMs) * 1000);
     this.refreshNames();
-    const rows = this.q.context.all(fromUs, toUs, "9223372036854775807", 0, stored) as EventRow[];
-    return rows.map((r) => this.toEvent(r));
+    const stmt = contextLoFirst(keys.lo) ? this.q.contextLo : this.q.contextHi;
+    const rows = stmt.all(fromUs, toUs, keys.full, keys.lo, keys.hi) as EventRow[];
+    // The SQL matches on the stored bytes; the decoded ids decide.
+    return rows
+      .map((r) => this.toEvent(r))
+      .filter((ev) => ev.context_id === contextId || ev.context_parent_id === contextId);
   }
 
   enrichmentHistory(
@@ -393,17 +458,26 @@ class SqliteStoreReader implements StoreReader {
 
   private toEvent(r: EventRow): StoredEvent {
     const lastUpdatedUs = r.t + this.baseUs;
+    const { lc, cu, vl } = rareColumns(r.m);
+    const s = stateId(r.x);
+    const text = s === null ? null : this.stateText(s);
+    const v = this.valueOf(r.x, text, vl);
     return {
       entity_id: this.entityName(r.e),
-      state: r.s === null ? String(r.v) : this.stateText(r.s),
-      value: r.v,
+      state: text ?? String(v),
+      value: v,
       attributes: JSON.parse(this.attrText(r.a)),
       ts: lastUpdatedUs / 1000,
-      last_changed: (lastUpdatedUs - r.lc) / 1000,
-      context_id: decodeContextId(r.c),
-      context_parent_id: decodeContextId(r.cp),
-      context_user_id: r.cu === null ? null : this.userText(r.cu),
+      last_changed: (lastUpdatedUs - lc) / 1000,
+      context_id: decodeContextId(r.c, lastUpdatedUs),
+      context_parent_id: decodeContextId(r.cp, lastUpdatedUs),
+      context_user_id: cu === null ? null : this.userText(cu),
     };
+  }
+
+  /** A row's number: code 14's is its text's (as the writer read it; `states.num`), else `stateValue`. */
+  private valueOf(x: number, text: string | null, vl: number | null): number | null {
+    return text !== null && x % 16 === X_TEXT_NUMBER ? looseNumber(text) : stateValue(x, vl);
   }
 
   private entityName(e: number): string {

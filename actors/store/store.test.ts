@@ -6,7 +6,18 @@ import { join } from "node:path";
 import fc from "fast-check";
 import { tempDirs } from "../../test/lib/temp-dirs.ts";
 import type { StateChange } from "../batcher/messages.ts";
-import { canonicalNumber, decodeUlid, encodeUlid, looseNumber } from "./codec.ts";
+import {
+  canonicalNumber,
+  contextKeys,
+  decodeContextId,
+  decodePosting,
+  decodeUlid,
+  encodeContextId,
+  encodeDecimal,
+  encodeUlid,
+  looseNumber,
+  ulidTimeMs,
+} from "./codec.ts";
 import { type MaintenanceOptions, StoreMaintenance } from "./maintenance.ts";
 import { openStoreReader } from "./reader.ts";
 import { openStoreWriter } from "./writer.ts";
@@ -49,6 +60,46 @@ describe("store codec", () => {
     );
     expect(encodeUlid("not-a-ulid", new Uint8Array(16))).toBe(false);
     expect(encodeUlid("01jdz5k3m8q2w7xyzabcdefghj", new Uint8Array(16))).toBe(false);
+  });
+
+  test("a context id round-trips beside any row time; a ULID made in the row's millisecond is 10 bytes", () => {
+    fc.assert(
+      fc.property(fc.ulid(), fc.integer({ min: -(2 ** 40), max: 2 ** 40 }), (id, skewMs) => {
+        const rowUs = ((ulidTimeMs(id) as number) + skewMs) * 1000 + 999;
+        const stored = encodeContextId(id, rowUs);
+        expect(stored).toBeInstanceOf(Uint8Array);
+        expect((stored as Uint8Array).length).not.toBe(16); // 16 is the form of rows before version 5
+        expect(decodeContextId(stored, rowUs)).toBe(id);
+        // Lookups find every form in [lo, hi), as SQLite compares BLOBs.
+        const { lo, hi } = contextKeys(id);
+        const bytes = Buffer.from(stored as Uint8Array);
+        expect(Buffer.compare(bytes, Buffer.from(lo as Uint8Array))).toBeGreaterThanOrEqual(0);
+        expect(Buffer.compare(bytes, Buffer.from(hi as Uint8Array))).toBeLessThan(0);
+      }),
+    );
+    const id = "01JDZ5K3M8Q2W7XYZABCDEFGHJ";
+    const at = (ulidTimeMs(id) as number) * 1000;
+    expect((encodeContextId(id, at + 999) as Uint8Array).length).toBe(10);
+    expect((encodeContextId(id, at + 5_000) as Uint8Array).length).toBe(11); // 5 ms before its row
+    expect(encodeContextId("abc", at)).toBe("abc");
+    expect(decodeContextId(null, at)).toBeNull();
+  });
+
+  test("a number state's short form divides back to the very same double", () => {
+    fc.assert(
+      fc.property(fc.double({ noNaN: true, noDefaultInfinity: true }), (d) => {
+        const state = String(d);
+        const value = canonicalNumber(state);
+        const x = Number.isNaN(value) ? null : encodeDecimal(state, value);
+        if (x === null) return;
+        expect(Number.isSafeInteger(x)).toBe(true);
+        const k = ((x % 16) + 16) % 16;
+        expect(Math.floor(x / 16) / 10 ** k).toBe(value);
+      }),
+    );
+    expect(encodeDecimal("21.5", 21.5)).toBe(215 * 16 + 1);
+    expect(encodeDecimal("-3", -3)).toBe(-3 * 16);
+    expect(encodeDecimal("1e+21", 1e21)).toBeNull();
   });
 
   test("a state's number: exact when it prints back the same, loose for charts, none for text or empty", () => {
@@ -136,6 +187,216 @@ describe("store writer and reader", () => {
     w.close();
   });
 
+  test("any number state reads back as the same text and value, through the compact layout", () => {
+    const dir = tempDir();
+    const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+    const r = openStoreReader(dir);
+    let us = T0;
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.double({ noNaN: true, noDefaultInfinity: true }).map(String),
+            fc.integer({ min: -99_999, max: 99_999 }).map((n) => (n / 100).toFixed(2)),
+            fc.constantFrom("21.50", "-0", "on", "1e-7", "0.30000000000000004", "", "+3"),
+          ),
+          { minLength: 1, maxLength: 20 },
+        ),
+        (states) => {
+          const fromMs = us / 1000 + 1; // whole milliseconds: a fraction would round
+          w.writeEvents(states.map((state, i) => ev("sensor.n", state, us + (i + 1) * 1000)));
+          us += states.length * 1000;
+          const items = r.events({ from: fromMs, limit: 100 }).items.reverse();
+          expect(items.map((x) => x.state)).toEqual(states);
+          // (-0 reads as 0: SQLite keeps an integral REAL as an integer, as it always did; JSON has no -0.)
+          const plain = (v: number | null) => (v === 0 ? 0 : v);
+          expect(items.map((x) => plain(x.value))).toEqual(
+            states.map((st) => plain(Number.isNaN(canonicalNumber(st)) ? looseNumber(st) : Number(st))),
+          );
+        },
+      ),
+      { numRuns: 50 },
+    );
+    r.close();
+    w.close();
+  });
+
+  test("contextEvents finds a context's rows and its children's, by the compact form, and only those", () => {
+    const dir = tempDir();
+    const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+    const run = "01JDZ5K3M8Q2W7XYZABCDEFGHJ";
+    // The same 80 random bits under another time: only the decoded id tells them apart.
+    const twin = "01JDZ5K3M9Q2W7XYZABCDEFGHJ";
+    const at = (ulidTimeMs(run) as number) * 1000;
+    w.writeEvents([
+      ev("automation.a", "on", at + 300, { context_id: run, context_user_id: "u1" }),
+      ev("light.k", "on", at + 250_000, { context_id: "01JDZ5K3MAAAAAAAAAAAAAAAAA", context_parent_id: run }),
+      ev("light.j", "on", at + 400_000, { context_id: twin }),
+      ev("light.m", "off", at + 500_000, { context_id: "x-text", context_parent_id: run }),
+      ev("light.z", "off", at + 600_000, { context_id: "01JDZ5K3MBBBBBBBBBBBBBBBBB" }),
+    ]);
+    w.close();
+    const r = openStoreReader(dir);
+    const found = r.contextEvents(run);
+    expect(found.map((e) => [e.entity_id, e.context_id, e.context_parent_id, e.context_user_id])).toEqual([
+      ["automation.a", run, null, "u1"],
+      ["light.k", "01JDZ5K3MAAAAAAAAAAAAAAAAA", run, null],
+      ["light.m", "x-text", run, null],
+    ]);
+    expect(r.contextEvents(twin).map((e) => e.entity_id)).toEqual(["light.j"]);
+    expect(r.contextEvents("x-text").map((e) => e.entity_id)).toEqual(["light.m"]);
+    r.close();
+  });
+
+  test("contextEvents finds each context whichever bound its first random byte makes it compare first", () => {
+    const dir = tempDir();
+    const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+    const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    // Random parts starting with every Crockford digit: the first byte spans 0..255, both statements run.
+    const runs = [...crockford].map(
+      (d, i) => `01JDZ5K3M8${d}${crockford[(i * 7) % 32]}W7XYZABCDEFGH${crockford[i]}`,
+    );
+    const at = (ulidTimeMs(runs[0]) as number) * 1000;
+    w.writeEvents(
+      runs.flatMap((run, i) => [
+        ev(`automation.a${i}`, "on", at + 1000 + i, { context_id: run }),
+        ev(`light.l${i}`, "on", at + 90_000 + i, {
+          context_id: `01JDZ5K3MB${runs[i].slice(10)}`,
+          context_parent_id: run,
+        }),
+      ]),
+    );
+    w.close();
+    const r = openStoreReader(dir);
+    for (const [i, run] of runs.entries())
+      expect(r.contextEvents(run).map((e) => e.entity_id)).toEqual([`automation.a${i}`, `light.l${i}`]);
+    r.close();
+  });
+
+  test("the reader decodes a stored state to the very value and text the events view gives", () => {
+    const dir = tempDir();
+    const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+    const states = [
+      "21.5",
+      "-0.25",
+      "0",
+      "-7",
+      "1e+21",
+      "21.50",
+      "on",
+      "123456789.123",
+      "-1234.5678901",
+      "NaN",
+      "",
+    ];
+    // last_changed before last_updated and a user on some rows: m holds lc alone or [lc, cu, vl].
+    w.writeEvents(
+      states.map((st, i) =>
+        ev(`sensor.s${i}`, st, T0 + 1000 * i, {
+          last_changed: i % 2 === 0 ? T0 + 1000 * i : T0 - 5_000_000 * i,
+          context_user_id: i % 3 === 0 ? `user${i % 2}` : null,
+        }),
+      ),
+    );
+    w.close();
+    const r = openStoreReader(dir);
+    const db = new Database(join(dir, "events.db"), { readonly: true });
+    const view = db
+      .query(
+        `SELECT en.entity_id AS id, ev.v AS v, st.state AS s, ev.lc AS lc, u.user_id AS u FROM events ev
+         JOIN entities en ON en.e = ev.e LEFT JOIN states st ON st.s = ev.s LEFT JOIN users u ON u.u = ev.cu`,
+      )
+      .all() as { id: string; v: number | null; s: string | null; lc: number; u: string | null }[];
+    const read = new Map(r.events({ limit: 100 }).items.map((e) => [e.entity_id, e]));
+    expect(view.length).toBe(states.length);
+    // A user alone (lc 0) is the integer -1 - cu, not a JSON text: rows 0 and 6 (3 and 9 have lc too).
+    expect(
+      db.query("SELECT count(*) AS n FROM raw_events WHERE typeof(m) = 'integer' AND m < 0").get(),
+    ).toEqual({
+      n: 2,
+    });
+    for (const row of view) {
+      const item = read.get(row.id);
+      expect(item?.value).toBe(row.v);
+      expect(item?.state).toBe(row.s ?? String(row.v));
+      expect(item?.context_user_id).toBe(row.u);
+      expect(((item?.ts ?? 0) - (item?.last_changed ?? 0)) * 1000).toBeCloseTo(row.lc, 0);
+      expect(row.lc).toBe(
+        Number(row.id.slice(8)) % 2 === 0
+          ? 0
+          : 5_000_000 * Number(row.id.slice(8)) + 1000 * Number(row.id.slice(8)),
+      );
+    }
+    db.close();
+    r.close();
+  });
+
+  test("attributes that change in a value are stored as a patch and read back whole, exactly", () => {
+    const dir = tempDir();
+    const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+    const attrs = [
+      { hvac_modes: ["heat", "off"], current_temperature: 20.5, temperature: 21, friendly_name: "Hall" },
+      { hvac_modes: ["heat", "off"], current_temperature: 20.6, temperature: 21, friendly_name: "Hall" },
+      { hvac_modes: ["heat", "off"], current_temperature: 20.7, temperature: 21.5, friendly_name: "Hall" },
+      // A null value and a new key cannot be a merge patch: stored whole.
+      { hvac_modes: ["heat", "off"], current_temperature: null, temperature: 21.5, friendly_name: "Hall" },
+      {
+        hvac_modes: ["heat", "off"],
+        current_temperature: 20,
+        temperature: 21.5,
+        friendly_name: "Hall",
+        x: 1,
+      },
+      { hvac_modes: ["heat", "off"], current_temperature: 20.6, temperature: 21, friendly_name: "Hall" },
+    ];
+    w.writeEvents(
+      attrs.map((a, i) => ev("climate.hall", "heat", T0 + i * 1000, { attributes: JSON.stringify(a) })),
+    );
+    const rows = w.db.query("SELECT json, base FROM attr_rows ORDER BY a").all();
+    w.close();
+    expect(rows).toEqual([
+      { json: JSON.stringify(attrs[0]), base: null },
+      { json: '{"current_temperature":20.6}', base: 1 },
+      { json: '{"current_temperature":20.7,"temperature":21.5}', base: 1 },
+      { json: JSON.stringify(attrs[3]), base: null },
+      { json: JSON.stringify(attrs[4]), base: null },
+    ]);
+    const r = openStoreReader(dir);
+    const items = r.events({ limit: 10 }).items.reverse();
+    expect(items.map((x) => x.attributes)).toEqual(attrs);
+    r.close();
+  });
+
+  test("a sensor reading with a fresh HA context takes at most 19 bytes of row payload (33.4 before schema 5)", () => {
+    const dir = tempDir();
+    const w = openStoreWriter(dir, { dictionaryCache: 1000 });
+    const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    const ulidAt = (us: number, i: number) => {
+      let ms = Math.floor(us / 1000);
+      let text = "";
+      for (let k = 0; k < 10; k++, ms = Math.floor(ms / 32)) text = CROCKFORD[ms % 32] + text;
+      for (let k = 0; k < 16; k++) text += CROCKFORD[(i * 7 + k * 13) % 32];
+      return text;
+    };
+    w.writeEvents(
+      Array.from({ length: 2000 }, (_, i) => {
+        const us = T0 + i * 1_000_000;
+        return ev("sensor.power", String((1000 + (i % 900)) / 10), us, { context_id: ulidAt(us, i) });
+      }),
+    );
+    // dbstat: SQLite's own account of each b-tree page (payload = the records, without cell overhead).
+    const { cells, payload } = w.db
+      .query(
+        "SELECT sum(ncell) AS cells, sum(payload) AS payload FROM dbstat WHERE name = 'raw_events' AND pagetype = 'leaf'",
+      )
+      .get() as { cells: number; payload: number };
+    w.close();
+    expect(cells).toBe(2000);
+    // 6 header bytes (size + 5 columns: lc, cu and vl share m), x 2 (1234 * 16 + 1), a 1, c 10 (random
+    // bits; made in the row's ms).
+    expect(payload / cells).toBeLessThanOrEqual(19);
+  });
+
   test("refuses a malformed record with its reason and stores the rest", () => {
     const w = openStoreWriter(tempDir(), { dictionaryCache: 1000 });
     const res = w.writeEvents([
@@ -168,7 +429,7 @@ describe("store writer and reader", () => {
   });
 });
 
-describe("entity index", () => {
+describe("entity postings", () => {
   type Op =
     | { kind: "write"; events: { entity: number; offsetS: number }[] }
     | { kind: "index"; max: number }
@@ -196,7 +457,7 @@ describe("entity index", () => {
         const m = maintenanceOf(w);
         const r = openStoreReader(dir);
         const model = [new Set<number>(), new Set<number>(), new Set<number>()];
-        const expire = w.db.prepare("DELETE FROM events WHERE id < ((CAST(? AS INTEGER) - ?) << 16)");
+        const expire = w.db.prepare("DELETE FROM raw_events WHERE id < ((CAST(? AS INTEGER) - ?) << 16)");
         try {
           for (const op of script) {
             if (op.kind === "write") {
@@ -217,19 +478,49 @@ describe("entity index", () => {
                 [...model[e]].sort((a, b) => a - b),
               );
             }
-            // The index never points at a missing row, and misses no row up to indexed_to.
-            const orphans = w.db
-              .query(
-                "SELECT count(*) AS n FROM entity_index x LEFT JOIN events ev ON ev.id = x.id WHERE ev.id IS NULL",
-              )
-              .get();
-            const missing = w.db
-              .query(
-                `SELECT count(*) AS n FROM events ev LEFT JOIN entity_index x ON x.e = ev.e AND x.id = ev.id
-                 WHERE ev.id <= (SELECT value FROM meta WHERE key = 'indexed_to') AND x.id IS NULL`,
-              )
-              .get();
-            expect({ orphans, missing }).toEqual({ orphans: { n: 0 }, missing: { n: 0 } });
+            // Newest first, a page at a time (two entities merged, and one alone), every row once.
+            for (const names of [["sensor.e0", "sensor.e1"], ["sensor.e2"]]) {
+              const seen: string[] = [];
+              let cursor: string | undefined;
+              do {
+                const page = r.events({ limit: 2, entityIds: names, cursor });
+                for (const item of page.items)
+                  seen.push(`${item.entity_id}@${Math.round((item.ts * 1000 - T0) / 1e6)}`);
+                cursor = page.nextCursor ?? undefined;
+              } while (cursor);
+              const key = (name: string) =>
+                (w.db.query("SELECT e FROM entity_names WHERE name = ?").get(name) as { e: number } | null)
+                  ?.e ?? 0;
+              const expected = names
+                .flatMap((name) => [...model[Number(name.slice(-1))]].map((t) => ({ name, t })))
+                .sort((x, y) => y.t - x.t || key(y.name) - key(x.name))
+                .map((x) => `${x.name}@${x.t}`);
+              expect(seen).toEqual(expected);
+            }
+            // Postings never overlap, and hold every row up to indexed_to exactly once.
+            const postings = w.db.query("SELECT e, lo, hi, ts FROM entity_postings ORDER BY e, hi").all() as {
+              e: number;
+              lo: number;
+              hi: number;
+              ts: Uint8Array | null;
+            }[];
+            const indexed = new Set<string>();
+            for (const [i, p] of postings.entries()) {
+              const ts: number[] = [];
+              decodePosting(p.lo, p.ts, ts);
+              expect(ts[ts.length - 1]).toBe(p.hi);
+              if (i > 0 && postings[i - 1].e === p.e) expect(postings[i - 1].hi).toBeLessThan(p.lo);
+              for (const t of ts) indexed.add(`${p.e}:${t}`);
+            }
+            const missing = (
+              w.db
+                .query(
+                  `SELECT id >> 16 AS t, id & 65535 AS e FROM raw_events
+                   WHERE id <= (SELECT value FROM meta WHERE key = 'indexed_to')`,
+                )
+                .all() as { t: number; e: number }[]
+            ).filter((row) => !indexed.has(`${row.e}:${row.t}`));
+            expect(missing).toEqual([]);
           }
         } finally {
           r.close();

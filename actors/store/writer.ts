@@ -10,12 +10,23 @@ import { join } from "node:path";
 import { privateFile } from "../../runtime/private-files.ts";
 import type { Reading, StateChange } from "../batcher/messages.ts";
 import { EventColumns, ownString, PackedBuilder } from "../batcher/packed.ts";
-import { canonicalNumber, encodeUlid, looseNumber } from "./codec.ts";
+import {
+  attributesPatch,
+  canonicalNumber,
+  contextBuffers,
+  encodeDecimal,
+  looseNumber,
+  packContextId,
+  X_BITS,
+  X_NUMBER,
+  X_TEXT,
+  X_TEXT_NUMBER,
+} from "./codec.ts";
+import { EntityRows, PostingWriter } from "./entity-rows.ts";
 import {
   configureConnection,
   ENTITY_BITS,
   EVENTS_DB,
-  entityRowsSql,
   MAX_ENTITY_KEY,
   MAX_REL_US,
   migrate,
@@ -72,14 +83,19 @@ export class StoreWriter {
   private hwmE: number;
   private readonly cacheMax: number;
   private readonly entityKeys = new Map<string, number>();
-  private readonly stateIds = new Map<string, number>();
+  private readonly stateXs = new Map<string, number>();
+  /** Row times placed behind `indexed_to` in the current transaction, by entity (`flushLate`). */
+  private readonly late = new Map<number, number[]>();
+  private readonly postings: PostingWriter;
   private readonly userIds = new Map<string, number>();
   private readonly attrIds = new Map<string, number>();
   /** The last attribute text and id per entity key: attributes rarely change between two events. */
   private readonly lastAttrText: (string | undefined)[] = [];
   private readonly lastAttrId: number[] = [];
   private readonly ctxBuf = new Uint8Array(16);
+  private readonly ctxCompact = contextBuffers();
   private readonly parentBuf = new Uint8Array(16);
+  private readonly parentCompact = contextBuffers();
   private readonly q: Record<string, Statement>;
   private readonly writeTx: ReturnType<Database["transaction"]>;
 
@@ -94,27 +110,31 @@ export class StoreWriter {
     this.hwmT = hwm.t;
     this.hwmE = hwm.e;
     this.indexedTo = metaPosition(db, "indexed_to");
+    this.postings = new PostingWriter(db);
     this.q = {
       insert: db.prepare(
-        `INSERT OR IGNORE INTO events (id, e, v, s, a, lc, c, cp, cu)
-         VALUES (((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS}) | ?2, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)`,
+        `INSERT OR IGNORE INTO raw_events (id, x, a, c, cp, m)
+         VALUES (((CAST(?1 AS INTEGER) - ${this.baseUs}) << ${ENTITY_BITS}) | ?2, ?3, ?4, ?5, ?6, ?7)`,
       ),
       entityByName: db.prepare("SELECT e FROM entity_names WHERE name = ?"),
       maxEntityKey: db.prepare("SELECT max(e) AS e FROM entities"),
       newEntity: db.prepare("INSERT INTO entities (entity_id, stable_id) VALUES (?1, ?1)"),
       newName: db.prepare("INSERT OR REPLACE INTO entity_names (name, e) VALUES (?, ?)"),
       stateByText: db.prepare("SELECT s FROM states WHERE state = ?"),
-      newState: db.prepare("INSERT INTO states (state) VALUES (?)"),
+      newState: db.prepare("INSERT INTO states (state, num) VALUES (?, ?)"),
       userByText: db.prepare("SELECT u FROM users WHERE user_id = ?"),
       newUser: db.prepare("INSERT INTO users (user_id) VALUES (?)"),
       attrsByHash: db.prepare("SELECT a, json FROM attrs WHERE h = ?"),
-      newAttrs: db.prepare("INSERT INTO attrs (h, json) VALUES (?, ?)"),
+      newAttrs: db.prepare("INSERT INTO attr_rows (h, json, base) VALUES (?, ?, ?)"),
+      // The whole row an attribute row is or patches.
+      attrBase: db.prepare(
+        "SELECT b.a AS a, b.json AS json FROM attr_rows r JOIN attr_rows b ON b.a = coalesce(r.base, r.a) WHERE r.a = ?",
+      ),
+      attrJson: db.prepare("SELECT json FROM attrs WHERE a = ?"),
+      wholeAttrs: db.prepare("UPDATE attr_rows SET json = ?, base = NULL WHERE a = ?"),
       addRaw: db.prepare("UPDATE meta SET value = value + ? WHERE key = 'raw_count'"),
       setHwm: db.prepare(`UPDATE meta SET value = ${positionIdSql("?1", "?2")} WHERE key = 'hwm'`),
       journal: db.prepare(`INSERT INTO journal (id) VALUES (${positionIdSql("?1", "?2")})`),
-      indexRow: db.prepare(
-        `INSERT OR IGNORE INTO entity_index (e, id) VALUES (?2, ${positionIdSql("?1", "?2")})`,
-      ),
       series: db.prepare("SELECT k FROM series WHERE source = ? AND metric = ?"),
       newSeries: db.prepare("INSERT INTO series (source, metric) VALUES (?, ?)"),
       reading: db.prepare("INSERT OR IGNORE INTO readings (k, ts_ms, value) VALUES (?, ?, ?)"),
@@ -147,6 +167,7 @@ export class StoreWriter {
         }
         if (added > 0) this.q.addRaw.run(added);
         if (this.hwmT !== hwmT || this.hwmE !== hwmE) this.q.setHwm.run(this.hwmT, this.hwmE);
+        this.flushLate();
         this.rawCount += added;
       },
     );
@@ -213,32 +234,36 @@ export class StoreWriter {
   private insertOne(cols: EventColumns, i: number, e: number, lastUpdated: number): boolean {
     const state = cols.state(i);
     const canonical = canonicalNumber(state);
-    let v: number | null;
-    let s: number | null;
-    if (!Number.isNaN(canonical)) {
-      v = canonical;
-      s = null;
-    } else {
-      v = looseNumber(state);
-      s = this.stateId(state);
+    // raw_events.x (./schema.ts): a decimal number in 1-4 bytes, else a code (and the number in m).
+    let x = Number.isNaN(canonical) ? null : encodeDecimal(state, canonical);
+    let vl: number | null = null;
+    if (x === null) {
+      if (Number.isNaN(canonical)) {
+        // A text that reads as a number ("21.50", code 14) has it in states.num, once.
+        x = this.stateX(state);
+      } else {
+        x = X_NUMBER;
+        vl = canonical;
+      }
     }
     const contextId = cols.contextId(i);
     const parentId = cols.contextParentId(i);
     const userId = cols.contextUserId(i);
-    const c = contextId === null ? null : encodeUlid(contextId, this.ctxBuf) ? this.ctxBuf : contextId;
-    const cp = parentId === null ? null : encodeUlid(parentId, this.parentBuf) ? this.parentBuf : parentId;
+    const c = contextId === null ? null : packContextId(contextId, lastUpdated, this.ctxBuf, this.ctxCompact);
+    const cp =
+      parentId === null ? null : packContextId(parentId, lastUpdated, this.parentBuf, this.parentCompact);
     const cu = userId === null ? null : this.userId(userId);
-    const result = this.q.insert.run(
-      lastUpdated,
-      e,
-      v,
-      s,
-      this.attrId(e, cols.attributes(i)),
-      lastUpdated - cols.lastChanged(i),
-      c,
-      cp,
-      cu,
-    );
+    const lc = lastUpdated - cols.lastChanged(i);
+    // raw_events.m (./schema.ts): NULL, lc alone, -1 - cu alone, or [lc, cu, vl] for the rare rest.
+    const m =
+      vl !== null || (cu !== null && lc !== 0)
+        ? `[${lc},${cu},${vl}]`
+        : cu !== null
+          ? -1 - cu
+          : lc === 0
+            ? null
+            : lc;
+    const result = this.q.insert.run(lastUpdated, e, x, this.attrId(e, cols.attributes(i)), c, cp, m);
     if (result.changes !== 1) return false;
     this.placed(lastUpdated - this.baseUs, e);
     return true;
@@ -257,7 +282,22 @@ export class StoreWriter {
     }
     this.q.journal.run(t, e);
     const ix = this.indexedTo;
-    if (t < ix.t || (t === ix.t && e <= ix.e)) this.q.indexRow.run(t, e);
+    if (t < ix.t || (t === ix.t && e <= ix.e)) {
+      const ts = this.late.get(e);
+      if (ts) ts.push(t);
+      else this.late.set(e, [t]);
+    }
+  }
+
+  /** Rows placed behind `indexed_to` in this transaction go into their entity's postings, once each. */
+  private flushLate(): void {
+    if (this.late.size === 0) return;
+    for (const [e, ts] of this.late)
+      this.postings.add(
+        e,
+        ts.sort((a, b) => a - b),
+      );
+    this.late.clear();
   }
 
   /**
@@ -296,14 +336,17 @@ export class StoreWriter {
       : `store: no entity key left for imports (they may use keys up to ${ceiling}; the last ${MAX_ENTITY_KEY - ceiling} are kept for the home's live entities, ops.importEntityKeyReserve)`;
   }
 
-  private stateId(state: string): number {
-    let s = this.stateIds.get(state);
-    if (s !== undefined) return s;
+  /** `raw_events.x` of a text state: its id in `states` and whether it reads as a number; cached whole. */
+  private stateX(state: string): number {
+    let x = this.stateXs.get(state);
+    if (x !== undefined) return x;
     const row = this.q.stateByText.get(state) as { s: number } | null;
-    s = row ? row.s : Number(this.q.newState.run(state).lastInsertRowid);
-    if (this.stateIds.size >= this.cacheMax) this.stateIds.clear();
-    this.stateIds.set(ownString(state), s);
-    return s;
+    const num = looseNumber(state);
+    const s = row ? row.s : Number(this.q.newState.run(state, num).lastInsertRowid);
+    x = s * 2 ** X_BITS + (num === null ? X_TEXT : X_TEXT_NUMBER);
+    if (this.stateXs.size >= this.cacheMax) this.stateXs.clear();
+    this.stateXs.set(ownString(state), x);
+    return x;
   }
 
   private userId(user: string): number {
@@ -329,13 +372,33 @@ export class StoreWriter {
           break;
         }
       }
-      if (a === undefined) a = Number(this.q.newAttrs.run(h, json).lastInsertRowid);
+      if (a === undefined) a = this.newAttrs(e, h, json);
       if (this.attrIds.size >= this.cacheMax) this.attrIds.clear();
       this.attrIds.set(json, a);
     }
     this.lastAttrText[e] = json;
     this.lastAttrId[e] = a;
     return a;
+  }
+
+  /**
+   * Stores a new attribute object: as a patch of the whole row the entity's previous attributes are (or
+   * patch), when `attributesPatch` finds a small exact one and SQLite's json_patch gives back this very
+   * text; whole otherwise.
+   */
+  private newAttrs(e: number, h: number, json: string): number {
+    const prev = this.lastAttrId[e];
+    if (prev !== undefined) {
+      const base = this.q.attrBase.get(prev) as { a: number; json: string } | null;
+      const patch = base ? attributesPatch(base.json, json) : null;
+      if (base && patch !== null) {
+        const a = Number(this.q.newAttrs.run(h, patch, base.a).lastInsertRowid);
+        if ((this.q.attrJson.get(a) as { json: string }).json === json) return a;
+        this.q.wholeAttrs.run(json, a);
+        return a;
+      }
+    }
+    return Number(this.q.newAttrs.run(h, json, null).lastInsertRowid);
   }
 
   /**
@@ -351,38 +414,27 @@ export class StoreWriter {
       if (!old) return false;
       const target = this.q.entityByName.get(to) as { e: number } | null;
       if (target && target.e !== old.e) {
-        const rows = this.db
-          .query(
-            `${entityRowsSql(
-              (id) => `${id} >> ${ENTITY_BITS} AS t, ${id} AS id`,
-              "?1",
-              () => "1",
-            )} ORDER BY id`,
-          )
-          // Streamed, not gathered: an entity may have millions of rows. The rows it adds go to `from`'s
-          // key, which this query does not read.
-          .iterate(target.e) as IterableIterator<{ t: number }>;
+        // Streamed, not gathered: an entity may have millions of rows. The rows it adds go to `from`'s
+        // key, which this walk does not read.
+        const times = new EntityRows(this.db, () => "1").times(target.e, {}, "asc");
         const move = this.db.prepare(
-          `INSERT OR IGNORE INTO events (id, e, v, s, a, lc, c, cp, cu)
-           SELECT ${positionIdSql("?1", "?3")}, ?3, v, s, a, lc, c, cp, cu FROM events
+          `INSERT OR IGNORE INTO raw_events (id, x, a, c, cp, m)
+           SELECT ${positionIdSql("?1", "?3")}, x, a, c, cp, m FROM raw_events
            WHERE id = ${positionIdSql("?1", "?2")}`,
         );
+        const remove = this.db.prepare(`DELETE FROM raw_events WHERE id = ${positionIdSql("?1", "?2")}`);
         let moved = 0;
-        for (const { t } of rows) {
-          if (move.run(t, target.e, old.e).changes !== 1) continue;
-          moved++;
-          this.placed(t, old.e);
+        let removed = 0;
+        for (const t of times) {
+          if (move.run(t, target.e, old.e).changes === 1) {
+            moved++;
+            this.placed(t, old.e);
+          }
+          removed += remove.run(t, target.e).changes;
         }
         this.q.setHwm.run(this.hwmT, this.hwmE);
-        const removed = this.db
-          .query(
-            `DELETE FROM events WHERE id IN (${entityRowsSql(
-              (id) => `${id} AS id`,
-              "?1",
-              () => "1",
-            )})`,
-          )
-          .run(target.e).changes;
+        this.flushLate();
+        this.postings.dropEntity(target.e);
         for (const tier of ["hourly", "daily", "rollup_carry"])
           this.db.query(`DELETE FROM ${tier} WHERE e = ?`).run(target.e);
         this.db.query("UPDATE entity_names SET e = ?1 WHERE e = ?2").run(old.e, target.e);
