@@ -4,6 +4,7 @@
  * its own connection and timers; tests run them on a seeded store.
  */
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import type { InsightsReader } from "../store/insights-reader.ts";
 import { type EnergyReport, energyImpact, SWITCHABLE_DOMAINS } from "./energy.ts";
 import { type EntityHealth, type HealthStatus, judgeSeries, SEVERITY } from "./health.ts";
 import {
@@ -13,7 +14,6 @@ import {
   healthSeries,
   pairEnergyInputs,
 } from "./inputs.ts";
-import type { InsightsReader } from "./queries.ts";
 import { domainOf } from "./types.ts";
 
 type Settings = HomeIQConfig["insights"];

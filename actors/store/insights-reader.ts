@@ -14,13 +14,19 @@
 import { Database, type Statement } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { decodeContextId, encodeContextId } from "../store/codec.ts";
-import { configureConnection, ENTITY_BITS, EVENTS_DB, entityRowsSql, readBaseUs } from "../store/schema.ts";
-import { metaPosition, StoredPosition, TailReader } from "../store/tail.ts";
-import { StateTermMatcher } from "./state-terms.ts";
-import { type EventStats, matchEntity, parseQuery, StatsAccumulator, type StatsOptions } from "./stats.ts";
-import { type ContextLookup, type Trace, traceEvent } from "./trace.ts";
-import { domainOf, type InsightEvent } from "./types.ts";
+import { StateTermMatcher } from "../insights/state-terms.ts";
+import {
+  type EventStats,
+  matchEntity,
+  parseQuery,
+  StatsAccumulator,
+  type StatsOptions,
+} from "../insights/stats.ts";
+import { type ContextLookup, type Trace, traceEvent } from "../insights/trace.ts";
+import { domainOf, type InsightEvent } from "../insights/types.ts";
+import { decodeContextId, encodeContextId } from "./codec.ts";
+import { configureConnection, ENTITY_BITS, EVENTS_DB, entityRowsSql, readBaseUs } from "./schema.ts";
+import { metaPosition, StoredPosition, TailReader } from "./tail.ts";
 
 /**
  * How far apart in time two events of one context chain may lie (an automation's delays included): a
