@@ -190,12 +190,6 @@ export const ConfigSchema = T.Object({
     4 * 1024 ** 3,
     "an actor whose JavaScript heap grows this far past what its last full collection left collects at once (checked every 100 ms): under a burst (a backfill, a spool drain, a catch-up) the heap, mostly big strings, would otherwise grow by hundreds of MB first; 0 leaves it to the engine",
   ),
-  heavyRunMaxWaitMs: int(
-    15 * 60000,
-    0,
-    24 * 3600000,
-    "longest a heavy background run (insights analysis, mining) waits for the one before it; then it runs anyway",
-  ),
 
   shutdownDeadlineMs: int(
     10000,
