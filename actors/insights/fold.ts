@@ -7,8 +7,8 @@
  * Exact by construction: the reports run the same judges (health.ts judgeSeries, energy.ts energyImpact)
  * over views of these columns that answer every question the judges ask exactly as the store's columns
  * did — the state comparisons through a changed-flag per row, battery levels through a low-flag, on/off
- * through a class per row. What the judges need is order statistics (p90 of update gaps, medians of power
- * around each switch), and those need the window's values, so a row costs 9 bytes here (17 for a sensor)
+ * through a class per row, values only for power sensors. What the judges need is order statistics (p90 of update gaps, medians of power
+ * around each switch), and those need the window's values, so a row costs 9 bytes here (17 for a power sensor)
  * where the store holds ~65: a summary with fewer bytes would make the answers approximate.
  *
  * Rows of one entity must come in time order; a row at or behind its entity's newest is refused (the
@@ -46,14 +46,19 @@ export class EntityFold {
   private lastLevel: number | null = null;
   private lastUnit: unknown;
 
+  /**
+   * @param keepValues hold each row's value: only a power sensor's are read (energy), so a sensor's are
+   *   kept once a row of it reports W or kW, and the entity is folded again from the store to have them all
+   */
   constructor(
     readonly entityId: string,
     private readonly lowBatteryPct: number,
+    keepValues = false,
   ) {
     this.domain = domainOf(entityId);
     this.sensor = this.domain === "sensor";
     this.switchable = SWITCHABLE_DOMAINS.has(this.domain);
-    this.value = this.sensor ? new Float64Array(16) : null;
+    this.value = this.sensor && keepValues ? new Float64Array(16) : null;
   }
 
   get length(): number {
@@ -70,9 +75,14 @@ export class EntityFold {
     return this.ts.byteLength + this.flags.byteLength + (this.value?.byteLength ?? 0);
   }
 
-  /** Appends a row; false (and nothing changed) when it is not newer than the newest row. */
+  /**
+   * Appends a row; false (and nothing changed) when it is not newer than the newest row, or when it is a
+   * sensor's first row in W or kW and its values were not kept: fold the entity again, keeping values.
+   */
   push(row: FoldRow): boolean {
     if (row.ts <= this.newest) return false;
+    const unit = row.attributes.unit_of_measurement;
+    if (this.sensor && !this.value && (unit === "W" || unit === "kW")) return false;
     if (this.end === this.ts.length) this.makeRoom();
     const same =
       this.length > 0 &&
@@ -91,7 +101,7 @@ export class EntityFold {
     this.lastState = row.state;
     this.lastValue = row.value;
     this.lastLevel = level;
-    this.lastUnit = row.attributes.unit_of_measurement;
+    this.lastUnit = unit;
     return true;
   }
 
@@ -184,7 +194,7 @@ export class HistoryFold {
 
   constructor(private readonly lowBatteryPct: number) {}
 
-  /** Folds one row of entity `e`; false when it is not newer than that entity's newest (rebuild it). */
+  /** Folds one row of entity `e`; false when the entity must be folded again from the store (refold). */
   push(e: number, entityId: string, row: FoldRow): boolean {
     let fold = this.entities.get(e);
     if (!fold || fold.entityId !== entityId) {
@@ -194,7 +204,12 @@ export class HistoryFold {
     return fold.push(row);
   }
 
-  /** Forgets one entity (before its rows are folded again from the store). */
+  /** Starts entity `e` afresh, keeping its values, before its rows are folded again from the store. */
+  refold(e: number, entityId: string): void {
+    this.entities.set(e, new EntityFold(entityId, this.lowBatteryPct, true));
+  }
+
+  /** Forgets one entity (none of its rows is in the window any more). */
   drop(e: number): void {
     this.entities.delete(e);
   }

@@ -97,10 +97,13 @@ export class FoldedHistory {
 
   private refold(e: number, from: number): void {
     this.stats.entityRebuilds++;
-    this.fold.drop(e);
+    let started = false;
     this.reader.foldEntity(e, from, this.pos as TailPosition, (entityId, row) => {
+      if (!started) this.fold.refold(e, entityId);
+      started = true;
       this.stats.rowsRead++;
       this.fold.push(e, entityId, row);
     });
+    if (!started) this.fold.drop(e);
   }
 }

@@ -69,7 +69,9 @@ describe("insights actor under the supervisor", () => {
     await supervisor.call("insights", insightsRequest.refresh(), 30_000);
     await waitFor(() => energyRuns() > runsBefore, { timeoutMs: 30_000, what: "the refresh in the metrics" });
     expect(hub.counter("insights_fold_rows_read_total", { actor: "insights" })).toBe(readBefore);
-    expect(readBefore).toBe(stored);
+    // The window once (plus power sensors read again to keep their values), not once per run.
+    expect(readBefore).toBeGreaterThanOrEqual(stored);
+    expect(readBefore).toBeLessThan(2 * stored);
     expect(hub.counter("insights_fold_rebuilds_total", { actor: "insights" })).toBe(1);
   });
 
