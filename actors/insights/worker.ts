@@ -119,6 +119,8 @@ runActor({
       try {
         return await run();
       } catch (error) {
+        // A fold paused between pages when the actor stops finds its connection closed: not a failure.
+        if (closing) return null;
         failures.inc();
         log.error("insights run failed", { kind, error: errorMessage(error) });
         return null;
