@@ -137,6 +137,12 @@ export class EntityFold {
   /** A sensor's readings as power (W), when its newest row's unit is W or kW; else null. */
   power(): PowerSeries | null {
     if (!this.value || (this.lastUnit !== "W" && this.lastUnit !== "kW")) return null;
+    const values = this.value.subarray(this.start, this.end);
+    // In W and every reading a number (the usual meter): the columns themselves, no week-long copy per run.
+    if (this.lastUnit === "W" && values.every(Number.isFinite))
+      return values.length
+        ? { entity_id: this.entityId, ts: this.ts.subarray(this.start, this.end), watts: values }
+        : null;
     const series = powerOf(
       this.entityId,
       this.ts.subarray(this.start, this.end),
