@@ -1,13 +1,13 @@
 /**
  * HomeIQ started on a store that already holds many events: fills a fresh data dir through the store's
  * writer (10,000-event transactions, spread over the raw tier's days up to now), starts the stack on it
- * at a steady rate, and samples RSS while the analyses fold the window in and run. The data dir is deleted
+ * at a steady rate, and samples RSS while the analyses run over it. The data dir is deleted
  * at the end.
  *
  *   bun run bench/large-store.ts -- --events 30000000 --minutes 5 --json
  *
  * Reports the fill time, store size, RSS by 10 s and its peak, when the first health and energy runs
- * ended, the fold's rows and bytes, and each actor's heap (`actor_heap_bytes`).
+ * ended, and each actor's heap (`actor_heap_bytes`).
  */
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -157,12 +157,6 @@ async function run() {
     await Bun.sleep(500);
   }
   const heap = await stack.metricBy("actor_heap_bytes", "actor");
-  const fold = {
-    rows: await stack.metric("insights_fold_rows"),
-    bytes: await stack.metric("insights_fold_bytes"),
-    rows_read: await stack.metric("insights_fold_rows_read_total"),
-    entity_rebuilds: await stack.metric("insights_fold_entity_rebuilds_total"),
-  };
   const byTenSeconds: number[] = [];
   for (let s = 0; s * 10_000 < minutes * 60_000; s++) {
     const inside = samples.filter((x) => x.t >= s * 10_000 && x.t < (s + 1) * 10_000).map((x) => x.rss);
@@ -182,10 +176,6 @@ async function run() {
     peak_rss_at_s: Math.round((samples.find((x) => x.rss === peak)?.t ?? 0) / 1000),
     rss_end_mb: mb(samples[samples.length - 1]?.rss ?? 0),
     rss_mb_max_by_10s: byTenSeconds,
-    fold_rows: fold.rows,
-    fold_mb: mb(fold.bytes),
-    fold_rows_read: fold.rows_read,
-    fold_entity_rebuilds: fold.entity_rebuilds,
     actor_heap_mb_at_peak: Object.fromEntries(Object.entries(heapAtPeak).map(([k, v]) => [k, mb(v)])),
     actor_heap_mb_end: Object.fromEntries(Object.entries(heap).map(([k, v]) => [k, mb(v)])),
   };

@@ -83,10 +83,6 @@ async function run() {
   }
   // Which actor holds the memory: each one's JavaScript heap at the end of the load (`actor_heap_bytes`).
   const heap = await stack.metricBy("actor_heap_bytes", "actor");
-  const insightsFold = {
-    rows: await stack.metric("insights_fold_rows"),
-    bytes: await stack.metric("insights_fold_bytes"),
-  };
   await stack.setRate(0);
   const sent = (await stack.simStats()).sent;
   await stack.storedAtLeast(sent, 180_000);
@@ -133,8 +129,6 @@ async function run() {
     actor_heap_mb: Object.fromEntries(
       Object.entries(heap).map(([k, v]) => [k, Math.round((v / 1048576) * 10) / 10]),
     ),
-    insights_fold_rows: insightsFold.rows,
-    insights_fold_mb: Math.round((insightsFold.bytes / 1048576) * 10) / 10,
   };
 }
 

@@ -14,6 +14,7 @@ import { type Clock, systemClock } from "./clock.ts";
 import type { HomeIQConfig } from "./config/schema.ts";
 import { control, type EdgePort, type FromWorker, messageType, type ToWorker } from "./control.ts";
 import { threadCpuMeter, threadCpuSeconds } from "./cpu.ts";
+import { HeavyTurn } from "./heavy-turn.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { Inbox, Outbox } from "./mailbox.ts";
 import { Registry } from "./metrics.ts";
@@ -32,6 +33,13 @@ export interface ActorContext {
   hasOutbox(edge: string): boolean;
   /** Tells the supervisor something it shows in status (e.g. the HA connection state). */
   notify(name: string, data: unknown): void;
+  /**
+   * Runs a heavy background job (a week of history read, a mining run) in the process-wide turn: one such
+   * job at a time across all actors, so their memory peaks never stack (runtime/heavy-turn.ts). When it
+   * ends, the actor's heap is collected before the turn passes on (`actor_burst_gc_total`): the run's
+   * garbage and the heap's free blocks go back to the OS instead of lingering under the next run.
+   */
+  heavyRun<T>(fn: () => T | Promise<T>): Promise<T>;
 }
 
 export interface ActorInstance<In> {
@@ -123,6 +131,10 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
         "actor_tidy_gc_total",
         "Full collections run because a steady load's dead objects had piled up in the heap",
       ),
+      burst: metrics.counter(
+        "actor_burst_gc_total",
+        "Full collections run right after a heavy run (ctx.heavyRun), before the turn passes on",
+      ),
       pressure: metrics.counter(
         "actor_pressure_gc_total",
         "Full collections run because the heap grew actorHeapCollectBytes past what the last one left",
@@ -137,6 +149,19 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
         "Heap growth past the last full collection that triggers the next one (actorHeapCollectBytes; 0 = off)",
       )
       .set(collectAbove);
+    const heavyTurn = new HeavyTurn({
+      slot: msg.heavyTurn.slot,
+      holder: msg.heavyTurn.holder,
+      // Trees in the runtime's own tests hand actors a partial config.
+      maxWaitMs: (config as Partial<HomeIQConfig>).heavyRunMaxWaitMs ?? 15 * 60_000,
+      metrics,
+      onTimeout: (waitedMs, holder) =>
+        log.warn("a heavy run waited heavyRunMaxWaitMs for its turn and runs beside the holder", {
+          waitedMs: Math.round(waitedMs),
+          holder,
+          fix: "look for a stuck analysis or mining run in the logs, or raise HOMEIQ_HEAVY_RUN_MAX_WAIT_MS",
+        }),
+    });
     const collector = heapCollector(
       QUIET_GC_SLACK_BYTES,
       TIDY_GC_SLACK_BYTES,
@@ -144,9 +169,9 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
       collectAbove,
     );
     const cpu = threadCpuMeter(metrics);
-    const collect = (reason: CollectReason | "pressure") => {
+    const collect = (reason: CollectReason | "burst" | "pressure") => {
       Bun.gc(true);
-      // Quiet now: the freed memory can go back to the OS too. Not under a
+      // Quiet now (or a heavy run just ended): the freed memory can go back to the OS too. Not under a
       // steady load ("tidy"), where the code and pages are about to be used again.
       if (reason !== "tidy") giveBackMemory();
       collector.collected(heapSize(), performance.now());
@@ -203,6 +228,14 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
       },
       hasOutbox: (edge) => outboxes.has(edge),
       notify: (name, data) => post(control.notice(name, data)),
+      heavyRun: (fn) =>
+        heavyTurn.run(async () => {
+          try {
+            return await fn();
+          } finally {
+            collect("burst");
+          }
+        }),
     };
     instance = await definition.start(ctx);
     const handleMany = instance.handleMany?.bind(instance);

@@ -22,6 +22,8 @@ export type ToWorker =
       config: unknown;
       logLevel: LogLevel;
       metricsIntervalMs: number;
+      /** The process-wide heavy-run turn (runtime/heavy-turn.ts) and this actor's holder id in it. */
+      heavyTurn: { slot: SharedArrayBuffer; holder: number };
       /** The stuck watch (runtime/progress.ts): the shared clock and this actor's slot. */
       watch: { tick: SharedArrayBuffer; actor: SharedArrayBuffer };
       outboxes: EdgePort[];

@@ -14,6 +14,7 @@
  */
 import { backoffDelay } from "./clock.ts";
 import { control, type EdgePort, type FromWorker, messageType } from "./control.ts";
+import { createHeavyTurnSlot, releaseHeldBy } from "./heavy-turn.ts";
 import { errorMessage, type Logger, type LogLevel } from "./log.ts";
 import { type Delivery, Inbox, Outbox } from "./mailbox.ts";
 import { type MetricsHub, Registry } from "./metrics.ts";
@@ -141,6 +142,8 @@ export class Supervisor {
   >();
   private readonly hubInbox: Inbox;
   readonly hubMetrics = new Registry({ actor: HUB });
+  /** One heavy background run at a time across all actors (runtime/heavy-turn.ts). */
+  private readonly heavyTurn = createHeavyTurnSlot();
   /** The stuck watch: the shared clock, each outbound edge's slot (by edge name), the round timer. */
   private readonly tick = createTick();
   private readonly edgeSlots = new Map<string, Int32Array<SharedArrayBuffer>>();
@@ -433,6 +436,7 @@ export class Supervisor {
         config: this.spec.config,
         logLevel: this.spec.logLevel,
         metricsIntervalMs: this.spec.metricsIntervalMs,
+        heavyTurn: { slot: this.heavyTurn, holder: this.holderOf(child) },
         watch: { tick: this.tick, actor: actorSlot },
         outboxes,
         inboxes,
@@ -475,10 +479,17 @@ export class Supervisor {
     }
   }
 
+  /** An actor's id in the heavy-run turn: its place in the tree, from 1 (0 means the turn is free). */
+  private holderOf(child: Child): number {
+    return this.spec.children.indexOf(child.spec) + 1;
+  }
+
   private onCrash(child: Child, worker: Worker, reason: string): void {
     if (child.worker !== worker) return; // already handled
     child.worker = undefined;
     worker.terminate();
+    // A heavy run that died with its actor must not keep every other heavy run waiting.
+    releaseHeldBy(this.heavyTurn, this.holderOf(child));
     const name = child.spec.name;
     // What the dead worker had sent is no longer waiting on it; its restart gets fresh slots.
     for (const edge of this.spec.edges) if (edge.from === name) this.edgeSlots.delete(edge.name);

@@ -138,3 +138,52 @@ describe("graceful shutdown", () => {
     }
   });
 });
+
+describe("supervisor: the heavy-run turn", () => {
+  const heavyTree = () => {
+    const module = new URL("./fixtures/heavy-worker.ts", import.meta.url).pathname;
+    return relaySupervisor({
+      children: [
+        { name: "heavy-a", module },
+        { name: "heavy-b", module },
+      ],
+      edges: [],
+      // Long enough that a test passing on the wait's timeout instead of a release would hang, not pass.
+      config: { heavyRunMaxWaitMs: 60_000 },
+    });
+  };
+  type Span = { started: number; ended: number };
+
+  test("heavy runs of two actors in two threads never overlap", async () => {
+    const { supervisor, metrics } = heavyTree();
+    running = supervisor;
+    await supervisor.start();
+    const spans = (await Promise.all([
+      supervisor.call("heavy-a", { run: 150 }),
+      supervisor.call("heavy-b", { run: 150 }),
+      supervisor.call("heavy-a", { run: 50 }),
+    ])) as Span[];
+    const sorted = [...spans].sort((x, y) => x.started - y.started);
+    for (let i = 1; i < sorted.length; i++)
+      expect(sorted[i].started).toBeGreaterThanOrEqual(sorted[i - 1].ended);
+    // Each run ended with a collection of its actor's heap.
+    await waitFor(() => metrics.counter("actor_burst_gc_total", { actor: "heavy" }) === 3, {
+      timeoutMs: 5000,
+      what: "one burst collection per heavy run",
+    });
+  });
+
+  test("an actor that dies holding the turn frees it: the other's run goes ahead", async () => {
+    const { supervisor } = heavyTree();
+    running = supervisor;
+    await supervisor.start();
+    expect(await supervisor.call("heavy-a", { hold: true })).toBe("holding");
+    const waiting = supervisor.call("heavy-b", { run: 1 }, 30_000) as Promise<Span>;
+    const crashedAt = Date.now();
+    expect(supervisor.crash("heavy-a", "died holding the turn")).toBe(true);
+    const span = await waiting;
+    expect(span.started).toBeGreaterThanOrEqual(crashedAt);
+    // Freed by the supervisor at the crash, not by the 60 s wait bound.
+    expect(span.started - crashedAt).toBeLessThan(10_000);
+  });
+});

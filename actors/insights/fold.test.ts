@@ -19,7 +19,6 @@ const settings = {
   flapWindowMs: 3600_000,
   flapChanges: 3,
   energyMinEvents: 2,
-  foldPageRows: 100,
 };
 const IDS = [
   "binary_sensor.door",
@@ -133,7 +132,7 @@ describe("FoldedHistory", () => {
         const writer = openStoreWriter(dir, { dictionaryCache: 1000 });
         const reader = openInsightsReader(dir, settings);
         try {
-          const history = new FoldedHistory(reader, settings, () => Promise.resolve());
+          const history = new FoldedHistory(reader, settings, 100, () => Promise.resolve());
           let now = start;
           let newest = start;
           for (const [k, chunk] of chunks.entries()) {

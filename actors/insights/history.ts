@@ -1,6 +1,6 @@
 /**
- * The insights actor's folded history (./fold.ts) kept current through the store: each run folds in the
- * rows stored since the last (read in pages of `insights.foldPageRows`), an entity with rows stored late
+ * A folded history (./fold.ts) kept current through the store: each run folds in the rows stored since
+ * the last (read in pages of `pageRows`), an entity with rows stored late
  * (backfill, import) is folded again from the store, and the window's old rows leave at the front. On
  * start, after a rename (entity keys' rows move) or when asked, the window is folded again from its start,
  * page by page: one pass over the window per actor life, not one per run.
@@ -34,11 +34,13 @@ export class FoldedHistory {
   readonly stats: FoldStats = { rebuilds: 0, entityRebuilds: 0, rowsRead: 0 };
 
   /**
+   * @param pageRows rows one read takes from the store
    * @param pause awaited between pages, so a long first fold lets calls and messages through
    */
   constructor(
     private readonly reader: InsightsReader,
     private readonly s: Settings,
+    private readonly pageRows: number,
     private readonly pause: () => Promise<void> = () => new Promise((r) => setTimeout(r, 0)),
   ) {
     this.fold = new HistoryFold(s.lowBatteryPct);
@@ -81,7 +83,7 @@ export class FoldedHistory {
     // Rows refused by the fold (not newer than their entity's newest) are late too.
     const late = new Set<number>();
     for (;;) {
-      const page = this.reader.foldRead(this.pos, this.s.foldPageRows, from, now + 1, (e, entityId, row) => {
+      const page = this.reader.foldRead(this.pos, this.pageRows, from, now + 1, (e, entityId, row) => {
         this.stats.rowsRead++;
         if (!this.fold.push(e, entityId, row)) late.add(e);
       });

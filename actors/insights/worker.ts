@@ -1,12 +1,13 @@
 /**
- * The insights actor: its own worker thread and read connection to events.db (through the store's
- * reader), so the analyses (stats over 7 and 30 days, entity health, energy impact) never stall ingest or
- * the API. Each is recomputed on its own timer and kept (one result per kind: bounded); calls answer from
- * what is kept, computing first only when nothing is yet. Health and energy run over the folded history
- * (./history.ts): each run folds in the rows stored since the last, and the window is read once per actor
- * life, in pages. Health changes go to the webhook dispatcher when it is wired.
+ * The insights actor: its own worker thread and read connection to events.db, so the analyses that take
+ * seconds (stats over 7 and 30 days, entity health, energy impact) never stall ingest or the API. Each is
+ * recomputed on its own timer and kept (one result per kind: bounded); calls answer from what is kept,
+ * computing first only when nothing is yet. Health and energy runs, which read a week of raw history,
+ * each run in a short-lived thread of their own (./analysis-thread.ts), one heavy run at a time in the
+ * process (ctx.heavyRun). Health changes go to the webhook dispatcher when it is wired.
  */
 import { runActor } from "../../runtime/actor.ts";
+import { type JobThread, startJobThread } from "../../runtime/job-thread.ts";
 import { homeTimeZone, localClock } from "../../runtime/local-time.ts";
 import { errorMessage } from "../../runtime/log.ts";
 import { openMetadataReader, readHaTimeZone } from "../metadata/reader.ts";
@@ -14,15 +15,18 @@ import { openInsightsReader } from "../store/insights-reader.ts";
 import { openStoreReader } from "../store/reader.ts";
 import type { HealthMessage } from "../webhook-dispatcher/messages.ts";
 import type { HealthReport } from "./analyses.ts";
+import type { AnalysisJob, AnalysisResult } from "./analysis-job.ts";
 import type { EnergyReport } from "./energy.ts";
 import { type HealthStatus, healthChanges } from "./health.ts";
-import { FoldedHistory } from "./history.ts";
 import type { EntityMeta } from "./inputs.ts";
 import { ACTOR, check, EDGE_TO_WEBHOOKS, type InsightsRequest } from "./messages.ts";
 import { type EventStats, STATS_WINDOWS } from "./stats.ts";
 
 /** How soon an analysis that found no data (a fresh store) looks again. */
 const EMPTY_RETRY_MS = 60_000;
+/** A health or energy run's thread is ended after this, and the run counted as failed. */
+const ANALYSIS_DEADLINE_MS = 10 * 60_000;
+const ANALYSIS_THREAD = new URL("./analysis-thread.ts", import.meta.url).href;
 
 runActor({
   name: ACTOR,
@@ -40,22 +44,14 @@ runActor({
     };
     const failures = metrics.counter("insights_run_errors_total", "Analysis runs that failed");
     const unhealthy = metrics.gauge("insights_unhealthy_entities", "Entities with a health issue");
-    const foldRows = metrics.gauge("insights_fold_rows", "Rows of the history window the analyses hold");
-    const foldBytes = metrics.gauge("insights_fold_bytes", "Bytes the analyses' folded history takes");
-    const foldEntities = metrics.gauge("insights_fold_entities", "Entities with rows in the history window");
-    const foldRead = metrics.counter(
-      "insights_fold_rows_read_total",
-      "Rows the analyses read from the store",
+    const threadsStarted = metrics.counter(
+      "insights_analysis_threads_total",
+      "Threads started for one health or energy run each",
     );
-    const foldRebuilds = metrics.counter(
-      "insights_fold_rebuilds_total",
-      "Times the analyses read their whole window (actor start, entity renames)",
+    const threadsAlive = metrics.gauge(
+      "insights_analysis_threads",
+      "Analysis threads running now (0 or 1: runs take turns)",
     );
-    const foldRefolds = metrics.counter(
-      "insights_fold_entity_rebuilds_total",
-      "Entities whose window was read again for rows stored late (backfill, import)",
-    );
-    metrics.gauge("insights_fold_page_rows", "Bound: rows one fold read takes").set(s.foldPageRows);
     const sent = metrics.counter(
       "insights_health_changes_total",
       "Health changes sent to the webhook dispatcher",
@@ -111,35 +107,56 @@ runActor({
       return out;
     };
 
-    const history = new FoldedHistory(reader, s);
-    const counted = { rows: 0, rebuilds: 0, refolds: 0 };
-    /** One health or energy run over the folded history; a failure fails this run only. */
-    const folded = async <T>(kind: "health" | "energy", run: () => Promise<T>): Promise<T | null> => {
-      const started = performance.now();
+    let running: JobThread<AnalysisResult> | null = null;
+    /** One health or energy run in a thread of its own (./analysis-thread.ts), ended when it answers. */
+    const inOwnThread = async (kind: AnalysisJob["kind"]): Promise<AnalysisResult> => {
+      const job: AnalysisJob = {
+        kind,
+        dataDir: config.dataDir,
+        settings: s,
+        now: clock.now(),
+        meta: [...entityMeta()],
+      };
+      const thread = startJobThread<AnalysisJob, AnalysisResult>(ANALYSIS_THREAD, job, {
+        deadlineMs: ANALYSIS_DEADLINE_MS,
+        clock,
+      });
+      running = thread;
+      threadsStarted.inc();
+      threadsAlive.set(1);
       try {
-        return await run();
-      } catch (error) {
-        // A fold paused between pages when the actor stops finds its connection closed: not a failure.
-        if (closing) return null;
-        failures.inc();
-        log.error("insights run failed", { kind, error: errorMessage(error) });
-        return null;
+        const result = await thread.result;
+        // The turn passes on once the thread's memory is back, not at its answer (runtime/job-thread.ts).
+        await thread.ended;
+        return result;
       } finally {
-        runMs[kind].observe(performance.now() - started);
-        const usage = history.usage();
-        foldRows.set(usage.rows);
-        foldBytes.set(usage.bytes);
-        foldEntities.set(usage.entities);
-        const { rowsRead, rebuilds, entityRebuilds } = history.stats;
-        foldRead.inc(rowsRead - counted.rows);
-        foldRebuilds.inc(rebuilds - counted.rebuilds);
-        foldRefolds.inc(entityRebuilds - counted.refolds);
-        Object.assign(counted, { rows: rowsRead, rebuilds, refolds: entityRebuilds });
+        running = null;
+        threadsAlive.set(0);
       }
+    };
+    const timedInThread = async (
+      kind: AnalysisJob["kind"],
+    ): Promise<Extract<AnalysisResult, { ok: true }> | null> => {
+      // Runs take the process-wide heavy-run turn: two weeks of history in two threads at once, or one
+      // beside a mining run, would stack their peaks.
+      const result = await ctx.heavyRun(async (): Promise<AnalysisResult> => {
+        const started = performance.now();
+        try {
+          // A thread that fails or cannot start fails this run only; the turn and the timers go on.
+          return await inOwnThread(kind);
+        } finally {
+          runMs[kind].observe(performance.now() - started);
+        }
+      });
+      if (result.ok) return result;
+      failures.inc();
+      log.error("insights run failed", { kind, error: result.error });
+      return null;
     };
 
     const runHealth = async () => {
-      const report = await folded("health", () => history.health(clock.now(), entityMeta()));
+      const result = await timedInThread("health");
+      const report = result?.kind === "health" ? result.report : null;
       if (!report) return;
       health = report;
       unhealthy.set(report.unhealthy.length);
@@ -159,8 +176,8 @@ runActor({
       }
     };
     const runEnergy = async () => {
-      const report = await folded("energy", () => history.energy(clock.now(), entityMeta()));
-      if (report) energy = report;
+      const result = await timedInThread("energy");
+      if (result?.kind === "energy") energy = result.report;
     };
     const runStats = () => {
       for (const window of ["7d", "30d"] as const) {
@@ -219,6 +236,7 @@ runActor({
         for (const t of timers.values()) clock.clearTimeout(t);
       },
       close() {
+        running?.stop();
         reader.close();
       },
     };

@@ -600,6 +600,7 @@ class SqliteInsights implements InsightsReader {
     const lo = this.idAt(from);
     const hi = this.idAt(to);
     const cols = this.columns;
+    let rowsSinceCollection = 0;
     for (const { e, entity_id } of this.entities) {
       if (only && !only(entity_id)) continue;
       if (keep) {
@@ -618,6 +619,13 @@ class SqliteInsights implements InsightsReader {
       if (!cols.length) continue;
       if (cols.stateMax >= this.states.length) this.refreshStates();
       fn(cols.view());
+      rowsSinceCollection += cols.length;
+      // Each row comes out of SQLite as an object; left to itself the collector let a week's worth grow
+      // the heap by ~+7 MB before it ran (health and energy peaks over a 2.7M-event store: 30 -> 23, 56 -> 49 MB).
+      if (rowsSinceCollection >= COLLECT_EVERY_ROWS) {
+        rowsSinceCollection = 0;
+        Bun.gc(false);
+      }
     }
   }
 
@@ -705,6 +713,9 @@ class SqliteInsights implements InsightsReader {
     this.db.close();
   }
 }
+
+/** Rows read (as objects) between young-generation collections in eachEntityColumns. */
+const COLLECT_EVERY_ROWS = 10_000;
 
 /** The one row object a fold read hands out, refilled for each row. */
 class ReusedRow implements WindowRow {

@@ -24,6 +24,14 @@ export interface RunOutcome {
   dropped: number;
 }
 
+/**
+ * Events mined between full collections. Each chunk's rows and events are still live when the young
+ * generation is collected, so they are promoted and pile up in the old one until a full collection; a
+ * full one every 25,000 events kept a 1.9M-event run at a 21 MB heap peak and +40 MB RSS instead of
+ * 47 MB and +68 MB, and made it faster (4.2 s instead of 5.9 s): young-only collections did not help.
+ */
+const COLLECT_EVERY_EVENTS = 25_000;
+
 /** Mines the history with a read-only connection; returns the miner's suggestions, best first. */
 export async function mineHistory(
   dataDir: string,
@@ -38,8 +46,15 @@ export async function mineHistory(
       nameOf: (id) => source.nameOf(id),
       sensorKindOf: (id) => source.sensorKindOf(id),
     });
-    // Bounded by its reads (`suggestions.chunkEvents` events a chunk) and the miner's own caps.
-    for await (const chunk of source.chunks(options.from, options.to, chunkEvents)) miner.feed(chunk);
+    let sinceCollection = 0;
+    for await (const chunk of source.chunks(options.from, options.to, chunkEvents)) {
+      miner.feed(chunk);
+      sinceCollection += chunk.length;
+      if (sinceCollection >= COLLECT_EVERY_EVENTS) {
+        sinceCollection = 0;
+        Bun.gc(true);
+      }
+    }
     const suggestions = miner.finish();
     return { suggestions, events: miner.stats.events, dropped: miner.stats.dropped };
   } finally {

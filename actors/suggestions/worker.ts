@@ -1,9 +1,9 @@
 /**
  * The suggestions actor: its own worker thread, a read-only connection to events.db while mining, and
  * suggestions.db for what it proposed and what the user decided. It mines on a schedule
- * (`suggestions.intervalMs`) and on demand (`run`), one run at a time (a request during a run joins it),
- * reading the history in chunks of `suggestions.chunkEvents`, and asks the LLM to rewrite new suggestions
- * in the background when `llm.url` is set.
+ * (`suggestions.intervalMs`) and on demand (`run`), one run at a time (a request during a run joins it)
+ * and in the process-wide heavy-run turn (ctx.heavyRun), and asks the LLM to rewrite new suggestions in the
+ * background when `llm.url` is set.
  */
 import { runActor } from "../../runtime/actor.ts";
 import { errorMessage } from "../../runtime/log.ts";
@@ -99,17 +99,21 @@ runActor({
     const runNow = (trigger: "schedule" | "manual"): Promise<RunOutcome> => {
       if (running) return running;
       running = (async () => {
-        const outcome = await runMining(
-          {
-            dataDir: config.dataDir,
-            store,
-            // Local days and times of day in HA's time zone (read per run: HA may change it).
-            options: minerOptionsFor(config, clock.now(), readHaTimeZone(config.dataDir)),
-            chunkEvents: s.chunkEvents,
-            maxOpen: s.maxOpen,
-            now: () => clock.now(),
-          },
-          trigger,
+        // A mining run takes the process-wide heavy-run turn, so its memory peak never stacks on an
+        // insights run's.
+        const outcome = await ctx.heavyRun(() =>
+          runMining(
+            {
+              dataDir: config.dataDir,
+              store,
+              // Local days and times of day in HA's time zone (read per run: HA may change it).
+              options: minerOptionsFor(config, clock.now(), readHaTimeZone(config.dataDir)),
+              chunkEvents: s.chunkEvents,
+              maxOpen: s.maxOpen,
+              now: () => clock.now(),
+            },
+            trigger,
+          ),
         );
         runs.inc();
         runMs.observe(outcome.run.ms);

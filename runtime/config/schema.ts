@@ -190,6 +190,12 @@ export const ConfigSchema = T.Object({
     4 * 1024 ** 3,
     "an actor whose JavaScript heap grows this far past what its last full collection left collects at once (checked every 100 ms): under a burst (a backfill, a spool drain, a catch-up) the heap, mostly big strings, would otherwise grow by hundreds of MB first; 0 leaves it to the engine",
   ),
+  heavyRunMaxWaitMs: int(
+    15 * 60000,
+    0,
+    24 * 3600000,
+    "longest a heavy background run (insights analysis, mining) waits for the one before it; then it runs anyway",
+  ),
 
   shutdownDeadlineMs: int(
     10000,
@@ -459,15 +465,9 @@ export const ConfigSchema = T.Object({
       5 * 60000,
       1000,
       24 * 3600000,
-      "how often entity health is re-judged (a run folds in the rows stored since the last)",
+      "how often entity health is re-judged (a run reads historyDays of raw events)",
     ),
     energyIntervalMs: int(15 * 60000, 10000, 7 * 24 * 3600000, "how often energy impact is re-measured"),
-    foldPageRows: int(
-      10000,
-      100,
-      1000000,
-      "rows one read of the analyses' folded history takes from the store (new rows each run; the whole window, page by page, when the actor starts)",
-    ),
     staleFactor: num(4, 1, 1000, "stale after this many times an entity's usual (p90) update interval"),
     minStaleMs: int(15 * 60000, 1000, 30 * 86400000, "never stale sooner than this"),
     minIntervals: int(10, 2, 100000, "update intervals needed before an entity's usual interval is learned"),

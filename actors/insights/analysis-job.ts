@@ -1,0 +1,39 @@
+/**
+ * A health or energy run as a job for ./analysis-thread.ts: what the insights actor sends (plain data,
+ * structured-cloned) and what comes back.
+ */
+import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import { openInsightsReader } from "../store/insights-reader.ts";
+import { energyReport, type HealthReport, healthReport } from "./analyses.ts";
+import type { EnergyReport } from "./energy.ts";
+import type { EntityMeta } from "./inputs.ts";
+
+export type AnalysisJob = {
+  kind: "health" | "energy";
+  dataDir: string;
+  settings: HomeIQConfig["insights"];
+  now: number;
+  meta: [string, EntityMeta][];
+};
+
+export type AnalysisResult =
+  | { ok: true; kind: "health"; report: HealthReport }
+  | { ok: true; kind: "energy"; report: EnergyReport & { computedAt: number } }
+  | { ok: false; error: string };
+
+/** Runs one job on a fresh read connection. */
+export function runAnalysis(job: AnalysisJob): AnalysisResult {
+  try {
+    const reader = openInsightsReader(job.dataDir, job.settings);
+    try {
+      const meta = new Map(job.meta);
+      return job.kind === "health"
+        ? { ok: true, kind: "health", report: healthReport(reader, job.settings, job.now, meta) }
+        : { ok: true, kind: "energy", report: energyReport(reader, job.settings, job.now, meta) };
+    } finally {
+      reader.close();
+    }
+  } catch (error) {
+    return { ok: false, error: error instanceof Error ? error.message : String(error) };
+  }
+}
