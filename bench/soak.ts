@@ -81,6 +81,8 @@ async function run() {
     }
     await Bun.sleep(1000);
   }
+  // Which actor holds the memory: each one's JavaScript heap at the end of the load (`actor_heap_bytes`).
+  const heap = await stack.metricBy("actor_heap_bytes", "actor");
   await stack.setRate(0);
   const sent = (await stack.simStats()).sent;
   await stack.storedAtLeast(sent, 180_000);
@@ -124,6 +126,9 @@ async function run() {
     // Reported, not judged: the bound is on growth, but the slope shows a climb the two windows can hide.
     rss_slope_mb_per_hour: slopeMbPerHour(byMinute, Math.ceil(warmupMs / 60_000)),
     homeiq_exit_code: exitCode,
+    actor_heap_mb: Object.fromEntries(
+      Object.entries(heap).map(([k, v]) => [k, Math.round((v / 1048576) * 10) / 10]),
+    ),
   };
 }
 

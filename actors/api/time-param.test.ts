@@ -2,7 +2,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { treaty } from "@elysiajs/eden";
 import { Elysia } from "elysia";
 import fc from "fast-check";
-import { openInsightsReader } from "../insights/queries.ts";
+import { openInsightsReader } from "../store/insights-reader.ts";
 import { errors } from "./errors.ts";
 import { change, FakeSupervisor, TEST_TOKEN, testApi, testConfig } from "./fixtures.ts";
 import { insightsPlugin } from "./insights/index.ts";

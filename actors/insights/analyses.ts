@@ -1,11 +1,20 @@
 /**
- * The heavy analyses as functions of a reader, its config and the time: entity health and energy impact
- * over `insights.historyDays` of raw history, read one entity at a time. The insights worker runs them on
- * its own connection and timers; tests run them on a seeded store.
+ * The heavy analyses: entity health and energy impact over `insights.historyDays` of raw history, from the
+ * folded history the insights actor keeps (./fold.ts), or from a full read of the window one entity at a
+ * time (the reference the fold is tested against).
  */
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import type { InsightsReader } from "../store/insights-reader.ts";
 import { type EnergyReport, energyImpact, SWITCHABLE_DOMAINS } from "./energy.ts";
-import { type EntityHealth, type HealthStatus, judgeSeries, SEVERITY } from "./health.ts";
+import type { HistoryFold } from "./fold.ts";
+import {
+  type EntityHealth,
+  type HealthOptions,
+  type HealthSeries,
+  type HealthStatus,
+  judgeSeries,
+  SEVERITY,
+} from "./health.ts";
 import {
   type EnergyHistory,
   type EntityMeta,
@@ -13,7 +22,6 @@ import {
   healthSeries,
   pairEnergyInputs,
 } from "./inputs.ts";
-import type { InsightsReader } from "./queries.ts";
 import { domainOf } from "./types.ts";
 
 type Settings = HomeIQConfig["insights"];
@@ -27,32 +35,34 @@ export interface HealthReport {
   unhealthy: EntityHealth[];
 }
 
-export function healthReport(
-  reader: InsightsReader,
+/** The health judge's options from the settings, at `now`. */
+function healthOptions(s: Settings, now: number): HealthOptions {
+  return {
+    now,
+    staleFactor: s.staleFactor,
+    minStaleMs: s.minStaleMs,
+    minIntervals: s.minIntervals,
+    regularityMax: s.regularityMax,
+    lowBatteryPct: s.lowBatteryPct,
+    flapWindowMs: s.flapWindowMs,
+    flapChanges: s.flapChanges,
+    flapFactor: s.flapFactor,
+  };
+}
+
+/** Judges each entity's series and tallies the verdicts. */
+function tallyHealth(
+  each: (judge: (entityId: string, series: HealthSeries) => void) => void,
   s: Settings,
   now: number,
-  meta: ReadonlyMap<string, EntityMeta> = new Map(),
+  meta: ReadonlyMap<string, EntityMeta>,
 ): HealthReport {
   const counts = { ok: 0, unavailable: 0, unknown: 0, stale: 0, flapping: 0, low_battery: 0 };
   const unhealthy: EntityHealth[] = [];
   let entities = 0;
-  reader.eachEntityColumns(now - s.historyDays * 86400_000, now + 1, (columns) => {
-    const v = judgeSeries(
-      columns.entity_id,
-      meta.get(columns.entity_id)?.name ?? null,
-      healthSeries(columns),
-      {
-        now,
-        staleFactor: s.staleFactor,
-        minStaleMs: s.minStaleMs,
-        minIntervals: s.minIntervals,
-        regularityMax: s.regularityMax,
-        lowBatteryPct: s.lowBatteryPct,
-        flapWindowMs: s.flapWindowMs,
-        flapChanges: s.flapChanges,
-        flapFactor: s.flapFactor,
-      },
-    );
+  const opts = healthOptions(s, now);
+  each((entityId, series) => {
+    const v = judgeSeries(entityId, meta.get(entityId)?.name ?? null, series, opts);
     entities++;
     counts[v.status]++;
     if (v.status !== "ok") unhealthy.push(v);
@@ -66,6 +76,65 @@ export function healthReport(
   return { computedAt: now, entities, counts, unhealthy };
 }
 
+/**
+ * Health from a full read of the window (one entity at a time): the reference the folded history
+ * (healthOfFold) must equal, kept for the tests and the benchmark.
+ */
+export function healthReport(
+  reader: InsightsReader,
+  s: Settings,
+  now: number,
+  meta: ReadonlyMap<string, EntityMeta> = new Map(),
+): HealthReport {
+  return tallyHealth(
+    (judge) =>
+      reader.eachEntityColumns(now - s.historyDays * 86400_000, now + 1, (columns) =>
+        judge(columns.entity_id, healthSeries(columns)),
+      ),
+    s,
+    now,
+    meta,
+  );
+}
+
+/** Health from the folded history; the fold must hold exactly the window's rows at `now` (trimmed). */
+export function healthOfFold(
+  fold: HistoryFold,
+  s: Settings,
+  now: number,
+  meta: ReadonlyMap<string, EntityMeta>,
+  stateText: (state: number, value: number) => string,
+): HealthReport {
+  return tallyHealth(
+    (judge) => {
+      for (const f of fold.each()) judge(f.entityId, f.healthSeries(stateText));
+    },
+    s,
+    now,
+    meta,
+  );
+}
+
+/** Energy impact from each entity's energy history (in the store's entity order). */
+function energyFrom(
+  histories: ReadonlyMap<string, EnergyHistory>,
+  s: Settings,
+  now: number,
+  meta: ReadonlyMap<string, EntityMeta>,
+): EnergyReport & { computedAt: number } {
+  const { devices, home } = pairEnergyInputs(histories, meta, s.homePowerEntity);
+  const report = energyImpact(devices, home, {
+    from: now - s.historyDays * 86400_000,
+    to: now,
+    windowMs: s.energyWindowMs,
+    settleMs: s.energySettleMs,
+    minEvents: s.energyMinEvents,
+    minStepW: s.energyMinStepW,
+  });
+  return { computedAt: now, ...report };
+}
+
+/** Energy from a full read of the window: the reference energyOfFold must equal. */
 export function energyReport(
   reader: InsightsReader,
   s: Settings,
@@ -86,14 +155,23 @@ export function energyReport(
     (id, last) =>
       domainOf(id) !== "sensor" || last.unit_of_measurement === "W" || last.unit_of_measurement === "kW",
   );
-  const { devices, home } = pairEnergyInputs(histories, meta, s.homePowerEntity);
-  const report = energyImpact(devices, home, {
-    from,
-    to: now,
-    windowMs: s.energyWindowMs,
-    settleMs: s.energySettleMs,
-    minEvents: s.energyMinEvents,
-    minStepW: s.energyMinStepW,
-  });
-  return { computedAt: now, ...report };
+  return energyFrom(histories, s, now, meta);
+}
+
+/** Energy from the folded history; the fold must hold exactly the window's rows at `now` (trimmed). */
+export function energyOfFold(
+  fold: HistoryFold,
+  s: Settings,
+  now: number,
+  meta: ReadonlyMap<string, EntityMeta>,
+): EnergyReport & { computedAt: number } {
+  const histories = new Map<string, EnergyHistory>();
+  for (const f of fold.each()) {
+    if (f.switchable) histories.set(f.entityId, { kind: "states", states: f.onOff() });
+    else if (f.sensor) {
+      const series = f.power();
+      if (series) histories.set(f.entityId, { kind: "power", series });
+    }
+  }
+  return energyFrom(histories, s, now, meta);
 }

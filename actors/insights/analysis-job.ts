@@ -3,10 +3,10 @@
  * structured-cloned) and what comes back.
  */
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import { openInsightsReader } from "../store/insights-reader.ts";
 import { energyReport, type HealthReport, healthReport } from "./analyses.ts";
 import type { EnergyReport } from "./energy.ts";
 import type { EntityMeta } from "./inputs.ts";
-import { openInsightsReader } from "./queries.ts";
 
 export type AnalysisJob = {
   kind: "health" | "energy";

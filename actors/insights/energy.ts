@@ -56,10 +56,7 @@ export function onOffOf(
   stateAt: (i: number) => string,
 ): OnOffSeries {
   const domain = domainOf(entityId);
-  const classOf = (i: number) => {
-    const c = onOff(domain, stateAt(i));
-    return c === null ? -1 : c ? 1 : 0;
-  };
+  const classOf = (i: number) => onOffClass(domain, stateAt(i));
   // Two passes over the rows instead of a full-length buffer cut down afterwards.
   let changes = 0;
   for (let i = 0, last = 2; i < n; i++) {
@@ -144,6 +141,12 @@ export interface EnergyReport {
   standbyShare: number | null;
   /** Measurable devices first, by kWh; then the rest, most samples first, then by name. */
   devices: DeviceImpact[];
+}
+
+/** A state's on/off class: 1 on, 0 off, -1 neither (unavailable, unknown, empty). */
+export function onOffClass(domain: string, state: string): -1 | 0 | 1 {
+  const c = onOff(domain, state);
+  return c === null ? -1 : c ? 1 : 0;
 }
 
 /** Whether a state means on (true), off (false) or nothing known (null). */

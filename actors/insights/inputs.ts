@@ -3,6 +3,8 @@
  * power sensors, the home meter, and per-entity health histories. Pure, so the worker's SQL reads and the
  * tests' arrays go through the same pairing rules.
  */
+
+import type { EntityColumns } from "../store/insights-reader.ts";
 import {
   type DeviceStates,
   type OnOffSeries,
@@ -14,7 +16,6 @@ import {
   SWITCHABLE_DOMAINS,
 } from "./energy.ts";
 import type { HealthEvent, HealthSeries } from "./health.ts";
-import type { EntityColumns } from "./queries.ts";
 import { domainOf, type InsightEvent, median } from "./types.ts";
 
 const HOME_METER = /home|house|total|main|grid/;

@@ -1,5 +1,5 @@
 /**
- * Event search and stats, as pure folds. The SQL layer (queries.ts) reads compact count rows — one per
+ * Event search and stats, as pure folds. The SQL layer (actors/store/insights-reader.ts) reads compact count rows — one per
  * (entity, time bucket) — and these functions turn them into the answer, so the arithmetic is tested on
  * plain arrays and the database only does what it is fast at (indexed range scans and GROUP BY).
  */

@@ -6,7 +6,7 @@
  */
 import { domainOf, type InsightEvent } from "./types.ts";
 
-/** Read access to events by context; arrays here, indexed SQL lookups in queries.ts. */
+/** Read access to events by context; arrays here, indexed SQL lookups in actors/store/insights-reader.ts. */
 export interface ContextLookup {
   /** Events stamped with this context id, oldest first. */
   byContext(contextId: string): InsightEvent[];

@@ -11,6 +11,7 @@ import { type JobThread, startJobThread } from "../../runtime/job-thread.ts";
 import { homeTimeZone, localClock } from "../../runtime/local-time.ts";
 import { errorMessage } from "../../runtime/log.ts";
 import { openMetadataReader, readHaTimeZone } from "../metadata/reader.ts";
+import { openInsightsReader } from "../store/insights-reader.ts";
 import { openStoreReader } from "../store/reader.ts";
 import type { HealthMessage } from "../webhook-dispatcher/messages.ts";
 import type { HealthReport } from "./analyses.ts";
@@ -19,7 +20,6 @@ import type { EnergyReport } from "./energy.ts";
 import { type HealthStatus, healthChanges } from "./health.ts";
 import type { EntityMeta } from "./inputs.ts";
 import { ACTOR, check, EDGE_TO_WEBHOOKS, type InsightsRequest } from "./messages.ts";
-import { openInsightsReader } from "./queries.ts";
 import { type EventStats, STATS_WINDOWS } from "./stats.ts";
 
 /** How soon an analysis that found no data (a fresh store) looks again. */

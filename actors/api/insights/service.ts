@@ -11,13 +11,13 @@ import { errorMessage } from "../../../runtime/log.ts";
 import type { HealthReport } from "../../insights/analyses.ts";
 import type { EnergyReport } from "../../insights/energy.ts";
 import { ACTOR, insightsRequest } from "../../insights/messages.ts";
+import { type EventStats, STATS_WINDOWS, type StatsWindow } from "../../insights/stats.ts";
 import {
   CursorError,
   type InsightsReader,
   openInsightsReader,
   SearchTermsError,
-} from "../../insights/queries.ts";
-import { type EventStats, STATS_WINDOWS, type StatsWindow } from "../../insights/stats.ts";
+} from "../../store/insights-reader.ts";
 import { EVENTS_DB } from "../../store/schema.ts";
 import type { MetadataReader, SupervisorView } from "../deps.ts";
 import { ApiError } from "../errors.ts";

@@ -14,14 +14,20 @@
 import { Database, type Statement } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { contextKeys, decodeContextId } from "../store/codec.ts";
-import { EntityRows, idRange } from "../store/entity-rows.ts";
-import { configureConnection, contextRowsSql, ENTITY_BITS, EVENTS_DB, readBaseUs } from "../store/schema.ts";
-import { metaPosition, StoredPosition, TailReader } from "../store/tail.ts";
-import { StateTermMatcher } from "./state-terms.ts";
-import { type EventStats, matchEntity, parseQuery, StatsAccumulator, type StatsOptions } from "./stats.ts";
-import { type ContextLookup, type Trace, traceEvent } from "./trace.ts";
-import { domainOf, type InsightEvent } from "./types.ts";
+import { StateTermMatcher } from "../insights/state-terms.ts";
+import {
+  type EventStats,
+  matchEntity,
+  parseQuery,
+  StatsAccumulator,
+  type StatsOptions,
+} from "../insights/stats.ts";
+import { type ContextLookup, type Trace, traceEvent } from "../insights/trace.ts";
+import { domainOf, type InsightEvent } from "../insights/types.ts";
+import { contextKeys, decodeContextId } from "./codec.ts";
+import { EntityRows, idRange } from "./entity-rows.ts";
+import { configureConnection, contextRowsSql, ENTITY_BITS, EVENTS_DB, readBaseUs } from "./schema.ts";
+import { metaPosition, StoredPosition, type TailPosition, TailReader } from "./tail.ts";
 
 /**
  * How far apart in time two events of one context chain may lie (an automation's delays included): a
@@ -109,6 +115,21 @@ export interface EntityColumns {
   attributes(i: number): Readonly<Record<string, unknown>>;
 }
 
+/**
+ * One row as a fold reads it. The object is reused for the next row: copy what you keep.
+ */
+export interface WindowRow {
+  /** Milliseconds since the epoch. */
+  ts: number;
+  /** The state as a number, NaN where it is not one. */
+  value: number;
+  /** The state's dictionary id, -1 where the state is the number in `value`. */
+  state: number;
+  /** Parsed once per distinct set (bounded cache), shared, read-only. */
+  attributes: Readonly<Record<string, unknown>>;
+  stateText(): string;
+}
+
 export interface InsightsReader {
   search(query: SearchQuery): SearchPage;
   stats(query: StatsOptions & { top: number }): EventStats;
@@ -126,6 +147,35 @@ export interface InsightsReader {
     only?: (entityId: string) => boolean,
     keep?: (entityId: string, lastAttributes: Readonly<Record<string, unknown>>) => boolean,
   ): void;
+  /**
+   * Where folding the rows from `fromMs` on starts: before the first row at or after it, and at the
+   * journal's head (rows stored late before now are read by id).
+   */
+  foldStart(fromMs: number): TailPosition;
+  /**
+   * Up to `max` rows past `pos` in id order (the time order live rows arrive in), stopping before the first
+   * row at or after `beforeMs`; `fn` gets each with its entity key and id. One snapshot. `late` lists the
+   * entities with rows stored at or behind `pos` since (backfill, import) and at or after `fromMs`: fold
+   * those again with foldEntity. `done` when no row before `beforeMs` is left.
+   */
+  foldRead(
+    pos: TailPosition,
+    max: number,
+    fromMs: number,
+    beforeMs: number,
+    fn: (e: number, entityId: string, row: WindowRow) => void,
+  ): { next: TailPosition; late: number[]; done: boolean };
+  /** One entity's rows from `fromMs` up to and including position `pos`, ascending, streamed. */
+  foldEntity(
+    e: number,
+    fromMs: number,
+    pos: TailPosition,
+    fn: (entityId: string, row: WindowRow) => void,
+  ): void;
+  /** Changes when entities are renamed or merged (their rows move): a fold starts again then. */
+  namesVersion(): number;
+  /** A state's text from its dictionary id, or the number's text where `state` is -1. */
+  stateTextOf(state: number, value: number): string;
   entityIds(): string[];
   /** Oldest and newest raw event times (ms), or null when empty. */
   span(): { oldestMs: number; newestMs: number } | null;
@@ -168,10 +218,12 @@ class SqliteInsights implements InsightsReader {
   /** Where the store's rollup stands, to add the rows it has not folded into `hourly` yet. */
   private readonly rollupTail: TailReader<Record<string, never>>;
   private readonly rollupPosition: StoredPosition;
+  private readonly foldTail: TailReader<{ v: number | null; s: number | null; a: number }>;
+  private readonly row = new ReusedRow((s, v) => this.stateTextOf(s, v));
   private readonly stmtCache = new Map<string, Statement>();
   private entities: { e: number; entity_id: string }[] = [];
   private entityCount = -1;
-  private namesVersion = -1;
+  private namesSeen = -1;
   private readonly entityName = new Map<number, string>();
   private readonly states: string[] = [];
   private readonly statesLower: string[] = [];
@@ -216,6 +268,7 @@ class SqliteInsights implements InsightsReader {
       ),
       byId: db.prepare(`SELECT ${ROW} FROM events WHERE id = CAST(?1 AS INTEGER)`),
       context: db.prepare(contextRowsSql(`${ROW}, id`, "?1", "?2", { full: "?3", lo: "?4", hi: "?5" })),
+      journalHead: db.prepare("SELECT coalesce(max(seq), 0) AS seq FROM journal"),
       rawRows: db.prepare(`SELECT e, id >> ${ENTITY_BITS} AS t FROM events WHERE id >= ?1 AND id < ?2`),
       // Entity by entity through the primary key (e, t): a time range alone would scan the whole tier.
       hourlyCounts: db.prepare(
@@ -224,6 +277,7 @@ class SqliteInsights implements InsightsReader {
     };
     this.rollupTail = new TailReader(db, "");
     this.rollupPosition = new StoredPosition(db, "rollup");
+    this.foldTail = new TailReader(db, "ev.v AS v, ev.s AS s, ev.a AS a");
   }
 
   /** Rowid bound for a time in ms: every event at or after `ms` has id >= idAt(ms). */
@@ -237,12 +291,12 @@ class SqliteInsights implements InsightsReader {
 
   private refreshEntities(): void {
     const { n, v } = this.q.entityMeta.get() as { n: number; v: number };
-    if (n === this.entityCount && v === this.namesVersion) return;
+    if (n === this.entityCount && v === this.namesSeen) return;
     this.entities = this.q.entities.all() as { e: number; entity_id: string }[];
     this.entityName.clear();
     for (const row of this.entities) this.entityName.set(row.e, row.entity_id);
     this.entityCount = n;
-    this.namesVersion = v;
+    this.namesSeen = v;
   }
 
   /** A state's text in lower case, computed once per state (search matches terms against it). */
@@ -555,6 +609,71 @@ class SqliteInsights implements InsightsReader {
     }
   }
 
+  foldStart(fromMs: number): TailPosition {
+    const { seq } = this.q.journalHead.get() as { seq: number };
+    return { t: Math.ceil(fromMs * 1000) - this.baseUs - 1, e: 2 ** ENTITY_BITS - 1, seq };
+  }
+
+  foldRead(
+    pos: TailPosition,
+    max: number,
+    fromMs: number,
+    beforeMs: number,
+    fn: (e: number, entityId: string, row: WindowRow) => void,
+  ): { next: TailPosition; late: number[]; done: boolean } {
+    // The same bounds as idAt: rows in [fromMs, beforeMs) by their stored microsecond.
+    const fromT = Math.ceil(fromMs * 1000) - this.baseUs;
+    const beforeT = Math.ceil(beforeMs * 1000) - this.baseUs;
+    return this.db.transaction(() => {
+      this.refreshEntities();
+      const { rows, next } = this.foldTail.read(pos, max);
+      const late = new Set<number>();
+      let at: { t: number; e: number } = pos;
+      let cut = false;
+      for (const r of rows) {
+        if ("seq" in r) {
+          // A late row (deleted since when t is null) behind the position: its entity is folded again.
+          if (r.t !== null && r.t >= fromT) late.add(r.e);
+          continue;
+        }
+        if (r.t >= beforeT) {
+          cut = true;
+          break;
+        }
+        at = r;
+        fn(
+          r.e,
+          this.entityName.get(r.e) ?? `unknown.${r.e}`,
+          this.row.set(this.ms(r.t), r.v, r.s, this.attributesOf(r.a)),
+        );
+      }
+      return { next: { t: at.t, e: at.e, seq: next.seq }, late: [...late], done: cut || rows.length < max };
+    })();
+  }
+
+  foldEntity(
+    e: number,
+    fromMs: number,
+    pos: TailPosition,
+    fn: (entityId: string, row: WindowRow) => void,
+  ): void {
+    this.refreshEntities();
+    const entityId = this.entityName.get(e) ?? `unknown.${e}`;
+    const upTo = ((BigInt(pos.t) << SHIFT) | BigInt(pos.e)) + 1n;
+    for (const r of this.rangeRows.iterate(e, idRange(e, this.idAt(fromMs), upTo), "asc"))
+      fn(entityId, this.row.set(this.ms(r.t), r.v, r.s, this.attributesOf(r.a)));
+  }
+
+  namesVersion(): number {
+    return (this.q.entityMeta.get() as { v: number }).v;
+  }
+
+  stateTextOf(state: number, value: number): string {
+    if (state === -1) return String(Number.isNaN(value) ? null : value);
+    if (this.states[state] === undefined) this.refreshStates();
+    return this.states[state] ?? "";
+  }
+
   entityIds(): string[] {
     this.refreshEntities();
     return this.entities.map((r) => r.entity_id).sort();
@@ -572,6 +691,28 @@ class SqliteInsights implements InsightsReader {
 
 /** Rows read (as objects) between young-generation collections in eachEntityColumns. */
 const COLLECT_EVERY_ROWS = 10_000;
+
+/** The one row object a fold read hands out, refilled for each row. */
+class ReusedRow implements WindowRow {
+  ts = 0;
+  value = Number.NaN;
+  state = -1;
+  attributes: Readonly<Record<string, unknown>> = {};
+
+  constructor(private readonly text: (state: number, value: number) => string) {}
+
+  set(ts: number, v: number | null, s: number | null, attributes: Readonly<Record<string, unknown>>): this {
+    this.ts = ts;
+    this.value = v ?? Number.NaN;
+    this.state = s ?? -1;
+    this.attributes = attributes;
+    return this;
+  }
+
+  stateText(): string {
+    return this.text(this.state, this.value);
+  }
+}
 
 /** The growable buffers behind EntityColumns, reused from one entity to the next. */
 class ColumnBuffers {

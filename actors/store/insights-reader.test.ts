@@ -3,12 +3,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { markCaughtUp } from "../store/tail.ts";
-import { openStoreWriter, type StoreWriter } from "../store/writer.ts";
-import { type InsightsReader, openInsightsReader, SearchTermsError } from "./queries.ts";
-import { toStateChange } from "./seed-store.ts";
-import { PLANTED, syntheticHome } from "./synthetic-home.ts";
-import type { InsightEvent } from "./types.ts";
+import { toStateChange } from "../insights/seed-store.ts";
+import { PLANTED, syntheticHome } from "../insights/synthetic-home.ts";
+import type { InsightEvent } from "../insights/types.ts";
+import { type InsightsReader, openInsightsReader, SearchTermsError } from "./insights-reader.ts";
+import { markCaughtUp } from "./tail.ts";
+import { openStoreWriter, type StoreWriter } from "./writer.ts";
 
 const NOW = Date.now() - 60_000;
 const home = syntheticHome({ seed: 21, days: 2, now: NOW });
