@@ -26,8 +26,8 @@ import { openMetadataReader } from "../actors/metadata/reader.ts";
 import { openStoreReader } from "../actors/store/index.ts";
 import { openStoreWriter } from "../actors/store/writer.ts";
 import { loadConfig } from "../runtime/config/load.ts";
-import { createLogger } from "../runtime/log.ts";
-import { MetricsHub, Registry } from "../runtime/metrics.ts";
+import { createLogger } from "../runtime/kernel/log.ts";
+import { MetricsHub, Registry } from "../runtime/kernel/metrics.ts";
 import { API_BENCH_ENTITIES, homeChange } from "./lib/api-home.ts";
 
 const QUICK = Boolean(process.env.HOMEIQ_BENCH_QUICK);

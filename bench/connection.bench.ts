@@ -15,12 +15,12 @@ import { bench, run } from "mitata";
 import type { StateChange } from "../actors/batcher/messages.ts";
 import { EntityStates } from "../actors/connection/entities.ts";
 import { type HAMessage, parseFrame, stateToChange } from "../actors/connection/frames.ts";
-import { waitFor } from "../runtime/clock.ts";
+import { EDGES } from "../runtime/app/tree.ts";
 import { loadConfig } from "../runtime/config/load.ts";
-import { createLogger } from "../runtime/log.ts";
-import { MetricsHub } from "../runtime/metrics.ts";
-import { Supervisor } from "../runtime/supervisor.ts";
-import { EDGES } from "../runtime/tree.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
+import { createLogger } from "../runtime/kernel/log.ts";
+import { MetricsHub } from "../runtime/kernel/metrics.ts";
+import { Supervisor } from "../runtime/kernel/supervisor.ts";
 import { startSimulator } from "../sim/server.ts";
 import { cpuSeconds, freePort, spawnChild } from "./lib/proc.ts";
 

@@ -10,7 +10,7 @@
  * from events.db after HomeIQ has shut down gracefully.
  */
 import { parseArgs } from "node:util";
-import { waitFor } from "../runtime/clock.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
 import { cpuSeconds, percentile, rssBytes } from "./lib/proc.ts";
 import { API_TOKEN, Stack } from "./lib/stack.ts";
 

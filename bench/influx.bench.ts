@@ -19,10 +19,10 @@ import {
 } from "../actors/influx-writer/exporter.ts";
 import { eventLine, seriesKey } from "../actors/influx-writer/lines.ts";
 import { openStoreWriter } from "../actors/store/writer.ts";
-import { systemClock } from "../runtime/clock.ts";
 import { ConfigSchema, type HomeIQConfig } from "../runtime/config/schema.ts";
-import { createLogger } from "../runtime/log.ts";
-import { Registry } from "../runtime/metrics.ts";
+import { systemClock } from "../runtime/kernel/clock.ts";
+import { createLogger } from "../runtime/kernel/log.ts";
+import { Registry } from "../runtime/kernel/metrics.ts";
 import { startVictoriaMetrics } from "../test/lib/victoria-metrics.ts";
 
 const QUICK = Boolean(process.env.HOMEIQ_BENCH_QUICK);

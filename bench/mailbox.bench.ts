@@ -6,7 +6,7 @@
  */
 import { bench, run } from "mitata";
 import type { StateChange } from "../actors/batcher/messages.ts";
-import { Outbox } from "../runtime/mailbox.ts";
+import { Outbox } from "../runtime/kernel/mailbox.ts";
 
 const BATCH = 1000;
 const BATCHES = Number(process.env.HOMEIQ_BENCH_QUICK ? 20 : 100);

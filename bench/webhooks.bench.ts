@@ -25,10 +25,10 @@ import { WebhookStore } from "../actors/webhook-dispatcher/store.ts";
 import { TargetPolicy } from "../actors/webhook-dispatcher/targets.ts";
 import { startReceiver } from "../actors/webhook-dispatcher/test-receiver.ts";
 import { HEADERS } from "../actors/webhook-dispatcher/verify.ts";
-import { systemClock } from "../runtime/clock.ts";
 import { loadConfig } from "../runtime/config/load.ts";
-import { createLogger } from "../runtime/log.ts";
-import { Registry } from "../runtime/metrics.ts";
+import { systemClock } from "../runtime/kernel/clock.ts";
+import { createLogger } from "../runtime/kernel/log.ts";
+import { Registry } from "../runtime/kernel/metrics.ts";
 
 const QUICK = !!process.env.HOMEIQ_BENCH_QUICK;
 const BATCH = 2000;

@@ -26,8 +26,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { type Child, spawnChild } from "../bench/lib/proc.ts";
-import { waitFor } from "../runtime/clock.ts";
 import { configReference, loadConfig } from "../runtime/config/load.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
 import { startSimulator } from "../sim/server.ts";
 import {
   type BuiltStage,
@@ -223,7 +223,7 @@ describe("Dockerfiles", () => {
       [
         "package.json",
         "package-lock.json",
-        "runtime/main.ts",
+        "runtime/app/main.ts",
         "actors/api/server.ts",
         "addon/run.sh",
         "web/index.html",
@@ -242,7 +242,7 @@ describe("Dockerfiles", () => {
     expect(seen).toEqual({
       "package.json": true,
       "package-lock.json": true,
-      "runtime/main.ts": true,
+      "runtime/app/main.ts": true,
       "actors/api/server.ts": true,
       "addon/run.sh": true,
       "web/index.html": true,

@@ -8,12 +8,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { storeDigest } from "../bench/lib/stack.ts";
-import { waitFor } from "../runtime/clock.ts";
+import { EDGES } from "../runtime/app/tree.ts";
 import { loadConfig } from "../runtime/config/load.ts";
-import { createLogger } from "../runtime/log.ts";
-import { MetricsHub } from "../runtime/metrics.ts";
-import { Supervisor } from "../runtime/supervisor.ts";
-import { EDGES } from "../runtime/tree.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
+import { createLogger } from "../runtime/kernel/log.ts";
+import { MetricsHub } from "../runtime/kernel/metrics.ts";
+import { Supervisor } from "../runtime/kernel/supervisor.ts";
 import { type Simulator, startSimulator } from "../sim/server.ts";
 
 setDefaultTimeout(90000);

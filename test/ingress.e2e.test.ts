@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Frame, Page } from "playwright-core";
 import { type Child, spawnChild } from "../bench/lib/proc.ts";
-import { waitFor } from "../runtime/clock.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
 import { launchChromium } from "./lib/chromium.ts";
 import { type IngressProxy, startIngressProxy } from "./lib/ingress-proxy.ts";
 
@@ -96,7 +96,7 @@ beforeAll(async () => {
     NODE_ENV: "production",
   });
   dataDir = mkdtempSync(join(tmpdir(), "homeiq-ingress-"));
-  homeiq = spawnChild(["bun", "run", join(ROOT, "runtime/main.ts")], {
+  homeiq = spawnChild(["bun", "run", join(ROOT, "runtime/app/main.ts")], {
     ...process.env,
     HOMEIQ_DATA_DIR: dataDir,
     HOMEIQ_PORT: "0",

@@ -5,10 +5,10 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { deepHealth } from "../actors/api/health/service.ts";
-import { waitFor } from "../runtime/clock.ts";
-import { createLogger } from "../runtime/log.ts";
-import { MetricsHub } from "../runtime/metrics.ts";
-import { type EdgeSpec, HUB, Supervisor } from "../runtime/supervisor.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
+import { createLogger } from "../runtime/kernel/log.ts";
+import { MetricsHub } from "../runtime/kernel/metrics.ts";
+import { type EdgeSpec, HUB, Supervisor } from "../runtime/kernel/supervisor.ts";
 
 type Work = { type: "work"; id: number };
 const STUCK_AFTER_MS = 400;

@@ -2,8 +2,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { waitFor } from "../runtime/clock.ts";
-import { RestartIntensityError, type Supervisor } from "../runtime/supervisor.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
+import { RestartIntensityError, type Supervisor } from "../runtime/kernel/supervisor.ts";
 import { relaySupervisor } from "./fixtures/tree.ts";
 
 type Work = { type: "work"; id: number; delayMs?: number } | { type: "crash"; reason: string };

@@ -16,10 +16,10 @@ import { readExportPosition } from "../actors/influx-writer/state.ts";
 import { StoreMaintenance } from "../actors/store/maintenance.ts";
 import { metaPosition } from "../actors/store/tail.ts";
 import { openStoreWriter } from "../actors/store/writer.ts";
-import { systemClock } from "../runtime/clock.ts";
 import { ConfigSchema, type HomeIQConfig } from "../runtime/config/schema.ts";
-import { createLogger } from "../runtime/log.ts";
-import { Registry } from "../runtime/metrics.ts";
+import { systemClock } from "../runtime/kernel/clock.ts";
+import { createLogger } from "../runtime/kernel/log.ts";
+import { Registry } from "../runtime/kernel/metrics.ts";
 import { tempDirs } from "./lib/temp-dirs.ts";
 import { startVictoriaMetrics, type VictoriaMetrics } from "./lib/victoria-metrics.ts";
 

@@ -10,7 +10,7 @@ import { openStoreReader } from "../actors/store/index.ts";
 import { deliveryId } from "../actors/webhook-dispatcher/payload.ts";
 import { startReceiver } from "../actors/webhook-dispatcher/test-receiver.ts";
 import { API_TOKEN, Stack } from "../bench/lib/stack.ts";
-import { waitFor } from "../runtime/clock.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
 
 const secret = "e2e-webhook-secret-0123";
 const rx = startReceiver({ secret, failFirst: 1, holdMs: 5 });

@@ -9,8 +9,8 @@
  */
 import { openapi } from "@elysiajs/openapi";
 import { Elysia } from "elysia";
-import { Registry } from "../../runtime/metrics.ts";
-import { HUB } from "../../runtime/supervisor.ts";
+import { Registry } from "../../runtime/kernel/metrics.ts";
+import { HUB } from "../../runtime/kernel/supervisor.ts";
 import type { ApiDeps } from "./deps.ts";
 import { devices } from "./devices/index.ts";
 import { enrichment } from "./enrichment/index.ts";

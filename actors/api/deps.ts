@@ -1,12 +1,12 @@
 /**
- * What the API needs from the rest of HomeIQ, as interfaces. The real objects come from `runtime/main.ts`
+ * What the API needs from the rest of HomeIQ, as interfaces. The real objects come from `runtime/app/main.ts`
  * (the supervisor, its MetricsHub, the store and metadata readers opened on their own read connections);
  * tests pass in-memory fakes or real readers over seeded temp dirs and call `app.handle()` in-process.
  */
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
-import type { Logger } from "../../runtime/log.ts";
-import type { MetricsHub, Registry } from "../../runtime/metrics.ts";
-import type { ActorStatus } from "../../runtime/supervisor.ts";
+import type { Logger } from "../../runtime/kernel/log.ts";
+import type { MetricsHub, Registry } from "../../runtime/kernel/metrics.ts";
+import type { ActorStatus } from "../../runtime/kernel/supervisor.ts";
 import type {
   AreaItem,
   DeviceItem,

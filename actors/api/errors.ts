@@ -5,7 +5,7 @@
  * credentials.
  */
 import { Elysia, t } from "elysia";
-import { errorMessage } from "../../runtime/log.ts";
+import { errorMessage } from "../../runtime/kernel/log.ts";
 import { requestContext } from "./security/service.ts";
 
 export const ErrorBody = t.Object({

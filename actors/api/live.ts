@@ -1,11 +1,11 @@
 /**
  * The live feed behind `GET /api/v1/stream`: the batcher sends each committed batch to the hub
- * (`batcher->hub`, lossy), `runtime/main.ts` hands it to `LiveFeed.publish`, and every SSE client reads
+ * (`batcher->hub`, lossy), `runtime/app/main.ts` hands it to `LiveFeed.publish`, and every SSE client reads
  * from its own bounded queue. A client that falls `queueMax` events behind is cut off with one final
  * overflow notice (it can catch up from `/api/v1/events`), so a slow reader never makes the hub buffer
  * without bound and never slows the other clients.
  */
-import type { Counter, Gauge, Registry } from "../../runtime/metrics.ts";
+import type { Counter, Gauge, Registry } from "../../runtime/kernel/metrics.ts";
 import type { StateChange, StoredBatch } from "../batcher/messages.ts";
 import { type EventColumns, openPacked, ownString } from "../batcher/packed.ts";
 import type { StoredEvent } from "./deps.ts";

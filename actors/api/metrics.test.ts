@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { waitFor } from "../../runtime/clock.ts";
-import type { MetricsSnapshot } from "../../runtime/metrics.ts";
+import { waitFor } from "../../runtime/kernel/clock.ts";
+import type { MetricsSnapshot } from "../../runtime/kernel/metrics.ts";
 import { testApi } from "./fixtures.ts";
 import type { RealTimeMetrics } from "./metrics/model.ts";
 import { RateTracker } from "./metrics/service.ts";

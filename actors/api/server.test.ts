@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { waitFor } from "../../runtime/clock.ts";
-import { createLogger } from "../../runtime/log.ts";
-import { MetricsHub, Registry } from "../../runtime/metrics.ts";
+import { waitFor } from "../../runtime/kernel/clock.ts";
+import { createLogger } from "../../runtime/kernel/log.ts";
+import { MetricsHub, Registry } from "../../runtime/kernel/metrics.ts";
 import { createClient } from "./client.ts";
 import { change, FakeSupervisor, MemoryMetadata, MemoryStore, TEST_TOKEN, testConfig } from "./fixtures.ts";
 import { LiveFeed } from "./live.ts";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { waitFor } from "../../runtime/clock.ts";
+import { waitFor } from "../../runtime/kernel/clock.ts";
 import { storedBatch } from "../batcher/messages.ts";
 import { change, testApi } from "./fixtures.ts";
 import { LiveFeed } from "./live.ts";

@@ -6,12 +6,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { waitFor } from "../../runtime/clock.ts";
+import { EDGES } from "../../runtime/app/tree.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
-import { createLogger } from "../../runtime/log.ts";
-import { MetricsHub, Registry } from "../../runtime/metrics.ts";
-import { HUB, Supervisor } from "../../runtime/supervisor.ts";
-import { EDGES } from "../../runtime/tree.ts";
+import { waitFor } from "../../runtime/kernel/clock.ts";
+import { createLogger } from "../../runtime/kernel/log.ts";
+import { MetricsHub, Registry } from "../../runtime/kernel/metrics.ts";
+import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
 import { deepHealth } from "../api/health/service.ts";
 import { openStoreReader } from "../store/reader.ts";
 import {

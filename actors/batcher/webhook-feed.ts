@@ -20,7 +20,7 @@
  * Lost uncounted: the backlog of a batcher that crashes or is restarted as stuck (memory only). Those
  * events are stored; the dispatcher's next start catches up on them from its watermark.
  */
-import type { Counter, Gauge } from "../../runtime/metrics.ts";
+import type { Counter, Gauge } from "../../runtime/kernel/metrics.ts";
 import type { EventSource, StoredBatch } from "./messages.ts";
 import { concatPacked, type PackedEvents } from "./packed.ts";
 

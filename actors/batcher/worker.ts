@@ -2,8 +2,9 @@
  * The batcher actor: connection (and enrichers) -> store -> webhooks / live feed / Influx wake-up.
  * Thin adapter: rules live in ./logic.ts, SQL in ../store/.
  */
-import { runActor } from "../../runtime/actor.ts";
-import { EDGES } from "../../runtime/tree.ts";
+
+import { EDGES } from "../../runtime/app/tree.ts";
+import { runActor } from "../../runtime/kernel/actor.ts";
 import { WAKE } from "../influx-writer/messages.ts";
 import { readExportPosition } from "../influx-writer/state.ts";
 import { StoreMaintenance } from "../store/maintenance.ts";

@@ -5,8 +5,8 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { systemClock, waitFor } from "../../runtime/clock.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
+import { systemClock, waitFor } from "../../runtime/kernel/clock.ts";
 import type { StateChange } from "../batcher/messages.ts";
 import { EntityStates } from "./entities.ts";
 import { FakeHA } from "./fake-ha.ts";

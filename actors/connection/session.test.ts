@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { type Clock, systemClock, waitFor } from "../../runtime/clock.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import { type Clock, systemClock, waitFor } from "../../runtime/kernel/clock.ts";
 import { changeKey } from "../../sim/history.ts";
 import { type Simulator, startSimulator } from "../../sim/server.ts";
 import type { StateChange } from "../batcher/messages.ts";

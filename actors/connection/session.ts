@@ -14,8 +14,8 @@
  * `ha.requestTimeoutMs` — it resyncs: reconnects, which opens a gap that the backfill fills.
  */
 
-import { backoffDelay, type Clock, type Random } from "../../runtime/clock.ts";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import { backoffDelay, type Clock, type Random } from "../../runtime/kernel/clock.ts";
 import type { StateChange } from "../batcher/messages.ts";
 import { type KnownAttributes, previewJson, type SkipReason } from "./attributes.ts";
 import { Backfiller } from "./backfill.ts";

@@ -6,8 +6,8 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { runActor } from "../../runtime/actor.ts";
-import { EDGES } from "../../runtime/tree.ts";
+import { EDGES } from "../../runtime/app/tree.ts";
+import { runActor } from "../../runtime/kernel/actor.ts";
 import {
   type BatcherMessage,
   batcherMessage,

@@ -1,6 +1,6 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
-import { waitFor } from "../../runtime/clock.ts";
-import { Registry } from "../../runtime/metrics.ts";
+import { waitFor } from "../../runtime/kernel/clock.ts";
+import { Registry } from "../../runtime/kernel/metrics.ts";
 import { carbonSource } from "../enricher-carbon/logic.ts";
 import { pricesSource } from "../enricher-prices/logic.ts";
 import { weatherSource } from "../enricher-weather/logic.ts";

@@ -4,10 +4,11 @@
  * new readings to the store and latest values to the webhook dispatcher. The rules live in logic.ts; this
  * class only sequences I/O around them. Nothing here throws out of a poll.
  */
-import type { Clock, Random } from "../../runtime/clock.ts";
+
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
-import { errorMessage, type Logger } from "../../runtime/log.ts";
-import type { Counter, Gauge, Registry } from "../../runtime/metrics.ts";
+import type { Clock, Random } from "../../runtime/kernel/clock.ts";
+import { errorMessage, type Logger } from "../../runtime/kernel/log.ts";
+import type { Counter, Gauge, Registry } from "../../runtime/kernel/metrics.ts";
 import { TtlLruCache } from "./cache.ts";
 import { type FetchFailure, fetchJson } from "./fetch.ts";
 import {

@@ -5,7 +5,7 @@
  * e.g. after a restart) with the last location seen. A config override (enrichers.latitude/longitude)
  * wins inside the enricher, so forwarding is harmless then.
  */
-import { errorMessage, type Logger } from "../../runtime/log.ts";
+import { errorMessage, type Logger } from "../../runtime/kernel/log.ts";
 import { enricherMessage, HA_CONFIG, NEEDS_LOCATION } from "./messages.ts";
 import type { Location } from "./source.ts";
 

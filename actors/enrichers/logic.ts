@@ -3,7 +3,7 @@
  * breaker, backoff, which readings are new, which failures get logged — and how its status looks.
  * No I/O, no clock: `now` and `random` are passed in.
  */
-import { backoffDelay, type Random } from "../../runtime/clock.ts";
+import { backoffDelay, type Random } from "../../runtime/kernel/clock.ts";
 import type { CacheHit } from "./cache.ts";
 import type { FetchFailure } from "./fetch.ts";
 import type { Reading } from "./source.ts";

@@ -3,8 +3,8 @@
  * `runEnricher(source, check)`. It wires the engine to the actor's edges (`enricher-<name>->batcher`,
  * `enricher-<name>->webhooks`), answers calls, and asks the main thread for HA's location when it has none.
  */
-import { runActor } from "../../runtime/actor.ts";
-import type { MessageCheck } from "../../runtime/schema.ts";
+import { runActor } from "../../runtime/kernel/actor.ts";
+import type { MessageCheck } from "../../runtime/kernel/schema.ts";
 import { Enricher } from "./engine.ts";
 import {
   type EnricherMessage,

@@ -2,7 +2,7 @@
  * What one external API contributes: how to build its request and how to turn its documented response into
  * readings. Everything else (schedule, cache, breaker, logging, edges) is shared. Adding a source means a
  * folder `actors/enricher-<name>/` whose logic.ts exports an `EnricherSource`, and one line in
- * runtime/tree.ts.
+ * runtime/app/tree.ts.
  */
 import type { Static, TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";

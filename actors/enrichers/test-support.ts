@@ -1,8 +1,9 @@
 /** For tests only: a manual clock, a capturing logger and a config pointed at the fixture server. */
-import type { Clock } from "../../runtime/clock.ts";
+
 import { loadConfig } from "../../runtime/config/load.ts";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
-import { createLogger, type Logger } from "../../runtime/log.ts";
+import type { Clock } from "../../runtime/kernel/clock.ts";
+import { createLogger, type Logger } from "../../runtime/kernel/log.ts";
 
 export class ManualClock implements Clock {
   private timers = new Map<number, { at: number; fn: () => void }>();

@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { waitFor } from "../../runtime/clock.ts";
-import { createLogger } from "../../runtime/log.ts";
-import { MetricsHub } from "../../runtime/metrics.ts";
-import { HUB, Supervisor } from "../../runtime/supervisor.ts";
-import { buildTree } from "../../runtime/tree.ts";
+import { buildTree } from "../../runtime/app/tree.ts";
+import { waitFor } from "../../runtime/kernel/clock.ts";
+import { createLogger } from "../../runtime/kernel/log.ts";
+import { MetricsHub } from "../../runtime/kernel/metrics.ts";
+import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
 import { startFixtureServer } from "./fixture-server.ts";
 import { forwardHaLocation, type NoticeSource } from "./location.ts";
 import type { LogEffect, SourceStatus } from "./logic.ts";

@@ -9,8 +9,9 @@
  * events by (entity, last_updated µs); no webhook rule can select that source, so imported history never
  * fires one.
  */
-import { runActor } from "../../runtime/actor.ts";
-import { EDGES } from "../../runtime/tree.ts";
+
+import { EDGES } from "../../runtime/app/tree.ts";
+import { runActor } from "../../runtime/kernel/actor.ts";
 import { type BatcherMessage, batcherMessage } from "../batcher/messages.ts";
 import { historyToChanges } from "../connection/frames.ts";
 import { RequestError } from "../connection/request-error.ts";

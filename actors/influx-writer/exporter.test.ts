@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
-import { systemClock } from "../../runtime/clock.ts";
 import { ConfigSchema, type HomeIQConfig } from "../../runtime/config/schema.ts";
-import { createLogger } from "../../runtime/log.ts";
-import { Registry } from "../../runtime/metrics.ts";
+import { systemClock } from "../../runtime/kernel/clock.ts";
+import { createLogger } from "../../runtime/kernel/log.ts";
+import { Registry } from "../../runtime/kernel/metrics.ts";
 import { tempDirs } from "../../test/lib/temp-dirs.ts";
 import { startVictoriaMetrics, type VictoriaMetrics } from "../../test/lib/victoria-metrics.ts";
 import type { StateChange } from "../batcher/messages.ts";

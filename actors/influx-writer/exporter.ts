@@ -13,10 +13,10 @@
 import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
 import { HttpError, InfluxDB, setLogger, type WriteApi } from "@influxdata/influxdb-client";
-import type { Clock, Random } from "../../runtime/clock.ts";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
-import type { Logger } from "../../runtime/log.ts";
-import type { Counter, Gauge, Registry } from "../../runtime/metrics.ts";
+import type { Clock, Random } from "../../runtime/kernel/clock.ts";
+import type { Logger } from "../../runtime/kernel/log.ts";
+import type { Counter, Gauge, Registry } from "../../runtime/kernel/metrics.ts";
 import { configureConnection, EVENTS_DB, migrate, readBaseUs } from "../store/schema.ts";
 import { metaPosition, type TailPosition, TailReader } from "../store/tail.ts";
 import { eventLine, FieldTypes, readingLine, seriesKey } from "./lines.ts";

@@ -2,8 +2,8 @@
  * The influx-writer actor: tails events.db into InfluxDB (see ./exporter.ts). Wired only when
  * `influx.url` is set. Thin adapter: the loop below only sequences steps, waits and wake-ups.
  */
-import { runActor } from "../../runtime/actor.ts";
-import { errorMessage } from "../../runtime/log.ts";
+import { runActor } from "../../runtime/kernel/actor.ts";
+import { errorMessage } from "../../runtime/kernel/log.ts";
 import { exporterMetrics, InfluxExporter, influxSender, WriteFailure } from "./exporter.ts";
 import { check } from "./messages.ts";
 

@@ -5,7 +5,7 @@
  * changes to the webhook dispatcher (rules of kind "health").
  */
 import { Type as T } from "@sinclair/typebox";
-import { type MessageOf, messageChecker } from "../../runtime/schema.ts";
+import { type MessageOf, messageChecker } from "../../runtime/kernel/schema.ts";
 
 export const ACTOR = "insights";
 export const EDGE_TO_WEBHOOKS = "insights->webhooks";

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { LocalClock } from "../../runtime/local-time.ts";
+import { LocalClock } from "../../runtime/kernel/local-time.ts";
 import { countRows, foldStats, matchesEvent, parseQuery } from "./stats.ts";
 import { PLANTED, syntheticHome } from "./synthetic-home.ts";
 import { domainOf, type InsightEvent } from "./types.ts";

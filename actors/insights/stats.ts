@@ -3,7 +3,7 @@
  * (entity, time bucket) — and these functions turn them into the answer, so the arithmetic is tested on
  * plain arrays and the database only does what it is fast at (indexed range scans and GROUP BY).
  */
-import { LocalClock } from "../../runtime/local-time.ts";
+import { LocalClock } from "../../runtime/kernel/local-time.ts";
 import { domainOf, type InsightEvent } from "./types.ts";
 
 const DAY_MS = 86_400_000;

@@ -6,10 +6,10 @@
  * each run in a short-lived thread of their own (./analysis-thread.ts), one heavy run at a time in the
  * process (ctx.heavyRun). Health changes go to the webhook dispatcher when it is wired.
  */
-import { runActor } from "../../runtime/actor.ts";
-import { type JobThread, startJobThread } from "../../runtime/job-thread.ts";
-import { homeTimeZone, localClock } from "../../runtime/local-time.ts";
-import { errorMessage } from "../../runtime/log.ts";
+import { runActor } from "../../runtime/kernel/actor.ts";
+import { type JobThread, startJobThread } from "../../runtime/kernel/job-thread.ts";
+import { homeTimeZone, localClock } from "../../runtime/kernel/local-time.ts";
+import { errorMessage } from "../../runtime/kernel/log.ts";
 import { openMetadataReader, readHaTimeZone } from "../metadata/reader.ts";
 import { openStoreReader } from "../store/reader.ts";
 import type { HealthMessage } from "../webhook-dispatcher/messages.ts";
@@ -126,7 +126,7 @@ runActor({
       threadsAlive.set(1);
       try {
         const result = await thread.result;
-        // The turn passes on once the thread's memory is back, not at its answer (runtime/job-thread.ts).
+        // The turn passes on once the thread's memory is back, not at its answer (runtime/kernel/job-thread.ts).
         await thread.ended;
         return result;
       } finally {

@@ -1,5 +1,5 @@
 /** Worker body of `runBackup`: one backup, one reply. */
-import { errorMessage } from "../../runtime/log.ts";
+import { errorMessage } from "../../runtime/kernel/log.ts";
 import { createBackup } from "./backup.ts";
 import type { BackupReply } from "./run-backup.ts";
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { migrate, openDatabase } from "../../runtime/sqlite.ts";
+import { migrate, openDatabase } from "../../runtime/kernel/sqlite.ts";
 import { tempDirs } from "../../test/lib/temp-dirs.ts";
 import {
   BackupError,

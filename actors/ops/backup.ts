@@ -20,7 +20,7 @@ import {
   statSync,
 } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { openDatabase, schemaVersion } from "../../runtime/sqlite.ts";
+import { openDatabase, schemaVersion } from "../../runtime/kernel/sqlite.ts";
 import {
   BACKUP_FORMAT,
   BACKUP_FORMAT_VERSION,

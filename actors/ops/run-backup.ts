@@ -3,7 +3,7 @@
  * loop, and keeps a schedule with a retention count.
  */
 import { join } from "node:path";
-import type { Logger } from "../../runtime/log.ts";
+import type { Logger } from "../../runtime/kernel/log.ts";
 import { type BackupManifest, backupFileName, pruneBackups } from "./backup.ts";
 
 export type BackupReply = { ok: true; manifest: BackupManifest } | { ok: false; error: string };

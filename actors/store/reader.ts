@@ -9,7 +9,7 @@
  */
 import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
-import { privateFile } from "../../runtime/private-files.ts";
+import { privateFile } from "../../runtime/kernel/private-files.ts";
 import { decodeContextId, encodeUlid, ulidTimeMs } from "./codec.ts";
 import {
   configureConnection,

@@ -27,7 +27,7 @@
  *   WHERE ev.id >= ((:from_us - :base_us) << 16) ORDER BY ev.id;
  */
 import type { Database } from "bun:sqlite";
-import { SchemaTooNewError } from "../../runtime/sqlite.ts";
+import { SchemaTooNewError } from "../../runtime/kernel/sqlite.ts";
 
 /** Table names, for SQL written elsewhere. */
 export const TABLES = {

@@ -6,7 +6,7 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { SchemaTooNewError } from "../../runtime/sqlite.ts";
+import { SchemaTooNewError } from "../../runtime/kernel/sqlite.ts";
 import { tempDirs } from "../../test/lib/temp-dirs.ts";
 import { StoreMaintenance } from "./maintenance.ts";
 import { openStoreReader } from "./reader.ts";

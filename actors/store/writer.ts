@@ -7,7 +7,7 @@
  */
 import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
-import { privateFile } from "../../runtime/private-files.ts";
+import { privateFile } from "../../runtime/kernel/private-files.ts";
 import type { Reading, StateChange } from "../batcher/messages.ts";
 import { EventColumns, ownString, PackedBuilder } from "../batcher/packed.ts";
 import { canonicalNumber, encodeUlid, looseNumber } from "./codec.ts";

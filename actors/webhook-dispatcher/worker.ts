@@ -1,5 +1,5 @@
 /** Thin adapter: mailbox and API calls <-> Dispatcher. No rules live here. */
-import { runActor } from "../../runtime/actor.ts";
+import { runActor } from "../../runtime/kernel/actor.ts";
 import { openPacked } from "../batcher/packed.ts";
 import { storedSince } from "./catch-up.ts";
 import { Dispatcher } from "./dispatcher.ts";

@@ -1,6 +1,6 @@
 /**
  * The whole system as separate processes, the way a user runs it: the simulator (`sim/main.ts`), HomeIQ
- * (`runtime/main.ts`) pointed at it, and victoria-metrics standing in for InfluxDB. Used by the e2e load
+ * (`runtime/app/main.ts`) pointed at it, and victoria-metrics standing in for InfluxDB. Used by the e2e load
  * test and the soak. Counts come from HomeIQ's Prometheus endpoint; exactness is judged per entity
  * against the simulator's own record of what it emitted (count and checksum of last_updated).
  */
@@ -8,7 +8,7 @@ import { Database } from "bun:sqlite";
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { waitFor } from "../../runtime/clock.ts";
+import { waitFor } from "../../runtime/kernel/clock.ts";
 import {
   startVictoriaMetrics,
   VICTORIA_METRICS,
@@ -96,7 +96,7 @@ export class Stack {
   /** Starts (or restarts) HomeIQ on the same data dir; resolves when /health answers. */
   async startHomeIQ(): Promise<void> {
     const started = performance.now();
-    this.homeiq = spawnChild(["bun", join(ROOT, "runtime/main.ts")], {
+    this.homeiq = spawnChild(["bun", join(ROOT, "runtime/app/main.ts")], {
       ...process.env,
       HOMEIQ_DATA_DIR: this.dataDir,
       HOMEIQ_PORT: "0",

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Child, freePort, spawnChild } from "../../bench/lib/proc.ts";
-import { waitFor } from "../../runtime/clock.ts";
+import { waitFor } from "../../runtime/kernel/clock.ts";
 
 export const VICTORIA_METRICS = process.env.VICTORIA_METRICS_BIN ?? "/usr/bin/victoria-metrics";
 

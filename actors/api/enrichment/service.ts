@@ -2,8 +2,9 @@
  * Enrichment status and history for the API, without Elysia: each source's latest values come from its
  * actor (`call({type: "latest"})`), history from the store's read API when it offers enrichment series.
  */
-import { errorMessage } from "../../../runtime/log.ts";
-import { ENRICHERS } from "../../../runtime/tree.ts";
+
+import { ENRICHERS } from "../../../runtime/app/tree.ts";
+import { errorMessage } from "../../../runtime/kernel/log.ts";
 import type { SourceStatus } from "../../enrichers/logic.ts";
 import { enricherActor, enricherMessage } from "../../enrichers/messages.ts";
 import type { Reading } from "../../enrichers/source.ts";

@@ -1,5 +1,5 @@
 /** Health answers without Elysia's Context: cheap liveness, and the deep view of every actor. */
-import type { MetricsHub } from "../../../runtime/metrics.ts";
+import type { MetricsHub } from "../../../runtime/kernel/metrics.ts";
 import type { SupervisorView } from "../deps.ts";
 import type { LiveFeed } from "../live.ts";
 import type { ActorHealth, DeepHealth, Liveness } from "./model.ts";

@@ -6,8 +6,8 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { HomeIQConfig } from "../../../runtime/config/schema.ts";
-import { homeTimeZone, type LocalClock, localClock } from "../../../runtime/local-time.ts";
-import { errorMessage } from "../../../runtime/log.ts";
+import { homeTimeZone, type LocalClock, localClock } from "../../../runtime/kernel/local-time.ts";
+import { errorMessage } from "../../../runtime/kernel/log.ts";
 import type { HealthReport } from "../../insights/analyses.ts";
 import type { EnergyReport } from "../../insights/energy.ts";
 import { ACTOR, insightsRequest } from "../../insights/messages.ts";

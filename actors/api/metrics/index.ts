@@ -3,7 +3,7 @@
  * HA status, totals). `GET /metrics`: Prometheus text exposition of the same registry.
  */
 import { Elysia } from "elysia";
-import type { Registry } from "../../../runtime/metrics.ts";
+import type { Registry } from "../../../runtime/kernel/metrics.ts";
 import type { ApiDeps } from "../deps.ts";
 import { RealTimeMetrics } from "./model.ts";
 import { prometheusText, RateTracker, realTimeMetrics } from "./service.ts";

@@ -3,8 +3,8 @@
  * counter samples taken when the view is asked for, kept over `api.rateWindowMs` (bounded by
  * `RateTracker.maxSamples`), so no timer runs when nobody looks.
  */
-import { processMeter } from "../../../runtime/cpu.ts";
-import { type MetricsHub, type Registry, toPrometheus } from "../../../runtime/metrics.ts";
+import { processMeter } from "../../../runtime/kernel/cpu.ts";
+import { type MetricsHub, type Registry, toPrometheus } from "../../../runtime/kernel/metrics.ts";
 import type { SupervisorView } from "../deps.ts";
 import { haState } from "../health/service.ts";
 import type { LiveFeed } from "../live.ts";

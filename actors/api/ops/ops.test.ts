@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
-import { waitFor } from "../../../runtime/clock.ts";
-import { createLogger } from "../../../runtime/log.ts";
+import { waitFor } from "../../../runtime/kernel/clock.ts";
+import { createLogger } from "../../../runtime/kernel/log.ts";
 import { tempDirs } from "../../../test/lib/temp-dirs.ts";
 import { importKeyCeiling } from "../../batcher/logic.ts";
 import type { StateChange } from "../../batcher/messages.ts";

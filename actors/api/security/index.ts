@@ -9,8 +9,8 @@
  */
 import { Elysia } from "elysia";
 import type { HomeIQConfig } from "../../../runtime/config/schema.ts";
-import type { Logger } from "../../../runtime/log.ts";
-import type { Registry } from "../../../runtime/metrics.ts";
+import type { Logger } from "../../../runtime/kernel/log.ts";
+import type { Registry } from "../../../runtime/kernel/metrics.ts";
 import { readBounded } from "./body.ts";
 import { SECURITY_HEADERS } from "./headers.ts";
 import { ingressOf } from "./ingress.ts";

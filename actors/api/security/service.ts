@@ -3,7 +3,7 @@
  * request ids and the per-request context every log line of a request carries.
  */
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
-import type { Logger } from "../../../runtime/log.ts";
+import type { Logger } from "../../../runtime/kernel/log.ts";
 import type { IngressInfo } from "./ingress.ts";
 
 /** Compares a presented token with the real one in time independent of where they differ. */

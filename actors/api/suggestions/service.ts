@@ -2,7 +2,7 @@
  * The suggestions feature without HTTP: each request becomes a call to the suggestions actor
  * (`supervisor.call("suggestions", ...)`), whose answers are values; they map to 404/400/503 here.
  */
-import { errorMessage } from "../../../runtime/log.ts";
+import { errorMessage } from "../../../runtime/kernel/log.ts";
 import { type StatusFilter, suggestionsRequest } from "../../suggestions/messages.ts";
 import type { RunRecord, StoredSuggestion } from "../../suggestions/suggestion-store.ts";
 import type { SupervisorView } from "../deps.ts";

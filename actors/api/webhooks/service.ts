@@ -5,7 +5,7 @@
  */
 import { randomBytes } from "node:crypto";
 import type { HomeIQConfig } from "../../../runtime/config/schema.ts";
-import { errorMessage, type Logger } from "../../../runtime/log.ts";
+import { errorMessage, type Logger } from "../../../runtime/kernel/log.ts";
 import { ACTOR, webhookCall } from "../../webhook-dispatcher/messages.ts";
 import {
   checkRule,

@@ -10,7 +10,7 @@
  *
  * An actor that is alive but stuck (messages wait for it and it has finished none of them for
  * `stuckAfterMs`) is handled like a crash: terminated, restarted, counted. The supervisor sees that from
- * shared memory the actor's mailboxes write (runtime/progress.ts), never by asking the stuck worker.
+ * shared memory the actor's mailboxes write (runtime/kernel/progress.ts), never by asking the stuck worker.
  */
 import { backoffDelay } from "./clock.ts";
 import { control, type EdgePort, type FromWorker, messageType } from "./control.ts";
@@ -142,7 +142,7 @@ export class Supervisor {
   >();
   private readonly hubInbox: Inbox;
   readonly hubMetrics = new Registry({ actor: HUB });
-  /** One heavy background run at a time across all actors (runtime/heavy-turn.ts). */
+  /** One heavy background run at a time across all actors (runtime/kernel/heavy-turn.ts). */
   private readonly heavyTurn = createHeavyTurnSlot();
   /** The stuck watch: the shared clock, each outbound edge's slot (by edge name), the round timer. */
   private readonly tick = createTick();

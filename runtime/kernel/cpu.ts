@@ -51,7 +51,7 @@ export function threadCpuMeter(registry: Registry): { sample(): void } {
 export function processMeter(registry: Registry): { sample(): void } {
   const thread = threadCpuMeter(registry);
   const rss = registry.gauge("process_resident_memory_bytes", "Resident memory of the HomeIQ process");
-  // The main thread's own JavaScript heap (API, live feed, metrics hub), beside the actors' (runtime/actor.ts).
+  // The main thread's own JavaScript heap (API, live feed, metrics hub), beside the actors' (runtime/kernel/actor.ts).
   const heap = registry.gauge("actor_heap_bytes", "Bytes in use by this actor's JavaScript heap");
   const cpu = followTotal(
     registry.counter("process_cpu_seconds_total", "CPU time of the HomeIQ process, all threads"),

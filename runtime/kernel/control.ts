@@ -11,7 +11,7 @@ export interface EdgePort {
   port: MessagePort;
   capacity: number;
   retain: boolean;
-  /** For the sending end: the edge's slot in the stuck watch (runtime/progress.ts). */
+  /** For the sending end: the edge's slot in the stuck watch (runtime/kernel/progress.ts). */
   slot?: SharedArrayBuffer;
 }
 
@@ -22,9 +22,9 @@ export type ToWorker =
       config: unknown;
       logLevel: LogLevel;
       metricsIntervalMs: number;
-      /** The process-wide heavy-run turn (runtime/heavy-turn.ts) and this actor's holder id in it. */
+      /** The process-wide heavy-run turn (runtime/kernel/heavy-turn.ts) and this actor's holder id in it. */
       heavyTurn: { slot: SharedArrayBuffer; holder: number };
-      /** The stuck watch (runtime/progress.ts): the shared clock and this actor's slot. */
+      /** The stuck watch (runtime/kernel/progress.ts): the shared clock and this actor's slot. */
       watch: { tick: SharedArrayBuffer; actor: SharedArrayBuffer };
       outboxes: EdgePort[];
       inboxes: EdgePort[];

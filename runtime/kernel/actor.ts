@@ -10,8 +10,8 @@
  * }) });
  */
 import { heapSize } from "bun:jsc";
+import type { HomeIQConfig } from "../config/schema.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import type { HomeIQConfig } from "./config/schema.ts";
 import { control, type EdgePort, type FromWorker, messageType, type ToWorker } from "./control.ts";
 import { threadCpuMeter, threadCpuSeconds } from "./cpu.ts";
 import { HeavyTurn } from "./heavy-turn.ts";
@@ -27,7 +27,7 @@ export interface ActorContext {
   readonly log: Logger;
   readonly metrics: Registry;
   readonly clock: Clock;
-  /** The sending end of an outbound edge, by edge name (see runtime/tree.ts). */
+  /** The sending end of an outbound edge, by edge name (see runtime/app/tree.ts). */
   outbox<M>(edge: string): Outbox<M>;
   /** Whether an outbound edge is wired (optional edges may be absent, e.g. with InfluxDB off). */
   hasOutbox(edge: string): boolean;
@@ -35,7 +35,7 @@ export interface ActorContext {
   notify(name: string, data: unknown): void;
   /**
    * Runs a heavy background job (a week of history read, a mining run) in the process-wide turn: one such
-   * job at a time across all actors, so their memory peaks never stack (runtime/heavy-turn.ts). When it
+   * job at a time across all actors, so their memory peaks never stack (runtime/kernel/heavy-turn.ts). When it
    * ends, the actor's heap is collected before the turn passes on (`actor_burst_gc_total`): the run's
    * garbage and the heap's free blocks go back to the OS instead of lingering under the next run.
    */
@@ -222,7 +222,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
         const out = outboxes.get(edge);
         if (!out)
           throw new Error(
-            `actor "${definition.name}" has no outbound edge "${edge}"; wire it in runtime/tree.ts`,
+            `actor "${definition.name}" has no outbound edge "${edge}"; wire it in runtime/app/tree.ts`,
           );
         return out as Outbox<M>;
       },

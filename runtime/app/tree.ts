@@ -12,12 +12,12 @@
  * Children start in the order listed and stop in reverse: consumers first, producers last, so on shutdown
  * the producers stop and drain into consumers that are still running.
  */
-import type { HomeIQConfig } from "./config/schema.ts";
-import { type ChildSpec, type EdgeSpec, HUB, type TreeSpec } from "./supervisor.ts";
+import type { HomeIQConfig } from "../config/schema.ts";
+import { type ChildSpec, type EdgeSpec, HUB, type TreeSpec } from "../kernel/supervisor.ts";
 
 const actor = (name: string): ChildSpec => ({
   name,
-  module: new URL(`../actors/${name}/worker.ts`, import.meta.url).pathname,
+  module: new URL(`../../actors/${name}/worker.ts`, import.meta.url).pathname,
 });
 
 /** Edge names are the contract between actors: `ctx.outbox("connection->batcher")`. */

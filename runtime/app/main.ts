@@ -5,28 +5,28 @@
 import { randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { LiveFeed } from "../actors/api/live.ts";
-import { type RunningApi, startApi } from "../actors/api/server.ts";
-import { resolveApiToken } from "../actors/api/token.ts";
+import { LiveFeed } from "../../actors/api/live.ts";
+import { type RunningApi, startApi } from "../../actors/api/server.ts";
+import { resolveApiToken } from "../../actors/api/token.ts";
 import {
   batcherCall,
   type ImportCheckResult,
   type ImportWriteResult,
   type StoredBatch,
-} from "../actors/batcher/messages.ts";
-import { forwardHaLocation } from "../actors/enrichers/location.ts";
-import { openMetadataReader } from "../actors/metadata/reader.ts";
-import { scheduleBackups } from "../actors/ops/run-backup.ts";
-import { openStoreReader } from "../actors/store/index.ts";
-import { startSimulator } from "../sim/server.ts";
-import { giveBackMemory, whenSettled } from "./actor.ts";
-import { ConfigError, loadConfig } from "./config/load.ts";
-import type { HomeIQConfig } from "./config/schema.ts";
-import { createLogger, errorMessage } from "./log.ts";
-import { MetricsHub } from "./metrics.ts";
-import { PRIVATE_UMASK, privateDataDir } from "./private-files.ts";
-import { installShutdown } from "./shutdown.ts";
-import { Supervisor } from "./supervisor.ts";
+} from "../../actors/batcher/messages.ts";
+import { forwardHaLocation } from "../../actors/enrichers/location.ts";
+import { openMetadataReader } from "../../actors/metadata/reader.ts";
+import { scheduleBackups } from "../../actors/ops/run-backup.ts";
+import { openStoreReader } from "../../actors/store/index.ts";
+import { startSimulator } from "../../sim/server.ts";
+import { ConfigError, loadConfig } from "../config/load.ts";
+import type { HomeIQConfig } from "../config/schema.ts";
+import { giveBackMemory, whenSettled } from "../kernel/actor.ts";
+import { createLogger, errorMessage } from "../kernel/log.ts";
+import { MetricsHub } from "../kernel/metrics.ts";
+import { PRIVATE_UMASK, privateDataDir } from "../kernel/private-files.ts";
+import { installShutdown } from "../kernel/shutdown.ts";
+import { Supervisor } from "../kernel/supervisor.ts";
 import { buildTree, EDGES } from "./tree.ts";
 
 function readConfig(): HomeIQConfig {
@@ -149,7 +149,7 @@ try {
     log: log.child({ actor: "api" }),
     token: apiToken.token,
     registry: supervisor.hubMetrics,
-    staticDir: new URL("../web/dist", import.meta.url).pathname,
+    staticDir: new URL("../../web/dist", import.meta.url).pathname,
     ops: {
       backups,
       backupDir,

@@ -30,7 +30,7 @@ export interface OutboxOptions {
   /** Keep unacknowledged messages for re-sending after a rewire. */
   retain: boolean;
   metrics?: Registry;
-  /** Shared memory the supervisor's stuck watch reads (runtime/progress.ts); absent outside a supervisor. */
+  /** Shared memory the supervisor's stuck watch reads (runtime/kernel/progress.ts); absent outside a supervisor. */
   watch?: OutboxWatch;
 }
 
@@ -252,7 +252,7 @@ export interface InboxOptions {
   handle: (delivery: Delivery) => void | Promise<void>;
   /** Called when `handle` throws or rejects; the inbox stops taking messages afterwards. */
   onError: (error: unknown, delivery: Delivery) => void;
-  /** The actor's slot (runtime/progress.ts): its count of handled messages, read by the stuck watch. */
+  /** The actor's slot (runtime/kernel/progress.ts): its count of handled messages, read by the stuck watch. */
   progress?: SharedArrayBuffer;
 }
 
