@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Value } from "@sinclair/typebox/value";
 import { bench, run } from "mitata";
-import type { StateChange } from "../actors/batcher/messages.ts";
 import {
   exporterMetrics,
   InfluxExporter,
@@ -20,6 +19,7 @@ import {
 import { eventLine, seriesKey } from "../actors/influx-writer/lines.ts";
 import { openStoreWriter } from "../actors/store/writer.ts";
 import { ConfigSchema, type HomeIQConfig } from "../runtime/config/schema.ts";
+import type { StateChange } from "../runtime/events/messages.ts";
 import { systemClock } from "../runtime/kernel/clock.ts";
 import { createLogger } from "../runtime/kernel/log.ts";
 import { Registry } from "../runtime/kernel/metrics.ts";

@@ -5,7 +5,7 @@
  *   bun run bench/mailbox.bench.ts
  */
 import { bench, run } from "mitata";
-import type { StateChange } from "../actors/batcher/messages.ts";
+import type { StateChange } from "../runtime/events/messages.ts";
 import { Outbox } from "../runtime/kernel/mailbox.ts";
 
 const BATCH = 1000;

@@ -5,7 +5,6 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
-import type { StateChange } from "../actors/batcher/messages.ts";
 import {
   exporterMetrics,
   InfluxExporter,
@@ -17,6 +16,7 @@ import { StoreMaintenance } from "../actors/store/maintenance.ts";
 import { metaPosition } from "../actors/store/tail.ts";
 import { openStoreWriter } from "../actors/store/writer.ts";
 import { ConfigSchema, type HomeIQConfig } from "../runtime/config/schema.ts";
+import type { StateChange } from "../runtime/events/messages.ts";
 import { systemClock } from "../runtime/kernel/clock.ts";
 import { createLogger } from "../runtime/kernel/log.ts";
 import { Registry } from "../runtime/kernel/metrics.ts";

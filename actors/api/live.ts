@@ -5,9 +5,10 @@
  * overflow notice (it can catch up from `/api/v1/events`), so a slow reader never makes the hub buffer
  * without bound and never slows the other clients.
  */
+
+import type { StateChange, StoredBatch } from "../../runtime/events/messages.ts";
+import { type EventColumns, openPacked, ownString } from "../../runtime/events/packed.ts";
 import type { Counter, Gauge, Registry } from "../../runtime/kernel/metrics.ts";
-import type { StateChange, StoredBatch } from "../batcher/messages.ts";
-import { type EventColumns, openPacked, ownString } from "../batcher/packed.ts";
 import type { StoredEvent } from "./deps.ts";
 
 /** Which events a client wants; empty sets mean "all". */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import { storedBatch } from "../../runtime/events/messages.ts";
 import { waitFor } from "../../runtime/kernel/clock.ts";
-import { storedBatch } from "../batcher/messages.ts";
 import { change, testApi } from "./fixtures.ts";
 import { LiveFeed } from "./live.ts";
 import { type SseMessage, SseReader } from "./sse.ts";

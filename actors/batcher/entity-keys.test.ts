@@ -8,6 +8,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../runtime/config/load.ts";
+import {
+  type BatcherMessage,
+  batcherCall,
+  batcherMessage,
+  type ImportCheckResult,
+  type ImportWriteResult,
+  type StateChange,
+} from "../../runtime/events/messages.ts";
 import { waitFor } from "../../runtime/kernel/clock.ts";
 import { createLogger } from "../../runtime/kernel/log.ts";
 import { MetricsHub } from "../../runtime/kernel/metrics.ts";
@@ -16,14 +24,6 @@ import { fillEntityKeys } from "../../test/lib/entity-keys.ts";
 import { openStoreReader } from "../store/reader.ts";
 import { MAX_ENTITY_KEY } from "../store/schema.ts";
 import { openStoreWriter } from "../store/writer.ts";
-import {
-  type BatcherMessage,
-  batcherCall,
-  batcherMessage,
-  type ImportCheckResult,
-  type ImportWriteResult,
-  type StateChange,
-} from "./messages.ts";
 
 const T0 = Date.now() * 1000 - 3_600_000_000;
 const change = (entity: string, i: number): StateChange => ({

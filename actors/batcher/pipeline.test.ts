@@ -8,6 +8,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EDGES } from "../../runtime/app/tree.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
+import {
+  type BatcherMessage,
+  batcherMessage,
+  type StateChange,
+  type StoredBatch,
+} from "../../runtime/events/messages.ts";
+import { packEvents, unpackEvents } from "../../runtime/events/packed.ts";
 import { waitFor } from "../../runtime/kernel/clock.ts";
 import { createLogger } from "../../runtime/kernel/log.ts";
 import { MetricsHub } from "../../runtime/kernel/metrics.ts";
@@ -15,8 +22,6 @@ import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
 import { startVictoriaMetrics, type VictoriaMetrics } from "../../test/lib/victoria-metrics.ts";
 import { openStoreReader } from "../store/reader.ts";
 import { addStored, flushDue, initialFanOut } from "./logic.ts";
-import { type BatcherMessage, batcherMessage, type StateChange, type StoredBatch } from "./messages.ts";
-import { packEvents, unpackEvents } from "./packed.ts";
 
 const T0 = Date.UTC(2026, 10, 24, 12) * 1000;
 const change = (i: number): StateChange => ({

@@ -8,20 +8,20 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EDGES } from "../../runtime/app/tree.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
-import { waitFor } from "../../runtime/kernel/clock.ts";
-import { createLogger } from "../../runtime/kernel/log.ts";
-import { MetricsHub, Registry } from "../../runtime/kernel/metrics.ts";
-import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
-import { deepHealth } from "../api/health/service.ts";
-import { openStoreReader } from "../store/reader.ts";
 import {
   type BatcherMessage,
   batcherMessage,
   type StateChange,
   type StoredBatch,
   storedBatch,
-} from "./messages.ts";
-import { packEvents, unpackEvents } from "./packed.ts";
+} from "../../runtime/events/messages.ts";
+import { packEvents, unpackEvents } from "../../runtime/events/packed.ts";
+import { waitFor } from "../../runtime/kernel/clock.ts";
+import { createLogger } from "../../runtime/kernel/log.ts";
+import { MetricsHub, Registry } from "../../runtime/kernel/metrics.ts";
+import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
+import { deepHealth } from "../api/health/service.ts";
+import { openStoreReader } from "../store/reader.ts";
 import { WebhookFeed } from "./webhook-feed.ts";
 
 const T0 = Date.UTC(2026, 11, 7, 12) * 1000;

@@ -4,15 +4,6 @@
  */
 
 import { EDGES } from "../../runtime/app/tree.ts";
-import { runActor } from "../../runtime/kernel/actor.ts";
-import { WAKE } from "../influx-writer/messages.ts";
-import { readExportPosition } from "../influx-writer/state.ts";
-import { StoreMaintenance } from "../store/maintenance.ts";
-import { MAX_ENTITY_KEY, MAX_REL_US } from "../store/schema.ts";
-import { writeStatisticHours } from "../store/statistics.ts";
-import { metaPosition } from "../store/tail.ts";
-import { openStoreWriter } from "../store/writer.ts";
-import { addStored, flushDue, importKeyCeiling, initialFanOut } from "./logic.ts";
 import {
   type BatcherCall,
   type BatcherMessage,
@@ -22,8 +13,22 @@ import {
   type ImportWriteResult,
   type StoredBatch,
   storedBatch,
-} from "./messages.ts";
-import { concatPacked, type EventColumns, openPacked, type PackedEvents } from "./packed.ts";
+} from "../../runtime/events/messages.ts";
+import {
+  concatPacked,
+  type EventColumns,
+  openPacked,
+  type PackedEvents,
+} from "../../runtime/events/packed.ts";
+import { runActor } from "../../runtime/kernel/actor.ts";
+import { WAKE } from "../influx-writer/messages.ts";
+import { readExportPosition } from "../influx-writer/state.ts";
+import { StoreMaintenance } from "../store/maintenance.ts";
+import { MAX_ENTITY_KEY, MAX_REL_US } from "../store/schema.ts";
+import { writeStatisticHours } from "../store/statistics.ts";
+import { metaPosition } from "../store/tail.ts";
+import { openStoreWriter } from "../store/writer.ts";
+import { addStored, flushDue, importKeyCeiling, initialFanOut } from "./logic.ts";
 import { WebhookFeed } from "./webhook-feed.ts";
 
 /** How often a full entity key space is logged (every refusal is counted in store_entity_keys_refused_total). */

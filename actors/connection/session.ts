@@ -15,8 +15,8 @@
  */
 
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
 import { backoffDelay, type Clock, type Random } from "../../runtime/kernel/clock.ts";
-import type { StateChange } from "../batcher/messages.ts";
 import { type KnownAttributes, previewJson, type SkipReason } from "./attributes.ts";
 import { Backfiller } from "./backfill.ts";
 import { type ApplyReport, EntityStates } from "./entities.ts";

@@ -8,14 +8,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EDGES } from "../../runtime/app/tree.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
+import type { BatcherMessage } from "../../runtime/events/messages.ts";
+import { unpackEvents } from "../../runtime/events/packed.ts";
 import { waitFor } from "../../runtime/kernel/clock.ts";
 import { createLogger } from "../../runtime/kernel/log.ts";
 import { MetricsHub } from "../../runtime/kernel/metrics.ts";
 import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
 import { changeKey } from "../../sim/history.ts";
 import { type Simulator, startSimulator } from "../../sim/server.ts";
-import type { BatcherMessage } from "../batcher/messages.ts";
-import { unpackEvents } from "../batcher/packed.ts";
 import { openMetadataReader } from "../metadata/reader.ts";
 
 setDefaultTimeout(60000);

@@ -7,14 +7,14 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { EDGES } from "../../runtime/app/tree.ts";
-import { runActor } from "../../runtime/kernel/actor.ts";
 import {
   type BatcherMessage,
   batcherMessage,
   type EventSource,
   type StateChange,
-} from "../batcher/messages.ts";
-import { packEvents } from "../batcher/packed.ts";
+} from "../../runtime/events/messages.ts";
+import { packEvents } from "../../runtime/events/packed.ts";
+import { runActor } from "../../runtime/kernel/actor.ts";
 import { type MetadataMessage, metadataMessage } from "../metadata/messages.ts";
 import { openStoreReader } from "../store/reader.ts";
 import { check } from "./messages.ts";

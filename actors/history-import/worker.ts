@@ -11,8 +11,8 @@
  */
 
 import { EDGES } from "../../runtime/app/tree.ts";
+import { type BatcherMessage, batcherMessage } from "../../runtime/events/messages.ts";
 import { runActor } from "../../runtime/kernel/actor.ts";
-import { type BatcherMessage, batcherMessage } from "../batcher/messages.ts";
 import { historyToChanges } from "../connection/frames.ts";
 import { RequestError } from "../connection/request-error.ts";
 import { isoFromUs } from "../connection/time.ts";

@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
 import { ConfigSchema, type HomeIQConfig } from "../../runtime/config/schema.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
 import { systemClock } from "../../runtime/kernel/clock.ts";
 import { createLogger } from "../../runtime/kernel/log.ts";
 import { Registry } from "../../runtime/kernel/metrics.ts";
 import { tempDirs } from "../../test/lib/temp-dirs.ts";
 import { startVictoriaMetrics, type VictoriaMetrics } from "../../test/lib/victoria-metrics.ts";
-import type { StateChange } from "../batcher/messages.ts";
 import { openMetadataDb } from "../metadata/db.ts";
 import { openStoreReader } from "../store/reader.ts";
 import { openStoreWriter } from "../store/writer.ts";

@@ -4,7 +4,7 @@
  */
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import type { StateChange } from "../batcher/messages.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
 import { EVENTS_DB } from "../store/schema.ts";
 import { markCaughtUp } from "../store/tail.ts";
 import { openStoreWriter } from "../store/writer.ts";

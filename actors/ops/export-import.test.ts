@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import type { StateChange } from "../batcher/messages.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
 import { openStoreReader, type StoreReader } from "../store/reader.ts";
 import { openStoreWriter } from "../store/writer.ts";
 import { csvField, exportChunks, exportStream, LP_HEADER } from "./export.ts";

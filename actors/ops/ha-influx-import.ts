@@ -20,7 +20,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import type { ImportCheckResult, StateChange } from "../batcher/messages.ts";
+import type { ImportCheckResult, StateChange } from "../../runtime/events/messages.ts";
 import {
   type HaInfluxMapping,
   type MeasurementReading,

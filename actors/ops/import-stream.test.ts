@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import type { ImportCheckResult, StateChange } from "../batcher/messages.ts";
+import type { ImportCheckResult, StateChange } from "../../runtime/events/messages.ts";
 import { parseLine, parseNdjsonLine, timeProblem } from "./import.ts";
 import { type ImportLimits, runImport } from "./import-stream.ts";
 

@@ -13,7 +13,7 @@
  * @example
  * const outcome = await runImport(request.body, { limits, nowUs, target, reread: () => spool.stream() });
  */
-import type { ImportCheckResult, ImportWriteResult, StateChange } from "../batcher/messages.ts";
+import type { ImportCheckResult, ImportWriteResult, StateChange } from "../../runtime/events/messages.ts";
 import { MAX_REL_US } from "../store/schema.ts";
 import type { StoreWriter } from "../store/writer.ts";
 import {

@@ -7,7 +7,7 @@
  * fields become attributes (`attr_value`/`attr_state` map back to `value`/`state`). Timestamps use the
  * precision given, or the one stated in a HomeIQ export's first line, or nanoseconds (InfluxDB's default).
  */
-import type { StateChange } from "../batcher/messages.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
 
 export type Precision = "ns" | "us" | "ms" | "s";
 const TO_US: Record<Precision, (t: bigint) => number> = {

@@ -3,10 +3,10 @@
  * refused alone and counted; the store never throws inside a batch, so other entities keep being stored.
  */
 import { afterEach, describe, expect, test } from "bun:test";
+import type { StateChange } from "../../runtime/events/messages.ts";
 import { fillEntityKeys } from "../../test/lib/entity-keys.ts";
 import { tempDirs } from "../../test/lib/temp-dirs.ts";
 import { importKeyCeiling } from "../batcher/logic.ts";
-import type { StateChange } from "../batcher/messages.ts";
 import { MAX_ENTITY_KEY } from "./schema.ts";
 import { openStoreWriter, type StoreWriter } from "./writer.ts";
 

@@ -7,9 +7,9 @@
  */
 import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
+import type { Reading, StateChange } from "../../runtime/events/messages.ts";
+import { EventColumns, ownString, PackedBuilder } from "../../runtime/events/packed.ts";
 import { privateFile } from "../../runtime/kernel/private-files.ts";
-import type { Reading, StateChange } from "../batcher/messages.ts";
-import { EventColumns, ownString, PackedBuilder } from "../batcher/packed.ts";
 import { canonicalNumber, encodeUlid, looseNumber } from "./codec.ts";
 import {
   configureConnection,

@@ -1,5 +1,5 @@
 /** Writes a synthetic history into events.db through the store's own writer (tests and the benchmark). */
-import type { StateChange } from "../batcher/messages.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
 import { openStoreWriter } from "../store/writer.ts";
 import { type SyntheticOptions, syntheticDays } from "./synthetic-home.ts";
 

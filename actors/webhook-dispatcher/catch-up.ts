@@ -6,7 +6,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { StateChange } from "../batcher/messages.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
 import { openStoreReader, type StoredEvent } from "../store/index.ts";
 
 const PAGE = 1000;

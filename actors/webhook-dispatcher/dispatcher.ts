@@ -7,11 +7,11 @@
  */
 import { randomUUID } from "node:crypto";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import type { EventSource, StateChange } from "../../runtime/events/messages.ts";
+import { type EventView, viewOf } from "../../runtime/events/packed.ts";
 import type { Clock, Random } from "../../runtime/kernel/clock.ts";
 import { errorMessage, type Logger } from "../../runtime/kernel/log.ts";
 import type { Registry } from "../../runtime/kernel/metrics.ts";
-import type { EventSource, StateChange } from "../batcher/messages.ts";
-import { type EventView, viewOf } from "../batcher/packed.ts";
 import { Breaker, decide, type Outcome, retryable } from "./delivery.ts";
 import { type Fire, Matcher, ruleKey } from "./logic.ts";
 import type { EnrichmentMessage, HealthMessage } from "./messages.ts";

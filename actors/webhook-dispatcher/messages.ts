@@ -8,8 +8,8 @@
  *   match on entity (glob/domain) and status; extend `HealthMessage` and `Matcher.matchHealth` together.
  */
 import { type Static, Type as T } from "@sinclair/typebox";
+import { type StoredBatch, storedSchemas } from "../../runtime/events/messages.ts";
 import { messageChecker } from "../../runtime/kernel/schema.ts";
-import { type StoredBatch, storedSchemas } from "../batcher/messages.ts";
 
 export const ACTOR = "webhook-dispatcher";
 

@@ -8,12 +8,6 @@ import { join } from "node:path";
 import { LiveFeed } from "../../actors/api/live.ts";
 import { type RunningApi, startApi } from "../../actors/api/server.ts";
 import { resolveApiToken } from "../../actors/api/token.ts";
-import {
-  batcherCall,
-  type ImportCheckResult,
-  type ImportWriteResult,
-  type StoredBatch,
-} from "../../actors/batcher/messages.ts";
 import { forwardHaLocation } from "../../actors/enrichers/location.ts";
 import { openMetadataReader } from "../../actors/metadata/reader.ts";
 import { scheduleBackups } from "../../actors/ops/run-backup.ts";
@@ -21,6 +15,12 @@ import { openStoreReader } from "../../actors/store/index.ts";
 import { startSimulator } from "../../sim/server.ts";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import type { HomeIQConfig } from "../config/schema.ts";
+import {
+  batcherCall,
+  type ImportCheckResult,
+  type ImportWriteResult,
+  type StoredBatch,
+} from "../events/messages.ts";
 import { giveBackMemory, whenSettled } from "../kernel/actor.ts";
 import { createLogger, errorMessage } from "../kernel/log.ts";
 import { MetricsHub } from "../kernel/metrics.ts";

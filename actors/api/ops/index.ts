@@ -7,7 +7,7 @@
  * `debugFaults`, `POST /api/v1/debug/crash` for soak and failure tests.
  */
 import { Elysia, t } from "elysia";
-import type { ImportCheckResult, ImportWriteResult, StateChange } from "../../batcher/messages.ts";
+import type { ImportCheckResult, ImportWriteResult, StateChange } from "../../../runtime/events/messages.ts";
 import {
   HISTORY_IMPORT,
   type HistoryImportStatus,

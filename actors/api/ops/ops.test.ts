@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
+import type { StateChange } from "../../../runtime/events/messages.ts";
 import { waitFor } from "../../../runtime/kernel/clock.ts";
 import { createLogger } from "../../../runtime/kernel/log.ts";
 import { tempDirs } from "../../../test/lib/temp-dirs.ts";
 import { importKeyCeiling } from "../../batcher/logic.ts";
-import type { StateChange } from "../../batcher/messages.ts";
 import { writerTarget } from "../../ops/import-stream.ts";
 import { scheduleBackups } from "../../ops/run-backup.ts";
 import { MAX_ENTITY_KEY } from "../../store/schema.ts";

@@ -6,7 +6,7 @@
  * live events, the connect snapshot, gap backfill and redeliveries all store exactly once.
  */
 import { type Static, Type as T } from "@sinclair/typebox";
-import { type MessageCheck, messageChecker } from "../../runtime/kernel/schema.ts";
+import { type MessageCheck, messageChecker } from "../kernel/schema.ts";
 import { type PackedEvents, packEvents } from "./packed.ts";
 
 export const StateChangeSchema = T.Object({
