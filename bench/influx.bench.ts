@@ -17,12 +17,12 @@ import {
   WriteFailure,
 } from "../actors/influx-writer/exporter.ts";
 import { eventLine, seriesKey } from "../actors/influx-writer/lines.ts";
-import { openStoreWriter } from "../actors/store/writer.ts";
 import { ConfigSchema, type HomeIQConfig } from "../runtime/config/schema.ts";
 import type { StateChange } from "../runtime/events/messages.ts";
 import { systemClock } from "../runtime/kernel/clock.ts";
 import { createLogger } from "../runtime/kernel/log.ts";
 import { Registry } from "../runtime/kernel/metrics.ts";
+import { openStoreWriter } from "../runtime/store/writer.ts";
 import { startVictoriaMetrics } from "../test/lib/victoria-metrics.ts";
 
 const QUICK = Boolean(process.env.HOMEIQ_BENCH_QUICK);

@@ -20,10 +20,10 @@ import { bench, run, summary } from "mitata";
 import { openInsightsReader } from "../actors/insights/queries.ts";
 import { STATS_WINDOWS } from "../actors/insights/stats.ts";
 import { PLANTED, syntheticHome } from "../actors/insights/synthetic-home.ts";
-import { markCaughtUp } from "../actors/store/tail.ts";
-import { openStoreWriter } from "../actors/store/writer.ts";
 import { loadConfig } from "../runtime/config/load.ts";
 import type { StateChange } from "../runtime/events/messages.ts";
+import { markCaughtUp } from "../runtime/store/tail.ts";
+import { openStoreWriter } from "../runtime/store/writer.ts";
 
 const RAW_DAYS = process.env.HOMEIQ_BENCH_FULL ? 7 : process.env.HOMEIQ_BENCH_QUICK ? 1 : 3;
 const TOTAL_DAYS = 30;

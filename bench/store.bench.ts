@@ -13,9 +13,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bench, run, summary } from "mitata";
-import { StoreMaintenance } from "../actors/store/maintenance.ts";
-import { openStoreWriter, type StoreWriter } from "../actors/store/writer.ts";
 import type { StateChange } from "../runtime/events/messages.ts";
+import { StoreMaintenance } from "../runtime/store/maintenance.ts";
+import { openStoreWriter, type StoreWriter } from "../runtime/store/writer.ts";
 
 const QUICK = Boolean(process.env.HOMEIQ_BENCH_QUICK);
 const N = Number(process.env.HOMEIQ_BENCH_EVENTS ?? (QUICK ? 50_000 : 200_000));

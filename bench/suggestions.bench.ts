@@ -14,13 +14,13 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bench, run, summary } from "mitata";
-import { openStoreWriter } from "../actors/store/writer.ts";
 import { openHistorySource } from "../actors/suggestions/history-source.ts";
 import { createMiner } from "../actors/suggestions/miner/miner.ts";
 import { DEFAULT_MINER_OPTIONS, type MinerEvent } from "../actors/suggestions/miner/types.ts";
 import { mineHistory } from "../actors/suggestions/run.ts";
 import { seedStore } from "../actors/suggestions/seed-store.ts";
 import type { StateChange } from "../runtime/events/messages.ts";
+import { openStoreWriter } from "../runtime/store/writer.ts";
 
 const DAY = 86_400_000;
 const DAYS = process.env.HOMEIQ_BENCH_QUICK ? 7 : 30;

@@ -7,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient } from "../actors/api/client.ts";
-import { SseReader } from "../actors/api/sse.ts";
 import { type Child, spawnChild } from "../bench/lib/proc.ts";
+import { createClient } from "../runtime/api/client.ts";
+import { SseReader } from "../runtime/api/sse.ts";
 import { waitFor } from "../runtime/kernel/clock.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

@@ -10,13 +10,13 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync 
 import { join } from "node:path";
 import { Spool } from "../actors/connection/spool.ts";
 import { openMetadataDb } from "../actors/metadata/db.ts";
-import { openStoreReader } from "../actors/store/index.ts";
-import { openStoreWriter } from "../actors/store/writer.ts";
 import { WebhookStore } from "../actors/webhook-dispatcher/store.ts";
 import { spawnChild } from "../bench/lib/proc.ts";
 import { packEvents } from "../runtime/events/packed.ts";
 import { waitFor } from "../runtime/kernel/clock.ts";
 import { openDatabase } from "../runtime/kernel/sqlite.ts";
+import { openStoreReader } from "../runtime/store/index.ts";
+import { openStoreWriter } from "../runtime/store/writer.ts";
 import { tempDirs } from "./lib/temp-dirs.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

@@ -4,7 +4,7 @@
  * crash, and what waited for them is delivered to the restarted worker.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { deepHealth } from "../actors/api/health/service.ts";
+import { deepHealth } from "../runtime/api/health/service.ts";
 import { waitFor } from "../runtime/kernel/clock.ts";
 import { createLogger } from "../runtime/kernel/log.ts";
 import { MetricsHub } from "../runtime/kernel/metrics.ts";

@@ -12,14 +12,14 @@ import {
   WriteFailure,
 } from "../actors/influx-writer/exporter.ts";
 import { readExportPosition } from "../actors/influx-writer/state.ts";
-import { StoreMaintenance } from "../actors/store/maintenance.ts";
-import { metaPosition } from "../actors/store/tail.ts";
-import { openStoreWriter } from "../actors/store/writer.ts";
 import { ConfigSchema, type HomeIQConfig } from "../runtime/config/schema.ts";
 import type { StateChange } from "../runtime/events/messages.ts";
 import { systemClock } from "../runtime/kernel/clock.ts";
 import { createLogger } from "../runtime/kernel/log.ts";
 import { Registry } from "../runtime/kernel/metrics.ts";
+import { StoreMaintenance } from "../runtime/store/maintenance.ts";
+import { metaPosition } from "../runtime/store/tail.ts";
+import { openStoreWriter } from "../runtime/store/writer.ts";
 import { tempDirs } from "./lib/temp-dirs.ts";
 import { startVictoriaMetrics, type VictoriaMetrics } from "./lib/victoria-metrics.ts";
 

@@ -20,10 +20,10 @@ import { waitFor } from "../../runtime/kernel/clock.ts";
 import { createLogger } from "../../runtime/kernel/log.ts";
 import { MetricsHub } from "../../runtime/kernel/metrics.ts";
 import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
+import { openStoreReader } from "../../runtime/store/reader.ts";
+import { MAX_ENTITY_KEY } from "../../runtime/store/schema.ts";
+import { openStoreWriter } from "../../runtime/store/writer.ts";
 import { fillEntityKeys } from "../../test/lib/entity-keys.ts";
-import { openStoreReader } from "../store/reader.ts";
-import { MAX_ENTITY_KEY } from "../store/schema.ts";
-import { openStoreWriter } from "../store/writer.ts";
 
 const T0 = Date.now() * 1000 - 3_600_000_000;
 const change = (entity: string, i: number): StateChange => ({

@@ -19,8 +19,8 @@ import { waitFor } from "../../runtime/kernel/clock.ts";
 import { createLogger } from "../../runtime/kernel/log.ts";
 import { MetricsHub } from "../../runtime/kernel/metrics.ts";
 import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
+import { openStoreReader } from "../../runtime/store/reader.ts";
 import { startVictoriaMetrics, type VictoriaMetrics } from "../../test/lib/victoria-metrics.ts";
-import { openStoreReader } from "../store/reader.ts";
 import { addStored, flushDue, initialFanOut } from "./logic.ts";
 
 const T0 = Date.UTC(2026, 10, 24, 12) * 1000;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { deepHealth } from "../../runtime/api/health/service.ts";
 import { EDGES } from "../../runtime/app/tree.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
 import {
@@ -20,8 +21,7 @@ import { waitFor } from "../../runtime/kernel/clock.ts";
 import { createLogger } from "../../runtime/kernel/log.ts";
 import { MetricsHub, Registry } from "../../runtime/kernel/metrics.ts";
 import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
-import { deepHealth } from "../api/health/service.ts";
-import { openStoreReader } from "../store/reader.ts";
+import { openStoreReader } from "../../runtime/store/reader.ts";
 import { WebhookFeed } from "./webhook-feed.ts";
 
 const T0 = Date.UTC(2026, 11, 7, 12) * 1000;

@@ -21,13 +21,13 @@ import {
   type PackedEvents,
 } from "../../runtime/events/packed.ts";
 import { runActor } from "../../runtime/kernel/actor.ts";
+import { StoreMaintenance } from "../../runtime/store/maintenance.ts";
+import { MAX_ENTITY_KEY, MAX_REL_US } from "../../runtime/store/schema.ts";
+import { writeStatisticHours } from "../../runtime/store/statistics.ts";
+import { metaPosition } from "../../runtime/store/tail.ts";
+import { openStoreWriter } from "../../runtime/store/writer.ts";
 import { WAKE } from "../influx-writer/messages.ts";
 import { readExportPosition } from "../influx-writer/state.ts";
-import { StoreMaintenance } from "../store/maintenance.ts";
-import { MAX_ENTITY_KEY, MAX_REL_US } from "../store/schema.ts";
-import { writeStatisticHours } from "../store/statistics.ts";
-import { metaPosition } from "../store/tail.ts";
-import { openStoreWriter } from "../store/writer.ts";
 import { addStored, flushDue, importKeyCeiling, initialFanOut } from "./logic.ts";
 import { WebhookFeed } from "./webhook-feed.ts";
 

@@ -15,8 +15,8 @@ import {
 } from "../../runtime/events/messages.ts";
 import { packEvents } from "../../runtime/events/packed.ts";
 import { runActor } from "../../runtime/kernel/actor.ts";
+import { openStoreReader } from "../../runtime/store/reader.ts";
 import { type MetadataMessage, metadataMessage } from "../metadata/messages.ts";
-import { openStoreReader } from "../store/reader.ts";
 import { check } from "./messages.ts";
 import { type ChangeSource, HASession, type HAStatus } from "./session.ts";
 import { Spool } from "./spool.ts";

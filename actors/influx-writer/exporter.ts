@@ -17,8 +17,8 @@ import type { HomeIQConfig } from "../../runtime/config/schema.ts";
 import type { Clock, Random } from "../../runtime/kernel/clock.ts";
 import type { Logger } from "../../runtime/kernel/log.ts";
 import type { Counter, Gauge, Registry } from "../../runtime/kernel/metrics.ts";
-import { configureConnection, EVENTS_DB, migrate, readBaseUs } from "../store/schema.ts";
-import { metaPosition, type TailPosition, TailReader } from "../store/tail.ts";
+import { configureConnection, EVENTS_DB, migrate, readBaseUs } from "../../runtime/store/schema.ts";
+import { metaPosition, type TailPosition, TailReader } from "../../runtime/store/tail.ts";
 import { eventLine, FieldTypes, readingLine, seriesKey } from "./lines.ts";
 import {
   type Breaker,

@@ -8,7 +8,7 @@ import { Database } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { migrate, openDatabase } from "../../runtime/kernel/sqlite.ts";
-import { StoredPosition, type TailPosition } from "../store/tail.ts";
+import { StoredPosition, type TailPosition } from "../../runtime/store/tail.ts";
 
 export const INFLUX_DB = "influx.db";
 

@@ -14,9 +14,15 @@
 import { Database, type Statement } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { decodeContextId, encodeContextId } from "../store/codec.ts";
-import { configureConnection, ENTITY_BITS, EVENTS_DB, entityRowsSql, readBaseUs } from "../store/schema.ts";
-import { metaPosition, StoredPosition, TailReader } from "../store/tail.ts";
+import { decodeContextId, encodeContextId } from "../../runtime/store/codec.ts";
+import {
+  configureConnection,
+  ENTITY_BITS,
+  EVENTS_DB,
+  entityRowsSql,
+  readBaseUs,
+} from "../../runtime/store/schema.ts";
+import { metaPosition, StoredPosition, TailReader } from "../../runtime/store/tail.ts";
 import { StateTermMatcher } from "./state-terms.ts";
 import { type EventStats, matchEntity, parseQuery, StatsAccumulator, type StatsOptions } from "./stats.ts";
 import { type ContextLookup, type Trace, traceEvent } from "./trace.ts";

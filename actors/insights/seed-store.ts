@@ -5,9 +5,9 @@
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import type { StateChange } from "../../runtime/events/messages.ts";
-import { EVENTS_DB } from "../store/schema.ts";
-import { markCaughtUp } from "../store/tail.ts";
-import { openStoreWriter } from "../store/writer.ts";
+import { EVENTS_DB } from "../../runtime/store/schema.ts";
+import { markCaughtUp } from "../../runtime/store/tail.ts";
+import { openStoreWriter } from "../../runtime/store/writer.ts";
 import type { InsightEvent } from "./types.ts";
 
 export function toStateChange(e: InsightEvent): StateChange {

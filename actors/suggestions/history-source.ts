@@ -12,8 +12,8 @@
 import { Database, type Statement } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { looseNumber } from "../store/codec.ts";
-import { ENTITY_BITS, EVENTS_DB, entityRowsSql } from "../store/schema.ts";
+import { looseNumber } from "../../runtime/store/codec.ts";
+import { ENTITY_BITS, EVENTS_DB, entityRowsSql } from "../../runtime/store/schema.ts";
 import { domainOf, sensorKindFromAttributes, sensorKindFromId } from "./miner/entities.ts";
 import { sensorKindsUsedBy } from "./miner/threshold.ts";
 import type { MinerEvent, SensorKind } from "./miner/types.ts";

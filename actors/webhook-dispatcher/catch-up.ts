@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { StateChange } from "../../runtime/events/messages.ts";
-import { openStoreReader, type StoredEvent } from "../store/index.ts";
+import { openStoreReader, type StoredEvent } from "../../runtime/store/index.ts";
 
 const PAGE = 1000;
 

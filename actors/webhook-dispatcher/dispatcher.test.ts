@@ -8,7 +8,7 @@ import type { StateChange } from "../../runtime/events/messages.ts";
 import { systemClock, waitFor } from "../../runtime/kernel/clock.ts";
 import { createLogger } from "../../runtime/kernel/log.ts";
 import { Registry } from "../../runtime/kernel/metrics.ts";
-import { openStoreWriter } from "../store/writer.ts";
+import { openStoreWriter } from "../../runtime/store/writer.ts";
 import { storedSince } from "./catch-up.ts";
 import { Dispatcher, deliveryId, type WebhookConfig } from "./dispatcher.ts";
 import type { Rule, Trigger } from "./rules.ts";

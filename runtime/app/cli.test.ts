@@ -1,11 +1,11 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { TEST_TOKEN, testApi } from "../../actors/api/fixtures.ts";
 import type { HistoryImportCall } from "../../actors/history-import/messages.ts";
-import { TarWriter } from "../../actors/ops/tar.ts";
 import { tempDirs } from "../../test/lib/temp-dirs.ts";
+import { TEST_TOKEN, testApi } from "../api/fixtures.ts";
 import { openDatabase } from "../kernel/sqlite.ts";
+import { TarWriter } from "../ops/tar.ts";
 
 const CLI = new URL("./cli.ts", import.meta.url).pathname;
 

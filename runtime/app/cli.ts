@@ -7,25 +7,16 @@ import { closeSync, existsSync, fchmodSync, openSync, readFileSync, writeSync } 
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { importKeyCeiling } from "../../actors/batcher/logic.ts";
-import { backupFileName, createBackup, restoreBackup, verifyBackup } from "../../actors/ops/backup.ts";
-import { EXPORT_FORMATS, type ExportFormat, exportChunks } from "../../actors/ops/export.ts";
-import {
-  describeHaInflux,
-  type HaInfluxReport,
-  runHaInfluxImport,
-} from "../../actors/ops/ha-influx-import.ts";
-import type { Precision } from "../../actors/ops/import.ts";
-import {
-  IMPORT_FORMATS,
-  type ImportFormat,
-  runImport,
-  writerTarget,
-} from "../../actors/ops/import-stream.ts";
-import { openStoreReader } from "../../actors/store/reader.ts";
-import { MAX_ENTITY_KEY } from "../../actors/store/schema.ts";
-import { openStoreWriter } from "../../actors/store/writer.ts";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { PRIVATE_UMASK, privateDir } from "../kernel/private-files.ts";
+import { backupFileName, createBackup, restoreBackup, verifyBackup } from "../ops/backup.ts";
+import { EXPORT_FORMATS, type ExportFormat, exportChunks } from "../ops/export.ts";
+import { describeHaInflux, type HaInfluxReport, runHaInfluxImport } from "../ops/ha-influx-import.ts";
+import type { Precision } from "../ops/import.ts";
+import { IMPORT_FORMATS, type ImportFormat, runImport, writerTarget } from "../ops/import-stream.ts";
+import { openStoreReader } from "../store/reader.ts";
+import { MAX_ENTITY_KEY } from "../store/schema.ts";
+import { openStoreWriter } from "../store/writer.ts";
 
 type Flags = Record<string, string | boolean | undefined>;
 interface Command {

@@ -5,14 +5,12 @@
 import { randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { LiveFeed } from "../../actors/api/live.ts";
-import { type RunningApi, startApi } from "../../actors/api/server.ts";
-import { resolveApiToken } from "../../actors/api/token.ts";
 import { forwardHaLocation } from "../../actors/enrichers/location.ts";
 import { openMetadataReader } from "../../actors/metadata/reader.ts";
-import { scheduleBackups } from "../../actors/ops/run-backup.ts";
-import { openStoreReader } from "../../actors/store/index.ts";
 import { startSimulator } from "../../sim/server.ts";
+import { LiveFeed } from "../api/live.ts";
+import { type RunningApi, startApi } from "../api/server.ts";
+import { resolveApiToken } from "../api/token.ts";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import type { HomeIQConfig } from "../config/schema.ts";
 import {
@@ -27,6 +25,8 @@ import { MetricsHub } from "../kernel/metrics.ts";
 import { PRIVATE_UMASK, privateDataDir } from "../kernel/private-files.ts";
 import { installShutdown } from "../kernel/shutdown.ts";
 import { Supervisor } from "../kernel/supervisor.ts";
+import { scheduleBackups } from "../ops/run-backup.ts";
+import { openStoreReader } from "../store/index.ts";
 import { buildTree, EDGES } from "./tree.ts";
 
 function readConfig(): HomeIQConfig {

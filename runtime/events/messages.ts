@@ -48,7 +48,7 @@ export const ReadingSchema = T.Object({
 });
 export type Reading = Static<typeof ReadingSchema>;
 
-/** One hour of HA's long-term statistics of one entity (actors/store/statistics.ts). */
+/** One hour of HA's long-term statistics of one entity (runtime/store/statistics.ts). */
 export const StatisticHourSchema = T.Object({
   entity_id: T.String({ minLength: 3 }),
   t: T.Integer(),

@@ -1,5 +1,5 @@
 /** Test helper: a store whose entity key space is (nearly) used up, as years of new entities would leave it. */
-import type { StoreWriter } from "../../actors/store/writer.ts";
+import type { StoreWriter } from "../../runtime/store/writer.ts";
 
 /** Gives out entity keys 1..n at once, named sensor.fill_<key>. */
 export function fillEntityKeys(writer: StoreWriter, n: number): void {
