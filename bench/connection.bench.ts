@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { bench, run } from "mitata";
 import { EntityStates } from "../actors/connection/entities.ts";
 import { type HAMessage, parseFrame, stateToChange } from "../actors/connection/frames.ts";
-import { EDGES } from "../runtime/app/tree.ts";
+import { EDGES } from "../actors/edges.ts";
 import { loadConfig } from "../runtime/config/load.ts";
 import type { StateChange } from "../runtime/events/messages.ts";
 import { waitFor } from "../runtime/kernel/clock.ts";

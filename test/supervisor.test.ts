@@ -62,6 +62,33 @@ describe("supervisor", () => {
     });
   });
 
+  test("one module runs as several children, each with its own child-spec args, kept across a restart", async () => {
+    const module = new URL("./fixtures/args-worker.ts", import.meta.url).pathname;
+    const { supervisor } = relaySupervisor({
+      children: [
+        { name: "args-a", module, args: ["a"] },
+        { name: "args-b", module, args: ["b", "2"] },
+      ],
+      edges: [],
+      backoffMinMs: 1,
+      backoffMaxMs: 5,
+    });
+    running = supervisor;
+    await supervisor.start();
+    expect(await supervisor.call("args-a", "args")).toEqual(["a"]);
+    expect(await supervisor.call("args-b", "args")).toEqual(["b", "2"]);
+    expect(supervisor.crash("args-b", "crashed on request")).toBe(true);
+    await waitFor(() => supervisor.status().find((s) => s.name === "args-b")?.restarts === 1, {
+      timeoutMs: 5000,
+      what: "args-b restarted",
+    });
+    await waitFor(() => supervisor.status().find((s) => s.name === "args-b")?.state === "running", {
+      timeoutMs: 5000,
+      what: "args-b running again",
+    });
+    expect(await supervisor.call("args-b", "args")).toEqual(["b", "2"]);
+  });
+
   test("stops the runtime with an error naming the actor and its last failure past the restart intensity", async () => {
     let fatal: Error | undefined;
     const { supervisor } = relaySupervisor({ maxRestarts: 2, backoffMinMs: 1, backoffMaxMs: 5 }, (e) => {

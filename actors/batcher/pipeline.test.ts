@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EDGES } from "../../runtime/app/tree.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
 import {
   type BatcherMessage,
@@ -21,6 +20,7 @@ import { MetricsHub } from "../../runtime/kernel/metrics.ts";
 import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
 import { openStoreReader } from "../../runtime/store/reader.ts";
 import { startVictoriaMetrics, type VictoriaMetrics } from "../../test/lib/victoria-metrics.ts";
+import { EDGES } from "../edges.ts";
 import { addStored, flushDue, initialFanOut } from "./logic.ts";
 
 const T0 = Date.UTC(2026, 10, 24, 12) * 1000;

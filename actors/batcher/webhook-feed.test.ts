@@ -7,7 +7,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deepHealth } from "../../runtime/api/health/service.ts";
-import { EDGES } from "../../runtime/app/tree.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
 import {
   type BatcherMessage,
@@ -22,6 +21,7 @@ import { createLogger } from "../../runtime/kernel/log.ts";
 import { MetricsHub, Registry } from "../../runtime/kernel/metrics.ts";
 import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
 import { openStoreReader } from "../../runtime/store/reader.ts";
+import { EDGES } from "../edges.ts";
 import { WebhookFeed } from "./webhook-feed.ts";
 
 const T0 = Date.UTC(2026, 11, 7, 12) * 1000;

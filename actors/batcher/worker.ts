@@ -3,7 +3,6 @@
  * Thin adapter: rules live in ./logic.ts, SQL in ../store/.
  */
 
-import { EDGES } from "../../runtime/app/tree.ts";
 import {
   type BatcherCall,
   type BatcherMessage,
@@ -26,6 +25,7 @@ import { MAX_ENTITY_KEY, MAX_REL_US } from "../../runtime/store/schema.ts";
 import { writeStatisticHours } from "../../runtime/store/statistics.ts";
 import { metaPosition } from "../../runtime/store/tail.ts";
 import { openStoreWriter } from "../../runtime/store/writer.ts";
+import { EDGES } from "../edges.ts";
 import { WAKE } from "../influx-writer/messages.ts";
 import { readExportPosition } from "../influx-writer/state.ts";
 import { addStored, flushDue, importKeyCeiling, initialFanOut } from "./logic.ts";

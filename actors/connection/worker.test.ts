@@ -6,7 +6,6 @@ import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { EDGES } from "../../runtime/app/tree.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
 import type { BatcherMessage } from "../../runtime/events/messages.ts";
 import { unpackEvents } from "../../runtime/events/packed.ts";
@@ -16,6 +15,7 @@ import { MetricsHub } from "../../runtime/kernel/metrics.ts";
 import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
 import { changeKey } from "../../sim/history.ts";
 import { type Simulator, startSimulator } from "../../sim/server.ts";
+import { EDGES } from "../edges.ts";
 import { openMetadataReader } from "../metadata/reader.ts";
 
 setDefaultTimeout(60000);

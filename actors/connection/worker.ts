@@ -6,7 +6,6 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { EDGES } from "../../runtime/app/tree.ts";
 import {
   type BatcherMessage,
   batcherMessage,
@@ -16,6 +15,7 @@ import {
 import { packEvents } from "../../runtime/events/packed.ts";
 import { runActor } from "../../runtime/kernel/actor.ts";
 import { openStoreReader } from "../../runtime/store/reader.ts";
+import { EDGES } from "../edges.ts";
 import { type MetadataMessage, metadataMessage } from "../metadata/messages.ts";
 import { check } from "./messages.ts";
 import { type ChangeSource, HASession, type HAStatus } from "./session.ts";

@@ -10,12 +10,12 @@
  * fires one.
  */
 
-import { EDGES } from "../../runtime/app/tree.ts";
 import { type BatcherMessage, batcherMessage } from "../../runtime/events/messages.ts";
 import { runActor } from "../../runtime/kernel/actor.ts";
 import { historyToChanges } from "../connection/frames.ts";
 import { RequestError } from "../connection/request-error.ts";
 import { isoFromUs } from "../connection/time.ts";
+import { EDGES } from "../edges.ts";
 import { ImportSession } from "./client.ts";
 import {
   DAY_US,

@@ -5,7 +5,8 @@
 import { randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { forwardHaLocation } from "../../actors/enrichers/location.ts";
+import { EDGES } from "../../actors/edges.ts";
+import { forwardHaLocation } from "../../actors/enricher/location.ts";
 import { openMetadataReader } from "../../actors/metadata/reader.ts";
 import { startSimulator } from "../../sim/server.ts";
 import { LiveFeed } from "../api/live.ts";
@@ -27,7 +28,7 @@ import { installShutdown } from "../kernel/shutdown.ts";
 import { Supervisor } from "../kernel/supervisor.ts";
 import { scheduleBackups } from "../ops/run-backup.ts";
 import { openStoreReader } from "../store/index.ts";
-import { buildTree, EDGES } from "./tree.ts";
+import { buildTree } from "./tree.ts";
 
 function readConfig(): HomeIQConfig {
   try {

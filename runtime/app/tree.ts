@@ -5,13 +5,18 @@
  *                              │                                 │  ├──batcher->webhooks──▶ webhook-dispatcher ──▶ HA webhooks
  *                              └─connection->metadata─▶ metadata │  ├──batcher->hub──▶ API (SSE live stream)
  *                                                                │  └──batcher->influx──▶ influx-writer ──▶ InfluxDB
- *   enrichers (weather, air-quality, carbon, prices) ──enricher-*->batcher──▶ batcher
+ *   enricher (one child per source: weather, air-quality, carbon, prices) ──enricher-*->batcher──▶ batcher
  *   store ──read-only──▶ suggestions (mines the history; no edges, the API calls it)
  *   Home Assistant ──ws (own, short-lived)──▶ history-import ──history-import->batcher──▶ batcher
+ *
+ * Edges are named (and typed) once, in actors/edges.ts; this file only wires them.
  *
  * Children start in the order listed and stop in reverse: consumers first, producers last, so on shutdown
  * the producers stop and drain into consumers that are still running.
  */
+import { EDGES, enricherEdges } from "../../actors/edges.ts";
+import { enricherActor } from "../../actors/enricher/messages.ts";
+import { ENRICHERS } from "../../actors/enricher/sources/index.ts";
 import type { HomeIQConfig } from "../config/schema.ts";
 import { type ChildSpec, type EdgeSpec, HUB, type TreeSpec } from "../kernel/supervisor.ts";
 
@@ -20,38 +25,19 @@ const actor = (name: string): ChildSpec => ({
   module: new URL(`../../actors/${name}/worker.ts`, import.meta.url).pathname,
 });
 
-/** Edge names are the contract between actors: `ctx.outbox("connection->batcher")`. */
-export const EDGES = {
-  connectionToBatcher: "connection->batcher",
-  connectionToMetadata: "connection->metadata",
-  batcherToWebhooks: "batcher->webhooks",
-  batcherToHub: "batcher->hub",
-  batcherToInflux: "batcher->influx",
-  insightsToWebhooks: "insights->webhooks",
-  hubToBatcher: "hub->batcher",
-  historyImportToBatcher: "history-import->batcher",
-} as const;
-
-/**
- * One line per external API (actors/enricher-<source>/): its actor runs only when its switch is on.
- * Each sends readings on `enricher-<source>->batcher` and latest values on `enricher-<source>->webhooks`.
- */
-export const ENRICHERS: [source: string, enabled: (c: HomeIQConfig) => boolean][] = [
-  ["weather", (c) => c.enrichers.weather],
-  ["air-quality", (c) => c.enrichers.airQuality],
-  ["carbon", (c) => c.enrichers.carbon],
-  ["prices", (c) => c.enrichers.prices],
-];
+/** The enricher module, spawned once per enabled source with the source as its argument. */
+const ENRICHER_MODULE = new URL("../../actors/enricher/worker.ts", import.meta.url).pathname;
 
 /** Appends the enabled enrichers last: producers start after (and stop before) the actors they feed. */
 function addEnrichers(config: HomeIQConfig, children: ChildSpec[], edges: EdgeSpec[]): void {
   const webhooks = children.some((c) => c.name === "webhook-dispatcher");
   for (const [source, enabled] of ENRICHERS) {
     if (!enabled(config)) continue;
-    const name = `enricher-${source}`;
-    children.push(actor(name));
+    const name = enricherActor(source);
+    const { toBatcher, toWebhooks } = enricherEdges(source);
+    children.push({ name, module: ENRICHER_MODULE, args: [source] });
     edges.push({
-      name: `${name}->batcher`,
+      name: toBatcher,
       from: name,
       to: "batcher",
       capacity: config.mailbox.capacity,
@@ -60,7 +46,7 @@ function addEnrichers(config: HomeIQConfig, children: ChildSpec[], edges: EdgeSp
     // Latest values for enrichment rules are a view: offered with trySend, dropped (and counted) when full.
     if (webhooks)
       edges.push({
-        name: `${name}->webhooks`,
+        name: toWebhooks,
         from: name,
         to: "webhook-dispatcher",
         capacity: config.mailbox.capacity,

@@ -12,6 +12,7 @@
  * `stuckAfterMs`) is handled like a crash: terminated, restarted, counted. The supervisor sees that from
  * shared memory the actor's mailboxes write (runtime/kernel/progress.ts), never by asking the stuck worker.
  */
+import { childWorkerOptions } from "./child-args.ts";
 import { backoffDelay } from "./clock.ts";
 import { control, type EdgePort, type FromWorker, messageType } from "./control.ts";
 import { createHeavyTurnSlot, releaseHeldBy } from "./heavy-turn.ts";
@@ -42,6 +43,11 @@ export interface ChildSpec {
   name: string;
   /** Path or URL of the actor's worker.ts. */
   module: string;
+  /**
+   * Arguments for the module (OTP's `{M, F, A}`): the same module runs once per spec, each reading its own
+   * with `childArgs()` (./child-args.ts). Kept across restarts.
+   */
+  args?: readonly string[];
 }
 
 export interface EdgeSpec {
@@ -376,7 +382,7 @@ export class Supervisor {
   private spawn(child: Child): Promise<void> {
     const name = child.spec.name;
     child.status.state = "starting";
-    const worker = new Worker(child.spec.module);
+    const worker = new Worker(child.spec.module, childWorkerOptions(child.spec.args));
     child.worker = worker;
     const actorSlot = createActorSlot();
     child.slot = new Int32Array(actorSlot);

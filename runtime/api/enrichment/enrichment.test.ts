@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import type { SourceStatus } from "../../../actors/enrichers/logic.ts";
+import type { SourceStatus } from "../../../actors/enricher/logic.ts";
 import { type TestApi, testApi } from "../fixtures.ts";
 
 const json = async (r: Response) => (await r.json()) as Record<string, unknown>;

@@ -3,10 +3,10 @@
  * actor (`call({type: "latest"})`), history from the store's read API when it offers enrichment series.
  */
 
-import type { SourceStatus } from "../../../actors/enrichers/logic.ts";
-import { enricherActor, enricherMessage } from "../../../actors/enrichers/messages.ts";
-import type { Reading } from "../../../actors/enrichers/source.ts";
-import { ENRICHERS } from "../../app/tree.ts";
+import type { SourceStatus } from "../../../actors/enricher/logic.ts";
+import { enricherActor, enricherMessage } from "../../../actors/enricher/messages.ts";
+import type { Reading } from "../../../actors/enricher/source.ts";
+import { ENRICHERS } from "../../../actors/enricher/sources/index.ts";
 import { errorMessage } from "../../kernel/log.ts";
 import type { ApiDeps } from "../deps.ts";
 import { ApiError } from "../errors.ts";

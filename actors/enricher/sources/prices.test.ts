@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { defaultFixtureData, pricesBody } from "../enrichers/fixture-server.ts";
-import { fixtureConfig } from "../enrichers/test-support.ts";
-import { pricesSource } from "./logic.ts";
+import { defaultFixtureData, pricesBody } from "../fixture-server.ts";
+import { fixtureConfig } from "../test-support.ts";
+import { pricesSource } from "./prices.ts";
 
 describe("prices source (aWATTar day-ahead)", () => {
   test("asks for market data from the start of the current hour through 48 hours", () => {

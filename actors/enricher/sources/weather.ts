@@ -5,8 +5,8 @@
  * current: {time: <unix s>, interval: <s>, temperature_2m: 21.3, ...}}`; a variable may be null when the
  * model has no value, which yields no reading rather than an error.
  */
-import { openMeteoCurrentParser, openMeteoCurrentUrl } from "../enrichers/open-meteo.ts";
-import type { EnricherSource } from "../enrichers/source.ts";
+import { openMeteoCurrentParser, openMeteoCurrentUrl } from "../open-meteo.ts";
+import type { EnricherSource } from "../source.ts";
 
 /** API variable -> our metric name (unit in the name: the series carries no unit column). */
 export const WEATHER_METRICS = {

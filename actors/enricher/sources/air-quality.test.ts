@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { airQualityBody, defaultFixtureData } from "../enrichers/fixture-server.ts";
-import { fixtureConfig } from "../enrichers/test-support.ts";
-import { airQualitySource } from "./logic.ts";
+import { airQualityBody, defaultFixtureData } from "../fixture-server.ts";
+import { fixtureConfig } from "../test-support.ts";
+import { airQualitySource } from "./air-quality.ts";
 
 describe("air-quality source (Open-Meteo air quality)", () => {
   test("asks the air-quality endpoint for the current pollutants at the home's location", () => {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { carbonBody, defaultFixtureData } from "../enrichers/fixture-server.ts";
-import { fixtureConfig } from "../enrichers/test-support.ts";
-import { carbonSource } from "./logic.ts";
+import { carbonBody, defaultFixtureData } from "../fixture-server.ts";
+import { fixtureConfig } from "../test-support.ts";
+import { carbonSource } from "./carbon.ts";
 
 describe("carbon source (UK Carbon Intensity, regional)", () => {
   test("asks for the configured region", () => {

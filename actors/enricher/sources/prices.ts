@@ -6,7 +6,7 @@
  * Readings: `price_eur_mwh` at each interval's start, from the current hour through the published day ahead.
  */
 import { Type as T } from "@sinclair/typebox";
-import { type EnricherSource, responseValidator } from "../enrichers/source.ts";
+import { type EnricherSource, responseValidator } from "../source.ts";
 
 const HOUR = 3600_000;
 /** How far ahead to ask: day-ahead prices for tomorrow are published around 13:00 CET. */

@@ -4,8 +4,8 @@
  * Response (documented): `{latitude, longitude, current_units: {...}, current: {time: <unix s>,
  * interval: <s>, european_aqi: 23, pm2_5: 7.1, ...}}`; null values yield no reading.
  */
-import { openMeteoCurrentParser, openMeteoCurrentUrl } from "../enrichers/open-meteo.ts";
-import type { EnricherSource } from "../enrichers/source.ts";
+import { openMeteoCurrentParser, openMeteoCurrentUrl } from "../open-meteo.ts";
+import type { EnricherSource } from "../source.ts";
 
 export const AIR_QUALITY_METRICS = {
   european_aqi: "european_aqi",

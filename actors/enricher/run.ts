@@ -1,10 +1,12 @@
 /**
- * The worker side shared by every enricher: each `actors/enricher-<name>/worker.ts` is one call,
- * `runEnricher(source, check)`. It wires the engine to the actor's edges (`enricher-<name>->batcher`,
- * `enricher-<name>->webhooks`), answers calls, and asks the main thread for HA's location when it has none.
+ * The worker side of the enricher actor (./worker.ts runs it for the source its child spec names):
+ * `runEnricher(source, check)` wires the engine to the actor's edges (`enricher-<name>->batcher`,
+ * `enricher-<name>->webhooks`, ../edges.ts), answers calls, and asks the main thread for HA's location
+ * when it has none.
  */
 import { runActor } from "../../runtime/kernel/actor.ts";
 import type { MessageCheck } from "../../runtime/kernel/schema.ts";
+import { enricherEdges } from "../edges.ts";
 import { Enricher } from "./engine.ts";
 import {
   type EnricherMessage,
@@ -12,8 +14,6 @@ import {
   type EnrichmentUpdate,
   enricherActor,
   NEEDS_LOCATION,
-  toBatcherEdge,
-  toWebhooksEdge,
 } from "./messages.ts";
 import type { EnricherSource } from "./source.ts";
 
@@ -22,8 +22,7 @@ export function runEnricher(source: EnricherSource, check: MessageCheck<Enricher
     name: enricherActor(source.name),
     check,
     start(ctx) {
-      const toBatcher = toBatcherEdge(source.name);
-      const toWebhooks = toWebhooksEdge(source.name);
+      const { toBatcher, toWebhooks } = enricherEdges(source.name);
       const enricher = new Enricher({
         source,
         config: ctx.config,

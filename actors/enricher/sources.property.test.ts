@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { airQualitySource } from "../enricher-air-quality/logic.ts";
-import { carbonSource } from "../enricher-carbon/logic.ts";
-import { pricesSource } from "../enricher-prices/logic.ts";
-import { WEATHER_METRICS, weatherSource } from "../enricher-weather/logic.ts";
 import { carbonBody, defaultFixtureData, pricesBody, weatherBody } from "./fixture-server.ts";
+import { airQualitySource } from "./sources/air-quality.ts";
+import { carbonSource } from "./sources/carbon.ts";
+import { pricesSource } from "./sources/prices.ts";
+import { WEATHER_METRICS, weatherSource } from "./sources/weather.ts";
 
 const SOURCES = [weatherSource, airQualitySource, carbonSource, pricesSource];
 

@@ -7,7 +7,7 @@
  * stamped with the start (`from`) of each half-hour period.
  */
 import { Type as T } from "@sinclair/typebox";
-import { type EnricherSource, type Reading, responseValidator } from "../enrichers/source.ts";
+import { type EnricherSource, type Reading, responseValidator } from "../source.ts";
 
 export const INTENSITY_INDEX = ["very low", "low", "moderate", "high", "very high"] as const;
 

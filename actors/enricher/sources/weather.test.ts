@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { defaultFixtureData, weatherBody } from "../enrichers/fixture-server.ts";
-import { fixtureConfig } from "../enrichers/test-support.ts";
-import { weatherSource } from "./logic.ts";
+import { defaultFixtureData, weatherBody } from "../fixture-server.ts";
+import { fixtureConfig } from "../test-support.ts";
+import { weatherSource } from "./weather.ts";
 
 describe("weather source (Open-Meteo forecast)", () => {
   test("asks for the current variables at the home's location in unix time", () => {

@@ -8,18 +8,19 @@ import { startFixtureServer } from "./fixture-server.ts";
 import { forwardHaLocation, type NoticeSource } from "./location.ts";
 import type { LogEffect, SourceStatus } from "./logic.ts";
 import { type EnrichmentBatch, enricherMessage } from "./messages.ts";
+import { sourceNamed } from "./sources/index.ts";
 import { fixtureConfig } from "./test-support.ts";
 
 const fixture = startFixtureServer();
-const worker = (name: string) => new URL(`../${name}/worker.ts`, import.meta.url).pathname;
+const ENRICHER = new URL("./worker.ts", import.meta.url).pathname;
 
 describe("enricher actors under the supervisor", () => {
   const config = fixtureConfig(fixture.url, { HOMEIQ_LOG_LEVEL: "silent" });
   const supervisor = new Supervisor(
     {
       children: [
-        { name: "enricher-weather", module: worker("enricher-weather") },
-        { name: "enricher-prices", module: worker("enricher-prices") },
+        { name: "enricher-weather", module: ENRICHER, args: ["weather"] },
+        { name: "enricher-prices", module: ENRICHER, args: ["prices"] },
       ],
       edges: [
         { name: "enricher-weather->batcher", from: "enricher-weather", to: HUB, capacity: 4, retain: true },
@@ -132,8 +133,12 @@ test("the tree runs only the enabled enrichers, wired to the batcher and the web
   const tree = buildTree(
     fixtureConfig("http://x", { HOMEIQ_ENRICHERS_AIR_QUALITY: "false", HOMEIQ_ENRICHERS_PRICES: "off" }),
   );
-  const names = tree.children.map((c) => c.name);
-  expect(names.slice(-2)).toEqual(["enricher-weather", "enricher-carbon"]);
+  const enrichers = tree.children.slice(-2);
+  // One module, spawned per enabled source with the source as its argument; the actor names stay.
+  expect(enrichers).toEqual([
+    { name: "enricher-weather", module: ENRICHER, args: ["weather"] },
+    { name: "enricher-carbon", module: ENRICHER, args: ["carbon"] },
+  ]);
   const edges = tree.edges.filter((e) => e.from.startsWith("enricher-")).map((e) => [e.name, e.to, e.retain]);
   expect(edges).toEqual([
     ["enricher-weather->batcher", "batcher", true],
@@ -141,6 +146,14 @@ test("the tree runs only the enabled enrichers, wired to the batcher and the web
     ["enricher-carbon->batcher", "batcher", true],
     ["enricher-carbon->webhooks", "webhook-dispatcher", false],
   ]);
+});
+
+test("a child spec naming no known source is refused with the list of sources and how to fix it", () => {
+  expect(() => sourceNamed("tides")).toThrow(
+    'enricher started with source "tides"; expected one of weather, air-quality, carbon, prices. Fix: give its child spec args: [<source>]',
+  );
+  expect(() => sourceNamed(undefined)).toThrow("enricher started with source undefined");
+  expect(sourceNamed("carbon").name).toBe("carbon");
 });
 
 test("a half-given location override or inverted retry bounds is a config error saying how to fix it", async () => {

@@ -72,5 +72,3 @@ export const NEEDS_LOCATION = "needs-location";
 export const HA_CONFIG = "ha-config";
 
 export const enricherActor = (source: string): string => `enricher-${source}`;
-export const toBatcherEdge = (source: string): string => `enricher-${source}->batcher`;
-export const toWebhooksEdge = (source: string): string => `enricher-${source}->webhooks`;
