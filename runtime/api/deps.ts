@@ -13,12 +13,13 @@ import type {
   MetadataReader as RealMetadataReader,
 } from "../../actors/metadata/reader.ts";
 import type { HomeIQConfig } from "../config/schema.ts";
+import type { ImportCheckResult, ImportWriteResult, StateChange } from "../events/messages.ts";
 import type { Logger } from "../kernel/log.ts";
 import type { MetricsHub, Registry } from "../kernel/metrics.ts";
 import type { ActorStatus } from "../kernel/supervisor.ts";
+import type { BackupSchedule } from "../ops/run-backup.ts";
 import type { EventsQuery, StoreReader as RealStoreReader, Resolution, StoredEvent } from "../store/index.ts";
 import type { LiveFeed } from "./live.ts";
-import type { OpsHooks } from "./ops/index.ts";
 
 /** The part of the Supervisor the API reads (it never starts or stops actors). */
 export interface SupervisorView {
@@ -35,6 +36,18 @@ export type { EventsQuery, Resolution, StoredEvent };
 /** The metadata actor's read API (`openMetadataReader(dataDir)`, actors/metadata/), its own connection. */
 export type MetadataReader = RealMetadataReader;
 export type { AreaItem, DeviceItem, EntityDetail, EntityItem, Page };
+
+/** What main.ts provides for the operations routes (./ops/). */
+export interface OpsHooks {
+  backups: BackupSchedule;
+  backupDir: string;
+  /** Which of these entity ids the store has never seen, and the entity keys imports may still take. */
+  importCheck: (entityIds: string[]) => Promise<ImportCheckResult>;
+  /** Stores one batch of imported state changes (through the batcher) and answers what was stored. */
+  importEvents: (events: StateChange[]) => Promise<ImportWriteResult>;
+  /** Fault injection; only reachable when config.debugFaults is on. */
+  crash: (actor: string) => boolean;
+}
 
 export interface ApiDeps {
   config: HomeIQConfig;

@@ -9,7 +9,7 @@
 import type { StateChange, StoredBatch } from "../events/messages.ts";
 import { type EventColumns, openPacked, ownString } from "../events/packed.ts";
 import type { Counter, Gauge, Registry } from "../kernel/metrics.ts";
-import type { StoredEvent } from "./deps.ts";
+import type { StoredEvent } from "../store/index.ts";
 
 /** Which events a client wants; empty sets mean "all". */
 export interface LiveFilter {

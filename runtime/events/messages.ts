@@ -8,21 +8,9 @@
 import { type Static, Type as T } from "@sinclair/typebox";
 import { type MessageCheck, messageChecker } from "../kernel/schema.ts";
 import { type PackedEvents, packEvents } from "./packed.ts";
+import type { StateChange } from "./state-change.ts";
 
-export const StateChangeSchema = T.Object({
-  entity_id: T.String({ minLength: 3 }),
-  state: T.String(),
-  /** Attributes as JSON text, serialised once by the connection actor; stored de-duplicated. */
-  attributes: T.String(),
-  /** Microseconds since the Unix epoch. */
-  last_changed: T.Number(),
-  /** Microseconds since the Unix epoch; with entity_id the idempotency key. */
-  last_updated: T.Number(),
-  context_id: T.Union([T.String(), T.Null()]),
-  context_parent_id: T.Union([T.String(), T.Null()]),
-  context_user_id: T.Union([T.String(), T.Null()]),
-});
-export type StateChange = Static<typeof StateChangeSchema>;
+export { type StateChange, StateChangeSchema } from "./state-change.ts";
 
 export const EventSourceSchema = T.Union([
   T.Literal("live"),
@@ -37,7 +25,7 @@ export type EventSource = Static<typeof EventSourceSchema>;
 
 /**
  * One enrichment reading (weather, air quality, carbon intensity, prices, ...), as the enrichers send it
- * (actors/enrichers/messages.ts `EnrichmentBatch`); stored as the time series (source, metric).
+ * (actors/enricher/messages.ts `EnrichmentBatch`); stored as the time series (source, metric).
  */
 export const ReadingSchema = T.Object({
   /** What was measured, e.g. "temperature_c"; the Influx field name. */

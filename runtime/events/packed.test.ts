@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import type { StateChange } from "./messages.ts";
 import { concatPacked, EventColumns, openPacked, ownString, packEvents, unpackEvents } from "./packed.ts";
+import type { StateChange } from "./state-change.ts";
 
 // Strings that stress the encoding: separators, the escape mark, quotes, control characters, emoji.
 const text = fc.oneof(

@@ -15,7 +15,7 @@
  * const cols = new EventColumns(packed);         // receiver
  * for (let i = 0; i < cols.n; i++) cols.entityId(i);
  */
-import type { StateChange } from "./messages.ts";
+import type { StateChange } from "./state-change.ts";
 
 export interface PackedEvents {
   /** Number of events. */

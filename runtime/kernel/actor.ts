@@ -10,7 +10,7 @@
  * }) });
  */
 import { heapSize } from "bun:jsc";
-import type { HomeIQConfig } from "../config/schema.ts";
+import type { ActorConfig as HomeIQConfig } from "./actor-config.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { control, type EdgePort, type FromWorker, messageType, type ToWorker } from "./control.ts";
 import { threadCpuMeter, threadCpuSeconds } from "./cpu.ts";

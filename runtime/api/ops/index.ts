@@ -13,12 +13,10 @@ import {
   historyImportCall,
   type StartAnswer,
 } from "../../../actors/history-import/messages.ts";
-import type { ImportCheckResult, ImportWriteResult, StateChange } from "../../events/messages.ts";
 import { CONTENT_TYPES, exportStream } from "../../ops/export.ts";
 import { runHaInfluxImport } from "../../ops/ha-influx-import.ts";
 import type { Precision } from "../../ops/import.ts";
 import type { ImportFormat } from "../../ops/import-stream.ts";
-import type { BackupSchedule } from "../../ops/run-backup.ts";
 import type { ApiDeps } from "../deps.ts";
 import { msTimes } from "../time-param.ts";
 import { CrashQuery, ExportQuery, HistoryImportBody, ImportQuery } from "./model.ts";
@@ -27,18 +25,6 @@ import { CrashQuery, ExportQuery, HistoryImportBody, ImportQuery } from "./model
 const HISTORY_CALL_MS = 5000;
 
 import { importThroughSpool, listBackups } from "./service.ts";
-
-/** What main.ts provides for the operations routes. */
-export interface OpsHooks {
-  backups: BackupSchedule;
-  backupDir: string;
-  /** Which of these entity ids the store has never seen, and the entity keys imports may still take. */
-  importCheck: (entityIds: string[]) => Promise<ImportCheckResult>;
-  /** Stores one batch of imported state changes (through the batcher) and answers what was stored. */
-  importEvents: (events: StateChange[]) => Promise<ImportWriteResult>;
-  /** Fault injection; only reachable when config.debugFaults is on. */
-  crash: (actor: string) => boolean;
-}
 
 export function ops(
   deps: Pick<ApiDeps, "config" | "store" | "ops" | "registry"> & Partial<Pick<ApiDeps, "supervisor">>,
