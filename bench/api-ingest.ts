@@ -3,7 +3,7 @@
  * writer, as the batcher does, so API queries are measured while ingest runs (WAL: readers never wait).
  */
 import { openStoreWriter } from "../runtime/store/writer.ts";
-import { homeChange } from "./lib/api-home.ts";
+import { homeChange } from "../test/support/synthetic-home/api-home.ts";
 
 declare const self: Worker;
 const { dir, rate } = (await new Promise((resolve) => {

@@ -20,7 +20,6 @@ import autocannon from "autocannon";
 import { bench, run, summary } from "mitata";
 import { openMetadataReader } from "../actors/metadata/reader.ts";
 import { createApp } from "../runtime/api/app.ts";
-import { seedMetadata, TEST_TOKEN } from "../runtime/api/fixtures.ts";
 import { LiveFeed } from "../runtime/api/live.ts";
 import { startApi } from "../runtime/api/server.ts";
 import { loadConfig } from "../runtime/config/load.ts";
@@ -28,7 +27,8 @@ import { createLogger } from "../runtime/kernel/log.ts";
 import { MetricsHub, Registry } from "../runtime/kernel/metrics.ts";
 import { openStoreReader } from "../runtime/store/index.ts";
 import { openStoreWriter } from "../runtime/store/writer.ts";
-import { API_BENCH_ENTITIES, homeChange } from "./lib/api-home.ts";
+import { seedMetadata, TEST_TOKEN } from "../test/support/api.ts";
+import { API_BENCH_ENTITIES, homeChange } from "../test/support/synthetic-home/api-home.ts";
 
 const QUICK = Boolean(process.env.HOMEIQ_BENCH_QUICK);
 const EVENTS = Number(process.env.BENCH_API_EVENTS ?? (QUICK ? 200_000 : 1_000_000));

@@ -23,7 +23,7 @@ import { systemClock } from "../runtime/kernel/clock.ts";
 import { createLogger } from "../runtime/kernel/log.ts";
 import { Registry } from "../runtime/kernel/metrics.ts";
 import { openStoreWriter } from "../runtime/store/writer.ts";
-import { startVictoriaMetrics } from "../test/lib/victoria-metrics.ts";
+import { startVictoriaMetrics } from "../test/support/victoria-metrics.ts";
 
 const QUICK = Boolean(process.env.HOMEIQ_BENCH_QUICK);
 const MINUTES = QUICK ? 2 : 10;

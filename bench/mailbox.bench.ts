@@ -33,7 +33,7 @@ function makeBatch(offset: number): { type: "events"; source: "live"; events: St
 const batches = Array.from({ length: BATCHES }, (_, b) => makeBatch(b * BATCH));
 
 async function startWorker(mode: "raw" | "mailbox") {
-  const worker = new Worker(new URL("./fixtures/mailbox-echo-worker.ts", import.meta.url).href);
+  const worker = new Worker(new URL("../test/support/workers/mailbox-echo-worker.ts", import.meta.url).href);
   const channel = new MessageChannel();
   await new Promise<void>((resolve) => {
     worker.onmessage = () => resolve();

@@ -10,9 +10,9 @@
  */
 import { parseArgs } from "node:util";
 import { waitFor } from "../runtime/kernel/clock.ts";
+import { rssBytes } from "../test/support/proc.ts";
+import { API_TOKEN, Stack } from "../test/support/stack.ts";
 import { slopeMbPerHour } from "./lib/growth.ts";
-import { rssBytes } from "./lib/proc.ts";
-import { API_TOKEN, Stack } from "./lib/stack.ts";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),

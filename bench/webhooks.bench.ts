@@ -22,13 +22,13 @@ import { type Fire, Matcher } from "../actors/webhook-dispatcher/logic.ts";
 import type { Rule, Trigger } from "../actors/webhook-dispatcher/rules.ts";
 import { WebhookStore } from "../actors/webhook-dispatcher/store.ts";
 import { TargetPolicy } from "../actors/webhook-dispatcher/targets.ts";
-import { startReceiver } from "../actors/webhook-dispatcher/test-receiver.ts";
 import { HEADERS } from "../actors/webhook-dispatcher/verify.ts";
 import { loadConfig } from "../runtime/config/load.ts";
 import type { StateChange } from "../runtime/events/messages.ts";
 import { systemClock } from "../runtime/kernel/clock.ts";
 import { createLogger } from "../runtime/kernel/log.ts";
 import { Registry } from "../runtime/kernel/metrics.ts";
+import { startReceiver } from "../test/support/webhook-receiver.ts";
 
 const QUICK = !!process.env.HOMEIQ_BENCH_QUICK;
 const BATCH = 2000;

@@ -25,7 +25,7 @@ import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { type Child, spawnChild } from "../bench/lib/proc.ts";
+import { type Child, spawnChild } from "./support/proc.ts";
 import { configReference, loadConfig } from "../runtime/config/load.ts";
 import { waitFor } from "../runtime/kernel/clock.ts";
 import { startSimulator } from "../sim/server.ts";
@@ -35,8 +35,8 @@ import {
   buildStage,
   dockerignore,
   parseDockerfile,
-} from "./lib/dockerfile.ts";
-import { registryInstalls } from "./lib/registry-installs.ts";
+} from "./support/dockerfile.ts";
+import { registryInstalls } from "./support/registry-installs.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const addon = parse(readFileSync(join(ROOT, "config.yaml"), "utf8")) as Record<string, unknown>;
@@ -232,8 +232,8 @@ describe("Dockerfiles", () => {
         "node_modules/vite/package.json",
         "web/dist/index.html",
         "runtime/api/app.test.ts",
-        "runtime/ops/fixtures/busy-writer.ts",
-        "runtime/api/fixtures.ts",
+        "test/support/ops/busy-writer.ts",
+        "test/support/api.ts",
         "test/addon.test.ts",
         "bench/e2e.ts",
         ".git/config",
@@ -251,8 +251,8 @@ describe("Dockerfiles", () => {
       "node_modules/vite/package.json": false,
       "web/dist/index.html": false,
       "runtime/api/app.test.ts": false,
-      "runtime/ops/fixtures/busy-writer.ts": false,
-      "runtime/api/fixtures.ts": false,
+      "test/support/ops/busy-writer.ts": false,
+      "test/support/api.ts": false,
       "test/addon.test.ts": false,
       "bench/e2e.ts": false,
       ".git/config": false,

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Child, spawnChild } from "../bench/lib/proc.ts";
+import { type Child, spawnChild } from "./support/proc.ts";
 import { createClient } from "../runtime/api/client.ts";
 import { SseReader } from "../runtime/api/sse.ts";
 import { waitFor } from "../runtime/kernel/clock.ts";

@@ -9,8 +9,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startFixtureServer } from "../actors/enricher/fixture-server.ts";
-import { type Child, spawnChild } from "../bench/lib/proc.ts";
+import { startFixtureServer } from "./support/enricher-apis.ts";
+import { type Child, spawnChild } from "./support/proc.ts";
 import { waitFor } from "../runtime/kernel/clock.ts";
 
 const ROOT = join(import.meta.dir, "..");

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EDGES } from "../actors/edges.ts";
-import { storeDigest } from "../bench/lib/stack.ts";
+import { storeDigest } from "./support/stack.ts";
 import { loadConfig } from "../runtime/config/load.ts";
 import { waitFor } from "../runtime/kernel/clock.ts";
 import { createLogger } from "../runtime/kernel/log.ts";

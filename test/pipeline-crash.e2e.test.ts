@@ -6,7 +6,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { Stack } from "../bench/lib/stack.ts";
+import { Stack } from "./support/stack.ts";
 import { waitFor } from "../runtime/kernel/clock.ts";
 
 let stack: Stack | undefined;

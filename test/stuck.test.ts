@@ -12,7 +12,7 @@ import { type EdgeSpec, HUB, Supervisor } from "../runtime/kernel/supervisor.ts"
 
 type Work = { type: "work"; id: number };
 const STUCK_AFTER_MS = 400;
-const fixture = (name: string) => new URL(`./fixtures/${name}-worker.ts`, import.meta.url).pathname;
+const fixture = (name: string) => new URL(`./support/workers/${name}-worker.ts`, import.meta.url).pathname;
 
 let running: Supervisor | undefined;
 afterEach(() => {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitFor } from "../runtime/kernel/clock.ts";
 import { RestartIntensityError, type Supervisor } from "../runtime/kernel/supervisor.ts";
-import { relaySupervisor } from "./fixtures/tree.ts";
+import { relaySupervisor } from "./support/workers/tree.ts";
 
 type Work = { type: "work"; id: number; delayMs?: number } | { type: "crash"; reason: string };
 let running: Supervisor | undefined;
@@ -63,7 +63,7 @@ describe("supervisor", () => {
   });
 
   test("one module runs as several children, each with its own child-spec args, kept across a restart", async () => {
-    const module = new URL("./fixtures/args-worker.ts", import.meta.url).pathname;
+    const module = new URL("./support/workers/args-worker.ts", import.meta.url).pathname;
     const { supervisor } = relaySupervisor({
       children: [
         { name: "args-a", module, args: ["a"] },
@@ -136,7 +136,7 @@ describe("graceful shutdown", () => {
   test("SIGTERM drains every message sent before it and exits 0", async () => {
     const dir = mkdtempSync(join(tmpdir(), "homeiq-drain-"));
     const outFile = join(dir, "seen.json");
-    const proc = Bun.spawn(["bun", new URL("./fixtures/drain-main.ts", import.meta.url).pathname], {
+    const proc = Bun.spawn(["bun", new URL("./support/workers/drain-main.ts", import.meta.url).pathname], {
       env: { ...process.env, DRAIN_OUT: outFile, DRAIN_COUNT: "300" },
       stdout: "pipe",
       stderr: "inherit",
@@ -168,7 +168,7 @@ describe("graceful shutdown", () => {
 
 describe("supervisor: the heavy-run turn", () => {
   const heavyTree = () => {
-    const module = new URL("./fixtures/heavy-worker.ts", import.meta.url).pathname;
+    const module = new URL("./support/workers/heavy-worker.ts", import.meta.url).pathname;
     return relaySupervisor({
       children: [
         { name: "heavy-a", module },

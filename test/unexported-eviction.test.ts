@@ -20,8 +20,8 @@ import { Registry } from "../runtime/kernel/metrics.ts";
 import { StoreMaintenance } from "../runtime/store/maintenance.ts";
 import { metaPosition } from "../runtime/store/tail.ts";
 import { openStoreWriter } from "../runtime/store/writer.ts";
-import { tempDirs } from "./lib/temp-dirs.ts";
-import { startVictoriaMetrics, type VictoriaMetrics } from "./lib/victoria-metrics.ts";
+import { tempDirs } from "./support/temp-dirs.ts";
+import { startVictoriaMetrics, type VictoriaMetrics } from "./support/victoria-metrics.ts";
 
 const log = createLogger({ actor: "test", level: "silent" });
 const T0 = Date.UTC(2026, 10, 24) * 1000;

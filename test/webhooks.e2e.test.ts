@@ -7,8 +7,8 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { deliveryId } from "../actors/webhook-dispatcher/payload.ts";
-import { startReceiver } from "../actors/webhook-dispatcher/test-receiver.ts";
-import { API_TOKEN, Stack } from "../bench/lib/stack.ts";
+import { startReceiver } from "./support/webhook-receiver.ts";
+import { API_TOKEN, Stack } from "./support/stack.ts";
 import { waitFor } from "../runtime/kernel/clock.ts";
 import { openStoreReader } from "../runtime/store/index.ts";
 

@@ -23,7 +23,7 @@ import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
 import { openStoreReader } from "../../runtime/store/reader.ts";
 import { MAX_ENTITY_KEY } from "../../runtime/store/schema.ts";
 import { openStoreWriter } from "../../runtime/store/writer.ts";
-import { fillEntityKeys } from "../../test/lib/entity-keys.ts";
+import { fillEntityKeys } from "../../test/support/entity-keys.ts";
 
 const T0 = Date.now() * 1000 - 3_600_000_000;
 const change = (entity: string, i: number): StateChange => ({

@@ -19,7 +19,7 @@ import { createLogger } from "../../runtime/kernel/log.ts";
 import { MetricsHub } from "../../runtime/kernel/metrics.ts";
 import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
 import { openStoreReader } from "../../runtime/store/reader.ts";
-import { startVictoriaMetrics, type VictoriaMetrics } from "../../test/lib/victoria-metrics.ts";
+import { startVictoriaMetrics, type VictoriaMetrics } from "../../test/support/victoria-metrics.ts";
 import { EDGES } from "../edges.ts";
 import { addStored, flushDue, initialFanOut } from "./logic.ts";
 

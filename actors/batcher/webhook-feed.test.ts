@@ -169,7 +169,7 @@ describe("batcher with a stuck webhook dispatcher", () => {
           // Plays the dispatcher: frozen on the first batch it is handed, forever.
           {
             name: "webhook-dispatcher",
-            module: new URL("../../test/fixtures/frozen-worker.ts", import.meta.url).pathname,
+            module: new URL("../../test/support/workers/frozen-worker.ts", import.meta.url).pathname,
           },
           { name: "batcher", module: new URL("./worker.ts", import.meta.url).pathname },
         ],

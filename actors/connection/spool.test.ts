@@ -4,7 +4,7 @@ import { join } from "node:path";
 import fc from "fast-check";
 import type { StateChange } from "../../runtime/events/messages.ts";
 import { packEvents, unpackEvents } from "../../runtime/events/packed.ts";
-import { tempDirs } from "../../test/lib/temp-dirs.ts";
+import { tempDirs } from "../../test/support/temp-dirs.ts";
 import { Spool } from "./spool.ts";
 
 const change = (n: number): StateChange => ({

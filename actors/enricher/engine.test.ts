@@ -1,14 +1,14 @@
 import { afterAll, beforeEach, describe, expect, test } from "bun:test";
 import { waitFor } from "../../runtime/kernel/clock.ts";
 import { Registry } from "../../runtime/kernel/metrics.ts";
+import { type FixtureMode, startFixtureServer } from "../../test/support/enricher-apis.ts";
+import { captureLog, fixtureConfig, ManualClock } from "../../test/support/enricher-config.ts";
 import { Enricher } from "./engine.ts";
-import { type FixtureMode, startFixtureServer } from "./fixture-server.ts";
 import type { EnrichmentBatch, EnrichmentUpdate } from "./messages.ts";
 import type { EnricherSource } from "./source.ts";
 import { carbonSource } from "./sources/carbon.ts";
 import { pricesSource } from "./sources/prices.ts";
 import { weatherSource } from "./sources/weather.ts";
-import { captureLog, fixtureConfig, ManualClock } from "./test-support.ts";
 
 const fixture = startFixtureServer();
 afterAll(() => fixture.stop());

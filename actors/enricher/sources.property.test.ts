@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { carbonBody, defaultFixtureData, pricesBody, weatherBody } from "./fixture-server.ts";
+import { carbonBody, defaultFixtureData, pricesBody, weatherBody } from "../../test/support/enricher-apis.ts";
 import { airQualitySource } from "./sources/air-quality.ts";
 import { carbonSource } from "./sources/carbon.ts";
 import { pricesSource } from "./sources/prices.ts";

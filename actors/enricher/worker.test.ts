@@ -4,12 +4,12 @@ import { waitFor } from "../../runtime/kernel/clock.ts";
 import { createLogger } from "../../runtime/kernel/log.ts";
 import { MetricsHub } from "../../runtime/kernel/metrics.ts";
 import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
-import { startFixtureServer } from "./fixture-server.ts";
+import { startFixtureServer } from "../../test/support/enricher-apis.ts";
+import { fixtureConfig } from "../../test/support/enricher-config.ts";
 import { forwardHaLocation, type NoticeSource } from "./location.ts";
 import type { LogEffect, SourceStatus } from "./logic.ts";
 import { type EnrichmentBatch, enricherMessage } from "./messages.ts";
 import { sourceNamed } from "./sources/index.ts";
-import { fixtureConfig } from "./test-support.ts";
 
 const fixture = startFixtureServer();
 const ENRICHER = new URL("./worker.ts", import.meta.url).pathname;

@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { markCaughtUp } from "../../runtime/store/tail.ts";
 import { openStoreWriter, type StoreWriter } from "../../runtime/store/writer.ts";
+import { PLANTED, syntheticHome } from "../../test/support/synthetic-home/insights.ts";
+import { toStateChange } from "../../test/support/synthetic-home/insights-store.ts";
 import { type InsightsReader, openInsightsReader, SearchTermsError } from "./queries.ts";
-import { toStateChange } from "./seed-store.ts";
-import { PLANTED, syntheticHome } from "./synthetic-home.ts";
 import type { InsightEvent } from "./types.ts";
 
 const NOW = Date.now() - 60_000;

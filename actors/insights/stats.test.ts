@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { LocalClock } from "../../runtime/kernel/local-time.ts";
+import { PLANTED, syntheticHome } from "../../test/support/synthetic-home/insights.ts";
 import { countRows, foldStats, matchesEvent, parseQuery } from "./stats.ts";
-import { PLANTED, syntheticHome } from "./synthetic-home.ts";
 import { domainOf, type InsightEvent } from "./types.ts";
 
 const NOW = Date.UTC(2026, 10, 20, 12);

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { PLANTED, syntheticHome } from "./synthetic-home.ts";
+import { PLANTED, syntheticHome } from "../../test/support/synthetic-home/insights.ts";
 import { arrayLookup, traceEvent } from "./trace.ts";
 
 const NOW = Date.UTC(2026, 10, 20, 12);

@@ -7,8 +7,8 @@ import { waitFor } from "../../runtime/kernel/clock.ts";
 import { createLogger } from "../../runtime/kernel/log.ts";
 import { MetricsHub } from "../../runtime/kernel/metrics.ts";
 import { Supervisor } from "../../runtime/kernel/supervisor.ts";
+import { seedStore } from "../../test/support/synthetic-home/habits-store.ts";
 import { suggestionsRequest } from "./messages.ts";
-import { seedStore } from "./seed-store.ts";
 import type { SuggestionsReply } from "./worker.ts";
 
 let dir: string;

@@ -9,12 +9,12 @@ import { systemClock, waitFor } from "../../runtime/kernel/clock.ts";
 import { createLogger } from "../../runtime/kernel/log.ts";
 import { Registry } from "../../runtime/kernel/metrics.ts";
 import { openStoreWriter } from "../../runtime/store/writer.ts";
+import { startReceiver } from "../../test/support/webhook-receiver.ts";
 import { storedSince } from "./catch-up.ts";
 import { Dispatcher, deliveryId, type WebhookConfig } from "./dispatcher.ts";
 import type { Rule, Trigger } from "./rules.ts";
 import { WebhookStore } from "./store.ts";
 import { TargetPolicy } from "./targets.ts";
-import { startReceiver } from "./test-receiver.ts";
 import { verify } from "./verify.ts";
 
 const secret = "receiver-secret-0123";

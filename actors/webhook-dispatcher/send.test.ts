@@ -11,11 +11,11 @@ import { loadConfig } from "../../runtime/config/load.ts";
 import { systemClock, waitFor } from "../../runtime/kernel/clock.ts";
 import { createLogger } from "../../runtime/kernel/log.ts";
 import { Registry } from "../../runtime/kernel/metrics.ts";
+import { startReceiver } from "../../test/support/webhook-receiver.ts";
 import { Dispatcher, type FetchLike, type WebhookConfig } from "./dispatcher.ts";
 import type { Rule } from "./rules.ts";
 import { WebhookStore } from "./store.ts";
 import { type Lookup, TargetPolicy } from "./targets.ts";
-import { startReceiver } from "./test-receiver.ts";
 
 const secret = "send-test-secret-0123";
 const dirs: string[] = [];

@@ -8,11 +8,11 @@ import { waitFor } from "../../runtime/kernel/clock.ts";
 import { createLogger } from "../../runtime/kernel/log.ts";
 import { MetricsHub } from "../../runtime/kernel/metrics.ts";
 import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
+import { startReceiver } from "../../test/support/webhook-receiver.ts";
 import { EDGES } from "../edges.ts";
 import { deliveryId } from "./dispatcher.ts";
 import { ACTOR, webhookCall } from "./messages.ts";
 import { WebhookStore } from "./store.ts";
-import { startReceiver } from "./test-receiver.ts";
 
 const secret = "worker-test-secret-0";
 const dir = mkdtempSync(join(tmpdir(), "homeiq-webhooks-worker-"));

@@ -3,8 +3,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { change, TEST_TOKEN, testApi } from "../../test/support/api.ts";
 import { waitFor } from "../kernel/clock.ts";
-import { change, TEST_TOKEN, testApi } from "./fixtures.ts";
 
 const json = async (r: Response) => (await r.json()) as Record<string, unknown>;
 

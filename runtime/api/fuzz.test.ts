@@ -1,6 +1,6 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { change, testApi } from "./fixtures.ts";
+import { change, testApi } from "../../test/support/api.ts";
 
 // One app over a real seeded store, shared by the properties (building it per run would dominate).
 const api = testApi({ store: "sqlite", env: { HOMEIQ_API_RATE_LIMIT_PER_MINUTE: "10000000" } });

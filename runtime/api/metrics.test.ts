@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { testApi } from "../../test/support/api.ts";
 import { waitFor } from "../kernel/clock.ts";
 import type { MetricsSnapshot } from "../kernel/metrics.ts";
-import { testApi } from "./fixtures.ts";
 import type { RealTimeMetrics } from "./metrics/model.ts";
 import { RateTracker } from "./metrics/service.ts";
 

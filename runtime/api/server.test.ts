@@ -1,9 +1,16 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import {
+  change,
+  FakeSupervisor,
+  MemoryMetadata,
+  MemoryStore,
+  TEST_TOKEN,
+  testConfig,
+} from "../../test/support/api.ts";
 import { waitFor } from "../kernel/clock.ts";
 import { createLogger } from "../kernel/log.ts";
 import { MetricsHub, Registry } from "../kernel/metrics.ts";
 import { createClient } from "./client.ts";
-import { change, FakeSupervisor, MemoryMetadata, MemoryStore, TEST_TOKEN, testConfig } from "./fixtures.ts";
 import { LiveFeed } from "./live.ts";
 import { type RunningApi, startApi } from "./server.ts";
 import { SseReader } from "./sse.ts";

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { change, testApi } from "../../test/support/api.ts";
 import { storedBatch } from "../events/messages.ts";
 import { waitFor } from "../kernel/clock.ts";
-import { change, testApi } from "./fixtures.ts";
 import { LiveFeed } from "./live.ts";
 import { type SseMessage, SseReader } from "./sse.ts";
 

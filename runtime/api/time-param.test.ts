@@ -3,8 +3,8 @@ import { treaty } from "@elysiajs/eden";
 import { Elysia } from "elysia";
 import fc from "fast-check";
 import { openInsightsReader } from "../../actors/insights/queries.ts";
+import { change, FakeSupervisor, TEST_TOKEN, testApi, testConfig } from "../../test/support/api.ts";
 import { errors } from "./errors.ts";
-import { change, FakeSupervisor, TEST_TOKEN, testApi, testConfig } from "./fixtures.ts";
 import { insightsPlugin } from "./insights/index.ts";
 import { msTimes, parseIsoTime } from "./time-param.ts";
 

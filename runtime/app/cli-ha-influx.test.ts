@@ -6,15 +6,15 @@
 import { describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { tempDirs } from "../../test/lib/temp-dirs.ts";
+import { TEST_TOKEN, testApi } from "../../test/support/api.ts";
+import { tempDirs } from "../../test/support/temp-dirs.ts";
 import type { OpsHooks } from "../api/deps.ts";
-import { TEST_TOKEN, testApi } from "../api/fixtures.ts";
 import { writerTarget } from "../ops/import-stream.ts";
 import { openStoreReader, type StoredEvent } from "../store/reader.ts";
 import { openStoreWriter, type StoreWriter } from "../store/writer.ts";
 
 const CLI = new URL("./cli.ts", import.meta.url).pathname;
-const FIXTURES = new URL("../ops/fixtures/", import.meta.url).pathname;
+const FIXTURES = new URL("../../test/support/ops/", import.meta.url).pathname;
 const tempDir = tempDirs("homeiq-cli-ha-influx-");
 
 async function homeiq(args: string[]) {

@@ -2,8 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { HistoryImportCall } from "../../actors/history-import/messages.ts";
-import { tempDirs } from "../../test/lib/temp-dirs.ts";
-import { TEST_TOKEN, testApi } from "../api/fixtures.ts";
+import { TEST_TOKEN, testApi } from "../../test/support/api.ts";
+import { tempDirs } from "../../test/support/temp-dirs.ts";
 import { openDatabase } from "../kernel/sqlite.ts";
 import { TarWriter } from "../ops/tar.ts";
 

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { systemClock } from "./clock.ts";
 import { startJobThread } from "./job-thread.ts";
 
-const ENTRY = new URL("../../test/fixtures/job-thread-worker.ts", import.meta.url).href;
+const ENTRY = new URL("../../test/support/workers/job-thread-worker.ts", import.meta.url).href;
 type Job = { n: number; mode: "answer" | "throw" | "silent" };
 type Answer = { ok: true; double: number };
 

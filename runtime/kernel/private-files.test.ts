@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { tempDirs } from "../../test/lib/temp-dirs.ts";
+import { tempDirs } from "../../test/support/temp-dirs.ts";
 import { privateDataDir, privateDir, privateFile } from "./private-files.ts";
 
 const tempDir = tempDirs("homeiq-private-");

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { tempDirs } from "../../test/lib/temp-dirs.ts";
+import { tempDirs } from "../../test/support/temp-dirs.ts";
 import { migrate, openDatabase, SchemaTooNewError, schemaVersion } from "./sqlite.ts";
 
 const dir = tempDirs("homeiq-sqlite-");

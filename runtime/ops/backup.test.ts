@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { tempDirs } from "../../test/lib/temp-dirs.ts";
+import { tempDirs } from "../../test/support/temp-dirs.ts";
 import { migrate, openDatabase } from "../kernel/sqlite.ts";
 import {
   BackupError,
@@ -35,7 +35,7 @@ function seededDataDir() {
 describe("backup and restore", () => {
   test("an online backup taken while a writer inserts restores to exactly what its manifest recorded", async () => {
     const { root, dataDir } = seededDataDir();
-    const writer = new Worker(new URL("./fixtures/busy-writer.ts", import.meta.url).href);
+    const writer = new Worker(new URL("../../test/support/ops/busy-writer.ts", import.meta.url).href);
     await new Promise<void>((resolve) => {
       writer.onmessage = () => resolve();
       writer.postMessage({ path: join(dataDir, "events.db") });

@@ -8,16 +8,22 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import fc from "fast-check";
-import { tempDirs } from "../../test/lib/temp-dirs.ts";
+import {
+  type HaChange,
+  HOSTILE_LINES,
+  haPoint,
+  history,
+  pyRepr,
+} from "../../test/support/ops/ha-influx-history.ts";
+import { tempDirs } from "../../test/support/temp-dirs.ts";
 import type { ImportCheckResult, StateChange } from "../events/messages.ts";
 import { openStoreReader, type StoredEvent } from "../store/reader.ts";
 import { openStoreWriter, type StoreWriter } from "../store/writer.ts";
-import { type HaChange, HOSTILE_LINES, haPoint, history, pyRepr } from "./fixtures/ha-influx-history.ts";
 import { readLine } from "./ha-influx.ts";
 import { type HaInfluxImportOptions, runHaInfluxImport } from "./ha-influx-import.ts";
 import { type ImportLimits, writerTarget } from "./import-stream.ts";
 
-const FIXTURES = join(import.meta.dir, "fixtures");
+const FIXTURES = join(import.meta.dir, "../../test/support/ops");
 const NOW_US = Date.UTC(2026, 11, 7) * 1000;
 const limits: ImportLimits = {
   maxBytes: 1 << 30,

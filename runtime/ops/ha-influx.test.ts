@@ -4,7 +4,7 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { goFloat } from "./fixtures/ha-influx-history.ts";
+import { goFloat } from "../../test/support/ops/ha-influx-history.ts";
 import {
   type HaInfluxMapping,
   type LineReading,

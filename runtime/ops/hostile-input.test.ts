@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve, sep } from "node:path";
 import fc from "fast-check";
-import { tempDirs } from "../../test/lib/temp-dirs.ts";
+import { tempDirs } from "../../test/support/temp-dirs.ts";
 import { openDatabase } from "../kernel/sqlite.ts";
 import { createBackup, verifyBackup } from "./backup.ts";
 import { BackupError, MANIFEST_ENTRIES_MAX, memberNameProblem, parseManifest } from "./backup-manifest.ts";

@@ -4,8 +4,8 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { importKeyCeiling } from "../../actors/batcher/logic.ts";
-import { fillEntityKeys } from "../../test/lib/entity-keys.ts";
-import { tempDirs } from "../../test/lib/temp-dirs.ts";
+import { fillEntityKeys } from "../../test/support/entity-keys.ts";
+import { tempDirs } from "../../test/support/temp-dirs.ts";
 import type { StateChange } from "../events/messages.ts";
 import { MAX_ENTITY_KEY } from "./schema.ts";
 import { openStoreWriter, type StoreWriter } from "./writer.ts";

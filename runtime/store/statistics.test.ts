@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, test } from "bun:test";
-import { tempDirs } from "../../test/lib/temp-dirs.ts";
+import { tempDirs } from "../../test/support/temp-dirs.ts";
 import { type StatisticHour, writeStatisticHours } from "./statistics.ts";
 import { openStoreWriter, type StoreWriter } from "./writer.ts";
 

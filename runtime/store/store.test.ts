@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
-import { tempDirs } from "../../test/lib/temp-dirs.ts";
+import { tempDirs } from "../../test/support/temp-dirs.ts";
 import type { StateChange } from "../events/messages.ts";
 import { canonicalNumber, decodeUlid, encodeUlid, looseNumber } from "./codec.ts";
 import { type MaintenanceOptions, StoreMaintenance } from "./maintenance.ts";

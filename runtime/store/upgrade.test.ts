@@ -6,7 +6,7 @@
 import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { tempDirs } from "../../test/lib/temp-dirs.ts";
+import { tempDirs } from "../../test/support/temp-dirs.ts";
 import { SchemaTooNewError } from "../kernel/sqlite.ts";
 import { StoreMaintenance } from "./maintenance.ts";
 import { openStoreReader } from "./reader.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { airQualityBody, defaultFixtureData } from "../fixture-server.ts";
-import { fixtureConfig } from "../test-support.ts";
+import { airQualityBody, defaultFixtureData } from "../../../test/support/enricher-apis.ts";
+import { fixtureConfig } from "../../../test/support/enricher-config.ts";
 import { airQualitySource } from "./air-quality.ts";
 
 describe("air-quality source (Open-Meteo air quality)", () => {

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { carbonBody, defaultFixtureData } from "../fixture-server.ts";
-import { fixtureConfig } from "../test-support.ts";
+import { carbonBody, defaultFixtureData } from "../../../test/support/enricher-apis.ts";
+import { fixtureConfig } from "../../../test/support/enricher-config.ts";
 import { carbonSource } from "./carbon.ts";
 
 describe("carbon source (UK Carbon Intensity, regional)", () => {

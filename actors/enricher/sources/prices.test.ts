@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { defaultFixtureData, pricesBody } from "../fixture-server.ts";
-import { fixtureConfig } from "../test-support.ts";
+import { defaultFixtureData, pricesBody } from "../../../test/support/enricher-apis.ts";
+import { fixtureConfig } from "../../../test/support/enricher-config.ts";
 import { pricesSource } from "./prices.ts";
 
 describe("prices source (aWATTar day-ahead)", () => {

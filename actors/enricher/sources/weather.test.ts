@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { defaultFixtureData, weatherBody } from "../fixture-server.ts";
-import { fixtureConfig } from "../test-support.ts";
+import { defaultFixtureData, weatherBody } from "../../../test/support/enricher-apis.ts";
+import { fixtureConfig } from "../../../test/support/enricher-config.ts";
 import { weatherSource } from "./weather.ts";
 
 describe("weather source (Open-Meteo forecast)", () => {

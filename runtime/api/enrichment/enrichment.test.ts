@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import type { SourceStatus } from "../../../actors/enricher/logic.ts";
-import { type TestApi, testApi } from "../fixtures.ts";
+import { type TestApi, testApi } from "../../../test/support/api.ts";
 
 const json = async (r: Response) => (await r.json()) as Record<string, unknown>;
 
@@ -87,7 +87,7 @@ describe("enrichment history through the store's read API", () => {
     const { Elysia } = await import("elysia");
     const { errors } = await import("../errors.ts");
     const { enrichment } = await import("./index.ts");
-    const { testConfig, FakeSupervisor } = await import("../fixtures.ts");
+    const { testConfig, FakeSupervisor } = await import("../../../test/support/api.ts");
     const asked: unknown[] = [];
     const app = new Elysia().use(errors).use(
       enrichment(

@@ -6,11 +6,11 @@ import { Elysia } from "elysia";
 import { energyReport, healthReport } from "../../../actors/insights/analyses.ts";
 import { metaFromNames } from "../../../actors/insights/inputs.ts";
 import { type InsightsReader, openInsightsReader } from "../../../actors/insights/queries.ts";
-import { seedStore } from "../../../actors/insights/seed-store.ts";
-import { PLANTED, syntheticHome } from "../../../actors/insights/synthetic-home.ts";
+import { FakeSupervisor, testConfig } from "../../../test/support/api.ts";
+import { PLANTED, syntheticHome } from "../../../test/support/synthetic-home/insights.ts";
+import { seedStore } from "../../../test/support/synthetic-home/insights-store.ts";
 import type { MetadataReader } from "../deps.ts";
 import { errors } from "../errors.ts";
-import { FakeSupervisor, testConfig } from "../fixtures.ts";
 import { insightsPlugin } from "./index.ts";
 
 const NOW = Date.now() - 1000;

@@ -4,7 +4,7 @@ import type {
   HistoryImportStatus,
   StartAnswer,
 } from "../../../actors/history-import/messages.ts";
-import { type TestApi, testApi } from "../fixtures.ts";
+import { type TestApi, testApi } from "../../../test/support/api.ts";
 
 let api: TestApi | undefined;
 afterEach(() => api?.close());

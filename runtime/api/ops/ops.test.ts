@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { readdirSync } from "node:fs";
 import { importKeyCeiling } from "../../../actors/batcher/logic.ts";
-import { tempDirs } from "../../../test/lib/temp-dirs.ts";
+import { change, type TestApi, testApi } from "../../../test/support/api.ts";
+import { tempDirs } from "../../../test/support/temp-dirs.ts";
 import type { StateChange } from "../../events/messages.ts";
 import { waitFor } from "../../kernel/clock.ts";
 import { createLogger } from "../../kernel/log.ts";
@@ -9,7 +10,6 @@ import { writerTarget } from "../../ops/import-stream.ts";
 import { scheduleBackups } from "../../ops/run-backup.ts";
 import { MAX_ENTITY_KEY } from "../../store/schema.ts";
 import { openStoreWriter, type StoreWriter } from "../../store/writer.ts";
-import { change, type TestApi, testApi } from "../fixtures.ts";
 
 let api: TestApi | undefined;
 const closers: (() => void)[] = [];

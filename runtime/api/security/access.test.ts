@@ -2,8 +2,8 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { testApi } from "../../../test/support/api.ts";
 import { PUBLIC_PATHS } from "../app.ts";
-import { testApi } from "../fixtures.ts";
 import { DASHBOARD_ROUTES } from "../static/index.ts";
 import { AccessPolicy, canonicalPath } from "./service.ts";
 

@@ -2,10 +2,16 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import {
+  FakeSupervisor,
+  MemoryMetadata,
+  MemoryStore,
+  TEST_TOKEN,
+  testConfig,
+} from "../../../test/support/api.ts";
 import type { StateChange } from "../../events/messages.ts";
 import { createLogger } from "../../kernel/log.ts";
 import { MetricsHub, Registry } from "../../kernel/metrics.ts";
-import { FakeSupervisor, MemoryMetadata, MemoryStore, TEST_TOKEN, testConfig } from "../fixtures.ts";
 import { LiveFeed } from "../live.ts";
 import { type RunningApi, startApi } from "../server.ts";
 

@@ -3,9 +3,15 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import {
+  FakeSupervisor,
+  MemoryMetadata,
+  MemoryStore,
+  TEST_TOKEN,
+  testConfig,
+} from "../../../test/support/api.ts";
 import { createLogger } from "../../kernel/log.ts";
 import { MetricsHub, Registry } from "../../kernel/metrics.ts";
-import { FakeSupervisor, MemoryMetadata, MemoryStore, TEST_TOKEN, testConfig } from "../fixtures.ts";
 import { LiveFeed } from "../live.ts";
 import { type RunningApi, startApi } from "../server.ts";
 import { ingressBasePath, ingressIndexHtml, isIngressPeer } from "./ingress.ts";

@@ -8,14 +8,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Elysia } from "elysia";
 import { parse } from "yaml";
-import { seedStore } from "../../../actors/suggestions/seed-store.ts";
+import { testApi } from "../../../test/support/api.ts";
+import { seedStore } from "../../../test/support/synthetic-home/habits-store.ts";
 import { loadConfig } from "../../config/load.ts";
 import { waitFor } from "../../kernel/clock.ts";
 import { createLogger } from "../../kernel/log.ts";
 import { MetricsHub } from "../../kernel/metrics.ts";
 import { Supervisor } from "../../kernel/supervisor.ts";
 import { errors } from "../errors.ts";
-import { testApi } from "../fixtures.ts";
 import { suggestionsPlugin } from "./index.ts";
 
 // Mining a month of history is seconds of CPU on a busy 2-core box; the default 5 s is too tight.

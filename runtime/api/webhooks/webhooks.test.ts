@@ -6,11 +6,11 @@ import { Dispatcher } from "../../../actors/webhook-dispatcher/dispatcher.ts";
 import { checkCall } from "../../../actors/webhook-dispatcher/messages.ts";
 import { WebhookStore } from "../../../actors/webhook-dispatcher/store.ts";
 import { TargetPolicy } from "../../../actors/webhook-dispatcher/targets.ts";
-import { startReceiver } from "../../../actors/webhook-dispatcher/test-receiver.ts";
+import { change, testApi } from "../../../test/support/api.ts";
+import { startReceiver } from "../../../test/support/webhook-receiver.ts";
 import { systemClock, waitFor } from "../../kernel/clock.ts";
 import { createLogger } from "../../kernel/log.ts";
 import { Registry } from "../../kernel/metrics.ts";
-import { change, testApi } from "../fixtures.ts";
 
 const secret = "api-test-secret-0123";
 const dir = mkdtempSync(join(tmpdir(), "homeiq-api-webhooks-"));

@@ -3,7 +3,7 @@
  * every signature with `verify()`, records each attempt, and fails the first `failFirst` attempts of each
  * delivery id (optionally with Retry-After) before answering 200.
  */
-import { HEADERS, verify } from "./verify.ts";
+import { HEADERS, verify } from "../../actors/webhook-dispatcher/verify.ts";
 
 export interface ReceivedAttempt {
   id: string;

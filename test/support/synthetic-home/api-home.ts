@@ -2,7 +2,7 @@
  * The home the API benchmark queries: 250 devices with 4 entities each (1,000 entities: light, sensor,
  * switch, binary_sensor), and state changes spread over them round-robin.
  */
-import type { StateChange } from "../../runtime/events/messages.ts";
+import type { StateChange } from "../../../runtime/events/messages.ts";
 
 export const API_BENCH_ENTITIES = 1000;
 const DOMAINS = ["light", "sensor", "switch", "binary_sensor"] as const;

@@ -4,11 +4,11 @@
  */
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import type { StateChange } from "../../runtime/events/messages.ts";
-import { EVENTS_DB } from "../../runtime/store/schema.ts";
-import { markCaughtUp } from "../../runtime/store/tail.ts";
-import { openStoreWriter } from "../../runtime/store/writer.ts";
-import type { InsightEvent } from "./types.ts";
+import type { InsightEvent } from "../../../actors/insights/types.ts";
+import type { StateChange } from "../../../runtime/events/messages.ts";
+import { EVENTS_DB } from "../../../runtime/store/schema.ts";
+import { markCaughtUp } from "../../../runtime/store/tail.ts";
+import { openStoreWriter } from "../../../runtime/store/writer.ts";
 
 export function toStateChange(e: InsightEvent): StateChange {
   const us = Math.round(e.ts * 1000);

@@ -8,15 +8,7 @@ import { join } from "node:path";
 import { MetadataWriter, openMetadataDb } from "../../actors/metadata/db.ts";
 import { mapAreas, mapDevices, mapEntities } from "../../actors/metadata/logic.ts";
 import { openMetadataReader } from "../../actors/metadata/reader.ts";
-import { loadConfig } from "../config/load.ts";
-import type { HomeIQConfig } from "../config/schema.ts";
-import type { StateChange } from "../events/messages.ts";
-import { createLogger } from "../kernel/log.ts";
-import { MetricsHub, Registry } from "../kernel/metrics.ts";
-import type { ActorStatus } from "../kernel/supervisor.ts";
-import { openStoreReader, type Tier } from "../store/index.ts";
-import { openStoreWriter } from "../store/writer.ts";
-import { createApp } from "./app.ts";
+import { createApp } from "../../runtime/api/app.ts";
 import type {
   ApiDeps,
   AreaItem,
@@ -30,8 +22,16 @@ import type {
   StoredEvent,
   StoreReader,
   SupervisorView,
-} from "./deps.ts";
-import { LiveFeed, toStoredEvent } from "./live.ts";
+} from "../../runtime/api/deps.ts";
+import { LiveFeed, toStoredEvent } from "../../runtime/api/live.ts";
+import { loadConfig } from "../../runtime/config/load.ts";
+import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
+import { createLogger } from "../../runtime/kernel/log.ts";
+import { MetricsHub, Registry } from "../../runtime/kernel/metrics.ts";
+import type { ActorStatus } from "../../runtime/kernel/supervisor.ts";
+import { openStoreReader, type Tier } from "../../runtime/store/index.ts";
+import { openStoreWriter } from "../../runtime/store/writer.ts";
 
 export const TEST_TOKEN = "test-token-0123456789abcdef";
 

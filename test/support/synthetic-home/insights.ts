@@ -5,7 +5,8 @@
  * the home meter, jittery sensors, a battery just above the limit, a switch used a few times an hour).
  * Deterministic for a seed.
  */
-import type { InsightEvent } from "./types.ts";
+import type { InsightEvent } from "../../../actors/insights/types.ts";
+import { seededRandom } from "../../../sim/home.ts";
 
 export const PLANTED = {
   homePower: "sensor.home_power",
@@ -39,17 +40,8 @@ export const PLANTED = {
   userAction: { entity: "light.study", user: "user-anna" },
 } as const;
 
-/** mulberry32: small, seeded, good enough for test data. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded RNG (mulberry32) the simulator uses too: one implementation for all synthetic data. */
+export const seeded = seededRandom;
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 

@@ -10,6 +10,7 @@
  * Noise: lights/switches toggled at random times, motion sensors firing, temperature/humidity/power
  * sensors drifting every 5 minutes, a climate entity switched at random, persons wandering (noise mode).
  */
+import { seededRandom } from "../../../sim/home.ts";
 
 export interface SyntheticEvent {
   entity_id: string;
@@ -34,17 +35,8 @@ export interface SyntheticOptions {
 const DAY = 86_400_000;
 const MIN = 60_000;
 
-/** mulberry32: small, fast, seeded. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The seeded RNG (mulberry32) the simulator uses too: one implementation for all synthetic data. */
+export const seeded = seededRandom;
 
 interface NoiseEntity {
   id: string;

@@ -1,7 +1,8 @@
 /** A test actor standing in for the webhook dispatcher: records the health messages it receives. */
-import { runActor } from "../../runtime/kernel/actor.ts";
-import { messageChecker } from "../../runtime/kernel/schema.ts";
-import { type HealthMessage, HealthMessageSchema } from "../webhook-dispatcher/messages.ts";
+
+import { type HealthMessage, HealthMessageSchema } from "../../../actors/webhook-dispatcher/messages.ts";
+import { runActor } from "../../../runtime/kernel/actor.ts";
+import { messageChecker } from "../../../runtime/kernel/schema.ts";
 
 const check = messageChecker("health-sink", { health: HealthMessageSchema });
 

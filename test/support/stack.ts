@@ -9,12 +9,8 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitFor } from "../../runtime/kernel/clock.ts";
-import {
-  startVictoriaMetrics,
-  VICTORIA_METRICS,
-  type VictoriaMetrics,
-} from "../../test/lib/victoria-metrics.ts";
 import { type Child, spawnChild } from "./proc.ts";
+import { startVictoriaMetrics, VICTORIA_METRICS, type VictoriaMetrics } from "./victoria-metrics.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 export const API_TOKEN = "bench-token-0123456789abcdef";

@@ -6,8 +6,8 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Child, freePort, spawnChild } from "../../bench/lib/proc.ts";
 import { waitFor } from "../../runtime/kernel/clock.ts";
+import { type Child, freePort, spawnChild } from "./proc.ts";
 
 export const VICTORIA_METRICS = process.env.VICTORIA_METRICS_BIN ?? "/usr/bin/victoria-metrics";
 

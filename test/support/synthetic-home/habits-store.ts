@@ -1,7 +1,7 @@
 /** Writes a synthetic history into events.db through the store's own writer (tests and the benchmark). */
-import type { StateChange } from "../../runtime/events/messages.ts";
-import { openStoreWriter } from "../../runtime/store/writer.ts";
-import { type SyntheticOptions, syntheticDays } from "./synthetic-home.ts";
+import type { StateChange } from "../../../runtime/events/messages.ts";
+import { openStoreWriter } from "../../../runtime/store/writer.ts";
+import { type SyntheticOptions, syntheticDays } from "./habits.ts";
 
 const PARENT = "01JDZ5K3M8Q2W7XYZABCDEFGHJ";
 

@@ -180,7 +180,7 @@ export async function buildStage(
       case "STOPSIGNAL":
         break;
       default:
-        throw new Error(`${where}: ${ins.op} is not handled by test/lib/dockerfile.ts`);
+        throw new Error(`${where}: ${ins.op} is not handled by test/support/dockerfile.ts`);
     }
   }
   built.set(stage.name, out);
