@@ -25,7 +25,6 @@ import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { type Child, spawnChild } from "./support/proc.ts";
 import { configReference, loadConfig } from "../runtime/config/load.ts";
 import { waitFor } from "../runtime/kernel/clock.ts";
 import { startSimulator } from "../sim/server.ts";
@@ -36,6 +35,7 @@ import {
   dockerignore,
   parseDockerfile,
 } from "./support/dockerfile.ts";
+import { type Child, spawnChild } from "./support/proc.ts";
 import { registryInstalls } from "./support/registry-installs.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Child, spawnChild } from "./support/proc.ts";
 import { createClient } from "../runtime/api/client.ts";
 import { SseReader } from "../runtime/api/sse.ts";
 import { waitFor } from "../runtime/kernel/clock.ts";
+import { type Child, spawnChild } from "./support/proc.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 let dataDir = "";

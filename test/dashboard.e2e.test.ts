@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { type Child, spawnChild } from "./support/proc.ts";
 import { waitFor } from "../runtime/kernel/clock.ts";
 import { launchChromium } from "./support/chromium.ts";
+import { type Child, spawnChild } from "./support/proc.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const TOKEN = "dashboard-e2e-token-0123456789";

@@ -11,12 +11,12 @@ import { join } from "node:path";
 import { Spool } from "../actors/connection/spool.ts";
 import { openMetadataDb } from "../actors/metadata/db.ts";
 import { WebhookStore } from "../actors/webhook-dispatcher/store.ts";
-import { spawnChild } from "./support/proc.ts";
 import { packEvents } from "../runtime/events/packed.ts";
 import { waitFor } from "../runtime/kernel/clock.ts";
 import { openDatabase } from "../runtime/kernel/sqlite.ts";
 import { openStoreReader } from "../runtime/store/index.ts";
 import { openStoreWriter } from "../runtime/store/writer.ts";
+import { spawnChild } from "./support/proc.ts";
 import { tempDirs } from "./support/temp-dirs.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

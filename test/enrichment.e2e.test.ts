@@ -9,9 +9,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { waitFor } from "../runtime/kernel/clock.ts";
 import { startFixtureServer } from "./support/enricher-apis.ts";
 import { type Child, spawnChild } from "./support/proc.ts";
-import { waitFor } from "../runtime/kernel/clock.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const SOURCES = ["weather", "air-quality", "carbon", "prices"];

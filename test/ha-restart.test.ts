@@ -8,13 +8,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { EDGES } from "../actors/edges.ts";
-import { storeDigest } from "./support/stack.ts";
 import { loadConfig } from "../runtime/config/load.ts";
 import { waitFor } from "../runtime/kernel/clock.ts";
 import { createLogger } from "../runtime/kernel/log.ts";
 import { MetricsHub } from "../runtime/kernel/metrics.ts";
 import { Supervisor } from "../runtime/kernel/supervisor.ts";
 import { type Simulator, startSimulator } from "../sim/server.ts";
+import { storeDigest } from "./support/stack.ts";
 
 setDefaultTimeout(90000);
 

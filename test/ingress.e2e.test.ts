@@ -11,10 +11,10 @@ import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Frame, Page } from "playwright-core";
-import { type Child, spawnChild } from "./support/proc.ts";
 import { waitFor } from "../runtime/kernel/clock.ts";
 import { launchChromium } from "./support/chromium.ts";
 import { type IngressProxy, startIngressProxy } from "./support/ingress-proxy.ts";
+import { type Child, spawnChild } from "./support/proc.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const TOKEN = "ingress-e2e-token-0123456789";

@@ -8,11 +8,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
-import { seedStore } from "./support/synthetic-home/insights-store.ts";
-import { PLANTED, syntheticHome } from "./support/synthetic-home/insights.ts";
-import { type Child, spawnChild } from "./support/proc.ts";
 import { waitFor } from "../runtime/kernel/clock.ts";
 import { launchChromium } from "./support/chromium.ts";
+import { type Child, spawnChild } from "./support/proc.ts";
+import { PLANTED, syntheticHome } from "./support/synthetic-home/insights.ts";
+import { seedStore } from "./support/synthetic-home/insights-store.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const TOKEN = "insights-e2e-token-0123456789";

@@ -7,10 +7,10 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { deliveryId } from "../actors/webhook-dispatcher/payload.ts";
-import { startReceiver } from "./support/webhook-receiver.ts";
-import { API_TOKEN, Stack } from "./support/stack.ts";
 import { waitFor } from "../runtime/kernel/clock.ts";
 import { openStoreReader } from "../runtime/store/index.ts";
+import { API_TOKEN, Stack } from "./support/stack.ts";
+import { startReceiver } from "./support/webhook-receiver.ts";
 
 const secret = "e2e-webhook-secret-0123";
 const rx = startReceiver({ secret, failFirst: 1, holdMs: 5 });
