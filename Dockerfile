@@ -44,7 +44,7 @@ EXPOSE 8787
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
   CMD bun -e "fetch('http://127.0.0.1:8787/health').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
 STOPSIGNAL SIGTERM
-CMD ["bun", "run", "runtime/main.ts"]
+CMD ["bun", "run", "runtime/app/main.ts"]
 
 # The add-on starts as root because the Supervisor creates /data root-owned: run.sh hands /data to the
 # `bun` user and runs HomeIQ as that user (setpriv), so no HomeIQ code runs as root.

@@ -38,7 +38,7 @@ fi
 
 # Started with --user (not by the Supervisor): already unprivileged, nothing to hand over.
 if [ "$(id -u)" != 0 ]; then
-  exec bun run runtime/main.ts
+  exec bun run runtime/app/main.ts
 fi
 
 uid="$(id -u "$RUN_AS")"
@@ -52,4 +52,4 @@ command -v setpriv >/dev/null || {
 chown -R -h "$uid:$gid" "$DATA"
 HOME="$(getent passwd "$RUN_AS" | cut -d: -f6)"
 export HOME
-exec setpriv --reuid="$uid" --regid="$gid" --init-groups --no-new-privs -- bun run runtime/main.ts
+exec setpriv --reuid="$uid" --regid="$gid" --init-groups --no-new-privs -- bun run runtime/app/main.ts

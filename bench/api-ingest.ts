@@ -2,8 +2,8 @@
  * Worker for bench/api.bench.ts: writes state changes into events.db at a steady rate through the store
  * writer, as the batcher does, so API queries are measured while ingest runs (WAL: readers never wait).
  */
-import { openStoreWriter } from "../actors/store/writer.ts";
-import { homeChange } from "./lib/api-home.ts";
+import { openStoreWriter } from "../runtime/store/writer.ts";
+import { homeChange } from "../test/support/synthetic-home/api-home.ts";
 
 declare const self: Worker;
 const { dir, rate } = (await new Promise((resolve) => {

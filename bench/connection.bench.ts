@@ -12,17 +12,17 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bench, run } from "mitata";
-import type { StateChange } from "../actors/batcher/messages.ts";
 import { EntityStates } from "../actors/connection/entities.ts";
 import { type HAMessage, parseFrame, stateToChange } from "../actors/connection/frames.ts";
-import { waitFor } from "../runtime/clock.ts";
+import { EDGES } from "../actors/edges.ts";
 import { loadConfig } from "../runtime/config/load.ts";
-import { createLogger } from "../runtime/log.ts";
-import { MetricsHub } from "../runtime/metrics.ts";
-import { Supervisor } from "../runtime/supervisor.ts";
-import { EDGES } from "../runtime/tree.ts";
+import type { StateChange } from "../runtime/events/messages.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
+import { createLogger } from "../runtime/kernel/log.ts";
+import { MetricsHub } from "../runtime/kernel/metrics.ts";
+import { Supervisor } from "../runtime/kernel/supervisor.ts";
 import { startSimulator } from "../sim/server.ts";
-import { cpuSeconds, freePort, spawnChild } from "./lib/proc.ts";
+import { cpuSeconds, freePort, spawnChild } from "../test/support/proc.ts";
 
 const quick = process.env.HOMEIQ_BENCH_QUICK === "1";
 const rate = Number(process.env.HOMEIQ_BENCH_CONN_RATE ?? 100_000);
@@ -142,7 +142,7 @@ const dataDir = mkdtempSync(join(tmpdir(), "homeiq-conn-bench-"));
 const supervisor = new Supervisor(
   {
     children: [
-      { name: "batcher", module: join(ROOT, "bench/fixtures/count-batcher-worker.ts") },
+      { name: "batcher", module: join(ROOT, "test/support/workers/count-batcher-worker.ts") },
       { name: "connection", module: join(ROOT, "actors/connection/worker.ts") },
     ],
     edges: [

@@ -10,9 +10,9 @@
  * from events.db after HomeIQ has shut down gracefully.
  */
 import { parseArgs } from "node:util";
-import { waitFor } from "../runtime/clock.ts";
-import { cpuSeconds, percentile, rssBytes } from "./lib/proc.ts";
-import { API_TOKEN, Stack } from "./lib/stack.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
+import { cpuSeconds, percentile, rssBytes } from "../test/support/proc.ts";
+import { API_TOKEN, Stack } from "../test/support/stack.ts";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),

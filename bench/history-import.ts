@@ -11,13 +11,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { EDGES } from "../actors/edges.ts";
 import type { HistoryImportStatus } from "../actors/history-import/messages.ts";
-import { waitFor } from "../runtime/clock.ts";
 import { loadConfig } from "../runtime/config/load.ts";
-import { createLogger } from "../runtime/log.ts";
-import { MetricsHub } from "../runtime/metrics.ts";
-import { Supervisor } from "../runtime/supervisor.ts";
-import { EDGES } from "../runtime/tree.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
+import { createLogger } from "../runtime/kernel/log.ts";
+import { MetricsHub } from "../runtime/kernel/metrics.ts";
+import { Supervisor } from "../runtime/kernel/supervisor.ts";
 import { startSimulator } from "../sim/server.ts";
 
 const { values } = parseArgs({

@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Value } from "@sinclair/typebox/value";
 import { bench, run } from "mitata";
-import type { StateChange } from "../actors/batcher/messages.ts";
 import {
   exporterMetrics,
   InfluxExporter,
@@ -18,12 +17,13 @@ import {
   WriteFailure,
 } from "../actors/influx-writer/exporter.ts";
 import { eventLine, seriesKey } from "../actors/influx-writer/lines.ts";
-import { openStoreWriter } from "../actors/store/writer.ts";
-import { systemClock } from "../runtime/clock.ts";
 import { ConfigSchema, type HomeIQConfig } from "../runtime/config/schema.ts";
-import { createLogger } from "../runtime/log.ts";
-import { Registry } from "../runtime/metrics.ts";
-import { startVictoriaMetrics } from "../test/lib/victoria-metrics.ts";
+import type { StateChange } from "../runtime/events/messages.ts";
+import { systemClock } from "../runtime/kernel/clock.ts";
+import { createLogger } from "../runtime/kernel/log.ts";
+import { Registry } from "../runtime/kernel/metrics.ts";
+import { openStoreWriter } from "../runtime/store/writer.ts";
+import { startVictoriaMetrics } from "../test/support/victoria-metrics.ts";
 
 const QUICK = Boolean(process.env.HOMEIQ_BENCH_QUICK);
 const MINUTES = QUICK ? 2 : 10;

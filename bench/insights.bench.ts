@@ -1,7 +1,7 @@
 /**
  * Insights query latency over 30 days of a 300-entity home. Target: every search/stats/trace answer < 100 ms.
  *
- * The home: the synthetic home (actors/insights/synthetic-home.ts) with 290 extra sensors reporting every
+ * The home: the synthetic home (test/support/synthetic-home/insights.ts) with 290 extra sensors reporting every
  * ~5 min, ≈ 100,000 events a day. As in a running HomeIQ with default retention, the last 7 days are raw
  * events (≈ 700,000 rows, written through the store's own writer) and the 30 days are in the hourly rollup:
  * the raw days are rolled up from their rows, the older days are filled with the same per-entity hourly
@@ -17,13 +17,13 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bench, run, summary } from "mitata";
-import type { StateChange } from "../actors/batcher/messages.ts";
-import { STATS_WINDOWS } from "../actors/insights/stats.ts";
-import { PLANTED, syntheticHome } from "../actors/insights/synthetic-home.ts";
-import { openInsightsReader } from "../actors/store/insights-reader.ts";
-import { markCaughtUp } from "../actors/store/tail.ts";
-import { openStoreWriter } from "../actors/store/writer.ts";
 import { loadConfig } from "../runtime/config/load.ts";
+import type { StateChange } from "../runtime/events/messages.ts";
+import { STATS_WINDOWS } from "../runtime/store/insights/stats.ts";
+import { openInsightsReader } from "../runtime/store/insights-reader.ts";
+import { markCaughtUp } from "../runtime/store/tail.ts";
+import { openStoreWriter } from "../runtime/store/writer.ts";
+import { PLANTED, syntheticHome } from "../test/support/synthetic-home/insights.ts";
 
 const RAW_DAYS = process.env.HOMEIQ_BENCH_FULL ? 7 : process.env.HOMEIQ_BENCH_QUICK ? 1 : 3;
 const TOTAL_DAYS = 30;

@@ -12,9 +12,9 @@
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { openStoreWriter } from "../actors/store/writer.ts";
-import { rssBytes } from "./lib/proc.ts";
-import { Stack } from "./lib/stack.ts";
+import { openStoreWriter } from "../runtime/store/writer.ts";
+import { rssBytes } from "../test/support/proc.ts";
+import { Stack } from "../test/support/stack.ts";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),

@@ -5,8 +5,8 @@
  *   bun run bench/mailbox.bench.ts
  */
 import { bench, run } from "mitata";
-import type { StateChange } from "../actors/batcher/messages.ts";
-import { Outbox } from "../runtime/mailbox.ts";
+import type { StateChange } from "../runtime/events/messages.ts";
+import { Outbox } from "../runtime/kernel/mailbox.ts";
 
 const BATCH = 1000;
 const BATCHES = Number(process.env.HOMEIQ_BENCH_QUICK ? 20 : 100);
@@ -33,7 +33,7 @@ function makeBatch(offset: number): { type: "events"; source: "live"; events: St
 const batches = Array.from({ length: BATCHES }, (_, b) => makeBatch(b * BATCH));
 
 async function startWorker(mode: "raw" | "mailbox") {
-  const worker = new Worker(new URL("./fixtures/mailbox-echo-worker.ts", import.meta.url).href);
+  const worker = new Worker(new URL("../test/support/workers/mailbox-echo-worker.ts", import.meta.url).href);
   const channel = new MessageChannel();
   await new Promise<void>((resolve) => {
     worker.onmessage = () => resolve();

@@ -9,10 +9,10 @@
  * than 5% after warm-up (a 2-minute run is too short for a growth verdict; it is reported only).
  */
 import { parseArgs } from "node:util";
-import { waitFor } from "../runtime/clock.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
+import { rssBytes } from "../test/support/proc.ts";
+import { API_TOKEN, Stack } from "../test/support/stack.ts";
 import { slopeMbPerHour } from "./lib/growth.ts";
-import { rssBytes } from "./lib/proc.ts";
-import { API_TOKEN, Stack } from "./lib/stack.ts";
 
 const { values } = parseArgs({
   args: Bun.argv.slice(2),

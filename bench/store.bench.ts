@@ -13,10 +13,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bench, run, summary } from "mitata";
-import type { StateChange } from "../actors/batcher/messages.ts";
-import { StoreMaintenance } from "../actors/store/maintenance.ts";
-import { openStoreReader } from "../actors/store/reader.ts";
-import { openStoreWriter, type StoreWriter } from "../actors/store/writer.ts";
+import type { StateChange } from "../runtime/events/messages.ts";
+import { StoreMaintenance } from "../runtime/store/maintenance.ts";
+import { openStoreReader } from "../runtime/store/reader.ts";
+import { openStoreWriter, type StoreWriter } from "../runtime/store/writer.ts";
 import { replayHome } from "./lib/replay-home.ts";
 
 const QUICK = Boolean(process.env.HOMEIQ_BENCH_QUICK);

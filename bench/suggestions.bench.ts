@@ -2,7 +2,7 @@
  * Automation-suggestion mining over 30 days of a 300-entity home. Target: < 5 s on 2 cores, streaming
  * through SQL in chunks, without stalling ingest.
  *
- * The home: the suggestions synthetic home (actors/suggestions/synthetic-home.ts) — planted habits plus
+ * The home: the suggestions synthetic home (test/support/synthetic-home/habits.ts) — planted habits plus
  * ~290 noise entities (≈ 170 sensors reporting every 5 min, toggles, motion sensors), ≈ 50,000 events a
  * day, written through the store's own writer. Printed: the mining time (SQL read + miner, cold and
  * warm), rows the miner actually read (power meters and other unused sensors stay on disk), and the
@@ -14,13 +14,13 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bench, run, summary } from "mitata";
-import type { StateChange } from "../actors/batcher/messages.ts";
-import { openStoreWriter } from "../actors/store/writer.ts";
 import { openHistorySource } from "../actors/suggestions/history-source.ts";
 import { createMiner } from "../actors/suggestions/miner/miner.ts";
 import { DEFAULT_MINER_OPTIONS, type MinerEvent } from "../actors/suggestions/miner/types.ts";
 import { mineHistory } from "../actors/suggestions/run.ts";
-import { seedStore } from "../actors/suggestions/seed-store.ts";
+import type { StateChange } from "../runtime/events/messages.ts";
+import { openStoreWriter } from "../runtime/store/writer.ts";
+import { seedStore } from "../test/support/synthetic-home/habits-store.ts";
 
 const DAY = 86_400_000;
 const DAYS = process.env.HOMEIQ_BENCH_QUICK ? 7 : 30;
@@ -91,7 +91,9 @@ async function writeLatencies(until: () => boolean, minBatches: number): Promise
 }
 const p = (xs: number[], q: number) => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))].toFixed(1);
 const alone = await writeLatencies(() => true, 50);
-const worker = new Worker(new URL("./fixtures/suggestions-mine-worker.ts", import.meta.url).href);
+const worker = new Worker(
+  new URL("../test/support/workers/suggestions-mine-worker.ts", import.meta.url).href,
+);
 let mined: { ms: number; events: number } | undefined;
 worker.onmessage = (e) => {
   mined = e.data;

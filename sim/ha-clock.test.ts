@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { usFromTimestamp } from "../runtime/cpython-time.ts";
+import { usFromTimestamp } from "../runtime/events/cpython-time.ts";
 import { HaClock } from "./ha-clock.ts";
 
 describe("HaClock (HA's time.time() as the simulator stamps it)", () => {

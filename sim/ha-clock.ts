@@ -2,7 +2,7 @@
  * Home Assistant's clock as it stamps states: `time.time()`, a wall-clock double (not monotonic: a step
  * moves it back), from which CPython derives the µs of the ISO text and of the key a client stores.
  */
-import { usFromTimestamp } from "../runtime/cpython-time.ts";
+import { usFromTimestamp } from "../runtime/events/cpython-time.ts";
 
 export class HaClock {
   /** The µs CPython makes of the last stamp. */

@@ -1,8 +1,8 @@
 import { heapSize } from "bun:jsc";
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { waitFor } from "../runtime/clock.ts";
-import { usFromTimestamp } from "../runtime/cpython-time.ts";
+import { usFromTimestamp } from "../runtime/events/cpython-time.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
 import { changeKey, EmittedHistory } from "./history.ts";
 import { authed, historyAsk, isoOf, simulators } from "./test-client.ts";
 

@@ -8,7 +8,7 @@
  * time it was written, and a query passes how many of the oldest rows the recorder has committed so far.
  */
 
-import { jsonFloat } from "../runtime/cpython-time.ts";
+import { jsonFloat } from "../runtime/events/cpython-time.ts";
 
 /** The key tests compare: the same (entity_id, last_updated µs) pair the store deduplicates on. */
 export const changeKey = (entityId: string, lastUpdatedUs: number) => `${entityId}@${lastUpdatedUs}`;

@@ -7,7 +7,7 @@
  * from it (`lastUpdatedUs`, the key a client stores). The home's clock gives every change a distinct µs
  * until a clock-step fault moves it back.
  */
-import { isoFromUs, jsonFloat } from "../runtime/cpython-time.ts";
+import { isoFromUs, jsonFloat } from "../runtime/events/cpython-time.ts";
 
 export { isoFromUs };
 

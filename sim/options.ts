@@ -59,7 +59,7 @@ export interface SimulatorOptions {
   recorderExcludesAttributes?: boolean;
   /**
    * Stamp changes with the raw `time.time()` double as HA does (default true): compressed `lu`/`lc` and
-   * history carry sub-µs doubles whose µs CPython rounds half-to-even (runtime/cpython-time.ts), so a
+   * history carry sub-µs doubles whose µs CPython rounds half-to-even (runtime/events/cpython-time.ts), so a
    * client using `Math.round(s * 1e6)` keys about 1 in 8 of them 1 µs off the ISO text. false stamps
    * exact-µs doubles (the float and the ISO text always agree).
    */

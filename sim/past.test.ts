@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { usFromTimestamp } from "../runtime/cpython-time.ts";
+import { usFromTimestamp } from "../runtime/events/cpython-time.ts";
 import { DAY_US, HOUR_US, PastHistory } from "./past.ts";
 
 const entities = [

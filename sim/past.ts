@@ -13,7 +13,7 @@
  * `state_class`; `mean`/`min`/`max` time-weighted over the hour for measurements, `state`/`sum` for meters
  * (sum = growth since the statistics began). They cover `statisticsDays` before the history's end.
  */
-import { jsonFloat, usFromTimestamp } from "../runtime/cpython-time.ts";
+import { jsonFloat, usFromTimestamp } from "../runtime/events/cpython-time.ts";
 
 export const HOUR_US = 3_600_000_000;
 export const DAY_US = 86_400_000_000;

@@ -15,7 +15,7 @@
  */
 import type { Server, ServerWebSocket } from "bun";
 import { usFromIso } from "../actors/connection/time.ts";
-import { jsonFloat } from "../runtime/cpython-time.ts";
+import { jsonFloat } from "../runtime/events/cpython-time.ts";
 import { HaClock } from "./ha-clock.ts";
 import { EmittedHistory } from "./history.ts";
 import {

@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import type { StateChange } from "../actors/batcher/messages.ts";
 import { EntityStates } from "../actors/connection/entities.ts";
 import { stateToChange } from "../actors/connection/frames.ts";
-import { waitFor } from "../runtime/clock.ts";
-import { usFromTimestamp } from "../runtime/cpython-time.ts";
+import { usFromTimestamp } from "../runtime/events/cpython-time.ts";
+import type { StateChange } from "../runtime/events/messages.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
 import { authed, client, historyAsk, simulators } from "./test-client.ts";
 
 const sim = simulators();

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { waitFor } from "../runtime/clock.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
 import { clientFrame, rawClient, simulators } from "./test-client.ts";
 
 const sim = simulators();

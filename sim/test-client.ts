@@ -4,7 +4,7 @@
  */
 import { afterEach } from "bun:test";
 import { connect, type Socket } from "node:net";
-import { waitFor } from "../runtime/clock.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
 import { type Simulator, startSimulator } from "./server.ts";
 
 /** Starts simulators for the current test file (rate 0, token "tok") and stops them after each test. */

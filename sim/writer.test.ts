@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { Clock } from "../runtime/clock.ts";
+import type { Clock } from "../runtime/kernel/clock.ts";
 import { ClientWriter, type SlowClientReason, type WriterLimits } from "./writer.ts";
 
 /** A socket whose buffer fills only when the test says so, recording frames and the close. */

@@ -11,7 +11,7 @@
  * the client off.
  */
 
-import { type Clock, systemClock } from "../runtime/clock.ts";
+import { type Clock, systemClock } from "../runtime/kernel/clock.ts";
 
 /** HA's `MAX_PENDING_MSG`: a client with this many messages queued is disconnected at once. */
 export const MAX_PENDING_MSG = 4096;

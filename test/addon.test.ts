@@ -25,9 +25,8 @@ import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { type Child, spawnChild } from "../bench/lib/proc.ts";
-import { waitFor } from "../runtime/clock.ts";
 import { configReference, loadConfig } from "../runtime/config/load.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
 import { startSimulator } from "../sim/server.ts";
 import {
   type BuiltStage,
@@ -35,8 +34,9 @@ import {
   buildStage,
   dockerignore,
   parseDockerfile,
-} from "./lib/dockerfile.ts";
-import { registryInstalls } from "./lib/registry-installs.ts";
+} from "./support/dockerfile.ts";
+import { type Child, spawnChild } from "./support/proc.ts";
+import { registryInstalls } from "./support/registry-installs.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const addon = parse(readFileSync(join(ROOT, "config.yaml"), "utf8")) as Record<string, unknown>;
@@ -223,17 +223,17 @@ describe("Dockerfiles", () => {
       [
         "package.json",
         "package-lock.json",
-        "runtime/main.ts",
-        "actors/api/server.ts",
+        "runtime/app/main.ts",
+        "runtime/api/server.ts",
         "addon/run.sh",
         "web/index.html",
         ".env",
         "data/events.db",
         "node_modules/vite/package.json",
         "web/dist/index.html",
-        "actors/api/app.test.ts",
-        "actors/ops/fixtures/busy-writer.ts",
-        "actors/api/fixtures.ts",
+        "runtime/api/app.test.ts",
+        "test/support/ops/busy-writer.ts",
+        "test/support/api.ts",
         "test/addon.test.ts",
         "bench/e2e.ts",
         ".git/config",
@@ -242,17 +242,17 @@ describe("Dockerfiles", () => {
     expect(seen).toEqual({
       "package.json": true,
       "package-lock.json": true,
-      "runtime/main.ts": true,
-      "actors/api/server.ts": true,
+      "runtime/app/main.ts": true,
+      "runtime/api/server.ts": true,
       "addon/run.sh": true,
       "web/index.html": true,
       ".env": false,
       "data/events.db": false,
       "node_modules/vite/package.json": false,
       "web/dist/index.html": false,
-      "actors/api/app.test.ts": false,
-      "actors/ops/fixtures/busy-writer.ts": false,
-      "actors/api/fixtures.ts": false,
+      "runtime/api/app.test.ts": false,
+      "test/support/ops/busy-writer.ts": false,
+      "test/support/api.ts": false,
       "test/addon.test.ts": false,
       "bench/e2e.ts": false,
       ".git/config": false,

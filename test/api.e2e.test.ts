@@ -1,5 +1,5 @@
 /**
- * The API as `npm start` wires it: `bun run runtime/main.ts` on the built-in simulator with no token
+ * The API as `npm start` wires it: `bun run runtime/app/main.ts` on the built-in simulator with no token
  * configured, so the token is generated and saved with mode 0600 (its path printed, never the token); the Eden client reads the
  * real readers, and the live stream carries the simulated home's state changes (batcher -> hub -> SSE).
  */
@@ -7,10 +7,10 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient } from "../actors/api/client.ts";
-import { SseReader } from "../actors/api/sse.ts";
-import { type Child, spawnChild } from "../bench/lib/proc.ts";
-import { waitFor } from "../runtime/clock.ts";
+import { createClient } from "../runtime/api/client.ts";
+import { SseReader } from "../runtime/api/sse.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
+import { type Child, spawnChild } from "./support/proc.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 let dataDir = "";
@@ -39,7 +39,7 @@ function env(): Record<string, string | undefined> {
 
 beforeAll(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "homeiq-api-e2e-"));
-  homeiq = spawnChild(["bun", "run", join(ROOT, "runtime/main.ts")], env());
+  homeiq = spawnChild(["bun", "run", join(ROOT, "runtime/app/main.ts")], env());
   line = await homeiq.waitForLine(/^HomeIQ dashboard: /, 90_000);
   base = /http:\/\/\S+?(?=\/\s)/.exec(line)?.[0] ?? "";
 }, 120_000);
@@ -49,7 +49,7 @@ afterAll(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 }, 30_000);
 
-describe("API started by runtime/main.ts", () => {
+describe("API started by runtime/app/main.ts", () => {
   test("prints the dashboard URL and where the new token is, never the token; the token file is 0600", () => {
     const token = readFileSync(join(dataDir, "api-token"), "utf8").trim();
     expect(statSync(join(dataDir, "api-token")).mode & 0o777).toBe(0o600);

@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { escapeKey, eventLine, readingLine, seriesKey } from "../actors/influx-writer/lines.ts";
 import { loadConfig } from "../runtime/config/load.ts";
-import { parseDockerfile } from "./lib/dockerfile.ts";
+import { parseDockerfile } from "./support/dockerfile.ts";
 
 const ROOT = join(import.meta.dir, "..");
 // Compose applies YAML merge keys (`<<: *influx`), so the parse does too.

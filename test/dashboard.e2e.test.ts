@@ -1,6 +1,6 @@
 /**
  * The dashboard in real Chromium against a real HomeIQ on its built-in simulator: `vite build web`, then
- * `bun run runtime/main.ts` as a child process (temp data dir, free port, known token, enrichers off),
+ * `bun run runtime/app/main.ts` as a child process (temp data dir, free port, known token, enrichers off),
  * then playwright-core drives headless Chromium through the token form and every view.
  * First meaningful paint (the overview's figures on screen) is measured and printed, never asserted.
  */
@@ -9,9 +9,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Page } from "playwright-core";
-import { type Child, spawnChild } from "../bench/lib/proc.ts";
-import { waitFor } from "../runtime/clock.ts";
-import { launchChromium } from "./lib/chromium.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
+import { launchChromium } from "./support/chromium.ts";
+import { type Child, spawnChild } from "./support/proc.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const TOKEN = "dashboard-e2e-token-0123456789";
@@ -59,7 +59,7 @@ beforeAll(async () => {
     NODE_ENV: "production",
   });
   dataDir = mkdtempSync(join(tmpdir(), "homeiq-dashboard-"));
-  homeiq = spawnChild(["bun", "run", join(ROOT, "runtime/main.ts")], {
+  homeiq = spawnChild(["bun", "run", join(ROOT, "runtime/app/main.ts")], {
     ...process.env,
     HOMEIQ_DATA_DIR: dataDir,
     // Port 0: HomeIQ binds a free port itself and prints its URL.

@@ -1,6 +1,6 @@
 /**
  * The data dir is HomeIQ's own (review finding 14): every place that creates part of it makes it 0700
- * and its files 0600 under the usual 022 umask, and `runtime/main.ts` tightens a data dir an older
+ * and its files 0600 under the usual 022 umask, and `runtime/app/main.ts` tightens a data dir an older
  * HomeIQ left at 0755/0644 when it starts.
  */
 
@@ -8,16 +8,16 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { packEvents } from "../actors/batcher/packed.ts";
 import { Spool } from "../actors/connection/spool.ts";
 import { openMetadataDb } from "../actors/metadata/db.ts";
-import { openStoreReader } from "../actors/store/index.ts";
-import { openStoreWriter } from "../actors/store/writer.ts";
 import { WebhookStore } from "../actors/webhook-dispatcher/store.ts";
-import { spawnChild } from "../bench/lib/proc.ts";
-import { waitFor } from "../runtime/clock.ts";
-import { openDatabase } from "../runtime/sqlite.ts";
-import { tempDirs } from "./lib/temp-dirs.ts";
+import { packEvents } from "../runtime/events/packed.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
+import { openDatabase } from "../runtime/kernel/sqlite.ts";
+import { openStoreReader } from "../runtime/store/index.ts";
+import { openStoreWriter } from "../runtime/store/writer.ts";
+import { spawnChild } from "./support/proc.ts";
+import { tempDirs } from "./support/temp-dirs.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const tempDir = tempDirs("homeiq-perms-");
@@ -74,7 +74,7 @@ describe("data dir permissions", () => {
     expect(Object.keys(all).some((p) => p.startsWith("spool/seg-"))).toBe(true);
   });
 
-  test("runtime/main.ts tightens an older 0755/0644 data dir at start and creates the rest owner-only", async () => {
+  test("runtime/app/main.ts tightens an older 0755/0644 data dir at start and creates the rest owner-only", async () => {
     const dataDir = join(tempDir(), "data");
     mkdirSync(join(dataDir, "spool"), { recursive: true });
     mkdirSync(join(dataDir, "backups"));
@@ -86,7 +86,7 @@ describe("data dir permissions", () => {
       0o755, 0o644, 0o755,
     ]);
     const { HOMEIQ_API_TOKEN: _unset, ...rest } = process.env;
-    const homeiq = spawnChild(["bun", "run", join(ROOT, "runtime/main.ts")], {
+    const homeiq = spawnChild(["bun", "run", join(ROOT, "runtime/app/main.ts")], {
       ...rest,
       HOMEIQ_DATA_DIR: dataDir,
       HOMEIQ_PORT: "0",

@@ -1,7 +1,7 @@
 /**
  * Each database has one owner and one door (docs/architecture.md "Who owns what"). This test reads the
  * source and fails when code outside a database's owner opens it or writes SQL against its tables:
- * - events.db: only actors/store/ (everyone else calls the store's modules or messages the batcher);
+ * - events.db: only runtime/store/ (everyone else calls the store's modules or messages the batcher);
  * - influx.db: only actors/influx-writer/ (the batcher hears the acknowledged position by message);
  * - webhooks.db: only actors/webhook-dispatcher/ (the API asks it to change rules, and reads through its
  *   store module on a connection of its own).
@@ -16,17 +16,8 @@ import { join, relative } from "node:path";
 const ROOT = join(import.meta.dir, "..");
 const SCANNED = ["actors", "runtime", "sim", "web"];
 
-/**
- * Files that still reach into events.db themselves, each with why. Empty this list, never grow it.
- */
-const EVENTS_DB_ALLOWED: Record<string, string> = {
-  // The insights helper is moving these queries behind the store's API (issue 26); until then insights
-  // keep their own read-only connection and SQL.
-  "actors/insights/queries.ts": "insights' SQL, moving into actors/store/ (issue 26)",
-  "actors/insights/seed-store.ts":
-    "insights' test support (writes a synthetic history), moving with queries.ts",
-  "actors/api/insights/service.ts": "opens insights' queries (the API side of the same move)",
-};
+/** Files that still reach into events.db themselves, each with why. Keep it empty. */
+const EVENTS_DB_ALLOWED: Record<string, string> = {};
 
 /** Tables only events.db has (names shared with other databases, e.g. entities or cursors, are left out). */
 const EVENTS_TABLES = [
@@ -95,16 +86,16 @@ describe("database owners", () => {
   test("the scan sees the code it polices (a rule that matches nothing proves nothing)", () => {
     const all = (patterns: RegExp[]) =>
       files.filter((f) => patterns.some((p) => p.test(f.code))).map((f) => f.path);
-    expect(all([EVENTS_SQL])).toContain("actors/store/reader.ts");
-    expect(all([EVENTS_OPEN])).toContain("actors/store/writer.ts");
+    expect(all([EVENTS_SQL])).toContain("runtime/store/reader.ts");
+    expect(all([EVENTS_OPEN])).toContain("runtime/store/writer.ts");
     expect(all([INFLUX_OPEN])).toContain("actors/influx-writer/state.ts");
     expect(all([WEBHOOKS_OPEN])).toContain("actors/webhook-dispatcher/store.ts");
     expect(all([WEBHOOKS_WRITES])).toContain("actors/webhook-dispatcher/rule-writes.ts");
     expect(files.length).toBeGreaterThan(100);
   });
 
-  test("only actors/store/ opens events.db or writes SQL against its tables", () => {
-    expect(trespassers("actors/store/", [EVENTS_OPEN, EVENTS_SQL], EVENTS_DB_ALLOWED)).toEqual([]);
+  test("only runtime/store/ opens events.db or writes SQL against its tables", () => {
+    expect(trespassers("runtime/store/", [EVENTS_OPEN, EVENTS_SQL], EVENTS_DB_ALLOWED)).toEqual([]);
   });
 
   test("the events.db allowlist names only files that still need it", () => {

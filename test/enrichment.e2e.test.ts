@@ -1,5 +1,5 @@
 /**
- * HomeIQ as a process (runtime/main.ts on its simulated home) with the enrichers pointed at local fixture
+ * HomeIQ as a process (runtime/app/main.ts on its simulated home) with the enrichers pointed at local fixture
  * APIs: HA's location reaches them, their readings land in the store; and with the "internet" down they
  * log each failing source once and keep running. Nothing here leaves 127.0.0.1.
  */
@@ -9,9 +9,9 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { startFixtureServer } from "../actors/enrichers/fixture-server.ts";
-import { type Child, spawnChild } from "../bench/lib/proc.ts";
-import { waitFor } from "../runtime/clock.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
+import { startFixtureServer } from "./support/enricher-apis.ts";
+import { type Child, spawnChild } from "./support/proc.ts";
 
 const ROOT = join(import.meta.dir, "..");
 const SOURCES = ["weather", "air-quality", "carbon", "prices"];
@@ -21,7 +21,7 @@ async function startHomeIQ(
   baseUrl: string,
   env: Record<string, string> = {},
 ): Promise<Child> {
-  const child = spawnChild(["bun", "run", join(ROOT, "runtime/main.ts")], {
+  const child = spawnChild(["bun", "run", join(ROOT, "runtime/app/main.ts")], {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     HOMEIQ_DATA_DIR: dataDir,

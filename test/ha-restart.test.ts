@@ -7,14 +7,14 @@ import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { storeDigest } from "../bench/lib/stack.ts";
-import { waitFor } from "../runtime/clock.ts";
+import { EDGES } from "../actors/edges.ts";
 import { loadConfig } from "../runtime/config/load.ts";
-import { createLogger } from "../runtime/log.ts";
-import { MetricsHub } from "../runtime/metrics.ts";
-import { Supervisor } from "../runtime/supervisor.ts";
-import { EDGES } from "../runtime/tree.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
+import { createLogger } from "../runtime/kernel/log.ts";
+import { MetricsHub } from "../runtime/kernel/metrics.ts";
+import { Supervisor } from "../runtime/kernel/supervisor.ts";
 import { type Simulator, startSimulator } from "../sim/server.ts";
+import { storeDigest } from "./support/stack.ts";
 
 setDefaultTimeout(90000);
 

@@ -1,7 +1,7 @@
 /**
  * The dashboard under Home Assistant ingress, in real Chromium: `vite build web`, HomeIQ on its simulator
  * with an ingress listener that trusts 127.0.0.2 (standing in for the Supervisor's 172.30.32.2), and an
- * ingress stand-in (test/lib/ingress-proxy.ts) in front of it that connects from 127.0.0.2, strips the
+ * ingress stand-in (test/support/ingress-proxy.ts) in front of it that connects from 127.0.0.2, strips the
  * `/api/hassio_ingress/<token>` prefix and adds X-Ingress-Path. The browser opens HA's panel page, which
  * frames the add-on, exactly as HA's sidebar does. Direct requests in this file come from 127.0.0.1.
  */
@@ -11,10 +11,10 @@ import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser, Frame, Page } from "playwright-core";
-import { type Child, spawnChild } from "../bench/lib/proc.ts";
-import { waitFor } from "../runtime/clock.ts";
-import { launchChromium } from "./lib/chromium.ts";
-import { type IngressProxy, startIngressProxy } from "./lib/ingress-proxy.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
+import { launchChromium } from "./support/chromium.ts";
+import { type IngressProxy, startIngressProxy } from "./support/ingress-proxy.ts";
+import { type Child, spawnChild } from "./support/proc.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const TOKEN = "ingress-e2e-token-0123456789";
@@ -96,7 +96,7 @@ beforeAll(async () => {
     NODE_ENV: "production",
   });
   dataDir = mkdtempSync(join(tmpdir(), "homeiq-ingress-"));
-  homeiq = spawnChild(["bun", "run", join(ROOT, "runtime/main.ts")], {
+  homeiq = spawnChild(["bun", "run", join(ROOT, "runtime/app/main.ts")], {
     ...process.env,
     HOMEIQ_DATA_DIR: dataDir,
     HOMEIQ_PORT: "0",

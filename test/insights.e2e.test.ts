@@ -1,6 +1,6 @@
 /**
  * Insights end to end: a data dir seeded with the synthetic home (planted faults, a three-step automation
- * chain), then a real HomeIQ (`runtime/main.ts`, simulator on, known token) whose insights actor judges it,
+ * chain), then a real HomeIQ (`runtime/app/main.ts`, simulator on, known token) whose insights actor judges it,
  * the API serving it, and the dashboard's Insights view in headless Chromium showing it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -8,11 +8,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Browser } from "playwright-core";
-import { seedStore } from "../actors/insights/seed-store.ts";
-import { PLANTED, syntheticHome } from "../actors/insights/synthetic-home.ts";
-import { type Child, spawnChild } from "../bench/lib/proc.ts";
-import { waitFor } from "../runtime/clock.ts";
-import { launchChromium } from "./lib/chromium.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
+import { launchChromium } from "./support/chromium.ts";
+import { type Child, spawnChild } from "./support/proc.ts";
+import { PLANTED, syntheticHome } from "./support/synthetic-home/insights.ts";
+import { seedStore } from "./support/synthetic-home/insights-store.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const TOKEN = "insights-e2e-token-0123456789";
@@ -42,7 +42,7 @@ beforeAll(async () => {
   if ((await build.exited) !== 0) throw new Error(await new Response(build.stderr).text());
   dataDir = mkdtempSync(join(tmpdir(), "homeiq-insights-"));
   seedStore(dataDir, home.events);
-  homeiq = spawnChild(["bun", "run", join(ROOT, "runtime/main.ts")], {
+  homeiq = spawnChild(["bun", "run", join(ROOT, "runtime/app/main.ts")], {
     ...process.env,
     HOMEIQ_DATA_DIR: dataDir,
     // Port 0: HomeIQ binds a free port itself and prints its URL.

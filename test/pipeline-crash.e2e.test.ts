@@ -6,8 +6,8 @@
 import { Database } from "bun:sqlite";
 import { afterAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { Stack } from "../bench/lib/stack.ts";
-import { waitFor } from "../runtime/clock.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
+import { Stack } from "./support/stack.ts";
 
 let stack: Stack | undefined;
 afterAll(async () => {

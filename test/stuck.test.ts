@@ -4,15 +4,15 @@
  * crash, and what waited for them is delivered to the restarted worker.
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { deepHealth } from "../actors/api/health/service.ts";
-import { waitFor } from "../runtime/clock.ts";
-import { createLogger } from "../runtime/log.ts";
-import { MetricsHub } from "../runtime/metrics.ts";
-import { type EdgeSpec, HUB, Supervisor } from "../runtime/supervisor.ts";
+import { deepHealth } from "../runtime/api/health/service.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
+import { createLogger } from "../runtime/kernel/log.ts";
+import { MetricsHub } from "../runtime/kernel/metrics.ts";
+import { type EdgeSpec, HUB, Supervisor } from "../runtime/kernel/supervisor.ts";
 
 type Work = { type: "work"; id: number };
 const STUCK_AFTER_MS = 400;
-const fixture = (name: string) => new URL(`./fixtures/${name}-worker.ts`, import.meta.url).pathname;
+const fixture = (name: string) => new URL(`./support/workers/${name}-worker.ts`, import.meta.url).pathname;
 
 let running: Supervisor | undefined;
 afterEach(() => {

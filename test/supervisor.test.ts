@@ -2,9 +2,9 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { waitFor } from "../runtime/clock.ts";
-import { RestartIntensityError, type Supervisor } from "../runtime/supervisor.ts";
-import { relaySupervisor } from "./fixtures/tree.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
+import { RestartIntensityError, type Supervisor } from "../runtime/kernel/supervisor.ts";
+import { relaySupervisor } from "./support/workers/tree.ts";
 
 type Work = { type: "work"; id: number; delayMs?: number } | { type: "crash"; reason: string };
 let running: Supervisor | undefined;
@@ -62,6 +62,33 @@ describe("supervisor", () => {
     });
   });
 
+  test("one module runs as several children, each with its own child-spec args, kept across a restart", async () => {
+    const module = new URL("./support/workers/args-worker.ts", import.meta.url).pathname;
+    const { supervisor } = relaySupervisor({
+      children: [
+        { name: "args-a", module, args: ["a"] },
+        { name: "args-b", module, args: ["b", "2"] },
+      ],
+      edges: [],
+      backoffMinMs: 1,
+      backoffMaxMs: 5,
+    });
+    running = supervisor;
+    await supervisor.start();
+    expect(await supervisor.call("args-a", "args")).toEqual(["a"]);
+    expect(await supervisor.call("args-b", "args")).toEqual(["b", "2"]);
+    expect(supervisor.crash("args-b", "crashed on request")).toBe(true);
+    await waitFor(() => supervisor.status().find((s) => s.name === "args-b")?.restarts === 1, {
+      timeoutMs: 5000,
+      what: "args-b restarted",
+    });
+    await waitFor(() => supervisor.status().find((s) => s.name === "args-b")?.state === "running", {
+      timeoutMs: 5000,
+      what: "args-b running again",
+    });
+    expect(await supervisor.call("args-b", "args")).toEqual(["b", "2"]);
+  });
+
   test("stops the runtime with an error naming the actor and its last failure past the restart intensity", async () => {
     let fatal: Error | undefined;
     const { supervisor } = relaySupervisor({ maxRestarts: 2, backoffMinMs: 1, backoffMaxMs: 5 }, (e) => {
@@ -109,7 +136,7 @@ describe("graceful shutdown", () => {
   test("SIGTERM drains every message sent before it and exits 0", async () => {
     const dir = mkdtempSync(join(tmpdir(), "homeiq-drain-"));
     const outFile = join(dir, "seen.json");
-    const proc = Bun.spawn(["bun", new URL("./fixtures/drain-main.ts", import.meta.url).pathname], {
+    const proc = Bun.spawn(["bun", new URL("./support/workers/drain-main.ts", import.meta.url).pathname], {
       env: { ...process.env, DRAIN_OUT: outFile, DRAIN_COUNT: "300" },
       stdout: "pipe",
       stderr: "inherit",
@@ -141,7 +168,7 @@ describe("graceful shutdown", () => {
 
 describe("supervisor: the heavy-run turn", () => {
   const heavyTree = () => {
-    const module = new URL("./fixtures/heavy-worker.ts", import.meta.url).pathname;
+    const module = new URL("./support/workers/heavy-worker.ts", import.meta.url).pathname;
     return relaySupervisor({
       children: [
         { name: "heavy-a", module },

@@ -3,27 +3,27 @@
  * sink has not acknowledged are held through an outage on a full store, and when the bound must win the
  * loss is counted. Every event ends up in the server or in `droppedUnexported`, never silently gone.
  * The batcher learns the writer's position only by message (`export-position`, kept in events.db by
- * actors/store/export-ack.ts): restarts of either side must not make it evict what InfluxDB lacks.
+ * runtime/store/export-ack.ts): restarts of either side must not make it evict what InfluxDB lacks.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
-import { batcherMessage, check, type StateChange } from "../actors/batcher/messages.ts";
 import {
   exporterMetrics,
   InfluxExporter,
   influxSender,
   WriteFailure,
 } from "../actors/influx-writer/exporter.ts";
-import { ExportAcknowledged } from "../actors/store/export-ack.ts";
-import { StoreMaintenance } from "../actors/store/maintenance.ts";
-import { metaPosition } from "../actors/store/tail.ts";
-import { openStoreWriter } from "../actors/store/writer.ts";
-import { systemClock } from "../runtime/clock.ts";
 import { ConfigSchema, type HomeIQConfig } from "../runtime/config/schema.ts";
-import { createLogger } from "../runtime/log.ts";
-import { Registry } from "../runtime/metrics.ts";
-import { tempDirs } from "./lib/temp-dirs.ts";
-import { startVictoriaMetrics, type VictoriaMetrics } from "./lib/victoria-metrics.ts";
+import { batcherMessage, check, type StateChange } from "../runtime/events/messages.ts";
+import { systemClock } from "../runtime/kernel/clock.ts";
+import { createLogger } from "../runtime/kernel/log.ts";
+import { Registry } from "../runtime/kernel/metrics.ts";
+import { ExportAcknowledged } from "../runtime/store/export-ack.ts";
+import { StoreMaintenance } from "../runtime/store/maintenance.ts";
+import { metaPosition } from "../runtime/store/tail.ts";
+import { openStoreWriter } from "../runtime/store/writer.ts";
+import { tempDirs } from "./support/temp-dirs.ts";
+import { startVictoriaMetrics, type VictoriaMetrics } from "./support/victoria-metrics.ts";
 
 const log = createLogger({ actor: "test", level: "silent" });
 const T0 = Date.UTC(2026, 10, 24) * 1000;

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { startVictoriaMetrics, type VictoriaMetrics } from "./lib/victoria-metrics.ts";
+import { startVictoriaMetrics, type VictoriaMetrics } from "./support/victoria-metrics.ts";
 
 let vm: VictoriaMetrics | undefined;
 afterAll(async () => vm?.destroy());

@@ -6,11 +6,11 @@
  * attempt each), every attempt carried a valid signature.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { openStoreReader } from "../actors/store/index.ts";
 import { deliveryId } from "../actors/webhook-dispatcher/payload.ts";
-import { startReceiver } from "../actors/webhook-dispatcher/test-receiver.ts";
-import { API_TOKEN, Stack } from "../bench/lib/stack.ts";
-import { waitFor } from "../runtime/clock.ts";
+import { waitFor } from "../runtime/kernel/clock.ts";
+import { openStoreReader } from "../runtime/store/index.ts";
+import { API_TOKEN, Stack } from "./support/stack.ts";
+import { startReceiver } from "./support/webhook-receiver.ts";
 
 const secret = "e2e-webhook-secret-0123";
 const rx = startReceiver({ secret, failFirst: 1, holdMs: 5 });

@@ -7,15 +7,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { waitFor } from "../../runtime/clock.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
-import { createLogger } from "../../runtime/log.ts";
-import { MetricsHub } from "../../runtime/metrics.ts";
-import { HUB, Supervisor } from "../../runtime/supervisor.ts";
-import { fillEntityKeys } from "../../test/lib/entity-keys.ts";
-import { openStoreReader } from "../store/reader.ts";
-import { MAX_ENTITY_KEY } from "../store/schema.ts";
-import { openStoreWriter } from "../store/writer.ts";
 import {
   type BatcherMessage,
   batcherCall,
@@ -23,7 +15,15 @@ import {
   type ImportCheckResult,
   type ImportWriteResult,
   type StateChange,
-} from "./messages.ts";
+} from "../../runtime/events/messages.ts";
+import { waitFor } from "../../runtime/kernel/clock.ts";
+import { createLogger } from "../../runtime/kernel/log.ts";
+import { MetricsHub } from "../../runtime/kernel/metrics.ts";
+import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
+import { openStoreReader } from "../../runtime/store/reader.ts";
+import { MAX_ENTITY_KEY } from "../../runtime/store/schema.ts";
+import { openStoreWriter } from "../../runtime/store/writer.ts";
+import { fillEntityKeys } from "../../test/support/entity-keys.ts";
 
 const T0 = Date.now() * 1000 - 3_600_000_000;
 const change = (entity: string, i: number): StateChange => ({

@@ -11,7 +11,7 @@
  * Influx writer gets at most one wake-up per flush. The webhook dispatcher is sent each commit's new events
  * at once (a retained edge, awaited for credit), so rules see events as soon as they are durable.
  */
-import { concatPacked, type PackedEvents } from "./packed.ts";
+import { concatPacked, type PackedEvents } from "../../runtime/events/packed.ts";
 
 export interface FanOutState {
   pending: PackedEvents[];

@@ -7,20 +7,25 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { waitFor } from "../../runtime/clock.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
-import { createLogger } from "../../runtime/log.ts";
-import { MetricsHub } from "../../runtime/metrics.ts";
-import { HUB, Supervisor } from "../../runtime/supervisor.ts";
-import { EDGES } from "../../runtime/tree.ts";
-import { startVictoriaMetrics, type VictoriaMetrics } from "../../test/lib/victoria-metrics.ts";
+import {
+  type BatcherMessage,
+  batcherMessage,
+  type StateChange,
+  type StoredBatch,
+} from "../../runtime/events/messages.ts";
+import { packEvents, unpackEvents } from "../../runtime/events/packed.ts";
+import { waitFor } from "../../runtime/kernel/clock.ts";
+import { createLogger } from "../../runtime/kernel/log.ts";
+import { MetricsHub } from "../../runtime/kernel/metrics.ts";
+import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
+import { ExportAcknowledged } from "../../runtime/store/export-ack.ts";
+import { openStoreReader } from "../../runtime/store/reader.ts";
+import { metaPosition } from "../../runtime/store/tail.ts";
+import { startVictoriaMetrics, type VictoriaMetrics } from "../../test/support/victoria-metrics.ts";
+import { EDGES } from "../edges.ts";
 import { InfluxState } from "../influx-writer/state.ts";
-import { ExportAcknowledged } from "../store/export-ack.ts";
-import { openStoreReader } from "../store/reader.ts";
-import { metaPosition } from "../store/tail.ts";
 import { addStored, flushDue, initialFanOut } from "./logic.ts";
-import { type BatcherMessage, batcherMessage, type StateChange, type StoredBatch } from "./messages.ts";
-import { packEvents, unpackEvents } from "./packed.ts";
 
 const T0 = Date.UTC(2026, 10, 24, 12) * 1000;
 const change = (i: number): StateChange => ({

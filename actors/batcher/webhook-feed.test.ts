@@ -6,22 +6,22 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { waitFor } from "../../runtime/clock.ts";
+import { deepHealth } from "../../runtime/api/health/service.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
-import { createLogger } from "../../runtime/log.ts";
-import { MetricsHub, Registry } from "../../runtime/metrics.ts";
-import { HUB, Supervisor } from "../../runtime/supervisor.ts";
-import { EDGES } from "../../runtime/tree.ts";
-import { deepHealth } from "../api/health/service.ts";
-import { openStoreReader } from "../store/reader.ts";
 import {
   type BatcherMessage,
   batcherMessage,
   type StateChange,
   type StoredBatch,
   storedBatch,
-} from "./messages.ts";
-import { packEvents, unpackEvents } from "./packed.ts";
+} from "../../runtime/events/messages.ts";
+import { packEvents, unpackEvents } from "../../runtime/events/packed.ts";
+import { waitFor } from "../../runtime/kernel/clock.ts";
+import { createLogger } from "../../runtime/kernel/log.ts";
+import { MetricsHub, Registry } from "../../runtime/kernel/metrics.ts";
+import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
+import { openStoreReader } from "../../runtime/store/reader.ts";
+import { EDGES } from "../edges.ts";
 import { WebhookFeed } from "./webhook-feed.ts";
 
 const T0 = Date.UTC(2026, 11, 7, 12) * 1000;
@@ -169,7 +169,7 @@ describe("batcher with a stuck webhook dispatcher", () => {
           // Plays the dispatcher: frozen on the first batch it is handed, forever.
           {
             name: "webhook-dispatcher",
-            module: new URL("../../test/fixtures/frozen-worker.ts", import.meta.url).pathname,
+            module: new URL("../../test/support/workers/frozen-worker.ts", import.meta.url).pathname,
           },
           { name: "batcher", module: new URL("./worker.ts", import.meta.url).pathname },
         ],

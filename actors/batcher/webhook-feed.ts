@@ -20,9 +20,10 @@
  * Lost uncounted: the backlog of a batcher that crashes or is restarted as stuck (memory only). Those
  * events are stored; the dispatcher's next start catches up on them from its watermark.
  */
-import type { Counter, Gauge } from "../../runtime/metrics.ts";
-import type { EventSource, StoredBatch } from "./messages.ts";
-import { concatPacked, type PackedEvents } from "./packed.ts";
+
+import type { EventSource, StoredBatch } from "../../runtime/events/messages.ts";
+import { concatPacked, type PackedEvents } from "../../runtime/events/packed.ts";
+import type { Counter, Gauge } from "../../runtime/kernel/metrics.ts";
 
 /** The part of an Outbox the feed uses. */
 export interface FeedOutbox {

@@ -2,16 +2,7 @@
  * The batcher actor: connection (and enrichers) -> store -> webhooks / live feed / Influx wake-up.
  * Thin adapter: rules live in ./logic.ts, SQL in ../store/.
  */
-import { runActor } from "../../runtime/actor.ts";
-import { EDGES } from "../../runtime/tree.ts";
-import { WAKE } from "../influx-writer/messages.ts";
-import { ExportAcknowledged } from "../store/export-ack.ts";
-import { StoreMaintenance } from "../store/maintenance.ts";
-import { MAX_ENTITY_KEY, MAX_REL_US } from "../store/schema.ts";
-import { writeStatisticHours } from "../store/statistics.ts";
-import { metaPosition } from "../store/tail.ts";
-import { openStoreWriter } from "../store/writer.ts";
-import { addStored, flushDue, importKeyCeiling, initialFanOut } from "./logic.ts";
+
 import {
   type BatcherCall,
   type BatcherMessage,
@@ -21,8 +12,23 @@ import {
   type ImportWriteResult,
   type StoredBatch,
   storedBatch,
-} from "./messages.ts";
-import { concatPacked, type EventColumns, openPacked, type PackedEvents } from "./packed.ts";
+} from "../../runtime/events/messages.ts";
+import {
+  concatPacked,
+  type EventColumns,
+  openPacked,
+  type PackedEvents,
+} from "../../runtime/events/packed.ts";
+import { runActor } from "../../runtime/kernel/actor.ts";
+import { ExportAcknowledged } from "../../runtime/store/export-ack.ts";
+import { StoreMaintenance } from "../../runtime/store/maintenance.ts";
+import { MAX_ENTITY_KEY, MAX_REL_US } from "../../runtime/store/schema.ts";
+import { writeStatisticHours } from "../../runtime/store/statistics.ts";
+import { metaPosition } from "../../runtime/store/tail.ts";
+import { openStoreWriter } from "../../runtime/store/writer.ts";
+import { EDGES } from "../edges.ts";
+import { WAKE } from "../influx-writer/messages.ts";
+import { addStored, flushDue, importKeyCeiling, initialFanOut } from "./logic.ts";
 import { WebhookFeed } from "./webhook-feed.ts";
 
 /** How often a full entity key space is logged (every refusal is counted in store_entity_keys_refused_total). */

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { StateChange } from "../batcher/messages.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
 import { EntityStates } from "./entities.ts";
 import type { Rejected } from "./frames.ts";
 

@@ -14,7 +14,7 @@
  * Compressed state: `{s, a, c, lc, lu?}` — state, attributes, context (its id as a string when parent and
  * user are null, else `{id, parent_id, user_id}`), last_changed and, only when different, last_updated.
  */
-import type { StateChange } from "../batcher/messages.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
 import { attributesJson, MAX_ATTRIBUTE_DEPTH, type SkipReason } from "./attributes.ts";
 import type { Rejected } from "./frames.ts";
 import { usFromSeconds } from "./time.ts";

@@ -4,7 +4,7 @@
  * that is not what HA sends becomes a `Rejected` value with a reason label (for `frames_rejected_total`)
  * and a precise detail; it never throws.
  */
-import type { StateChange } from "../batcher/messages.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
 import {
   attributesJson,
   completeStripped,

@@ -5,9 +5,9 @@
  */
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { systemClock, waitFor } from "../../runtime/clock.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
-import type { StateChange } from "../batcher/messages.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
+import { systemClock, waitFor } from "../../runtime/kernel/clock.ts";
 import { EntityStates } from "./entities.ts";
 import { FakeHA } from "./fake-ha.ts";
 import { historyToChanges, parseFrame, scanMessages, stateToChange } from "./frames.ts";

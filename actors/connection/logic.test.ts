@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import type { StateChange } from "../batcher/messages.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
 import { backfillStart, Continuity, firstWindowUs, MIN_WINDOW_US, nextWindowUs } from "./logic.ts";
 
 /** [start, end) windows of `span` µs tiling the range, as the session's backfill asks for them. */

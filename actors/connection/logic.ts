@@ -12,7 +12,7 @@
  * its entity's newest is still a new change and is forwarded (counted as out of order); only an equal key
  * is a duplicate. Every change not forwarded is reported with its reason (`events_skipped_total`).
  */
-import type { StateChange } from "../batcher/messages.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
 import type { SkipReason } from "./attributes.ts";
 
 /** What Continuity reports besides what it forwards (the session counts these in metrics). */

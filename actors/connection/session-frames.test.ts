@@ -4,10 +4,10 @@
  * stays connected storing nothing (ha-protocol.md #2, #6, #16).
  */
 import { afterEach, describe, expect, test } from "bun:test";
-import { systemClock, waitFor } from "../../runtime/clock.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
-import type { StateChange } from "../batcher/messages.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
+import { systemClock, waitFor } from "../../runtime/kernel/clock.ts";
 import { type Command, FakeHA, T } from "./fake-ha.ts";
 import { HASession } from "./session.ts";
 

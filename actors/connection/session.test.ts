@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { type Clock, systemClock, waitFor } from "../../runtime/clock.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
+import { type Clock, systemClock, waitFor } from "../../runtime/kernel/clock.ts";
 import { changeKey } from "../../sim/history.ts";
 import { type Simulator, startSimulator } from "../../sim/server.ts";
-import type { StateChange } from "../batcher/messages.ts";
 import { type ChangeSource, HASession, type HAStatus, type RegistryKind } from "./session.ts";
 
 setDefaultTimeout(60000);

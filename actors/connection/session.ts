@@ -14,9 +14,9 @@
  * `ha.requestTimeoutMs` — it resyncs: reconnects, which opens a gap that the backfill fills.
  */
 
-import { backoffDelay, type Clock, type Random } from "../../runtime/clock.ts";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
-import type { StateChange } from "../batcher/messages.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
+import { backoffDelay, type Clock, type Random } from "../../runtime/kernel/clock.ts";
 import { type KnownAttributes, previewJson, type SkipReason } from "./attributes.ts";
 import { Backfiller } from "./backfill.ts";
 import { type ApplyReport, EntityStates } from "./entities.ts";

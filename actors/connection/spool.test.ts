@@ -2,9 +2,9 @@ import { describe, expect, test } from "bun:test";
 import { appendFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import fc from "fast-check";
-import { tempDirs } from "../../test/lib/temp-dirs.ts";
-import type { StateChange } from "../batcher/messages.ts";
-import { packEvents, unpackEvents } from "../batcher/packed.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
+import { packEvents, unpackEvents } from "../../runtime/events/packed.ts";
+import { tempDirs } from "../../test/support/temp-dirs.ts";
 import { Spool } from "./spool.ts";
 
 const change = (n: number): StateChange => ({

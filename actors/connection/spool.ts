@@ -18,8 +18,8 @@ import {
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
-import type { StateChange } from "../batcher/messages.ts";
-import { type PackedEvents, packEvents } from "../batcher/packed.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
+import { type PackedEvents, packEvents } from "../../runtime/events/packed.ts";
 
 export interface SpoolRecord {
   source: "live" | "snapshot" | "backfill";

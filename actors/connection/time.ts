@@ -3,7 +3,7 @@
  * (`2026-11-25T14:18:12.123456+00:00`) in state objects and float seconds (`1764080292.123456`) in the
  * compressed history format; both must map to the same integer so (entity_id, last_updated) keys match.
  */
-import { usFromTimestamp } from "../../runtime/cpython-time.ts";
+import { usFromTimestamp } from "../../runtime/events/cpython-time.ts";
 
 /** The last second seen (19 chars, never empty once set) and its epoch ms: seconds repeat across events. */
 let cachedPrefix = "\u0000";
@@ -41,7 +41,7 @@ export function usFromIso(text: string): number {
 /**
  * Float seconds (HA's compressed `lu`/`lc`, history's `lu`) to integer µs, rounded exactly as CPython's
  * `datetime.fromtimestamp` rounds the same float into the ISO text HA writes in `state_changed` and
- * `get_states` (runtime/cpython-time.ts, shared with the simulator): one change has one key on every
+ * `get_states` (runtime/events/cpython-time.ts, shared with the simulator): one change has one key on every
  * path. `Math.round(s * 1e6)` disagrees on ~1 in 8 of HA's raw `time.time()` floats, which duplicated
  * rows where paths overlap. Floats that are whole µs (`us / 1e6`) map back to `us` unchanged.
  */

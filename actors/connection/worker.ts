@@ -5,17 +5,17 @@
  * spool is full the session is paused (socket closed) and the gap is backfilled on resume.
  */
 import { join } from "node:path";
-import { runActor } from "../../runtime/actor.ts";
-import { EDGES } from "../../runtime/tree.ts";
 import {
   type BatcherMessage,
   batcherMessage,
   type EventSource,
   type StateChange,
-} from "../batcher/messages.ts";
-import { packEvents } from "../batcher/packed.ts";
+} from "../../runtime/events/messages.ts";
+import { packEvents } from "../../runtime/events/packed.ts";
+import { runActor } from "../../runtime/kernel/actor.ts";
+import { newestStoredUpdateUs } from "../../runtime/store/probe.ts";
+import { EDGES } from "../edges.ts";
 import { type MetadataMessage, metadataMessage } from "../metadata/messages.ts";
-import { newestStoredUpdateUs } from "../store/probe.ts";
 import { check } from "./messages.ts";
 import { type ChangeSource, HASession, type HAStatus } from "./session.ts";
 import { Spool } from "./spool.ts";

@@ -9,7 +9,7 @@
  * before the next window: raw history over [fromUs, toUs), then statistics over [statsFromUs, fromUs)
  * (only hours older than the raw history: raw rows roll up into their own buckets).
  */
-import type { StatisticHour } from "../batcher/messages.ts";
+import type { StatisticHour } from "../../runtime/events/messages.ts";
 
 export const HOUR_US = 3_600_000_000;
 export const DAY_US = 86_400_000_000;

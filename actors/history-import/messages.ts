@@ -3,7 +3,7 @@
  * status. It takes no mailbox messages: it only produces, on `history-import->batcher`.
  */
 import { Type as T } from "@sinclair/typebox";
-import { messageChecker } from "../../runtime/schema.ts";
+import { messageChecker } from "../../runtime/kernel/schema.ts";
 
 export const HISTORY_IMPORT = "history-import";
 

@@ -4,7 +4,7 @@
  */
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { privateFile } from "../../runtime/private-files.ts";
+import { privateFile } from "../../runtime/kernel/private-files.ts";
 import type { ImportPlan } from "./logic.ts";
 
 export const HISTORY_IMPORT_DB = "history-import.db";

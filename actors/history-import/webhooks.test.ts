@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import type { StateChange } from "../batcher/messages.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
 import { type Fire, Matcher } from "../webhook-dispatcher/logic.ts";
 import { RULE_SOURCES } from "../webhook-dispatcher/rules.ts";
 

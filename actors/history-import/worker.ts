@@ -9,12 +9,13 @@
  * events by (entity, last_updated µs); no webhook rule can select that source, so imported history never
  * fires one.
  */
-import { runActor } from "../../runtime/actor.ts";
-import { EDGES } from "../../runtime/tree.ts";
-import { type BatcherMessage, batcherMessage } from "../batcher/messages.ts";
+
+import { type BatcherMessage, batcherMessage } from "../../runtime/events/messages.ts";
+import { runActor } from "../../runtime/kernel/actor.ts";
 import { historyToChanges } from "../connection/frames.ts";
 import { RequestError } from "../connection/request-error.ts";
 import { isoFromUs } from "../connection/time.ts";
+import { EDGES } from "../edges.ts";
 import { ImportSession } from "./client.ts";
 import {
   DAY_US,

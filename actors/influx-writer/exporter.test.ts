@@ -1,15 +1,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { Value } from "@sinclair/typebox/value";
-import { systemClock } from "../../runtime/clock.ts";
 import { ConfigSchema, type HomeIQConfig } from "../../runtime/config/schema.ts";
-import { createLogger } from "../../runtime/log.ts";
-import { Registry } from "../../runtime/metrics.ts";
-import { tempDirs } from "../../test/lib/temp-dirs.ts";
-import { startVictoriaMetrics, type VictoriaMetrics } from "../../test/lib/victoria-metrics.ts";
-import type { StateChange } from "../batcher/messages.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
+import { systemClock } from "../../runtime/kernel/clock.ts";
+import { createLogger } from "../../runtime/kernel/log.ts";
+import { Registry } from "../../runtime/kernel/metrics.ts";
+import { openStoreReader } from "../../runtime/store/reader.ts";
+import { openStoreWriter } from "../../runtime/store/writer.ts";
+import { tempDirs } from "../../test/support/temp-dirs.ts";
+import { startVictoriaMetrics, type VictoriaMetrics } from "../../test/support/victoria-metrics.ts";
 import { openMetadataDb } from "../metadata/db.ts";
-import { openStoreReader } from "../store/reader.ts";
-import { openStoreWriter } from "../store/writer.ts";
 import { exporterMetrics, InfluxExporter, influxSender, type SendLines, WriteFailure } from "./exporter.ts";
 import { InfluxState } from "./state.ts";
 

@@ -13,11 +13,16 @@
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
 import { HttpError, InfluxDB, setLogger, type WriteApi } from "@influxdata/influxdb-client";
-import type { Clock, Random } from "../../runtime/clock.ts";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
-import type { Logger } from "../../runtime/log.ts";
-import type { Counter, Gauge, Registry } from "../../runtime/metrics.ts";
-import { type ExportFeed, type FeedRow, openExportFeed, type TailPosition } from "../store/export-feed.ts";
+import type { Clock, Random } from "../../runtime/kernel/clock.ts";
+import type { Logger } from "../../runtime/kernel/log.ts";
+import type { Counter, Gauge, Registry } from "../../runtime/kernel/metrics.ts";
+import {
+  type ExportFeed,
+  type FeedRow,
+  openExportFeed,
+  type TailPosition,
+} from "../../runtime/store/export-feed.ts";
 import { eventLine, FieldTypes, readingLine, seriesKey } from "./lines.ts";
 import {
   type Breaker,

@@ -5,7 +5,7 @@
  *   closed --(breakerThreshold consecutive failures)--> open --(breakerCooldownMs)--> half-open
  *   half-open --success--> closed        half-open --failure--> open
  */
-import { backoffDelay, type Random } from "../../runtime/clock.ts";
+import { backoffDelay, type Random } from "../../runtime/kernel/clock.ts";
 
 export type Breaker =
   | { status: "closed"; failures: number }

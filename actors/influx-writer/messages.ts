@@ -3,7 +3,7 @@
  * commit (`batcher->influx`, lossy: a missed wake-up costs at most one `influx.flushIntervalMs`).
  */
 import { Type as T } from "@sinclair/typebox";
-import { messageChecker } from "../../runtime/schema.ts";
+import { messageChecker } from "../../runtime/kernel/schema.ts";
 
 export const influxSchemas = {
   wake: T.Object({ type: T.Literal("wake") }),

@@ -6,8 +6,8 @@
 
 import type { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { migrate, openDatabase } from "../../runtime/sqlite.ts";
-import { StoredPosition, type TailPosition } from "../store/tail.ts";
+import { migrate, openDatabase } from "../../runtime/kernel/sqlite.ts";
+import { StoredPosition, type TailPosition } from "../../runtime/store/tail.ts";
 
 export const INFLUX_DB = "influx.db";
 
@@ -24,7 +24,7 @@ export interface DeadLetter {
   reason: string;
 }
 
-/** influx.db migrations by target `user_version` (runtime/sqlite.ts); append-only. */
+/** influx.db migrations by target `user_version` (runtime/kernel/sqlite.ts); append-only. */
 const INFLUX_MIGRATIONS = [
   `CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
    CREATE TABLE IF NOT EXISTS field_types (measurement TEXT NOT NULL, field TEXT NOT NULL,

@@ -2,10 +2,11 @@
  * The influx-writer actor: tails events.db into InfluxDB (see ./exporter.ts). Wired only when
  * `influx.url` is set. Thin adapter: the loop below only sequences steps, waits and wake-ups.
  */
-import { runActor } from "../../runtime/actor.ts";
-import { errorMessage } from "../../runtime/log.ts";
-import { EDGES } from "../../runtime/tree.ts";
-import { type BatcherMessage, batcherMessage } from "../batcher/messages.ts";
+
+import { type BatcherMessage, batcherMessage } from "../../runtime/events/messages.ts";
+import { runActor } from "../../runtime/kernel/actor.ts";
+import { errorMessage } from "../../runtime/kernel/log.ts";
+import { EDGES } from "../edges.ts";
 import { exporterMetrics, InfluxExporter, influxSender, WriteFailure } from "./exporter.ts";
 import { check } from "./messages.ts";
 

@@ -4,14 +4,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { loadConfig } from "../../runtime/config/load.ts";
-import { type InsightsReader, openInsightsReader } from "../store/insights-reader.ts";
+import type { InsightEvent } from "../../runtime/store/insights/types.ts";
+import { type InsightsReader, openInsightsReader } from "../../runtime/store/insights-reader.ts";
+import { PLANTED, syntheticHome } from "../../test/support/synthetic-home/insights.ts";
+import { seedStore } from "../../test/support/synthetic-home/insights-store.ts";
 import { energyReport, healthReport } from "./analyses.ts";
 import { energyImpact } from "./energy.ts";
 import { judgeEntity } from "./health.ts";
 import { energyInputs, groupByEntity, healthEvents, metaFromNames } from "./inputs.ts";
-import { seedStore } from "./seed-store.ts";
-import { PLANTED, syntheticHome } from "./synthetic-home.ts";
-import type { InsightEvent } from "./types.ts";
 
 const NOW = Date.now() - 1000;
 const home = syntheticHome({ seed: 9, days: 3, now: NOW, extraSensors: 3 });

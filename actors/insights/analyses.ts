@@ -4,7 +4,8 @@
  * time (the reference the fold is tested against).
  */
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
-import type { InsightsReader } from "../store/insights-reader.ts";
+import { domainOf } from "../../runtime/store/insights/types.ts";
+import type { InsightsReader } from "../../runtime/store/insights-reader.ts";
 import { type EnergyReport, energyImpact, SWITCHABLE_DOMAINS } from "./energy.ts";
 import type { HistoryFold } from "./fold.ts";
 import {
@@ -22,7 +23,6 @@ import {
   healthSeries,
   pairEnergyInputs,
 } from "./inputs.ts";
-import { domainOf } from "./types.ts";
 
 type Settings = HomeIQConfig["insights"];
 

@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { loadConfig } from "../../runtime/config/load.ts";
-import { tempDirs } from "../../test/lib/temp-dirs.ts";
+import { PLANTED, syntheticHome } from "../../test/support/synthetic-home/insights.ts";
+import { seedStore } from "../../test/support/synthetic-home/insights-store.ts";
+import { tempDirs } from "../../test/support/temp-dirs.ts";
 import { runAnalysis } from "./analysis-job.ts";
-import { seedStore } from "./seed-store.ts";
-import { PLANTED, syntheticHome } from "./synthetic-home.ts";
 
 const tempDir = tempDirs("insights-job-");
 const settings = loadConfig({ env: {} }).insights;

@@ -3,7 +3,7 @@
  * structured-cloned) and what comes back.
  */
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
-import { openInsightsReader } from "../store/insights-reader.ts";
+import { openInsightsReader } from "../../runtime/store/insights-reader.ts";
 import { energyReport, type HealthReport, healthReport } from "./analyses.ts";
 import type { EnergyReport } from "./energy.ts";
 import type { EntityMeta } from "./inputs.ts";

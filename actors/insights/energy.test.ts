@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
+import { quantileSorted } from "../../runtime/store/insights/types.ts";
+import { PLANTED, syntheticHome } from "../../test/support/synthetic-home/insights.ts";
 import { energyImpact, medianInPlace, onOffSeries, type PowerSeries } from "./energy.ts";
 import { energyInputs, groupByEntity, metaFromNames } from "./inputs.ts";
-import { PLANTED, syntheticHome } from "./synthetic-home.ts";
-import { quantileSorted } from "./types.ts";
 
 const NOW = Date.UTC(2026, 10, 20, 12);
 const home = syntheticHome({ seed: 7, days: 4, now: NOW });

@@ -6,7 +6,7 @@
  * would mix two devices) and counted; a device whose median step is not clearly above the noise is reported
  * as not measurable rather than given a number; every figure carries its sample count and a confidence.
  */
-import { domainOf, median, robustSpread } from "./types.ts";
+import { domainOf, median, robustSpread } from "../../runtime/store/insights/types.ts";
 
 /** Device domains whose on/off is measured. */
 export const SWITCHABLE_DOMAINS = new Set([

@@ -4,12 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import fc from "fast-check";
 import { loadConfig } from "../../runtime/config/load.ts";
-import { openInsightsReader } from "../store/insights-reader.ts";
-import { openStoreWriter } from "../store/writer.ts";
+import type { InsightEvent } from "../../runtime/store/insights/types.ts";
+import { openInsightsReader } from "../../runtime/store/insights-reader.ts";
+import { openStoreWriter } from "../../runtime/store/writer.ts";
+import { toStateChange } from "../../test/support/synthetic-home/insights-store.ts";
 import { energyReport, healthReport } from "./analyses.ts";
 import { FoldedHistory } from "./history.ts";
-import { toStateChange } from "./seed-store.ts";
-import type { InsightEvent } from "./types.ts";
 
 const DAY = 86400_000;
 const settings = {

@@ -15,11 +15,11 @@
  * caller rebuilds that entity from the store). Pure: rows in, views out; no I/O.
  */
 
-import type { WindowRow } from "../store/insights-reader.ts";
+import { domainOf } from "../../runtime/store/insights/types.ts";
+import type { WindowRow } from "../../runtime/store/insights-reader.ts";
 import { type OnOffSeries, onOffClass, type PowerSeries, powerOf, SWITCHABLE_DOMAINS } from "./energy.ts";
 import type { HealthSeries } from "./health.ts";
 import { batteryLevel } from "./inputs.ts";
-import { domainOf } from "./types.ts";
 
 /** One stored row as the fold takes it (the store's WindowRow; its text is read only for switchables). */
 export type FoldRow = WindowRow;

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
+import { PLANTED, syntheticHome } from "../../test/support/synthetic-home/insights.ts";
 import { type EntityHealth, type HealthStatus, healthChanges, judgeEntity } from "./health.ts";
 import { groupByEntity, healthEvents } from "./inputs.ts";
-import { PLANTED, syntheticHome } from "./synthetic-home.ts";
 
 const NOW = Date.UTC(2026, 10, 20, 12);
 const home = syntheticHome({ seed: 11, days: 3, now: NOW, extraSensors: 5 });

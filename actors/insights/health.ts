@@ -4,7 +4,7 @@
  * short window), each with since-when. Pure: a history per entity plus `now` in, a verdict out; the worker
  * diffs verdicts to emit health-change notices.
  */
-import { domainOf, quantileSorted } from "./types.ts";
+import { domainOf, quantileSorted } from "../../runtime/store/insights/types.ts";
 
 export type HealthKind = "unavailable" | "unknown" | "stale" | "flapping" | "low_battery";
 export type HealthStatus = HealthKind | "ok";

@@ -8,8 +8,8 @@
  * Runs take turns (a promise chain): a report is computed on exactly the rows before its `now`.
  */
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
-import type { InsightsReader } from "../store/insights-reader.ts";
-import type { TailPosition } from "../store/tail.ts";
+import type { InsightsReader } from "../../runtime/store/insights-reader.ts";
+import type { TailPosition } from "../../runtime/store/tail.ts";
 import { energyOfFold, type HealthReport, healthOfFold } from "./analyses.ts";
 import type { EnergyReport } from "./energy.ts";
 import { HistoryFold } from "./fold.ts";

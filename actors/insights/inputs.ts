@@ -4,7 +4,8 @@
  * tests' arrays go through the same pairing rules.
  */
 
-import type { EntityColumns } from "../store/insights-reader.ts";
+import { domainOf, type InsightEvent, median } from "../../runtime/store/insights/types.ts";
+import type { EntityColumns } from "../../runtime/store/insights-reader.ts";
 import {
   type DeviceStates,
   type OnOffSeries,
@@ -16,7 +17,6 @@ import {
   SWITCHABLE_DOMAINS,
 } from "./energy.ts";
 import type { HealthEvent, HealthSeries } from "./health.ts";
-import { domainOf, type InsightEvent, median } from "./types.ts";
 
 const HOME_METER = /home|house|total|main|grid/;
 

@@ -5,10 +5,11 @@
  * changes to the webhook dispatcher (rules of kind "health").
  */
 import { Type as T } from "@sinclair/typebox";
-import { type MessageOf, messageChecker } from "../../runtime/schema.ts";
+import { type MessageOf, messageChecker } from "../../runtime/kernel/schema.ts";
+import { EDGES } from "../edges.ts";
 
 export const ACTOR = "insights";
-export const EDGE_TO_WEBHOOKS = "insights->webhooks";
+export const EDGE_TO_WEBHOOKS = EDGES.insightsToWebhooks;
 
 /** Stats windows the actor keeps computed; 1h and 24h are cheap enough to answer per request. */
 export const BackgroundWindowSchema = T.Union([T.Literal("7d"), T.Literal("30d")]);

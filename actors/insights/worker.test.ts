@@ -2,18 +2,18 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { waitFor } from "../../runtime/clock.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
-import { createLogger } from "../../runtime/log.ts";
-import { MetricsHub } from "../../runtime/metrics.ts";
-import { Supervisor } from "../../runtime/supervisor.ts";
+import { waitFor } from "../../runtime/kernel/clock.ts";
+import { createLogger } from "../../runtime/kernel/log.ts";
+import { MetricsHub } from "../../runtime/kernel/metrics.ts";
+import { Supervisor } from "../../runtime/kernel/supervisor.ts";
+import type { EventStats } from "../../runtime/store/insights/stats.ts";
+import { PLANTED, syntheticHome } from "../../test/support/synthetic-home/insights.ts";
+import { seedStore } from "../../test/support/synthetic-home/insights-store.ts";
 import type { HealthMessage } from "../webhook-dispatcher/messages.ts";
 import type { HealthReport } from "./analyses.ts";
 import type { EnergyReport } from "./energy.ts";
 import { EDGE_TO_WEBHOOKS, insightsRequest } from "./messages.ts";
-import { seedStore } from "./seed-store.ts";
-import type { EventStats } from "./stats.ts";
-import { PLANTED, syntheticHome } from "./synthetic-home.ts";
 
 const NOW = Date.now() - 1000;
 const home = syntheticHome({ seed: 4, days: 2, now: NOW });
@@ -28,7 +28,10 @@ beforeAll(async () => {
   supervisor = new Supervisor(
     {
       children: [
-        { name: "health-sink", module: new URL("./health-sink.fixture.ts", import.meta.url).pathname },
+        {
+          name: "health-sink",
+          module: new URL("../../test/support/workers/health-sink.ts", import.meta.url).pathname,
+        },
         { name: "insights", module: new URL("./worker.ts", import.meta.url).pathname },
       ],
       edges: [{ name: EDGE_TO_WEBHOOKS, from: "insights", to: "health-sink", capacity: 4, retain: true }],

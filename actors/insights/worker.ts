@@ -6,13 +6,14 @@
  * each run in a short-lived thread of their own (./analysis-thread.ts), one heavy run at a time in the
  * process (ctx.heavyRun). Health changes go to the webhook dispatcher when it is wired.
  */
-import { runActor } from "../../runtime/actor.ts";
-import { type JobThread, startJobThread } from "../../runtime/job-thread.ts";
-import { homeTimeZone, localClock } from "../../runtime/local-time.ts";
-import { errorMessage } from "../../runtime/log.ts";
+import { runActor } from "../../runtime/kernel/actor.ts";
+import { type JobThread, startJobThread } from "../../runtime/kernel/job-thread.ts";
+import { homeTimeZone, localClock } from "../../runtime/kernel/local-time.ts";
+import { errorMessage } from "../../runtime/kernel/log.ts";
+import { type EventStats, STATS_WINDOWS } from "../../runtime/store/insights/stats.ts";
+import { openInsightsReader } from "../../runtime/store/insights-reader.ts";
+import { openStoreReader } from "../../runtime/store/reader.ts";
 import { openMetadataReader, readHaTimeZone } from "../metadata/reader.ts";
-import { openInsightsReader } from "../store/insights-reader.ts";
-import { openStoreReader } from "../store/reader.ts";
 import type { HealthMessage } from "../webhook-dispatcher/messages.ts";
 import type { HealthReport } from "./analyses.ts";
 import type { AnalysisJob, AnalysisResult } from "./analysis-job.ts";
@@ -20,7 +21,6 @@ import type { EnergyReport } from "./energy.ts";
 import { type HealthStatus, healthChanges } from "./health.ts";
 import type { EntityMeta } from "./inputs.ts";
 import { ACTOR, check, EDGE_TO_WEBHOOKS, type InsightsRequest } from "./messages.ts";
-import { type EventStats, STATS_WINDOWS } from "./stats.ts";
 
 /** How soon an analysis that found no data (a fresh store) looks again. */
 const EMPTY_RETRY_MS = 60_000;
@@ -126,7 +126,7 @@ runActor({
       threadsAlive.set(1);
       try {
         const result = await thread.result;
-        // The turn passes on once the thread's memory is back, not at its answer (runtime/job-thread.ts).
+        // The turn passes on once the thread's memory is back, not at its answer (runtime/kernel/job-thread.ts).
         await thread.ended;
         return result;
       } finally {

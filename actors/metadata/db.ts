@@ -6,8 +6,8 @@
 
 import { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { privateDir, privateFile } from "../../runtime/private-files.ts";
-import { migrate } from "../../runtime/sqlite.ts";
+import { privateDir, privateFile } from "../../runtime/kernel/private-files.ts";
+import { migrate } from "../../runtime/kernel/sqlite.ts";
 import type { AreaRow, DeviceRow, EntityRow } from "./logic.ts";
 
 export const METADATA_DB = "metadata.db";
@@ -24,7 +24,7 @@ export function openMetadataDb(dataDir: string, opts: { readonly?: boolean } = {
   return db;
 }
 
-/** metadata.db migrations by target `user_version` (runtime/sqlite.ts); append-only. */
+/** metadata.db migrations by target `user_version` (runtime/kernel/sqlite.ts); append-only. */
 const MIGRATIONS = [
   `
     CREATE TABLE IF NOT EXISTS areas (area_id TEXT PRIMARY KEY, name TEXT NOT NULL, raw TEXT NOT NULL);

@@ -3,7 +3,7 @@
  * full registry lists as HA returns them (`config/*_registry/list`), entity renames, and HA's core config.
  */
 import { type Static, Type as T } from "@sinclair/typebox";
-import { messageChecker } from "../../runtime/schema.ts";
+import { messageChecker } from "../../runtime/kernel/schema.ts";
 
 export const RegistryKindSchema = T.Union([T.Literal("areas"), T.Literal("devices"), T.Literal("entities")]);
 export type RegistryKind = Static<typeof RegistryKindSchema>;

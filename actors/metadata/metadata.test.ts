@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { tempDirs } from "../../test/lib/temp-dirs.ts";
+import { tempDirs } from "../../test/support/temp-dirs.ts";
 import { MetadataWriter, openMetadataDb } from "./db.ts";
 import { mapAreas, mapDevices, mapEntities } from "./logic.ts";
 import { MetadataQueryError, openMetadataReader, readHaTimeZone } from "./reader.ts";

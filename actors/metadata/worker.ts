@@ -2,7 +2,7 @@
  * Thin adapter: registry lists, renames and HA's config from `connection->metadata` into metadata.db.
  * Every handler is idempotent (the edge is retained and re-sends after a crash).
  */
-import { runActor } from "../../runtime/actor.ts";
+import { runActor } from "../../runtime/kernel/actor.ts";
 import { MetadataWriter, openMetadataDb } from "./db.ts";
 import { mapAreas, mapDevices, mapEntities } from "./logic.ts";
 import { check } from "./messages.ts";

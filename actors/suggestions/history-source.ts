@@ -6,8 +6,8 @@
  * a kind some threshold rule could use in this home (temperature, illuminance, humidity; humidity only
  * with a fan, and so on) — chatty power meters and the like stay on disk.
  */
-import { looseNumber } from "../store/codec.ts";
-import { type HistoryScan, openHistoryScan, type ScanRow } from "../store/history-scan.ts";
+import { looseNumber } from "../../runtime/store/codec.ts";
+import { type HistoryScan, openHistoryScan, type ScanRow } from "../../runtime/store/history-scan.ts";
 import { domainOf, sensorKindFromAttributes, sensorKindFromId } from "./miner/entities.ts";
 import { sensorKindsUsedBy } from "./miner/threshold.ts";
 import type { MinerEvent, SensorKind } from "./miner/types.ts";

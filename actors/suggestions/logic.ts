@@ -3,7 +3,7 @@
  * injected) and when the next scheduled run is due.
  */
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
-import { homeTimeZone } from "../../runtime/local-time.ts";
+import { homeTimeZone } from "../../runtime/kernel/local-time.ts";
 import type { MinerOptions } from "./miner/types.ts";
 
 const DAY_MS = 86_400_000;

@@ -3,7 +3,7 @@
  * these schemas check those call bodies (the HTTP plugin builds them from validated routes).
  */
 import { Type as T } from "@sinclair/typebox";
-import { type MessageOf, messageChecker } from "../../runtime/schema.ts";
+import { type MessageOf, messageChecker } from "../../runtime/kernel/schema.ts";
 
 export const SuggestionIdSchema = T.String({
   pattern: "^[0-9a-f]{16}$",

@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { seedStore } from "../../test/support/synthetic-home/habits-store.ts";
 import { openHistorySource } from "./history-source.ts";
 import { DEFAULT_MINER_OPTIONS, type MinerOptions } from "./miner/types.ts";
 import { mineHistory, runMining } from "./run.ts";
-import { seedStore } from "./seed-store.ts";
 import { SuggestionStore } from "./suggestion-store.ts";
 
 // Mining a month of history is seconds of CPU on a busy 2-core box; the default 5 s is too tight.

@@ -3,7 +3,7 @@
  * suggestions.db, record the run. Errors become a recorded run with its error; nothing is half-applied
  * (the reconcile is one transaction and happens only after mining finished).
  */
-import { errorMessage } from "../../runtime/log.ts";
+import { errorMessage } from "../../runtime/kernel/log.ts";
 import { openHistorySource } from "./history-source.ts";
 import { createMiner } from "./miner/miner.ts";
 import type { MinerOptions, Suggestion } from "./miner/types.ts";

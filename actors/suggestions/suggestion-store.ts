@@ -14,7 +14,7 @@
 
 import type { Database } from "bun:sqlite";
 import { join } from "node:path";
-import { migrate, openDatabase } from "../../runtime/sqlite.ts";
+import { migrate, openDatabase } from "../../runtime/kernel/sqlite.ts";
 import type { Evidence, Suggestion, SuggestionKind } from "./miner/types.ts";
 
 export const SUGGESTIONS_DB = "suggestions.db";
@@ -81,7 +81,7 @@ function tolerance(kind: SuggestionKind, a: number, b: number): boolean {
   return a === b;
 }
 
-/** suggestions.db migrations by target `user_version` (runtime/sqlite.ts); append-only. */
+/** suggestions.db migrations by target `user_version` (runtime/kernel/sqlite.ts); append-only. */
 const SUGGESTIONS_MIGRATIONS = [
   `CREATE TABLE IF NOT EXISTS suggestions (
       id TEXT PRIMARY KEY, family TEXT NOT NULL, param REAL NOT NULL, kind TEXT NOT NULL,

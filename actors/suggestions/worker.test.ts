@@ -2,13 +2,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { waitFor } from "../../runtime/clock.ts";
 import { loadConfig } from "../../runtime/config/load.ts";
-import { createLogger } from "../../runtime/log.ts";
-import { MetricsHub } from "../../runtime/metrics.ts";
-import { Supervisor } from "../../runtime/supervisor.ts";
+import { waitFor } from "../../runtime/kernel/clock.ts";
+import { createLogger } from "../../runtime/kernel/log.ts";
+import { MetricsHub } from "../../runtime/kernel/metrics.ts";
+import { Supervisor } from "../../runtime/kernel/supervisor.ts";
+import { seedStore } from "../../test/support/synthetic-home/habits-store.ts";
 import { suggestionsRequest } from "./messages.ts";
-import { seedStore } from "./seed-store.ts";
 import type { SuggestionsReply } from "./worker.ts";
 
 let dir: string;

@@ -5,8 +5,8 @@
  * and in the process-wide heavy-run turn (ctx.heavyRun), and asks the LLM to rewrite new suggestions in the
  * background when `llm.url` is set.
  */
-import { runActor } from "../../runtime/actor.ts";
-import { errorMessage } from "../../runtime/log.ts";
+import { runActor } from "../../runtime/kernel/actor.ts";
+import { errorMessage } from "../../runtime/kernel/log.ts";
 import { readHaTimeZone } from "../metadata/reader.ts";
 import { rewriteSuggestion } from "./llm.ts";
 import { minerOptionsFor, nextRunDelay, resolveTimeZone } from "./logic.ts";

@@ -4,9 +4,9 @@
  * watermark (newest last_updated evaluated); everything stored after it is new to the rules, and per-entity
  * "last evaluated change" makes any overlap harmless.
  */
-import type { StateChange } from "../batcher/messages.ts";
-import { openStoreReader, type StoredEvent } from "../store/index.ts";
-import { storeExists } from "../store/probe.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
+import { openStoreReader, type StoredEvent } from "../../runtime/store/index.ts";
+import { storeExists } from "../../runtime/store/probe.ts";
 
 const PAGE = 1000;
 

@@ -2,7 +2,7 @@
  * Delivery decisions, pure: what an attempt's outcome means (delivered, retry when, dead-letter why) and a
  * per-target circuit breaker. Time and randomness come in as arguments.
  */
-import { backoffDelay, type Random } from "../../runtime/clock.ts";
+import { backoffDelay, type Random } from "../../runtime/kernel/clock.ts";
 
 export interface RetryPolicy {
   maxAttempts: number;

@@ -6,12 +6,12 @@
  * adapter around this class, and tests re-open it on the same database to simulate a restart.
  */
 import { randomUUID } from "node:crypto";
-import type { Clock, Random } from "../../runtime/clock.ts";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
-import { errorMessage, type Logger } from "../../runtime/log.ts";
-import type { Registry } from "../../runtime/metrics.ts";
-import type { EventSource, StateChange } from "../batcher/messages.ts";
-import { type EventView, viewOf } from "../batcher/packed.ts";
+import type { EventSource, StateChange } from "../../runtime/events/messages.ts";
+import { type EventView, viewOf } from "../../runtime/events/packed.ts";
+import type { Clock, Random } from "../../runtime/kernel/clock.ts";
+import { errorMessage, type Logger } from "../../runtime/kernel/log.ts";
+import type { Registry } from "../../runtime/kernel/metrics.ts";
 import { Breaker, decide, type Outcome, retryable } from "./delivery.ts";
 import { type Fire, Matcher, ruleKey } from "./logic.ts";
 import type { EnrichmentMessage, HealthMessage } from "./messages.ts";

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import type { EventSource, StateChange } from "../batcher/messages.ts";
+import type { EventSource, StateChange } from "../../runtime/events/messages.ts";
 import { type Fire, Matcher, Side, stepThreshold } from "./logic.ts";
 import type { Rule, Trigger } from "./rules.ts";
 

@@ -17,8 +17,8 @@
  * connect snapshot, not a backfilled gap), and a live change only while it is younger than
  * `maxAgeMs`. Suppressed fires are counted by reason (`skippedSource`, `skippedStale`).
  */
-import type { EventSource, StateChange } from "../batcher/messages.ts";
-import { type EventView, ownString, viewOf } from "../batcher/packed.ts";
+import type { EventSource, StateChange } from "../../runtime/events/messages.ts";
+import { type EventView, ownString, viewOf } from "../../runtime/events/packed.ts";
 import { matchGlob } from "./glob.ts";
 import { isGlob, literalDomain, type Rule, sourcesOf } from "./rules.ts";
 

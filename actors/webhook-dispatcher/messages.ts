@@ -8,8 +8,8 @@
  *   match on entity (glob/domain) and status; extend `HealthMessage` and `Matcher.matchHealth` together.
  */
 import { type Static, Type as T } from "@sinclair/typebox";
-import { messageChecker } from "../../runtime/schema.ts";
-import { type StoredBatch, storedSchemas } from "../batcher/messages.ts";
+import { type StoredBatch, storedSchemas } from "../../runtime/events/messages.ts";
+import { messageChecker } from "../../runtime/kernel/schema.ts";
 import { type Rule, TriggerSchema } from "./rules.ts";
 
 export const ACTOR = "webhook-dispatcher";

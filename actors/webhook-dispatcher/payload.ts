@@ -1,6 +1,6 @@
 /** What a receiver gets: the delivery id (derived, stable) and the JSON body of a fired rule. */
 import { createHash } from "node:crypto";
-import type { StateChange } from "../batcher/messages.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
 import type { Fire } from "./logic.ts";
 
 /** Delivery id: the idempotency key receivers see; derived, so a re-evaluated event gets the same id. */

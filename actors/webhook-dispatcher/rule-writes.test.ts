@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { tempDirs } from "../../test/lib/temp-dirs.ts";
+import { tempDirs } from "../../test/support/temp-dirs.ts";
 import { deleteRule, putRule, type RuleWriteDeps } from "./rule-writes.ts";
 import type { Rule } from "./rules.ts";
 import { WebhookStore } from "./store.ts";

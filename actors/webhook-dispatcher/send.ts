@@ -6,7 +6,7 @@
  * connection can be reused; past the cap the stream is cancelled. A target answering with gigabytes or an
  * endless stream costs at most the cap and never more memory than one chunk.
  */
-import { errorMessage } from "../../runtime/log.ts";
+import { errorMessage } from "../../runtime/kernel/log.ts";
 import type { Outcome } from "./delivery.ts";
 import { canonicalHost } from "./ip.ts";
 import { type Lookup, pinnedUrl, type TargetPolicy } from "./targets.ts";

@@ -9,8 +9,8 @@
 
 import { Database, type Statement } from "bun:sqlite";
 import { join } from "node:path";
-import { privateDir, privateFile } from "../../runtime/private-files.ts";
-import { migrate } from "../../runtime/sqlite.ts";
+import { privateDir, privateFile } from "../../runtime/kernel/private-files.ts";
+import { migrate } from "../../runtime/kernel/sqlite.ts";
 import type { Seen, Side } from "./logic.ts";
 import type { Rule, Trigger } from "./rules.ts";
 
@@ -55,7 +55,7 @@ interface RuleRow {
   updated_at: number;
 }
 
-/** webhooks.db migrations by target `user_version` (runtime/sqlite.ts); append-only. */
+/** webhooks.db migrations by target `user_version` (runtime/kernel/sqlite.ts); append-only. */
 const MIGRATIONS = [
   `
 CREATE TABLE IF NOT EXISTS rules (

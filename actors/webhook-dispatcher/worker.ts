@@ -1,6 +1,7 @@
 /** Thin adapter: mailbox and API calls <-> Dispatcher. No rules live here. */
-import { runActor } from "../../runtime/actor.ts";
-import { openPacked } from "../batcher/packed.ts";
+
+import { openPacked } from "../../runtime/events/packed.ts";
+import { runActor } from "../../runtime/kernel/actor.ts";
 import { answerCall } from "./calls.ts";
 import { storedSince } from "./catch-up.ts";
 import { Dispatcher } from "./dispatcher.ts";

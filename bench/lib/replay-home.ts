@@ -10,7 +10,7 @@
  * - now and then a person switches a light in the app: a context with their user id.
  * Deterministic for a seed.
  */
-import type { StateChange } from "../../actors/batcher/messages.ts";
+import type { StateChange } from "../../runtime/events/messages.ts";
 import { advance, buildHome, type SimEntity, seededRandom } from "../../sim/home.ts";
 
 const CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";

@@ -121,7 +121,7 @@ describe("config", () => {
   });
 
   test("the process refuses to start on bad config with exit code 2 and every problem on stderr", async () => {
-    const proc = Bun.spawn(["bun", new URL("../main.ts", import.meta.url).pathname], {
+    const proc = Bun.spawn(["bun", new URL("../app/main.ts", import.meta.url).pathname], {
       env: { PATH: process.env.PATH ?? "", HOMEIQ_PORT: "x", HOMEIQ_LOG_LEVEL: "loud" },
       stdout: "pipe",
       stderr: "pipe",

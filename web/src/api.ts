@@ -1,5 +1,5 @@
 /**
- * The dashboard's only door to HomeIQ: the Eden treaty client from `actors/api/client.ts`, typed by the
+ * The dashboard's only door to HomeIQ: the Eden treaty client from `runtime/api/client.ts`, typed by the
  * server's `App` (client.ts imports the server with `import type` only, so no server code reaches the
  * bundle). The live stream is read separately by `sse.ts`, which needs streaming.
  *
@@ -7,7 +7,7 @@
  * (`{error, expected}` bodies become one sentence); a 401 also marks the token rejected so the token
  * form reappears.
  */
-import { type Client, createClient } from "../../actors/api/client.ts";
+import { type Client, createClient } from "../../runtime/api/client.ts";
 import { INGRESS_TOKEN, rejectToken } from "./stores/token.ts";
 
 export class ApiError extends Error {

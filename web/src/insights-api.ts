@@ -3,7 +3,7 @@
  * server's `App`) and the same error rules: `{error, expected}` bodies become one sentence, 401 marks the
  * token rejected. Kept beside api.ts so the insights view lands without touching the shared call table.
  */
-import { createClient } from "../../actors/api/client.ts";
+import { createClient } from "../../runtime/api/client.ts";
 import { ApiError, apiBase, bearerFor } from "./api.ts";
 import { rejectToken } from "./stores/token.ts";
 

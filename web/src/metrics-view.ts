@@ -3,8 +3,8 @@
  * HA) and `/health/deep` (each actor's mailbox depth and every edge's outstanding messages).
  * Pure mapping so the views stay free of response layout details.
  */
-import type { DeepHealth } from "../../actors/api/health/model.ts";
-import type { RealTimeMetrics } from "../../actors/api/metrics/model.ts";
+import type { DeepHealth } from "../../runtime/api/health/model.ts";
+import type { RealTimeMetrics } from "../../runtime/api/metrics/model.ts";
 
 /** What the overview says when no InfluxDB is configured (instead of "Exported 0"). */
 export const INFLUX_NOT_CONFIGURED = "InfluxDB not configured — set HOMEIQ_INFLUX_URL to mirror events";

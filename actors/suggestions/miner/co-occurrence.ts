@@ -5,7 +5,7 @@
  * occasions (support) and far more often than the action's own rate would explain by chance (lift).
  */
 
-import type { LocalClock } from "../../../runtime/local-time.ts";
+import type { LocalClock } from "../../../runtime/kernel/local-time.ts";
 import { actionStep, automationYaml, stableId } from "./automation.ts";
 import { ByEntityState } from "./by-entity-state.ts";
 import { nameFromId, verbFor } from "./entities.ts";

@@ -1,5 +1,5 @@
 /** Small shared folds for detectors: day sets to evidence, medians, rounding. */
-import { dateOf } from "../../../runtime/local-time.ts";
+import { dateOf } from "../../../runtime/kernel/local-time.ts";
 import { type Evidence, MAX_EVIDENCE_DAYS } from "./types.ts";
 
 export function evidence(

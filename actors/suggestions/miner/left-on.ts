@@ -5,7 +5,7 @@
  * switched on while nobody is home (presence simulation, a guest) are not counted: only "left" on.
  */
 
-import type { LocalClock } from "../../../runtime/local-time.ts";
+import type { LocalClock } from "../../../runtime/kernel/local-time.ts";
 import { automationYaml, duration, stableId } from "./automation.ts";
 import { domainOf, nameFromId } from "./entities.ts";
 import { evidence, round } from "./evidence.ts";

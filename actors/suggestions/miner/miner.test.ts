@@ -1,7 +1,7 @@
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import fc from "fast-check";
 import { parse } from "yaml";
-import { type SyntheticEvent, syntheticHistory } from "../synthetic-home.ts";
+import { type SyntheticEvent, syntheticHistory } from "../../../test/support/synthetic-home/habits.ts";
 import { createMiner, mine } from "./miner.ts";
 import { DEFAULT_MINER_OPTIONS, type MinerEvent, type MinerOptions, type Suggestion } from "./types.ts";
 import { validateAutomationYaml } from "./validate.ts";

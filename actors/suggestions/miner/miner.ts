@@ -9,7 +9,7 @@
  * const suggestions = miner.finish();
  */
 
-import { LocalClock } from "../../../runtime/local-time.ts";
+import { LocalClock } from "../../../runtime/kernel/local-time.ts";
 import { CoOccurrenceDetector } from "./co-occurrence.ts";
 import { canBeLeftOn, domainOf, isAction, sensorKindFromId, triggerState } from "./entities.ts";
 import { LeftOnDetector } from "./left-on.ts";

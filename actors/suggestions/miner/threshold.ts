@@ -5,7 +5,7 @@
  * actions happened beyond a threshold that the baseline rarely crosses.
  */
 
-import type { LocalClock } from "../../../runtime/local-time.ts";
+import type { LocalClock } from "../../../runtime/kernel/local-time.ts";
 import { actionStep, automationYaml, stableId } from "./automation.ts";
 import { ByEntityState } from "./by-entity-state.ts";
 import { domainOf, nameFromId, verbFor } from "./entities.ts";

@@ -5,7 +5,7 @@
  * specific (far denser than the entity's average: lift) and regular (it holds on most eligible days).
  */
 
-import { clockTime, isWeekend, type LocalClock, weekdayOf } from "../../../runtime/local-time.ts";
+import { clockTime, isWeekend, type LocalClock, weekdayOf } from "../../../runtime/kernel/local-time.ts";
 import { actionStep, automationYaml, stableId } from "./automation.ts";
 import { ByEntityState } from "./by-entity-state.ts";
 import { nameFromId, verbFor } from "./entities.ts";

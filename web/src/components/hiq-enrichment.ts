@@ -5,7 +5,7 @@
 import { StoreController } from "@nanostores/lit";
 import { css, html, LitElement } from "lit";
 import { customElement } from "lit/decorators.js";
-import type { SourceView } from "../../../actors/api/enrichment/model.ts";
+import type { SourceView } from "../../../runtime/api/enrichment/model.ts";
 import { formatDateTime, formatDuration } from "../format.ts";
 import { $enrichment } from "../stores/enrichment.ts";
 import { shared } from "../styles.ts";

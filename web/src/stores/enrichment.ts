@@ -3,7 +3,7 @@
  * health and last error; polled every ENRICHMENT_POLL_MS while the panel is shown.
  */
 import { atom, onMount } from "nanostores";
-import type { SourceView } from "../../../actors/api/enrichment/model.ts";
+import type { SourceView } from "../../../runtime/api/enrichment/model.ts";
 import { ApiError, api } from "../api.ts";
 import { $token } from "./token.ts";
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { waitFor } from "../../../runtime/clock.ts";
+import { waitFor } from "../../../runtime/kernel/clock.ts";
 import { decodeEvents, type LiveEvent, matchesFilter } from "../live-event.ts";
 import {
   $liveEvents,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { cleanStores } from "nanostores";
-import { waitFor } from "../../../runtime/clock.ts";
+import { waitFor } from "../../../runtime/kernel/clock.ts";
 import { $liveEvents, clearLiveEvents } from "./live-events.ts";
 import { $stream, type StreamStatus } from "./stream.ts";
 import { $token, setToken } from "./token.ts";

@@ -4,7 +4,7 @@
  * reconnects by itself with exponential backoff and jitter. A 401 stops retrying and asks for a token.
  */
 import { atom, onMount } from "nanostores";
-import { backoffDelay } from "../../../runtime/clock.ts";
+import { backoffDelay } from "../../../runtime/kernel/clock.ts";
 import { api, bearerFor } from "../api.ts";
 import { decodeEvents, type LiveEvent } from "../live-event.ts";
 import { readSse, type StreamEnd } from "../sse.ts";

@@ -4,7 +4,7 @@
  *
  * Under Home Assistant's ingress there is no token: HA has logged the user in and its Supervisor is the
  * only peer HomeIQ's ingress port answers, so the server marks the page (`<meta name="homeiq-auth"
- * content="ingress">`, actors/api/security/ingress.ts) and the dashboard sends no Authorization header.
+ * content="ingress">`, runtime/api/security/ingress.ts) and the dashboard sends no Authorization header.
  * There the page lives in HA's origin, which HA's frontend and every other add-on panel share, so nothing
  * is read from or written to localStorage: a token entered there (should HomeIQ ever ask) lasts only as
  * long as the page.

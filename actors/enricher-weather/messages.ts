@@ -1,5 +1,0 @@
-/** Inbound messages of enricher-weather: the set every enricher takes (see actors/enrichers/messages.ts). */
-import { messageChecker } from "../../runtime/schema.ts";
-import { enricherSchemas } from "../enrichers/messages.ts";
-
-export const check = messageChecker("enricher-weather", enricherSchemas);

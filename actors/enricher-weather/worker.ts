@@ -1,5 +1,0 @@
-import { runEnricher } from "../enrichers/run.ts";
-import { weatherSource } from "./logic.ts";
-import { check } from "./messages.ts";
-
-runEnricher(weatherSource, check);

@@ -1,0 +1,11 @@
+/** Test helper: a store whose entity key space is (nearly) used up, as years of new entities would leave it. */
+import type { StoreWriter } from "../../runtime/store/writer.ts";
+
+/** Gives out entity keys 1..n at once, named sensor.fill_<key>. */
+export function fillEntityKeys(writer: StoreWriter, n: number): void {
+  writer.db.run(
+    `WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < ${n})
+     INSERT INTO entities (e, entity_id, stable_id) SELECT i, 'sensor.fill_' || i, 'sensor.fill_' || i FROM k`,
+  );
+  writer.db.run("INSERT INTO entity_names (name, e) SELECT entity_id, e FROM entities");
+}
