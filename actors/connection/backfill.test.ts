@@ -3,7 +3,7 @@ import { loadConfig } from "../../runtime/config/load.ts";
 import type { StateChange } from "../batcher/messages.ts";
 import { Backfiller } from "./backfill.ts";
 import { Continuity } from "./logic.ts";
-import type { SessionSink } from "./session.ts";
+import type { SessionSink } from "./sink.ts";
 import { usFromIso } from "./time.ts";
 
 const ha = { ...loadConfig({ env: {} }).ha, backfillSettleMs: 0 };

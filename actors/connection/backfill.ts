@@ -28,7 +28,7 @@ import {
   nextWindowUs,
 } from "./logic.ts";
 import { RequestError } from "./request-error.ts";
-import type { SessionSink } from "./session.ts";
+import type { SessionSink } from "./sink.ts";
 import { isoFromUs } from "./time.ts";
 
 export interface BackfillRun {

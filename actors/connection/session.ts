@@ -17,51 +17,18 @@
 import { backoffDelay, type Clock, type Random } from "../../runtime/clock.ts";
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
 import type { StateChange } from "../batcher/messages.ts";
-import { type KnownAttributes, previewJson, type SkipReason } from "./attributes.ts";
+import { type KnownAttributes, previewJson } from "./attributes.ts";
 import { Backfiller } from "./backfill.ts";
 import { type ApplyReport, EntityStates } from "./entities.ts";
-import {
-  type HAMessage,
-  parseFrame,
-  type Rejected,
-  type RejectReason,
-  scanMessages,
-  stateToChange,
-} from "./frames.ts";
+import { type HAMessage, parseFrame, type RejectReason, scanMessages, stateToChange } from "./frames.ts";
 import { Continuity } from "./logic.ts";
 import { RequestError } from "./request-error.ts";
+import type { HAState, RegistryKind, SessionSink } from "./sink.ts";
 
 /** A value HA sent, as text for a message: strings as they are, anything else previewed (never throws). */
 const haText = (v: unknown): string => (typeof v === "string" ? v : previewJson(v));
 
-export type HAState = "connecting" | "connected" | "disconnected" | "auth_invalid";
-export interface HAStatus {
-  state: HAState;
-  url: string;
-  since: number;
-  haVersion?: string;
-  lastError?: string;
-}
-export type RegistryKind = "areas" | "devices" | "entities";
-export type ChangeSource = "live" | "snapshot" | "backfill";
-
-/** What the session produces; the worker wires these to mailboxes, spool, metrics and notices. */
-export interface SessionSink {
-  changes(source: ChangeSource, changes: StateChange[]): void;
-  registry(kind: RegistryKind, items: unknown[]): void;
-  rename(from: string, to: string): void;
-  haConfig(config: Record<string, unknown>): void;
-  status(status: HAStatus): void;
-  rejected(r: Rejected): void;
-  /** State changes not forwarded on purpose, by reason (duplicates, removals, too deep, ...). */
-  skipped(reason: SkipReason, count: number): void;
-  /** A live change older than its entity's newest (HA's clock stepped back); it was forwarded. */
-  outOfOrder(entityId: string, lastUpdatedUs: number, newestUs: number): void;
-  /** HA answered the gap backfill with an error; the gap stays open and the backfill is retried. */
-  backfillFailed(detail: string): void;
-  /** Something worth a log line (reconnects, backfill ranges); level and fields. */
-  log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
-}
+export type { ChangeSource, HAState, HAStatus, RegistryKind, SessionSink } from "./sink.ts";
 
 interface Pending {
   resolve: (value: unknown) => void;
