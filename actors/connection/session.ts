@@ -67,7 +67,7 @@ export interface SessionOptions {
 }
 
 export class HASession {
-  /** The one place the connection's state lives; changed only by `transition` (and `connect`). */
+  /** The one place the connection's state lives; changed only by `transition`. */
   private state: SessionState = { kind: "idle" };
   private attempt = 0;
   private timers = new Set<unknown>();
@@ -103,7 +103,7 @@ export class HASession {
   }
 
   start(): void {
-    if (this.state.kind === "stopped") this.state = { kind: "idle" };
+    if (this.state.kind === "stopped") this.transition({ kind: "idle" }, "started");
     // Read once, before anything of this process reaches the store: later reads would see the snapshot.
     this.storedAtStartUs = this.opts.newestStoredUs();
     this.connect();
@@ -122,7 +122,7 @@ export class HASession {
 
   resume(): void {
     if (this.state.kind !== "paused") return;
-    this.state = { kind: "idle" };
+    this.transition({ kind: "idle" }, "resumed");
     this.connect();
   }
 
@@ -131,16 +131,15 @@ export class HASession {
   }
 
   /**
-   * Leaves the current state for `next` (idle, paused or stopped): the one place a socket's state ends.
-   * Closes the socket, fails its pending commands, cancels every timer and, when the connection was live,
-   * marks where the gap begins and what rate it ran at; reports `disconnected` if a socket was open.
+   * The one place the state changes. Into a socket state (idle -> authenticating, authenticating -> live
+   * on the same socket) it only moves. Out of one (to idle, paused or stopped) it ends the socket's
+   * state: closes the socket, fails its pending commands, cancels every timer and, when the connection
+   * was live, marks where the gap begins and what rate it ran at; reports `disconnected`.
    */
-  private transition(
-    next: { kind: "idle" } | { kind: "paused" } | { kind: "stopped" },
-    reason: string,
-  ): void {
+  private transition(next: SessionState, reason: string): void {
     const prev = this.state;
     this.state = next;
+    if (hasSocket(next)) return;
     for (const t of this.timers) this.opts.clock.clearTimeout(t);
     this.timers.clear();
     this.entities.clear();
@@ -211,7 +210,7 @@ export class HASession {
       this.opts.ha.connectTimeoutMs + this.opts.ha.authTimeoutMs,
     );
     const state = authenticating(ws, authTimer);
-    this.state = state;
+    this.transition(state, "connecting");
     const mine = () => this.current(ws);
     ws.onopen = () => {
       if (mine()) this.clearTimer(connectTimer);
@@ -395,7 +394,7 @@ export class HASession {
         this.clearTimer(s.authTimer);
         this.haVersion = typeof msg.ha_version === "string" ? msg.ha_version : undefined;
         const l = live(s, this.opts.clock.now());
-        this.state = l;
+        this.transition(l, "auth_ok");
         this.attempt = 0;
         this.status("connected");
         this.continuity.connected();
