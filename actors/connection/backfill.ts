@@ -28,7 +28,7 @@ import {
   nextWindowUs,
 } from "./logic.ts";
 import { RequestError } from "./request-error.ts";
-import type { SessionSink } from "./session.ts";
+import type { SessionSink } from "./sink.ts";
 import { isoFromUs } from "./time.ts";
 
 export interface BackfillRun {
@@ -82,7 +82,14 @@ export class Backfiller {
     if (rows === null) return;
     // The recorder's tail: what was not committed when the first pass ran. Live changes cover everything
     // after the subscriptions (up to a clock-skew margin past them), so the tail ends there.
-    const settle = tailPassRange(plan.startUs, endUs, r.continuity.newestLiveUs, r.ha);
+    // HA's clock at the subscriptions: where this connection's live stream began (the newest live change
+    // is HA's clock after the first pass, which at HA's full rate re-reads all of that pass's time again).
+    const settle = tailPassRange(
+      plan.startUs,
+      endUs,
+      r.continuity.liveCoversFromUs ?? r.continuity.newestLiveUs,
+      r.ha,
+    );
     let passes = 1;
     while (settle) {
       await r.sleep(r.ha.backfillSettleMs);
@@ -100,15 +107,20 @@ export class Backfiller {
   }
 
   /**
-   * One pass over [startUs, endUs] in windows; the last window is open-ended when `openEnd`. Returns the
-   * rows forwarded, or null when the connection went while an answer was awaited.
+   * One pass over [startUs, endUs] in windows; the last window is open-ended when `openEnd`, unless this
+   * connection's live stream has begun by then: the pass then ends where live covers (plus the reconnect
+   * margin for HA's clock), in windows like the rest. An open end returns everything HA stamped since, all
+   * of it already read live: at HA's full rate, after a long pass, tens of MB in one frame (issue 23).
+   * Returns the rows forwarded, or null when the connection went while an answer was awaited.
    */
   private async pass(
     r: BackfillRun,
     startUs: number,
-    endUs: number,
-    openEnd: boolean,
+    passEndUs: number,
+    openEndAsked: boolean,
   ): Promise<number | null> {
+    let endUs = passEndUs;
+    let openEnd = openEndAsked;
     // Each answer is one frame held whole as text and then as parsed rows: bounded by rows (the memory)
     // and by a quarter of ha.maxFrameBytes (an answer over it is refused and asked again in halves).
     const targetRows = Math.max(
@@ -120,6 +132,13 @@ export class Backfiller {
     let start = startUs;
     let rows = 0;
     while (start < endUs) {
+      if (openEnd) {
+        const liveFrom = r.continuity.liveCoversFromUs;
+        if (liveFrom !== null) {
+          openEnd = false;
+          endUs = Math.max(endUs, liveFrom + r.ha.reconnectBackfillMarginMs * 1000);
+        }
+      }
       const end = Math.min(endUs, start + windowUs);
       const last = end >= endUs;
       let result: unknown;
@@ -127,7 +146,7 @@ export class Backfiller {
         result = await r.request("history/history_during_period", {
           // HA's bounds are exclusive: one µs wider on each side (the overlap is deduplicated).
           start_time: isoFromUs(start - 1),
-          // The first pass's last window is open-ended: HA answers up to its own "now".
+          // Open-ended (no live change yet on this connection): HA answers up to its own "now".
           ...(last && openEnd ? {} : { end_time: isoFromUs(end + 1) }),
           entity_ids: r.entityIds,
           include_start_time_state: false,

@@ -51,6 +51,11 @@ export class Continuity {
   newestLiveUs: number | null = null;
   /** The highest last_updated seen before HA's clock last stepped back, until the clock passes it again. */
   private stepHighUs: number | null = null;
+  /**
+   * The oldest last_updated of the first live batch on this connection (HA's clock right after the
+   * subscriptions), or null until one came: every change HA stamps after it reaches us live.
+   */
+  private connectionLiveFromUs: number | null = null;
   private readonly events: ContinuityEvents;
 
   constructor(events: ContinuityEvents = ignore) {
@@ -60,6 +65,7 @@ export class Continuity {
   /** A new connection. Opens a gap unless one is still open from an earlier, unfinished backfill. */
   connected(): void {
     this.connection++;
+    this.connectionLiveFromUs = null;
     if (this.gap) {
       // The first connection died before its setup finished: the gap now starts at what it forwarded live.
       if (this.gap.startUs === null) this.gap.startUs = this.newestForwardedUs;
@@ -73,6 +79,18 @@ export class Continuity {
       snapshot: new Set(),
       stepHighUs: this.stepHighUs,
     };
+  }
+
+  /**
+   * From where (µs, HA's clock) this connection's live stream covers every change HA stamps, or null
+   * while no live change has come on it: the first live batch's oldest stamp, raised to the highest stamp
+   * seen before a clock step back (changes up to there may predate the subscriptions).
+   */
+  get liveCoversFromUs(): number | null {
+    const from = this.connectionLiveFromUs;
+    if (from === null) return null;
+    const high = this.gap?.stepHighUs ?? this.stepHighUs;
+    return high !== null && high > from ? high : from;
   }
 
   /** Where the open gap starts (µs): the newest change forwarded before it, or null (first connection). */
@@ -95,6 +113,11 @@ export class Continuity {
   live(changes: StateChange[]): StateChange[] {
     const out: StateChange[] = [];
     const gap = this.gap;
+    if (this.connectionLiveFromUs === null && changes.length > 0) {
+      let from = changes[0].last_updated;
+      for (const c of changes) if (c.last_updated < from) from = c.last_updated;
+      this.connectionLiveFromUs = from;
+    }
     for (const c of changes) {
       const id = c.entity_id;
       const lu = c.last_updated;

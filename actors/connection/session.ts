@@ -12,61 +12,36 @@
  * over `ha.maxFrameBytes` that carried live events, a diff HA could not send (`subscribe_entities` error),
  * a diff that cannot be applied, a snapshot that never came, a request unanswered for
  * `ha.requestTimeoutMs` — it resyncs: reconnects, which opens a gap that the backfill fills.
+ *
+ * The connection's state is one value of `SessionState` (./session-state.ts): idle, authenticating, live,
+ * paused or stopped, each with only its own data. `transition` is where a socket's state ends; a callback
+ * or an async setup step that holds a state which is no longer `this.state` is stale and does nothing.
  */
 
 import type { HomeIQConfig } from "../../runtime/config/schema.ts";
 import type { StateChange } from "../../runtime/events/messages.ts";
 import { backoffDelay, type Clock, type Random } from "../../runtime/kernel/clock.ts";
-import { type KnownAttributes, previewJson, type SkipReason } from "./attributes.ts";
+import { type KnownAttributes, previewJson } from "./attributes.ts";
 import { Backfiller } from "./backfill.ts";
 import { type ApplyReport, EntityStates } from "./entities.ts";
-import {
-  type HAMessage,
-  parseFrame,
-  type Rejected,
-  type RejectReason,
-  scanMessages,
-  stateToChange,
-} from "./frames.ts";
+import { type HAMessage, parseFrame, type RejectReason, scanMessages, stateToChange } from "./frames.ts";
 import { Continuity } from "./logic.ts";
 import { RequestError } from "./request-error.ts";
+import {
+  type Authenticating,
+  authenticating,
+  type Connected,
+  hasSocket,
+  type Live,
+  live,
+  type SessionState,
+} from "./session-state.ts";
+import type { HAState, RegistryKind, SessionSink } from "./sink.ts";
 
 /** A value HA sent, as text for a message: strings as they are, anything else previewed (never throws). */
 const haText = (v: unknown): string => (typeof v === "string" ? v : previewJson(v));
 
-export type HAState = "connecting" | "connected" | "disconnected" | "auth_invalid";
-export interface HAStatus {
-  state: HAState;
-  url: string;
-  since: number;
-  haVersion?: string;
-  lastError?: string;
-}
-export type RegistryKind = "areas" | "devices" | "entities";
-export type ChangeSource = "live" | "snapshot" | "backfill";
-
-/** What the session produces; the worker wires these to mailboxes, spool, metrics and notices. */
-export interface SessionSink {
-  changes(source: ChangeSource, changes: StateChange[]): void;
-  registry(kind: RegistryKind, items: unknown[]): void;
-  rename(from: string, to: string): void;
-  haConfig(config: Record<string, unknown>): void;
-  status(status: HAStatus): void;
-  rejected(r: Rejected): void;
-  /** State changes not forwarded on purpose, by reason (duplicates, removals, too deep, ...). */
-  skipped(reason: SkipReason, count: number): void;
-  /** A live change older than its entity's newest (HA's clock stepped back); it was forwarded. */
-  outOfOrder(entityId: string, lastUpdatedUs: number, newestUs: number): void;
-  /** HA answered the gap backfill with an error; the gap stays open and the backfill is retried. */
-  backfillFailed(detail: string): void;
-  /** Something worth a log line (reconnects, backfill ranges); level and fields. */
-  log(level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>): void;
-}
-
-interface Pending {
-  resolve: (value: unknown) => void;
-  reject: (error: Error) => void;
-}
+export type { ChangeSource, HAState, HAStatus, RegistryKind, SessionSink } from "./sink.ts";
 
 const REGISTRY_EVENTS: Record<string, RegistryKind> = {
   area_registry_updated: "areas",
@@ -92,41 +67,23 @@ export interface SessionOptions {
 }
 
 export class HASession {
-  private ws: WebSocket | null = null;
-  private nextId = 1;
-  private pending = new Map<number, Pending>();
-  /** subscription id -> event type */
-  private subs = new Map<number, string>();
-  private phase: "idle" | "auth" | "ready" = "idle";
+  /** The one place the connection's state lives; changed only by `transition`. */
+  private state: SessionState = { kind: "idle" };
   private attempt = 0;
   private timers = new Set<unknown>();
-  private stopped = false;
-  private paused = false;
-  private pongTimer: unknown = null;
   private haVersion: string | undefined;
   private readonly continuity: Continuity;
-  /** Entity states behind `subscribe_entities` diffs, its subscription id, and whether its snapshot came. */
+  /** Entity states behind `subscribe_entities` diffs. */
   private readonly entities: EntityStates;
   private readonly applyReport: ApplyReport;
-  private entitySub: number | null = null;
-  private entitiesLoaded = false;
-  /** The entities snapshot was larger than ha.maxFrameBytes: this connection reads state_changed instead. */
-  private entitiesTooLarge = false;
   private readonly opts: SessionOptions;
-  /** Generation of the current socket; callbacks from older sockets are ignored. */
-  private generation = 0;
-  private refreshing = new Set<RegistryKind>();
-  /** Registry events that came while that list was being read: read it once more after. */
-  private refreshAgain = new Set<RegistryKind>();
   /** Each entity's attributes (JSON) as last forwarded live or in a snapshot, and as they were when the
    * open gap began: the two sides a backfilled row's stripped attributes are completed from. */
   private liveAttrs = new Map<string, string>();
   private gapAttrs: Map<string, string> | null = null;
   /** The newest stored change when this process started (µs), for the restart backfill. */
   private storedAtStartUs: number | null = null;
-  /** Live changes this connection forwarded and since when, and the rate of the last connection (per s). */
-  private liveEvents = 0;
-  private connectedAtMs = 0;
+  /** The live rate of the last connection (per s). */
   private liveRate: number | null = null;
   /** Gap backfills; keeps the history window the answers settled on across connections. */
   private readonly backfiller = new Backfiller();
@@ -146,7 +103,7 @@ export class HASession {
   }
 
   start(): void {
-    this.stopped = false;
+    if (this.state.kind === "stopped") this.transition({ kind: "idle" }, "started");
     // Read once, before anything of this process reaches the store: later reads would see the snapshot.
     this.storedAtStartUs = this.opts.newestStoredUs();
     this.connect();
@@ -154,25 +111,53 @@ export class HASession {
 
   /** Stops for good (shutdown). */
   stop(): void {
-    this.stopped = true;
-    this.teardown("stopped");
+    this.transition({ kind: "stopped" }, "stopped");
   }
 
   /** Stops reading (the spool is full): closes the socket; `resume()` reconnects and backfills the gap. */
   pause(reason: string): void {
-    if (this.paused) return;
-    this.paused = true;
-    this.teardown(reason);
+    if (this.state.kind === "paused" || this.state.kind === "stopped") return;
+    this.transition({ kind: "paused" }, reason);
   }
 
   resume(): void {
-    if (!this.paused || this.stopped) return;
-    this.paused = false;
+    if (this.state.kind !== "paused") return;
+    this.transition({ kind: "idle" }, "resumed");
     this.connect();
   }
 
   get isPaused(): boolean {
-    return this.paused;
+    return this.state.kind === "paused";
+  }
+
+  /**
+   * The one place the state changes. Into a socket state (idle -> authenticating, authenticating -> live
+   * on the same socket) it only moves. Out of one (to idle, paused or stopped) it ends the socket's
+   * state: closes the socket, fails its pending commands, cancels every timer and, when the connection
+   * was live, marks where the gap begins and what rate it ran at; reports `disconnected`.
+   */
+  private transition(next: SessionState, reason: string): void {
+    const prev = this.state;
+    this.state = next;
+    if (hasSocket(next)) return;
+    for (const t of this.timers) this.opts.clock.clearTimeout(t);
+    this.timers.clear();
+    this.entities.clear();
+    if (!hasSocket(prev)) return;
+    prev.ws.onmessage = null;
+    prev.ws.onclose = null;
+    try {
+      prev.ws.close();
+    } catch {}
+    for (const p of prev.pending.values()) p.reject(new RequestError("disconnected", reason));
+    prev.pending.clear();
+    if (prev.kind === "live") {
+      // A gap begins (unless one is still open): remember each entity's attributes on its near side.
+      if (this.gapAttrs === null) this.gapAttrs = new Map(this.liveAttrs);
+      const seconds = (this.opts.clock.now() - prev.connectedAtMs) / 1000;
+      if (seconds >= 1 && prev.liveEvents > 0) this.liveRate = prev.liveEvents / seconds;
+    }
+    this.status("disconnected", reason);
   }
 
   private status(state: HAState, lastError?: string): void {
@@ -200,56 +185,60 @@ export class HASession {
     this.timers.delete(handle);
   }
 
+  /** idle -> authenticating. */
   private connect(): void {
-    if (this.stopped || this.paused) return;
-    const gen = ++this.generation;
+    if (this.state.kind !== "idle") return;
     this.status("connecting");
     const Impl = this.opts.WebSocketImpl ?? WebSocket;
     let ws: WebSocket;
     try {
       ws = new Impl(this.opts.url);
     } catch (e) {
-      this.fail(gen, `cannot open ${this.opts.url}: ${(e as Error).message}`);
+      this.reconnectLater(`cannot open ${this.opts.url}: ${(e as Error).message}`);
       return;
     }
-    this.ws = ws;
-    this.nextId = 1;
-    this.phase = "auth";
     const connectTimer = this.timer(
       () =>
         this.fail(
-          gen,
+          state,
           `no WebSocket connection within ha.connectTimeoutMs (${this.opts.ha.connectTimeoutMs} ms)`,
         ),
       this.opts.ha.connectTimeoutMs,
     );
     const authTimer = this.timer(
-      () => this.fail(gen, `no auth_ok within ha.authTimeoutMs (${this.opts.ha.authTimeoutMs} ms)`),
+      () => this.fail(state, `no auth_ok within ha.authTimeoutMs (${this.opts.ha.authTimeoutMs} ms)`),
       this.opts.ha.connectTimeoutMs + this.opts.ha.authTimeoutMs,
     );
+    const state = authenticating(ws, authTimer);
+    this.transition(state, "connecting");
+    const mine = () => this.current(ws);
     ws.onopen = () => {
-      if (gen === this.generation) this.clearTimer(connectTimer);
+      if (mine()) this.clearTimer(connectTimer);
     };
     ws.onmessage = (event) => {
-      if (gen !== this.generation) return;
+      const s = mine();
+      if (!s) return;
       if (typeof event.data !== "string") {
         this.opts.sink.rejected({ reason: "binary", detail: "HA sends text frames; got a binary frame" });
         return;
       }
-      this.onFrame(event.data, authTimer);
+      this.onFrame(s, event.data);
     };
     ws.onerror = () => {};
     ws.onclose = (event) => {
-      if (gen !== this.generation) return;
-      this.fail(gen, `connection closed (code ${event.code}${event.reason ? `, ${event.reason}` : ""})`);
+      const s = mine();
+      if (s) this.fail(s, `connection closed (code ${event.code}${event.reason ? `, ${event.reason}` : ""})`);
     };
   }
 
-  /** The socket is gone or must go: clean up and schedule a reconnect with backoff and jitter. */
-  private fail(gen: number, reason: string): void {
-    if (gen !== this.generation) return;
-    this.teardown(reason);
-    if (this.stopped || this.paused) return;
+  /** The socket of `s` is gone or must go: back to idle, and a reconnect with backoff and jitter. */
+  private fail(s: Connected, reason: string): void {
+    if (this.state !== s) return;
+    this.transition({ kind: "idle" }, reason);
+    this.reconnectLater(reason);
+  }
+
+  private reconnectLater(reason: string): void {
     const delay = backoffDelay(
       this.attempt++,
       this.opts.ha.reconnectMinMs,
@@ -260,61 +249,33 @@ export class HASession {
     this.timer(() => this.connect(), delay);
   }
 
-  private teardown(reason: string): void {
-    this.generation++;
-    for (const t of this.timers) this.opts.clock.clearTimeout(t);
-    this.timers.clear();
-    this.pongTimer = null;
-    const ws = this.ws;
-    this.ws = null;
-    if (ws) {
-      ws.onmessage = null;
-      ws.onclose = null;
-      try {
-        ws.close();
-      } catch {}
-    }
-    for (const p of this.pending.values()) p.reject(new RequestError("disconnected", reason));
-    this.pending.clear();
-    this.subs.clear();
-    this.entitySub = null;
-    this.entitiesLoaded = false;
-    this.entitiesTooLarge = false;
-    this.entities.clear();
-    this.refreshing.clear();
-    this.refreshAgain.clear();
-    const wasUp = this.phase !== "idle";
-    // A gap begins (unless one is still open): remember each entity's attributes on its near side.
-    if (this.phase === "ready" && this.gapAttrs === null) this.gapAttrs = new Map(this.liveAttrs);
-    if (this.phase === "ready") {
-      const seconds = (this.opts.clock.now() - this.connectedAtMs) / 1000;
-      if (seconds >= 1 && this.liveEvents > 0) this.liveRate = this.liveEvents / seconds;
-    }
-    this.phase = "idle";
-    if (wasUp) this.status("disconnected", reason);
+  /** The state of socket `ws` while it is the session's (authenticating, then live), else null. */
+  private current(ws: WebSocket): Connected | null {
+    const s = this.state;
+    return hasSocket(s) && s.ws === ws ? s : null;
   }
 
-  private send(msg: Record<string, unknown>): void {
-    this.ws?.send(JSON.stringify(msg));
+  private send(s: Connected, msg: Record<string, unknown>): void {
+    if (this.state === s) s.ws.send(JSON.stringify(msg));
   }
 
   /**
    * Sends a command with the next id and resolves with its result (rejects with HA's error code). An
    * answer later than `ha.requestTimeoutMs` resyncs the connection (its caller sees `disconnected`).
    */
-  private request(type: string, fields: Record<string, unknown> = {}): Promise<unknown> {
-    const id = this.nextId++;
-    const gen = this.generation;
+  private request(s: Connected, type: string, fields: Record<string, unknown> = {}): Promise<unknown> {
+    if (this.state !== s) return Promise.reject(new RequestError("disconnected", "the connection is gone"));
+    const id = s.nextId++;
     return new Promise((resolve, reject) => {
       const timeout = this.timer(
         () =>
           this.fail(
-            gen,
+            s,
             `no answer to ${type} (id ${id}) within ha.requestTimeoutMs (${this.opts.ha.requestTimeoutMs} ms); reconnecting`,
           ),
         this.opts.ha.requestTimeoutMs,
       );
-      this.pending.set(id, {
+      s.pending.set(id, {
         resolve: (v) => {
           this.clearTimer(timeout);
           resolve(v);
@@ -324,23 +285,24 @@ export class HASession {
           reject(e);
         },
       });
-      this.send({ id, type, ...fields });
+      this.send(s, { id, type, ...fields });
     });
   }
 
   /** This connection may have lost changes it cannot get back: reconnect, so the gap is backfilled. */
-  private resync(why: string): void {
+  private resync(s: Connected, why: string): void {
     this.opts.sink.log("warn", `resyncing with Home Assistant: ${why}`);
-    this.fail(this.generation, `resync: ${why}`);
+    this.fail(s, `resync: ${why}`);
   }
 
-  private onFrame(text: string, authTimer: unknown): void {
+  private onFrame(s: Connected, text: string): void {
     // Whatever HA sends, the reader must not throw: that would crash the actor (and loop on reconnect).
     try {
-      this.readFrame(text, authTimer);
+      this.readFrame(s, text);
     } catch (e) {
       this.reject("unexpected", `frame could not be handled (${(e as Error).message}); resyncing`);
-      if (this.phase === "ready") this.resync("a frame could not be handled");
+      const now = this.current(s.ws);
+      if (now?.kind === "live") this.resync(now, "a frame could not be handled");
     }
   }
 
@@ -350,64 +312,69 @@ export class HASession {
    * connection read state_changed instead, lost registry events re-read their lists, and lost live events
    * (or anything the scan cannot account for) resync the connection.
    */
-  private onTooLarge(text: string, detail: string): void {
+  private onTooLarge(s: Connected, text: string, detail: string): void {
     const { messages, truncated } = scanMessages(text);
-    const entitySub = this.entitySub;
+    const l = s.kind === "live" ? s : null;
+    const entitySub = l?.entitySub ?? null;
     let lost: string | null = truncated ? "a frame with too many messages to scan" : null;
     for (const m of messages) {
       if (m.type === "result" && m.id !== null) {
-        const p = this.pending.get(m.id);
+        const p = s.pending.get(m.id);
         if (p) {
-          this.pending.delete(m.id);
+          s.pending.delete(m.id);
           p.reject(new RequestError("too_large", detail));
         } else if (m.id === entitySub) lost = "a subscribe_entities error in an oversized frame";
-      } else if (m.type === "event" && m.id !== null && m.id === entitySub) {
-        if (!this.entitiesLoaded) {
+      } else if (l && m.type === "event" && m.id !== null && m.id === entitySub) {
+        if (!l.entitiesLoaded) {
           // The entities snapshot itself (every entity's state) did not fit: without it no diff can be
           // read, so this connection reads full state_changed events instead (see initialise); the
           // changes meanwhile come from the backfill.
-          this.entitiesTooLarge = true;
-          this.entitySub = null;
+          l.entitiesTooLarge = true;
+          l.entitySub = null;
         } else lost = "live state changes in a frame over ha.maxFrameBytes";
-      } else if (m.type === "event" && m.id !== null && this.subs.has(m.id)) {
-        const kind = REGISTRY_EVENTS[this.subs.get(m.id) as string];
-        if (kind) void this.refreshRegistry(kind, this.generation);
+      } else if (l && m.type === "event" && m.id !== null && l.subs.has(m.id)) {
+        const kind = REGISTRY_EVENTS[l.subs.get(m.id) as string];
+        if (kind) void this.refreshRegistry(l, kind);
         else lost = "live state changes in a frame over ha.maxFrameBytes";
-      } else if (m.type === "pong") this.onPong();
-      else if (m.type !== "event" && m.type !== "result")
+      } else if (m.type === "pong") {
+        if (l) this.onPong(l);
+      } else if (m.type !== "event" && m.type !== "result")
         lost = `an unreadable message (type ${JSON.stringify(m.type)}) in a frame over ha.maxFrameBytes`;
     }
-    if (lost && this.phase === "ready") this.resync(lost);
+    if (lost && l && this.state === l) this.resync(l, lost);
   }
 
-  private readFrame(text: string, authTimer: unknown): void {
+  private readFrame(s0: Connected, text: string): void {
     const parsed = parseFrame(text, this.opts.ha.maxFrameBytes);
     if (!parsed.ok) {
       this.opts.sink.rejected(parsed.rejected);
-      if (parsed.rejected.reason === "too_large") this.onTooLarge(text, parsed.rejected.detail);
+      if (parsed.rejected.reason === "too_large") this.onTooLarge(s0, text, parsed.rejected.detail);
       return;
     }
     let live: StateChange[] | null = null;
-    const gen = this.generation;
+    const ws = s0.ws;
     for (const msg of parsed.messages) {
-      // A resync tore this connection down: the rest of its frame belongs to no subscription any more.
-      if (gen !== this.generation) break;
-      if (this.phase === "auth") this.onAuthMessage(msg, authTimer);
+      // Read per message: auth_ok moves this socket on to live; a resync tore it down, and the rest of
+      // its frame belongs to no subscription any more.
+      const s = this.current(ws);
+      if (!s) break;
+      if (s.kind === "authenticating") this.onAuthMessage(s, msg);
       else if (msg.type === "event") {
         const got =
-          msg.id === this.entitySub && this.entitySub !== null ? this.onEntities(msg) : this.onEvent(msg);
+          msg.id === s.entitySub && s.entitySub !== null ? this.onEntities(s, msg) : this.onEvent(s, msg);
         if (got) {
           if (live) for (const c of got) live.push(c);
           else live = got;
         }
-      } else if (msg.type === "result") this.onResult(msg);
-      else if (msg.type === "pong") this.onPong();
+      } else if (msg.type === "result") this.onResult(s, msg);
+      else if (msg.type === "pong") this.onPong(s);
       else this.reject("unknown_type", `unknown message type ${JSON.stringify(msg.type)}`);
     }
     // One batch per frame: a coalesced frame of 1,000 events becomes one message downstream.
     if (live && live.length > 0) {
       const fresh = this.continuity.live(live);
-      this.liveEvents += fresh.length;
+      const s = this.current(ws);
+      if (s?.kind === "live") s.liveEvents += fresh.length;
       for (const c of fresh) this.liveAttrs.set(c.entity_id, c.attributes);
       if (fresh.length > 0) this.opts.sink.changes("live", fresh);
     }
@@ -417,31 +384,30 @@ export class HASession {
     this.opts.sink.rejected({ reason, detail });
   }
 
-  private onAuthMessage(msg: HAMessage, authTimer: unknown): void {
-    const gen = this.generation;
+  /** authenticating -> live (auth_ok) or stopped (auth_invalid). */
+  private onAuthMessage(s: Authenticating, msg: HAMessage): void {
     switch (msg.type) {
       case "auth_required":
-        this.send({ type: "auth", access_token: this.opts.token });
+        this.send(s, { type: "auth", access_token: this.opts.token });
         return;
-      case "auth_ok":
-        this.clearTimer(authTimer);
+      case "auth_ok": {
+        this.clearTimer(s.authTimer);
         this.haVersion = typeof msg.ha_version === "string" ? msg.ha_version : undefined;
-        this.phase = "ready";
-        this.connectedAtMs = this.opts.clock.now();
-        this.liveEvents = 0;
+        const l = live(s, this.opts.clock.now());
+        this.transition(l, "auth_ok");
         this.attempt = 0;
         this.status("connected");
         this.continuity.connected();
-        this.armPing(gen);
-        this.initialise(gen).catch((e) => {
-          if (gen === this.generation) this.fail(gen, `session setup failed: ${(e as Error).message}`);
+        this.armPing(l);
+        this.initialise(l).catch((e) => {
+          if (this.state === l) this.fail(l, `session setup failed: ${(e as Error).message}`);
         });
         return;
+      }
       case "auth_invalid": {
         // A bad token never gets better by retrying: stop, and say how to fix it.
         const detail = `Home Assistant rejected the access token (${haText(msg.message ?? "auth_invalid")}); create a long-lived access token in HA (Profile -> Security) and set HOMEIQ_HA_TOKEN, then restart HomeIQ`;
-        this.stopped = true;
-        this.teardown(detail);
+        this.transition({ kind: "stopped" }, detail);
         this.status("auth_invalid", detail);
         this.opts.sink.log("error", detail);
         return;
@@ -451,8 +417,8 @@ export class HASession {
     }
   }
 
-  private onEvent(msg: HAMessage): StateChange[] | null {
-    const type = typeof msg.id === "number" ? this.subs.get(msg.id) : undefined;
+  private onEvent(l: Live, msg: HAMessage): StateChange[] | null {
+    const type = typeof msg.id === "number" ? l.subs.get(msg.id) : undefined;
     if (type === undefined) {
       this.reject("unknown_id", `event for id ${previewJson(msg.id)}, which is no subscription of ours`);
       return null;
@@ -480,27 +446,28 @@ export class HASession {
       return null;
     }
     const kind = REGISTRY_EVENTS[event.event_type];
-    if (kind) this.onRegistryEvent(kind, event.data);
+    if (kind) this.onRegistryEvent(l, kind, event.data);
     return null;
   }
 
   /** A `subscribe_entities` event: the first is the connect snapshot, the rest are live changes. */
-  private onEntities(msg: HAMessage): StateChange[] | null {
+  private onEntities(l: Live, msg: HAMessage): StateChange[] | null {
     const changes: StateChange[] = [];
     const failed = this.entities.apply(msg.event, changes, this.applyReport);
     if (failed > 0) {
       // A diff that cannot be applied leaves its entity's state stale for every later diff: take the
       // changes before it, then resync (a fresh `a` and a backfill of what came after).
-      this.resync(`${failed} subscribe_entities diff(s) could not be applied`);
-      return this.entitiesLoaded ? changes : null;
+      const loaded = l.entitiesLoaded;
+      this.resync(l, `${failed} subscribe_entities diff(s) could not be applied`);
+      return loaded ? changes : null;
     }
-    if (this.entitiesLoaded) return changes;
-    this.entitiesLoaded = true;
+    if (l.entitiesLoaded) return changes;
+    l.entitiesLoaded = true;
     this.snapshot(changes);
     return null;
   }
 
-  private onRegistryEvent(kind: RegistryKind, data: Record<string, unknown>): void {
+  private onRegistryEvent(l: Live, kind: RegistryKind, data: Record<string, unknown>): void {
     const changes = data.changes as Record<string, unknown> | undefined;
     if (
       kind === "entities" &&
@@ -522,53 +489,54 @@ export class HASession {
       this.opts.sink.rename(from, data.entity_id);
     }
     // Registry events carry only ids; re-read the list (HA's frontend does the same).
-    void this.refreshRegistry(kind, this.generation);
+    void this.refreshRegistry(l, kind);
   }
 
   /**
    * Re-reads one registry list. An event during a read may postdate the list being answered, so it
    * asks for one more read after (HA fires bursts of registry events at startup and on reloads).
    */
-  private async refreshRegistry(kind: RegistryKind, gen: number): Promise<void> {
-    if (this.refreshing.has(kind)) {
-      this.refreshAgain.add(kind);
+  private async refreshRegistry(l: Live, kind: RegistryKind): Promise<void> {
+    if (l.refreshing.has(kind)) {
+      l.refreshAgain.add(kind);
       return;
     }
-    this.refreshing.add(kind);
+    l.refreshing.add(kind);
     try {
       do {
-        this.refreshAgain.delete(kind);
-        const items = await this.request(LIST_COMMANDS[kind]);
-        if (gen !== this.generation) return;
+        l.refreshAgain.delete(kind);
+        const items = await this.request(l, LIST_COMMANDS[kind]);
+        if (this.state !== l) return;
         if (Array.isArray(items)) this.opts.sink.registry(kind, items);
-      } while (this.refreshAgain.has(kind));
+      } while (l.refreshAgain.has(kind));
     } catch (e) {
-      if (gen === this.generation)
+      if (this.state === l)
         this.opts.sink.log("warn", "registry refresh failed", { kind, error: (e as Error).message });
     } finally {
-      if (gen === this.generation) this.refreshing.delete(kind);
+      l.refreshing.delete(kind);
     }
   }
 
-  private onResult(msg: HAMessage): void {
+  private onResult(l: Live, msg: HAMessage): void {
     const id = msg.id;
-    const p = typeof id === "number" ? this.pending.get(id) : undefined;
+    const p = typeof id === "number" ? l.pending.get(id) : undefined;
     if (
       !p &&
       typeof id === "number" &&
       msg.success === false &&
-      ((id === this.entitySub && this.entitySub !== null) || this.subs.has(id))
+      ((id === l.entitySub && l.entitySub !== null) || l.subs.has(id))
     ) {
       // HA could not serialise an event or diff (INVALID_JSON_PARTIAL_MESSAGE) and sent this instead: a
       // change is lost (and with diffs an entity's state is stale from here on). A registry event only
       // means its list must be read again.
-      const kind = REGISTRY_EVENTS[this.subs.get(id) ?? ""];
+      const kind = REGISTRY_EVENTS[l.subs.get(id) ?? ""];
       if (kind) {
-        void this.refreshRegistry(kind, this.generation);
+        void this.refreshRegistry(l, kind);
         return;
       }
       const err = (msg.error ?? {}) as { code?: unknown; message?: unknown };
       this.resync(
+        l,
         `Home Assistant could not send a state change on subscription ${id} (${haText(err.code)}: ${haText(err.message)})`,
       );
       return;
@@ -580,7 +548,7 @@ export class HASession {
       );
       return;
     }
-    this.pending.delete(id);
+    l.pending.delete(id);
     if (msg.success === true) p.resolve(msg.result);
     else {
       const err = (msg.error ?? {}) as { code?: unknown; message?: unknown };
@@ -590,31 +558,31 @@ export class HASession {
     }
   }
 
-  private armPing(gen: number): void {
+  private armPing(l: Live): void {
     this.timer(() => {
-      if (gen !== this.generation) return;
-      const id = this.nextId++;
-      this.send({ id, type: "ping" });
-      this.pongTimer = this.timer(
-        () => this.fail(gen, `no pong within ha.pongTimeoutMs (${this.opts.ha.pongTimeoutMs} ms)`),
+      if (this.state !== l) return;
+      const id = l.nextId++;
+      this.send(l, { id, type: "ping" });
+      l.pongTimer = this.timer(
+        () => this.fail(l, `no pong within ha.pongTimeoutMs (${this.opts.ha.pongTimeoutMs} ms)`),
         this.opts.ha.pongTimeoutMs,
       );
     }, this.opts.ha.pingIntervalMs);
   }
 
-  private onPong(): void {
-    this.clearTimer(this.pongTimer);
-    this.pongTimer = null;
-    this.armPing(this.generation);
+  private onPong(l: Live): void {
+    this.clearTimer(l.pongTimer);
+    l.pongTimer = null;
+    this.armPing(l);
   }
 
   /** After auth_ok: features, subscriptions first (so nothing is missed), then snapshot, registries, backfill. */
-  private async initialise(gen: number): Promise<void> {
-    await this.request("supported_features", { features: { coalesce_messages: 1 } });
+  private async initialise(l: Live): Promise<void> {
+    await this.request(l, "supported_features", { features: { coalesce_messages: 1 } });
     // Register the subscription before its result arrives: events may follow the result in the same frame.
     const sub = (eventType: string) => {
-      this.subs.set(this.nextId, eventType);
-      return this.request("subscribe_events", { event_type: eventType });
+      l.subs.set(l.nextId, eventType);
+      return this.request(l, "subscribe_events", { event_type: eventType });
     };
     await Promise.all([
       sub("entity_registry_updated"),
@@ -622,21 +590,21 @@ export class HASession {
       sub("area_registry_updated"),
     ]);
     // Its first event (the snapshot) follows the result and comes before any later answer.
-    const entitySub = this.nextId;
-    this.entitySub = entitySub;
-    const compressed = await this.request("subscribe_entities").then(
+    const entitySub = l.nextId;
+    l.entitySub = entitySub;
+    const compressed = await this.request(l, "subscribe_entities").then(
       () => true,
       (e: unknown) => {
         if (!(e instanceof RequestError)) throw e;
         if (e.code === "too_large")
-          this.entitiesTooLarge = true; // the answer came with the snapshot
+          l.entitiesTooLarge = true; // the answer came with the snapshot
         else if (e.code !== "unknown_command") throw e;
         return false;
       },
     );
-    if (gen !== this.generation) return;
-    if (!compressed && !this.entitiesTooLarge) {
-      this.entitySub = null;
+    if (this.state !== l) return;
+    if (!compressed && !l.entitiesTooLarge) {
+      l.entitySub = null;
       this.opts.sink.log(
         "info",
         "Home Assistant has no subscribe_entities; reading full state_changed events",
@@ -644,26 +612,26 @@ export class HASession {
       await sub("state_changed");
     }
     // HA answers in order: once get_config's answer is here, so is the snapshot event sent before it.
-    const config = await this.request("get_config");
-    if (gen !== this.generation) return;
-    if (this.entitySub !== null && !this.entitiesLoaded && !this.entitiesTooLarge) {
-      this.resync("the subscribe_entities snapshot did not come before later answers");
+    const config = await this.request(l, "get_config");
+    if (this.state !== l) return;
+    if (l.entitySub !== null && !l.entitiesLoaded && !l.entitiesTooLarge) {
+      this.resync(l, "the subscribe_entities snapshot did not come before later answers");
       return;
     }
-    if (this.entitiesTooLarge) {
-      this.entitySub = null;
+    if (l.entitiesTooLarge) {
+      l.entitySub = null;
       this.opts.sink.log(
         "error",
         `Home Assistant's entity snapshot is larger than ha.maxFrameBytes (${this.opts.ha.maxFrameBytes} bytes); reading full state_changed events instead (changes meanwhile come from the gap backfill). Fix: raise HOMEIQ_HA_MAX_FRAME_BYTES`,
       );
       // HA did subscribe us: stop its diffs (nothing reads them now).
-      this.request("unsubscribe_events", { subscription: entitySub }).catch(() => {});
+      this.request(l, "unsubscribe_events", { subscription: entitySub }).catch(() => {});
       await sub("state_changed");
     }
     if (config && typeof config === "object") this.opts.sink.haConfig(config as Record<string, unknown>);
-    if (this.entitySub === null) {
+    if (l.entitySub === null) {
       // Too large an answer costs this connection its snapshot, not the session: the backfill still runs.
-      const states = await this.request("get_states").catch((e: unknown) => {
+      const states = await this.request(l, "get_states").catch((e: unknown) => {
         if (!(e instanceof RequestError) || e.code !== "too_large") throw e;
         this.opts.sink.log(
           "error",
@@ -671,15 +639,15 @@ export class HASession {
         );
         return null;
       });
-      if (gen !== this.generation) return;
+      if (this.state !== l) return;
       if (states !== null) this.onSnapshot(states);
     }
     for (const kind of ["areas", "devices", "entities"] as const) {
-      if (gen !== this.generation) return;
-      await this.refreshRegistry(kind, gen);
+      if (this.state !== l) return;
+      await this.refreshRegistry(l, kind);
     }
-    if (gen !== this.generation) return;
-    await this.backfill(gen, 0);
+    if (this.state !== l) return;
+    await this.backfill(l, 0);
   }
 
   /**
@@ -687,11 +655,11 @@ export class HASession {
    * loading after a restart) keeps the session and retries on it with backoff
    * (`ha.backfillRetryMinMs`..`ha.backfillRetryMaxMs`); a reconnect starts over anyway.
    */
-  private async backfill(gen: number, attempt: number): Promise<void> {
+  private async backfill(l: Live, attempt: number): Promise<void> {
     try {
       await this.backfiller.run({
-        request: (type, fields) => this.request(type, fields),
-        current: () => gen === this.generation,
+        request: (type, fields) => this.request(l, type, fields),
+        current: () => this.state === l,
         sleep: (ms) => new Promise<void>((resolve) => this.timer(resolve, ms)),
         continuity: this.continuity,
         sink: this.opts.sink,
@@ -702,9 +670,9 @@ export class HASession {
         liveRate: this.liveRate,
         knownAttributes: (id) => this.knownAttributes(id),
       });
-      if (gen === this.generation) this.gapAttrs = null;
+      if (this.state === l) this.gapAttrs = null;
     } catch (e) {
-      if (gen !== this.generation || !(e instanceof RequestError) || e.code === "disconnected") throw e;
+      if (this.state !== l || !(e instanceof RequestError) || e.code === "disconnected") throw e;
       const delay = backoffDelay(
         attempt,
         this.opts.ha.backfillRetryMinMs,
@@ -715,9 +683,9 @@ export class HASession {
         `history/history_during_period failed: ${e.code}: ${e.message} (retrying in ${delay} ms)`,
       );
       this.timer(() => {
-        if (gen !== this.generation) return;
-        this.backfill(gen, attempt + 1).catch((err) => {
-          if (gen === this.generation) this.fail(gen, `gap backfill failed: ${(err as Error).message}`);
+        if (this.state !== l) return;
+        this.backfill(l, attempt + 1).catch((err) => {
+          if (this.state === l) this.fail(l, `gap backfill failed: ${(err as Error).message}`);
         });
       }, delay);
     }
