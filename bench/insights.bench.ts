@@ -18,12 +18,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bench, run, summary } from "mitata";
 import { loadConfig } from "../runtime/config/load.ts";
-import type { StateChange } from "../runtime/events/messages.ts";
 import { STATS_WINDOWS } from "../runtime/store/insights/stats.ts";
 import { openInsightsReader } from "../runtime/store/insights-reader.ts";
 import { markCaughtUp } from "../runtime/store/tail.ts";
-import { openStoreWriter } from "../runtime/store/writer.ts";
 import { PLANTED, syntheticHome } from "../test/support/synthetic-home/insights.ts";
+import { rollUp, seedStore } from "../test/support/synthetic-home/insights-store.ts";
 
 const RAW_DAYS = process.env.HOMEIQ_BENCH_FULL ? 7 : process.env.HOMEIQ_BENCH_QUICK ? 1 : 3;
 const TOTAL_DAYS = 30;
@@ -33,30 +32,9 @@ const dir = process.env.HOMEIQ_BENCH_KEEP ?? mkdtempSync(join(tmpdir(), "insight
 let started = performance.now();
 const home = syntheticHome({ seed: 1, days: RAW_DAYS, now, extraSensors: 290, extraIntervalMs: 300_000 });
 const entities = new Set(home.events.map((e) => e.entity_id)).size;
-const writer = openStoreWriter(dir, { dictionaryCache: 100_000 });
-for (let i = 0; i < home.events.length; i += 10_000) {
-  const batch: StateChange[] = home.events.slice(i, i + 10_000).map((e) => {
-    const us = Math.round(e.ts * 1000);
-    return {
-      entity_id: e.entity_id,
-      state: e.state,
-      attributes: JSON.stringify(e.attributes ?? {}),
-      last_changed: us,
-      last_updated: us,
-      context_id: e.context_id,
-      context_parent_id: e.context_parent_id,
-      context_user_id: e.context_user_id,
-    };
-  });
-  writer.writeEvents(batch);
-}
-writer.close();
+seedStore(dir, home.events);
+rollUp(dir);
 const db = new Database(join(dir, "events.db"));
-const base = (db.query("SELECT value FROM meta WHERE key = 'base_us'").get() as { value: number }).value;
-db.run(
-  `INSERT INTO hourly (e, t, n, tn) SELECT e, (((id >> 16) + ${base}) / 3600000000) * 3600,
-   sum(s IS NULL), sum(s IS NOT NULL) FROM events GROUP BY 1, 2`,
-);
 // Older days: each entity's hourly counts repeated from its first raw day.
 const firstDay = Math.floor(home.from / 1000 / 3600) * 3600;
 for (let d = 1; d <= TOTAL_DAYS - RAW_DAYS; d++) {

@@ -63,7 +63,7 @@ export const ConfigSchema = T.Object({
       1000,
       0,
       3600000,
-      "after a reconnect, how far before the newest live event the backfill starts",
+      "after a reconnect, how far the gap backfill overlaps the live stream: it reaches this far past the first live change",
     ),
     backfillWindowMs: int(
       5 * 60 * 1000,
