@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { tempDirs } from "../../test/support/temp-dirs.ts";
-import { migrate, openDatabase, SchemaTooNewError, schemaVersion } from "./sqlite.ts";
+import { MigrationError, migrate, openDatabase, SchemaTooNewError, schemaVersion } from "./sqlite.ts";
 
 const dir = tempDirs("homeiq-sqlite-");
 
@@ -31,6 +31,21 @@ describe("migrate", () => {
     ).toThrow();
     expect(schemaVersion(db)).toBe(1);
     expect(db.query("SELECT name FROM sqlite_master WHERE name = 'u'").all()).toEqual([]);
+    db.close();
+  });
+
+  test("a failed step names the file, the versions and the fix; a full disk says to free space", () => {
+    const db = openDatabase(join(dir(), "x.db"));
+    const full = () => {
+      throw new Error("database or disk is full");
+    };
+    expect(() => migrate(db, "events.db", ["CREATE TABLE t (a)", full])).toThrow(
+      "events.db: upgrading from schema version 1 to 2 failed, nothing was changed: database or disk is full. Fix: free disk space",
+    );
+    expect(schemaVersion(db)).toBe(1);
+    expect(() => migrate(db, "events.db", ["CREATE TABLE t (a)", "SELECT nope FROM nowhere"])).toThrow(
+      MigrationError,
+    );
     db.close();
   });
 

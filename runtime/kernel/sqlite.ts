@@ -40,6 +40,29 @@ export class SchemaTooNewError extends Error {
   }
 }
 
+/** An upgrade step that failed; its transaction rolled back, so the database is as it was. */
+export class MigrationError extends Error {
+  constructor(
+    readonly file: string,
+    readonly from: number,
+    readonly to: number,
+    cause: unknown,
+  ) {
+    const why = cause instanceof Error ? cause.message : String(cause);
+    // An upgrade that rewrites a table needs room for a second copy of it until it commits (SQLITE_FULL).
+    const fix = /disk is full|SQLITE_FULL/i.test(why)
+      ? "free disk space (an upgrade that rewrites a table needs room for a second copy of it) and start again"
+      : "start again; if it fails the same way, restore a backup into an empty data dir and report this message";
+    super(
+      `${file}: upgrading from schema version ${from} to ${to} failed, nothing was changed: ${why}. Fix: ${fix}.`,
+      {
+        cause,
+      },
+    );
+    this.name = "MigrationError";
+  }
+}
+
 /** The schema version a database is at. */
 export function schemaVersion(db: Database): number {
   return (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
@@ -47,7 +70,8 @@ export function schemaVersion(db: Database): number {
 
 /**
  * Brings a database to the latest schema: migration i (0-based) takes it from version i to i+1.
- * Returns the versions before and after. Throws SchemaTooNewError for a newer database.
+ * Returns the versions before and after. Throws SchemaTooNewError for a newer database, and MigrationError
+ * (naming the file, the step and the fix) when a step fails.
  */
 export function migrate(
   db: Database,
@@ -58,11 +82,15 @@ export function migrate(
   if (from > migrations.length) throw new SchemaTooNewError(file, from, migrations.length);
   for (let v = from; v < migrations.length; v++) {
     const step = migrations[v];
-    db.transaction(() => {
-      if (typeof step === "string") db.exec(step);
-      else step(db);
-      db.exec(`PRAGMA user_version = ${v + 1}`);
-    })();
+    try {
+      db.transaction(() => {
+        if (typeof step === "string") db.exec(step);
+        else step(db);
+        db.exec(`PRAGMA user_version = ${v + 1}`);
+      })();
+    } catch (error) {
+      throw new MigrationError(file, v, v + 1, error);
+    }
   }
   return { from, to: migrations.length };
 }

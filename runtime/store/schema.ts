@@ -32,7 +32,7 @@
  *   WHERE ev.id >= ((:from_us - :base_us) << 16) ORDER BY ev.id;
  */
 import type { Database } from "bun:sqlite";
-import { SchemaTooNewError } from "../kernel/sqlite.ts";
+import { MigrationError, SchemaTooNewError } from "../kernel/sqlite.ts";
 import { encodePosting, looseNumber, POSTING_IDS_MAX } from "./codec.ts";
 
 /** Table names, for SQL written elsewhere. */
@@ -419,8 +419,19 @@ export function migrate(db: Database, nowUs: number): void {
   const refuseNewer = (v: number) => {
     if (v > SCHEMA_VERSION) throw new SchemaTooNewError(EVENTS_DB, v, SCHEMA_VERSION);
   };
-  refuseNewer(version());
-  if (version() === SCHEMA_VERSION) return;
+  const at = version();
+  refuseNewer(at);
+  if (at === SCHEMA_VERSION) return;
+  try {
+    upgrade(db, version, refuseNewer, nowUs);
+  } catch (error) {
+    if (error instanceof SchemaTooNewError) throw error;
+    // Rolled back: events.db is as it was. Say which step, and how to get past it (a full disk, mostly).
+    throw new MigrationError(EVENTS_DB, at, SCHEMA_VERSION, error);
+  }
+}
+
+function upgrade(db: Database, version: () => number, refuseNewer: (v: number) => void, nowUs: number): void {
   db.transaction(() => {
     const from = version();
     refuseNewer(from);

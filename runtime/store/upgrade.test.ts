@@ -7,7 +7,7 @@ import { Database } from "bun:sqlite";
 import { describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { tempDirs } from "../../test/support/temp-dirs.ts";
-import { SchemaTooNewError } from "../kernel/sqlite.ts";
+import { MigrationError, SchemaTooNewError } from "../kernel/sqlite.ts";
 import { decodePosting, encodeUlid } from "./codec.ts";
 import { StoreMaintenance } from "./maintenance.ts";
 import { openStoreReader } from "./reader.ts";
@@ -323,6 +323,23 @@ describe("events.db upgrades", () => {
     ]);
     expect(fresh.every((ev) => ev.context_id === "01JDZ5K3M8Q2W7XYZABCDEFGHJ")).toBe(true);
     reader.close();
+  });
+
+  test("an upgrade that fails changes nothing and says which step and how to get past it", () => {
+    const dir = versionOneDataDir();
+    const db = new Database(join(dir, EVENTS_DB));
+    // A table in the way of version 5's: the upgrade's last step fails after the earlier ones ran.
+    db.run("CREATE TABLE entity_postings (x)");
+    const before = db.query("SELECT count(*) AS n FROM events").get() as { n: number };
+    db.close();
+    expect(() => openStoreReader(dir)).toThrow(MigrationError);
+    expect(() => openStoreReader(dir)).toThrow(
+      `events.db: upgrading from schema version 1 to ${SCHEMA_VERSION} failed, nothing was changed: table entity_postings already exists`,
+    );
+    const after = new Database(join(dir, EVENTS_DB));
+    expect((after.query("PRAGMA user_version").get() as { user_version: number }).user_version).toBe(1);
+    expect(after.query("SELECT count(*) AS n FROM events").get()).toEqual(before);
+    after.close();
   });
 
   test("a data dir from a newer HomeIQ is refused, naming the file and both versions", () => {
