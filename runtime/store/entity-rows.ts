@@ -218,9 +218,11 @@ export class EntityRows<Row> {
         for (const t of buf) if (t > after && t <= end) yield t;
         after = Math.max(after, Math.min(p.hi, end));
       }
-      for (const r of this.q.tailAsc.all(...tailArgs) as { t: number }[]) yield r.t;
+      for (const r of this.q.tailAsc.iterate(...tailArgs) as Iterable<{ t: number }>) yield r.t;
     } else {
-      for (const r of this.q.tailDesc.all(...tailArgs) as { t: number }[]) yield r.t;
+      // Streamed, not gathered: a caller that wants the newest row stops SQLite at it (a store whose bulk
+      // index is behind holds the entity's whole tail after `indexed_to`).
+      for (const r of this.q.tailDesc.iterate(...tailArgs) as Iterable<{ t: number }>) yield r.t;
       let before = Math.min(toT, lastT + 1);
       // The posting holding `before - 1` or the next one after it, then each one before.
       let p = this.q.next.get(e, before - 1) as Posting | null;

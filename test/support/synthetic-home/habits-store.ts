@@ -1,6 +1,7 @@
 /** Writes a synthetic history into events.db through the store's own writer (tests and the benchmark). */
 import type { StateChange } from "../../../runtime/events/messages.ts";
 import { openStoreWriter } from "../../../runtime/store/writer.ts";
+import { indexAll } from "../store-index.ts";
 import { type SyntheticOptions, syntheticDays } from "./habits.ts";
 
 const PARENT = "01JDZ5K3M8Q2W7XYZABCDEFGHJ";
@@ -41,6 +42,7 @@ export function seedStore(dataDir: string, opts: SyntheticOptions, batch = 5000)
         written += result.inserted.length;
       }
     }
+    indexAll(writer);
   } finally {
     writer.close();
   }

@@ -9,6 +9,7 @@ import type { InsightEvent } from "../../../runtime/store/insights/types.ts";
 import { EVENTS_DB } from "../../../runtime/store/schema.ts";
 import { markCaughtUp } from "../../../runtime/store/tail.ts";
 import { openStoreWriter } from "../../../runtime/store/writer.ts";
+import { indexAll } from "../store-index.ts";
 
 export function toStateChange(e: InsightEvent): StateChange {
   const us = Math.round(e.ts * 1000);
@@ -32,6 +33,7 @@ export function seedStore(dataDir: string, events: readonly InsightEvent[]): voi
       const r = writer.writeEvents(events.slice(i, i + 10_000).map(toStateChange));
       if (r.rejected.length) throw new Error(`seedStore: writer refused ${JSON.stringify(r.rejected[0])}`);
     }
+    indexAll(writer);
   } finally {
     writer.close();
   }
