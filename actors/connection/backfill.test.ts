@@ -70,6 +70,53 @@ describe("Backfiller", () => {
     for (let i = 1; i < asked.length; i++) expect(asked[i][0]).toBe((asked[i - 1][1] as number) - 2);
   });
 
+  test("after HA's clock stepped back, the settle passes re-read the gap's tail on HA's new clock: a change committed late is not lost", async () => {
+    const highUs = 1_800_000_000_000_000;
+    const continuity = new Continuity();
+    continuity.connected();
+    continuity.live([change("sensor.a", highUs)]);
+    continuity.gapClosed();
+    // HA's clock steps back 3 s; 0.5 s later the connection drops and comes back.
+    continuity.live([change("sensor.a", highUs - 3_000_000)]);
+    continuity.live([change("sensor.a", highUs - 2_500_000)]);
+    continuity.connected();
+    continuity.live([change("sensor.b", highUs - 2_450_000)]);
+    // In the gap, committed by HA's recorder only after the first pass.
+    const lateUs = highUs - 2_480_000;
+    let settlePasses = 0;
+    const forwarded: string[] = [];
+    await new Backfiller().run({
+      request: async (_type, fields) => {
+        const start = usFromIso(fields.start_time as string);
+        const end = usFromIso(fields.end_time as string);
+        const rows =
+          settlePasses > 0 && start < lateUs && lateUs < end ? [{ s: "on", a: {}, lu: lateUs / 1e6 }] : [];
+        return { "sensor.a": rows };
+      },
+      current: () => settlePasses < 3,
+      sleep: async () => {
+        settlePasses++;
+      },
+      continuity,
+      sink: new Proxy({} as SessionSink, {
+        get: (_t, k) =>
+          k === "changes"
+            ? (_source: string, changes: StateChange[]) => {
+                for (const c of changes) forwarded.push(`${c.entity_id}@${c.last_updated}`);
+              }
+            : () => {},
+      }),
+      ha: { ...ha, backfillSettleMs: 1000 },
+      // Our clock: HA's before the step, 0.55 s on.
+      nowMs: () => (highUs + 550_000) / 1000,
+      storedAtStartUs: null,
+      entityIds: ["sensor.a", "sensor.b"],
+      liveRate: null,
+      knownAttributes: () => undefined,
+    });
+    expect(forwarded).toContain(`sensor.a@${lateUs}`);
+  });
+
   test("with no live change yet on the connection, the last window stays open-ended (HA answers up to its now)", async () => {
     const asked = await backfillRequests(null);
     expect(asked.at(-1)?.[1]).toBeNull();

@@ -93,11 +93,14 @@ export class Backfiller {
     // after the subscriptions (up to a clock-skew margin past them), so the tail ends there.
     // HA's clock at the subscriptions: where this connection's live stream began (the newest live change
     // is HA's clock after the first pass, which at HA's full rate re-reads all of that pass's time again).
+    // After HA's clock stepped back, where live covers from is raised to the pre-step high, which lies
+    // after the gap's tail on HA's new clock: the tail starts from where live began.
     const settle = tailPassRange(
       plan.startUs,
       endUs,
-      r.continuity.liveCoversFromUs ?? r.continuity.newestLiveUs,
+      r.continuity.liveBeganUs ?? r.continuity.newestLiveUs,
       r.ha,
+      r.continuity.liveCoversFromUs ?? r.continuity.newestLiveUs,
     );
     let passes = 1;
     while (settle) {
@@ -235,19 +238,21 @@ export class Backfiller {
 /**
  * The range the settle passes re-read: from `ha.backfillSettleMs` (and the reconnect margin) before the
  * subscriptions to the reconnect margin after them, never before the gap; null when settling is off.
- * "The subscriptions" is taken on both clocks, ours and HA's (the last live change, at HA's now):
- * HA's stamps are its wall clock, which may be off ours or have stepped.
+ * "The subscriptions" is taken on both clocks, ours and HA's (where the live stream began, at HA's now):
+ * HA's stamps are its wall clock, which may be off ours or have stepped. `haCoversUs` (default
+ * `haNowUs`) is where live covers from, higher than HA's now after a step back: the range ends after it.
  */
 export function tailPassRange(
   gapStartUs: number,
   subscribedUs: number,
   haNowUs: number | null,
   ha: Pick<HomeIQConfig["ha"], "backfillSettleMs" | "reconnectBackfillMarginMs">,
+  haCoversUs: number | null = haNowUs,
 ): { startUs: number; endUs: number } | null {
   if (ha.backfillSettleMs <= 0) return null;
   const margin = ha.reconnectBackfillMarginMs * 1000;
   const early = haNowUs === null ? subscribedUs : Math.min(subscribedUs, haNowUs);
-  const late = haNowUs === null ? subscribedUs : Math.max(subscribedUs, haNowUs);
+  const late = Math.max(subscribedUs, haNowUs ?? subscribedUs, haCoversUs ?? subscribedUs);
   return {
     startUs: Math.max(gapStartUs, early - ha.backfillSettleMs * 1000 - margin),
     endUs: late + margin,

@@ -93,6 +93,14 @@ export class Continuity {
     return high !== null && high > from ? high : from;
   }
 
+  /**
+   * HA's clock right after this connection's subscriptions (µs): the oldest stamp of its first live batch,
+   * not raised after a clock step as `liveCoversFromUs` is; null while no live change has come on it.
+   */
+  get liveBeganUs(): number | null {
+    return this.connectionLiveFromUs;
+  }
+
   /** Where the open gap starts (µs): the newest change forwarded before it, or null (first connection). */
   get gapStartUs(): number | null {
     return this.gap?.startUs ?? null;
