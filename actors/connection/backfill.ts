@@ -3,9 +3,12 @@
  *
  * Each answer is one frame, parsed whole, so windows are sized to bring about `ha.backfillWindowRows` rows
  * (and at most a quarter of `ha.maxFrameBytes`): the first, a probe, from the live rate last seen, later
- * ones from the answers (doubling after small ones, shrunk in proportion after large ones). A window whose answer is refused as too large is asked again in halves; a socket that dies
- * while an answer is on its way halves the window and caps its growth for the next connections, until a
- * gap is closed. Rows go through `Continuity`, so overlap with live changes and snapshots is forwarded once.
+ * ones from the answers (doubling after small ones, shrunk in proportion after large ones). A window whose
+ * answer is refused as too large is asked again in halves. A socket that dies while an answer is on its way
+ * halves the window and caps its growth for the next connections, until the gap is closed — when the
+ * answer's size plausibly killed it (`answerSizeBlamed`: a 1009 close, a large expected answer, or a second
+ * death over the same stretch), not when HA closed a slow client on a small window (issue 23).
+ * Rows go through `Continuity`, so overlap with live changes and snapshots is forwarded once.
  *
  * HA answers history from its database, which sees only what the recorder has committed: every
  * `commit_interval` (5 s by default, 30 s advised on SD cards), later when its queue backs up. A pass right
@@ -20,10 +23,12 @@ import type { HomeIQConfig } from "../../runtime/config/schema.ts";
 import type { KnownAttributes } from "./attributes.ts";
 import { historyToChanges } from "./frames.ts";
 import {
+  answerSizeBlamed,
   backfillStart,
   type Continuity,
   firstWindowUs,
   HISTORY_ROW_BYTES,
+  type InterruptedWindow,
   MIN_WINDOW_US,
   nextWindowUs,
 } from "./logic.ts";
@@ -57,6 +62,10 @@ export interface BackfillRun {
 export class Backfiller {
   private window: number | null = null;
   private ceiling = Number.POSITIVE_INFINITY;
+  /** History rows per µs in the last answer of a bounded window (the gap's density), null before one. */
+  private rowsPerUs: number | null = null;
+  /** The request the last disconnect of this gap interrupted. */
+  private interrupted: InterruptedWindow | null = null;
 
   /** Fills the open gap; rejects (the gap stays open) when HA refuses or the connection goes. */
   async run(r: BackfillRun): Promise<void> {
@@ -84,11 +93,14 @@ export class Backfiller {
     // after the subscriptions (up to a clock-skew margin past them), so the tail ends there.
     // HA's clock at the subscriptions: where this connection's live stream began (the newest live change
     // is HA's clock after the first pass, which at HA's full rate re-reads all of that pass's time again).
+    // After HA's clock stepped back, where live covers from is raised to the pre-step high, which lies
+    // after the gap's tail on HA's new clock: the tail starts from where live began.
     const settle = tailPassRange(
       plan.startUs,
       endUs,
-      r.continuity.liveCoversFromUs ?? r.continuity.newestLiveUs,
+      r.continuity.liveBeganUs ?? r.continuity.newestLiveUs,
       r.ha,
+      r.continuity.liveCoversFromUs ?? r.continuity.newestLiveUs,
     );
     let passes = 1;
     while (settle) {
@@ -103,6 +115,8 @@ export class Backfiller {
     r.continuity.gapClosed();
     this.window = null;
     this.ceiling = Number.POSITIVE_INFINITY;
+    this.rowsPerUs = null;
+    this.interrupted = null;
     r.sink.log("info", "gap backfilled", { fromUs: plan.startUs, toUs: endUs, forwarded: rows, passes });
   }
 
@@ -159,10 +173,8 @@ export class Backfiller {
           windowUs = Math.max(MIN_WINDOW_US, Math.floor(windowUs / 2));
           continue;
         }
-        if (e instanceof RequestError && e.code === "disconnected") {
-          this.window = Math.max(MIN_WINDOW_US, Math.floor(windowUs / 2));
-          this.ceiling = this.window;
-        }
+        if (e instanceof RequestError && e.code === "disconnected")
+          this.disconnected(r, e, start, last && openEnd ? Number.POSITIVE_INFINITY : end, windowUs);
         throw e;
       }
       if (!r.current()) return null;
@@ -176,30 +188,71 @@ export class Backfiller {
       const fresh = r.continuity.catchUp(changes, "backfill");
       rows += fresh.length;
       if (fresh.length > 0) r.sink.changes("backfill", fresh);
+      if (!(last && openEnd)) this.rowsPerUs = changes.length / (end - start);
       start = end;
       windowUs = nextWindowUs(windowUs, changes.length, targetRows, maxUs);
       this.window = windowUs;
     }
     return rows;
   }
+
+  /**
+   * The connection went while the answer to [startUs, endUs] was awaited. When its size plausibly killed
+   * the socket, the window halves and its growth is capped until the gap is closed; otherwise (HA closed
+   * a slow client, we paused) the window the answers settled on is kept.
+   */
+  private disconnected(
+    r: BackfillRun,
+    e: RequestError,
+    startUs: number,
+    endUs: number,
+    windowUs: number,
+  ): void {
+    // The gap's density from the answers so far; before any, the probe's guess (firstWindowUs: a gap
+    // four times as dense as the live rate).
+    const density = this.rowsPerUs ?? (r.liveRate ? (r.liveRate * 4) / 1e6 : null);
+    const spanUs = Number.isFinite(endUs) ? endUs - startUs : Math.max(windowUs, r.nowMs() * 1000 - startUs);
+    const w: InterruptedWindow = {
+      startUs,
+      endUs,
+      closeCode: e.closeCode,
+      expectedBytes: density === null ? null : density * spanUs * HISTORY_ROW_BYTES,
+    };
+    const blamed = answerSizeBlamed(w, this.interrupted, r.ha.maxFrameBytes);
+    this.interrupted = w;
+    if (!blamed) {
+      this.window = windowUs;
+      return;
+    }
+    this.window = Math.max(MIN_WINDOW_US, Math.floor(windowUs / 2));
+    this.ceiling = this.window;
+    r.sink.log("warn", "the connection went during a history answer that may be too large; smaller windows", {
+      windowMs: windowUs / 1000,
+      nextWindowMs: this.window / 1000,
+      closeCode: e.closeCode,
+      expectedBytes: w.expectedBytes === null ? null : Math.round(w.expectedBytes),
+    });
+  }
 }
 
 /**
  * The range the settle passes re-read: from `ha.backfillSettleMs` (and the reconnect margin) before the
  * subscriptions to the reconnect margin after them, never before the gap; null when settling is off.
- * "The subscriptions" is taken on both clocks, ours and HA's (the last live change, at HA's now):
- * HA's stamps are its wall clock, which may be off ours or have stepped.
+ * "The subscriptions" is taken on both clocks, ours and HA's (where the live stream began, at HA's now):
+ * HA's stamps are its wall clock, which may be off ours or have stepped. `haCoversUs` (default
+ * `haNowUs`) is where live covers from, higher than HA's now after a step back: the range ends after it.
  */
 export function tailPassRange(
   gapStartUs: number,
   subscribedUs: number,
   haNowUs: number | null,
   ha: Pick<HomeIQConfig["ha"], "backfillSettleMs" | "reconnectBackfillMarginMs">,
+  haCoversUs: number | null = haNowUs,
 ): { startUs: number; endUs: number } | null {
   if (ha.backfillSettleMs <= 0) return null;
   const margin = ha.reconnectBackfillMarginMs * 1000;
   const early = haNowUs === null ? subscribedUs : Math.min(subscribedUs, haNowUs);
-  const late = haNowUs === null ? subscribedUs : Math.max(subscribedUs, haNowUs);
+  const late = Math.max(subscribedUs, haNowUs ?? subscribedUs, haCoversUs ?? subscribedUs);
   return {
     startUs: Math.max(gapStartUs, early - ha.backfillSettleMs * 1000 - margin),
     endUs: late + margin,

@@ -1,7 +1,15 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import type { StateChange } from "../../runtime/events/messages.ts";
-import { backfillStart, Continuity, firstWindowUs, MIN_WINDOW_US, nextWindowUs } from "./logic.ts";
+import {
+  answerSizeBlamed,
+  backfillStart,
+  Continuity,
+  firstWindowUs,
+  type InterruptedWindow,
+  MIN_WINDOW_US,
+  nextWindowUs,
+} from "./logic.ts";
 
 /** [start, end) windows of `span` µs tiling the range, as the session's backfill asks for them. */
 function windowsOf(startUs: number, endUs: number, span: number): [number, number][] {
@@ -245,5 +253,30 @@ describe("backfillStart", () => {
     expect(nextWindowUs(80_000, 100, 16_000, 300_000_000)).toBe(160_000);
     expect(nextWindowUs(200_000_000, 0, 16_000, 300_000_000)).toBe(300_000_000);
     expect(nextWindowUs(1500, 1e9, 16_000, 300_000_000)).toBe(MIN_WINDOW_US);
+  });
+});
+
+describe("answerSizeBlamed", () => {
+  const max = 16 * 1024 * 1024;
+  const w = (o: Partial<InterruptedWindow>): InterruptedWindow => ({
+    startUs: 0,
+    endUs: 10_000,
+    closeCode: 1000,
+    expectedBytes: 25_000,
+    ...o,
+  });
+
+  test("a slow-client close (1000) on a small answer, or our own close, is not the answer's fault", () => {
+    expect(answerSizeBlamed(w({}), null, max)).toBe(false);
+    expect(answerSizeBlamed(w({ closeCode: null, expectedBytes: null }), null, max)).toBe(false);
+    // Another stretch than the previous death's (adjacent windows share only their boundary).
+    expect(answerSizeBlamed(w({ startUs: 10_000, endUs: 20_000 }), w({}), max)).toBe(false);
+  });
+
+  test("a 1009 close, an answer expected at an eighth of maxFrameBytes, or a second death over the same stretch is", () => {
+    expect(answerSizeBlamed(w({ closeCode: 1009, expectedBytes: 1 }), null, max)).toBe(true);
+    expect(answerSizeBlamed(w({ expectedBytes: max / 8 }), null, max)).toBe(true);
+    expect(answerSizeBlamed(w({ expectedBytes: max / 8 - 1 }), null, max)).toBe(false);
+    expect(answerSizeBlamed(w({ startUs: 5000, endUs: Number.POSITIVE_INFINITY }), w({}), max)).toBe(true);
   });
 });

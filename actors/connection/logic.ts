@@ -93,6 +93,14 @@ export class Continuity {
     return high !== null && high > from ? high : from;
   }
 
+  /**
+   * HA's clock right after this connection's subscriptions (µs): the oldest stamp of its first live batch,
+   * not raised after a clock step as `liveCoversFromUs` is; null while no live change has come on it.
+   */
+  get liveBeganUs(): number | null {
+    return this.connectionLiveFromUs;
+  }
+
   /** Where the open gap starts (µs): the newest change forwarded before it, or null (first connection). */
   get gapStartUs(): number | null {
     return this.gap?.startUs ?? null;
@@ -279,4 +287,42 @@ export function nextWindowUs(currentUs: number, rows: number, targetRows: number
   if (rows > targetRows) return Math.max(MIN_WINDOW_US, Math.floor((currentUs * targetRows) / rows));
   if (rows < targetRows / 4) return Math.min(maxUs, currentUs * 2);
   return currentUs;
+}
+
+/** The close code of a frame larger than the peer takes (RFC 6455 "message too big": aiohttp, proxies). */
+export const CLOSE_MESSAGE_TOO_BIG = 1009;
+/**
+ * A history answer expected at this share of `ha.maxFrameBytes` or more (2 MiB by default, what a window
+ * of `ha.backfillWindowRows` brings) is large enough that reading it may have cost the socket: at HA's
+ * full rate its queue fills behind a frame that takes tens of ms to read.
+ */
+export const LARGE_ANSWER_SHARE = 1 / 8;
+
+/** A history request the connection went away during: the range it asked for and what it expected. */
+export interface InterruptedWindow {
+  startUs: number;
+  /** Infinity for an open-ended request. */
+  endUs: number;
+  /** The peer's close code, or null when we closed the socket (timeout, resync, pause). */
+  closeCode: number | null;
+  /** The answer's expected size from the density of earlier answers (or the live rate), null if unknown. */
+  expectedBytes: number | null;
+}
+
+/**
+ * Whether the connection plausibly went because of the awaited answer's size, so that later windows must
+ * be smaller. HA also closes a client that falls 4,096 messages behind (code 1000), at its full rate every
+ * few seconds whatever the backfill asks: halving then only multiplies round trips (issue 23: windows of
+ * ~200 rows after ten such closes). Blamed: a close for a too-large message; an answer expected large
+ * (`LARGE_ANSWER_SHARE`); or a second death over the same stretch of history as the previous one in this
+ * gap — whatever the close says, a window that kills the socket each time it is read must shrink.
+ */
+export function answerSizeBlamed(
+  w: InterruptedWindow,
+  previous: InterruptedWindow | null,
+  maxFrameBytes: number,
+): boolean {
+  if (w.closeCode === CLOSE_MESSAGE_TOO_BIG) return true;
+  if (w.expectedBytes !== null && w.expectedBytes >= maxFrameBytes * LARGE_ANSWER_SHARE) return true;
+  return previous !== null && w.startUs < previous.endUs && previous.startUs < w.endUs;
 }

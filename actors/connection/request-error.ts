@@ -3,6 +3,8 @@ export class RequestError extends Error {
   constructor(
     readonly code: string,
     message: string,
+    /** For `disconnected`: the WebSocket close code when the peer closed, null when we closed it. */
+    readonly closeCode: number | null = null,
   ) {
     super(message);
   }

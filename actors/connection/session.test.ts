@@ -317,6 +317,10 @@ describe("HASession against the simulator", () => {
 
   test("a socket that dies on a history answer too large for it: smaller windows on the next connections, nothing lost", async () => {
     const { sim, col, open } = await setup();
+    const shrunk: unknown[] = [];
+    col.sink.log = (_level: string, msg: string, fields?: Record<string, unknown>) => {
+      if (msg.includes("may be too large")) shrunk.push(fields?.closeCode);
+    };
     open();
     await waitFor(() => col.bySource.snapshot === 50, { timeoutMs: 5000 });
     sim.setRate(3000);
@@ -331,6 +335,9 @@ describe("HASession against the simulator", () => {
     // Windows of a few hundred rows over a gap of tens of thousands, each a round trip, after several
     // reconnects: on a busy box that takes a while. Losing a change fails this whatever the wait.
     await expectExactlyOnce(sim, col, 0, 100_000);
+    // The simulator closes with 1009 (message too big): the window shrinks from the first such close.
+    expect(shrunk.length).toBeGreaterThan(0);
+    expect(shrunk[0]).toBe(1009);
   }, 150_000);
 
   test("HA refusing the history backfill keeps the session and retries on it with backoff until the gap is filled", async () => {

@@ -136,7 +136,7 @@ export class HASession {
    * state: closes the socket, fails its pending commands, cancels every timer and, when the connection
    * was live, marks where the gap begins and what rate it ran at; reports `disconnected`.
    */
-  private transition(next: SessionState, reason: string): void {
+  private transition(next: SessionState, reason: string, closeCode: number | null = null): void {
     const prev = this.state;
     this.state = next;
     if (hasSocket(next)) return;
@@ -149,7 +149,7 @@ export class HASession {
     try {
       prev.ws.close();
     } catch {}
-    for (const p of prev.pending.values()) p.reject(new RequestError("disconnected", reason));
+    for (const p of prev.pending.values()) p.reject(new RequestError("disconnected", reason, closeCode));
     prev.pending.clear();
     if (prev.kind === "live") {
       // A gap begins (unless one is still open): remember each entity's attributes on its near side.
@@ -227,14 +227,22 @@ export class HASession {
     ws.onerror = () => {};
     ws.onclose = (event) => {
       const s = mine();
-      if (s) this.fail(s, `connection closed (code ${event.code}${event.reason ? `, ${event.reason}` : ""})`);
+      if (s)
+        this.fail(
+          s,
+          `connection closed (code ${event.code}${event.reason ? `, ${event.reason}` : ""})`,
+          event.code,
+        );
     };
   }
 
-  /** The socket of `s` is gone or must go: back to idle, and a reconnect with backoff and jitter. */
-  private fail(s: Connected, reason: string): void {
+  /**
+   * The socket of `s` is gone or must go: back to idle, and a reconnect with backoff and jitter.
+   * `closeCode` is the peer's close code when it closed the socket (the backfill reads 1009 as "too large").
+   */
+  private fail(s: Connected, reason: string, closeCode: number | null = null): void {
     if (this.state !== s) return;
-    this.transition({ kind: "idle" }, reason);
+    this.transition({ kind: "idle" }, reason, closeCode);
     this.reconnectLater(reason);
   }
 
