@@ -1,8 +1,8 @@
 /**
  * What one external API contributes: how to build its request and how to turn its documented response into
  * readings. Everything else (schedule, cache, breaker, logging, edges) is shared. Adding a source means a
- * folder `actors/enricher-<name>/` whose logic.ts exports an `EnricherSource`, and one line in
- * runtime/app/tree.ts.
+ * file `actors/enricher/sources/<name>.ts` that exports an `EnricherSource`, and one line in
+ * actors/enricher/sources/index.ts (with its switch in the config schema).
  */
 import type { Static, TSchema } from "@sinclair/typebox";
 import { TypeCompiler } from "@sinclair/typebox/compiler";
