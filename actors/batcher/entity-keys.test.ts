@@ -14,7 +14,6 @@ import {
   batcherMessage,
   type ImportCheckResult,
   type ImportWriteResult,
-  type StateChange,
 } from "../../runtime/events/messages.ts";
 import { waitFor } from "../../runtime/kernel/clock.ts";
 import { createLogger } from "../../runtime/kernel/log.ts";
@@ -23,19 +22,7 @@ import { HUB, Supervisor } from "../../runtime/kernel/supervisor.ts";
 import { openStoreReader } from "../../runtime/store/reader.ts";
 import { MAX_ENTITY_KEY } from "../../runtime/store/schema.ts";
 import { openStoreWriter } from "../../runtime/store/writer.ts";
-import { fillEntityKeys } from "../../test/support/entity-keys.ts";
-
-const T0 = Date.now() * 1000 - 3_600_000_000;
-const change = (entity: string, i: number): StateChange => ({
-  entity_id: entity,
-  state: String(i),
-  attributes: "{}",
-  last_changed: T0 + i,
-  last_updated: T0 + i,
-  context_id: null,
-  context_parent_id: null,
-  context_user_id: null,
-});
+import { change, fillEntityKeys } from "../../test/support/entity-keys.ts";
 
 describe("batcher with the entity key space nearly full", () => {
   let dir: string;

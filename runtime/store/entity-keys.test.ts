@@ -4,23 +4,10 @@
  */
 import { afterEach, describe, expect, test } from "bun:test";
 import { importKeyCeiling } from "../../actors/batcher/logic.ts";
-import { fillEntityKeys } from "../../test/support/entity-keys.ts";
+import { change, fillEntityKeys } from "../../test/support/entity-keys.ts";
 import { tempDirs } from "../../test/support/temp-dirs.ts";
-import type { StateChange } from "../events/messages.ts";
 import { MAX_ENTITY_KEY } from "./schema.ts";
 import { openStoreWriter, type StoreWriter } from "./writer.ts";
-
-const T0 = Date.now() * 1000 - 3_600_000_000;
-const change = (entity: string, i: number): StateChange => ({
-  entity_id: entity,
-  state: String(i),
-  attributes: "{}",
-  last_changed: T0 + i,
-  last_updated: T0 + i,
-  context_id: null,
-  context_parent_id: null,
-  context_user_id: null,
-});
 
 const writers: StoreWriter[] = [];
 afterEach(() => {

@@ -1,5 +1,20 @@
 /** Test helper: a store whose entity key space is (nearly) used up, as years of new entities would leave it. */
+import type { StateChange } from "../../runtime/events/messages.ts";
 import type { StoreWriter } from "../../runtime/store/writer.ts";
+
+const T0 = Date.now() * 1000 - 3_600_000_000;
+
+/** The i-th change of `entity`, an hour ago plus i µs: distinct keys, no context. */
+export const change = (entity: string, i: number): StateChange => ({
+  entity_id: entity,
+  state: String(i),
+  attributes: "{}",
+  last_changed: T0 + i,
+  last_updated: T0 + i,
+  context_id: null,
+  context_parent_id: null,
+  context_user_id: null,
+});
 
 /** Gives out entity keys 1..n at once, named sensor.fill_<key>. */
 export function fillEntityKeys(writer: StoreWriter, n: number): void {
