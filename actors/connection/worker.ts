@@ -119,6 +119,8 @@ runActor({
      * the bytes in flight are eventsCapacity × forwardMaxEvents × ~3, whatever HA sends.
      */
     const forward = (source: ChangeSource, events: StateChange[]) => {
+      // This actor's work arrives from the socket, not its inbox: the kernel's heap checks go here (per frame).
+      ctx.heapCheck();
       const max = ha.forwardMaxEvents;
       if (events.length <= max) return forwardBatch(source, events);
       for (let i = 0; i < events.length; i += max) forwardBatch(source, events.slice(i, i + max));

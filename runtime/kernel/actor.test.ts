@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { heapCollector, whenSettled } from "./actor.ts";
+import { totalmem } from "node:os";
+import { heapCollector, heapFootprint, memoryBudget, processRss, whenSettled } from "./actor.ts";
 import { waitFor } from "./clock.ts";
 
 const MB = 1024 * 1024;
@@ -128,5 +129,34 @@ describe("whenSettled", () => {
     );
     await waitFor(() => second, { timeoutMs: 5000 });
     expect([called, checks]).toEqual([false, 1]);
+  });
+});
+
+describe("memoryBudget", () => {
+  test("over the budget, an actor collects only when its heap holds garbage, at most once per interval", () => {
+    let rss = 200 * MB;
+    const b = memoryBudget(300 * MB, () => rss, 1 * MB, 250);
+    // Under the budget: never, however much garbage.
+    expect(b.due(0, 80 * MB, 10 * MB)).toBe(false);
+    rss = 420 * MB;
+    // Over it, but looked 100 ms ago: not yet.
+    expect(b.due(100, 80 * MB, 10 * MB)).toBe(false);
+    expect(b.due(250, 80 * MB, 10 * MB)).toBe(true);
+    // Right after: the interval holds.
+    expect(b.due(300, 80 * MB, 10 * MB)).toBe(false);
+    // Over it, but this heap is within the slack of what its last collection left: nothing to free here.
+    expect(b.due(600, 10.5 * MB, 10 * MB)).toBe(false);
+    expect(b.due(900, 12 * MB, 10 * MB)).toBe(true);
+  });
+
+  test("off (0): never due", () => {
+    const b = memoryBudget(0, () => 64 * 1024 * MB);
+    expect(b.due(10_000, 4096 * MB, 0)).toBe(false);
+  });
+
+  test("reads the process's resident memory: more than any one heap, less than the machine", () => {
+    const rss = processRss();
+    expect(rss).toBeGreaterThan(heapFootprint());
+    expect(rss).toBeLessThan(totalmem());
   });
 });

@@ -40,6 +40,13 @@ export interface ActorContext {
    * garbage and the heap's free blocks go back to the OS instead of lingering under the next run.
    */
   heavyRun<T>(fn: () => T | Promise<T>): Promise<T>;
+  /**
+   * Compares the heap with actorHeapCollectBytes now (at most once per PRESSURE_CHECK_MS) and collects when
+   * it has grown past it. The kernel checks before each inbox delivery and on a timer; an actor whose work
+   * arrives from a socket instead (the HA connection) calls this per frame, where a flood would otherwise
+   * keep the timer waiting while its heap fills with dead frames.
+   */
+  heapCheck(): void;
 }
 
 export interface ActorInstance<In> {
@@ -139,6 +146,10 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
         "actor_pressure_gc_total",
         "Full collections run because the heap grew actorHeapCollectBytes past what the last one left",
       ),
+      budget: metrics.counter(
+        "actor_budget_gc_total",
+        "Full collections run because the process was over memoryBudgetBytes and this heap held garbage",
+      ),
     };
     const config = msg.config as HomeIQConfig;
     // Trees in the runtime's own tests hand actors a partial config.
@@ -149,6 +160,15 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
         "Heap growth past the last full collection that triggers the next one (actorHeapCollectBytes; 0 = off)",
       )
       .set(collectAbove);
+    // Trees in the runtime's own tests hand actors a partial config.
+    const budgetBytes = (config as Partial<HomeIQConfig>).memoryBudgetBytes ?? 0;
+    metrics
+      .gauge(
+        "memory_budget_bytes",
+        "Process memory (RSS) past which every actor collects (memoryBudgetBytes; 0 = off)",
+      )
+      .set(budgetBytes);
+    const budget = memoryBudget(budgetBytes);
     const heavyTurn = new HeavyTurn({
       slot: msg.heavyTurn.slot,
       holder: msg.heavyTurn.holder,
@@ -169,12 +189,12 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
       collectAbove,
     );
     const cpu = threadCpuMeter(metrics);
-    const collect = (reason: CollectReason | "burst" | "pressure") => {
+    const collect = (reason: CollectReason | "burst" | "pressure" | "budget") => {
       Bun.gc(true);
       // Quiet now (or a heavy run just ended): the freed memory can go back to the OS too. Not under a
       // steady load ("tidy"), where the code and pages are about to be used again.
       if (reason !== "tidy") giveBackMemory();
-      collector.collected(heapSize(), performance.now());
+      collector.collected(heapFootprint(), performance.now());
       collections[reason].inc();
     };
     // Checked from a timer and before each delivery: a busy actor's timers may wait behind its messages.
@@ -184,11 +204,13 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
       const now = performance.now();
       if (now - pressureCheckedAt < PRESSURE_CHECK_MS) return;
       pressureCheckedAt = now;
-      if (collector.pressed(heapSize())) collect("pressure");
+      const footprint = heapFootprint();
+      if (collector.pressed(footprint)) collect("pressure");
+      else if (budget.due(now, footprint, collector.floor())) collect("budget");
     };
     const shipMetrics = () => {
       cpu.sample();
-      const reason = collector.due(heapSize(), performance.now());
+      const reason = collector.due(heapFootprint(), performance.now());
       if (reason) collect(reason);
       heap.set(heapSize());
       post(control.metrics(metrics.snapshot()));
@@ -236,6 +258,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
             collect("burst");
           }
         }),
+      heapCheck: pressure,
     };
     instance = await definition.start(ctx);
     const handleMany = instance.handleMany?.bind(instance);
@@ -349,6 +372,21 @@ export function whenSettled(
 }
 
 /**
+ * The memory this actor's JavaScript heap holds now: the heap's blocks (live and dead objects alike) and
+ * the memory outside them that strings and buffers own. Not bun:jsc heapSize(): it is the size the last
+ * collection left, so it cannot see a flood of dead frames pile up before the next one.
+ */
+export function heapFootprint(): number {
+  const m = process.memoryUsage();
+  return m.heapTotal + m.external;
+}
+
+/** The whole process's resident memory (every thread's heap, SQLite's caches, the binary's pages). */
+export function processRss(): number {
+  return process.memoryUsage.rss();
+}
+
+/**
  * Asks JavaScriptCore to return what it holds but does not use — free heap blocks, the allocator's cached
  * pages, code compiled for run-once start-up functions — to the OS. Each worker is a VM of its own, so
  * with ten actors this was ~10 MB of the demo's idle RSS (152 -> 143 MB after 20 s, see docs/performance.md).
@@ -363,8 +401,39 @@ const QUIET_GC_SLACK_BYTES = 16 * 1024 * 1024;
 /** Heap above what the last collection left, past which a busy actor collects once a TIDY_GC_EVERY_MS. */
 const TIDY_GC_SLACK_BYTES = 4 * 1024 * 1024;
 const TIDY_GC_EVERY_MS = 60_000;
-/** How often an actor compares its heap with actorHeapCollectBytes (heapSize() is a field read). */
+/** How often an actor compares its heap with actorHeapCollectBytes (a few µs: process.memoryUsage()). */
 const PRESSURE_CHECK_MS = 100;
+/** Over the memory budget, an actor collects at most this often... */
+const BUDGET_GC_EVERY_MS = 250;
+/** ...and only when its heap holds this much more than its last collection left (else nothing to free). */
+const BUDGET_GC_SLACK_BYTES = 1024 * 1024;
+
+/**
+ * The process's memory budget as each actor applies it. Every actor's heap fills with dead objects between
+ * collections, and JavaScriptCore sizes that slack from the machine's RAM, not from what the process may
+ * use: at HA's full rate the connection's, batcher's and exporter's heaps together held 150–250 MB more
+ * than their live objects (issue 23). Once the process's RSS is over `budgetBytes`, each actor whose heap
+ * holds `slackBytes` more than its last full collection left collects (and hands the freed pages back),
+ * at most once per `everyMs` — so the budget costs nothing below it, and above it a collection only where
+ * there is garbage to free. It bounds garbage, not live data: what the actors hold is bounded by the
+ * mailboxes, batch sizes and windows themselves.
+ */
+export function memoryBudget(
+  budgetBytes: number,
+  rss: () => number = processRss,
+  slackBytes = BUDGET_GC_SLACK_BYTES,
+  everyMs = BUDGET_GC_EVERY_MS,
+) {
+  let lookedAt = Number.NEGATIVE_INFINITY;
+  return {
+    /** Whether this actor collects now, given its heap footprint and what its last collection left. */
+    due(now: number, footprint: number, floor: number): boolean {
+      if (budgetBytes <= 0 || now - lookedAt < everyMs) return false;
+      lookedAt = now;
+      return footprint - floor > slackBytes && rss() > budgetBytes;
+    },
+  };
+}
 
 export type CollectReason = "quiet" | "tidy";
 
@@ -404,6 +473,9 @@ export function heapCollector(
     /** True when the heap is `pressureSlack` (> 0) above what the last collection left: collect now. */
     pressed(size: number): boolean {
       return pressureSlack > 0 && size - Math.min(floor, last) > pressureSlack;
+    },
+    floor(): number {
+      return Math.min(floor, last);
     },
     collected(size: number, now: number): void {
       floor = last = size;
