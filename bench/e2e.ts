@@ -102,7 +102,9 @@ async function run() {
       timeoutMs: 180000,
       intervalMs: 100,
       what: "every stored event exported",
-    }).catch((e) => say(String(e)));
+    }).catch(async (e) =>
+      say(`${e}: ${await stack.metric("events_exported_total")} exported of ${storedTotal} stored`),
+    );
   }
   const exported = await stack.metric("events_exported_total");
   driving = false;
