@@ -160,7 +160,6 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
         "Heap growth past the last full collection that triggers the next one (actorHeapCollectBytes; 0 = off)",
       )
       .set(collectAbove);
-    // Trees in the runtime's own tests hand actors a partial config.
     const budgetBytes = (config as Partial<HomeIQConfig>).memoryBudgetBytes ?? 0;
     metrics
       .gauge(
@@ -200,7 +199,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
     // Checked from a timer and before each delivery: a busy actor's timers may wait behind its messages.
     let pressureCheckedAt = 0;
     const pressure = () => {
-      if (collectAbove <= 0) return;
+      if (collectAbove <= 0 && budgetBytes <= 0) return;
       const now = performance.now();
       if (now - pressureCheckedAt < PRESSURE_CHECK_MS) return;
       pressureCheckedAt = now;
@@ -282,7 +281,7 @@ export function runActor<In>(definition: ActorDefinition<In>): void {
     metricsTimer = setInterval(shipMetrics, msg.metricsIntervalMs);
     // Under a burst an actor's heap (mostly big strings: frames, packed batches) can grow by hundreds of MB
     // between two metrics intervals before JavaScriptCore's own heuristics collect it; checked more often.
-    if (collectAbove > 0) pressureTimer = setInterval(pressure, PRESSURE_CHECK_MS);
+    if (collectAbove > 0 || budgetBytes > 0) pressureTimer = setInterval(pressure, PRESSURE_CHECK_MS);
     shipMetrics();
     post(control.ready());
     cancelSettle = whenSettled(giveBackMemory);
@@ -472,7 +471,7 @@ export function heapCollector(
     },
     /** True when the heap is `pressureSlack` (> 0) above what the last collection left: collect now. */
     pressed(size: number): boolean {
-      return pressureSlack > 0 && size - Math.min(floor, last) > pressureSlack;
+      return pressureSlack > 0 && size - this.floor() > pressureSlack;
     },
     floor(): number {
       return Math.min(floor, last);
