@@ -52,7 +52,10 @@ export function processMeter(registry: Registry): { sample(): void } {
   const thread = threadCpuMeter(registry);
   const rss = registry.gauge("process_resident_memory_bytes", "Resident memory of the HomeIQ process");
   // The main thread's own JavaScript heap (API, live feed, metrics hub), beside the actors' (runtime/kernel/actor.ts).
-  const heap = registry.gauge("actor_heap_bytes", "Bytes in use by this actor's JavaScript heap");
+  const heap = registry.gauge(
+    "actor_heap_bytes",
+    "Bytes this actor's JavaScript heap holds: its blocks, live or dead, and what its strings and buffers own",
+  );
   const cpu = followTotal(
     registry.counter("process_cpu_seconds_total", "CPU time of the HomeIQ process, all threads"),
   );
@@ -61,8 +64,8 @@ export function processMeter(registry: Registry): { sample(): void } {
       thread.sample();
       const memory = process.memoryUsage();
       rss.set(memory.rss);
-      // Not bun:jsc heapSize(): it is updated by collections and reads 0 before the first one.
-      heap.set(memory.heapUsed);
+      // As the actors' (heapFootprint): what the heap holds, not what the last collection left.
+      heap.set(memory.heapTotal + memory.external);
       const { user, system } = process.cpuUsage();
       cpu((user + system) / 1e6);
     },
