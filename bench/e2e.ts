@@ -69,9 +69,29 @@ async function run() {
     ["events", `/api/v1/events?limit=100&from=${Date.now() - 86_400_000}`],
   ];
   let driving = true;
+  let driveStart = performance.now();
+  // What the process was doing at its peak: when, whether an analysis thread ran, and each actor's heap.
+  let peakContext: Record<string, unknown> | null = null;
+  let contextRss = 0;
   const sampler = (async () => {
     for (let i = 0; driving; i++) {
-      peakRss = Math.max(peakRss, rssBytes(pid));
+      const rss = rssBytes(pid);
+      peakRss = Math.max(peakRss, rss);
+      if (rss > contextRss + 8 * 1024 * 1024) {
+        contextRss = rss;
+        const [threads, heaps] = await Promise.all([
+          stack.metric("insights_analysis_threads").catch(() => -1),
+          stack.metricBy("actor_heap_bytes", "actor").catch(() => ({}) as Record<string, number>),
+        ]);
+        peakContext = {
+          rss_mb: round(rss / 1024 / 1024),
+          at_s: round((performance.now() - driveStart) / 1000),
+          analysis_threads: threads,
+          heap_mb_by_actor: Object.fromEntries(
+            Object.entries(heaps).map(([actor, bytes]) => [actor, round(bytes / 1024 / 1024)]),
+          ),
+        };
+      }
       if (i % 5 === 0) spoolMax = Math.max(spoolMax, await stack.metric("spool_bytes").catch(() => 0));
       await Bun.sleep(100);
     }
@@ -88,7 +108,7 @@ async function run() {
   })();
 
   say(`driving ${values.rate} events/s for ${seconds} s`);
-  const driveStart = performance.now();
+  driveStart = performance.now();
   await stack.setRate(rate);
   await Bun.sleep(seconds * 1000);
   await stack.setRate(0);
@@ -139,6 +159,7 @@ async function run() {
       events: summary(latencies.events),
     },
     peak_rss_mb: round(peakRss / 1024 / 1024),
+    peak_rss_context: peakContext,
     cpu_seconds: round(cpu),
     cpu_us_per_event: round((cpu / Math.max(1, storedDuringRun)) * 1e6),
     // Where it went, per thread (actor_cpu_seconds_total; hub = the main thread: API, supervisor, live

@@ -16,9 +16,10 @@ export type AnalysisJob = {
   meta: [string, EntityMeta][];
 };
 
+/** `heapPeakBytes`: the thread's largest heap footprint during the run (it is no actor: no actor_heap_bytes). */
 export type AnalysisResult =
-  | { ok: true; kind: "health"; report: HealthReport }
-  | { ok: true; kind: "energy"; report: EnergyReport & { computedAt: number } }
+  | { ok: true; kind: "health"; report: HealthReport; heapPeakBytes: number }
+  | { ok: true; kind: "energy"; report: EnergyReport & { computedAt: number }; heapPeakBytes: number }
   | { ok: false; error: string };
 
 /** Runs one job on a fresh read connection. */
@@ -27,9 +28,12 @@ export function runAnalysis(job: AnalysisJob): AnalysisResult {
     const reader = openInsightsReader(job.dataDir, job.settings);
     try {
       const meta = new Map(job.meta);
-      return job.kind === "health"
-        ? { ok: true, kind: "health", report: healthReport(reader, job.settings, job.now, meta) }
-        : { ok: true, kind: "energy", report: energyReport(reader, job.settings, job.now, meta) };
+      if (job.kind === "health") {
+        const report = healthReport(reader, job.settings, job.now, meta);
+        return { ok: true, kind: "health", report, heapPeakBytes: reader.scanPeakBytes() };
+      }
+      const report = energyReport(reader, job.settings, job.now, meta);
+      return { ok: true, kind: "energy", report, heapPeakBytes: reader.scanPeakBytes() };
     } finally {
       reader.close();
     }

@@ -52,6 +52,14 @@ runActor({
       "insights_analysis_threads",
       "Analysis threads running now (0 or 1: runs take turns)",
     );
+    const threadPeak = {
+      health: metrics.gauge("insights_analysis_heap_peak_bytes", "Heap peak of the last run's thread", {
+        kind: "health",
+      }),
+      energy: metrics.gauge("insights_analysis_heap_peak_bytes", "Heap peak of the last run's thread", {
+        kind: "energy",
+      }),
+    };
     const sent = metrics.counter(
       "insights_health_changes_total",
       "Health changes sent to the webhook dispatcher",
@@ -148,7 +156,10 @@ runActor({
           runMs[kind].observe(performance.now() - started);
         }
       });
-      if (result.ok) return result;
+      if (result.ok) {
+        threadPeak[kind].set(result.heapPeakBytes);
+        return result;
+      }
       failures.inc();
       log.error("insights run failed", { kind, error: result.error });
       return null;

@@ -14,6 +14,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { heapFootprint } from "../kernel/actor.ts";
 import { contextKeys, decodeContextId } from "./codec.ts";
 import { EntityRows, idRange } from "./entity-rows.ts";
 import { StateTermMatcher } from "./insights/state-terms.ts";
@@ -147,6 +148,8 @@ export interface InsightsReader {
     only?: (entityId: string) => boolean,
     keep?: (entityId: string, lastAttributes: Readonly<Record<string, unknown>>) => boolean,
   ): void;
+  /** The largest heap footprint (heapFootprint) eachEntityColumns saw between two entities, since open. */
+  scanPeakBytes(): number;
   /**
    * Where folding the rows from `fromMs` on starts: before the first row at or after it, and at the
    * journal's head (rows stored late before now are read by id).
@@ -233,6 +236,7 @@ class SqliteInsights implements InsightsReader {
   private readonly entityRows: EntityRows<Row>;
   private readonly rangeRows: EntityRows<{ t: number; v: number | null; s: number | null; a: number }>;
   private readonly attrRows: EntityRows<{ a: number }>;
+  private scanPeak = 0;
   private readonly columns = new ColumnBuffers(
     (s) => this.states[s] ?? "",
     (a) => this.attributesOf(a),
@@ -599,6 +603,8 @@ class SqliteInsights implements InsightsReader {
       if (!cols.length) continue;
       if (cols.stateMax >= this.states.length) this.refreshStates();
       fn(cols.view());
+      const footprint = heapFootprint();
+      if (footprint > this.scanPeak) this.scanPeak = footprint;
       rowsSinceCollection += cols.length;
       // Each row comes out of SQLite as an object; left to itself the collector let a week's worth grow
       // the heap by ~+7 MB before it ran (health and energy peaks over a 2.7M-event store: 30 -> 23, 56 -> 49 MB).
@@ -607,6 +613,10 @@ class SqliteInsights implements InsightsReader {
         Bun.gc(false);
       }
     }
+  }
+
+  scanPeakBytes(): number {
+    return this.scanPeak;
   }
 
   foldStart(fromMs: number): TailPosition {
