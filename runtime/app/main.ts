@@ -20,8 +20,9 @@ import {
   type ImportWriteResult,
   type StoredBatch,
 } from "../events/messages.ts";
-import { giveBackMemory, whenSettled } from "../kernel/actor.ts";
+import { whenSettled } from "../kernel/actor.ts";
 import { createLogger, errorMessage } from "../kernel/log.ts";
+import { giveBackMemory } from "../kernel/memory.ts";
 import { MetricsHub } from "../kernel/metrics.ts";
 import { PRIVATE_UMASK, privateDataDir } from "../kernel/private-files.ts";
 import { installShutdown } from "../kernel/shutdown.ts";

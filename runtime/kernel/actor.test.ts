@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { totalmem } from "node:os";
-import { heapCollector, heapFootprint, memoryBudget, processRss, whenSettled } from "./actor.ts";
+import { heapCollector, memoryBudget, whenSettled } from "./actor.ts";
 import { waitFor } from "./clock.ts";
+import { heapFootprint, processRss } from "./memory.ts";
 
 const MB = 1024 * 1024;
 

@@ -16,6 +16,7 @@ import { threadCpuMeter, threadCpuSeconds } from "./cpu.ts";
 import { HeavyTurn } from "./heavy-turn.ts";
 import { createLogger, errorMessage, type Logger } from "./log.ts";
 import { Inbox, Outbox } from "./mailbox.ts";
+import { giveBackMemory, heapFootprint, processRss } from "./memory.ts";
 import { Registry } from "./metrics.ts";
 import { tickClock } from "./progress.ts";
 import type { MessageCheck } from "./schema.ts";
@@ -373,31 +374,6 @@ export function whenSettled(
   };
   arm();
   return () => clearTimeout(timer);
-}
-
-/**
- * The memory this actor's JavaScript heap holds now: the heap's blocks (live and dead objects alike) and
- * the memory outside them that strings and buffers own. Not bun:jsc heapSize(): it is the size the last
- * collection left, so it cannot see a flood of dead frames pile up before the next one.
- */
-export function heapFootprint(): number {
-  const m = process.memoryUsage();
-  return m.heapTotal + m.external;
-}
-
-/** The whole process's resident memory (every thread's heap, SQLite's caches, the binary's pages). */
-export function processRss(): number {
-  return process.memoryUsage.rss();
-}
-
-/**
- * Asks JavaScriptCore to return what it holds but does not use — free heap blocks, the allocator's cached
- * pages, code compiled for run-once start-up functions — to the OS. Each worker is a VM of its own, so
- * with ten actors this was ~10 MB of the demo's idle RSS (152 -> 143 MB after 20 s, see docs/performance.md).
- * `Bun.shrink` is marked deprecated in bun-types but has no replacement; without it nothing breaks.
- */
-export function giveBackMemory(): void {
-  (Bun as { shrink?: () => void }).shrink?.();
 }
 
 /** Heap above what the last collection left, past which a quiet actor collects (see heapCollector). */

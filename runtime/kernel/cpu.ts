@@ -5,6 +5,7 @@
  * Elsewhere (macOS) there is no such file and the per-thread figure is simply not reported.
  */
 import { readFileSync } from "node:fs";
+import { heapFootprint, processRss } from "./memory.ts";
 import type { Counter, Registry } from "./metrics.ts";
 
 const SCHEDSTAT = "/proc/thread-self/schedstat";
@@ -62,10 +63,9 @@ export function processMeter(registry: Registry): { sample(): void } {
   return {
     sample() {
       thread.sample();
-      const memory = process.memoryUsage();
-      rss.set(memory.rss);
-      // As the actors' (heapFootprint): what the heap holds, not what the last collection left.
-      heap.set(memory.heapTotal + memory.external);
+      rss.set(processRss());
+      // As the actors': what the heap holds, not what the last collection left.
+      heap.set(heapFootprint());
       const { user, system } = process.cpuUsage();
       cpu((user + system) / 1e6);
     },

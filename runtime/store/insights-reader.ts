@@ -14,7 +14,7 @@
 import { Database, type Statement } from "bun:sqlite";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { heapFootprint } from "../kernel/actor.ts";
+import { heapFootprint } from "../kernel/memory.ts";
 import { contextKeys, decodeContextId } from "./codec.ts";
 import { EntityRows, idRange } from "./entity-rows.ts";
 import { StateTermMatcher } from "./insights/state-terms.ts";
