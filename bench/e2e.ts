@@ -199,6 +199,9 @@ try {
     code = 1;
     // What HomeIQ said (warnings and errors) is where a loss shows its cause.
     console.error(stack.homeiq?.lines.slice(-40).join("\n"));
+  } else if (result.homeiq_exit_code !== 0) {
+    // Not a failure of the run (nothing was lost), but why the stop was not clean shows in its last words.
+    console.error(stack.homeiq?.lines.slice(-40).join("\n"));
   }
 } catch (error) {
   console.error(`bench:e2e failed: ${(error as Error).message}`);
