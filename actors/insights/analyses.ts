@@ -10,12 +10,15 @@ import { type EnergyReport, energyImpact, SWITCHABLE_DOMAINS } from "./energy.ts
 import type { HistoryFold } from "./fold.ts";
 import {
   type EntityHealth,
+  type HealthFacts,
   type HealthOptions,
   type HealthSeries,
   type HealthStatus,
+  judgeFacts,
   judgeSeries,
   SEVERITY,
 } from "./health.ts";
+import type { HealthFold } from "./health-fold.ts";
 import {
   type EnergyHistory,
   type EntityMeta,
@@ -50,9 +53,9 @@ function healthOptions(s: Settings, now: number): HealthOptions {
   };
 }
 
-/** Judges each entity's series and tallies the verdicts. */
+/** Judges each entity (by its series or its facts) and tallies the verdicts. */
 function tallyHealth(
-  each: (judge: (entityId: string, series: HealthSeries) => void) => void,
+  each: (judge: (entityId: string, what: HealthSeries | HealthFacts) => void) => void,
   s: Settings,
   now: number,
   meta: ReadonlyMap<string, EntityMeta>,
@@ -61,8 +64,12 @@ function tallyHealth(
   const unhealthy: EntityHealth[] = [];
   let entities = 0;
   const opts = healthOptions(s, now);
-  each((entityId, series) => {
-    const v = judgeSeries(entityId, meta.get(entityId)?.name ?? null, series, opts);
+  each((entityId, what) => {
+    const name = meta.get(entityId)?.name ?? null;
+    const v =
+      "gapQuantile" in what
+        ? judgeFacts(entityId, name, what, opts)
+        : judgeSeries(entityId, name, what, opts);
     entities++;
     counts[v.status]++;
     if (v.status !== "ok") unhealthy.push(v);
@@ -108,6 +115,28 @@ export function healthOfFold(
   return tallyHealth(
     (judge) => {
       for (const f of fold.each()) judge(f.entityId, f.healthSeries(stateText));
+    },
+    s,
+    now,
+    meta,
+  );
+}
+
+/**
+ * Health from the bounded summary the insights actor keeps (./health-fold.ts): the same judge over facts
+ * that are exact but for the summary's documented approximations (gap quantiles within 1%, the window's
+ * front edge by whole hours and days).
+ */
+export function healthOfSummary(
+  fold: HealthFold,
+  s: Settings,
+  now: number,
+  meta: ReadonlyMap<string, EntityMeta>,
+): HealthReport {
+  const from = now - s.historyDays * 86400_000;
+  return tallyHealth(
+    (judge) => {
+      for (const f of fold.each()) judge(f.entityId, f.facts(from));
     },
     s,
     now,

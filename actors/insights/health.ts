@@ -60,7 +60,7 @@ export interface EntityHealth {
 }
 
 /** Domains whose state is a measurement: many changes there are normal, not flapping. */
-const MEASURING = new Set([
+export const MEASURING = new Set([
   "sensor",
   "number",
   "input_number",
@@ -105,34 +105,96 @@ export function judgeEntity(
   return judgeSeries(entityId, name, seriesOfEvents(events), opts);
 }
 
-/** The judge itself, over any HealthSeries. */
+/**
+ * What the judge reads of one entity's rows in the window: from the rows themselves (factsOfSeries, the
+ * full read) or from a bounded summary kept as rows arrive (./health-fold.ts).
+ */
+export interface HealthFacts {
+  /** Rows in the window (0: nothing to judge). */
+  rows: number;
+  /** Times of the first and newest row in the window. */
+  firstTs: number;
+  lastTs: number;
+  /** The newest row's state, and when the trailing run of that state began. */
+  state: string;
+  stateSince: number;
+  /** Update gaps between neighbouring rows, and their q-quantile (as quantileSorted gives it). */
+  gaps: number;
+  gapQuantile(q: number): number;
+  /** State changes (a row whose state differs from the row before) in the window... */
+  changes: number;
+  /** ...and their times, ascending: all of them, or the newest ones when a summary keeps only so many. */
+  recentChanges: ArrayLike<number>;
+  /** The newest row's battery level (%), and when the trailing run of readings at or below the limit began. */
+  battery: number | null;
+  lowSince: number;
+}
+
+/** The judge over the rows themselves. */
 export function judgeSeries(
   entityId: string,
   name: string | null,
   h: HealthSeries,
   opts: HealthOptions,
 ): EntityHealth {
-  const issues: HealthIssue[] = [];
+  return judgeFacts(entityId, name, factsOfSeries(h, opts.lowBatteryPct), opts);
+}
+
+/** The facts of an entity's rows, read off them exactly. */
+export function factsOfSeries(h: HealthSeries, lowBatteryPct: number): HealthFacts {
   const n = h.length;
-  const lastTs = n ? h.ts(n - 1) : null;
-  const state = n ? h.state(n - 1) : "";
+  let i = n - 1;
+  while (i > 0 && h.sameState(i - 1, n - 1)) i--;
+  const gaps = new Float64Array(Math.max(0, n - 1));
+  for (let k = 1; k < n; k++) gaps[k - 1] = h.ts(k) - h.ts(k - 1);
+  gaps.sort();
+  const changes: number[] = [];
+  for (let k = 1; k < n; k++) if (!h.sameState(k, k - 1)) changes.push(h.ts(k));
+  const battery = n ? h.battery(n - 1) : null;
+  let low = n - 1;
+  if (battery !== null && battery <= lowBatteryPct)
+    while (low > 0) {
+      const prev = h.battery(low - 1);
+      if (prev === null || prev > lowBatteryPct) break;
+      low--;
+    }
+  return {
+    rows: n,
+    firstTs: n ? h.ts(0) : Number.NaN,
+    lastTs: n ? h.ts(n - 1) : Number.NaN,
+    state: n ? h.state(n - 1) : "",
+    stateSince: n ? h.ts(i) : Number.NaN,
+    gaps: gaps.length,
+    gapQuantile: (q) => quantileSorted(gaps, q),
+    changes: changes.length,
+    recentChanges: changes,
+    battery,
+    lowSince: n ? h.ts(low) : Number.NaN,
+  };
+}
+
+/** The judge itself, over an entity's facts. */
+export function judgeFacts(
+  entityId: string,
+  name: string | null,
+  f: HealthFacts,
+  opts: HealthOptions,
+): EntityHealth {
+  const issues: HealthIssue[] = [];
+  const n = f.rows;
+  const lastTs = n ? f.lastTs : null;
+  const state = n ? f.state : "";
 
   // unavailable / unknown: since the first event of the trailing run of that state.
-  if (n && (state === "unavailable" || state === "unknown")) {
-    let i = n - 1;
-    while (i > 0 && h.sameState(i - 1, n - 1)) i--;
-    issues.push({ kind: state, since: h.ts(i), detail: `state has been ${state}` });
-  }
+  if (n && (state === "unavailable" || state === "unknown"))
+    issues.push({ kind: state, since: f.stateSince, detail: `state has been ${state}` });
 
   // stale: learned per entity from the gaps between its updates.
-  const gaps = new Float64Array(Math.max(0, n - 1));
-  for (let i = 1; i < n; i++) gaps[i - 1] = h.ts(i) - h.ts(i - 1);
-  gaps.sort();
   let usual: number | null = null;
   let learning: EntityHealth["learning"] = "too_few";
-  if (gaps.length >= opts.minIntervals) {
-    const p50 = quantileSorted(gaps, 0.5);
-    const p90 = quantileSorted(gaps, 0.9);
+  if (f.gaps >= opts.minIntervals) {
+    const p50 = f.gapQuantile(0.5);
+    const p90 = f.gapQuantile(0.9);
     learning = p50 > 0 && p90 / p50 <= opts.regularityMax ? "regular" : "irregular";
     if (learning === "regular") usual = p90;
   }
@@ -149,14 +211,14 @@ export function judgeSeries(
 
   // flapping: state changes (not attribute updates) counted in a sliding window.
   if (!MEASURING.has(domainOf(entityId))) {
-    const changes: number[] = [];
-    for (let i = 1; i < n; i++) if (!h.sameState(i, i - 1)) changes.push(h.ts(i));
+    const changes = f.recentChanges;
     const windowFrom = opts.now - opts.flapWindowMs;
-    const inWindow = changes.filter((t) => t > windowFrom).length;
+    let inWindow = 0;
+    for (let k = changes.length - 1; k >= 0 && changes[k] > windowFrom; k--) inWindow++;
     // The entity's own usual rate (changes per window before this one): a busy room's motion sensor
     // changes often every evening; only a burst well above its own habit is flapping.
-    const windowsBefore = n ? (windowFrom - h.ts(0)) / opts.flapWindowMs : 0;
-    const usualRate = windowsBefore >= 1 ? (changes.length - inWindow) / windowsBefore : null;
+    const windowsBefore = n ? (windowFrom - f.firstTs) / opts.flapWindowMs : 0;
+    const usualRate = windowsBefore >= 1 ? (f.changes - inWindow) / windowsBefore : null;
     const need = Math.ceil(Math.max(opts.flapChanges, usualRate === null ? 0 : opts.flapFactor * usualRate));
     if (inWindow >= need) {
       // Walk back while each change still closes a window holding `need` changes.
@@ -178,16 +240,8 @@ export function judgeSeries(
   }
 
   // low battery: the trailing run of readings at or below the limit.
-  const lastLevel = n ? h.battery(n - 1) : null;
-  if (lastLevel !== null && lastLevel <= opts.lowBatteryPct) {
-    let i = n - 1;
-    while (i > 0) {
-      const prev = h.battery(i - 1);
-      if (prev === null || prev > opts.lowBatteryPct) break;
-      i--;
-    }
-    issues.push({ kind: "low_battery", since: h.ts(i), detail: `battery at ${lastLevel}%` });
-  }
+  if (f.battery !== null && f.battery <= opts.lowBatteryPct)
+    issues.push({ kind: "low_battery", since: f.lowSince, detail: `battery at ${f.battery}%` });
 
   issues.sort((a, b) => SEVERITY.indexOf(a.kind) - SEVERITY.indexOf(b.kind));
   return {
@@ -203,7 +257,7 @@ export function judgeSeries(
   };
 }
 
-function windowStart(changes: number[], k: number, windowMs: number): number {
+function windowStart(changes: ArrayLike<number>, k: number, windowMs: number): number {
   let i = k;
   while (i > 0 && changes[k] - changes[i - 1] < windowMs) i--;
   return i;

@@ -1,21 +1,28 @@
 /**
- * A folded history (./fold.ts) kept current through the store: each run folds in the rows stored since
- * the last (read in pages of `pageRows`), an entity with rows stored late
- * (backfill, import) is folded again from the store, and the window's old rows leave at the front. On
- * start, after a rename (entity keys' rows move) or when asked, the window is folded again from its start,
- * page by page: one pass over the window per actor life, not one per run.
+ * A fold of the analysis window kept current through the store: each run folds in the rows stored since
+ * the last (read in pages of `pageRows`), an entity with rows stored late (backfill, import) is folded
+ * again from the store, and what leaves the window goes at the front. On start, after a rename (entity
+ * keys' rows move) or when asked, the window is folded again from its start, page by page: one pass over
+ * the window per actor life, not one per run. The fold is the health summary (./health-fold.ts) in the
+ * insights actor, or the exact columns (./fold.ts) the tests hold against a full read.
  *
  * Runs take turns (a promise chain): a report is computed on exactly the rows before its `now`.
  */
-import type { HomeIQConfig } from "../../runtime/config/schema.ts";
-import type { InsightsReader } from "../../runtime/store/insights-reader.ts";
+import type { InsightsReader, WindowRow } from "../../runtime/store/insights-reader.ts";
 import type { TailPosition } from "../../runtime/store/tail.ts";
-import { energyOfFold, type HealthReport, healthOfFold } from "./analyses.ts";
-import type { EnergyReport } from "./energy.ts";
-import { HistoryFold } from "./fold.ts";
-import type { EntityMeta } from "./inputs.ts";
 
-type Settings = HomeIQConfig["insights"];
+/** What FoldedHistory keeps current: rows in per entity key, entities started again or dropped. */
+export interface WindowFold {
+  /** Folds one row of entity `e`; false when the entity must be folded again from the store (refold). */
+  push(e: number, entityId: string, row: WindowRow): boolean;
+  /** Starts entity `e` afresh before its rows are folded again. */
+  refold(e: number, entityId: string): void;
+  /** Forgets one entity (none of its rows is in the window any more). */
+  drop(e: number): void;
+  clear(): void;
+  /** Lets go of what lies before `from`. */
+  trim(from: number): void;
+}
 
 export interface FoldStats {
   /** Times the window was folded from its start (actor start, renames). */
@@ -26,53 +33,49 @@ export interface FoldStats {
   rowsRead: number;
 }
 
-export class FoldedHistory {
-  private readonly fold: HistoryFold;
+export class FoldedHistory<F extends WindowFold> {
   private pos: TailPosition | null = null;
   private version = -1;
   private turn: Promise<unknown> = Promise.resolve();
+  private stopped = false;
   readonly stats: FoldStats = { rebuilds: 0, entityRebuilds: 0, rowsRead: 0 };
 
   /**
    * @param pageRows rows one read takes from the store
    * @param pause awaited between pages, so a long first fold lets calls and messages through
    */
+  /**
+   * @param fold what is kept of the window (empty: it is folded from the window's start on the first run)
+   * @param historyDays the window's length
+   * @param pageRows rows one read takes from the store
+   * @param pause awaited between pages, so a long first fold lets calls and messages through
+   */
   constructor(
     private readonly reader: InsightsReader,
-    private readonly s: Settings,
+    readonly fold: F,
+    private readonly historyDays: number,
     private readonly pageRows: number,
     private readonly pause: () => Promise<void> = () => new Promise((r) => setTimeout(r, 0)),
-  ) {
-    this.fold = new HistoryFold(s.lowBatteryPct);
-  }
+  ) {}
 
-  health(now: number, meta: ReadonlyMap<string, EntityMeta>): Promise<HealthReport> {
-    return this.inTurn(now, () =>
-      healthOfFold(this.fold, this.s, now, meta, (state, value) => this.reader.stateTextOf(state, value)),
-    );
-  }
-
-  energy(now: number, meta: ReadonlyMap<string, EntityMeta>): Promise<EnergyReport & { computedAt: number }> {
-    return this.inTurn(now, () => energyOfFold(this.fold, this.s, now, meta));
-  }
-
-  /** Rows and bytes the fold holds, and the entities it holds them for. */
-  usage(): { rows: number; bytes: number; entities: number } {
-    return { ...this.fold.usage(), entities: this.fold.size };
-  }
-
-  private inTurn<T>(now: number, report: () => T): Promise<T> {
+  /** `report` over the fold once it holds exactly the window's rows before `now` (and none older). */
+  at<T>(now: number, report: (fold: F) => T): Promise<T> {
     const run = this.turn.then(async () => {
       await this.catchUp(now);
-      return report();
+      return report(this.fold);
     });
     this.turn = run.catch(() => undefined);
     return run;
   }
 
+  /** Ends a fold in progress at its next page (the actor is stopping); later runs fail. */
+  stop(): void {
+    this.stopped = true;
+  }
+
   /** Folds in every row stored before `now + 1` (the full read's bound) and drops those before the window. */
   private async catchUp(now: number): Promise<void> {
-    const from = now - this.s.historyDays * 86400_000;
+    const from = now - this.historyDays * 86400_000;
     const version = this.reader.namesVersion();
     if (this.pos === null || version !== this.version) {
       this.fold.clear();
@@ -93,6 +96,7 @@ export class FoldedHistory {
       late.clear();
       if (page.done) break;
       await this.pause();
+      if (this.stopped) throw new Error("the fold was stopped");
     }
     this.fold.trim(from);
   }

@@ -493,6 +493,12 @@ export const ConfigSchema = T.Object({
     flapWindowMs: int(3600000, 1000, 86400000, "window in which state changes are counted for flapping"),
     flapChanges: int(10, 2, 100000, "state changes within flapWindowMs that make an entity flapping"),
     flapFactor: num(5, 1, 1000, "...and at least this many times the entity's own usual changes per window"),
+    healthChangesKept: int(
+      1000,
+      10,
+      1000000,
+      "newest state-change times kept per entity for the flapping rule; a spell's start is at most this many changes back",
+    ),
     energyWindowMs: int(120000, 1000, 3600000, "power readings taken on each side of an on/off event"),
     energySettleMs: int(10000, 0, 600000, "readings this soon after an event are skipped (meter lag)"),
     energyMinEvents: int(5, 1, 100000, "clean on/off events needed before a power step is reported"),
