@@ -2,9 +2,11 @@
  * The insights actor: its own worker thread and read connection to events.db, so the analyses that take
  * seconds (stats over 7 and 30 days, entity health, energy impact) never stall ingest or the API. Each is
  * recomputed on its own timer and kept (one result per kind: bounded); calls answer from what is kept,
- * computing first only when nothing is yet. Health and energy runs, which read a week of raw history,
- * each run in a short-lived thread of their own (./analysis-thread.ts), one heavy run at a time in the
- * process (ctx.heavyRun). Health changes go to the webhook dispatcher when it is wired.
+ * computing first only when nothing is yet. Health folds in only the rows stored since its last run, into
+ * a summary bounded by entities (./health-fold.ts); the window is read whole once per actor life, page by
+ * page. Energy runs, which still read a week of raw history, each run in a short-lived thread of their own
+ * (./analysis-thread.ts), one heavy run at a time in the process (ctx.heavyRun). Health changes go to the
+ * webhook dispatcher when it is wired.
  */
 import { runActor } from "../../runtime/kernel/actor.ts";
 import { type JobThread, startJobThread } from "../../runtime/kernel/job-thread.ts";
@@ -15,10 +17,12 @@ import { openInsightsReader } from "../../runtime/store/insights-reader.ts";
 import { openStoreReader } from "../../runtime/store/reader.ts";
 import { openMetadataReader, readHaTimeZone } from "../metadata/reader.ts";
 import type { HealthMessage } from "../webhook-dispatcher/messages.ts";
-import type { HealthReport } from "./analyses.ts";
+import { type HealthReport, healthOfSummary } from "./analyses.ts";
 import type { AnalysisJob, AnalysisResult } from "./analysis-job.ts";
 import type { EnergyReport } from "./energy.ts";
 import { type HealthStatus, healthChanges } from "./health.ts";
+import { HealthFold } from "./health-fold.ts";
+import { FoldedHistory } from "./history.ts";
 import type { EntityMeta } from "./inputs.ts";
 import { ACTOR, check, EDGE_TO_WEBHOOKS, type InsightsRequest } from "./messages.ts";
 
@@ -27,6 +31,8 @@ const EMPTY_RETRY_MS = 60_000;
 /** A health or energy run's thread is ended after this, and the run counted as failed. */
 const ANALYSIS_DEADLINE_MS = 10 * 60_000;
 const ANALYSIS_THREAD = new URL("./analysis-thread.ts", import.meta.url).href;
+/** Rows one read of the health fold takes from the store; calls and messages get through between reads. */
+const FOLD_PAGE_ROWS = 10_000;
 
 runActor({
   name: ACTOR,
@@ -46,20 +52,45 @@ runActor({
     const unhealthy = metrics.gauge("insights_unhealthy_entities", "Entities with a health issue");
     const threadsStarted = metrics.counter(
       "insights_analysis_threads_total",
-      "Threads started for one health or energy run each",
+      "Threads started for one energy run each",
     );
     const threadsAlive = metrics.gauge(
       "insights_analysis_threads",
       "Analysis threads running now (0 or 1: runs take turns)",
     );
-    const threadPeak = {
-      health: metrics.gauge("insights_analysis_heap_peak_bytes", "Heap peak of the last run's thread", {
-        kind: "health",
-      }),
-      energy: metrics.gauge("insights_analysis_heap_peak_bytes", "Heap peak of the last run's thread", {
+    const threadPeak = metrics.gauge(
+      "insights_analysis_heap_peak_bytes",
+      "Heap peak of the last run's thread",
+      {
         kind: "energy",
+      },
+    );
+    const healthFold = new FoldedHistory(
+      reader,
+      new HealthFold({
+        historyDays: s.historyDays,
+        lowBatteryPct: s.lowBatteryPct,
+        changesKept: s.healthChangesKept,
       }),
-    };
+      s.historyDays,
+      FOLD_PAGE_ROWS,
+    );
+    const foldEntities = metrics.gauge("insights_health_fold_entities", "Entities the health summary holds");
+    const foldBytes = metrics.gauge(
+      "insights_health_fold_bytes",
+      "Bytes the health summary holds (estimate)",
+    );
+    const foldRows = metrics.counter(
+      "insights_health_fold_rows_total",
+      "Rows the health summary read from the store",
+    );
+    const foldRebuilds = metrics.counter(
+      "insights_health_fold_rebuilds_total",
+      "Times the health summary read its whole window (start, renames) or one entity's again (rows stored late)",
+    );
+    metrics
+      .gauge("insights_health_changes_kept", "Bound: state-change times kept per entity")
+      .set(s.healthChangesKept);
     const sent = metrics.counter(
       "insights_health_changes_total",
       "Health changes sent to the webhook dispatcher",
@@ -116,7 +147,7 @@ runActor({
     };
 
     let running: JobThread<AnalysisResult> | null = null;
-    /** One health or energy run in a thread of its own (./analysis-thread.ts), ended when it answers. */
+    /** One energy run in a thread of its own (./analysis-thread.ts), ended when it answers. */
     const inOwnThread = async (kind: AnalysisJob["kind"]): Promise<AnalysisResult> => {
       const job: AnalysisJob = {
         kind,
@@ -145,8 +176,8 @@ runActor({
     const timedInThread = async (
       kind: AnalysisJob["kind"],
     ): Promise<Extract<AnalysisResult, { ok: true }> | null> => {
-      // Runs take the process-wide heavy-run turn: two weeks of history in two threads at once, or one
-      // beside a mining run, would stack their peaks.
+      // Runs take the process-wide heavy-run turn: a week of history beside a mining run would stack
+      // their peaks.
       const result = await ctx.heavyRun(async (): Promise<AnalysisResult> => {
         const started = performance.now();
         try {
@@ -157,7 +188,7 @@ runActor({
         }
       });
       if (result.ok) {
-        threadPeak[kind].set(result.heapPeakBytes);
+        threadPeak.set(result.heapPeakBytes);
         return result;
       }
       failures.inc();
@@ -165,9 +196,29 @@ runActor({
       return null;
     };
 
+    let folded = { rowsRead: 0, rebuilds: 0 };
     const runHealth = async () => {
-      const result = await timedInThread("health");
-      const report = result?.kind === "health" ? result.report : null;
+      const started = performance.now();
+      let report: HealthReport | null = null;
+      try {
+        const now = clock.now();
+        const meta = entityMeta();
+        report = await healthFold.at(now, (fold) => healthOfSummary(fold, s, now, meta));
+      } catch (error) {
+        // A fold stopped by the actor's stop is no failure.
+        if (closing) return;
+        failures.inc();
+        log.error("insights run failed", { kind: "health", error: errorMessage(error) });
+      } finally {
+        runMs.health.observe(performance.now() - started);
+        const { stats: read, fold } = healthFold;
+        const usage = fold.usage();
+        foldEntities.set(usage.entities);
+        foldBytes.set(usage.bytes);
+        foldRows.inc(read.rowsRead - folded.rowsRead);
+        foldRebuilds.inc(read.rebuilds + read.entityRebuilds - folded.rebuilds);
+        folded = { rowsRead: read.rowsRead, rebuilds: read.rebuilds + read.entityRebuilds };
+      }
       if (!report) return;
       health = report;
       unhealthy.set(report.unhealthy.length);
@@ -244,6 +295,7 @@ runActor({
       },
       stopIntake() {
         closing = true;
+        healthFold.stop();
         for (const t of timers.values()) clock.clearTimeout(t);
       },
       close() {

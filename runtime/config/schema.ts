@@ -477,7 +477,7 @@ export const ConfigSchema = T.Object({
       5 * 60000,
       1000,
       24 * 3600000,
-      "how often entity health is re-judged (a run reads historyDays of raw events)",
+      "how often entity health is re-judged (a run folds in the rows stored since the last)",
     ),
     energyIntervalMs: int(15 * 60000, 10000, 7 * 24 * 3600000, "how often energy impact is re-measured"),
     staleFactor: num(4, 1, 1000, "stale after this many times an entity's usual (p90) update interval"),
