@@ -76,13 +76,34 @@ export function onOffOf(
   return { ts, on };
 }
 
-export interface DeviceStates {
+/** A power sensor as energyImpact names it; its readings are the PowerMeasure's business. */
+export type PowerSensor = { entity_id: string };
+
+export interface DeviceStates<S extends PowerSensor = PowerSeries> {
   entity_id: string;
   name: string | null;
   /** Its on/off over time (onOffSeries). */
   states: OnOffSeries;
   /** The device's own power sensor, when it has one; else the home sensor measures it. */
-  ownSensor?: PowerSeries;
+  ownSensor?: S;
+}
+
+/**
+ * Where energyImpact's power figures come from: a week of readings (seriesMeasure, the full read), or what
+ * the energy fold (./energy-fold.ts) kept of them.
+ */
+export interface PowerMeasure<S extends PowerSensor> {
+  /**
+   * Device `d`'s step at its transition at `ts` (after − before, sign already turned for a switch-off),
+   * read on `sensor` (its own when `own`, else the home's), or null when readings around it are missing.
+   */
+  step(sensor: S, d: number, ts: number, on: boolean, own: boolean): number | null;
+  /** Power while device `d` was off, on its own sensor (its standby draw), or null. */
+  standby(device: DeviceStates<S>, d: number): number | null;
+  /** Energy (kWh) of the home sensor over the window. */
+  kWh(home: S): number;
+  /** The home sensor's time-weighted q-quantile over the window, NaN without readings. */
+  levelQuantile(home: S, q: number): number;
 }
 
 export interface EnergyOptions {
@@ -355,7 +376,7 @@ class TransitionCursor {
  * merge of the devices' cursors straight into the columns: a week of a busy home holds ~400,000
  * transitions, and the index-sort-and-copy this replaced held three columns' worth at once.
  */
-function transitionsOf(devices: readonly DeviceStates[], opts: EnergyOptions): Transitions {
+function transitionsOf(devices: readonly DeviceStates<PowerSensor>[], opts: EnergyOptions): Transitions {
   let n = 0;
   for (const d of devices) {
     const counting = new TransitionCursor(d.states, opts);
@@ -419,11 +440,51 @@ function confidenceOf(samples: number, snr: number, measurable: boolean): Confid
   return "low";
 }
 
+/** PowerMeasure over the readings themselves. */
+export function seriesMeasure(opts: EnergyOptions): PowerMeasure<PowerSeries> {
+  const before = new Levels();
+  const after = new Levels();
+  return {
+    step(series, _d, ts, on) {
+      before.clear().addWindow(series, ts - opts.windowMs, ts);
+      after.clear().addWindow(series, ts + opts.settleMs, ts + opts.settleMs + opts.windowMs);
+      if (!before.length || !after.length || series.ts[0] > ts - opts.windowMs) return null;
+      const delta = after.median() - before.median();
+      return on ? delta : -delta;
+    },
+    standby(d) {
+      if (!d.ownSensor) return null;
+      const offLevels = before.clear();
+      const { ts, on } = d.states;
+      for (let j = 0; j < ts.length; j++) {
+        if (on[j] !== 0) continue;
+        const end = j + 1 < ts.length ? ts[j + 1] : opts.to;
+        offLevels.addWindow(d.ownSensor, ts[j] + opts.settleMs, end);
+      }
+      return offLevels.length ? offLevels.median() : null;
+    },
+    kWh: (home) => integrateKWh(home, opts.from, opts.to),
+    levelQuantile: (home, q) => timeWeightedQuantile(home, opts.from, opts.to, q),
+  };
+}
+
 /** Measures every device's power step, its share of the home's energy, and the home's standby load. */
 export function energyImpact(
   devices: readonly DeviceStates[],
   home: PowerSeries | null,
   opts: EnergyOptions,
+): EnergyReport;
+export function energyImpact<S extends PowerSensor>(
+  devices: readonly DeviceStates<S>[],
+  home: S | null,
+  opts: EnergyOptions,
+  measure: PowerMeasure<S>,
+): EnergyReport;
+export function energyImpact<S extends PowerSensor>(
+  devices: readonly DeviceStates<S>[],
+  home: S | null,
+  opts: EnergyOptions,
+  measure: PowerMeasure<S> = seriesMeasure(opts) as unknown as PowerMeasure<S>,
 ): EnergyReport {
   // Meters lag by up to settleMs, so an earlier event still moves the readings settleMs after it.
   const guardBefore = opts.windowMs + opts.settleMs;
@@ -435,8 +496,6 @@ export function energyImpact(
   const steps: Float64Array[] = [];
   const overlapped = devices.map(() => 0);
   const noData = devices.map(() => 0);
-  const before = new Levels();
-  const after = new Levels();
   for (let d = 0; d < devices.length; d++) {
     const device = devices[d];
     const series = device.ownSensor ?? home;
@@ -454,22 +513,20 @@ export function energyImpact(
         overlapped[d]++;
         continue;
       }
-      before.clear().addWindow(series, ts - opts.windowMs, ts);
-      after.clear().addWindow(series, ts + opts.settleMs, ts + opts.settleMs + opts.windowMs);
-      if (!before.length || !after.length || series.ts[0] > ts - opts.windowMs) {
+      const step = measure.step(series, d, ts, cursor.on, series === device.ownSensor);
+      if (step === null) {
         noData[d]++;
         continue;
       }
-      const delta = after.median() - before.median();
-      mine[n++] = cursor.on ? delta : -delta;
+      mine[n++] = step;
     }
     onMs[d] = cursor.onMs;
     steps.push(mine.subarray(0, n));
   }
 
   const span = Math.max(0, opts.to - opts.from);
-  const totalKWh = home ? integrateKWh(home, opts.from, opts.to) : null;
-  const homeStandby = home ? timeWeightedQuantile(home, opts.from, opts.to, 0.05) : Number.NaN;
+  const totalKWh = home ? measure.kWh(home) : null;
+  const homeStandby = home ? measure.levelQuantile(home, 0.05) : Number.NaN;
   const standbyW = Number.isFinite(homeStandby) ? homeStandby : null;
   const impacts: DeviceImpact[] = devices.map((d, i) => {
     const s = steps[i];
@@ -482,17 +539,8 @@ export function energyImpact(
     const measurable = n >= opts.minEvents && snr >= 3 && Math.abs(med) >= opts.minStepW;
     const onHours = onMs[i] / 3_600_000;
     const kWh = measurable ? (Math.max(0, med) * onHours) / 1000 : null;
-    let deviceStandby: number | null = null;
-    if (d.ownSensor) {
-      const offLevels = before.clear();
-      const { ts, on } = d.states;
-      for (let j = 0; j < ts.length; j++) {
-        if (on[j] !== 0) continue;
-        const end = j + 1 < ts.length ? ts[j + 1] : opts.to;
-        offLevels.addWindow(d.ownSensor, ts[j] + opts.settleMs, end);
-      }
-      if (offLevels.length) deviceStandby = round(offLevels.median());
-    }
+    const standby = d.ownSensor ? measure.standby(d, i) : null;
+    const deviceStandby = standby === null ? null : round(standby);
     return {
       entity_id: d.entity_id,
       name: d.name,

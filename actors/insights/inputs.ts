@@ -11,6 +11,7 @@ import {
   type OnOffSeries,
   onOffOf,
   onOffSeries,
+  type PowerSensor,
   type PowerSeries,
   powerOf,
   powerSeries,
@@ -110,33 +111,44 @@ export function pairEnergyInputs(
   homePowerEntity?: string,
 ): { devices: DeviceStates[]; home: PowerSeries | null } {
   const power = new Map<string, PowerSeries>();
-  for (const [id, history] of histories) if (history.kind === "power") power.set(id, history.series);
-  const powerByDevice = new Map<string, PowerSeries[]>();
+  const switches = new Map<string, OnOffSeries>();
+  for (const [id, history] of histories)
+    if (history.kind === "power") power.set(id, history.series);
+    else switches.set(id, history.states);
+  return pairDevices(switches, power, (s) => median(s.watts), meta, homePowerEntity);
+}
+
+/**
+ * The pairing rules over any kind of power sensor: the full read's series, or what the energy fold keeps
+ * (./energy-fold.ts). `medianOf` is asked only of sensors that may be the home meter.
+ */
+export function pairDevices<S extends PowerSensor>(
+  switches: ReadonlyMap<string, OnOffSeries>,
+  power: ReadonlyMap<string, S>,
+  medianOf: (sensor: S) => number,
+  meta: ReadonlyMap<string, EntityMeta>,
+  homePowerEntity?: string,
+): { devices: DeviceStates<S>[]; home: S | null } {
+  const powerByDevice = new Map<string, S[]>();
   for (const series of power.values()) {
     const device = meta.get(series.entity_id)?.device_id;
     if (device) powerByDevice.set(device, [...(powerByDevice.get(device) ?? []), series]);
   }
   const paired = new Set<string>();
-  const devices: DeviceStates[] = [];
-  for (const [id, history] of histories) {
-    if (history.kind !== "states") continue;
+  const devices: DeviceStates<S>[] = [];
+  for (const [id, states] of switches) {
     const device = meta.get(id)?.device_id;
     const sameDevice = device ? powerByDevice.get(device) : undefined;
     const own =
       sameDevice?.length === 1 ? sameDevice[0] : power.get(`sensor.${id.slice(id.indexOf(".") + 1)}_power`);
     if (own) paired.add(own.entity_id);
-    devices.push({
-      entity_id: id,
-      name: meta.get(id)?.name ?? null,
-      states: history.states,
-      ownSensor: own,
-    });
+    devices.push({ entity_id: id, name: meta.get(id)?.name ?? null, states, ownSensor: own });
   }
-  let home: PowerSeries | null = homePowerEntity ? (power.get(homePowerEntity) ?? null) : null;
+  let home: S | null = homePowerEntity ? (power.get(homePowerEntity) ?? null) : null;
   if (!home && !homePowerEntity) {
     const candidates = [...power.values()].filter((s) => !paired.has(s.entity_id));
     // Each median once: computed in the comparator, a week of readings was copied and sorted per comparison.
-    const medians = new Map(candidates.map((s) => [s, median(s.watts)]));
+    const medians = new Map(candidates.map((s) => [s, medianOf(s)]));
     home =
       candidates.find((s) => HOME_METER.test(s.entity_id)) ??
       candidates.sort((a, b) => (medians.get(b) ?? 0) - (medians.get(a) ?? 0))[0] ??
