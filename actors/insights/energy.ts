@@ -179,7 +179,7 @@ function onOff(domain: string, state: string): boolean | null {
 }
 
 /** Index of the first element >= x (lower bound) in an ascending array. */
-function lowerBound(a: Float64Array, x: number): number {
+export function lowerBound(a: ArrayLike<number>, x: number): number {
   let lo = 0;
   let hi = a.length;
   while (lo < hi) {

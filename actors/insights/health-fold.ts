@@ -19,16 +19,10 @@ import { domainOf } from "../../runtime/store/insights/types.ts";
 import type { WindowRow } from "../../runtime/store/insights-reader.ts";
 import type { HealthFacts } from "./health.ts";
 import { MEASURING } from "./health.ts";
+import { DayHistogram } from "./histogram.ts";
 import { batteryLevel } from "./inputs.ts";
 
 const HOUR = 3600_000;
-const DAY = 86400_000;
-/** Bin width of the gap histogram: a bin's value is within ±1% of every gap in it. */
-const GAMMA = 1.02;
-const LOG_GAMMA = Math.log(GAMMA);
-const binOf = (gap: number) => Math.ceil(Math.log(gap) / LOG_GAMMA);
-/** The value that stands for a bin: within (GAMMA - 1) / (GAMMA + 1) of every gap in it. */
-const binValue = (bin: number) => (2 * GAMMA ** bin) / (GAMMA + 1);
 
 export interface HealthFoldLimits {
   historyDays: number;
@@ -51,8 +45,8 @@ export class EntityHealthFold {
   private readonly rows: Uint32Array;
   private readonly changes: Uint32Array;
   private readonly first: Float64Array;
-  /** Gap counts by bin, per day. */
-  private readonly gapDays = new Map<number, Map<number, number>>();
+  /** Update gaps, per day. */
+  private readonly gaps = new DayHistogram();
   /** The newest state changes' times (a ring), for entities the flapping rule reads. */
   private recent: Float64Array | null;
   private recentStart = 0;
@@ -94,16 +88,7 @@ export class EntityHealthFold {
       this.first[slot] = ts;
     }
     this.rows[slot]++;
-    if (!first) {
-      const day = Math.floor(ts / DAY);
-      let bins = this.gapDays.get(day);
-      if (!bins) {
-        bins = new Map();
-        this.gapDays.set(day, bins);
-      }
-      const bin = binOf(ts - this.newest);
-      bins.set(bin, (bins.get(bin) ?? 0) + 1);
-    }
+    if (!first) this.gaps.add(ts, ts - this.newest);
     if (!same) {
       this.stateSince = ts;
       this.lastText = row.stateText();
@@ -125,8 +110,7 @@ export class EntityHealthFold {
 
   /** Forgets what lies before the window's slots: past days' gaps and changes older than `from`. */
   trim(from: number): void {
-    const day = Math.floor(from / DAY);
-    for (const d of this.gapDays.keys()) if (d < day) this.gapDays.delete(d);
+    this.gaps.trim(from);
     while (this.recentLength && (this.recent as Float64Array)[this.recentStart] < from) {
       this.recentStart = (this.recentStart + 1) % (this.recent as Float64Array).length;
       this.recentLength--;
@@ -145,7 +129,7 @@ export class EntityHealthFold {
       changes += this.changes[k];
       if (this.first[k] < firstTs) firstTs = this.first[k];
     }
-    const gaps = this.gapHistogram(Math.floor(from / DAY));
+    const gaps = this.gaps.since(from);
     const recent = this.recentChanges(firstTs);
     return {
       rows,
@@ -154,8 +138,8 @@ export class EntityHealthFold {
       state: this.lastText,
       // A run or a spell starts no earlier than the window's first row, as in a read of the window.
       stateSince: Math.max(this.stateSince, firstTs),
-      gaps: gaps.count,
-      gapQuantile: gaps.quantile,
+      gaps: gaps.total,
+      gapQuantile: (q) => gaps.quantile(q),
       changes,
       recentChanges: recent,
       battery: this.level,
@@ -165,15 +149,13 @@ export class EntityHealthFold {
 
   /** Bytes held (typed arrays' capacity, and ~40 bytes a histogram entry). */
   get bytes(): number {
-    let entries = 0;
-    for (const bins of this.gapDays.values()) entries += bins.size + 1;
     return (
       this.hour.byteLength +
       this.rows.byteLength +
       this.changes.byteLength +
       this.first.byteLength +
       (this.recent?.byteLength ?? 0) +
-      entries * 40
+      this.gaps.entries * 40
     );
   }
 
@@ -204,35 +186,6 @@ export class EntityHealthFold {
       if (t >= from) out[n++] = t;
     }
     return out.subarray(0, n);
-  }
-
-  /** The gaps of the days from `fromDay` on: how many, and a quantile as quantileSorted interpolates it. */
-  private gapHistogram(fromDay: number): { count: number; quantile: (q: number) => number } {
-    const merged = new Map<number, number>();
-    for (const [day, bins] of this.gapDays)
-      if (day >= fromDay) for (const [bin, n] of bins) merged.set(bin, (merged.get(bin) ?? 0) + n);
-    const bins = [...merged.keys()].sort((a, b) => a - b);
-    let count = 0;
-    for (const b of bins) count += merged.get(b) as number;
-    /** The value of the gap at rank r (0-based) in ascending order. */
-    const at = (r: number): number => {
-      let seen = 0;
-      for (const b of bins) {
-        seen += merged.get(b) as number;
-        if (r < seen) return binValue(b);
-      }
-      return Number.NaN;
-    };
-    return {
-      count,
-      quantile: (q) => {
-        if (!count) return Number.NaN;
-        const pos = (count - 1) * Math.min(1, Math.max(0, q));
-        const lo = Math.floor(pos);
-        const a = at(lo);
-        return a + (at(Math.ceil(pos)) - a) * (pos - lo);
-      },
-    };
   }
 }
 
