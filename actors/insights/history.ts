@@ -24,6 +24,33 @@ export interface WindowFold {
   trim(from: number): void;
 }
 
+/** Several folds kept current by one read of the store: a row refused by any folds its entity again in all. */
+export class Folds implements WindowFold {
+  constructor(private readonly all: readonly WindowFold[]) {}
+
+  push(e: number, entityId: string, row: WindowRow): boolean {
+    let ok = true;
+    for (const f of this.all) ok = f.push(e, entityId, row) && ok;
+    return ok;
+  }
+
+  refold(e: number, entityId: string): void {
+    for (const f of this.all) f.refold(e, entityId);
+  }
+
+  drop(e: number): void {
+    for (const f of this.all) f.drop(e);
+  }
+
+  clear(): void {
+    for (const f of this.all) f.clear();
+  }
+
+  trim(from: number): void {
+    for (const f of this.all) f.trim(from);
+  }
+}
+
 export interface FoldStats {
   /** Times the window was folded from its start (actor start, renames). */
   rebuilds: number;

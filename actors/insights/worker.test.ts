@@ -54,31 +54,21 @@ afterAll(async () => {
 });
 
 describe("insights actor under the supervisor", () => {
-  test("folds health in once from the window and then only what is new; runs energy in a thread of its own", async () => {
+  test("folds the window in once and then only what is new, into summaries bounded by entities", async () => {
     const stored = new Set(home.events.map((e) => `${e.entity_id}@${e.ts}`)).size;
-    const rowsRead = () => hub.counter("insights_health_fold_rows_total", { actor: "insights" });
+    const rowsRead = () => hub.counter("insights_fold_rows_total", { actor: "insights" });
     await waitFor(() => rowsRead() === stored, { timeoutMs: 30_000, what: "the window folded once" });
-    await waitFor(() => hub.counter("insights_analysis_threads_total", { actor: "insights" }) >= 1, {
-      timeoutMs: 30_000,
-      what: "a thread for the energy run",
-    });
-    await waitFor(() => hub.gauge("insights_analysis_threads", { actor: "insights" }) === 0, {
-      timeoutMs: 30_000,
-      what: "the analysis thread ended",
-    });
-    const health = (await supervisor.call("insights", insightsRequest.health())) as HealthReport;
+    const health = (await supervisor.call("insights", insightsRequest.health(), 30_000)) as HealthReport;
     expect(health.entities).toBe(new Set(home.events.map((e) => e.entity_id)).size);
-    // A second run reads nothing again: nothing was stored since.
+    // A second run of both reads nothing again: nothing was stored since.
     await supervisor.call("insights", insightsRequest.refresh(), 30_000);
     await waitFor(
-      () => hub.gauge("insights_health_fold_entities", { actor: "insights" }) === health.entities,
-      {
-        timeoutMs: 5000,
-        what: "the fold's gauges",
-      },
+      () => hub.gauge("insights_fold_entities", { actor: "insights", kind: "health" }) === health.entities,
+      { timeoutMs: 5000, what: "the summaries' gauges" },
     );
     expect(rowsRead()).toBe(stored);
-    expect(hub.gauge("insights_health_fold_bytes", { actor: "insights" })).toBeGreaterThan(0);
+    for (const kind of ["health", "energy"])
+      expect(hub.gauge("insights_fold_bytes", { actor: "insights", kind })).toBeGreaterThan(0);
   });
 
   test("sends one health change per planted fault to the webhook edge", async () => {

@@ -200,7 +200,7 @@ export const ConfigSchema = T.Object({
     15 * 60000,
     0,
     24 * 3600000,
-    "longest a heavy background run (insights analysis, mining) waits for the one before it; then it runs anyway",
+    "longest a heavy background run (a suggestions mining run) waits for the one before it; then it runs anyway",
   ),
 
   shutdownDeadlineMs: int(
