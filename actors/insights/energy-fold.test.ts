@@ -4,7 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../runtime/config/load.ts";
 import type { InsightEvent } from "../../runtime/store/insights/types.ts";
-import { type InsightsReader, openInsightsReader } from "../../runtime/store/insights-reader.ts";
+import {
+  type InsightsReader,
+  openInsightsReader,
+  type WindowRow,
+} from "../../runtime/store/insights-reader.ts";
 import { openStoreWriter } from "../../runtime/store/writer.ts";
 import { PLANTED, syntheticHome } from "../../test/support/synthetic-home/insights.ts";
 import { seedStore, toStateChange } from "../../test/support/synthetic-home/insights-store.ts";
@@ -57,6 +61,35 @@ function expectClose(got: EnergyReport, want: EnergyReport) {
 }
 
 describe("EnergyFold", () => {
+  test("a switch toggled 5,000 times keeps energyTransitionsKept events, yet its on-hours count every spell", () => {
+    const fold = new EnergyFold({ ...settings, energyTransitionsKept: 100 });
+    const start = Math.floor(NOW / DAY) * DAY - 3 * DAY;
+    const row = (ts: number, text: string, unit?: string): WindowRow => ({
+      ts,
+      value: Number(text),
+      state: -1,
+      attributes: unit ? { unit_of_measurement: unit } : {},
+      stateText: () => text,
+    });
+    // On for 40 s of every minute, for 5,000 minutes; a meter that reads 1,000 W more while it is on.
+    for (let k = 0; k < 5000; k++) {
+      const t = start + k * 60_000;
+      fold.push(1, "switch.pump", row(t, "on"));
+      for (let j = 1; j < 6; j++)
+        fold.push(2, "sensor.home_power", row(t + j * 10_000, j < 4 ? "1100" : "100", "W"));
+      fold.push(1, "switch.pump", row(t + 40_000, "off"));
+    }
+    const now = start + 5000 * 60_000;
+    const report = fold.report(now);
+    const pump = report.devices.find((d) => d.entity_id === "switch.pump");
+    expect(pump?.onHours).toBe(Math.round(((5000 * 40_000) / 3600_000) * 100) / 100);
+    // Steps are measured on the newest events only...
+    expect((pump?.samples ?? 0) + (pump?.noData ?? 0) + (pump?.overlapped ?? 0)).toBeLessThanOrEqual(100);
+    expect(pump?.samples).toBeGreaterThan(50);
+    // ...and the summary stays small: 100 events, a few windows of the meter, hourly and daily partials.
+    expect(fold.usage().bytes).toBeLessThan(64 * 1024);
+  });
+
   test("folded from a stored synthetic home, it measures every device as a full read of the window does", async () => {
     const fold = new EnergyFold(settings);
     fold.setMeta(meta);

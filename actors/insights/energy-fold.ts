@@ -2,7 +2,7 @@
  * Energy impact folded in as rows arrive, in memory bounded by devices and sensors, not readings: a week
  * of a meter reporting every second is 600,000 readings, and a full read held 16 bytes of each.
  *
- * Per switchable: its on/off changes in the window (a few a day; at most `transitionsKept`), and each
+ * Per switchable: its on/off changes in the window (at most `energyTransitionsKept`), its time on per hour, and each
  * switch event's step frozen once its after-window has passed — measured then on the device's own sensor
  * and on the home meter, as paired at that moment, from the readings still held. Per power sensor: the
  * readings of the last few windows (the tail, where steps not yet frozen are read), the energy per hour,
@@ -132,12 +132,19 @@ class SwitchFold {
   /** Its own sensor's readings while it was off and settled, and the newest fed. */
   readonly standby = new DayHistogram();
   standbyUpTo = Number.NEGATIVE_INFINITY;
+  /** Time on per hour (a ring), counted whole however many changes there were; and since when it is on. */
+  private onHour: Int32Array;
+  private onHourMs: Float64Array;
+  private onSince = Number.NaN;
 
   constructor(
     readonly entityId: string,
     private readonly kept: number,
+    historyDays: number,
   ) {
     this.domain = domainOf(entityId);
+    this.onHour = new Int32Array(historyDays * 24 + 2).fill(-1);
+    this.onHourMs = new Float64Array(this.onHour.length);
   }
 
   push(row: WindowRow): boolean {
@@ -146,6 +153,11 @@ class SwitchFold {
     if (c !== this.last) {
       this.changes.push(row.ts, c);
       if (this.changes.length > this.kept) this.changes.drop(1);
+      if (c === 1) this.onSince = row.ts;
+      else if (!Number.isNaN(this.onSince)) {
+        this.countOn(this.onSince, row.ts);
+        this.onSince = Number.NaN;
+      }
       this.last = c;
     }
     this.newest = row.ts;
@@ -157,6 +169,32 @@ class SwitchFold {
     this.changes = new Columns(2);
     this.last = 2;
     this.newest = Number.NEGATIVE_INFINITY;
+    this.onHour.fill(-1);
+    this.onSince = Number.NaN;
+  }
+
+  /** Time on (ms) from `from` (by whole hours) to `now`. */
+  onMs(from: number, now: number): number {
+    const fromHour = Math.floor(from / HOUR);
+    let ms = 0;
+    for (let k = 0; k < this.onHour.length; k++) if (this.onHour[k] >= fromHour) ms += this.onHourMs[k];
+    if (!Number.isNaN(this.onSince)) ms += Math.max(0, now - Math.max(this.onSince, from));
+    return ms;
+  }
+
+  /** Adds an on spell [a, b) to the hours it covers (at most the window's length of them). */
+  private countOn(a: number, b: number): void {
+    for (let t = Math.max(a, b - this.onHour.length * HOUR); t < b; ) {
+      const h = Math.floor(t / HOUR);
+      const end = Math.min(b, (h + 1) * HOUR);
+      const slot = h % this.onHour.length;
+      if (this.onHour[slot] !== h) {
+        this.onHour[slot] = h;
+        this.onHourMs[slot] = 0;
+      }
+      this.onHourMs[slot] += end - t;
+      t = end;
+    }
   }
 
   /** The change in force at `ts`: its index, or -1 before the first. */
@@ -185,7 +223,7 @@ class SwitchFold {
   }
 
   get bytes(): number {
-    return this.changes.bytes + this.frozen.bytes + this.standby.entries * 40;
+    return this.changes.bytes + this.frozen.bytes + this.onHour.byteLength * 3 + this.standby.entries * 40;
   }
 }
 
@@ -337,7 +375,7 @@ export class EnergyFold implements WindowFold {
     if (SWITCHABLE_DOMAINS.has(domain)) {
       let sw = this.switches.get(e);
       if (!sw || sw.entityId !== entityId) {
-        sw = new SwitchFold(entityId, this.s.energyTransitionsKept);
+        sw = new SwitchFold(entityId, this.s.energyTransitionsKept, this.s.historyDays);
         this.switches.set(e, sw);
         this.switchById.set(entityId, sw);
       }
@@ -416,6 +454,7 @@ export class EnergyFold implements WindowFold {
         const off = (byId.get(device.entity_id) as SwitchFold).standby.since(from);
         return off.total ? off.quantile(0.5) : null;
       },
+      onMs: (device) => (byId.get(device.entity_id) as SwitchFold).onMs(from, now),
       kWh: (meter) => meter.kWh(from, now),
       levelQuantile: (meter, q) => meter.levelQuantile(from, now, q),
     };
@@ -492,6 +531,7 @@ export class EnergyFold implements WindowFold {
         const onOwn = mine ? this.step(mine.series(), 0, ev.ts, ev.on, true) : null;
         const onHome = home ? this.step(home.series(), 0, ev.ts, ev.on, false) : null;
         sw.frozen.push(ev.ts, onOwn ?? Number.NaN, onHome ?? Number.NaN);
+        if (sw.frozen.length > this.s.energyTransitionsKept) sw.frozen.drop(1);
       }
       sw.frozenUpTo = upTo;
     }

@@ -104,6 +104,8 @@ export interface PowerMeasure<S extends PowerSensor> {
   kWh(home: S): number;
   /** The home sensor's time-weighted q-quantile over the window, NaN without readings. */
   levelQuantile(home: S, q: number): number;
+  /** Device `d`'s time on (ms) over the window, where the measure keeps it; else read off its states. */
+  onMs?(device: DeviceStates<S>, d: number): number;
 }
 
 export interface EnergyOptions {
@@ -520,7 +522,7 @@ export function energyImpact<S extends PowerSensor>(
       }
       mine[n++] = step;
     }
-    onMs[d] = cursor.onMs;
+    onMs[d] = measure.onMs ? measure.onMs(device, d) : cursor.onMs;
     steps.push(mine.subarray(0, n));
   }
 

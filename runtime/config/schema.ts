@@ -504,10 +504,10 @@ export const ConfigSchema = T.Object({
     energyMinEvents: int(5, 1, 100000, "clean on/off events needed before a power step is reported"),
     energyMinStepW: num(5, 0, 100000, "power steps smaller than this (W) are never called measurable"),
     energyTransitionsKept: int(
-      20000,
-      100,
-      10000000,
-      "on/off changes kept per device for energy impact (the newest; older ones give way)",
+      1000,
+      10,
+      1000000,
+      "on/off changes (and their measured steps) kept per device for energy impact; the newest, older ones give way",
     ),
     homePowerEntity: optStr("the home's total power sensor (W or kW); unset picks one by name or size", {
       pattern: "^sensor\\.[a-z0-9_]+$",
