@@ -60,6 +60,32 @@ function expectClose(got: EnergyReport, want: EnergyReport) {
   }
 }
 
+/** A fresh store the test fills as it goes, with an energy fold kept current through it. */
+async function withFilledStore(
+  run: (
+    writer: ReturnType<typeof openStoreWriter>,
+    reader: InsightsReader,
+    history: FoldedHistory<EnergyFold>,
+  ) => Promise<void>,
+): Promise<void> {
+  const d = mkdtempSync(join(tmpdir(), "insights-ef-runs-"));
+  const writer = openStoreWriter(d, { dictionaryCache: 100_000 });
+  const reader = openInsightsReader(d, settings);
+  try {
+    const fold = new EnergyFold(settings);
+    fold.setMeta(meta);
+    await run(
+      writer,
+      reader,
+      new FoldedHistory(reader, fold, settings.historyDays, 5000, () => Promise.resolve()),
+    );
+  } finally {
+    reader.close();
+    writer.close();
+    rmSync(d, { recursive: true, force: true });
+  }
+}
+
 describe("EnergyFold", () => {
   test("a switch toggled 5,000 times keeps energyTransitionsKept events, yet its on-hours count every spell", () => {
     const fold = new EnergyFold({ ...settings, energyTransitionsKept: 100 });
@@ -107,14 +133,8 @@ describe("EnergyFold", () => {
   });
 
   test("fed in runs as the store fills, it answers each run as a full read of the rows so far", async () => {
-    const sorted = [...home.events].sort((a, b) => a.ts - b.ts);
-    const d = mkdtempSync(join(tmpdir(), "insights-ef-runs-"));
-    const writer = openStoreWriter(d, { dictionaryCache: 100_000 });
-    const r = openInsightsReader(d, settings);
-    try {
-      const fold = new EnergyFold(settings);
-      fold.setMeta(meta);
-      const history = new FoldedHistory(r, fold, settings.historyDays, 5000, () => Promise.resolve());
+    await withFilledStore(async (writer, r, history) => {
+      const sorted = [...home.events].sort((a, b) => a.ts - b.ts);
       const start = sorted[0].ts;
       let at = 0;
       // A run every 6 hours of the home's time, on the rows stored up to then.
@@ -125,22 +145,12 @@ describe("EnergyFold", () => {
         const got = await history.at(now, (f) => f.report(now));
         expectClose(got, energyReport(r, settings, now, meta));
       }
-    } finally {
-      r.close();
-      writer.close();
-      rmSync(d, { recursive: true, force: true });
-    }
+    });
   }, 60_000);
 
   test("rows stored a few minutes late (a reconnect's backfill) are measured as if they had come in time", async () => {
-    const sorted = [...home.events].sort((a, b) => a.ts - b.ts);
-    const d = mkdtempSync(join(tmpdir(), "insights-ef-late-"));
-    const writer = openStoreWriter(d, { dictionaryCache: 100_000 });
-    const r = openInsightsReader(d, settings);
-    try {
-      const fold = new EnergyFold(settings);
-      fold.setMeta(meta);
-      const history = new FoldedHistory(r, fold, settings.historyDays, 5000, () => Promise.resolve());
+    await withFilledStore(async (writer, r, history) => {
+      const sorted = [...home.events].sort((a, b) => a.ts - b.ts);
       const start = sorted[0].ts;
       const end = start + DAY;
       let at = 0;
@@ -160,10 +170,6 @@ describe("EnergyFold", () => {
         refolds = history.stats.entityRebuilds;
       }
       expect(refolds).toBeGreaterThan(10);
-    } finally {
-      r.close();
-      writer.close();
-      rmSync(d, { recursive: true, force: true });
-    }
+    });
   }, 60_000);
 });

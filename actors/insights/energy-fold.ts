@@ -182,19 +182,11 @@ class SwitchFold {
     return ms;
   }
 
-  /** Adds an on spell [a, b) to the hours it covers (at most the window's length of them). */
+  /** Adds an on spell [a, b) to the hours it covers. */
   private countOn(a: number, b: number): void {
-    for (let t = Math.max(a, b - this.onHour.length * HOUR); t < b; ) {
-      const h = Math.floor(t / HOUR);
-      const end = Math.min(b, (h + 1) * HOUR);
-      const slot = h % this.onHour.length;
-      if (this.onHour[slot] !== h) {
-        this.onHour[slot] = h;
-        this.onHourMs[slot] = 0;
-      }
+    byHour(a, b, this.onHour, this.onHourMs, (slot, t, end) => {
       this.onHourMs[slot] += end - t;
-      t = end;
-    }
+    });
   }
 
   /** The change in force at `ts`: its index, or -1 before the first. */
@@ -315,19 +307,36 @@ class PowerFold {
       this.hour = new Int32Array(slots).fill(-1);
       this.wattMs = new Float64Array(slots);
     }
-    // A level held longer than the window counts from the window's length back.
-    for (let t = Math.max(a, b - this.hour.length * HOUR); t < b; ) {
-      const h = Math.floor(t / HOUR);
-      const end = Math.min(b, (h + 1) * HOUR);
-      const slot = h % this.hour.length;
-      if (this.hour[slot] !== h) {
-        this.hour[slot] = h;
-        this.wattMs[slot] = 0;
-      }
-      this.wattMs[slot] += w * (end - t);
+    const wattMs = this.wattMs;
+    byHour(a, b, this.hour, wattMs, (slot, t, end) => {
+      wattMs[slot] += w * (end - t);
       this.levels.add(t, w, end - t);
-      t = end;
+    });
+  }
+}
+
+/**
+ * Splits [a, b) at the hours it crosses, for a ring of hourly slots (`hours` says which hour each holds;
+ * `sums` is zeroed where a slot is taken for a new hour). A span longer than the ring counts from the
+ * ring's length back.
+ */
+function byHour(
+  a: number,
+  b: number,
+  hours: Int32Array,
+  sums: Float64Array,
+  add: (slot: number, from: number, to: number) => void,
+): void {
+  for (let t = Math.max(a, b - hours.length * HOUR); t < b; ) {
+    const h = Math.floor(t / HOUR);
+    const end = Math.min(b, (h + 1) * HOUR);
+    const slot = h % hours.length;
+    if (hours[slot] !== h) {
+      hours[slot] = h;
+      sums[slot] = 0;
     }
+    add(slot, t, end);
+    t = end;
   }
 }
 

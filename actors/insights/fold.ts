@@ -17,6 +17,7 @@
 
 import { domainOf } from "../../runtime/store/insights/types.ts";
 import type { WindowRow } from "../../runtime/store/insights-reader.ts";
+import { ByEntity } from "./by-entity.ts";
 import { type OnOffSeries, onOffClass, type PowerSeries, powerOf, SWITCHABLE_DOMAINS } from "./energy.ts";
 import type { HealthSeries } from "./health.ts";
 import { batteryLevel } from "./inputs.ts";
@@ -196,23 +197,20 @@ export class EntityFold {
 
 /** Every entity's fold, by the store's entity key. */
 export class HistoryFold {
-  private readonly entities = new Map<number, EntityFold>();
+  private readonly entities: ByEntity<EntityFold>;
 
-  constructor(private readonly lowBatteryPct: number) {}
+  constructor(private readonly lowBatteryPct: number) {
+    this.entities = new ByEntity((id) => new EntityFold(id, lowBatteryPct));
+  }
 
   /** Folds one row of entity `e`; false when the entity must be folded again from the store (refold). */
   push(e: number, entityId: string, row: FoldRow): boolean {
-    let fold = this.entities.get(e);
-    if (!fold || fold.entityId !== entityId) {
-      fold = new EntityFold(entityId, this.lowBatteryPct);
-      this.entities.set(e, fold);
-    }
-    return fold.push(row);
+    return this.entities.of(e, entityId).push(row);
   }
 
   /** Starts entity `e` afresh, keeping its values, before its rows are folded again from the store. */
   refold(e: number, entityId: string): void {
-    this.entities.set(e, new EntityFold(entityId, this.lowBatteryPct, true));
+    this.entities.replace(e, new EntityFold(entityId, this.lowBatteryPct, true));
   }
 
   /** Forgets one entity (none of its rows is in the window any more). */
@@ -226,15 +224,15 @@ export class HistoryFold {
 
   /** Drops rows before `from`, and entities left with none. */
   trim(from: number): void {
-    for (const [e, fold] of this.entities) {
+    this.entities.retain((fold) => {
       fold.trim(from);
-      if (fold.length === 0) this.entities.delete(e);
-    }
+      return fold.length > 0;
+    });
   }
 
   /** Entities with rows, in the store's key order (the order the full read visits them in). */
-  *each(): Iterable<EntityFold> {
-    for (const e of [...this.entities.keys()].sort((a, b) => a - b)) yield this.entities.get(e) as EntityFold;
+  each(): Iterable<EntityFold> {
+    return this.entities.each();
   }
 
   get size(): number {

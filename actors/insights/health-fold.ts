@@ -17,6 +17,7 @@
  */
 import { domainOf } from "../../runtime/store/insights/types.ts";
 import type { WindowRow } from "../../runtime/store/insights-reader.ts";
+import { ByEntity } from "./by-entity.ts";
 import type { HealthFacts } from "./health.ts";
 import { MEASURING } from "./health.ts";
 import { DayHistogram } from "./histogram.ts";
@@ -191,22 +192,19 @@ export class EntityHealthFold {
 
 /** Every entity's health summary, by the store's entity key; the fold FoldedHistory (./history.ts) keeps current. */
 export class HealthFold {
-  private readonly entities = new Map<number, EntityHealthFold>();
+  private readonly entities: ByEntity<EntityHealthFold>;
 
-  constructor(private readonly limits: HealthFoldLimits) {}
+  constructor(private readonly limits: HealthFoldLimits) {
+    this.entities = new ByEntity((id) => new EntityHealthFold(id, limits));
+  }
 
   push(e: number, entityId: string, row: WindowRow): boolean {
-    let fold = this.entities.get(e);
-    if (!fold || fold.entityId !== entityId) {
-      fold = new EntityHealthFold(entityId, this.limits);
-      this.entities.set(e, fold);
-    }
-    return fold.push(row);
+    return this.entities.of(e, entityId).push(row);
   }
 
   /** Starts entity `e` afresh, before its rows are folded again from the store. */
   refold(e: number, entityId: string): void {
-    this.entities.set(e, new EntityHealthFold(entityId, this.limits));
+    this.entities.replace(e, new EntityHealthFold(entityId, this.limits));
   }
 
   drop(e: number): void {
@@ -219,16 +217,15 @@ export class HealthFold {
 
   /** Forgets entities with no row at or after `from` (a read of the window would not see them) and old slots. */
   trim(from: number): void {
-    for (const [e, fold] of this.entities) {
-      if (fold.newestTs < from) this.entities.delete(e);
-      else fold.trim(from);
-    }
+    this.entities.retain((fold) => {
+      fold.trim(from);
+      return fold.newestTs >= from;
+    });
   }
 
   /** Entities in the store's key order (the order the full read visits them in). */
-  *each(): Iterable<EntityHealthFold> {
-    for (const e of [...this.entities.keys()].sort((a, b) => a - b))
-      yield this.entities.get(e) as EntityHealthFold;
+  each(): Iterable<EntityHealthFold> {
+    return this.entities.each();
   }
 
   get size(): number {
