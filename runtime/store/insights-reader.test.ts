@@ -144,7 +144,53 @@ describe("InsightsReader.stats", () => {
     expect(s.series.reduce((a, p) => a + p.count, 0)).toBe(home.events.length);
   });
 
-  test("rollup far behind (over 100,000 rows): hour buckets counted from the streamed raw rows", () => {
+  test("rows stored late behind the rollup's position are counted once, in their own hour", () => {
+    const copy = mkdtempSync(join(tmpdir(), "insights-l-"));
+    try {
+      const writer = openStoreWriter(copy, { dictionaryCache: 10_000 });
+      const event = (i: number, ts: number): InsightEvent => ({
+        entity_id: `sensor.s${i % 3}`,
+        state: String(i),
+        value: i,
+        ts,
+        context_id: null,
+        context_parent_id: null,
+        context_user_id: null,
+        attributes: {},
+      });
+      const start = Math.floor(NOW / 3600_000) * 3600_000 - 10 * 3600_000;
+      // Every 10 s for 6 hours, rolled up; then a gap's backfill (hours 2-3, at odd seconds) and 2 newer hours.
+      write(
+        writer,
+        Array.from({ length: 2160 }, (_, i) => event(i, start + i * 10_000)),
+      );
+      const db = new Database(join(copy, "events.db"));
+      const base = (db.query("SELECT value FROM meta WHERE key = 'base_us'").get() as { value: number })
+        .value;
+      db.run(
+        `INSERT INTO hourly (e, t, n, tn) SELECT e, (((id >> 16) + ${base}) / 3600000000) * 3600,
+         sum(s IS NULL), sum(s IS NOT NULL) FROM events GROUP BY 1, 2`,
+      );
+      markCaughtUp(db, "rollup");
+      db.close();
+      const late = Array.from({ length: 720 }, (_, i) => event(i, start + 2 * 3600_000 + i * 10_000 + 1001));
+      const newer = Array.from({ length: 720 }, (_, i) => event(i, start + 6 * 3600_000 + i * 10_000));
+      write(writer, [...late, ...newer]);
+      writer.close();
+      const r = openInsightsReader(copy, limits);
+      const s = r.stats({ from: start, to: NOW + 1, bucketMs: 3600_000, top: 3 });
+      r.close();
+      expect(s.total).toBe(2160 + 720 + 720);
+      const byHour = new Map(s.series.map((p) => [Math.round((p.ts - start) / 3600_000), p.count]));
+      expect([0, 1, 2, 3, 4, 5, 6, 7].map((h) => byHour.get(h))).toEqual([
+        360, 360, 720, 720, 360, 360, 360, 360,
+      ]);
+    } finally {
+      rmSync(copy, { recursive: true, force: true });
+    }
+  });
+
+  test("rollup far behind (over 100,000 rows): counted in SQL, every row once", () => {
     const copy = mkdtempSync(join(tmpdir(), "insights-b-"));
     try {
       const writer = openStoreWriter(copy, { dictionaryCache: 10_000 });
