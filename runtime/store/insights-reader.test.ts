@@ -190,7 +190,7 @@ describe("InsightsReader.stats", () => {
     }
   });
 
-  test("rollup far behind (over 100,000 rows): counted in SQL, every row once", () => {
+  test("rollup far behind (over 100,000 rows): hour buckets counted from the streamed raw rows", () => {
     const copy = mkdtempSync(join(tmpdir(), "insights-b-"));
     try {
       const writer = openStoreWriter(copy, { dictionaryCache: 10_000 });

@@ -27,7 +27,7 @@ import {
 import { type ContextLookup, type Trace, traceEvent } from "./insights/trace.ts";
 import { domainOf, type InsightEvent } from "./insights/types.ts";
 import { configureConnection, contextRowsSql, ENTITY_BITS, EVENTS_DB, readBaseUs } from "./schema.ts";
-import { metaPosition, positionIdSql, StoredPosition, type TailPosition, TailReader } from "./tail.ts";
+import { metaPosition, StoredPosition, type TailPosition, TailReader } from "./tail.ts";
 
 /**
  * How far apart in time two events of one context chain may lie (an automation's delays included): a
@@ -38,6 +38,12 @@ const SHIFT = BigInt(ENTITY_BITS);
 /** Up to this many entities matched by id or name are read through the entity index, one by one. */
 const INDEX_PATH_MAX_ENTITIES = 32;
 const ROW = `id >> ${ENTITY_BITS} AS t, e, v, s, a, c, cp, cu, CAST(id AS TEXT) AS k`;
+/**
+ * At most this many rows the rollup has not reached are read into memory for hour-bucket stats (~100
+ * bytes each); beyond (the rollup far behind, e.g. after a large import or a restart on a store it has
+ * not rolled) the raw rows of the window are streamed instead.
+ */
+const PENDING_ROWS_MAX = 100_000;
 /** ROW for `EntityRows` (alias `ev`), plus the id. */
 const entityRow = (id: string) =>
   `${id} >> ${ENTITY_BITS} AS t, ev.e AS e, ev.v AS v, ev.s AS s, ev.a AS a, ev.c AS c, ev.cp AS cp,
@@ -210,6 +216,7 @@ class SqliteInsights implements InsightsReader {
   private readonly baseUs: number;
   private readonly q: Record<string, Statement>;
   /** Where the store's rollup stands, to add the rows it has not folded into `hourly` yet. */
+  private readonly rollupTail: TailReader<Record<string, never>>;
   private readonly rollupPosition: StoredPosition;
   private readonly foldTail: TailReader<{ v: number | null; s: number | null; a: number }>;
   private readonly row = new ReusedRow((s, v) => this.stateTextOf(s, v));
@@ -267,19 +274,8 @@ class SqliteInsights implements InsightsReader {
       hourlyCounts: db.prepare(
         "SELECT h.e, h.t, h.n + h.tn FROM entities en CROSS JOIN hourly h ON h.e = en.e AND h.t >= ?1 AND h.t < ?2",
       ),
-      // The rows the rollup has not reached, counted per entity and hour by SQLite: past its id position,
-      // and journaled (stored late) at or behind it — the rows a TailReader at that position would read.
-      pendingCounts: db.prepare(
-        `SELECT e, ((id >> ${ENTITY_BITS}) + ?1) / 3600000000 AS h, count(*) AS n FROM events
-         WHERE id > ${positionIdSql("?2", "?3")} AND id >= ?4 AND id < ?5 GROUP BY e, h`,
-      ),
-      pendingLateCounts: db.prepare(
-        `SELECT ev.e AS e, ((ev.id >> ${ENTITY_BITS}) + ?1) / 3600000000 AS h, count(*) AS n
-         FROM journal j JOIN events ev ON ev.id = j.id
-         WHERE j.seq > ?2 AND j.id <= ${positionIdSql("?3", "?4")} AND ev.id >= ?5 AND ev.id < ?6
-         GROUP BY ev.e, h`,
-      ),
     };
+    this.rollupTail = new TailReader(db, "");
     this.rollupPosition = new StoredPosition(db, "rollup");
     this.foldTail = new TailReader(db, "ev.v AS v, ev.s AS s, ev.a AS a");
   }
@@ -491,40 +487,32 @@ class SqliteInsights implements InsightsReader {
   stats(query: StatsOptions & { top: number }): EventStats {
     this.refreshEntities();
     const acc = new StatsAccumulator(query);
+    let counted = false;
     if (query.bucketMs % 3600_000 === 0) {
-      // Rolled-up hours plus the rows the rollup has not reached yet, both counted in SQL: exact, and no
-      // row reaches JavaScript however far behind the rollup is (after a burst at HA's full rate it is
-      // millions of rows behind for minutes, and reading them as objects once a minute took the process
-      // to 540-708 MB). One snapshot, so a rollup step committing meanwhile is counted once.
+      // Rolled-up hours plus the rows the rollup has not reached yet: exact, and no raw scan. One snapshot,
+      // so a rollup step committing meanwhile is counted either in the tier or as pending, never both.
       const fromS = Math.floor(query.from / 3600_000) * 3600;
-      const fromId = this.idAt(query.from);
-      const toId = this.idAt(query.to);
       this.db.transaction(() => {
-        const p = this.rollupPosition.load(metaPosition(this.db, "tail_base"));
+        const position = this.rollupPosition.load(metaPosition(this.db, "tail_base"));
+        // Counted before read: reading a far-behind rollup's rows only to drop them cost ~100 MB.
+        if (this.rollupTail.pending(position, PENDING_ROWS_MAX + 1) > PENDING_ROWS_MAX) return;
+        const pending = this.rollupTail.read(position, PENDING_ROWS_MAX);
         for (const [e, t, n] of this.q.hourlyCounts.values(fromS, Math.ceil(query.to / 1000)) as number[][])
           acc.add(e, t * 1000, n);
-        for (const [e, h, n] of this.q.pendingCounts.values(
-          this.baseUs,
-          p.t,
-          p.e,
-          fromId,
-          toId,
-        ) as number[][])
-          acc.add(e, h * 3600_000, n);
-        for (const [e, h, n] of this.q.pendingLateCounts.values(
-          this.baseUs,
-          p.seq,
-          p.t,
-          p.e,
-          fromId,
-          toId,
-        ) as number[][])
-          acc.add(e, h * 3600_000, n);
+        for (const { e, t } of pending.rows) {
+          if (t === null) continue; // a journaled row deleted since
+          const ms = this.ms(t);
+          if (ms >= query.from && ms < query.to) acc.add(e, ms, 1);
+        }
+        counted = true;
       })();
-    } else {
-      // Minute buckets (the 1-hour window): its raw rows, streamed. Each row is an object that dies at once,
-      // but the actor's own collection rules run from timers this loop holds off: young collections as it
-      // goes keep a window of millions (after a burst) from piling up.
+    }
+    // Streamed: a window of raw rows can be millions (hundreds of MB as one array). Each row is an object
+    // that dies at once, but the actor's own collection rules run from timers this loop holds off: left to
+    // JavaScriptCore, the once-a-minute scans after a max-rate burst (6-7M rows, the rollup far behind) took
+    // the process from ~330 to 540 and 708 MB for ~10 s; with these young collections the late spike was gone
+    // (bench:e2e --rate max).
+    if (!counted) {
       let rows = 0;
       for (const r of this.q.rawRows.iterate(this.idAt(query.from), this.idAt(query.to)) as Iterable<{
         e: number;
@@ -701,7 +689,7 @@ class SqliteInsights implements InsightsReader {
   }
 }
 
-/** Rows the minute-bucket stats scan reads (as objects) between young-generation collections. */
+/** Rows the stats raw scan reads (as objects) between young-generation collections: after a burst the rollup is far behind and each stats run scans millions, whose garbage took the process to 540-708 MB when left to the collector. */
 const COLLECT_EVERY_ROWS = 10_000;
 
 /** The one row object a fold read hands out, refilled for each row. */
