@@ -70,7 +70,7 @@ async function run() {
   ];
   let driving = true;
   let driveStart = performance.now();
-  // What the process was doing at its peak: when, the insights summaries' size, and each actor's heap.
+  // What the process was doing at its peak: when, whether an analysis thread ran, and each actor's heap.
   let peakContext: Record<string, unknown> | null = null;
   let contextRss = 0;
   const sampler = (async () => {
@@ -79,16 +79,14 @@ async function run() {
       peakRss = Math.max(peakRss, rss);
       if (rss > contextRss + 8 * 1024 * 1024) {
         contextRss = rss;
-        const [folds, heaps] = await Promise.all([
-          stack.metricBy("insights_fold_bytes", "kind").catch(() => ({}) as Record<string, number>),
+        const [threads, heaps] = await Promise.all([
+          stack.metric("insights_analysis_threads").catch(() => -1),
           stack.metricBy("actor_heap_bytes", "actor").catch(() => ({}) as Record<string, number>),
         ]);
         peakContext = {
           rss_mb: round(rss / 1024 / 1024),
           at_s: round((performance.now() - driveStart) / 1000),
-          insights_fold_mb: Object.fromEntries(
-            Object.entries(folds).map(([kind, bytes]) => [kind, round(bytes / 1024 / 1024)]),
-          ),
+          analysis_threads: threads,
           heap_mb_by_actor: Object.fromEntries(
             Object.entries(heaps).map(([actor, bytes]) => [actor, round(bytes / 1024 / 1024)]),
           ),

@@ -23,6 +23,7 @@ const DAY = 86400_000;
 const home = syntheticHome({ seed: 9, days: 3, now: NOW, extraSensors: 3 });
 const settings = loadConfig({ env: {} }).insights;
 const meta = metaFromNames(home.names);
+const foldSettings = { ...settings, energyTransitionsKept: 1000 };
 let dir: string;
 let reader: InsightsReader;
 
@@ -72,7 +73,7 @@ async function withFilledStore(
   const writer = openStoreWriter(d, { dictionaryCache: 100_000 });
   const reader = openInsightsReader(d, settings);
   try {
-    const fold = new EnergyFold(settings);
+    const fold = new EnergyFold(foldSettings);
     fold.setMeta(meta);
     await run(
       writer,
@@ -88,7 +89,7 @@ async function withFilledStore(
 
 describe("EnergyFold", () => {
   test("a switch toggled 5,000 times keeps energyTransitionsKept events, yet its on-hours count every spell", () => {
-    const fold = new EnergyFold({ ...settings, energyTransitionsKept: 100 });
+    const fold = new EnergyFold({ ...foldSettings, energyTransitionsKept: 100 });
     const start = Math.floor(NOW / DAY) * DAY - 3 * DAY;
     const row = (ts: number, text: string, unit?: string): WindowRow => ({
       ts,
@@ -117,7 +118,7 @@ describe("EnergyFold", () => {
   });
 
   test("folded from a stored synthetic home, it measures every device as a full read of the window does", async () => {
-    const fold = new EnergyFold(settings);
+    const fold = new EnergyFold(foldSettings);
     fold.setMeta(meta);
     const history = new FoldedHistory(reader, fold, settings.historyDays, 5000, () => Promise.resolve());
     const got = await history.at(NOW, (f) => f.report(NOW));

@@ -58,9 +58,11 @@ export type EnergyFoldSettings = Pick<
   | "energySettleMs"
   | "energyMinEvents"
   | "energyMinStepW"
-  | "energyTransitionsKept"
   | "homePowerEntity"
->;
+> & {
+  /** On/off changes (and their steps) kept per device; the oldest give way. */
+  energyTransitionsKept: number;
+};
 
 /** Float64 columns that grow at the end and let go at the front. */
 class Columns {

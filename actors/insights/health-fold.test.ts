@@ -134,7 +134,7 @@ describe("HealthFold through FoldedHistory", () => {
         const writer = openStoreWriter(dir, { dictionaryCache: 1000 });
         const reader = openInsightsReader(dir, settings);
         try {
-          const fold = new HealthFold({ ...settings, changesKept: settings.healthChangesKept });
+          const fold = new HealthFold({ ...settings, changesKept: 1000 });
           const history = new FoldedHistory(reader, fold, settings.historyDays, 100, () => Promise.resolve());
           let now = start;
           let newest = start;

@@ -54,21 +54,18 @@ afterAll(async () => {
 });
 
 describe("insights actor under the supervisor", () => {
-  test("folds the window in once and then only what is new, into summaries bounded by entities", async () => {
-    const stored = new Set(home.events.map((e) => `${e.entity_id}@${e.ts}`)).size;
-    const rowsRead = () => hub.counter("insights_fold_rows_total", { actor: "insights" });
-    await waitFor(() => rowsRead() === stored, { timeoutMs: 30_000, what: "the window folded once" });
-    const health = (await supervisor.call("insights", insightsRequest.health(), 30_000)) as HealthReport;
-    expect(health.entities).toBe(new Set(home.events.map((e) => e.entity_id)).size);
-    // A second run of both reads nothing again: nothing was stored since.
-    await supervisor.call("insights", insightsRequest.refresh(), 30_000);
-    await waitFor(
-      () => hub.gauge("insights_fold_entities", { actor: "insights", kind: "health" }) === health.entities,
-      { timeoutMs: 5000, what: "the summaries' gauges" },
-    );
-    expect(rowsRead()).toBe(stored);
-    for (const kind of ["health", "energy"])
-      expect(hub.gauge("insights_fold_bytes", { actor: "insights", kind })).toBeGreaterThan(0);
+  test("runs health and energy each in a thread of its own, ended with the run", async () => {
+    // Both kinds run at start.
+    await waitFor(() => hub.counter("insights_analysis_threads_total", { actor: "insights" }) >= 2, {
+      timeoutMs: 30_000,
+      what: "threads for the health and the energy run",
+    });
+    await waitFor(() => hub.gauge("insights_analysis_threads", { actor: "insights" }) === 0, {
+      timeoutMs: 30_000,
+      what: "the analysis threads ended",
+    });
+    const health = (await supervisor.call("insights", insightsRequest.health())) as HealthReport;
+    expect(health.entities).toBeGreaterThan(0);
   });
 
   test("sends one health change per planted fault to the webhook edge", async () => {

@@ -2,12 +2,12 @@
  * The insights actor: its own worker thread and read connection to events.db, so the analyses that take
  * seconds (stats over 7 and 30 days, entity health, energy impact) never stall ingest or the API. Each is
  * recomputed on its own timer and kept (one result per kind: bounded); calls answer from what is kept,
- * computing first only when nothing is yet. Health and energy report from summaries bounded by entities
- * (./health-fold.ts, ./energy-fold.ts) that one read of the store keeps current: each run folds in only
- * the rows stored since the last, and the window is read whole once per actor life, page by page. Health
- * changes go to the webhook dispatcher when it is wired.
+ * computing first only when nothing is yet. Health and energy runs, which read a week of raw history,
+ * each run in a short-lived thread of their own (./analysis-thread.ts), one heavy run at a time in the
+ * process (ctx.heavyRun). Health changes go to the webhook dispatcher when it is wired.
  */
 import { runActor } from "../../runtime/kernel/actor.ts";
+import { type JobThread, startJobThread } from "../../runtime/kernel/job-thread.ts";
 import { homeTimeZone, localClock } from "../../runtime/kernel/local-time.ts";
 import { errorMessage } from "../../runtime/kernel/log.ts";
 import { type EventStats, STATS_WINDOWS } from "../../runtime/store/insights/stats.ts";
@@ -15,19 +15,18 @@ import { openInsightsReader } from "../../runtime/store/insights-reader.ts";
 import { openStoreReader } from "../../runtime/store/reader.ts";
 import { openMetadataReader, readHaTimeZone } from "../metadata/reader.ts";
 import type { HealthMessage } from "../webhook-dispatcher/messages.ts";
-import { type HealthReport, healthOfSummary } from "./analyses.ts";
+import type { HealthReport } from "./analyses.ts";
+import type { AnalysisJob, AnalysisResult } from "./analysis-job.ts";
 import type { EnergyReport } from "./energy.ts";
-import { EnergyFold } from "./energy-fold.ts";
 import { type HealthStatus, healthChanges } from "./health.ts";
-import { HealthFold } from "./health-fold.ts";
-import { FoldedHistory, Folds } from "./history.ts";
 import type { EntityMeta } from "./inputs.ts";
 import { ACTOR, check, EDGE_TO_WEBHOOKS, type InsightsRequest } from "./messages.ts";
 
 /** How soon an analysis that found no data (a fresh store) looks again. */
 const EMPTY_RETRY_MS = 60_000;
-/** Rows one read of the summaries takes from the store; calls and messages get through between reads. */
-const FOLD_PAGE_ROWS = 10_000;
+/** A health or energy run's thread is ended after this, and the run counted as failed. */
+const ANALYSIS_DEADLINE_MS = 10 * 60_000;
+const ANALYSIS_THREAD = new URL("./analysis-thread.ts", import.meta.url).href;
 
 runActor({
   name: ACTOR,
@@ -45,39 +44,22 @@ runActor({
     };
     const failures = metrics.counter("insights_run_errors_total", "Analysis runs that failed");
     const unhealthy = metrics.gauge("insights_unhealthy_entities", "Entities with a health issue");
-    const healthFold = new HealthFold({
-      historyDays: s.historyDays,
-      lowBatteryPct: s.lowBatteryPct,
-      changesKept: s.healthChangesKept,
-    });
-    const energyFold = new EnergyFold(s);
-    const history = new FoldedHistory(
-      reader,
-      new Folds([healthFold, energyFold]),
-      s.historyDays,
-      FOLD_PAGE_ROWS,
+    const threadsStarted = metrics.counter(
+      "insights_analysis_threads_total",
+      "Threads started for one health or energy run each",
     );
-    const foldGauges = {
-      health: {
-        entities: metrics.gauge("insights_fold_entities", "Entities a summary holds", { kind: "health" }),
-        bytes: metrics.gauge("insights_fold_bytes", "Bytes a summary holds (estimate)", { kind: "health" }),
-      },
-      energy: {
-        entities: metrics.gauge("insights_fold_entities", "Entities a summary holds", { kind: "energy" }),
-        bytes: metrics.gauge("insights_fold_bytes", "Bytes a summary holds (estimate)", { kind: "energy" }),
-      },
+    const threadsAlive = metrics.gauge(
+      "insights_analysis_threads",
+      "Analysis threads running now (0 or 1: runs take turns)",
+    );
+    const threadPeak = {
+      health: metrics.gauge("insights_analysis_heap_peak_bytes", "Heap peak of the last run's thread", {
+        kind: "health",
+      }),
+      energy: metrics.gauge("insights_analysis_heap_peak_bytes", "Heap peak of the last run's thread", {
+        kind: "energy",
+      }),
     };
-    const foldRows = metrics.counter("insights_fold_rows_total", "Rows the summaries read from the store");
-    const foldRebuilds = metrics.counter(
-      "insights_fold_rebuilds_total",
-      "Times the summaries read their whole window (start, renames) or one entity's again (rows stored late)",
-    );
-    metrics
-      .gauge("insights_health_changes_kept", "Bound: state-change times kept per entity for health")
-      .set(s.healthChangesKept);
-    metrics
-      .gauge("insights_energy_transitions_kept", "Bound: on/off changes kept per device for energy")
-      .set(s.energyTransitionsKept);
     const sent = metrics.counter(
       "insights_health_changes_total",
       "Health changes sent to the webhook dispatcher",
@@ -133,44 +115,59 @@ runActor({
       return out;
     };
 
-    let folded = { rowsRead: 0, rebuilds: 0 };
-    /** Brings the summaries up to now (only the rows stored since the last run) and reports from them. */
-    const fromFold = async <T>(
-      kind: "health" | "energy",
-      report: (now: number, meta: ReadonlyMap<string, EntityMeta>) => T,
-    ): Promise<T | null> => {
-      const started = performance.now();
+    let running: JobThread<AnalysisResult> | null = null;
+    /** One health or energy run in a thread of its own (./analysis-thread.ts), ended when it answers. */
+    const inOwnThread = async (kind: AnalysisJob["kind"]): Promise<AnalysisResult> => {
+      const job: AnalysisJob = {
+        kind,
+        dataDir: config.dataDir,
+        settings: s,
+        now: clock.now(),
+        meta: [...entityMeta()],
+      };
+      const thread = startJobThread<AnalysisJob, AnalysisResult>(ANALYSIS_THREAD, job, {
+        deadlineMs: ANALYSIS_DEADLINE_MS,
+        clock,
+      });
+      running = thread;
+      threadsStarted.inc();
+      threadsAlive.set(1);
       try {
-        const now = clock.now();
-        const meta = entityMeta();
-        energyFold.setMeta(meta);
-        return await history.at(now, () => report(now, meta));
-      } catch (error) {
-        // A fold stopped by the actor's stop is no failure.
-        if (!closing) {
-          failures.inc();
-          log.error("insights run failed", { kind, error: errorMessage(error) });
-        }
-        return null;
+        const result = await thread.result;
+        // The turn passes on once the thread's memory is back, not at its answer (runtime/kernel/job-thread.ts).
+        await thread.ended;
+        return result;
       } finally {
-        runMs[kind].observe(performance.now() - started);
-        for (const [k, fold] of [
-          ["health", healthFold],
-          ["energy", energyFold],
-        ] as const) {
-          const usage = fold.usage();
-          foldGauges[k].entities.set(usage.entities);
-          foldGauges[k].bytes.set(usage.bytes);
-        }
-        const read = history.stats;
-        foldRows.inc(read.rowsRead - folded.rowsRead);
-        foldRebuilds.inc(read.rebuilds + read.entityRebuilds - folded.rebuilds);
-        folded = { rowsRead: read.rowsRead, rebuilds: read.rebuilds + read.entityRebuilds };
+        running = null;
+        threadsAlive.set(0);
       }
+    };
+    const timedInThread = async (
+      kind: AnalysisJob["kind"],
+    ): Promise<Extract<AnalysisResult, { ok: true }> | null> => {
+      // Runs take the process-wide heavy-run turn: two weeks of history in two threads at once, or one
+      // beside a mining run, would stack their peaks.
+      const result = await ctx.heavyRun(async (): Promise<AnalysisResult> => {
+        const started = performance.now();
+        try {
+          // A thread that fails or cannot start fails this run only; the turn and the timers go on.
+          return await inOwnThread(kind);
+        } finally {
+          runMs[kind].observe(performance.now() - started);
+        }
+      });
+      if (result.ok) {
+        threadPeak[kind].set(result.heapPeakBytes);
+        return result;
+      }
+      failures.inc();
+      log.error("insights run failed", { kind, error: result.error });
+      return null;
     };
 
     const runHealth = async () => {
-      const report = await fromFold("health", (now, meta) => healthOfSummary(healthFold, s, now, meta));
+      const result = await timedInThread("health");
+      const report = result?.kind === "health" ? result.report : null;
       if (!report) return;
       health = report;
       unhealthy.set(report.unhealthy.length);
@@ -190,8 +187,8 @@ runActor({
       }
     };
     const runEnergy = async () => {
-      const report = await fromFold("energy", (now) => energyFold.report(now));
-      if (report) energy = report;
+      const result = await timedInThread("energy");
+      if (result?.kind === "energy") energy = result.report;
     };
     const runStats = () => {
       for (const window of ["7d", "30d"] as const) {
@@ -247,10 +244,10 @@ runActor({
       },
       stopIntake() {
         closing = true;
-        history.stop();
         for (const t of timers.values()) clock.clearTimeout(t);
       },
       close() {
+        running?.stop();
         reader.close();
       },
     };

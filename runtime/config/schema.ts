@@ -200,7 +200,7 @@ export const ConfigSchema = T.Object({
     15 * 60000,
     0,
     24 * 3600000,
-    "longest a heavy background run (a suggestions mining run) waits for the one before it; then it runs anyway",
+    "longest a heavy background run (insights analysis, mining) waits for the one before it; then it runs anyway",
   ),
 
   shutdownDeadlineMs: int(
@@ -477,7 +477,7 @@ export const ConfigSchema = T.Object({
       5 * 60000,
       1000,
       24 * 3600000,
-      "how often entity health is re-judged (a run folds in the rows stored since the last)",
+      "how often entity health is re-judged (a run reads historyDays of raw events)",
     ),
     energyIntervalMs: int(15 * 60000, 10000, 7 * 24 * 3600000, "how often energy impact is re-measured"),
     staleFactor: num(4, 1, 1000, "stale after this many times an entity's usual (p90) update interval"),
@@ -493,22 +493,10 @@ export const ConfigSchema = T.Object({
     flapWindowMs: int(3600000, 1000, 86400000, "window in which state changes are counted for flapping"),
     flapChanges: int(10, 2, 100000, "state changes within flapWindowMs that make an entity flapping"),
     flapFactor: num(5, 1, 1000, "...and at least this many times the entity's own usual changes per window"),
-    healthChangesKept: int(
-      1000,
-      10,
-      1000000,
-      "newest state-change times kept per entity for the flapping rule; a spell's start is at most this many changes back",
-    ),
     energyWindowMs: int(120000, 1000, 3600000, "power readings taken on each side of an on/off event"),
     energySettleMs: int(10000, 0, 600000, "readings this soon after an event are skipped (meter lag)"),
     energyMinEvents: int(5, 1, 100000, "clean on/off events needed before a power step is reported"),
     energyMinStepW: num(5, 0, 100000, "power steps smaller than this (W) are never called measurable"),
-    energyTransitionsKept: int(
-      1000,
-      10,
-      1000000,
-      "on/off changes (and their measured steps) kept per device for energy impact; the newest, older ones give way",
-    ),
     homePowerEntity: optStr("the home's total power sensor (W or kW); unset picks one by name or size", {
       pattern: "^sensor\\.[a-z0-9_]+$",
     }),
