@@ -79,9 +79,8 @@ for (let h = 1; h <= hours; h++) {
     const n = Number(entity.state);
     const numeric = entity.state !== "" && Number.isFinite(n);
     row.value = numeric ? n : Number.NaN;
-    let id = stateIds.get(entity.state);
-    if (id === undefined) stateIds.set(entity.state, (id = stateIds.size));
-    row.state = numeric ? -1 : id;
+    if (!stateIds.has(entity.state)) stateIds.set(entity.state, stateIds.size);
+    row.state = numeric ? -1 : (stateIds.get(entity.state) as number);
     row.attributes = entity.attributes;
     folds.push(e, entity.entity_id, row);
   }
