@@ -137,11 +137,15 @@ export function judgeSeries(
   h: HealthSeries,
   opts: HealthOptions,
 ): EntityHealth {
-  return judgeFacts(entityId, name, factsOfSeries(h, opts.lowBatteryPct), opts);
+  const flaps = !MEASURING.has(domainOf(entityId));
+  return judgeFacts(entityId, name, factsOfSeries(h, opts.lowBatteryPct, flaps), opts);
 }
 
-/** The facts of an entity's rows, read off them exactly. */
-export function factsOfSeries(h: HealthSeries, lowBatteryPct: number): HealthFacts {
+/**
+ * The facts of an entity's rows, read off them exactly. `withChanges`: count and list the state changes
+ * (only the flapping rule reads them, and a week of a busy sensor's changes is an array of ~600,000).
+ */
+export function factsOfSeries(h: HealthSeries, lowBatteryPct: number, withChanges = true): HealthFacts {
   const n = h.length;
   let i = n - 1;
   while (i > 0 && h.sameState(i - 1, n - 1)) i--;
@@ -149,7 +153,7 @@ export function factsOfSeries(h: HealthSeries, lowBatteryPct: number): HealthFac
   for (let k = 1; k < n; k++) gaps[k - 1] = h.ts(k) - h.ts(k - 1);
   gaps.sort();
   const changes: number[] = [];
-  for (let k = 1; k < n; k++) if (!h.sameState(k, k - 1)) changes.push(h.ts(k));
+  if (withChanges) for (let k = 1; k < n; k++) if (!h.sameState(k, k - 1)) changes.push(h.ts(k));
   const battery = n ? h.battery(n - 1) : null;
   let low = n - 1;
   if (battery !== null && battery <= lowBatteryPct)
