@@ -8,11 +8,13 @@ import type { WindowRow } from "../../runtime/store/insights-reader.ts";
 import { openInsightsReader } from "../../runtime/store/insights-reader.ts";
 import { openStoreWriter } from "../../runtime/store/writer.ts";
 import { chunksOf, eventsOf, scenario } from "../../test/support/synthetic-home/fold-streams.ts";
-import { toStateChange } from "../../test/support/synthetic-home/insights-store.ts";
+import { PLANTED, syntheticHome } from "../../test/support/synthetic-home/insights.ts";
+import { seedStore, toStateChange } from "../../test/support/synthetic-home/insights-store.ts";
+import { type HealthReport, healthOfSummary, healthReport } from "./analyses.ts";
 import { factsOfSeries, type HealthFacts, judgeFacts, MEASURING } from "./health.ts";
 import { EntityHealthFold, HealthFold } from "./health-fold.ts";
 import { FoldedHistory } from "./history.ts";
-import { healthSeries } from "./inputs.ts";
+import { healthSeries, metaFromNames } from "./inputs.ts";
 
 const HOUR = 3600_000;
 const DAY = 86400_000;
@@ -122,6 +124,41 @@ describe("EntityHealthFold", () => {
 });
 
 describe("HealthFold through FoldedHistory", () => {
+  test("on a stored synthetic home, healthOfSummary names the planted faults as the full read does", async () => {
+    const defaults = loadConfig({ env: {} }).insights;
+    const now = Date.now() - 1000;
+    const home = syntheticHome({ seed: 4, days: 2, now });
+    const dir = mkdtempSync(join(tmpdir(), "insights-health-summary-"));
+    try {
+      seedStore(dir, home.events);
+      const reader = openInsightsReader(dir, defaults);
+      try {
+        const fold = new HealthFold({
+          historyDays: 7,
+          lowBatteryPct: defaults.lowBatteryPct,
+          changesKept: 1000,
+        });
+        const history = new FoldedHistory(reader, fold, 7, 5000, () => Promise.resolve());
+        const meta = metaFromNames(home.names);
+        const got = await history.at(now, (f) => healthOfSummary(f, defaults, now, meta));
+        const want = healthReport(reader, defaults, now, meta);
+        const verdicts = (r: HealthReport) =>
+          r.unhealthy.map((v) => [v.entity_id, v.status, v.since, v.name]);
+        expect(verdicts(got)).toEqual(verdicts(want));
+        expect(
+          verdicts(got)
+            .map((v) => v[0])
+            .sort(),
+        ).toEqual([PLANTED.flapping, PLANTED.lowBattery, PLANTED.staleSensor, PLANTED.unavailable].sort());
+        expect([got.entities, got.counts]).toEqual([want.entities, want.counts]);
+      } finally {
+        reader.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("property: folded in random chunks (rows late, window moving), its facts equal a full read's", async () => {
     const start = Date.now() - 20 * DAY;
     let exact = 0;
